@@ -1,0 +1,1 @@
+console.log('fissionfusion cli placeholder', process.argv.slice(2))
