@@ -1,0 +1,202 @@
+/**
+ * The main-side implementation of every command of src/shared/api.ts, and the dispatcher
+ * that both transports (Electron IPC in ipc.ts, the WebSocket bridge in bridge.ts) call:
+ *
+ *   const dispatch = createDispatcher(createHandlers(app))
+ *   const session = createSession((event, payload) => sendToClient(event, payload))
+ *   const reply = await dispatch(commandName, untrustedRequest, session) // never throws
+ *   closeSession(session) // when the client goes away
+ *
+ * The dispatcher validates every request against its zod schema and answers a typed
+ * ApiError on bad input (code 'invalid_request' with field issues), an unknown command,
+ * a missing record (`not_found`) or an unexpected failure (`internal`, message only).
+ */
+import { readFileSync, readdirSync, statSync, type Dirent } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import {
+  ApiCallError, commands, describeIssues, fieldIssues,
+  type ApiError, type BackendReport, type CommandName, type EventName, type EventPayload, type FolderEntry, type FolderListing,
+  type Json, type ParsedRequestOf, type Reply, type ResponseOf
+} from '../../shared/api'
+import type { App } from './app'
+
+/** One connected client (an Electron window, a bridge WebSocket, a test). */
+export interface Session {
+  /** Pushes an event to this client. */
+  emit<E extends EventName>(event: E, payload: EventPayload<E>): void
+  /** What this session listens to, by name → function that stops it. */
+  subscriptions: Map<string, () => void>
+}
+
+/** A new session that delivers events through `emit`. */
+export function createSession(emit: (event: EventName, payload: unknown) => void): Session {
+  return { emit: (event, payload) => emit(event, payload), subscriptions: new Map() }
+}
+
+/** Stops everything a session listens to (call when the client disconnects). */
+export function closeSession(session: Session): void {
+  for (const stop of session.subscriptions.values()) stop()
+  session.subscriptions.clear()
+}
+
+/** One handler per command: validated request in, response out (may throw ApiCallError). */
+export type Handlers = {
+  [K in CommandName]: (request: ParsedRequestOf<K>, session: Session) => ResponseOf<K> | Promise<ResponseOf<K>>
+}
+
+/** Answers a command; resolves to a Reply, never rejects. */
+export type Dispatch = (command: string, request: unknown, session: Session) => Promise<Reply>
+
+function notFound(what: string, id: string): never {
+  throw new ApiCallError({ code: 'not_found', message: `${what} ${id} not found` })
+}
+
+/** Maximum entries `browseFolder` returns. */
+const MAX_ENTRIES = 5000
+
+/** Lists names (never contents) of a folder's entries, folders first. */
+export function browseFolder(path: string | undefined, showHidden: boolean): FolderListing {
+  const dir = resolve(path ?? homedir())
+  let names: Dirent[]
+  try {
+    if (!statSync(dir).isDirectory()) throw new ApiCallError({ code: 'invalid_request', message: `${dir} is not a folder`, issues: [{ path: 'path', message: 'not a folder' }] })
+    names = readdirSync(dir, { withFileTypes: true })
+  } catch (e) {
+    if (e instanceof ApiCallError) throw e
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new ApiCallError({ code: 'not_found', message: `folder ${dir} does not exist` })
+    throw new ApiCallError({ code: 'invalid_request', message: `cannot list ${dir}: ${code ?? (e as Error).message}`, issues: [{ path: 'path', message: 'cannot be listed' }] })
+  }
+  const entries: FolderEntry[] = []
+  for (const d of names) {
+    if (!showHidden && d.name.startsWith('.')) continue
+    let isDir = d.isDirectory()
+    if (d.isSymbolicLink()) {
+      try {
+        isDir = statSync(join(dir, d.name)).isDirectory()
+      } catch {
+        continue // a dangling link: nothing to open
+      }
+    }
+    entries.push({ name: d.name, kind: isDir ? 'dir' : 'file' })
+  }
+  entries.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'dir' ? -1 : 1))
+  const parent = dirname(dir)
+  return { path: dir, parent: parent === dir ? null : parent, entries: entries.slice(0, MAX_ENTRIES), truncated: entries.length > MAX_ENTRIES }
+}
+
+/** The handlers of every command, over an open app. */
+export function createHandlers(app: App): Handlers {
+  const { store } = app
+  return {
+    workspaceInfo: () => app.info(),
+    listDatasets: ({ limit }) => store.datasets.list(limit),
+    getDataset: ({ id }) => store.datasets.get(id) ?? notFound('dataset', id),
+    listRuns: ({ datasetId, limit }) => store.runs.list({ datasetId, limit }),
+    getRun: ({ id }) => {
+      const run = store.runs.get(id) ?? notFound('run', id)
+      return { run, members: store.runs.listMembers(id), soups: store.soups.list(id) }
+    },
+    listMembers: ({ runId }) => store.runs.listMembers(runId),
+    getMember: ({ id }) => store.runs.getMember(id) ?? notFound('member', id),
+    listMetrics: ({ memberId }) => store.runs.listMetrics(memberId),
+    listSoups: ({ runId }) => store.soups.list(runId),
+    getSoup: ({ id }) => {
+      const soup = store.soups.get(id) ?? notFound('soup', id)
+      return { soup, ingredients: store.soups.ingredients(id) }
+    },
+    listEvaluations: (f) => store.evaluations.list(f),
+    listExports: ({ limit }) => store.evaluations.listExports(limit),
+    listJobKinds: () => app.jobs.listKinds(),
+    listJobs: ({ status, limit }) => store.jobs.list({ status, limit }),
+    getJob: ({ id }) => store.jobs.get(id) ?? notFound('job', id),
+    startJob: ({ kind, params }) => app.jobs.start(kind, params),
+    cancelJob: ({ id }) => app.jobs.cancel(id),
+    resumeJob: ({ id }) => app.jobs.resume(id),
+    subscribeJobs: ({ jobId, afterSeq }, session) => {
+      session.subscriptions.get('jobs')?.()
+      // Subscribe before reading the backlog, and drop live events already in it.
+      const backlog = store.jobs.events({ jobId, afterSeq: afterSeq ?? 0 })
+      const last = backlog.length > 0 ? backlog[backlog.length - 1].seq : (afterSeq ?? 0)
+      const stop = app.jobs.subscribe((e) => {
+        if ((jobId === undefined || e.jobId === jobId) && e.seq > last) session.emit('jobEvent', e)
+      })
+      session.subscriptions.set('jobs', stop)
+      return { backlog }
+    },
+    unsubscribeJobs: (_req, session) => {
+      session.subscriptions.get('jobs')?.()
+      session.subscriptions.delete('jobs')
+      return { ok: true as const }
+    },
+    browseFolder: ({ path, showHidden }) => browseFolder(path, showHidden),
+    datasetThumbnails: ({ id }) => {
+      const dataset = store.datasets.get(id) ?? notFound('dataset', id)
+      return readThumbnails(app, id, dataset.meta)
+    },
+    backendInfo: () => (backend ??= probeBackend()),
+    // The desktop app answers this with a native dialog (src/main/ipc.ts); other transports have none.
+    choosePath: () => {
+      throw new ApiCallError({ code: 'unavailable', message: 'no native dialog here: choose the folder in the in-app browser' })
+    }
+  }
+}
+
+/** Thumbnails per class sent at most (each a small PNG). */
+const MAX_THUMBNAILS = 8
+
+/** The thumbnails listed in a dataset's meta (files under its thumbs/ folder) as data URLs. */
+function readThumbnails(app: App, datasetId: string, meta: Json): Record<string, string[]> {
+  const listed = meta && typeof meta === 'object' && !Array.isArray(meta) ? meta.thumbnails : null
+  const out: Record<string, string[]> = {}
+  if (!listed || typeof listed !== 'object' || Array.isArray(listed)) return out
+  for (const [cls, files] of Object.entries(listed)) {
+    if (!Array.isArray(files)) continue
+    // Plain file names only: nothing outside the dataset's thumbs/ folder is ever read.
+    const names = files.filter((f): f is string => typeof f === 'string' && /^[\w.-]+$/.test(f) && !f.startsWith('.'))
+    out[cls] = names.slice(0, MAX_THUMBNAILS).flatMap((file) => {
+      try {
+        return [`data:image/png;base64,${readFileSync(app.workspace.resolve(`datasets/${datasetId}/thumbs/${file}`)).toString('base64')}`]
+      } catch {
+        return [] // a missing thumbnail is not worth failing the summary for
+      }
+    })
+  }
+  return out
+}
+
+let backend: Promise<BackendReport> | undefined
+
+/** Chooses the backend once, as an engine process does (FF_BACKEND, FF_THREADS), and reports it; a failed probe is retried on the next call. */
+function probeBackend(): Promise<BackendReport> {
+  const probe = import('../engine/compute').then(({ initBackend }) => initBackend())
+  probe.catch(() => (backend = undefined))
+  return probe
+}
+
+function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiCallError) return e.toJSON()
+  return { code: 'internal', message: e instanceof Error ? e.message : String(e) }
+}
+
+/** Builds the dispatcher: look up, validate, run, and wrap every outcome in a Reply. */
+export function createDispatcher(handlers: Handlers): Dispatch {
+  return async (command, request, session) => {
+    if (typeof command !== 'string' || !Object.hasOwn(commands, command)) {
+      return { ok: false, error: { code: 'unknown_command', message: `unknown command '${String(command)}'` } }
+    }
+    const name = command as CommandName
+    const parsed = commands[name].request.safeParse(request ?? {})
+    if (!parsed.success) {
+      const issues = fieldIssues(parsed.error)
+      return { ok: false, error: { code: 'invalid_request', message: `invalid request for ${name}: ${describeIssues(issues)}`, issues } }
+    }
+    try {
+      const handler = handlers[name] as (req: unknown, s: Session) => unknown
+      return { ok: true, data: await handler(parsed.data, session) }
+    } catch (e) {
+      return { ok: false, error: toApiError(e) }
+    }
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * The contract between the main side (store, jobs) and every client (renderer via Electron
+ * IPC, browser via the loopback bridge, tests), declared ONCE.
+ *
+ * - `commands`: name → { request: zod schema (validated at run time on the main side),
+ *   response: phantom TS type }. The handlers live in src/main/host/handlers.ts.
+ * - `events`: name → phantom payload type, pushed by main to subscribed clients.
+ * - `createClient(transport)`: the typed `Api` object over any `Transport` (the preload's IPC
+ *   transport, the bridge's WebSocket transport from bridge-client.ts, an in-process one).
+ *
+ * Adding a command = one entry here + one handler in src/main/host/handlers.ts (tsc fails
+ * until the handler exists). Both transports and the client pick it up from this object.
+ *
+ * Errors: a call that fails rejects with `ApiCallError` (code, message, field issues); on the
+ * wire a call always answers a `Reply` envelope, never a thrown exception.
+ *
+ * This file may import zod and ./records only (nothing from main/ or renderer/).
+ */
+import { z } from 'zod'
+import type {
+  DatasetRecord, EvaluationRecord, ExportRecord, JobEvent, JobRecord, MemberRecord, MetricRecord,
+  RunRecord, SoupIngredientRecord, SoupRecord
+} from './records'
+
+export type * from './records'
+
+/** Phantom marker for a TS-only type in the declaration (no run-time value). */
+function type<T>(): T {
+  return undefined as unknown as T
+}
+
+/** One command: its request schema and (type-only) response. */
+interface CommandSpec<Req extends z.ZodType, Res> {
+  /** One line for docs and `--help`. */
+  description: string
+  request: Req
+  response: Res
+}
+
+function command<Req extends z.ZodType, Res>(spec: CommandSpec<Req, Res>): CommandSpec<Req, Res> {
+  return spec
+}
+
+/** An id as sent by clients: non-empty, short, printable. */
+const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be an id (letters, digits, _ and -)')
+/** Page size for lists (1–1000, default 200). */
+const limit = z.number().int().min(1).max(1000).default(200)
+const none = z.object({}).strict()
+
+/** What `workspaceInfo` answers. */
+export interface WorkspaceInfo {
+  /** Absolute workspace folder on this machine (shown to the user, never exported). */
+  dir: string
+  /** Database schema version (PRAGMA user_version). */
+  schemaVersion: number
+  /** App version (package.json). */
+  appVersion: string
+  counts: { datasets: number; runs: number; members: number; soups: number; jobs: number }
+}
+
+/** What `getRun` answers. */
+export interface RunDetail {
+  run: RunRecord
+  members: MemberRecord[]
+  soups: SoupRecord[]
+}
+
+/** What `getSoup` answers. */
+export interface SoupDetail {
+  soup: SoupRecord
+  ingredients: SoupIngredientRecord[]
+}
+
+/** A job kind the main side can run. */
+export interface JobKindInfo {
+  kind: string
+  description: string
+}
+
+/** One entry of a browsed folder (names only, never contents). */
+export interface FolderEntry {
+  name: string
+  kind: 'dir' | 'file'
+}
+
+/** What `browseFolder` answers. */
+export interface FolderListing {
+  /** Absolute folder listed. */
+  path: string
+  /** Its parent, or null at a root. */
+  parent: string | null
+  entries: FolderEntry[]
+  /** True when more entries exist than were returned. */
+  truncated: boolean
+}
+
+/** The compute backend the engine runs on (the engine's BackendInfo; see engine/compute). */
+export interface BackendReport {
+  /** 'tensorflow', 'wasm' or 'cpu'. */
+  backend: string
+  /** What the user asked for (`--backend` / FF_BACKEND), or 'auto'. */
+  requested: string
+  tfjsVersion: string
+  device: 'gpu' | 'cpu'
+  /** Threads the backend computes with (≥ 1). */
+  threads: number
+  simd: boolean
+  /** Backends tried and skipped, in order, with the reason. */
+  fallbacks: { backend: string; reason: string }[]
+  /** Set whenever the engine runs on something slower than the best backend. */
+  warning?: string
+  kernels: string[]
+}
+
+/** What `choosePath` answers: the chosen path, or null when the user cancelled. */
+export interface ChosenPath {
+  path: string | null
+}
+
+/** Every command of the app. */
+export const commands = {
+  workspaceInfo: command({ description: 'Workspace folder, schema version and record counts.', request: none, response: type<WorkspaceInfo>() }),
+
+  listDatasets: command({ description: 'All datasets, newest first.', request: z.object({ limit }).strict(), response: type<DatasetRecord[]>() }),
+  getDataset: command({ description: 'One dataset.', request: z.object({ id }).strict(), response: type<DatasetRecord>() }),
+
+  listRuns: command({
+    description: 'Runs, newest first, optionally of one dataset.',
+    request: z.object({ datasetId: id.optional(), limit }).strict(),
+    response: type<RunRecord[]>()
+  }),
+  getRun: command({ description: 'A run with its members and soups.', request: z.object({ id }).strict(), response: type<RunDetail>() }),
+
+  listMembers: command({ description: 'Members of a run.', request: z.object({ runId: id }).strict(), response: type<MemberRecord[]>() }),
+  getMember: command({ description: 'One member.', request: z.object({ id }).strict(), response: type<MemberRecord>() }),
+  listMetrics: command({
+    description: 'Per-epoch metrics of a member.',
+    request: z.object({ memberId: id }).strict(),
+    response: type<MetricRecord[]>()
+  }),
+
+  listSoups: command({ description: 'Soups of a run.', request: z.object({ runId: id }).strict(), response: type<SoupRecord[]>() }),
+  getSoup: command({ description: 'A soup with its ingredients.', request: z.object({ id }).strict(), response: type<SoupDetail>() }),
+
+  listEvaluations: command({
+    description: 'Evaluations filtered by model, dataset or split.',
+    request: z.object({
+      memberId: id.optional(), soupId: id.optional(), runId: id.optional(),
+      datasetId: id.optional(), split: z.string().max(32).optional(), limit: z.number().int().min(1).max(10000).default(1000)
+    }).strict(),
+    response: type<EvaluationRecord[]>()
+  }),
+
+  listExports: command({ description: 'Exported model files, newest first.', request: z.object({ limit }).strict(), response: type<ExportRecord[]>() }),
+
+  listJobKinds: command({ description: 'Job kinds that startJob accepts.', request: none, response: type<JobKindInfo[]>() }),
+  listJobs: command({
+    description: 'Jobs, newest first.',
+    request: z.object({ status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(), limit }).strict(),
+    response: type<JobRecord[]>()
+  }),
+  getJob: command({ description: 'One job.', request: z.object({ id }).strict(), response: type<JobRecord>() }),
+  startJob: command({
+    description: 'Start a job; answers at once with its record (queued). Params are checked by the kind.',
+    request: z.object({ kind: z.string().min(1).max(64), params: z.unknown().default({}) }).strict(),
+    response: type<JobRecord>()
+  }),
+  cancelJob: command({ description: 'Ask a running job to stop (within one step).', request: z.object({ id }).strict(), response: type<JobRecord>() }),
+  resumeJob: command({ description: 'Continue a failed or cancelled job from its saved state.', request: z.object({ id }).strict(), response: type<JobRecord>() }),
+  subscribeJobs: command({
+    description: 'Receive `jobEvent` events (of one job, or all). Answers the recorded events after `afterSeq` so none is missed.',
+    request: z.object({ jobId: id.optional(), afterSeq: z.number().int().min(0).optional() }).strict(),
+    response: type<{ backlog: JobEvent[] }>()
+  }),
+  unsubscribeJobs: command({ description: 'Stop receiving job events.', request: none, response: type<{ ok: true }>() }),
+
+  browseFolder: command({
+    description: 'List the names of the subfolders and files of a folder (read-only; for the folder picker). Default: home.',
+    request: z.object({ path: z.string().max(4096).optional(), showHidden: z.boolean().default(false) }).strict(),
+    response: type<FolderListing>()
+  }),
+  datasetThumbnails: command({
+    description: 'A few small example images per class of a dataset, as PNG data URLs (pixels only, no patient data).',
+    request: z.object({ id }).strict(),
+    response: type<Record<string, string[]>>()
+  }),
+  backendInfo: command({ description: 'The compute backend the engine runs on, and why (fallbacks).', request: none, response: type<BackendReport>() }),
+  choosePath: command({
+    description: 'A native dialog to choose a folder, a file or a save destination (desktop app only; in a browser use browseFolder).',
+    request: z.object({
+      purpose: z.enum(['folder', 'file', 'save']),
+      title: z.string().max(200).optional(),
+      defaultPath: z.string().max(4096).optional()
+    }).strict(),
+    response: type<ChosenPath>()
+  })
+} as const
+
+/** Every event main can push, name → payload. */
+export const events = {
+  /** A job event (started, progress, log, completed, failed, cancelled); see subscribeJobs. */
+  jobEvent: type<JobEvent>()
+} as const
+
+export type Commands = typeof commands
+export type CommandName = keyof Commands
+/** What a client sends (defaults may be omitted). */
+export type RequestOf<K extends CommandName> = z.input<Commands[K]['request']>
+/** What a handler receives (validated, defaults filled). */
+export type ParsedRequestOf<K extends CommandName> = z.output<Commands[K]['request']>
+export type ResponseOf<K extends CommandName> = Commands[K]['response']
+export type EventName = keyof typeof events
+export type EventPayload<E extends EventName> = (typeof events)[E]
+
+/** Error codes a call may fail with. */
+export type ApiErrorCode =
+  | 'invalid_request' // the request does not match the schema (see issues)
+  | 'unknown_command'
+  | 'not_found'
+  | 'conflict' // e.g. resuming a job that is running
+  | 'unauthorized'
+  | 'unavailable' // e.g. the transport closed
+  | 'internal'
+
+/** One problem with one field of a request. */
+export interface FieldIssue {
+  /** Dotted path of the field, e.g. 'params.steps' ('' for the whole request). */
+  path: string
+  message: string
+}
+
+/** The typed error object every failed call answers. */
+export interface ApiError {
+  code: ApiErrorCode
+  message: string
+  issues?: FieldIssue[]
+}
+
+/** The envelope every call answers on the wire. */
+export type Reply = { ok: true; data: unknown } | { ok: false; error: ApiError }
+
+/** Thrown (rejected) by client calls, and by main-side handlers to answer a typed error. */
+export class ApiCallError extends Error implements ApiError {
+  readonly code: ApiErrorCode
+  readonly issues?: FieldIssue[]
+  constructor(error: ApiError) {
+    super(error.message)
+    this.name = 'ApiCallError'
+    this.code = error.code
+    if (error.issues) this.issues = error.issues
+  }
+  /** The plain error object (what goes on the wire). */
+  toJSON(): ApiError {
+    return this.issues ? { code: this.code, message: this.message, issues: this.issues } : { code: this.code, message: this.message }
+  }
+}
+
+/** Turns zod issues into field issues, paths prefixed with `prefix`. */
+export function fieldIssues(error: z.ZodError, prefix = ''): FieldIssue[] {
+  return error.issues.map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter((p) => p !== '').join('.')
+    return { path, message: issue.message }
+  })
+}
+
+/** One line naming the fields and what is wrong with them. */
+export function describeIssues(issues: FieldIssue[]): string {
+  return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
+}
+
+/** How a client reaches main: Electron IPC, the bridge's WebSocket, or in-process. */
+export interface Transport {
+  /** Sends one command; always resolves to a Reply (transport failures → code 'unavailable'). */
+  invoke(command: string, request: unknown): Promise<Reply>
+  /** Listens to one event; returns the function that stops listening. */
+  on(event: string, listener: (payload: unknown) => void): () => void
+}
+
+// All fields optional → the request argument may be left out.
+type CallOf<K extends CommandName> = Record<string, never> extends RequestOf<K>
+  ? (request?: RequestOf<K>) => Promise<ResponseOf<K>>
+  : (request: RequestOf<K>) => Promise<ResponseOf<K>>
+
+/** The typed API as the renderer sees it (`window.api`). */
+export type Api = { [K in CommandName]: CallOf<K> } & {
+  /** Listens to an event; returns the function that stops listening. */
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
+}
+
+/** Builds the typed API over a transport. Failed calls reject with ApiCallError. */
+export function createClient(transport: Transport): Api {
+  const api: Record<string, unknown> = {
+    on: (event: string, listener: (payload: unknown) => void) => transport.on(event, listener)
+  }
+  for (const name of Object.keys(commands)) {
+    api[name] = async (request: unknown = {}) => {
+      const reply = await transport.invoke(name, request)
+      if (!reply.ok) throw new ApiCallError(reply.error)
+      return reply.data
+    }
+  }
+  return api as Api
+}
