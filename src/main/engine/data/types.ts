@@ -41,4 +41,8 @@ export interface DatasetMeta {
   splitSource: 'dataset' | 'stratified'
   /** Seed of a generated split (absent when the dataset brought its own). */
   splitSeed?: number
+  /** Thumbnail files (relative to thumbs/) per class or label name; absent when none were written. */
+  thumbnails?: Record<string, string[]>
+  /** How CheXpert-style uncertain (-1) labels were mapped, when the dataset had any label columns. */
+  uncertainPolicy?: 'ones' | 'zeros' | 'ignore'
 }

@@ -1,0 +1,241 @@
+/**
+ * Training augmentations (METHOD.md), as tfjs ops on a batch of N × H × W × C
+ * float images in [0, 1]. All randomness comes from a seeded Rng, so a seed
+ * gives the same batch on every run; evaluation uses no augmentation.
+ *
+ * - Minimal: random resized crop, scale 0.9–1.0.
+ * - Medium: random resized crop scale 0.08–1.0, ratio 3/4–4/3; horizontal flip
+ *   p = 0.5; colour jitter brightness / contrast / saturation factors in 0.6–1.4.
+ * - Heavy: random resized crop scale 0.7–1.2; RandAugment, 2 ops, magnitude 15.
+ *
+ * The random resized crop follows torchvision: up to 10 draws of an area share in
+ * `scale` and a log-uniform aspect ratio, the first that fits inside the image is
+ * used, else a centre crop; a share above 1 never fits, so Heavy's 1.2 behaves as
+ * in the reference implementation. Colour jitter applies brightness, contrast,
+ * saturation in that fixed order (torchvision draws the order at random).
+ */
+import * as tf from '@tensorflow/tfjs'
+import { Rng } from './rng'
+
+/** Augmentation preset names. */
+export type AugmentPreset = 'none' | 'minimal' | 'medium' | 'heavy'
+
+/** All presets, for settings and grids. */
+export const AUGMENT_PRESETS: readonly AugmentPreset[] = ['none', 'minimal', 'medium', 'heavy']
+
+/** RandAugment's operations (torchvision's list). */
+export const RANDAUGMENT_OPS = ['Identity', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate', 'Brightness', 'Color', 'Contrast', 'Sharpness', 'Posterize', 'Solarize', 'AutoContrast', 'Equalize'] as const
+export type RandAugmentOp = (typeof RANDAUGMENT_OPS)[number]
+
+/** Crop box [y1, x1, y2, x2]: pixel-edge coordinates divided by the image side, in [0, 1]. */
+export type Box = [number, number, number, number]
+
+/** Draws a torchvision-style random resized crop box for an H × W image. */
+export function randomResizedCropBox(rng: Rng, h: number, w: number, scale: [number, number], ratio: [number, number] = [3 / 4, 4 / 3]): Box {
+  const area = h * w
+  const logR = [Math.log(ratio[0]), Math.log(ratio[1])]
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const target = area * rng.uniform(scale[0], scale[1])
+    const r = Math.exp(rng.uniform(logR[0], logR[1]))
+    const cw = Math.round(Math.sqrt(target * r))
+    const ch = Math.round(Math.sqrt(target / r))
+    if (cw > 0 && ch > 0 && cw <= w && ch <= h) {
+      const top = rng.int(h - ch + 1)
+      const left = rng.int(w - cw + 1)
+      return [top / h, left / w, (top + ch) / h, (left + cw) / w]
+    }
+  }
+  const inRatio = w / h
+  const cw = inRatio < ratio[0] ? w : inRatio > ratio[1] ? Math.round(h * ratio[1]) : w
+  const ch = inRatio < ratio[0] ? Math.round(w / ratio[0]) : h
+  const top = (h - ch) / 2 / h
+  const left = (w - cw) / 2 / w
+  return [top, left, top + ch / h, left + cw / w]
+}
+
+/** Crops (and mirrors where `flips[i]`) every image and resizes back to H × W. */
+export function cropBatch(x: tf.Tensor4D, boxes: Box[], flips?: boolean[]): tf.Tensor4D {
+  const [n, h, w] = x.shape
+  // Edges mapped to first / last pixel centres (cropAndResize samples y1·(H−1) … y2·(H−1));
+  // a mirrored crop samples from the last column to the first.
+  const px = boxes.map(([y1, x1, y2, x2], i) => {
+    const a = (x1 * w) / (w - 1 || 1)
+    const b = (x2 * w - 1) / (w - 1 || 1)
+    return [(y1 * h) / (h - 1 || 1), flips?.[i] ? b : a, (y2 * h - 1) / (h - 1 || 1), flips?.[i] ? a : b]
+  })
+  return tf.image.cropAndResize(x, tf.tensor2d(px.flat(), [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear')
+}
+
+function gray(x: tf.Tensor4D): tf.Tensor4D {
+  return x.shape[3] === 3 ? (x.mul(tf.tensor1d([0.299, 0.587, 0.114])).sum(3, true) as tf.Tensor4D) : x
+}
+
+/** factor·x + (1 − factor)·degenerate, clipped to [0, 1]; factor broadcast per image. */
+function blend(x: tf.Tensor4D, degenerate: tf.Tensor, factor: tf.Tensor): tf.Tensor4D {
+  return degenerate.add(x.sub(degenerate).mul(factor)).clipByValue(0, 1) as tf.Tensor4D
+}
+
+/** Per-image factors as an N × 1 × 1 × 1 tensor. */
+function perImage(values: number[]): tf.Tensor4D {
+  return tf.tensor4d(values, [values.length, 1, 1, 1])
+}
+
+/** Brightness, contrast and saturation jitter with per-image factors. */
+export function colourJitter(x: tf.Tensor4D, b: number[], c: number[], s: number[]): tf.Tensor4D {
+  return tf.tidy(() => {
+    let y = x.mul(perImage(b)).clipByValue(0, 1) as tf.Tensor4D
+    y = blend(y, gray(y).mean([1, 2, 3], true), perImage(c))
+    if (y.shape[3] === 3) y = blend(y, gray(y), perImage(s))
+    return y
+  })
+}
+
+/** Projective transform (output → input pixel map, tf.image.transform convention), zero fill. */
+function affine(x: tf.Tensor4D, m: number[]): tf.Tensor4D {
+  return tf.image.transform(x, tf.tensor2d([m], [1, 8]), 'bilinear', 'constant', 0)
+}
+
+function equalize(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w, c] = x.shape
+  const v = x.mul(255).round().clipByValue(0, 255).toInt()
+  const channels: tf.Tensor[] = []
+  for (let k = 0; k < c; k++) {
+    const ch = v.slice([0, 0, 0, k], [1, h, w, 1]).reshape([h * w]) as tf.Tensor1D
+    const hist = tf.denseBincount(ch, tf.tensor1d([], 'float32'), 256) as tf.Tensor1D
+    const histData = hist.dataSync()
+    let lastNonZero = 0
+    for (let i = 255; i >= 0; i--)
+      if (histData[i] > 0) {
+        lastNonZero = histData[i]
+        break
+      }
+    const step = Math.floor((h * w - lastNonZero) / 255)
+    if (step === 0) {
+      channels.push(ch.toFloat())
+      continue
+    }
+    // torchvision: lut = (cumsum + step // 2) // step, shifted right by one, clamped.
+    const lut = hist.cumsum().add(Math.floor(step / 2)).div(step).floor().clipByValue(0, 255)
+    const shifted = tf.concat([tf.zeros([1]), lut.slice(0, 255)])
+    channels.push(tf.gather(shifted, ch))
+  }
+  return tf.stack(channels, 1).reshape([1, h, w, c]).div(255) as tf.Tensor4D
+}
+
+/**
+ * One RandAugment op on one image (1 × H × W × C in [0, 1]) at magnitude bin `m`
+ * of 31 (torchvision's scale: shear 0.3, translate 150/331 of the side,
+ * rotate 30°, enhance factors ±0.9, posterize 8→4 bits, solarize 1→0, at m = 30).
+ */
+export function randAugmentOp(x: tf.Tensor4D, op: RandAugmentOp, m: number, sign: 1 | -1): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape
+    const frac = m / 30
+    switch (op) {
+      case 'Identity':
+        return x.clone()
+      case 'ShearX':
+        return affine(x, [1, sign * 0.3 * frac, 0, 0, 1, 0, 0, 0])
+      case 'ShearY':
+        return affine(x, [1, 0, 0, sign * 0.3 * frac, 1, 0, 0, 0])
+      case 'TranslateX':
+        return affine(x, [1, 0, -sign * (150 / 331) * w * frac, 0, 1, 0, 0, 0])
+      case 'TranslateY':
+        return affine(x, [1, 0, 0, 0, 1, -sign * (150 / 331) * h * frac, 0, 0])
+      case 'Rotate': {
+        const a = (sign * 30 * frac * Math.PI) / 180
+        const cx = (w - 1) / 2
+        const cy = (h - 1) / 2
+        const cos = Math.cos(a)
+        const sin = Math.sin(a)
+        return affine(x, [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0, 0])
+      }
+      case 'Brightness':
+        return blend(x, tf.zerosLike(x), tf.scalar(1 + sign * 0.9 * frac))
+      case 'Color':
+        return blend(x, gray(x), tf.scalar(1 + sign * 0.9 * frac))
+      case 'Contrast':
+        return blend(x, gray(x).mean(), tf.scalar(1 + sign * 0.9 * frac))
+      case 'Sharpness': {
+        const c = x.shape[3]
+        const k = tf.tensor2d([1, 1, 1, 1, 5, 1, 1, 1, 1], [3, 3]).div(13).reshape([3, 3, 1, 1]).tile([1, 1, c, 1]) as tf.Tensor4D
+        const blurred = tf.depthwiseConv2d(x, k, 1, 'same')
+        return blend(x, blurred, tf.scalar(1 + sign * 0.9 * frac))
+      }
+      case 'Posterize': {
+        const bits = 8 - Math.round(m / 7.5)
+        const q = 2 ** (8 - bits)
+        return x.mul(255).round().div(q).floor().mul(q).div(255) as tf.Tensor4D
+      }
+      case 'Solarize': {
+        const t = 1 - frac
+        return tf.where(x.greaterEqual(t), tf.scalar(1).sub(x), x) as tf.Tensor4D
+      }
+      case 'AutoContrast': {
+        const lo = x.min([1, 2], true)
+        const hi = x.max([1, 2], true)
+        const range = hi.sub(lo)
+        const safe = tf.where(range.greater(0), range, tf.onesLike(range))
+        return tf.where(range.greater(0), x.sub(lo).div(safe), x).clipByValue(0, 1) as tf.Tensor4D
+      }
+      case 'Equalize':
+        return equalize(x)
+    }
+  })
+}
+
+/** The per-image random choices of one batch, drawn before any tensor work (testable). */
+export interface AugmentPlan {
+  boxes: Box[]
+  /** Horizontal mirror per image (Medium). */
+  flips?: boolean[]
+  jitter?: { b: number[]; c: number[]; s: number[] }
+  ops?: { op: RandAugmentOp; sign: 1 | -1 }[][]
+}
+
+/** Draws the random parameters of a preset for a batch of n images of H × W. */
+export function planAugment(preset: AugmentPreset, n: number, h: number, w: number, seed: number): AugmentPlan {
+  const rng = new Rng(seed)
+  const crop = (scale: [number, number]): Box[] => Array.from({ length: n }, () => randomResizedCropBox(rng, h, w, scale))
+  switch (preset) {
+    case 'none':
+      return { boxes: Array.from({ length: n }, (): Box => [0, 0, 1, 1]) }
+    case 'minimal':
+      return { boxes: crop([0.9, 1.0]) }
+    case 'medium': {
+      const boxes = crop([0.08, 1.0])
+      const flips = boxes.map(() => rng.next() < 0.5)
+      const f = (): number[] => Array.from({ length: n }, () => rng.uniform(0.6, 1.4))
+      return { boxes, flips, jitter: { b: f(), c: f(), s: f() } }
+    }
+    case 'heavy': {
+      const boxes = crop([0.7, 1.2])
+      const ops = Array.from({ length: n }, () =>
+        Array.from({ length: 2 }, () => ({ op: RANDAUGMENT_OPS[rng.int(RANDAUGMENT_OPS.length)], sign: (rng.next() < 0.5 ? 1 : -1) as 1 | -1 }))
+      )
+      return { boxes, ops }
+    }
+  }
+}
+
+/** RandAugment magnitude of the Heavy preset (bin 15 of 0–30). */
+export const HEAVY_MAGNITUDE = 15
+
+/**
+ * Augments a batch (N × H × W × C float in [0, 1]) with a preset; same seed, same
+ * output. Returns a new tensor in [0, 1]; the input is not disposed.
+ */
+export function augmentBatch(x: tf.Tensor4D, preset: AugmentPreset, seed: number): tf.Tensor4D {
+  if (preset === 'none') return x.clone()
+  const [n, h, w] = x.shape
+  const plan = planAugment(preset, n, h, w, seed)
+  return tf.tidy(() => {
+    let y = cropBatch(x, plan.boxes, plan.flips)
+    if (plan.jitter) y = colourJitter(y, plan.jitter.b, plan.jitter.c, plan.jitter.s)
+    if (plan.ops) {
+      const images = tf.split(y, n, 0) as tf.Tensor4D[]
+      y = tf.concat(images.map((img, i) => plan.ops![i].reduce((acc, o) => randAugmentOp(acc, o.op, HEAVY_MAGNITUDE, o.sign), img)), 0)
+    }
+    return y
+  })
+}

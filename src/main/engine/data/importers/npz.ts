@@ -1,0 +1,106 @@
+/**
+ * MedMNIST-style `.npz` archives: a zip (stored or deflated members) of `.npy`
+ * arrays named `<split>_images` (N×H×W or N×H×W×3 uint8) and `<split>_labels`
+ * ((N,), (N,1) single-label or (N,L) multi-label). The archive's splits are kept.
+ */
+import { readFile, open } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { unzipSync } from 'fflate'
+import { parseNpy, type NpyArray } from '../npy'
+import type { SplitName } from '../types'
+import type { Importer, ImportSource, SourceItem } from './types'
+
+const SPLITS: SplitName[] = ['train', 'val', 'test']
+
+async function head(file: string, n: number): Promise<Uint8Array> {
+  const fh = await open(file, 'r')
+  try {
+    const buf = new Uint8Array(n)
+    const { bytesRead } = await fh.read(buf, 0, n, 0)
+    return buf.subarray(0, bytesRead)
+  } finally {
+    await fh.close()
+  }
+}
+
+export const npzImporter: Importer = {
+  name: 'npz',
+  async detect(input) {
+    try {
+      const b = await head(input, 64)
+      // A zip whose first member is a .npy array.
+      return b[0] === 0x50 && b[1] === 0x4b && b[2] === 3 && b[3] === 4 && new TextDecoder().decode(b.subarray(30, 30 + (b[26] | (b[27] << 8)))).endsWith('.npy')
+    } catch {
+      return false
+    }
+  },
+  async scan(opts): Promise<ImportSource> {
+    const name = basename(opts.input)
+    let members: Record<string, Uint8Array>
+    try {
+      members = unzipSync(new Uint8Array(await readFile(opts.input)))
+    } catch (e) {
+      throw new Error(`${name}: not a readable zip/npz archive (${e instanceof Error ? e.message : String(e)})`)
+    }
+    const arrays = new Map<string, NpyArray>()
+    for (const [k, v] of Object.entries(members)) {
+      try {
+        arrays.set(k.replace(/\.npy$/, ''), parseNpy(v))
+      } catch (e) {
+        throw new Error(`${name}/${k}: ${e instanceof Error ? e.message : String(e)}`)
+      }
+    }
+    const items: SourceItem[] = []
+    const images: NpyArray[] = []
+    const present = SPLITS.filter((s) => arrays.has(`${s}_images`))
+    if (present.length === 0) throw new Error(`${name}: no train_images / val_images / test_images arrays (found ${[...arrays.keys()].join(', ')})`)
+    let multiLabels = 0
+    let maxLabel = 0
+    let side = 0
+    let channels: 1 | 3 = 1
+    for (const s of present) {
+      const im = arrays.get(`${s}_images`)!
+      const lb = arrays.get(`${s}_labels`)
+      if (!lb) throw new Error(`${name}: ${s}_images has no ${s}_labels array`)
+      if (im.dtype !== '|u1') throw new Error(`${name}: ${s}_images has dtype ${im.dtype}, expected uint8 (|u1)`)
+      if (im.shape.length !== 3 && !(im.shape.length === 4 && (im.shape[3] === 3 || im.shape[3] === 1)))
+        throw new Error(`${name}: ${s}_images has shape (${im.shape.join(', ')}), expected (N, H, W) or (N, H, W, 3)`)
+      const n = im.shape[0]
+      if (lb.shape[0] !== n) throw new Error(`${name}: ${s}_labels has ${lb.shape[0]} rows for ${n} images`)
+      const width = lb.shape.length === 1 ? 1 : lb.shape[1]
+      if (width > 1) multiLabels = width
+      side = im.shape[1]
+      channels = im.shape.length === 4 && im.shape[3] === 3 ? 3 : 1
+      const ref = images.length
+      images.push(im)
+      for (let i = 0; i < n; i++) {
+        let label: number | Float32Array
+        if (width === 1) {
+          label = Number(lb.data[i])
+          if (!Number.isInteger(label) || label < 0) throw new Error(`${name}: ${s}_labels[${i}] = ${label} is not a class index`)
+          maxLabel = Math.max(maxLabel, label)
+        } else label = Float32Array.from(lb.data.subarray(i * width, (i + 1) * width) as ArrayLike<number>)
+        items.push({ file: `${s}_images[${i}]`, label, split: s, ref: ref * 2 ** 32 + i })
+      }
+    }
+    const count = multiLabels || maxLabel + 1
+    return {
+      format: 'npz',
+      task: multiLabels ? 'multilabel' : 'single',
+      classes: Array.from({ length: count }, (_, k) => String(k)),
+      items,
+      issues: [],
+      nativeSize: side,
+      nativeChannels: channels,
+      async load(item) {
+        const ref = item.ref as number
+        const im = images[Math.floor(ref / 2 ** 32)]
+        const i = ref % 2 ** 32
+        const [, h, w] = im.shape
+        const c = im.shape.length === 4 ? im.shape[3] : 1
+        const px = h * w * c
+        return [{ data: (im.data as Uint8Array).subarray(i * px, (i + 1) * px), width: w, height: h, channels: c === 3 ? 3 : 1 }]
+      }
+    }
+  }
+}

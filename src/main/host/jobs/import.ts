@@ -1,0 +1,89 @@
+/**
+ * 'import': a dataset (npz, idx, image folder, CSV + images, DICOM) into the workspace cache
+ * `datasets/<id>/` (engine/data/import.ts), recorded in the store with its classes, counts
+ * and meta. Files that cannot be used are listed in the result (relative path + reason);
+ * they never stop the import. Resumable: a rerun re-imports into the same dataset id (the
+ * cache only appears once complete, so a crash never leaves a half cache marked ready).
+ */
+import { isAbsolute } from 'node:path'
+import { z } from 'zod'
+import type { Json } from '../../../shared/records'
+import { defineJob } from './types'
+
+const absolute = z.string().min(1).refine((p) => isAbsolute(p), 'must be an absolute path')
+
+/** Params of an import job. */
+export const importParams = z.object({
+  /** The file or folder the user chose. */
+  input: absolute,
+  /** CSV manifest naming the images below `input`. */
+  csv: absolute.optional(),
+  /** Dataset name (default: the input's base name). */
+  name: z.string().min(1).max(200).optional(),
+  format: z.enum(['auto', 'npz', 'idx', 'folder', 'csv', 'dicom']).default('auto'),
+  /** Square side in pixels (default 28 for 28 px sources, else 224). */
+  size: z.number().int().min(8).max(1024).optional(),
+  /** 'keep' the source channels or repeat gray to 3. */
+  channels: z.union([z.literal('keep'), z.literal(3)]).default('keep'),
+  /** Generated split when the dataset has none, e.g. "70/10/20". */
+  split: z.string().regex(/^\s*[\d.]+\s*\/\s*[\d.]+\s*\/\s*[\d.]+\s*$/, 'expected three numbers like 70/10/20').optional(),
+  seed: z.number().int().min(0).default(0),
+  /** CheXpert uncertain (-1) labels: ones, zeros or ignore (masked). */
+  uncertain: z.enum(['ones', 'zeros', 'ignore']).default('ignore'),
+  /** CSV column roles overriding auto-detection. */
+  columns: z.object({
+    path: z.string().min(1).optional(),
+    label: z.string().min(1).optional(),
+    /** One-hot or multi-label columns. */
+    labels: z.array(z.string().min(1)).min(2).optional(),
+    split: z.string().min(1).optional(),
+    group: z.string().min(1).optional()
+  }).strict().optional(),
+  /** A dataset row created beforehand (status 'importing') to fill; else the job creates one. */
+  datasetId: z.string().min(1).optional()
+}).strict()
+
+type State = { datasetId: string }
+
+export const importJob = defineJob<typeof importParams, State>({
+  kind: 'import',
+  description: 'Import a dataset (MedMNIST .npz, idx, image folder, CSV + images, DICOM) into the workspace.',
+  params: importParams,
+  links: (p) => ({ datasetId: p.datasetId ?? null }),
+  async run(ctx, p) {
+    const { basename } = await import('node:path')
+    const { importDataset } = await import('../../engine/data/import')
+    const { chooseImporter } = await import('../../engine/data/importers')
+    const name = p.name ?? basename(p.input).replace(/\.(npz|csv)$/i, '')
+    // The store row records the importer actually used (its format cannot change later).
+    const format = (await chooseImporter(p.input, p.format, p.csv)).name
+    const id = ctx.state.get()?.datasetId ?? p.datasetId ?? ctx.store.datasets.create({ name, format, task: 'single' }).id
+    ctx.state.set({ datasetId: id })
+    ctx.store.datasets.update(id, { status: 'importing', error: null })
+    const started = Date.now()
+    try {
+      const r = await importDataset(
+        { input: p.input, csv: p.csv, name, format, size: p.size, channels: p.channels, split: p.split, seed: p.seed, uncertain: p.uncertain, columns: p.columns },
+        {
+          outDir: ctx.workspace.datasetDir(id),
+          signal: ctx.signal,
+          onProgress: (pr) => {
+            const fraction = pr.total > 0 ? pr.done / pr.total : 0
+            const elapsed = (Date.now() - started) / 1000
+            ctx.progress({ fraction: pr.phase === 'scan' ? 0 : fraction, phase: pr.phase === 'images' ? `images ${pr.done}/${pr.total}` : pr.phase, etaSeconds: fraction > 0.02 ? (elapsed * (1 - fraction)) / fraction : null })
+          }
+        }
+      )
+      const m = r.meta
+      ctx.store.datasets.update(id, { name: m.name, task: m.task, status: 'ready', classes: m.classes, counts: m.counts, meta: m as unknown as Json, error: null })
+      if (r.failed > 0) ctx.log('warn', `${r.failed} input(s) could not be used; see the job result for each file and reason`)
+      return { dataset: { id, name: m.name, classes: m.classes, counts: m.counts, perClass: m.perClass }, imported: r.imported, failed: r.failed, errors: r.errors } as unknown as Json
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e)
+      if (!ctx.signal.aborted) ctx.store.datasets.update(id, { status: 'failed', error: message })
+      const errors = (e as { errors?: unknown }).errors
+      if (Array.isArray(errors) && errors.length > 0) ctx.log('error', `${message}: ${errors.slice(0, 20).map((x: { file: string; reason: string }) => `${x.file}: ${x.reason}`).join('; ')}`)
+      throw e
+    }
+  }
+})
