@@ -1,0 +1,47 @@
+/**
+ * `export --model ID --format onnx|tfjs --out FILE [--card]`: runs the 'export' job (progress,
+ * Ctrl-C cancel) and prints `{ file, sha256, card }` (with --json, one JSON document).
+ */
+import { resolve } from 'node:path'
+import type { JobRecord } from '../../shared/records'
+import type { CliCommand } from './types'
+
+interface ExportOutput {
+  file: string
+  sha256: string
+  card: { modelName: string; dataset: { name: string; classes: string[] }; preprocessing: { size: [number, number]; channels: number; mean: number[]; std: number[] }; method: { kind: string; ingredients: unknown[] }; metrics: { split: string; metric: string; value: number; ci95?: [number, number] }[] }
+  files: string[]
+}
+
+export const exportCommand: CliCommand = {
+  command: 'export',
+  description: 'Export a member or soup as one ONNX (or TF.js) file carrying its model card.',
+  options: [
+    { flags: '--model <id>', description: 'member or soup id (required)' },
+    { flags: '--format <format>', description: 'onnx (default) or tfjs' },
+    { flags: '--out <file>', description: 'file to write: x.onnx, or x.json for TF.js (default: exports/<id> in the workspace)' },
+    { flags: '--card', description: 'also write the model card as Markdown beside the file (x.md)' }
+  ],
+  async run(ctx, _args, o) {
+    if (!o.model) throw new Error('export: --model <id> is required')
+    const format = o.format === undefined ? 'onnx' : String(o.format)
+    if (format !== 'onnx' && format !== 'tfjs') throw new Error(`export: --format must be onnx or tfjs, got '${format}'`)
+    const params = { modelId: String(o.model), format, markdown: o.card === true, ...(o.out ? { out: resolve(String(o.out)) } : {}) }
+    const job: JobRecord = await ctx.runJob('export', params)
+    if (job.status !== 'completed') {
+      process.exitCode = 1
+      throw new Error(`export job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`)
+    }
+    const r = job.result as unknown as ExportOutput
+    return { file: r.file, sha256: r.sha256, card: r.card }
+  },
+  print(result, out) {
+    const r = result as Omit<ExportOutput, 'files'>
+    const c = r.card
+    out(`wrote ${r.file}`)
+    out(`sha256 ${r.sha256}`)
+    out(`${c.modelName}: ${c.method.kind} of ${c.method.ingredients.length} model(s), dataset ${c.dataset.name} (${c.dataset.classes.length} classes)`)
+    out(`input float32 [N, ${c.preprocessing.size[0]}, ${c.preprocessing.size[1]}, ${c.preprocessing.channels}] NHWC = (pixel/255 − [${c.preprocessing.mean.join(', ')}]) / [${c.preprocessing.std.join(', ')}]`)
+    for (const m of c.metrics) out(`  ${m.split} ${m.metric} ${m.value.toFixed(4)}${m.ci95 ? ` [${m.ci95[0].toFixed(4)}, ${m.ci95[1].toFixed(4)}]` : ''}`)
+  }
+}
