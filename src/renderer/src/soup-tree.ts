@@ -1,0 +1,61 @@
+/** Builds the soup hierarchy tree the Fusion view draws (pure). */
+import type { Json, SoupIngredientRecord, SoupRecord } from '../../shared/api'
+import type { TreeNode } from './chart-options'
+
+/** A soup with its ingredients, child soups resolved (what the fusion store loads). */
+export interface SoupTreeInput {
+  soup: SoupRecord
+  ingredients: SoupIngredientRecord[]
+  /** Child soups by id (hierarchical soups: the group soups). */
+  children: Record<string, SoupTreeInput>
+}
+
+function obj(v: Json | undefined): Record<string, Json> | null {
+  return v && typeof v === 'object' && !Array.isArray(v) ? v : null
+}
+
+/**
+ * The tree stored by the fusion engine in `soup.config.tree`
+ * ({ level, id, val, kept, weight, children }), or null when absent or malformed.
+ * @param names member id → display name
+ */
+export function treeFromConfig(config: Json, names: Map<string, string>): TreeNode | null {
+  const node = obj(obj(config)?.tree)
+  return node ? convert(node, names) : null
+}
+
+function convert(node: Record<string, Json>, names: Map<string, string>): TreeNode | null {
+  if (typeof node.id !== 'string') return null
+  const val = typeof node.val === 'number' && Number.isFinite(node.val) ? node.val : null
+  const children = Array.isArray(node.children) ? node.children.flatMap((c) => { const o = obj(c); const t = o && convert(o, names); return t ? [t] : [] }) : []
+  const level = node.level
+  return {
+    name: level === 'member' ? (names.get(node.id) ?? node.id) : node.id,
+    score: val,
+    kept: level === 'global' ? null : typeof node.kept === 'boolean' ? node.kept : null,
+    children
+  }
+}
+
+/**
+ * The tree from soup records: the soup, its ingredients (child soups expanded, members as
+ * leaves), each marked kept or not and with its step score.
+ * @param names member id → display name
+ * @param kept whether the parent kept this soup (null at the root)
+ */
+export function treeFromRecords(input: SoupTreeInput, names: Map<string, string>, kept: boolean | null = null): TreeNode {
+  const label = input.soup.groupKey ? `${input.soup.method} · ${input.soup.groupKey}` : input.soup.method
+  return {
+    name: label,
+    score: input.soup.valScore,
+    kept,
+    children: [...input.ingredients]
+      .sort((a, b) => a.position - b.position)
+      .map((ing) => {
+        const child = ing.childSoupId ? input.children[ing.childSoupId] : undefined
+        if (child) return treeFromRecords(child, names, ing.kept)
+        const id = ing.memberId ?? ing.childSoupId ?? '?'
+        return { name: names.get(id) ?? id, score: ing.stepScore, kept: ing.kept, children: [] }
+      })
+  }
+}
