@@ -1,7 +1,8 @@
 /**
  * Seeded pseudo-random numbers (mulberry32): the same seed gives the same
- * sequence on every machine and backend, so splits, shuffles and
- * augmentations are reproducible.
+ * sequence on every machine and backend, so splits, shuffles, augmentations,
+ * bootstrap resamples, corruptions and the synthetic data are reproducible.
+ * The one PRNG of the engine.
  */
 export class Rng {
   private state: number
@@ -28,6 +29,12 @@ export class Rng {
   /** Uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n)
+  }
+
+  /** Standard normal sample (Box–Muller; consumes two uniforms). */
+  normal(): number {
+    const u = 1 - this.next()
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next())
   }
 
   /** Fisher–Yates shuffle in place; returns the array. */

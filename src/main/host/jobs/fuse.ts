@@ -1,0 +1,169 @@
+/**
+ * 'fuse': the Fusion half of a run. Scores the run's trained members and the soups of the
+ * requested methods on the validation split, evaluates each method's model on the test split
+ * (bootstrap 95% CIs, paired test against the best individual), on OOD datasets and on the
+ * corruption suite; records soups (weights under runs/<run>/soups/<soup>/) and evaluations.
+ * Resumable: each finished method's report is saved in the job state and skipped on resume.
+ */
+import { z } from 'zod'
+import type { Json, MemberRecord } from '../../../shared/records'
+import type { FuseMethodReport, FuseReport } from '../../engine/fusion/run'
+import type { FusionResult } from '../../engine/fusion/methods'
+import type { Checkpoint } from '../../engine/models/checkpoint'
+import { newId } from '../../store/util'
+import { defineJob } from './types'
+
+const METHOD_IDS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
+const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
+
+/** Params of a fuse job. */
+export const fuseParams = z.object({
+  runId: z.string().min(1),
+  /** Methods in table order (default best, uniform, greedy, GoU, GoG). */
+  methods: z.array(z.enum(METHOD_IDS)).min(1).default(['best', 'uniform', 'greedy', 'gou', 'gog']),
+  /** Hyperparameter grouping the hierarchical soups: lr (default), lineage, seed, aug, or any recorded one. */
+  groupBy: z.string().min(1).default('lr'),
+  /** Selection metric (default: the run's config.metric, else accuracy). */
+  metric: z.enum(METRIC_IDS).optional(),
+  /** Greedy ties rule. */
+  ties: z.enum(['reject', 'accept']).default('reject'),
+  /** Dataset ids to evaluate out of distribution. */
+  ood: z.array(z.string().min(1)).default([]),
+  /** Per OOD dataset id: explicit class map (its class name → run class name). */
+  classMap: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+  /** Also run the corruption suite on the test split. */
+  corruptions: z.boolean().default(false),
+  /** Bootstrap resamples of the CIs (≥ 1,000 for reporting). */
+  resamples: z.number().int().min(100).max(100_000).default(1000),
+  /** Seed of the bootstrap and the corruption noise. */
+  seed: z.number().int().min(0).default(0),
+  /** BatchNorm re-estimation of final soups on this many training batches (0 = off). */
+  bnBatches: z.number().int().min(0).max(10_000).default(0)
+}).strict()
+
+interface FuseState {
+  [key: string]: Json
+  /** Reports of the methods finished so far. */
+  done: Json[]
+}
+
+/** The chain of parents of a member, up to its root (FGG lineage = the root's id). */
+function lineageOf(m: MemberRecord, byId: Map<string, MemberRecord>): string {
+  let cur = m
+  for (let guard = 0; cur.parentId && byId.has(cur.parentId) && guard < 1000; guard++) cur = byId.get(cur.parentId)!
+  return cur.id
+}
+
+/** A report's metrics as `{ <metric>: { value, ci } }` (the CLI's JSON shape). */
+function metricValues(m: Record<string, { value: number; ci: [number, number] }>): Record<string, { value: number; ci: [number, number] }> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { value: v.value, ci: v.ci }]))
+}
+
+/** The job result's row of one method. */
+export function methodRow(r: FuseMethodReport): Record<string, unknown> {
+  return {
+    // the best individual's model is its member
+    method: r.method, label: r.label, kind: r.kind, modelId: r.modelId ?? (r.method === 'best' ? r.ingredients[0]?.memberId ?? null : null), val: r.val,
+    test: metricValues(r.test.metrics), testN: r.test.n,
+    vsBest: r.vsBest ? { difference: r.vsBest.difference, ci: r.vsBest.ci, p: r.vsBest.p } : null,
+    ood: Object.fromEntries(Object.entries(r.ood).map(([id, o]) => [id, { n: o.n, metrics: metricValues(o.metrics), unmappedSource: o.unmappedSource, unmatchedRun: o.unmatchedRun }])),
+    corruptions: r.corruptions ?? null,
+    epochs: r.epochs, seconds: r.seconds, accounting: r.accounting,
+    ingredients: r.ingredients, tree: r.tree, steps: r.steps
+  }
+}
+
+export const fuseJob = defineJob<typeof fuseParams, FuseState>({
+  kind: 'fuse',
+  description: 'Fusion: soups (best, uniform, greedy, hierarchical), ensemble baseline, test CIs, OOD and corruptions.',
+  params: fuseParams,
+  links: (p) => ({ runId: p.runId }),
+  async run(ctx, p) {
+    const { initBackend } = await import('../../engine/compute')
+    const { runFusion } = await import('../../engine/fusion/run')
+    const { writeCheckpoint } = await import('../../engine/models/checkpoint')
+    const run = ctx.store.runs.get(p.runId)
+    if (!run) throw new Error(`run ${p.runId} not found`)
+    const dataset = ctx.store.datasets.get(run.datasetId)
+    if (!dataset) throw new Error(`dataset ${run.datasetId} of run ${p.runId} not found`)
+    const all = ctx.store.runs.listMembers(p.runId)
+    const byId = new Map(all.map((m) => [m.id, m]))
+    const ready = all.filter((m) => m.status === 'done' && m.checkpointPath)
+    if (ready.length < all.length) ctx.log('warn', `${all.length - ready.length} of ${all.length} members are not trained yet; fusing the ${ready.length} that are`)
+    if (ready.length === 0) throw new Error(`run ${p.runId} has no trained members to fuse`)
+    const config = (run.config ?? {}) as Record<string, Json>
+    const metric = p.metric ?? (METRIC_IDS.includes(config.metric as never) ? (config.metric as (typeof METRIC_IDS)[number]) : 'acc')
+    const ood = p.ood.map((id) => {
+      const d = ctx.store.datasets.get(id)
+      if (!d) throw new Error(`--ood: dataset ${id} not found`)
+      return { id, dir: ctx.workspace.datasetDir(id), classMap: p.classMap[id] }
+    })
+
+    const info = await initBackend()
+    if (info.warning) ctx.log('warn', info.warning)
+    ctx.log('info', `fusing ${ready.length} members of ${p.runId} on ${info.backend}; selection metric ${metric}, groups by ${p.groupBy}`)
+    const state = ctx.state.get() ?? { done: [] }
+    const t0 = Date.now()
+    let lastProgress = 0
+
+    const saveSoup = async (r: FusionResult, ckpt: Checkpoint): Promise<string> => {
+      const soupId = newId('soup')
+      const dir = ctx.workspace.soupDir(p.runId, soupId)
+      const { format: _f, version: _v, optimizer: _o, ...meta } = ckpt.meta
+      await writeCheckpoint(dir, { meta: { ...meta, info: { soup: r.method, runId: p.runId } }, weights: ckpt.weights })
+      const stepScore = new Map(r.steps.map((s) => [s.candidate, s.score]))
+      const hierarchical = !['best', 'uniform', 'greedy'].includes(r.method)
+      ctx.store.soups.create({
+        id: soupId, runId: p.runId, name: `${r.method} (${metric})`, method: r.method, groupBy: hierarchical ? p.groupBy : null,
+        selectionMetric: metric, valScore: Number.isFinite(r.val) ? r.val : null, checkpointPath: ctx.workspace.toRelative(dir),
+        wallSeconds: r.accounting.soupSeconds, backend: info.backend, status: 'done',
+        config: JSON.parse(JSON.stringify({ ties: p.ties, tree: r.tree, steps: r.steps, accounting: r.accounting })) as Json
+      }, Object.entries(r.recipe).map(([memberId, weight]) => ({
+        memberId, childSoupId: null, weight, kept: weight > 0, stepScore: Number.isFinite(stepScore.get(memberId)) ? stepScore.get(memberId)! : null
+      })))
+      return soupId
+    }
+
+    const report: FuseReport = await runFusion({
+      members: ready.map((m) => ({
+        id: m.id, dir: ctx.workspace.resolve(m.checkpointPath!), epochs: m.epochs, seconds: m.wallSeconds,
+        hparams: { ...m.hyperparams, lineage: lineageOf(m, byId), ...(m.groupKey && !(p.groupBy in m.hyperparams) ? { [p.groupBy]: m.groupKey } : {}) }
+      })),
+      datasetDir: ctx.workspace.datasetDir(run.datasetId),
+      metric, methods: p.methods, groupBy: p.groupBy, ties: p.ties,
+      bootstrap: { resamples: p.resamples, seed: p.seed },
+      ood, corruptions: p.corruptions, corruptionSeed: p.seed, bnBatches: p.bnBatches,
+      signal: ctx.signal,
+      log: (m) => ctx.log('info', m),
+      progress: (stage, done, total) => {
+        // a few events per second at most: validation evaluations can be much faster
+        if (Date.now() - lastProgress < 250 && done < total) return
+        lastProgress = Date.now()
+        const fraction = total > 0 ? Math.min(1, done / total) : 0
+        const elapsed = (Date.now() - t0) / 1000
+        ctx.progress({ fraction, phase: stage, etaSeconds: fraction > 0.05 ? (elapsed / fraction) * (1 - fraction) : null })
+      },
+      saveSoup,
+      done: state.done as unknown as FuseMethodReport[],
+      onMethod: (r) => {
+        // evaluations of saved models: soups by soup id, the best individual by member id
+        const owner = r.method === 'best' ? { memberId: r.ingredients[0].memberId } : r.modelId ? { soupId: r.modelId } : null
+        if (owner) {
+          const rows = [{ datasetId: run.datasetId, split: 'test', n: r.test.n, metrics: r.test.metrics },
+            ...Object.entries(r.ood).map(([datasetId, o]) => ({ datasetId, split: 'test', n: o.n, metrics: o.metrics }))]
+          ctx.store.evaluations.record(rows.flatMap((row) => Object.entries(row.metrics).filter(([, v]) => Number.isFinite(v.value)).map(([m, v]) => ({
+            ...owner, datasetId: row.datasetId, split: row.split, metric: m, value: v.value,
+            ciLo: Number.isFinite(v.ci[0]) ? v.ci[0] : null, ciHi: Number.isFinite(v.ci[1]) ? v.ci[1] : null, n: row.n
+          }))))
+        }
+        state.done.push(JSON.parse(JSON.stringify(r)) as Json)
+        ctx.state.set(state)
+      }
+    })
+    return JSON.parse(JSON.stringify({
+      runId: p.runId, datasetId: run.datasetId, metric: report.metric, groupBy: report.groupBy, backend: info.backend,
+      seconds: (Date.now() - t0) / 1000, members: report.members, notes: report.notes,
+      methods: report.methods.map(methodRow)
+    })) as Json
+  }
+})

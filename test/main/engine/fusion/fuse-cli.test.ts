@@ -1,0 +1,101 @@
+// End to end through the CLI: `fissionfusion fuse` (a job in an engine process) and
+// `fissionfusion evaluate`, on a workspace holding a tiny dataset and six members.
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Store } from '../../../../src/main/store'
+import { Workspace } from '../../../../src/main/workspace'
+import { writeDataset, writeMembers } from './tiny'
+
+const run = promisify(execFile)
+const repo = fileURLToPath(new URL('../../../../', import.meta.url))
+const ws = mkdtempSync(join(tmpdir(), 'ff-fuse-cli-'))
+afterAll(() => rmSync(ws, { recursive: true, force: true }))
+
+async function cli(...args: string[]): Promise<unknown> {
+  const { stdout } = await run(process.execPath, [join(repo, 'bin/fissionfusion.mjs'), '--workspace', ws, '--backend', 'wasm', ...args, '--json'], {
+    cwd: repo, env: { ...process.env, FF_THREADS: '1' }, maxBuffer: 64 << 20
+  })
+  return JSON.parse(stdout)
+}
+
+beforeAll(async () => {
+  const workspace = Workspace.open(ws)
+  const store = Store.open(workspace.dbPath)
+  try {
+    const classes = ['q0', 'q1', 'q2']
+    store.datasets.create({ id: 'ds_tiny', name: 'tiny', format: 'synthetic', task: 'single', status: 'ready', classes, counts: { train: 32, val: 40, test: 50 }, dir: 'datasets/ds_tiny' })
+    writeDataset(workspace.datasetDir('ds_tiny'), classes, { train: 32, val: 40, test: 50 }, 5)
+    store.runs.create({ id: 'run_tiny', name: 'tiny fgg', datasetId: 'ds_tiny', kind: 'fgg', config: { metric: 'acc' } })
+    const members = await writeMembers(join(ws, 'staging'), classes)
+    for (const m of members) {
+      const rec = store.runs.createMember({ id: `mem_${m.id}`, runId: 'run_tiny', name: m.id, hyperparams: { lr: m.hparams.lr as number, seed: m.hparams.seed as number } })
+      const dir = workspace.memberDir('run_tiny', rec.id)
+      const { cpSync } = await import('node:fs')
+      cpSync(m.dir, dir, { recursive: true })
+      store.runs.updateMember(rec.id, { checkpointPath: workspace.toRelative(dir), status: 'done', epochs: 4, wallSeconds: 2 })
+    }
+  } finally {
+    store.close()
+  }
+})
+
+describe('fuse and evaluate commands', () => {
+  it('fuse --json prints the table as JSON, records soups and their evaluations; evaluate scores a soup and writes its CSV', async () => {
+    const r = await cli('fuse', '--run', 'run_tiny', '--methods', 'best,uniform,greedy,gou,gog', '--resamples', '200', '--corruptions') as {
+      methods: { method: string; modelId: string | null; val: number; test: Record<string, { value: number; ci: [number, number] }>; epochs: number; seconds: number; ingredients: unknown[]; tree: { children: unknown[] }; corruptions: unknown }[]
+    }
+    expect(r.methods.map((m) => m.method)).toEqual(['best', 'uniform', 'greedy', 'gou', 'gog'])
+    for (const m of r.methods) {
+      expect(Object.keys(m.test).sort()).toEqual(['acc', 'auc', 'f1', 'kappa', 'recall'])
+      expect(m.test.acc.ci[0]).toBeLessThanOrEqual(m.test.acc.value)
+      expect(m.epochs).toBe(24)
+      expect(m.ingredients.length).toBeGreaterThan(0)
+      expect(m.corruptions).toBeTruthy()
+    }
+    expect(r.methods[2].val).toBeGreaterThanOrEqual(r.methods[0].val)
+    // the best individual's model id is its member's
+    expect(r.methods[0].modelId).toMatch(/^mem_m\d\d$/)
+    const soupId = r.methods[1].modelId!
+    expect(soupId).toMatch(/^soup_/)
+
+    const store = Store.open(join(ws, 'fissionfusion.db'))
+    try {
+      const soup = store.soups.get(soupId)!
+      expect(soup.method).toBe('uniform')
+      expect(existsSync(join(ws, soup.checkpointPath!, 'model.json'))).toBe(true)
+      expect(store.soups.ingredients(soupId)).toHaveLength(6)
+      const evals = store.evaluations.list({ soupId })
+      expect(evals.find((e) => e.metric === 'acc')!.value).toBeCloseTo(r.methods[1].test.acc.value, 12)
+    } finally {
+      store.close()
+    }
+
+    const csv = join(ws, 'preds.csv')
+    const e = await cli('evaluate', '--model', soupId, '--dataset', 'ds_tiny', '--predictions', csv, '--resamples', '200') as { modelId: string; n: number; metrics: Record<string, { value: number }> }
+    expect(e.n).toBe(50)
+    // the same model on the same split: the fuse table's test accuracy
+    expect(e.metrics.acc.value).toBeCloseTo(r.methods[1].test.acc.value, 12)
+    const lines = readFileSync(csv, 'utf8').trimEnd().split('\n')
+    expect(lines[0]).toBe('index,label,p0,p1,p2')
+    expect(lines).toHaveLength(51)
+  })
+
+  it('names a missing run or model clearly', async () => {
+    const failure = async (...args: string[]): Promise<string> => {
+      try {
+        await cli(...args)
+      } catch (e) {
+        const { stdout, stderr } = e as { stdout: string; stderr: string }
+        return stdout + stderr
+      }
+      throw new Error(`${args.join(' ')} did not fail`)
+    }
+    expect(await failure('fuse', '--run', 'run_nope')).toMatch(/run run_nope not found/)
+    expect(await failure('evaluate', '--model', 'soup_nope', '--dataset', 'ds_tiny')).toMatch(/model soup_nope: no member or soup/)
+  })
+})

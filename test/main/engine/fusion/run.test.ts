@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadModel } from '../../../../src/main/engine/models/checkpoint'
+import { runFusion, type FuseMemberInput } from '../../../../src/main/engine/fusion/run'
+import { metricById, scoreAll } from '../../../../src/main/engine/evaluate'
+import { SIZE, writeDataset, writeMembers } from './tiny'
+import { initBackend } from '../../../../src/main/engine/compute'
+
+const root = mkdtempSync(join(tmpdir(), 'ff-fuse-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+const classes = ['q0', 'q1', 'q2']
+let members: FuseMemberInput[] = []
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', threads: 1 })
+  writeDataset(join(root, 'ds'), classes, { train: 64, val: 40, test: 50 }, 1)
+  // OOD: same classes renamed in case, plus a class the run lacks
+  writeDataset(join(root, 'ood'), ['Q0', 'Q1', 'Q2', 'other'], { train: 4, val: 4, test: 30 }, 2)
+  members = await writeMembers(root, classes)
+})
+
+describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
+  it('fills the fuse table: val, test with CIs, OOD, corruptions, accounting; no tensors leak', async () => {
+    const saved: string[] = []
+    const before = tf.memory().numTensors
+    const report = await runFusion({
+      members, datasetDir: join(root, 'ds'), metric: 'acc',
+      methods: ['best', 'uniform', 'greedy', 'gou', 'gog', 'ensemble'],
+      bootstrap: { resamples: 200, seed: 1 },
+      ood: [{ id: 'ood', dir: join(root, 'ood') }],
+      corruptions: true,
+      saveSoup: async (r) => { saved.push(r.method); return `soup_${r.method}` }
+    })
+    expect(tf.memory().numTensors).toBe(before)
+    expect(report.methods.map((m) => m.method)).toEqual(['best', 'uniform', 'greedy', 'gou', 'gog', 'ensemble'])
+    expect(saved).toEqual(['uniform', 'greedy', 'gou', 'gog'])
+    const best = report.methods[0]
+    const bestMember = Math.max(...report.members.map((m) => m.val))
+    expect(best.val).toBe(bestMember)
+    // the greedy soup is never worse on validation than the best member
+    expect(report.methods[2].val).toBeGreaterThanOrEqual(bestMember)
+    for (const m of report.methods) {
+      expect(m.test.n).toBe(50)
+      for (const ci of Object.values(m.test.metrics)) {
+        if (Number.isNaN(ci.value)) continue
+        expect(ci.ci[0]).toBeLessThanOrEqual(ci.value + 1e-12)
+        expect(ci.ci[1]).toBeGreaterThanOrEqual(ci.value - 1e-12)
+      }
+      expect(m.ood.ood.unmappedSource).toEqual(['other'])
+      expect(Object.keys(m.corruptions!)).toHaveLength(6)
+      expect(m.corruptions!.blur).toHaveLength(3)
+      expect(m.epochs).toBe(30)
+      expect(m.seconds).toBeGreaterThanOrEqual(9)
+      expect(m.ingredients.reduce((s, g) => s + g.weight, 0)).toBeCloseTo(1, 12)
+      if (m.method !== 'best') expect(m.vsBest).toBeDefined()
+    }
+    expect(report.methods.find((m) => m.method === 'ensemble')!.accounting.inferencesPerImage).toBe(6)
+    expect(report.methods.find((m) => m.method === 'gou')!.tree.children!.map((g) => g.id)).toEqual(['lr=0.001', 'lr=0.0001'])
+  })
+
+  it('the best individual\'s test metrics equal an independent evaluation of that member', async () => {
+    const report = await runFusion({ members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['best'], bootstrap: { resamples: 10 } })
+    const id = report.methods[0].ingredients[0].memberId
+    const model = await loadModel(members.find((m) => m.id === id)!.dir)
+    const x = new Uint8Array(readFileSync(join(root, 'ds', 'test.images.u8')))
+    const y = new Int32Array(new Uint8Array(readFileSync(join(root, 'ds', 'test.labels.i32'))).buffer)
+    const probs = tf.tidy(() => {
+      const t = tf.tensor4d(Float32Array.from(x, (v) => (v / 255 - 0.5) / 0.25), [50, SIZE, SIZE, 1]).tile([1, 1, 1, 3])
+      return Float32Array.from(tf.softmax(model.predict(t) as tf.Tensor).dataSync())
+    })
+    model.dispose()
+    const expected = scoreAll({ task: 'single', k: 3, yTrue: y, probs })
+    for (const [k, v] of Object.entries(expected)) expect(report.methods[0].test.metrics[k as keyof typeof expected].value).toBeCloseTo(v, 6)
+    expect(metricById('acc').compute({ task: 'single', k: 3, yTrue: y, probs })).toBe(expected.acc)
+  })
+
+  it('re-estimates BatchNorm statistics of a soup on training batches when asked (weights untouched)', async () => {
+    const { averageCheckpoints } = await import('../../../../src/main/engine/fusion/average')
+    const plain = await averageCheckpoints(members.map((m) => ({ dir: m.dir, weight: 1 })))
+    let saved: typeof plain | null = null
+    const before = tf.memory().numTensors
+    const report = await runFusion({
+      members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['uniform'], bnBatches: 1, bootstrap: { resamples: 10 },
+      saveSoup: async (_r, ckpt) => { saved = ckpt; return 'soup_bn' }
+    })
+    expect(tf.memory().numTensors).toBe(before)
+    expect(report.notes.some((n) => /re-estimated on 64 training images/.test(n))).toBe(true)
+    const got = saved as unknown as typeof plain
+    const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j])), 0)
+    // weights 1/6 (the recipe) and 1 (here) normalise to 1/6 up to the last bit
+    got.weights.forEach((w, i) => {
+      if (w.kind === 'trainable') expect(maxDiff(w.data, plain.weights[i].data)).toBeLessThan(1e-6)
+    })
+    const mean = got.weights.find((w) => w.name === 'conv1_bn/moving_mean')!
+    expect(maxDiff(mean.data, plain.weights.find((w) => w.name === 'conv1_bn/moving_mean')!.data)).toBeGreaterThan(1e-3)
+  })
+
+  it('skips methods an earlier attempt finished and reports the mismatch of classes clearly', async () => {
+    const first = await runFusion({ members, datasetDir: join(root, 'ds'), metric: 'auc', methods: ['uniform'], bootstrap: { resamples: 10 } })
+    const again = await runFusion({ members, datasetDir: join(root, 'ds'), metric: 'auc', methods: ['uniform'], done: first.methods, bootstrap: { resamples: 10 } })
+    expect(again.methods[0]).toBe(first.methods[0])
+    await expect(runFusion({ members, datasetDir: join(root, 'ood'), metric: 'acc', methods: ['best'] })).rejects.toThrow(/3 outputs but the dataset has 4 classes/)
+  })
+})
