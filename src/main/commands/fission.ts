@@ -1,0 +1,96 @@
+/**
+ * `fission --dataset ID --plan grid|fgg|pretrain ...`: trains a run's members (runs the 'fission'
+ * job: progress, Ctrl-C cancel, resume with `job resume`). Prints the run id and, per member,
+ * its hyperparameters, group and validation metrics; --json prints
+ * `{ run: { id, plan, ... }, members: [{ id, group, lr, seed, aug, epoch, epochsTrained, seconds, val }] }`.
+ */
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { JobRecord } from '../../shared/records'
+import { intOption, table, type CliCommand } from './types'
+
+function listOf<T>(name: string, parse: (s: string) => T): (v: string) => T[] {
+  return (v) => {
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean)
+    if (items.length === 0) throw new Error(`${name}: give a comma-separated list`)
+    return items.map(parse)
+  }
+}
+
+function positive(name: string): (s: string) => number {
+  return (s) => {
+    const n = Number(s)
+    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${name}: '${s}' is not a positive number`)
+    return n
+  }
+}
+
+const AUGS = ['none', 'minimal', 'medium', 'heavy']
+const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc']
+
+function oneOf(name: string, allowed: string[]): (s: string) => string {
+  return (s) => {
+    const v = s.trim().toLowerCase()
+    if (!allowed.includes(v)) throw new Error(`${name}: '${s}' is not one of ${allowed.join(', ')}`)
+    return v
+  }
+}
+
+interface Result {
+  run: { id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[] }
+  members: { id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number; val: Record<string, number | null> }[]
+}
+
+const f3 = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(3))
+
+export const fissionCommand: CliCommand = {
+  command: 'fission',
+  description: 'Fission: train members by grid search, Fast Geometric Generation or pretraining (resumable).',
+  options: [
+    { flags: '--dataset <id>', description: 'dataset id or name (required)' },
+    { flags: '--plan <kind>', description: 'grid, fgg or pretrain (required)', parse: oneOf('--plan', ['grid', 'fgg', 'pretrain']) },
+    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50 or mobilenetv2' },
+    { flags: '--from <model>', description: 'random (default), a member or soup id, or a checkpoint / TF.js model.json path' },
+    { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members (default 0)', parse: intOption('--lp-epochs') },
+    { flags: '--epochs <n>', description: 'epochs of a grid member / FGG base / pretraining (default 50; pretrain 4)', parse: intOption('--epochs', 1) },
+    { flags: '--lrs <list>', description: 'learning rates, e.g. 1e-3,1e-4 (default METHOD.md\'s 8)', parse: listOf('--lrs', positive('--lrs')) },
+    { flags: '--seeds <list>', description: 'grid seeds (default 0,1)', parse: listOf('--seeds', (s) => intOption('--seeds')(s)) },
+    { flags: '--augs <list>', description: 'grid augmentations: minimal,medium,heavy (default all three)', parse: listOf('--augs', oneOf('--augs', AUGS)) },
+    { flags: '--fgg-epochs <n>', description: 'FGG cyclic-phase epochs (default 17)', parse: intOption('--fgg-epochs', 1) },
+    { flags: '--cycle <n>', description: 'FGG cycle length in epochs, even (default 4)', parse: intOption('--cycle', 2) },
+    { flags: '--batch-size <n>', description: 'images per batch (default 128)', parse: intOption('--batch-size', 2) },
+    { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc (default acc)', parse: oneOf('--metric', METRICS) },
+    { flags: '--workers <n>', description: 'engine processes at once (default: one per core; 1 on a GPU)', parse: intOption('--workers', 1) },
+    { flags: '--name <text>', description: 'run name' }
+  ],
+  async run(ctx, _args, o) {
+    if (!o.dataset) throw new Error('fission: --dataset <id> is required')
+    if (!o.plan) throw new Error('fission: --plan grid|fgg|pretrain is required')
+    const store = ctx.app().store
+    const wanted = String(o.dataset)
+    const dataset = store.datasets.get(wanted) ?? store.datasets.list().find((d) => d.name === wanted)
+    if (!dataset) throw new Error(`--dataset ${wanted}: no dataset with that id or name (see: fissionfusion datasets)`)
+    // A path is resolved here, against the user's current folder, not the engine process's.
+    const from = typeof o.from === 'string' && o.from !== 'random' && existsSync(o.from) ? resolve(o.from) : o.from
+    const params = Object.fromEntries(Object.entries({
+      datasetId: dataset.id, plan: o.plan, arch: o.arch, from, lpEpochs: o.lpEpochs, epochs: o.epochs, lrs: o.lrs, seeds: o.seeds,
+      augs: o.augs, fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, name: o.name
+    }).filter(([, v]) => v !== undefined))
+    const job: JobRecord = await ctx.runJob('fission', params)
+    if (job.status !== 'completed') {
+      process.exitCode = 1
+      throw new Error(`fission job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}${job.resumable ? ` (resume: fissionfusion job resume ${job.id})` : ''}`)
+    }
+    return job.result
+  },
+  print(result, out) {
+    const r = result as Result
+    out(`run ${r.run.id}: ${r.run.plan}, ${r.members.length} members, ${r.run.status}, backend ${r.run.backend} × ${r.run.workers}, ${r.run.seconds.toFixed(0)} s`)
+    for (const u of r.run.units.filter((x) => x.reason)) out(`  ${u.id}: ${u.status}: ${u.reason}`)
+    const rows = r.members.map((m) => ({
+      member: m.id, group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochs: m.epochsTrained, 's': m.seconds.toFixed(0),
+      'val loss': f3(m.val.loss), acc: f3(m.val.acc), f1: f3(m.val.f1), recall: f3(m.val.recall), kappa: f3(m.val.kappa), auc: f3(m.val.auc)
+    }))
+    for (const line of table(rows, ['member', 'group', 'lr', 'seed', 'aug', 'epoch', 'epochs', 's', 'val loss', 'acc', 'f1', 'recall', 'kappa', 'auc'])) out(line)
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The trainer: one training of one model (a grid member, an FGG base or cyclic phase, a linear
+ * probe or a pretraining), resumable epoch by epoch.
+ *
+ * Folder of a training (`dir`):
+ *   state/         checkpoint after the last completed epoch (weights, AdamW state, trainer state)
+ *   best/          checkpoint of the lowest validation loss (when `keepBest`)
+ *   epoch-<e>/     snapshots at the epochs listed in `snapshotEpochs` (FGG members)
+ *   result.json    {@link TrainResult} once the training has ended (done, early stop, divergence)
+ *
+ * A training killed at any point restarts from state/ at the next epoch; as the batch order and
+ * augmentation of epoch e depend only on (seed, e), it ends with the same weights as an
+ * uninterrupted run on the same backend.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { existsSync, promises as fsp } from 'node:fs'
+import { join } from 'node:path'
+import type { TaskKind } from '../data/types'
+import { scoreAll, type MetricId } from '../evaluate/index'
+import {
+  type CheckpointInput, type EpochRecord, type OptimizerSnapshot, type SplitMetrics, type TrainerState,
+  hasCheckpoint, readCheckpoint, setWeights, weightsOf, writeCheckpoint
+} from '../models/checkpoint'
+import { HEAD_LAYER } from '../models/types'
+import { AdamW, type AdamWConfig, type NamedVariable } from './adamw'
+import { batchLoss, labelTensors, probabilities, type UncertainPolicy } from './losses'
+import { lrAt, type ScheduleSpec } from './schedules'
+import type { BatchSource } from './source'
+
+/** Everything one training needs. */
+export interface TrainOptions {
+  /** The starting model (already holding the starting weights); trained in place. */
+  model: tf.LayersModel
+  /** Checkpoint metadata written with every save (architecture, classes, task, provenance). */
+  meta: Omit<CheckpointInput['meta'], 'trainer'>
+  train: BatchSource
+  val: BatchSource
+  /** Epochs of this training, ≥ 1. */
+  epochs: number
+  /** Images per batch. */
+  batchSize: number
+  schedule: ScheduleSpec
+  optimizer?: AdamWConfig
+  /** AdamW state carried over from an earlier training (FGG); fresh when absent. */
+  optimizerState?: OptimizerSnapshot
+  /** Member seed: batch order and augmentation of epoch e derive from (seed, e). */
+  seed: number
+  /** `all` (fine-tuning) or `head` (linear probing: backbone frozen; BN statistics still adapt). */
+  trainable?: 'all' | 'head'
+  /** Stop when the validation loss has not improved for this many epochs (default: never). */
+  patience?: number
+  /** Write best/ at each new lowest validation loss (default true). */
+  keepBest?: boolean
+  /** 1-based epochs at whose end a snapshot epoch-<e>/ is written. */
+  snapshotEpochs?: number[]
+  /** Per class (single) or per label (multi) loss weights. */
+  classWeights?: number[]
+  /** Multi-label −1 handling (default ignore). */
+  uncertain?: UncertainPolicy
+  /** Training folder (see the file header). */
+  dir: string
+  signal?: AbortSignal
+  /** Called after every epoch, after its checkpoints are on disk. */
+  onEpoch?: (record: EpochRecord) => void
+  /** Called after every optimizer update. */
+  onStep?: (p: { epoch: number; iteration: number; iterations: number; loss: number; lr: number }) => void
+}
+
+/** How a training ended. */
+export interface TrainResult {
+  status: 'done' | 'early-stopped' | 'cancelled' | 'diverged'
+  /** Why it stopped early, for `diverged` and `early-stopped`. */
+  reason?: string
+  /** Epochs completed (and checkpointed). */
+  epochsTrained: number
+  /** Epoch of the lowest validation loss (0 if none). */
+  bestEpoch: number
+  bestValLoss: number | null
+  history: EpochRecord[]
+  /** Training wall time, seconds, summed over resumes. */
+  seconds: number
+  /** Snapshot epochs written, with their folders. */
+  snapshots: { epoch: number; dir: string }[]
+}
+
+const RESULT_FILE = 'result.json'
+
+/** The result of a finished training in `dir`, or null when it has not finished. */
+export async function readTrainResult(dir: string): Promise<TrainResult | null> {
+  const path = join(dir, RESULT_FILE)
+  return existsSync(path) ? (JSON.parse(await fsp.readFile(path, 'utf8')) as TrainResult) : null
+}
+
+/** Iterations per epoch: batches of the training pass, a trailing batch of one image dropped (BN needs two). */
+export function itersPerEpoch(count: number, batchSize: number): number {
+  return Math.floor(count / batchSize) + (count % batchSize > 1 ? 1 : 0)
+}
+
+/** Trainable variables of the model (all, or the head only), with stable names. */
+function trainableOf(model: tf.LayersModel, which: 'all' | 'head'): NamedVariable[] {
+  const layers = which === 'head' ? [model.getLayer(HEAD_LAYER)] : model.layers
+  return layers.flatMap((l) => l.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable })))
+}
+
+function metricsOf(task: TaskKind, k: number, y: (Int32Array | Float32Array)[], probs: Float32Array[], loss: number): SplitMetrics {
+  const cat = <T extends Int32Array | Float32Array>(parts: T[], make: (n: number) => T): T => {
+    const out = make(parts.reduce((a, p) => a + p.length, 0))
+    let o = 0
+    for (const p of parts) { out.set(p, o); o += p.length }
+    return out
+  }
+  const yTrue = task === 'single' ? cat(y as Int32Array[], (n) => new Int32Array(n)) : cat(y as Float32Array[], (n) => new Float32Array(n))
+  const s = scoreAll({ task, k, yTrue, probs: cat(probs, (n) => new Float32Array(n)) })
+  return { loss, ...s }
+}
+
+/** The selection metric of an epoch record's validation split. */
+export function selectionScore(record: EpochRecord, metric: MetricId): number {
+  return record.val[metric]
+}
+
+/** Evaluates a model on a source in inference mode: mean loss, probabilities and truth. */
+export async function evaluateSource(
+  model: tf.LayersModel, source: BatchSource, task: TaskKind, k: number,
+  opts: { batchSize: number; classWeights?: number[]; uncertain?: UncertainPolicy; signal?: AbortSignal }
+): Promise<{ metrics: SplitMetrics; probs: Float32Array[]; y: (Int32Array | Float32Array)[] }> {
+  const cw = opts.classWeights ? tf.tensor1d(opts.classWeights) : undefined
+  const probs: Float32Array[] = []
+  const ys: (Int32Array | Float32Array)[] = []
+  let lossSum = 0
+  let seen = 0
+  try {
+    for await (const { x, y, n } of source.batches({ batchSize: opts.batchSize, shuffle: false, seed: 0, epoch: 0 })) {
+      const labels = labelTensors(task, y, n, opts.uncertain)
+      try {
+        const [loss, p] = tf.tidy(() => {
+          const logits = model.apply(x, { training: false }) as tf.Tensor2D
+          return [batchLoss(task, logits, labels, cw).dataSync()[0], probabilities(task, logits).dataSync() as Float32Array]
+        })
+        lossSum += loss * n
+        seen += n
+        probs.push(Float32Array.from(p))
+        ys.push(y)
+      } finally {
+        x.dispose()
+        labels.y.dispose()
+        labels.mask?.dispose()
+      }
+      if (opts.signal?.aborted) break
+    }
+  } finally {
+    cw?.dispose()
+  }
+  return { metrics: metricsOf(task, k, ys, probs, lossSum / Math.max(seen, 1)), probs, y: ys }
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
+
+/** Runs (or resumes) one training; see the file header for what it writes. */
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const finished = await readTrainResult(o.dir)
+  if (finished) return finished
+  const task = o.meta.task
+  const k = o.meta.classes.length
+  const keepBest = o.keepBest ?? true
+  const stateDir = join(o.dir, 'state')
+
+  let state: TrainerState = { epoch: 0, step: 0, seed: o.seed, bestValLoss: null, bestEpoch: 0, sinceBest: 0, lr: 0, history: [], seconds: 0 }
+  let opt: AdamW
+  if (hasCheckpoint(stateDir)) {
+    const saved = await readCheckpoint(stateDir)
+    setWeights(o.model, saved.weights)
+    state = saved.meta.trainer as TrainerState
+    opt = saved.optimizer ? AdamW.fromSnapshot(saved.optimizer, o.optimizer) : new AdamW(o.optimizer)
+  } else {
+    opt = o.optimizerState ? AdamW.fromSnapshot(o.optimizerState, o.optimizer) : new AdamW(o.optimizer)
+  }
+  const snapshots = (o.snapshotEpochs ?? []).filter((e) => e <= state.epoch).map((epoch) => ({ epoch, dir: join(o.dir, `epoch-${epoch}`) }))
+  const params = trainableOf(o.model, o.trainable ?? 'all')
+  const cw = o.classWeights ? tf.tensor1d(o.classWeights) : undefined
+  const iters = itersPerEpoch(o.train.count, o.batchSize)
+  const save = (dir: string) =>
+    writeCheckpoint(dir, { meta: { ...o.meta, trainer: state }, weights: weightsOf(o.model), optimizer: opt.snapshot() })
+  const result = (status: TrainResult['status'], reason?: string): TrainResult => ({
+    status, ...(reason ? { reason } : {}), epochsTrained: state.epoch, bestEpoch: state.bestEpoch,
+    bestValLoss: state.bestValLoss, history: state.history, seconds: state.seconds, snapshots
+  })
+  const finish = async (r: TrainResult): Promise<TrainResult> => {
+    await fsp.writeFile(join(o.dir, RESULT_FILE), JSON.stringify(r))
+    return r
+  }
+
+  try {
+    while (state.epoch < o.epochs) {
+      const epoch = state.epoch + 1
+      const t0 = performance.now()
+      const probs: Float32Array[] = []
+      const ys: (Int32Array | Float32Array)[] = []
+      let lossSum = 0
+      let seen = 0
+      let i = 0
+      let lr = state.lr
+      for await (const { x, y, n } of o.train.batches({ batchSize: o.batchSize, shuffle: true, seed: o.seed, epoch })) {
+        if (n < 2) { x.dispose(); continue }
+        if (o.signal?.aborted) { x.dispose(); return result('cancelled') }
+        lr = lrAt(o.schedule, epoch, i, iters)
+        const labels = labelTensors(task, y, n, o.uncertain)
+        let logits: tf.Tensor2D | undefined
+        try {
+          const { value, grads } = tf.variableGrads(() => {
+            logits = tf.keep(o.model.apply(x, { training: true }) as tf.Tensor2D)
+            return batchLoss(task, logits, labels, cw)
+          }, params.map((p) => p.variable))
+          const loss = value.dataSync()[0]
+          value.dispose()
+          if (!Number.isFinite(loss)) {
+            tf.dispose(grads)
+            return await finish(result('diverged', `loss became ${loss} at epoch ${epoch}, iteration ${i + 1} (lr ${lr.toExponential(3)}); the last checkpoint is epoch ${state.epoch}`))
+          }
+          opt.apply(params, params.map((p) => grads[p.variable.name]), lr)
+          tf.dispose(grads)
+          probs.push(tf.tidy(() => probabilities(task, logits as tf.Tensor2D).dataSync() as Float32Array))
+          ys.push(y)
+          lossSum += loss * n
+          seen += n
+          o.onStep?.({ epoch, iteration: i + 1, iterations: iters, loss, lr })
+        } finally {
+          x.dispose()
+          logits?.dispose()
+          labels.y.dispose()
+          labels.mask?.dispose()
+        }
+        i++
+        await tick()
+      }
+      if (o.signal?.aborted) return result('cancelled')
+      const trainMetrics = metricsOf(task, k, ys, probs, lossSum / Math.max(seen, 1))
+      const { metrics: val } = await evaluateSource(o.model, o.val, task, k, { batchSize: o.batchSize, classWeights: o.classWeights, uncertain: o.uncertain, signal: o.signal })
+      if (o.signal?.aborted) return result('cancelled')
+      if (!Number.isFinite(val.loss)) {
+        return await finish(result('diverged', `validation loss became ${val.loss} at epoch ${epoch}; the last checkpoint is epoch ${state.epoch}`))
+      }
+      const seconds = (performance.now() - t0) / 1000
+      const record: EpochRecord = { epoch, lr, train: trainMetrics, val, seconds }
+      const improved = state.bestValLoss === null || val.loss < state.bestValLoss
+      state = {
+        ...state, epoch, step: state.step + i, lr, history: [...state.history, record], seconds: state.seconds + seconds,
+        bestValLoss: improved ? val.loss : state.bestValLoss, bestEpoch: improved ? epoch : state.bestEpoch,
+        sinceBest: improved ? 0 : state.sinceBest + 1
+      }
+      if (improved && keepBest) await save(join(o.dir, 'best'))
+      if (o.snapshotEpochs?.includes(epoch)) {
+        const dir = join(o.dir, `epoch-${epoch}`)
+        await save(dir)
+        snapshots.push({ epoch, dir })
+      }
+      await save(stateDir)
+      o.onEpoch?.(record)
+      if (o.patience !== undefined && state.sinceBest >= o.patience && state.epoch < o.epochs) {
+        return await finish(result('early-stopped', `validation loss has not improved for ${o.patience} epochs (best at epoch ${state.bestEpoch})`))
+      }
+    }
+    return await finish(result('done'))
+  } finally {
+    opt.dispose()
+    cw?.dispose()
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The architecture registry: every architecture the engine can build, listed once.
+ * Nothing registers itself on import.
+ */
+import { mobilenetv2 } from './mobilenetv2'
+import { resnet18, resnet50 } from './resnet'
+import { smallcnn } from './smallcnn'
+import type { ArchConfig } from './types'
+
+/** All architectures, by registry key. */
+export const ARCHITECTURES: Readonly<Record<string, ArchConfig>> = {
+  smallcnn,
+  resnet18,
+  resnet50,
+  mobilenetv2
+}
+
+/** Looks an architecture up by name; throws a message listing the known names. */
+export function getArch(name: string): ArchConfig {
+  const arch = ARCHITECTURES[name]
+  if (!arch) throw new Error(`unknown architecture "${name}"; known: ${Object.keys(ARCHITECTURES).join(', ')}`)
+  return arch
+}
+
+export type { ArchConfig, ArchBuildOptions, InputShape } from './types'
+export { HEAD_LAYER, FEATURES_LAYER } from './types'

@@ -1,0 +1,71 @@
+/**
+ * Building blocks shared by the architectures: seeded initializers, conv + BN + activation,
+ * and the head. BatchNorm uses PyTorch's settings (momentum 0.1 ⇔ Keras 0.9, ε 1e-5) so that
+ * recipes from the reference implementation transfer.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { FEATURES_LAYER, HEAD_LAYER } from './types'
+
+/** A per-layer seed derived from the model seed and the layer name (FNV-1a), so layers of equal shape differ. */
+export function layerSeed(seed: number, name: string): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0
+  return h
+}
+
+/** Options for {@link convBn}. */
+export interface ConvBnOptions {
+  filters: number
+  kernel: number
+  strides?: number
+  /** Depthwise convolution (MobileNetV2); `filters` is then ignored. */
+  depthwise?: boolean
+  /** Activation after BN: relu, relu6 or none. */
+  activation?: 'relu' | 'relu6' | 'none'
+}
+
+/** conv (no bias) → BatchNorm → activation, with layers named `<name>_conv`, `<name>_bn`, `<name>_act`. */
+export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: ConvBnOptions): tf.SymbolicTensor {
+  const common = { kernelSize: o.kernel, strides: o.strides ?? 1, padding: 'same' as const, useBias: false }
+  const conv = o.depthwise
+    ? tf.layers.depthwiseConv2d({
+        ...common,
+        name: `${name}_conv`,
+        depthwiseInitializer: tf.initializers.heNormal({ seed: layerSeed(seed, name) })
+      })
+    : tf.layers.conv2d({
+        ...common,
+        name: `${name}_conv`,
+        filters: o.filters,
+        kernelInitializer: tf.initializers.heNormal({ seed: layerSeed(seed, name) })
+      })
+  let y = conv.apply(x) as tf.SymbolicTensor
+  y = tf.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9, epsilon: 1e-5 }).apply(y) as tf.SymbolicTensor
+  const act = o.activation ?? 'relu'
+  if (act === 'relu') y = tf.layers.reLU({ name: `${name}_act` }).apply(y) as tf.SymbolicTensor
+  if (act === 'relu6') y = tf.layers.reLU({ name: `${name}_act`, maxValue: 6 }).apply(y) as tf.SymbolicTensor
+  return y
+}
+
+/** Global average pool (named {@link FEATURES_LAYER}) → Dense head of logits (named {@link HEAD_LAYER}). */
+export function poolAndHead(x: tf.SymbolicTensor, numClasses: number, seed: number): tf.SymbolicTensor {
+  const f = tf.layers.globalAveragePooling2d({ name: FEATURES_LAYER }).apply(x) as tf.SymbolicTensor
+  return headLayer(numClasses, seed).apply(f) as tf.SymbolicTensor
+}
+
+/** A fresh head: Dense with PyTorch's default init (uniform ±1/√fan_in), logits out. */
+export function headLayer(numClasses: number, seed: number): tf.layers.Layer {
+  const init = (s: number) => tf.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed: s })
+  return tf.layers.dense({
+    name: HEAD_LAYER,
+    units: numClasses,
+    kernelInitializer: init(layerSeed(seed, 'head/kernel')),
+    // Keras fan-in of a bias vector is its length, not the layer's fan-in; zeros is the safe choice.
+    biasInitializer: 'zeros'
+  })
+}
+
+/** Model input named `input`. */
+export function inputLayer(shape: [number, number, number]): tf.SymbolicTensor {
+  return tf.input({ shape, name: 'input' })
+}

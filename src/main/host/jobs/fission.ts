@@ -1,0 +1,212 @@
+/**
+ * 'fission': the Fission half of a run. Plans the members (grid, FGG or pretrain; see
+ * engine/fission/plans.ts), records the run and its members in the store, trains the units in a
+ * pool of engine processes (one per core on CPU backends, one at a time on the GPU backend),
+ * streams per-epoch metrics and records each member's checkpoint, epochs, wall time, backend and
+ * validation score. Resumable: the run id is kept in the job state; a resumed job continues every
+ * unit from its last completed epoch.
+ */
+import { availableParallelism } from 'node:os'
+import { isAbsolute, join, resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { z } from 'zod'
+import type { Json } from '../../../shared/records'
+import type { Store } from '../../store'
+import type { Workspace } from '../../workspace'
+import { defineJob } from './types'
+
+const PRESETS = ['none', 'minimal', 'medium', 'heavy'] as const
+const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
+
+/** Params of a fission job; absent settings take METHOD.md's defaults (pretrain: 4 epochs, Adam 1e-3, batch 128). */
+export const fissionParams = z.object({
+  datasetId: z.string().min(1),
+  plan: z.enum(['grid', 'fgg', 'pretrain']),
+  arch: z.string().min(1).default('smallcnn'),
+  /** 'random', a member or soup id of the workspace, or a folder / model.json path (absolute). */
+  from: z.string().min(1).default('random'),
+  name: z.string().min(1).optional(),
+  lpEpochs: z.number().int().min(0).optional(),
+  epochs: z.number().int().min(1).optional(),
+  lrs: z.array(z.number().positive()).min(1).optional(),
+  seeds: z.array(z.number().int().min(0)).min(1).optional(),
+  augs: z.array(z.enum(PRESETS)).min(1).optional(),
+  fggEpochs: z.number().int().min(1).optional(),
+  cycle: z.number().int().min(2).optional(),
+  a1: z.number().positive().optional(),
+  a2: z.number().positive().optional(),
+  batchSize: z.number().int().min(2).optional(),
+  weightDecay: z.number().min(0).optional(),
+  metric: z.enum(METRIC_IDS).optional(),
+  /** Engine processes training at once (default: one per core on CPU backends, 1 on the GPU). */
+  workers: z.number().int().min(1).optional()
+}).strict()
+
+type FissionParams = z.output<typeof fissionParams>
+
+interface FissionState {
+  [key: string]: Json
+  runId: string
+}
+
+/** Resolves `--from` to a start source, naming what was not found. */
+function resolveStart(from: string, workspace: Workspace, store: Store): { kind: 'random' } | { kind: 'checkpoint'; dir: string } | { kind: 'tfjs'; path: string } {
+  if (from === 'random') return { kind: 'random' }
+  const member = store.runs.getMember(from)
+  if (member) {
+    if (!member.checkpointPath) throw new Error(`--from ${from}: member has no checkpoint yet (status ${member.status})`)
+    return { kind: 'checkpoint', dir: workspace.resolve(member.checkpointPath) }
+  }
+  const soup = store.soups.get(from)
+  if (soup) {
+    if (!soup.checkpointPath) throw new Error(`--from ${from}: soup has no checkpoint`)
+    return { kind: 'checkpoint', dir: workspace.resolve(soup.checkpointPath) }
+  }
+  const path = isAbsolute(from) ? from : resolve(from)
+  const json = path.endsWith('.json') ? path : join(path, 'model.json')
+  if (!existsSync(json)) throw new Error(`--from ${from}: not 'random', a member or soup id, or a folder with model.json`)
+  const doc = JSON.parse(readFileSync(json, 'utf8')) as { format?: string; weightsManifest?: unknown }
+  if (doc.format === 'fissionfusion-checkpoint') return { kind: 'checkpoint', dir: path.endsWith('.json') ? join(path, '..') : path }
+  if (doc.weightsManifest) return { kind: 'tfjs', path: json }
+  throw new Error(`--from ${from}: model.json is neither a FissionFusion checkpoint nor a TF.js LayersModel`)
+}
+
+/** A member as the CLI prints it (the issue's JSON shape). */
+export interface MemberRow {
+  [key: string]: Json
+  id: string
+  group: string
+  lr: number
+  seed: number
+  aug: string
+  epoch: number
+  epochsTrained: number
+  seconds: number
+  val: { acc: number; f1: number; recall: number; kappa: number; auc: number; loss: number }
+}
+
+export const fissionJob = defineJob<typeof fissionParams, FissionState>({
+  kind: 'fission',
+  description: 'Fission: train the members of a grid-search, FGG or pretraining plan (pooled engine processes, resumable).',
+  params: fissionParams,
+  links: (p) => ({ datasetId: p.datasetId }),
+  async run(ctx, p: FissionParams) {
+    const { initBackend } = await import('../../engine/compute')
+    const { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } = await import('../../engine/fission/plans')
+    const { runPlan, prepareStart } = await import('../../engine/fission/run')
+    const { processUnitRunner } = await import('../../engine/fission/pool')
+    const { getArch } = await import('../../engine/models')
+
+    const dataset = ctx.store.datasets.get(p.datasetId)
+    if (!dataset) throw new Error(`dataset ${p.datasetId} not found`)
+    getArch(p.arch)
+    const given = Object.fromEntries(Object.entries({
+      lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs, cycle: p.cycle, a1: p.a1, a2: p.a2,
+      batchSize: p.batchSize, weightDecay: p.weightDecay, lpEpochs: p.lpEpochs, metric: p.metric
+    }).filter(([, v]) => v !== undefined))
+    const settings = { ...PLAN_DEFAULTS, ...(p.plan === 'pretrain' ? PRETRAIN_DEFAULTS : {}), ...given, kind: p.plan }
+    const plan = buildPlan(settings)
+
+    const info = await initBackend()
+    if (info.warning) ctx.log('warn', info.warning)
+    const workers = p.workers ?? (info.device === 'gpu' ? 1 : availableParallelism())
+
+    let runId = ctx.state.get()?.runId
+    if (!runId || !ctx.store.runs.get(runId)) {
+      const run = ctx.store.runs.create({
+        name: p.name ?? `${p.plan} ${p.arch} on ${dataset.name}`, datasetId: p.datasetId, kind: p.plan,
+        config: JSON.parse(JSON.stringify({ ...settings, arch: p.arch, from: p.from })) as Json
+      })
+      runId = run.id
+      ctx.state.set({ runId })
+    }
+    const runDir = ctx.workspace.runDir(runId)
+    ctx.store.runs.setStatus(runId, 'running')
+
+    // Members in the store: one row per planned member, ids derived from the run, FGG snapshots chained to their parent.
+    const storeId = (specId: string) => `${runId}-${specId}`
+    const existing = new Set(ctx.store.runs.listMembers(runId).map((m) => m.id))
+    for (const unit of plan.units) {
+      unit.members.forEach((m, k) => {
+        if (existing.has(storeId(m.id))) return
+        const parent = m.epoch > 0 ? (k > 0 ? unit.members[k - 1].id : plan.units.find((u) => u.id === unit.dependsOn[0])?.members[0]?.id) : undefined
+        ctx.store.runs.createMember({
+          id: storeId(m.id), runId: runId as string, name: m.id, parentId: parent ? storeId(parent) : null, groupKey: m.group,
+          hyperparams: { lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, arch: p.arch, plan: p.plan }
+        })
+      })
+    }
+
+    const setup = {
+      runDir, dataset: ctx.workspace.datasetDir(p.datasetId), arch: p.arch, start: resolveStart(p.from, ctx.workspace, ctx.store), plan,
+      info: { runId, datasetId: p.datasetId, plan: p.plan }
+    }
+    const started = await prepareStart(setup)
+    if (started) ctx.log('info', `starting point: ${p.from} (${started.transferred} weights transferred, ${started.initialised} initialised)`)
+    ctx.log('info', `run ${runId}: ${plan.units.length} trainings, ${plan.units.reduce((s, u) => s + u.members.length, 0)} members, ${workers} worker process(es) on ${info.backend}`)
+
+    const totalEpochs = plan.units.reduce((s, u) => s + u.epochs, 0)
+    const doneEpochs = new Map<string, number>()
+    const t0 = Date.now()
+    const memberOfEpoch = (unitId: string, epoch: number) => {
+      const unit = plan.units.find((u) => u.id === unitId)
+      return unit?.members.find((m) => m.historyEpoch === 'best' || (m.historyEpoch as number) >= epoch)
+    }
+    const outcome = await runPlan(setup, {
+      concurrency: workers,
+      runUnit: processUnitRunner({ backend: info.backend, threads: 1, onBackend: (b, w) => { if (w) ctx.log('warn', `${b}: ${w}`) } }),
+      signal: ctx.signal,
+      onUnitStart: (u) => {
+        for (const m of plan.units.find((x) => x.id === u)?.members ?? []) ctx.store.runs.updateMember(storeId(m.id), { status: 'running', backend: info.backend })
+      },
+      onEpoch: (unit, r) => {
+        doneEpochs.set(unit, r.epoch)
+        const m = memberOfEpoch(unit, r.epoch)
+        const metrics: Record<string, number> = { lr: r.lr, seconds: r.seconds }
+        for (const [split, vals] of [['train', r.train], ['val', r.val]] as const) {
+          for (const [k, v] of Object.entries(vals)) if (Number.isFinite(v)) metrics[`${split}_${k}`] = v
+        }
+        if (m) ctx.store.runs.recordEpoch(storeId(m.id), r.epoch, metrics)
+        else ctx.log('info', `${unit} epoch ${r.epoch}: val loss ${r.val.loss.toFixed(4)}, ${settings.metric} ${r.val[settings.metric].toFixed(3)}`)
+        const done = [...doneEpochs.values()].reduce((a, b) => a + b, 0)
+        const elapsed = (Date.now() - t0) / 1000
+        ctx.progress({
+          fraction: Math.min(1, done / totalEpochs), phase: `${unit} epoch ${r.epoch}`,
+          etaSeconds: done > 0 ? (elapsed / done) * (totalEpochs - done) : null,
+          metrics: { epoch: r.epoch, val_loss: r.val.loss, [`val_${settings.metric}`]: r.val[settings.metric] }
+        })
+      },
+      onUnitEnd: (u) => {
+        const unit = plan.units.find((x) => x.id === u.unit)!
+        if (u.result.status === 'diverged') ctx.log('error', `${u.unit}: ${u.result.reason}`)
+        for (const spec of unit.members) {
+          const got = u.members.find((m) => m.id === spec.id)
+          if (!got) {
+            ctx.store.runs.updateMember(storeId(spec.id), { status: u.result.status === 'cancelled' ? 'cancelled' : 'failed' })
+            continue
+          }
+          const parent = spec.epoch > 0 ? unit.members[unit.members.indexOf(spec) - 1] : undefined
+          const parentEpochs = parent ? (u.members.find((m) => m.id === parent.id)?.epochsTrained ?? 0) : spec.epochsBefore === 'base' ? got.epochsTrained - got.epoch : 0
+          ctx.store.runs.updateMember(storeId(spec.id), {
+            status: 'done', checkpointPath: ctx.workspace.toRelative(join(runDir, got.checkpoint)), epochs: got.epochsTrained - parentEpochs,
+            wallSeconds: got.seconds, backend: info.backend, valScore: Number.isFinite(got.val[settings.metric]) ? got.val[settings.metric] : null
+          })
+        }
+      }
+    })
+    ctx.store.runs.setStatus(runId, outcome.status === 'done' ? 'done' : outcome.status === 'cancelled' ? 'cancelled' : 'failed')
+    for (const s of outcome.skipped) ctx.log('warn', `${s.unit} not run: ${s.reason}`)
+    const members: MemberRow[] = outcome.members.map((m) => ({
+      id: storeId(m.id), group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochsTrained: m.epochsTrained,
+      seconds: m.seconds, val: { acc: m.val.acc, f1: m.val.f1, recall: m.val.recall, kappa: m.val.kappa, auc: m.val.auc, loss: m.val.loss }
+    }))
+    return JSON.parse(JSON.stringify({
+      run: {
+        id: runId, plan: p.plan, datasetId: p.datasetId, arch: p.arch, from: p.from, backend: info.backend, workers,
+        status: outcome.status, seconds: (Date.now() - t0) / 1000, metric: settings.metric, settings,
+        units: outcome.units.map((u) => ({ id: u.unit, status: u.result.status, reason: u.result.reason ?? null, epochs: u.result.epochsTrained }))
+      },
+      members
+    })) as Json
+  }
+})
