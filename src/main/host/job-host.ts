@@ -4,6 +4,7 @@
  * and streams events to subscribers. If an engine process dies (SIGKILL, out of memory, a
  * native abort) the job is marked failed + resumable with the exit reason; the app goes on.
  */
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { ApiCallError, describeIssues, fieldIssues } from '../../shared/api'
 import type { Json, JobEvent, JobRecord } from '../../shared/records'
@@ -61,9 +62,18 @@ function crashMessage(tail: string[]): string {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  // A killed engine whose parent has not reaped it yet still answers signal 0: on Linux,
+  // a zombie (state Z) or dead (X) process is gone for our purposes.
+  if (process.platform !== 'linux') return true
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state !== 'Z' && state !== 'X'
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT'
   }
 }
 
