@@ -21,6 +21,8 @@
  * pattern, vignetting and a slight blur. Same classes, same findings.
  */
 
+import { Rng } from '../data/rng'
+
 /** Class names, in label-index order. */
 export const SYNTHETIC_CLASSES = ['normal', 'nodule', 'consolidation', 'effusion'] as const
 
@@ -42,35 +44,6 @@ export interface SyntheticOptions {
 export interface SyntheticSplit {
   images: Uint8Array
   labels: Int32Array
-}
-
-/** A small, fast, seedable PRNG (mulberry32) with a Gaussian helper. */
-export class Rng {
-  private s: number
-  constructor(seed: number) {
-    this.s = seed >>> 0
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0)
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  /** Uniform in [lo, hi). */
-  uniform(lo: number, hi: number): number {
-    return lo + (hi - lo) * this.next()
-  }
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n)
-  }
-  /** Standard normal (Box–Muller). */
-  normal(): number {
-    const u = 1 - this.next()
-    const v = this.next()
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
-  }
 }
 
 /** Generates every split of the synthetic dataset. */

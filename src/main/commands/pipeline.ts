@@ -1,0 +1,171 @@
+/**
+ * `pipeline --data PATH [import flags] [plan flags]`: the whole method on the user's data (runs the
+ * 'pipeline' job: import, shared start, grid + FGG, every fusion method, OOD and corruptions,
+ * ONNX export). Running the same command again resumes the same job after a crash or Ctrl-C
+ * (finished datasets, members and soups are kept), or reprints its result once it has finished.
+ * Also the runner and printer of `demo`.
+ */
+import { existsSync } from 'node:fs'
+import { relative, resolve } from 'node:path'
+import type { Json, JobRecord } from '../../shared/records'
+import { pipelineParams } from '../host/jobs/pipeline'
+import { DEFAULT_PRESET } from '../engine/demo/presets'
+import { intOption, table, type CliContext, type CliCommand, type CliOption } from './types'
+
+/** JSON with object keys sorted, so equal settings give equal text whatever the key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`
+  return JSON.stringify(v)
+}
+
+/**
+ * Runs the pipeline job for `params` in the workspace: resumes the latest job with the same
+ * settings when it failed or was cancelled, returns its result when it completed, else starts one.
+ */
+export async function runPipeline(ctx: CliContext, params: Record<string, unknown>): Promise<Json> {
+  const parsed = pipelineParams.parse(params)
+  const key = canonical(parsed)
+  const store = ctx.app().store
+  const previous = store.jobs.list({ limit: 1000 }).find((j) => j.kind === 'pipeline' && canonical(j.params) === key)
+  let job: JobRecord
+  if (previous?.status === 'completed') {
+    ctx.log(`pipeline job ${previous.id} with these settings has already completed; showing its result (nothing is redone)`)
+    job = previous
+  } else if (previous && (previous.status === 'failed' || previous.status === 'cancelled') && previous.resumable) {
+    ctx.log(`resuming pipeline job ${previous.id} (attempt ${previous.attempt + 1}): finished stages, members and soups are kept`)
+    job = await ctx.runJob('pipeline', parsed, { resumeId: previous.id })
+  } else if (previous && (previous.status === 'running' || previous.status === 'queued')) {
+    throw new Error(`pipeline job ${previous.id} with these settings is ${previous.status} in another process; wait for it or cancel it (fissionfusion job cancel ${previous.id})`)
+  } else {
+    job = await ctx.runJob('pipeline', parsed)
+  }
+  if (job.status !== 'completed') {
+    process.exitCode = 1
+    throw new Error(`pipeline job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}${job.resumable ? ' (run the same command again to resume)' : ''}`)
+  }
+  return { jobId: job.id, workspace: ctx.workspaceDir(), ...(job.result as Record<string, Json>) }
+}
+
+interface Report {
+  jobId: string
+  workspace: string
+  backend: string
+  backendWarning: string | null
+  metric: string
+  seconds: number
+  stages: Record<string, number>
+  compute: { pretrainEpochs: number; gridEpochs: number; fggEpochs: number; fggToGrid: number }
+  members: Array<{ plan: string; name: string; group: string | null; lr: number | null; seed: number | null; aug: string | null; epoch: number | null; epochs: number; seconds: number; val: number | null }>
+  methods: Array<{
+    plan: string; method: string; val: number | null; test: Record<string, { value: number | null; ci: [number | null, number | null] }>
+    ood: Record<string, { metrics: Record<string, { value: number | null; ci: [number | null, number | null] }> }>; corruptionMean: number | null; epochs: number; seconds: number
+  }>
+  best: { plan: string; method: string; modelId: string; val: number }
+  treeText: string[]
+  export: { file: string; files: string[] }
+}
+
+const f3 = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(3))
+const withCi = (m: { value: number | null; ci: [number | null, number | null] } | undefined): string => (m ? `${f3(m.value)} [${f3(m.ci[0])}, ${f3(m.ci[1])}]` : '—')
+
+/** Prints a pipeline report: backend, members, methods with 95% CIs and compute, the soup tree, the export. */
+export function printPipeline(result: unknown, out: (line: string) => void): void {
+  const r = result as Report
+  out(`backend: ${r.backend}`)
+  if (r.backendWarning) out(`warning: ${r.backendWarning}`)
+  out(`workspace: ${r.workspace} (pipeline job ${r.jobId}, ${r.seconds.toFixed(0)} s of work: ${Object.entries(r.stages).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`)
+  out('')
+  out(`members (${r.members.length}; val = validation ${r.metric}):`)
+  const members = r.members.map((m) => ({ plan: m.plan, member: m.name, group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochs: m.epochs, 'time s': m.seconds.toFixed(1), val: f3(m.val) }))
+  for (const l of table(members, ['plan', 'member', 'group', 'lr', 'seed', 'aug', 'epoch', 'epochs', 'time s', 'val'])) out(`  ${l}`)
+  out('')
+  const c = r.compute
+  out(`compute: grid ${c.gridEpochs} epochs, FGG ${c.fggEpochs} epochs (${(100 * c.fggToGrid).toFixed(1)}% of the grid's), shared start ${c.pretrainEpochs} epochs`)
+  out(`methods (val = validation ${r.metric}; test and OOD with bootstrap 95% CIs; corrupt. = mean ${r.metric} over the corruption suite):`)
+  const metrics = Object.keys(r.methods[0]?.test ?? {}).filter((k) => k !== 'loss')
+  const oodIds = Object.keys(r.methods[0]?.ood ?? {})
+  const rows = r.methods.map((m) => ({
+    plan: m.plan, method: m.method, val: f3(m.val),
+    ...Object.fromEntries(metrics.map((k) => [`test ${k}`, withCi(m.test[k])])),
+    ...Object.fromEntries(oodIds.map((id, i) => [`OOD${oodIds.length > 1 ? i + 1 : ''} ${r.metric}`, withCi(m.ood[id]?.metrics[r.metric])])),
+    'corrupt.': f3(m.corruptionMean), epochs: m.epochs, 'time s': m.seconds.toFixed(1)
+  }))
+  for (const l of table(rows, Object.keys(rows[0] ?? { method: '' }))) out(`  ${l}`)
+  out('')
+  out(`exported soup: ${r.best.method} of the ${r.best.plan} run (best validation ${r.metric} ${f3(r.best.val)} among the soups); its tree:`)
+  for (const l of r.treeText) out(`  ${l}`)
+  out('')
+  const rel = (f: string): string => (relative(process.cwd(), f).startsWith('..') ? f : relative(process.cwd(), f) || f)
+  out(`exported: ${rel(r.export.file)}`)
+  for (const f of r.export.files.filter((x) => x !== r.export.file)) out(`          ${rel(f)}`)
+}
+
+const list = (name: string) => (v: string): string[] => {
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean)
+  if (items.length === 0) throw new Error(`${name}: give a comma-separated list`)
+  return items
+}
+const numbers = (name: string) => (v: string): number[] => list(name)(v).map((s) => {
+  const n = Number(s)
+  if (!Number.isFinite(n)) throw new Error(`${name}: '${s}' is not a number`)
+  return n
+})
+
+/** Plan flags shared by `demo` and `pipeline`. */
+export const planOptions: CliOption[] = [
+  { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50 or mobilenetv2' },
+  { flags: '--pretrain-epochs <n>', description: 'epochs of the shared starting point (0: start from random weights)', parse: intOption('--pretrain-epochs') },
+  { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members', parse: intOption('--lp-epochs') },
+  { flags: '--lrs <list>', description: 'learning rates of the grid and FGG bases', parse: numbers('--lrs') },
+  { flags: '--seeds <list>', description: 'grid seeds', parse: numbers('--seeds') },
+  { flags: '--augs <list>', description: 'grid augmentations (minimal,medium,heavy)', parse: list('--augs') },
+  { flags: '--epochs <n>', description: 'epochs of a grid member / FGG base', parse: intOption('--epochs', 1) },
+  { flags: '--fgg-epochs <n>', description: 'FGG cyclic-phase epochs', parse: intOption('--fgg-epochs', 1) },
+  { flags: '--cycle <n>', description: 'FGG cycle length, epochs (even)', parse: intOption('--cycle', 2) },
+  { flags: '--batch-size <n>', description: 'images per batch', parse: intOption('--batch-size', 2) },
+  { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc' },
+  { flags: '--workers <n>', description: 'training processes at once (default: one per core)', parse: intOption('--workers', 1) },
+  { flags: '--resamples <n>', description: 'bootstrap resamples of the CIs (default 1000)', parse: intOption('--resamples', 100) },
+  { flags: '--no-corruptions', description: 'skip the corruption suite' }
+]
+
+/** The plan params given on the command line (undefined ones are left out). */
+export function planParams(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries({
+    arch: o.arch, pretrainEpochs: o.pretrainEpochs, lpEpochs: o.lpEpochs, lrs: o.lrs, seeds: o.seeds, augs: o.augs, epochs: o.epochs,
+    fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, resamples: o.resamples,
+    corruptions: o.corruptions === false ? false : undefined
+  }).filter(([, v]) => v !== undefined))
+}
+
+export const pipelineCommand: CliCommand = {
+  command: 'pipeline',
+  description: 'The whole method on your data: import, shared start, grid + FGG, every soup, OOD + corruptions, ONNX export (rerun to resume).',
+  options: [
+    { flags: '--data <path>', description: 'dataset file or folder (npz, idx, image folder, CSV + images, DICOM) (required)' },
+    { flags: '--csv <file>', description: 'CSV manifest naming the images under --data' },
+    { flags: '--format <name>', description: 'auto (default), npz, idx, folder, csv or dicom' },
+    { flags: '--name <text>', description: 'dataset name' },
+    { flags: '--size <px>', description: 'square image side in pixels', parse: intOption('--size', 8) },
+    { flags: '--split <a/b/c>', description: 'train/val/test split when the data has none, e.g. 70/10/20' },
+    { flags: '--ood <paths>', description: 'comma list of out-of-distribution datasets with the same classes', parse: list('--ood') },
+    ...planOptions
+  ],
+  async run(ctx, _args, o) {
+    if (!o.data) throw new Error('pipeline: --data <path> is required')
+    const abs = (p: string, flag: string): string => {
+      const a = resolve(p)
+      if (!existsSync(a)) throw new Error(`${flag} ${p}: no such file or folder`)
+      return a
+    }
+    const spec = (input: string) => Object.fromEntries(Object.entries({
+      input, csv: o.csv ? abs(String(o.csv), '--csv') : undefined, format: o.format, size: o.size, split: o.split
+    }).filter(([, v]) => v !== undefined))
+    const source = { ...spec(abs(String(o.data), '--data')), ...(o.name ? { name: o.name } : {}) }
+    const ood = ((o.ood as string[] | undefined) ?? []).map((p) => ({ input: abs(p, '--ood'), format: 'auto', size: o.size }))
+    const { counts: _c, oodCounts: _o, size: _z, seed: _s, resamples: _r, ...scale } = DEFAULT_PRESET
+    return runPipeline(ctx, { data: { kind: 'import', source, ood: ood.map((x) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined))) }, ...scale, ...planParams(o) })
+  },
+  print: printPipeline
+}

@@ -1,0 +1,26 @@
+/**
+ * The registry of job kinds: every kind the app can run, listed once.
+ *
+ * To add a kind: write `src/main/host/jobs/<name>.ts` exporting `defineJob({ kind, description,
+ * params: zodSchema, run: async (ctx, params) => result })` (import engine code inside `run`
+ * with `await import(...)`), then add it to `jobKinds` below. It is then startable through the
+ * contract (`startJob({ kind, params })`), the CLI and the UI, with cancel and resume.
+ */
+import { exportJob } from './export'
+import { fissionJob } from './fission'
+import { fuseJob } from './fuse'
+import { importJob } from './import'
+import { pipelineJob } from './pipeline'
+import { selftestJob } from './selftest'
+import type { JobKind } from './types'
+
+export type { JobContext, JobKind, JobState } from './types'
+export { defineJob } from './types'
+
+/** All job kinds. */
+export const jobKinds: readonly JobKind[] = [selftestJob, importJob, fissionJob, fuseJob as unknown as JobKind, exportJob as unknown as JobKind, pipelineJob]
+
+/** The kind named `kind`, or undefined. */
+export function findJobKind(kind: string, kinds: readonly JobKind[] = jobKinds): JobKind | undefined {
+  return kinds.find((k) => k.kind === kind)
+}

@@ -1,0 +1,221 @@
+/**
+ * 'pipeline': the whole method as ONE resumable job: datasets (the embedded synthetic default and
+ * its shifted OOD twin, or the user's imports) → a short pretraining (the shared starting point)
+ * → a grid and an FGG plan from it → every fusion method on both runs (in-domain, OOD and
+ * corruption evaluation) → the best soup by validation exported as one ONNX file with its card.
+ *
+ * Each stage is the existing job kind (import, fission, fuse, export) run in this engine process
+ * with a sub-context whose resumable state is a slice of this job's state; a stage's result is
+ * saved once it ends, so a resumed pipeline skips finished stages, and inside a stage the stage
+ * job's own resume applies (finished members, units and fusion methods are not redone).
+ */
+import { z } from 'zod'
+import type { Json } from '../../../shared/records'
+import { exportJob, exportParams } from './export'
+import { fissionJob, fissionParams } from './fission'
+import { fuseJob, fuseParams } from './fuse'
+import { importJob, importParams } from './import'
+import type { JobContext } from './types'
+import { defineJob } from './types'
+
+const METHODS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
+const counts = z.object({ train: z.number().int().min(1), val: z.number().int().min(1), test: z.number().int().min(1) }).strict()
+const importSpec = importParams.omit({ datasetId: true })
+
+/** Params of a pipeline job; absent plan settings take the fission job's defaults. */
+export const pipelineParams = z.object({
+  data: z.discriminatedUnion('kind', [
+    z.object({
+      kind: z.literal('synthetic'),
+      /** Images per split of the in-domain dataset and of its shifted twin. */
+      counts, oodCounts: counts,
+      /** Image side, pixels. */
+      size: z.number().int().min(8).max(256).default(28),
+      seed: z.number().int().min(0)
+    }).strict(),
+    z.object({
+      kind: z.literal('import'),
+      /** The user's dataset, and optional out-of-distribution datasets with the same classes. */
+      source: importSpec,
+      ood: z.array(importSpec).default([])
+    }).strict()
+  ]),
+  arch: z.string().min(1).default('smallcnn'),
+  metric: z.enum(['acc', 'f1', 'recall', 'kappa', 'auc']).optional(),
+  /** Epochs of the shared starting point's pretraining on the training split (0: members start from random weights). */
+  pretrainEpochs: z.number().int().min(0).default(2),
+  lpEpochs: z.number().int().min(0).optional(),
+  lrs: z.array(z.number().positive()).min(1).optional(),
+  seeds: z.array(z.number().int().min(0)).min(1).optional(),
+  augs: z.array(z.enum(['none', 'minimal', 'medium', 'heavy'])).min(1).optional(),
+  epochs: z.number().int().min(1).optional(),
+  fggEpochs: z.number().int().min(1).optional(),
+  cycle: z.number().int().min(2).optional(),
+  a1: z.number().positive().optional(),
+  a2: z.number().positive().optional(),
+  batchSize: z.number().int().min(2).optional(),
+  workers: z.number().int().min(1).optional(),
+  methods: z.array(z.enum(METHODS)).min(1).default([...METHODS]),
+  corruptions: z.boolean().default(true),
+  resamples: z.number().int().min(100).max(100_000).default(1000),
+  /** Seed of the bootstrap and corruption noise. */
+  seed: z.number().int().min(0).default(0)
+}).strict()
+
+type PipelineParams = z.output<typeof pipelineParams>
+
+interface StageRecord {
+  [key: string]: Json
+  /** The stage job's own resumable state. */
+  state: Json
+  /** Its result, once it has ended (then the stage is skipped on resume). */
+  result: Json
+  seconds: number
+}
+
+interface PipelineState {
+  [key: string]: Json
+  stages: Record<string, StageRecord>
+}
+
+type R = Record<string, Json>
+
+/** Stages in order with their share of the progress bar. */
+const SPANS: Record<string, [number, number]> = {
+  data: [0, 0.02], pretrain: [0.02, 0.1], grid: [0.1, 0.55], fgg: [0.55, 0.65], 'fuse-grid': [0.65, 0.85], 'fuse-fgg': [0.85, 0.98], export: [0.98, 1]
+}
+
+export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
+  kind: 'pipeline',
+  description: 'The whole method: datasets, shared start, grid + FGG, every fusion method, OOD/corruptions, ONNX export (resumable).',
+  params: pipelineParams,
+  async run(ctx, p: PipelineParams) {
+    const { initBackend } = await import('../../engine/compute')
+    const info = await initBackend()
+    if (info.warning) ctx.log('warn', info.warning)
+    const state: PipelineState = ctx.state.get() ?? { stages: {} }
+    const t0 = Date.now()
+
+    /** Runs a stage unless its result is saved; the stage's state lives in this job's state. */
+    const stage = async (name: string, fn: (sub: JobContext) => Promise<Json>): Promise<R> => {
+      const saved = state.stages[name]
+      if (saved?.result !== null && saved?.result !== undefined) return saved.result as R
+      ctx.signal.throwIfAborted()
+      const [lo, hi] = SPANS[name]
+      const rec: StageRecord = saved ?? { state: null, result: null, seconds: 0 }
+      state.stages[name] = rec
+      const sub: JobContext = {
+        ...ctx,
+        progress: (pr) => ctx.progress({ ...pr, fraction: lo + (hi - lo) * pr.fraction, phase: `${name}: ${pr.phase}` }),
+        log: (level, message) => ctx.log(level, `${name}: ${message}`),
+        state: {
+          get: () => rec.state,
+          set: (s) => {
+            rec.state = s
+            ctx.state.set(state)
+          }
+        }
+      }
+      sub.progress({ fraction: 0, phase: 'start', etaSeconds: null })
+      const started = Date.now()
+      const result = await fn(sub)
+      ctx.signal.throwIfAborted()
+      rec.result = result
+      rec.seconds += (Date.now() - started) / 1000
+      ctx.state.set(state)
+      return result as R
+    }
+
+    // 1. Datasets.
+    const data = await stage('data', async (sub) => {
+      if (p.data.kind === 'import') {
+        const importOne = async (spec: z.output<typeof importSpec>, key: string): Promise<string> => {
+          const slice = ((sub.state.get() ?? {}) as R)
+          const r = (await importJob.run({ ...sub, state: { get: () => (slice[key] ?? null), set: (s) => { slice[key] = s; sub.state.set(slice) } } }, importParams.parse(spec))) as R
+          return (r.dataset as R).id as string
+        }
+        const source = await importOne(p.data.source, 'source')
+        const ood: string[] = []
+        for (const [k, spec] of p.data.ood.entries()) ood.push(await importOne(spec, `ood${k}`))
+        return { source, ood }
+      }
+      const { writeSyntheticDataset } = await import('../../engine/demo/dataset')
+      const d = p.data
+      const ids = ((sub.state.get() ?? {}) as Record<string, string>)
+      const make = async (variant: 'source' | 'shifted'): Promise<string> => {
+        const name = variant === 'source' ? 'synthetic chest (demo)' : 'synthetic chest, other scanner (demo OOD)'
+        const id = ids[variant] ?? ctx.store.datasets.create({ name, format: 'synthetic', task: 'single', status: 'importing' }).id
+        ids[variant] = id
+        sub.state.set(ids)
+        const meta = await writeSyntheticDataset(ctx.workspace.datasetDir(id), name, { counts: variant === 'source' ? d.counts : d.oodCounts, size: d.size, seed: d.seed, variant })
+        ctx.store.datasets.update(id, { status: 'ready', classes: meta.classes, counts: meta.counts, meta: meta as unknown as Json, error: null })
+        return id
+      }
+      return { source: await make('source'), ood: [await make('shifted')] }
+    })
+    const sourceId = data.source as string
+    const oodIds = data.ood as string[]
+
+    // 2. The shared starting point, then 3. the grid and FGG plans from it.
+    const plan = {
+      arch: p.arch, metric: p.metric, lpEpochs: p.lpEpochs, lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs,
+      cycle: p.cycle, a1: p.a1, a2: p.a2, batchSize: p.batchSize, workers: p.workers
+    }
+    const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<Json> => {
+      const r = (await fissionJob.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))) as R
+      const run = r.run as R
+      if (run.status !== 'done') throw new Error(`${String(params.plan)} run ${String(run.id)} ended ${String(run.status)}: ${(run.units as R[]).filter((u) => u.reason).map((u) => `${String(u.id)}: ${String(u.reason)}`).join('; ')}`)
+      return r
+    }
+    let from = 'random'
+    if (p.pretrainEpochs > 0) {
+      const pre = await stage('pretrain', (sub) => fission(sub, {
+        datasetId: sourceId, plan: 'pretrain', arch: p.arch, epochs: p.pretrainEpochs, batchSize: p.batchSize, workers: p.workers, name: 'shared starting point'
+      }))
+      from = ((pre.members as R[])[0]).id as string
+    }
+    const grid = await stage('grid', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'grid', from, name: 'grid search' }))
+    // 4. Every fusion method on both runs. The grid's fusion computes in this process while FGG
+    // trains in worker processes, so both cores stay busy.
+    const fuse = (sub: JobContext, run: R): Promise<Json> => fuseJob.run(sub, fuseParams.parse({
+      runId: (run.run as R).id, methods: p.methods, metric: p.metric, ood: oodIds, corruptions: p.corruptions, resamples: p.resamples, seed: p.seed
+    }))
+    const [fgg, fusedGrid] = await Promise.all([
+      stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })),
+      stage('fuse-grid', (sub) => fuse(sub, grid))
+    ])
+    const fused = { grid: fusedGrid, fgg: await stage('fuse-fgg', (sub) => fuse(sub, fgg)) }
+
+    // 5. The best soup by validation (a single model: neither the best member nor the ensemble).
+    const { methodsTable, pickBestSoup, treeText } = await import('../../engine/demo/report')
+    const best = pickBestSoup(fused as unknown as Parameters<typeof pickBestSoup>[0])
+    if (!best) throw new Error('no soup to export: give at least one soup method (uniform, greedy, gou, gog, uou, uog)')
+    const exported = await stage('export', (sub) => exportJob.run(sub, exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true })))
+
+    const runIds = { pretrain: state.stages.pretrain ? ((state.stages.pretrain.result as R).run as R).id as string : null, grid: (grid.run as R).id as string, fgg: (fgg.run as R).id as string }
+    const members = Object.entries(runIds).flatMap(([plan, runId]) => (runId ? ctx.store.runs.listMembers(runId) : []).map((m) => ({
+      id: m.id, plan, name: m.name, group: m.groupKey, lr: m.hyperparams.lr ?? null, seed: m.hyperparams.seed ?? null, aug: m.hyperparams.aug ?? null,
+      epoch: m.hyperparams.epoch ?? null, parentId: m.parentId, epochs: m.epochs, seconds: m.wallSeconds, val: m.valScore, status: m.status
+    })))
+    const epochsOf = (plan: string) => members.filter((m) => m.plan === plan).reduce((s, m) => s + m.epochs, 0)
+    const metric = (fused.grid as R).metric as string
+    const fusedResults = fused as unknown as Parameters<typeof methodsTable>[0]
+    return JSON.parse(JSON.stringify({
+      backend: info.backend, backendWarning: info.warning ?? null,
+      datasets: { source: sourceId, ood: oodIds },
+      runs: runIds,
+      startFrom: from,
+      stages: Object.fromEntries(Object.entries(state.stages).map(([k, v]) => [k, v.seconds])),
+      seconds: Object.values(state.stages).reduce((s, v) => s + v.seconds, 0),
+      attemptSeconds: (Date.now() - t0) / 1000,
+      metric,
+      compute: { pretrainEpochs: epochsOf('pretrain'), gridEpochs: epochsOf('grid'), fggEpochs: epochsOf('fgg'), fggToGrid: epochsOf('fgg') / Math.max(1, epochsOf('grid')) },
+      members,
+      methods: methodsTable(fusedResults, metric),
+      best: { plan: best.plan, method: best.method, modelId: best.modelId, val: best.val },
+      tree: best.tree,
+      treeText: treeText(best.tree),
+      export: { file: exported.file, sha256: exported.sha256, files: exported.files, card: exported.card }
+    })) as Json
+  }
+})
