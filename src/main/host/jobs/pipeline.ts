@@ -10,7 +10,7 @@
  * job's own resume applies (finished members, units and fusion methods are not redone).
  */
 import { z } from 'zod'
-import type { Json } from '../../../shared/records'
+import type { Json, MemberRecord } from '../../../shared/records'
 import { exportJob, exportParams } from './export'
 import { fissionJob, fissionParams } from './fission'
 import { fuseJob, fuseParams } from './fuse'
@@ -193,7 +193,11 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     const exported = await stage('export', (sub) => exportJob.run(sub, exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true })))
 
     const runIds = { pretrain: state.stages.pretrain ? ((state.stages.pretrain.result as R).run as R).id as string : null, grid: (grid.run as R).id as string, fgg: (fgg.run as R).id as string }
-    const members = Object.entries(runIds).flatMap(([plan, runId]) => (runId ? ctx.store.runs.listMembers(runId) : []).map((m) => ({
+    // Members in a stable order (group, lineage epoch, name), not in the order a parallel pool finished them,
+    // so a resumed run prints the same table as an uninterrupted one.
+    const byGroupThenLineage = (a: MemberRecord, b: MemberRecord): number =>
+      (a.groupKey ?? '').localeCompare(b.groupKey ?? '') || Number(a.hyperparams.epoch ?? 0) - Number(b.hyperparams.epoch ?? 0) || a.name.localeCompare(b.name)
+    const members = Object.entries(runIds).flatMap(([plan, runId]) => (runId ? ctx.store.runs.listMembers(runId) : []).sort(byGroupThenLineage).map((m) => ({
       id: m.id, plan, name: m.name, group: m.groupKey, lr: m.hyperparams.lr ?? null, seed: m.hyperparams.seed ?? null, aug: m.hyperparams.aug ?? null,
       epoch: m.hyperparams.epoch ?? null, parentId: m.parentId, epochs: m.epochs, seconds: m.wallSeconds, val: m.valScore, status: m.status
     })))
