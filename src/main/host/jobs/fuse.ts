@@ -10,7 +10,7 @@ import type { Json, MemberRecord } from '../../../shared/records'
 import type { FuseMethodReport, FuseReport } from '../../engine/fusion/run'
 import type { FusionResult } from '../../engine/fusion/methods'
 import type { Checkpoint } from '../../engine/models/checkpoint'
-import { newId } from '../../store/util'
+import { createHash } from 'node:crypto'
 import { defineJob } from './types'
 
 const METHOD_IDS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
@@ -107,8 +107,11 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
     let lastProgress = 0
 
     const saveSoup = async (r: FusionResult, ckpt: Checkpoint): Promise<string> => {
-      const soupId = newId('soup')
+      // The id is a function of (job, run, method): an attempt killed after recording this soup but
+      // before saving the job state finds its row again on resume instead of leaving an orphan.
+      const soupId = `soup_${createHash('sha256').update(`${ctx.jobId}\0${p.runId}\0${r.method}`).digest('hex').slice(0, 20)}`
       const dir = ctx.workspace.soupDir(p.runId, soupId)
+      if (ctx.store.soups.get(soupId)) return soupId
       const { format: _f, version: _v, optimizer: _o, ...meta } = ckpt.meta
       await writeCheckpoint(dir, { meta: { ...meta, info: { soup: r.method, runId: p.runId } }, weights: ckpt.weights })
       const stepScore = new Map(r.steps.map((s) => [s.candidate, s.score]))
