@@ -7,34 +7,10 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
-import { intOption, table, type CliCommand } from './types'
-
-function listOf<T>(name: string, parse: (s: string) => T): (v: string) => T[] {
-  return (v) => {
-    const items = v.split(',').map((s) => s.trim()).filter(Boolean)
-    if (items.length === 0) throw new Error(`${name}: give a comma-separated list`)
-    return items.map(parse)
-  }
-}
-
-function positive(name: string): (s: string) => number {
-  return (s) => {
-    const n = Number(s)
-    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${name}: '${s}' is not a positive number`)
-    return n
-  }
-}
+import { intOption, listOf, oneOf, positive, table, type CliCommand } from './types'
 
 const AUGS = ['none', 'minimal', 'medium', 'heavy']
 const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc']
-
-function oneOf(name: string, allowed: string[]): (s: string) => string {
-  return (s) => {
-    const v = s.trim().toLowerCase()
-    if (!allowed.includes(v)) throw new Error(`${name}: '${s}' is not one of ${allowed.join(', ')}`)
-    return v
-  }
-}
 
 interface Result {
   run: { id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[] }
@@ -50,6 +26,7 @@ export const fissionCommand: CliCommand = {
     { flags: '--dataset <id>', description: 'dataset id or name (required)' },
     { flags: '--plan <kind>', description: 'grid, fgg or pretrain (required)', parse: oneOf('--plan', ['grid', 'fgg', 'pretrain']) },
     { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50 or mobilenetv2' },
+    { flags: '--width <x>', description: 'channel-width multiplier of smallcnn / mobilenetv2 (default 1)', parse: positive('--width') },
     { flags: '--from <model>', description: 'random (default), a member or soup id, or a checkpoint / TF.js model.json path' },
     { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members (default 0)', parse: intOption('--lp-epochs') },
     { flags: '--epochs <n>', description: 'epochs of a grid member / FGG base / pretraining (default 50; pretrain 4)', parse: intOption('--epochs', 1) },
@@ -73,7 +50,7 @@ export const fissionCommand: CliCommand = {
     // A path is resolved here, against the user's current folder, not the engine process's.
     const from = typeof o.from === 'string' && o.from !== 'random' && existsSync(o.from) ? resolve(o.from) : o.from
     const params = Object.fromEntries(Object.entries({
-      datasetId: dataset.id, plan: o.plan, arch: o.arch, from, lpEpochs: o.lpEpochs, epochs: o.epochs, lrs: o.lrs, seeds: o.seeds,
+      datasetId: dataset.id, plan: o.plan, arch: o.arch, width: o.width, from, lpEpochs: o.lpEpochs, epochs: o.epochs, lrs: o.lrs, seeds: o.seeds,
       augs: o.augs, fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, name: o.name
     }).filter(([, v]) => v !== undefined))
     const job: JobRecord = await ctx.runJob('fission', params)

@@ -10,7 +10,7 @@ import { relative, resolve } from 'node:path'
 import type { Json, JobRecord } from '../../shared/records'
 import { pipelineParams } from '../host/jobs/pipeline'
 import { DEFAULT_PRESET } from '../engine/demo/presets'
-import { intOption, table, type CliContext, type CliCommand, type CliOption } from './types'
+import { intOption, listOf, oneOf, positive, table, type CliContext, type CliCommand, type CliOption } from './types'
 
 /** JSON with object keys sorted, so equal settings give equal text whatever the key order. */
 function canonical(v: unknown): string {
@@ -101,25 +101,15 @@ export function printPipeline(result: unknown, out: (line: string) => void): voi
   for (const f of r.export.files.filter((x) => x !== r.export.file)) out(`          ${rel(f)}`)
 }
 
-const list = (name: string) => (v: string): string[] => {
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean)
-  if (items.length === 0) throw new Error(`${name}: give a comma-separated list`)
-  return items
-}
-const numbers = (name: string) => (v: string): number[] => list(name)(v).map((s) => {
-  const n = Number(s)
-  if (!Number.isFinite(n)) throw new Error(`${name}: '${s}' is not a number`)
-  return n
-})
-
 /** Plan flags shared by `demo` and `pipeline`. */
 export const planOptions: CliOption[] = [
   { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50 or mobilenetv2' },
+  { flags: '--width <x>', description: 'channel-width multiplier of smallcnn / mobilenetv2 (default 1)', parse: positive('--width') },
   { flags: '--pretrain-epochs <n>', description: 'epochs of the shared starting point (0: start from random weights)', parse: intOption('--pretrain-epochs') },
   { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members', parse: intOption('--lp-epochs') },
-  { flags: '--lrs <list>', description: 'learning rates of the grid and FGG bases', parse: numbers('--lrs') },
-  { flags: '--seeds <list>', description: 'grid seeds', parse: numbers('--seeds') },
-  { flags: '--augs <list>', description: 'grid augmentations (minimal,medium,heavy)', parse: list('--augs') },
+  { flags: '--lrs <list>', description: 'learning rates of the grid and FGG bases', parse: listOf('--lrs', positive('--lrs')) },
+  { flags: '--seeds <list>', description: 'grid seeds', parse: listOf('--seeds', intOption('--seeds')) },
+  { flags: '--augs <list>', description: 'grid augmentations (minimal,medium,heavy)', parse: listOf('--augs', oneOf('--augs', ['none', 'minimal', 'medium', 'heavy'])) },
   { flags: '--epochs <n>', description: 'epochs of a grid member / FGG base', parse: intOption('--epochs', 1) },
   { flags: '--fgg-epochs <n>', description: 'FGG cyclic-phase epochs', parse: intOption('--fgg-epochs', 1) },
   { flags: '--cycle <n>', description: 'FGG cycle length, epochs (even)', parse: intOption('--cycle', 2) },
@@ -133,7 +123,7 @@ export const planOptions: CliOption[] = [
 /** The plan params given on the command line (undefined ones are left out). */
 export function planParams(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries({
-    arch: o.arch, pretrainEpochs: o.pretrainEpochs, lpEpochs: o.lpEpochs, lrs: o.lrs, seeds: o.seeds, augs: o.augs, epochs: o.epochs,
+    arch: o.arch, width: o.width, pretrainEpochs: o.pretrainEpochs, lpEpochs: o.lpEpochs, lrs: o.lrs, seeds: o.seeds, augs: o.augs, epochs: o.epochs,
     fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, resamples: o.resamples,
     corruptions: o.corruptions === false ? false : undefined
   }).filter(([, v]) => v !== undefined))
@@ -149,7 +139,7 @@ export const pipelineCommand: CliCommand = {
     { flags: '--name <text>', description: 'dataset name' },
     { flags: '--size <px>', description: 'square image side in pixels', parse: intOption('--size', 8) },
     { flags: '--split <a/b/c>', description: 'train/val/test split when the data has none, e.g. 70/10/20' },
-    { flags: '--ood <paths>', description: 'comma list of out-of-distribution datasets with the same classes', parse: list('--ood') },
+    { flags: '--ood <paths>', description: 'comma list of out-of-distribution datasets with the same classes', parse: listOf('--ood', (s) => s) },
     ...planOptions
   ],
   async run(ctx, _args, o) {
@@ -164,7 +154,7 @@ export const pipelineCommand: CliCommand = {
     }).filter(([, v]) => v !== undefined))
     const source = { ...spec(abs(String(o.data), '--data')), ...(o.name ? { name: o.name } : {}) }
     const ood = ((o.ood as string[] | undefined) ?? []).map((p) => ({ input: abs(p, '--ood'), format: 'auto', size: o.size }))
-    const { counts: _c, oodCounts: _o, size: _z, seed: _s, resamples: _r, ...scale } = DEFAULT_PRESET
+    const { counts: _c, oodCounts: _o, size: _z, seed: _s, resamples: _r, width: _w, ...scale } = DEFAULT_PRESET
     return runPipeline(ctx, { data: { kind: 'import', source, ood: ood.map((x) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined))) }, ...scale, ...planParams(o) })
   },
   print: printPipeline

@@ -71,6 +71,33 @@ export function intOption(name: string, min = 0): (v: string) => number {
   }
 }
 
+/** A comma-separated list option parser; each item parsed by `parse`. */
+export function listOf<T>(name: string, parse: (s: string) => T): (v: string) => T[] {
+  return (v) => {
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean)
+    if (items.length === 0) throw new Error(`${name}: give a comma-separated list`)
+    return items.map(parse)
+  }
+}
+
+/** A positive number option parser, naming the option in its error. */
+export function positive(name: string): (s: string) => number {
+  return (s) => {
+    const n = Number(s)
+    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${name}: '${s}' is not a positive number`)
+    return n
+  }
+}
+
+/** An option parser accepting one of `allowed` (case-insensitive), naming the option in its error. */
+export function oneOf(name: string, allowed: string[]): (s: string) => string {
+  return (s) => {
+    const v = s.trim().toLowerCase()
+    if (!allowed.includes(v)) throw new Error(`${name}: '${s}' is not one of ${allowed.join(', ')}`)
+    return v
+  }
+}
+
 /** Formats rows as an aligned text table. */
 export function table(rows: Array<Record<string, unknown>>, columns: string[]): string[] {
   if (rows.length === 0) return ['(none)']

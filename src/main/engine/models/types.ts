@@ -11,7 +11,7 @@ export interface ArchBuildOptions {
   numClasses: number
   /** Seed of every initializer; the same seed builds the same initial weights. */
   seed: number
-  /** Channel-width multiplier (MobileNetV2 only; default 1). */
+  /** Channel-width multiplier (MobileNetV2 and smallcnn; default 1). */
   widthMultiplier?: number
   /**
    * Stem for small images: `small` = 3×3 stride-1 conv and no max-pool (CIFAR-style),

@@ -23,6 +23,8 @@ export const fissionParams = z.object({
   datasetId: z.string().min(1),
   plan: z.enum(['grid', 'fgg', 'pretrain']),
   arch: z.string().min(1).default('smallcnn'),
+  /** Channel-width multiplier of the architecture (smallcnn, mobilenetv2; default 1). */
+  width: z.number().positive().max(4).optional(),
   /** 'random', a member or soup id of the workspace, or a folder / model.json path (absolute). */
   from: z.string().min(1).default('random'),
   name: z.string().min(1).optional(),
@@ -115,7 +117,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     if (!runId || !ctx.store.runs.get(runId)) {
       const run = ctx.store.runs.create({
         name: p.name ?? `${p.plan} ${p.arch} on ${dataset.name}`, datasetId: p.datasetId, kind: p.plan,
-        config: JSON.parse(JSON.stringify({ ...settings, arch: p.arch, from: p.from })) as Json
+        config: JSON.parse(JSON.stringify({ ...settings, arch: p.arch, width: p.width, from: p.from })) as Json
       })
       runId = run.id
       ctx.state.set({ runId })
@@ -138,7 +140,8 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     }
 
     const setup = {
-      runDir, dataset: ctx.workspace.datasetDir(p.datasetId), arch: p.arch, start: resolveStart(p.from, ctx.workspace, ctx.store), plan,
+      runDir, dataset: ctx.workspace.datasetDir(p.datasetId), arch: p.arch,
+      ...(p.width !== undefined ? { archOptions: { widthMultiplier: p.width } } : {}), start: resolveStart(p.from, ctx.workspace, ctx.store), plan,
       info: { runId, datasetId: p.datasetId, plan: p.plan }
     }
     const started = await prepareStart(setup)

@@ -41,6 +41,8 @@ export const pipelineParams = z.object({
     }).strict()
   ]),
   arch: z.string().min(1).default('smallcnn'),
+  /** Channel-width multiplier of the architecture (default 1). */
+  width: z.number().positive().max(4).optional(),
   metric: z.enum(['acc', 'f1', 'recall', 'kappa', 'auc']).optional(),
   /** Epochs of the shared starting point's pretraining on the training split (0: members start from random weights). */
   pretrainEpochs: z.number().int().min(0).default(2),
@@ -158,7 +160,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
 
     // 2. The shared starting point, then 3. the grid and FGG plans from it.
     const plan = {
-      arch: p.arch, metric: p.metric, lpEpochs: p.lpEpochs, lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs,
+      arch: p.arch, width: p.width, metric: p.metric, lpEpochs: p.lpEpochs, lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs,
       cycle: p.cycle, a1: p.a1, a2: p.a2, batchSize: p.batchSize, workers: p.workers
     }
     const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<Json> => {
@@ -170,7 +172,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     let from = 'random'
     if (p.pretrainEpochs > 0) {
       const pre = await stage('pretrain', (sub) => fission(sub, {
-        datasetId: sourceId, plan: 'pretrain', arch: p.arch, epochs: p.pretrainEpochs, batchSize: p.batchSize, workers: p.workers, name: 'shared starting point'
+        datasetId: sourceId, plan: 'pretrain', arch: p.arch, width: p.width, epochs: p.pretrainEpochs, batchSize: p.batchSize, workers: p.workers, name: 'shared starting point'
       }))
       from = ((pre.members as R[])[0]).id as string
     }
