@@ -9,6 +9,7 @@
  */
 import { benchTrainCommand } from './bench'
 import { benchDataCommand } from './bench-data'
+import { benchFissionCommand } from './bench-fission'
 import { demoCommand } from './demo'
 import { doctorCommand } from './doctor'
 import { evaluateCommand } from './evaluate'
@@ -45,5 +46,6 @@ export const cliCommands: readonly CliCommand[] = [
   evaluateCommand,
   exportCommand,
   benchTrainCommand,
-  benchDataCommand
+  benchDataCommand,
+  benchFissionCommand
 ]

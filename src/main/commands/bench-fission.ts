@@ -1,0 +1,49 @@
+/** `bench fission`: Fashion-MNIST pretraining → FGG on RetinaMNIST; wall times and test kappa (engine/fission/bench.ts). */
+import { resolve } from 'node:path'
+import { intOption, listOf, oneOf, positive, table, type CliCommand } from './types'
+
+export const benchFissionCommand: CliCommand = {
+  command: 'bench fission',
+  description: 'Pretrain a small CNN on Fashion-MNIST, run an FGG plan on RetinaMNIST from it; report times and test kappa with a 95% CI.',
+  options: [
+    { flags: '--data <path>', description: 'medical dataset (default ../shared/data/medmnist/retinamnist.npz)' },
+    { flags: '--pretrain-data <dir>', description: 'Fashion-MNIST idx folder (default /usr/share/datasets/fashion-mnist)' },
+    { flags: '--work <dir>', description: 'working folder, kept (a rerun resumes); default a new temporary folder' },
+    { flags: '--arch <name>', description: 'architecture (default smallcnn)' },
+    { flags: '--pretrain-epochs <n>', description: 'pretraining epochs (default 4)', parse: intOption('--pretrain-epochs', 1) },
+    { flags: '--pretrain-images <n>', description: 'pretrain on the first n training images only (default all 54,000)', parse: intOption('--pretrain-images', 1) },
+    { flags: '--lrs <list>', description: 'FGG base learning rates (default METHOD.md\'s 8)', parse: listOf('--lrs', positive('--lrs')) },
+    { flags: '--epochs <n>', description: 'FGG base epochs (default 10)', parse: intOption('--epochs', 1) },
+    { flags: '--fgg-epochs <n>', description: 'FGG cyclic epochs (default 17)', parse: intOption('--fgg-epochs', 1) },
+    { flags: '--cycle <n>', description: 'cycle length, epochs (default 4)', parse: intOption('--cycle', 2) },
+    { flags: '--lp-epochs <n>', description: 'linear-probe epochs (default 10)', parse: intOption('--lp-epochs') },
+    { flags: '--batch-size <n>', description: 'images per batch (default 128)', parse: intOption('--batch-size', 2) },
+    { flags: '--metric <id>', description: 'selection metric (default kappa)', parse: oneOf('--metric', ['acc', 'f1', 'recall', 'kappa', 'auc']) },
+    { flags: '--workers <n>', description: 'engine processes at once (default one per core)', parse: intOption('--workers', 1) }
+  ],
+  async run(ctx, _args, o) {
+    const { benchFission } = await import('../engine/fission/bench')
+    const { initBackend } = await import('../engine/compute')
+    const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })
+    if (info.warning) ctx.log(`warning: ${info.warning}`)
+    const repo = resolve(import.meta.dirname, '../../..')
+    return benchFission({
+      data: o.data ? resolve(String(o.data)) : resolve(repo, '../shared/data/medmnist/retinamnist.npz'),
+      pretrainData: o.pretrainData ? resolve(String(o.pretrainData)) : undefined,
+      workDir: o.work ? resolve(String(o.work)) : undefined,
+      arch: o.arch as string | undefined, pretrainEpochs: o.pretrainEpochs as number | undefined, pretrainImages: o.pretrainImages as number | undefined,
+      lrs: o.lrs as number[] | undefined, epochs: o.epochs as number | undefined, fggEpochs: o.fggEpochs as number | undefined, cycle: o.cycle as number | undefined,
+      lpEpochs: o.lpEpochs as number | undefined, batchSize: o.batchSize as number | undefined, metric: o.metric as 'kappa' | undefined,
+      workers: o.workers as number | undefined, backend: info.backend as 'wasm', onProgress: (m) => ctx.log(m)
+    })
+  },
+  print(result, out) {
+    const r = result as Awaited<ReturnType<typeof import('../engine/fission/bench').benchFission>>
+    const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '—')
+    out(`backend ${r.backend} × ${r.workers} processes; selection metric ${r.metric}`)
+    out(`pretraining: ${r.pretrain.images} Fashion-MNIST images × ${r.pretrain.epochs} epochs in ${r.pretrain.seconds.toFixed(0)} s (val acc ${f3(r.pretrain.valAcc)})`)
+    out(`FGG: ${r.fgg.lrs.length} rates, ${r.fgg.lpEpochs} probe + ${r.fgg.epochs} base + ${r.fgg.fggEpochs} cyclic epochs (cycle ${r.fgg.cycle}), ${r.fgg.members} members, ${r.fgg.status} in ${r.fgg.seconds.toFixed(0)} s (${(r.fgg.seconds / 60).toFixed(1)} min)`)
+    for (const line of table(r.members.map((m) => ({ member: m.id, lr: m.lr, epoch: m.epoch, [`val ${r.metric}`]: f3(m.val), [`test ${r.metric}`]: f3(m.test), 'test acc': f3(m.testAcc) })), ['member', 'lr', 'epoch', `val ${r.metric}`, `test ${r.metric}`, 'test acc'])) out(line)
+    out(`best by validation: ${r.best.id}: test ${r.metric} ${f3(r.best.test)} [${f3(r.best.testCi.ci[0])}, ${f3(r.best.testCi.ci[1])}] (max over members ${f3(r.maxTest)})`)
+  }
+}

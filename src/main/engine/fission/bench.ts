@@ -1,0 +1,174 @@
+/**
+ * `bench fission`: the issue's Fission benchmark, end to end on real data. A small CNN is
+ * pretrained on Fashion-MNIST (Debian's `dataset-fashion-mnist`, the offline stand-in for
+ * ImageNet), then an FGG plan runs on RetinaMNIST from it (linear probe, one base per learning
+ * rate, the cyclic phase), in the same pool of engine processes the fission job uses. Reports
+ * wall times, every member's validation and test quadratic kappa, and the best member by
+ * validation with a bootstrap 95% CI of its test kappa.
+ */
+import { existsSync, promises as fsp } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { importDataset } from '../data/import'
+import { DatasetReader } from '../data/reader'
+import type { DatasetMeta, SplitName } from '../data/types'
+import { bootstrapCI, type ConfidenceInterval } from '../evaluate/bootstrap'
+import { metricById, type MetricId } from '../evaluate/index'
+import { loadModel, type EpochRecord } from '../models/checkpoint'
+import { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } from './plans'
+import { processUnitRunner } from './pool'
+import { runPlan, type RunSetup } from './run'
+import { readerSource } from './source'
+import { evaluateSource } from './trainer'
+
+/** Settings of the benchmark; defaults are the issue's recipe. */
+export interface FissionBenchOptions {
+  /** Fashion-MNIST idx folder (default Debian's /usr/share/datasets/fashion-mnist). */
+  pretrainData?: string
+  /** The medical dataset (default ../shared/data/medmnist/retinamnist.npz beside the repository). */
+  data: string
+  /** Working folder (default a new temporary one); caches and runs are kept there, so a rerun resumes. */
+  workDir?: string
+  arch?: string
+  /** Pretraining epochs (default 4) and training images used (default all). */
+  pretrainEpochs?: number
+  pretrainImages?: number
+  /** FGG settings (defaults: METHOD.md's 8 rates, 10 base epochs, 17 cyclic epochs, cycle 4, 10 linear-probe epochs). */
+  lrs?: number[]
+  epochs?: number
+  fggEpochs?: number
+  cycle?: number
+  lpEpochs?: number
+  batchSize?: number
+  /** Selection metric (default kappa). */
+  metric?: MetricId
+  /** Engine processes at once (default one per core). */
+  workers?: number
+  backend?: 'wasm' | 'cpu' | 'tensorflow' | 'auto'
+  onProgress?: (line: string) => void
+}
+
+/** One FGG member's scores. */
+export interface BenchMember {
+  id: string
+  lr: number
+  /** Lineage epoch (0: the base). */
+  epoch: number
+  val: number
+  test: number
+  testAcc: number
+}
+
+/** What `bench fission` prints. */
+export interface FissionBenchResult {
+  backend: string
+  workers: number
+  metric: MetricId
+  pretrain: { images: number; epochs: number; seconds: number; valAcc: number }
+  fgg: { lrs: number[]; lpEpochs: number; epochs: number; fggEpochs: number; cycle: number; members: number; seconds: number; status: string }
+  members: BenchMember[]
+  /** The member with the best validation score, with a bootstrap CI (1,000 resamples) of its test score. */
+  best: BenchMember & { testCi: ConfidenceInterval }
+  /** The best test score over all members (not a fair selection; for comparison only). */
+  maxTest: number
+}
+
+/** Writes the first `n` training images of a single-label cache (val and test kept) to `dst`. */
+async function trainSubset(src: string, dst: string, n: number): Promise<void> {
+  if (existsSync(join(dst, 'meta.json'))) return
+  const meta = JSON.parse(await fsp.readFile(join(src, 'meta.json'), 'utf8')) as DatasetMeta
+  if (meta.task !== 'single') throw new Error('--pretrain-images: the pretraining dataset must be single-label')
+  const take = Math.min(n, meta.counts.train)
+  const plane = meta.size[0] * meta.size[1] * meta.channels
+  await fsp.mkdir(dst, { recursive: true })
+  const copy = async (split: SplitName, count: number): Promise<void> => {
+    const images = await fsp.readFile(join(src, `${split}.images.u8`))
+    const labels = await fsp.readFile(join(src, `${split}.labels.i32`))
+    await fsp.writeFile(join(dst, `${split}.images.u8`), images.subarray(0, count * plane))
+    await fsp.writeFile(join(dst, `${split}.labels.i32`), labels.subarray(0, count * 4))
+  }
+  await copy('train', take)
+  await copy('val', meta.counts.val)
+  await copy('test', meta.counts.test)
+  const { thumbnails: _t, ...rest } = meta
+  await fsp.writeFile(join(dst, 'meta.json'), JSON.stringify({ ...rest, counts: { ...meta.counts, train: take } }))
+}
+
+async function cached(input: string, dir: string): Promise<string> {
+  if (!existsSync(join(dir, 'meta.json'))) await importDataset({ input }, { outDir: dir })
+  return dir
+}
+
+/** Runs the benchmark (resumable in `workDir`). */
+export async function benchFission(o: FissionBenchOptions): Promise<FissionBenchResult> {
+  const say = o.onProgress ?? (() => {})
+  const work = o.workDir ?? (await fsp.mkdtemp(join(tmpdir(), 'ff-bench-fission-')))
+  const metric = o.metric ?? 'kappa'
+  const arch = o.arch ?? 'smallcnn'
+  const workers = o.workers ?? availableParallelism()
+  let backend = ''
+  const runner = processUnitRunner({ backend: o.backend ?? 'auto', threads: 1, onBackend: (b, w) => { backend = b; if (w) say(`warning: ${w}`) } })
+  const log = (unit: string, r: EpochRecord): void =>
+    say(`${unit} epoch ${r.epoch}: val loss ${r.val.loss.toFixed(4)}, ${metric} ${r.val[metric].toFixed(3)} (${r.seconds.toFixed(1)} s)`)
+
+  say(`importing into ${work}`)
+  let fmnist = await cached(o.pretrainData ?? '/usr/share/datasets/fashion-mnist', join(work, 'fashion-mnist'))
+  if (o.pretrainImages !== undefined) {
+    await trainSubset(fmnist, join(work, `fashion-mnist-${o.pretrainImages}`), o.pretrainImages)
+    fmnist = join(work, `fashion-mnist-${o.pretrainImages}`)
+  }
+  const data = await cached(o.data, join(work, 'data'))
+
+  const pretrainEpochs = o.pretrainEpochs ?? 4
+  const t0 = Date.now()
+  const preSetup: RunSetup = {
+    runDir: join(work, 'pretrain'), dataset: fmnist, arch, start: { kind: 'random', seed: 0 },
+    plan: buildPlan({ ...PLAN_DEFAULTS, ...PRETRAIN_DEFAULTS, kind: 'pretrain', epochs: pretrainEpochs })
+  }
+  const pre = await runPlan(preSetup, { runUnit: runner, onEpoch: log })
+  if (pre.status !== 'done') throw new Error(`pretraining ended ${pre.status}`)
+  const preSeconds = (Date.now() - t0) / 1000
+  const preMember = pre.members[0]
+
+  const settings = {
+    ...PLAN_DEFAULTS, kind: 'fgg' as const, lrs: o.lrs ?? PLAN_DEFAULTS.lrs, epochs: o.epochs ?? 10, fggEpochs: o.fggEpochs ?? 17,
+    cycle: o.cycle ?? 4, lpEpochs: o.lpEpochs ?? 10, batchSize: o.batchSize ?? PLAN_DEFAULTS.batchSize, metric
+  }
+  const fggSetup: RunSetup = {
+    runDir: join(work, 'fgg'), dataset: data, arch, start: { kind: 'checkpoint', dir: join(preSetup.runDir, preMember.checkpoint) }, plan: buildPlan(settings)
+  }
+  const t1 = Date.now()
+  const fgg = await runPlan(fggSetup, { concurrency: workers, runUnit: runner, onEpoch: log })
+  const fggSeconds = (Date.now() - t1) / 1000
+  say(`FGG plan ${fgg.status} in ${fggSeconds.toFixed(0)} s`)
+
+  const score = metricById(metric).compute
+  const reader = await DatasetReader.open(data)
+  const members: (BenchMember & { testCi: ConfidenceInterval })[] = []
+  try {
+    for (const m of fgg.members) {
+      const model = await loadModel(join(fggSetup.runDir, m.checkpoint))
+      try {
+        const { metrics, probs, y } = await evaluateSource(model, readerSource(reader, 'test', { channels: 3 }), reader.meta.task, reader.meta.classes.length, { batchSize: 256 })
+        const flat = y.flatMap((a) => Array.from(a))
+        const yTrue = reader.meta.task === 'single' ? Int32Array.from(flat) : Float32Array.from(flat)
+        const p = { task: reader.meta.task, k: reader.meta.classes.length, yTrue, probs: Float32Array.from(probs.flatMap((a) => Array.from(a))) }
+        members.push({ id: m.id, lr: m.lr, epoch: m.epoch, val: m.val[metric], test: metrics[metric], testAcc: metrics.acc, testCi: bootstrapCI(p, score, { resamples: 1000, seed: 0 }) })
+      } finally {
+        model.dispose()
+      }
+    }
+  } finally {
+    await reader.close()
+  }
+  if (members.length === 0) throw new Error('the FGG plan produced no member')
+  const best = members.reduce((a, b) => (b.val > a.val ? b : a))
+  return {
+    backend, workers, metric,
+    pretrain: { images: (JSON.parse(await fsp.readFile(join(fmnist, 'meta.json'), 'utf8')) as DatasetMeta).counts.train, epochs: pretrainEpochs, seconds: preSeconds, valAcc: preMember.val.acc },
+    fgg: { lrs: settings.lrs, lpEpochs: settings.lpEpochs, epochs: settings.epochs, fggEpochs: settings.fggEpochs, cycle: settings.cycle, members: members.length, seconds: fggSeconds, status: fgg.status },
+    members: members.map(({ testCi: _c, ...m }) => m),
+    best,
+    maxTest: Math.max(...members.map((m) => m.test))
+  }
+}
