@@ -25,7 +25,7 @@ export const benchTrainCommand: CliCommand = {
   },
   print(result, out) {
     const r = result as Awaited<ReturnType<typeof import('../engine/compute/bench').benchTrain>>
-    out(`backend ${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}), batch ${r.batch}, ${r.images} images, ${r.epochs_timed} timed epoch(s), ${r.params} params`)
+    out(`backend ${r.compute ?? r.backend}, batch ${r.batch}, ${r.images} images, ${r.epochs_timed} timed epoch(s), ${r.params} params`)
     out(`train: ${r.train_ms_per_1024.toFixed(0)} ms / 1,024 images   inference: ${r.infer_ms_per_1024.toFixed(0)} ms / 1,024 images`)
     if (r.torch && r.ratio) out(`PyTorch ${r.torch.version} (${r.torch.threads} threads): train ${r.torch.train_ms_per_1024.toFixed(0)} ms, inference ${r.torch.infer_ms_per_1024.toFixed(0)} ms → ${r.ratio.train.toFixed(1)}× / ${r.ratio.infer.toFixed(1)}× slower`)
     if (r.torch_error) out(`PyTorch not measured: ${r.torch_error}`)

@@ -56,6 +56,7 @@ export const doctorCommand: CliCommand = {
     if (r.backend) {
       const b = r.backend
       out(`backend: ${b.backend} (${b.device}, ${b.threads} thread${b.threads === 1 ? '' : 's'}${b.simd ? ', SIMD' : ''}), tfjs ${b.tfjsVersion}, requested ${b.requested}`)
+      if (b.compute) out(`  compute: ${b.compute}`)
       for (const f of b.fallbacks ?? []) out(`  skipped ${f.backend}: ${f.reason}`)
       if (b.kernels?.length) out(`  own kernels: ${b.kernels.join(', ')}`)
       if (b.warning) out(`  WARNING: ${b.warning}`)

@@ -42,6 +42,8 @@ export interface TorchFigures {
 export interface BenchTrainResult {
   /** Backend that ran. */
   backend: BackendName
+  /** What computed, in words (BackendInfo.compute), e.g. 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)'. */
+  compute: string
   /** Median epoch time scaled to 1,024 images (ms). */
   train_ms_per_1024: number
   /** Median time to predict all images in batches, scaled to 1,024 images (ms). */
@@ -180,6 +182,7 @@ export async function benchTrain(opts: BenchTrainOptions = {}): Promise<BenchTra
 
     const result: BenchTrainResult = {
       backend: info.backend,
+      compute: info.compute,
       train_ms_per_1024: median(perEpoch) * scale,
       infer_ms_per_1024: median(perInfer) * scale,
       epochs_timed: epochs,

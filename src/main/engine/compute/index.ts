@@ -4,6 +4,7 @@
 import os from 'node:os'
 import * as tf from '@tensorflow/tfjs'
 import { registerWasmKernels } from './kernels'
+import { loadNative } from './native'
 import { activateWasm } from './wasm'
 
 /** A tfjs backend the engine can run on. */
@@ -29,6 +30,16 @@ export interface BackendInfo {
   warning?: string
   /** Names of the project's own kernels registered on this backend. */
   kernels: string[]
+  /**
+   * What computes, in words, e.g. 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 2 threads)' or
+   * 'wasm + JS kernels: native addon not built: <reason>'.
+   */
+  compute: string
+  /**
+   * On wasm: whether the native addon (native/) runs the convolution kernels; `blas` is its
+   * instruction set and BLAS (e.g. 'AVX-512, OpenBLAS 0.3.21'), `reason` why it is not loaded.
+   */
+  native?: { loaded: boolean; blas?: string; reason?: string }
 }
 
 const ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu']
@@ -58,7 +69,7 @@ function message(e: unknown): string {
   return text.split('\n')[0]
 }
 
-type Started = Pick<BackendInfo, 'device' | 'threads' | 'simd' | 'kernels'> & { warning?: string }
+type Started = Pick<BackendInfo, 'device' | 'threads' | 'simd' | 'kernels' | 'compute' | 'native'> & { warning?: string }
 
 async function tryTensorflow(): Promise<Started> {
   const reasons: string[] = []
@@ -72,7 +83,7 @@ async function tryTensorflow(): Promise<Started> {
       await import(specifier)
       if (!(await tf.setBackend('tensorflow'))) throw new Error('tf.setBackend("tensorflow") returned false')
       await tf.ready()
-      return { device, threads: os.availableParallelism(), simd: true, kernels: [] }
+      return { device, threads: os.availableParallelism(), simd: true, kernels: [], compute: `tensorflow (${pkg})` }
     } catch (e) {
       // Say "not installed" rather than echo a resolver message with local paths.
       const missing = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && message(e).includes(`'${pkg}'`)
@@ -84,16 +95,22 @@ async function tryTensorflow(): Promise<Started> {
 
 async function tryWasm(wantThreads: number): Promise<Started> {
   const { threads, simd, threadsError } = await activateWasm(wantThreads)
+  const native = loadNative()
+  if (native.loaded) native.addon.setThreads(threads)
   // After the backend's import (which registers its own kernels), before the first gradient.
-  const kernels = registerWasmKernels()
+  const kernels = registerWasmKernels({ native: native.loaded ? native.addon : undefined })
   const slow: string[] = []
   if (!simd) slow.push('no WebAssembly SIMD (~3x slower)')
   if (threadsError !== undefined) slow.push(`threads (${threadsError}; running single-threaded)`)
+  if (!native.loaded) slow.push(`native kernels (${native.reason}; JS kernels train ~3x slower)`)
+  const plural = `${threads} thread${threads === 1 ? '' : 's'}`
   return {
     device: 'cpu',
     threads,
     simd,
     kernels,
+    compute: native.loaded ? `wasm + native kernels (${native.blas}, ${plural})` : `wasm + JS kernels: ${native.reason}`,
+    native: native.loaded ? { loaded: true, blas: native.blas } : { loaded: false, reason: native.reason },
     warning: slow.length > 0 ? `wasm backend without ${slow.join(', ')}` : undefined
   }
 }
@@ -101,7 +118,7 @@ async function tryWasm(wantThreads: number): Promise<Started> {
 async function tryCpu(): Promise<Started> {
   if (!(await tf.setBackend('cpu'))) throw new Error('tf.setBackend("cpu") returned false')
   await tf.ready()
-  return { device: 'cpu', threads: 1, simd: false, kernels: [], warning: CPU_WARNING }
+  return { device: 'cpu', threads: 1, simd: false, kernels: [], compute: 'cpu (pure JS)', warning: CPU_WARNING }
 }
 
 const TRY: Record<BackendName, (threads: number) => Promise<Started>> = {

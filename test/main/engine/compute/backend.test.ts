@@ -3,7 +3,12 @@ import { createRequire } from 'node:module'
 import * as tf from '@tensorflow/tfjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { backendInfo, initBackend } from '../../../../src/main/engine/compute'
-import { wasmKernelConfigs } from '../../../../src/main/engine/compute/kernels'
+import { nativeKernelSet, wasmKernelConfigs } from '../../../../src/main/engine/compute/kernels'
+import { loadNative } from '../../../../src/main/engine/compute/native'
+
+const native = loadNative()
+// The kernels initBackend registers: the native set when the addon is built (always in CI).
+const expectedKernels = (native.loaded ? nativeKernelSet(native.addon) : wasmKernelConfigs).map((k) => k.kernelName)
 
 const resolvable = (pkg: string): boolean => {
   try {
@@ -17,6 +22,7 @@ const hasTensorflow = resolvable('@tensorflow/tfjs-node-gpu') || resolvable('@te
 
 afterEach(() => {
   delete process.env.FF_BACKEND
+  delete process.env.FF_NATIVE
 })
 
 describe('initBackend', () => {
@@ -33,8 +39,16 @@ describe('initBackend', () => {
     expect(info.device).toBe('cpu')
     expect(info.threads).toBe(1)
     expect(info.simd).toBe(true)
-    expect(info.warning).toBeUndefined()
-    expect(info.kernels).toEqual(wasmKernelConfigs.map((k) => k.kernelName))
+    if (process.env.CI === 'true') expect(native.loaded ? 'loaded' : native.reason).toBe('loaded')
+    if (native.loaded) {
+      expect(info.warning).toBeUndefined()
+      expect(info.compute).toMatch(/^wasm \+ native kernels \((AVX-512|AVX2|generic), OpenBLAS [0-9.]+, 1 thread\)$/)
+      expect(info.native).toEqual({ loaded: true, blas: native.blas })
+    } else {
+      expect(info.warning).toContain(native.reason)
+      expect(info.compute).toBe(`wasm + JS kernels: ${native.reason}`)
+    }
+    expect(info.kernels).toEqual(expectedKernels)
     expect(info.fallbacks).toHaveLength(1)
     expect(info.fallbacks[0].backend).toBe('tensorflow')
     expect(info.fallbacks[0].reason).toContain('@tensorflow/tfjs-node-gpu')
@@ -59,7 +73,20 @@ describe('initBackend', () => {
     const wasm = await initBackend({ backend: 'wasm' })
     expect(wasm.backend).toBe('wasm')
     expect(tf.getBackend()).toBe('wasm')
-    expect(wasm.kernels.length).toBe(wasmKernelConfigs.length)
+    expect(wasm.kernels).toEqual(expectedKernels)
+  })
+
+  it('FF_NATIVE=0 runs the JS kernels and says so (compute, native, warning)', async () => {
+    process.env.FF_NATIVE = '0'
+    await initBackend({ backend: 'cpu' })
+    const js = await initBackend({ backend: 'wasm' })
+    expect(js.kernels).toEqual(wasmKernelConfigs.map((k) => k.kernelName))
+    expect(js.compute).toBe('wasm + JS kernels: turned off by FF_NATIVE=0')
+    expect(js.native).toEqual({ loaded: false, reason: 'turned off by FF_NATIVE=0' })
+    expect(js.warning).toMatch(/native kernels \(turned off by FF_NATIVE=0; JS kernels train/)
+    delete process.env.FF_NATIVE
+    await initBackend({ backend: 'cpu' })
+    expect((await initBackend({ backend: 'wasm' })).kernels).toEqual(expectedKernels)
   })
 
   it('honours FF_BACKEND when no option is given; the option wins over it', async () => {

@@ -1,16 +1,19 @@
-// The project's wasm kernels: ONE explicit list, registered by registerWasmKernels()
-// (nothing registers itself on import).
-import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs'
+// The project's wasm kernels: ONE explicit list per kernel set, registered by
+// registerWasmKernels() (nothing registers itself on import).
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs'
+import type { NativeAddon } from '../native'
 import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter'
 import { conv2dBackpropInputConfig } from './conv2d_backprop_input'
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_backprop'
 import { maxPoolGradConfig } from './max_pool_grad'
+import { nativeKernelConfigs } from './native'
 
 /**
  * Kernels the wasm backend lacks (Conv2DBackpropFilter, both depthwise
  * gradients) or runs slowly (tfjs-backend-wasm 4.22's Conv2DBackpropInput is
  * ~7-10x and its MaxPoolGrad ~2.4x slower than ours on the benchmark's
  * shapes). Its AvgPoolGrad is kept (tested against the cpu backend too).
+ * These are the fallback when the native addon is not loaded.
  */
 export const wasmKernelConfigs: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -20,13 +23,42 @@ export const wasmKernelConfigs: readonly KernelConfig[] = [
   depthwiseBackpropInputConfig
 ]
 
-/** Registers every kernel of {@link wasmKernelConfigs} on 'wasm', replacing the backend's own; returns their names. */
-export function registerWasmKernels(): string[] {
-  for (const config of wasmKernelConfigs) {
-    if (getKernel(config.kernelName, config.backendName) != null) {
-      unregisterKernel(config.kernelName, config.backendName)
-    }
+// The backend's own kernels this module replaced, kept to restore them and as the native kernels' fallback.
+const originals = new Map<string, KernelConfig | undefined>()
+
+function own(name: string): KernelFunc {
+  const k = originals.has(name) ? originals.get(name) : getKernel(name, 'wasm')
+  if (k == null) throw new Error(`wasm backend has no ${name} kernel`)
+  return k.kernelFunc
+}
+
+/**
+ * The kernels registered when the native addon loaded: Identity and same-dtype
+ * Cast without a copy, the addon's (Add of a per-channel vector, Conv2D, FusedConv2D, Conv2DBackpropFilter,
+ * Conv2DBackpropInput, MaxPoolGrad, Sum over leading axes), then the JS kernels it does not replace (depthwise gradients).
+ */
+export function nativeKernelSet(addon: NativeAddon): KernelConfig[] {
+  const natives = nativeKernelConfigs(addon, own)
+  const names = new Set(natives.map((k) => k.kernelName))
+  return [...natives, ...wasmKernelConfigs.filter((k) => !names.has(k.kernelName))]
+}
+
+/**
+ * Registers one kernel set on 'wasm' (the native set when `native` is given,
+ * else {@link wasmKernelConfigs}), first restoring any backend kernel an
+ * earlier call replaced; returns the registered names.
+ */
+export function registerWasmKernels(opts: { native?: NativeAddon } = {}): string[] {
+  for (const [name, config] of originals) {
+    if (getKernel(name, 'wasm') != null) unregisterKernel(name, 'wasm')
+    if (config) registerKernel(config)
+  }
+  const configs = opts.native ? nativeKernelSet(opts.native) : wasmKernelConfigs
+  for (const config of configs) {
+    const existing = getKernel(config.kernelName, 'wasm')
+    if (!originals.has(config.kernelName)) originals.set(config.kernelName, existing)
+    if (existing != null) unregisterKernel(config.kernelName, 'wasm')
     registerKernel(config)
   }
-  return wasmKernelConfigs.map((k) => k.kernelName)
+  return configs.map((k) => k.kernelName)
 }

@@ -1,0 +1,651 @@
+// FissionFusion native kernels for the tfjs wasm backend: convolution (forward
+// and both gradients), max-pool gradient, bias add and leading-axes sum. Every
+// function works in place on Float32Array views of the wasm heap (no copies).
+// Convolutions with output channels in multiples of 16 run register-blocked
+// direct kernels; the others a patch matrix and OpenBLAS's sgemm.
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+// The few OpenBLAS entry points used (declared here so no cblas.h path is needed).
+enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
+void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc);
+void openblas_set_num_threads(int n);
+char *openblas_get_config(void);
+
+// Patch-matrix chunks stay below this many floats (16 MiB) whatever the image size.
+#define CHUNK_FLOATS (4 * 1024 * 1024)
+
+// Per JS thread (an addon may be loaded by several worker_threads).
+static _Thread_local float *scratch = NULL;
+static _Thread_local size_t scratch_len = 0;
+
+static float *get_scratch(size_t n) {
+  if (n > scratch_len) {
+    free(scratch);
+    scratch = malloc(n * sizeof(float));
+    scratch_len = scratch == NULL ? 0 : n;
+  }
+  return scratch;
+}
+
+// Convolution geometry, NHWC input / HWIO filter, passed as an Int32Array.
+typedef struct {
+  int n, h, w, ci, oh, ow, co, kh, kw, sh, sw, dh, dw, top, left;
+} Geom;
+#define GEOM_LEN 15
+// Filters up to 11×11 (the direct kernels keep one pointer per tap).
+#define MAX_TAPS 128
+
+#define CHECK(call)                                                 \
+  do {                                                              \
+    if ((call) != napi_ok) {                                        \
+      napi_throw_error(env, NULL, "ff_native: bad argument");       \
+      return NULL;                                                  \
+    }                                                               \
+  } while (0)
+
+// Data pointer and element count of a typed array of the given type (NULL for null/undefined).
+static int typed_as(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_null || t == napi_undefined) {
+    *data = NULL;
+    *len = 0;
+    return 1;
+  }
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  return napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) == napi_ok && type == want;
+}
+
+// A Float32Array argument (or null).
+static int typed(napi_env env, napi_value v, void **data, size_t *len) {
+  return typed_as(env, v, napi_float32_array, data, len);
+}
+
+static int geom(napi_env env, napi_value v, Geom *g) {
+  void *d;
+  size_t len;
+  if (!typed_as(env, v, napi_int32_array, &d, &len) || d == NULL || len != GEOM_LEN) return 0;
+  memcpy(g, d, sizeof(Geom));
+  return 1;
+}
+
+// Whether the input (NHWC), filter (HWIO) and output (NHWC) lengths match the geometry.
+static int sizes_ok(const Geom *g, size_t in, size_t filter, size_t out) {
+  return g->n > 0 && in == (size_t)g->n * g->h * g->w * g->ci &&
+         filter == (size_t)g->kh * g->kw * g->ci * g->co && out == (size_t)g->n * g->oh * g->ow * g->co;
+}
+
+static int is_pointwise(const Geom *g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->top == 0 && g->left == 0 && g->oh == g->h &&
+         g->ow == g->w;
+}
+
+// Rows [m0, m1) of the patch matrix (row = output pixel, columns = kh·kw·ci).
+static void im2col(const Geom *g, const float *x, float *p, int m0, int m1) {
+  const int ohw = g->oh * g->ow, ci = g->ci, k = g->kh * g->kw * ci;
+  for (int m = m0; m < m1; m++) {
+    const int b = m / ohw, r = (m % ohw) / g->ow, q = m % g->ow;
+    float *row = p + (size_t)(m - m0) * k;
+    for (int a = 0; a < g->kh; a++) {
+      const int i = r * g->sh - g->top + a * g->dh;
+      for (int c = 0; c < g->kw; c++, row += ci) {
+        const int j = q * g->sw - g->left + c * g->dw;
+        // Plain loops, not memcpy: ci is often tiny (1 or 3 channels).
+        if (i < 0 || i >= g->h || j < 0 || j >= g->w) {
+          for (int t = 0; t < ci; t++) row[t] = 0.f;
+        } else {
+          const float *src = x + (((size_t)b * g->h + i) * g->w + j) * ci;
+          for (int t = 0; t < ci; t++) row[t] = src[t];
+        }
+      }
+    }
+  }
+}
+
+// Adds rows [m0, m1) of a patch-matrix gradient back into dx.
+static void col2im(const Geom *g, const float *p, float *dx, int m0, int m1) {
+  const int ohw = g->oh * g->ow, ci = g->ci, k = g->kh * g->kw * ci;
+  for (int m = m0; m < m1; m++) {
+    const int b = m / ohw, r = (m % ohw) / g->ow, q = m % g->ow;
+    const float *row = p + (size_t)(m - m0) * k;
+    for (int a = 0; a < g->kh; a++) {
+      const int i = r * g->sh - g->top + a * g->dh;
+      for (int c = 0; c < g->kw; c++, row += ci) {
+        const int j = q * g->sw - g->left + c * g->dw;
+        if (i < 0 || i >= g->h || j < 0 || j >= g->w) continue;
+        float *d = dx + (((size_t)b * g->h + i) * g->w + j) * ci;
+        for (int t = 0; t < ci; t++) d[t] += row[t];
+      }
+    }
+  }
+}
+
+
+// Direct convolution for output channels in multiples of 16: every output
+// pixel's taps are read straight from x (no patch matrix), 6 pixels × 16
+// channels of accumulators in registers. Compiled for AVX-512, AVX2+FMA and
+// plain x86-64; pick_simd() chooses by the CPU's features when the addon loads.
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t i16 __attribute__((vector_size(64)));
+#define ROWS 6
+
+static inline __attribute__((always_inline)) v16 load16(const float *p) {
+  v16 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static _Thread_local float *zeros = NULL;
+static _Thread_local size_t zeros_len = 0;
+
+static const float *get_zeros(size_t n) {
+  if (n > zeros_len) {
+    free(zeros);
+    zeros = calloc(n, sizeof(float));
+    zeros_len = zeros == NULL ? 0 : n;
+  }
+  return zeros;
+}
+
+static int direct_ok(const Geom *g) { return g->co % 16 == 0 && g->kh * g->kw <= MAX_TAPS; }
+
+static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g, const float *x, const float *w, const float *bias, int act, const float *zero, int m_begin, int m_end,
+                        float *y) {
+  const int ohw = g->oh * g->ow, ci = g->ci, co = g->co, taps = g->kh * g->kw;
+  const v16 six = (v16){0} + 6.f;
+  const float *src[ROWS][MAX_TAPS];
+  ptrdiff_t tap_offset[MAX_TAPS];
+  for (int a = 0; a < g->kh; a++)
+    for (int c = 0; c < g->kw; c++) tap_offset[a * g->kw + c] = ((ptrdiff_t)a * g->dh * g->w + (ptrdiff_t)c * g->dw) * ci;
+  // Pixel (b, i0, j0) of row m, advanced one row at a time (no divisions in the loop).
+  int b = m_begin / ohw, i0 = m_begin % ohw / g->ow, j0 = m_begin % g->ow;
+  for (int m0 = m_begin; m0 < m_end; m0 += ROWS) {
+    const int nr = m_end - m0 < ROWS ? m_end - m0 : ROWS;
+    for (int r = 0; r < ROWS; r++) {
+      const int i1 = i0 * g->sh - g->top, j1 = j0 * g->sw - g->left;
+      if (r < nr && i1 >= 0 && i1 + (g->kh - 1) * g->dh < g->h && j1 >= 0 && j1 + (g->kw - 1) * g->dw < g->w) {
+        // Interior pixel: every tap is in bounds, at a fixed offset from the window's corner.
+        const float *corner = x + (((size_t)b * g->h + i1) * g->w + j1) * ci;
+        for (int t = 0; t < taps; t++) src[r][t] = corner + tap_offset[t];
+      } else {
+        for (int a = 0, t = 0; a < g->kh; a++) {
+          const int i = i0 * g->sh - g->top + a * g->dh;
+          for (int c = 0; c < g->kw; c++, t++) {
+            const int j = j0 * g->sw - g->left + c * g->dw;
+            src[r][t] = r >= nr || i < 0 || i >= g->h || j < 0 || j >= g->w
+                            ? zero
+                            : x + (((size_t)b * g->h + i) * g->w + j) * ci;
+          }
+        }
+      }
+      if (r < nr && ++j0 == g->ow) {
+        j0 = 0;
+        if (++i0 == g->oh) {
+          i0 = 0;
+          b++;
+        }
+      }
+    }
+    for (int o = 0; o < co; o += 16) {
+      v16 acc[ROWS];
+      const v16 b0 = bias != NULL ? load16(bias + o) : (v16){0};
+      for (int r = 0; r < ROWS; r++) acc[r] = b0;
+      for (int t = 0; t < taps; t++) {
+        const float *wt = w + (size_t)t * ci * co + o;
+        const float *s0 = src[0][t], *s1 = src[1][t], *s2 = src[2][t], *s3 = src[3][t], *s4 = src[4][t],
+                    *s5 = src[5][t];
+        for (int c = 0; c < ci; c++) {
+          const v16 wv = load16(wt + (size_t)c * co);
+          acc[0] += s0[c] * wv;
+          acc[1] += s1[c] * wv;
+          acc[2] += s2[c] * wv;
+          acc[3] += s3[c] * wv;
+          acc[4] += s4[c] * wv;
+          acc[5] += s5[c] * wv;
+        }
+      }
+      for (int r = 0; r < nr; r++) {
+        v16 v = acc[r];
+        // ReLU (and ReLU6) with masks, keeping NaN as tfjs does.
+        if (act >= 1) v = (v16)((i16)v & ~(i16)(v < (v16){0}));
+        if (act == 2) {
+          const i16 big = (i16)(v > six);
+          v = (v16)(((i16)v & ~big) | ((i16)six & big));
+        }
+        memcpy(y + (size_t)(m0 + r) * co + o, &v, sizeof v);
+      }
+    }
+  }
+}
+
+// dW[t, c, o] = Σ over output pixels of x(pixel, tap t, channel c) · dy[pixel, o], for
+// NC input channels at a time (accumulators in registers across the whole batch).
+#define DW_BLOCK(NC)                                                                                    \
+  do {                                                                                                  \
+    v16 acc[NC];                                                                                        \
+    for (int k = 0; k < NC; k++) acc[k] = (v16){0};                                                     \
+    for (int b = 0, m = 0; b < g->n; b++) {                                                             \
+      for (int i0 = 0; i0 < g->oh; i0++) {                                                              \
+        const int i = i0 * g->sh - g->top + a * g->dh;                                                  \
+        if (i < 0 || i >= g->h) {                                                                       \
+          m += g->ow;                                                                                   \
+          continue;                                                                                     \
+        }                                                                                               \
+        const float *xrow = x + ((size_t)b * g->h + i) * g->w * ci + c0;                                \
+        for (int j0 = 0; j0 < g->ow; j0++, m++) {                                                       \
+          const int j = j0 * g->sw - g->left + bb * g->dw;                                              \
+          if (j < 0 || j >= g->w) continue;                                                             \
+          const float *p = xrow + (size_t)j * ci;                                                       \
+          const v16 d = load16(dy + (size_t)m * co + o);                                                \
+          for (int k = 0; k < NC; k++) acc[k] += p[k] * d;                                              \
+        }                                                                                               \
+      }                                                                                                 \
+    }                                                                                                   \
+    for (int k = 0; k < NC; k++) memcpy(dw + ((size_t)(a * g->kw + bb) * ci + c0 + k) * co + o, &acc[k], sizeof acc[k]); \
+    c0 += NC;                                                                                           \
+  } while (0)
+
+static inline __attribute__((always_inline)) void dw_direct_body(const Geom *g, const float *x, const float *dy,
+                                                                 float *dw, int item_begin, int item_end) {
+  const int ci = g->ci, co = g->co, blocks = co / 16;
+  // One item = one filter tap and 16 output channels.
+  for (int item = item_begin; item < item_end; item++) {
+    const int a = item / blocks / g->kw, bb = item / blocks % g->kw, o = item % blocks * 16;
+    int c0 = 0;
+    while (ci - c0 >= 8) DW_BLOCK(8);
+    while (ci - c0 >= 1) DW_BLOCK(1);
+  }
+}
+
+// One body, compiled three times; the CPU's features pick one (CPU models do not matter).
+typedef void ConvDirect(const Geom *, const float *, const float *, const float *, int, const float *, int, int, float *);
+#define CONV_DIRECT_VARIANT(name, attr)                                                                          \
+  attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act,               \
+                        const float *zero, int m_begin, int m_end, float *y) {                                  \
+    conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y);                                              \
+  }
+#define DW_DIRECT_VARIANT(name, attr)                                                                        \
+  attr static void name(const Geom *g, const float *x, const float *dy, float *dw, int begin, int end) {        \
+    dw_direct_body(g, x, dy, dw, begin, end);                                                                   \
+  }
+CONV_DIRECT_VARIANT(conv_direct_avx512, __attribute__((target("avx512f,fma"))))
+CONV_DIRECT_VARIANT(conv_direct_avx2, __attribute__((target("avx2,fma"))))
+CONV_DIRECT_VARIANT(conv_direct_generic, )
+DW_DIRECT_VARIANT(dw_direct_avx512, __attribute__((target("avx512f,fma"))))
+DW_DIRECT_VARIANT(dw_direct_avx2, __attribute__((target("avx2,fma"))))
+DW_DIRECT_VARIANT(dw_direct_generic, )
+typedef void DwDirect(const Geom *, const float *, const float *, float *, int, int);
+static DwDirect *dw_direct = NULL;
+
+static ConvDirect *conv_direct = NULL;
+static const char *simd_name = "generic";
+
+static void pick_simd(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+    conv_direct = conv_direct_avx512;
+    dw_direct = dw_direct_avx512;
+    simd_name = "AVX-512";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    conv_direct = conv_direct_avx2;
+    dw_direct = dw_direct_avx2;
+    simd_name = "AVX2";
+  } else {
+    conv_direct = conv_direct_generic;
+    dw_direct = dw_direct_generic;
+  }
+}
+
+// Threads of the native kernels (setThreads): each splits its work into that many parts.
+static _Thread_local int threads = 1;
+
+static void run_conv_direct(const Geom *g, const float *x, const float *w, const float *bias, int act,
+                            const float *zero, float *y) {
+  const int rows = g->n * g->oh * g->ow, blocks = (rows + ROWS - 1) / ROWS, nt = blocks < threads ? 1 : threads;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int part = 0; part < nt; part++) {
+    const int m0 = (int)((long long)blocks * part / nt) * ROWS, m1 = (int)((long long)blocks * (part + 1) / nt) * ROWS;
+    conv_direct(g, x, w, bias, act, zero, m0, m1 < rows ? m1 : rows, y);
+  }
+}
+
+static void run_dw_direct(const Geom *g, const float *x, const float *dy, float *dw) {
+  const int items = g->kh * g->kw * (g->co / 16), nt = items < threads ? items : threads;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int part = 0; part < nt; part++) dw_direct(g, x, dy, dw, items * part / nt, items * (part + 1) / nt);
+}
+
+static int chunk_rows(int k) {
+  int rows = CHUNK_FLOATS / (k > 0 ? k : 1);
+  return rows < 1 ? 1 : rows;
+}
+
+// conv2d(x, filter, bias|null, y, geom, activation): activation 0 linear, 1 relu, 2 relu6.
+static napi_value conv2d(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *x, *f, *bias, *y;
+  size_t lx, lf, lb, ly;
+  Geom g;
+  int32_t act;
+  if (argc != 6 || !typed(env, argv[0], &x, &lx) || !typed(env, argv[1], &f, &lf) ||
+      !typed(env, argv[2], &bias, &lb) || !typed(env, argv[3], &y, &ly) || !geom(env, argv[4], &g) ||
+      napi_get_value_int32(env, argv[5], &act) != napi_ok || !sizes_ok(&g, lx, lf, ly) ||
+      (bias != NULL && lb != (size_t)g.co)) {
+    napi_throw_error(env, NULL, "ff_native.conv2d: bad arguments");
+    return NULL;
+  }
+  const int k = g.kh * g.kw * g.ci, rows = g.n * g.oh * g.ow, co = g.co;
+  float *out = y;
+  if (direct_ok(&g)) {
+    const float *zero = get_zeros(g.ci);
+    if (zero == NULL) {
+      napi_throw_error(env, NULL, "ff_native.conv2d: out of memory");
+      return NULL;
+    }
+    run_conv_direct(&g, x, f, bias, act, zero, out);
+    return NULL;
+  }
+  if (is_pointwise(&g)) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, co, k, 1.f, x, k, f, co, 0.f, out, co);
+  } else {
+    const int step = chunk_rows(k);
+    float *p = get_scratch((size_t)(step < rows ? step : rows) * k);
+    if (p == NULL) {
+      napi_throw_error(env, NULL, "ff_native.conv2d: out of memory");
+      return NULL;
+    }
+    for (int m0 = 0; m0 < rows; m0 += step) {
+      const int m1 = m0 + step < rows ? m0 + step : rows;
+      im2col(&g, x, p, m0, m1);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m1 - m0, co, k, 1.f, p, k, f, co, 0.f,
+                  out + (size_t)m0 * co, co);
+    }
+  }
+  if (bias != NULL || act != 0) {
+    const float *bs = bias;
+    for (size_t m = 0; m < (size_t)rows; m++) {
+      float *o = out + m * co;
+      if (bs != NULL)
+        for (int c = 0; c < co; c++) o[c] += bs[c];
+      if (act == 1)
+        for (int c = 0; c < co; c++) o[c] = o[c] > 0.f ? o[c] : 0.f;
+      else if (act == 2)
+        for (int c = 0; c < co; c++) o[c] = o[c] > 0.f ? (o[c] < 6.f ? o[c] : 6.f) : 0.f;
+    }
+  }
+  return NULL;
+}
+
+// conv2dBackpropFilter(x, dy, dw, geom): dw[K, Co] = Σ over patch rows of Pᵀ·dy.
+static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *x, *dy, *dw;
+  size_t lx, ldy, ldw;
+  Geom g;
+  if (argc != 4 || !typed(env, argv[0], &x, &lx) || !typed(env, argv[1], &dy, &ldy) ||
+      !typed(env, argv[2], &dw, &ldw) || !geom(env, argv[3], &g) || !sizes_ok(&g, lx, ldw, ldy)) {
+    napi_throw_error(env, NULL, "ff_native.conv2dBackpropFilter: bad arguments");
+    return NULL;
+  }
+  const int k = g.kh * g.kw * g.ci, rows = g.n * g.oh * g.ow, co = g.co;
+  const float *d = dy;
+  if (direct_ok(&g)) {
+    run_dw_direct(&g, x, d, dw);
+    return NULL;
+  }
+  if (is_pointwise(&g)) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, co, rows, 1.f, x, k, d, co, 0.f, dw, co);
+    return NULL;
+  }
+  const int step = chunk_rows(k);
+  float *p = get_scratch((size_t)(step < rows ? step : rows) * k);
+  if (p == NULL) {
+    napi_throw_error(env, NULL, "ff_native.conv2dBackpropFilter: out of memory");
+    return NULL;
+  }
+  for (int m0 = 0; m0 < rows; m0 += step) {
+    const int m1 = m0 + step < rows ? m0 + step : rows;
+    im2col(&g, x, p, m0, m1);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, co, m1 - m0, 1.f, p, k, d + (size_t)m0 * co, co,
+                m0 == 0 ? 0.f : 1.f, dw, co);
+  }
+  return NULL;
+}
+
+// conv2dBackpropInput(dy, filter, dx, geom): dP = dy·Wᵀ, scattered back into dx.
+static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *dy, *f, *dx;
+  size_t ldy, lf, ldx;
+  Geom g;
+  if (argc != 4 || !typed(env, argv[0], &dy, &ldy) || !typed(env, argv[1], &f, &lf) ||
+      !typed(env, argv[2], &dx, &ldx) || !geom(env, argv[3], &g) || !sizes_ok(&g, ldx, lf, ldy)) {
+    napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: bad arguments");
+    return NULL;
+  }
+  const int k = g.kh * g.kw * g.ci, rows = g.n * g.oh * g.ow, co = g.co;
+  const float *d = dy;
+  if (g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ci % 16 == 0 && g.kh * g.kw <= MAX_TAPS &&
+      g.kh - 1 - g.top >= 0 && g.kw - 1 - g.left >= 0) {
+    // Stride 1: dx is the convolution of dy with the flipped filter, in/out channels swapped.
+    float *flipped = get_scratch((size_t)k * co);
+    const float *zero = get_zeros(co);
+    if (flipped == NULL || zero == NULL) {
+      napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: out of memory");
+      return NULL;
+    }
+    const float *w = f;
+    for (int a = 0; a < g.kh; a++)
+      for (int b = 0; b < g.kw; b++) {
+        const float *src = w + ((size_t)(g.kh - 1 - a) * g.kw + (g.kw - 1 - b)) * g.ci * co;
+        float *dst = flipped + ((size_t)a * g.kw + b) * co * g.ci;
+        for (int c = 0; c < g.ci; c++)
+          for (int o = 0; o < co; o++) dst[(size_t)o * g.ci + c] = src[(size_t)c * co + o];
+      }
+    const Geom t = {g.n, g.oh, g.ow, co, g.h, g.w, g.ci, g.kh, g.kw, 1, 1, 1, 1, g.kh - 1 - g.top, g.kw - 1 - g.left};
+    run_conv_direct(&t, d, flipped, NULL, 0, zero, dx);
+    return NULL;
+  }
+  if (is_pointwise(&g)) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, k, co, 1.f, d, co, f, co, 0.f, dx, k);
+    return NULL;
+  }
+  memset(dx, 0, ldx * sizeof(float));
+  const int step = chunk_rows(k);
+  float *p = get_scratch((size_t)(step < rows ? step : rows) * k);
+  if (p == NULL) {
+    napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: out of memory");
+    return NULL;
+  }
+  for (int m0 = 0; m0 < rows; m0 += step) {
+    const int m1 = m0 + step < rows ? m0 + step : rows;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m1 - m0, k, co, 1.f, d + (size_t)m0 * co, co, f, co, 0.f,
+                p, k);
+    col2im(&g, p, dx, m0, m1);
+  }
+  return NULL;
+}
+
+// Max-pool gradient, vectorised over channels: each window's dy goes to its
+// first maximum in row-major window order (strict >, NaN never wins), like
+// tfjs's cpu backend. best/arg hold one value per channel.
+__attribute__((target_clones("avx2", "default")))
+static void max_pool_grad_body(const Geom *g, const float *restrict dy, const float *restrict x, float *restrict dx,
+                               float *restrict best, int32_t *restrict arg, int b_begin, int b_end) {
+  const int c = g->ci;
+  for (int b = b_begin; b < b_end; b++) {
+    const float *xb = x + (size_t)b * g->h * g->w * c;
+    float *dxb = dx + (size_t)b * g->h * g->w * c;
+    for (int r = 0; r < g->oh; r++) {
+      const int r0 = r * g->sh - g->top < 0 ? 0 : r * g->sh - g->top;
+      const int r1 = r * g->sh - g->top + g->kh > g->h ? g->h : r * g->sh - g->top + g->kh;
+      for (int q = 0; q < g->ow; q++) {
+        const int q0 = q * g->sw - g->left < 0 ? 0 : q * g->sw - g->left;
+        const int q1 = q * g->sw - g->left + g->kw > g->w ? g->w : q * g->sw - g->left + g->kw;
+        for (int t = 0; t < c; t++) {
+          best[t] = -__builtin_inff();
+          arg[t] = -1;
+        }
+        for (int i = r0; i < r1; i++) {
+          for (int j = q0; j < q1; j++) {
+            const int p = (i * g->w + j) * c;
+            const float *xp = xb + p;
+            for (int t = 0; t < c; t++) {
+              const int better = xp[t] > best[t];
+              best[t] = better ? xp[t] : best[t];
+              arg[t] = better ? p + t : arg[t];
+            }
+          }
+        }
+        const float *gy = dy + (((size_t)b * g->oh + r) * g->ow + q) * c;
+        for (int t = 0; t < c; t++)
+          if (arg[t] >= 0) dxb[arg[t]] += gy[t];
+      }
+    }
+  }
+}
+
+// maxPoolGrad(dy, x, dx, geom with ci = channels, kh×kw = window).
+static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *dy, *x, *dx;
+  size_t ldy, lx, ldx;
+  Geom g;
+  if (argc != 4 || !typed(env, argv[0], &dy, &ldy) || !typed(env, argv[1], &x, &lx) ||
+      !typed(env, argv[2], &dx, &ldx) || !geom(env, argv[3], &g) || (size_t)g.h * g.w * g.ci > INT32_MAX ||
+      lx != (size_t)g.n * g.h * g.w * g.ci || ldx != lx || ldy != (size_t)g.n * g.oh * g.ow * g.ci) {
+    napi_throw_error(env, NULL, "ff_native.maxPoolGrad: bad arguments");
+    return NULL;
+  }
+  memset(dx, 0, ldx * sizeof(float));
+  const int nt = g.n < threads ? g.n : threads;
+  int failed = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(| : failed)
+  for (int part = 0; part < nt; part++) {
+    float *best = malloc(g.ci * sizeof(float));
+    int32_t *arg = malloc(g.ci * sizeof(int32_t));
+    if (best != NULL && arg != NULL) max_pool_grad_body(&g, dy, x, dx, best, arg, g.n * part / nt, g.n * (part + 1) / nt);
+    else failed = 1;
+    free(best);
+    free(arg);
+  }
+  if (failed) napi_throw_error(env, NULL, "ff_native.maxPoolGrad: out of memory");
+  return NULL;
+}
+
+__attribute__((target_clones("avx2", "default")))
+static void add_bias_body(const float *restrict x, const float *restrict bias, float *restrict out, size_t rows,
+                          size_t cols) {
+  for (size_t r = 0; r < rows; r++, x += cols, out += cols)
+    for (size_t c = 0; c < cols; c++) out[c] = x[c] + bias[c];
+}
+
+// addBias(x, bias, out): out = x + bias broadcast over the last axis.
+static napi_value add_bias(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *xv, *bv, *ov;
+  size_t lx, lb, lo;
+  if (argc != 3 || !typed(env, argv[0], &xv, &lx) || !typed(env, argv[1], &bv, &lb) ||
+      !typed(env, argv[2], &ov, &lo) || lb == 0 || lx % lb != 0 || lo != lx) {
+    napi_throw_error(env, NULL, "ff_native.addBias: bad arguments");
+    return NULL;
+  }
+  add_bias_body(xv, bv, ov, lx / lb, lb);
+  return NULL;
+}
+
+// sumRows(x, out, rows, cols): out[c] = Σ_r x[r, c] (a sum over leading axes).
+static napi_value sum_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *xv, *ov;
+  size_t lx, lo;
+  int32_t rows, cols;
+  if (argc != 4 || !typed(env, argv[0], &xv, &lx) || !typed(env, argv[1], &ov, &lo) ||
+      napi_get_value_int32(env, argv[2], &rows) != napi_ok || napi_get_value_int32(env, argv[3], &cols) != napi_ok ||
+      (size_t)rows * cols > lx || (size_t)cols > lo) {
+    napi_throw_error(env, NULL, "ff_native.sumRows: bad arguments");
+    return NULL;
+  }
+  const float *x = xv;
+  float *out = ov;
+  // Accumulate in double per column block: sums of ~10⁵ floats stay within 1e-6.
+  enum { B = 64 };
+  double acc[B];
+  for (int c0 = 0; c0 < cols; c0 += B) {
+    const int n = cols - c0 < B ? cols - c0 : B;
+    for (int t = 0; t < n; t++) acc[t] = 0;
+    for (int r = 0; r < rows; r++) {
+      const float *row = x + (size_t)r * cols + c0;
+      for (int t = 0; t < n; t++) acc[t] += row[t];
+    }
+    for (int t = 0; t < n; t++) out[c0 + t] = (float)acc[t];
+  }
+  return NULL;
+}
+
+// setThreads(n): threads of the matrix products.
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
+    napi_throw_error(env, NULL, "ff_native.setThreads: expected a whole number >= 1");
+    return NULL;
+  }
+  openblas_set_num_threads(n);
+  threads = n;
+  return NULL;
+}
+
+static napi_value blas_config(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  CHECK(napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &s));
+  return s;
+}
+
+static napi_value simd(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  CHECK(napi_create_string_utf8(env, simd_name, NAPI_AUTO_LENGTH, &s));
+  return s;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  pick_simd();
+  const napi_property_descriptor props[] = {
+    {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL},
+    {"conv2dBackpropFilter", NULL, conv2d_backprop_filter, NULL, NULL, NULL, napi_default, NULL},
+    {"conv2dBackpropInput", NULL, conv2d_backprop_input, NULL, NULL, NULL, napi_default, NULL},
+    {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"addBias", NULL, add_bias, NULL, NULL, NULL, napi_default, NULL},
+    {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
+    {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+    {"blasConfig", NULL, blas_config, NULL, NULL, NULL, napi_default, NULL},
+    {"simd", NULL, simd, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,197 @@
+// Kernels of the native addon (native/ff_native.c) on the wasm backend: each
+// allocates its output on the wasm heap and lets the addon compute on heap
+// views in place. Cases the addon does not cover go to the backend's own kernel.
+import {
+  Add,
+  backend_util,
+  Cast,
+  Identity,
+  Conv2D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  FusedConv2D,
+  MaxPoolGrad,
+  Sum,
+  util,
+  type Conv2DAttrs,
+  type Conv2DBackpropFilterAttrs,
+  type Conv2DBackpropInputAttrs,
+  type FusedConv2DAttrs,
+  type KernelConfig,
+  type KernelFunc,
+  type MaxPoolGradAttrs,
+  type CastAttrs,
+  type SumAttrs,
+  type TensorInfo
+} from '@tensorflow/tfjs'
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
+import type { NativeAddon } from '../native'
+import { assertNHWC, heapF32 } from './wasm_util'
+
+type Info = backend_util.Conv2DInfo | ReturnType<typeof backend_util.computePool2DInfo>
+
+/** The addon's geometry vector of a conv or pool info (see native/ff_native.c `Geom`). */
+export function nativeGeom(i: Info): Int32Array {
+  return Int32Array.from([
+    i.batchSize, i.inHeight, i.inWidth, i.inChannels, i.outHeight, i.outWidth, i.outChannels,
+    i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth, i.dilationHeight, i.dilationWidth,
+    i.padInfo.top, i.padInfo.left
+  ])
+}
+
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2 }
+
+function convInfo(x: TensorInfo, filterShape: number[], a: Conv2DAttrs): backend_util.Conv2DInfo {
+  return backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode
+  )
+}
+
+/**
+ * The addon's kernels for the wasm backend. `own(name)` returns the backend's
+ * original kernel function, used for what the addon does not cover (another
+ * data format, a fused activation other than linear/relu/relu6, PReLU weights,
+ * a bias that is not one value per output channel, a sum over trailing axes,
+ * an Add that is not a tensor plus a per-channel vector).
+ */
+export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => KernelFunc): KernelConfig[] {
+  const conv = (x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, a: Conv2DAttrs, act: number, backend: BackendWasm) => {
+    const info = convInfo(x, filter.shape, a)
+    const out = backend.makeOutput(info.outShape, 'float32')
+    const b = bias === undefined ? null : heapF32(backend, bias)
+    addon.conv2d(heapF32(backend, x), heapF32(backend, filter), b, heapF32(backend, out), nativeGeom(info), act)
+    return out
+  }
+  const isNHWC = (f: string | undefined): boolean => f == null || f === 'NHWC' || f === 'channelsLast'
+  // b is a per-channel vector of a: shape [C] or [1, …, 1, C] with C = a's last dimension.
+  const isBiasOf = (a: TensorInfo, b: TensorInfo): boolean =>
+    b.shape.length >= 1 &&
+    b.shape.length <= a.shape.length &&
+    b.shape.slice(0, -1).every((d) => d === 1) &&
+    b.shape[b.shape.length - 1] === a.shape[a.shape.length - 1] &&
+    util.sizeFromShape(a.shape) > 0
+  // Identity and a same-dtype Cast share the input's heap buffer (reference
+  // counted, as the cpu backend does) instead of copying it.
+  const share = (args: Parameters<KernelFunc>[0], name: string): TensorInfo | TensorInfo[] => {
+    const x = args.inputs.x as TensorInfo
+    const to = (args.attrs as unknown as Partial<CastAttrs> | undefined)?.dtype ?? x.dtype
+    if (x.dtype === 'string' || to !== x.dtype) return own(name)(args)
+    ;(args.backend as BackendWasm).incRef(x.dataId)
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
+  }
+  return [
+    { kernelName: Identity, backendName: 'wasm', kernelFunc: ((args) => share(args, Identity)) as KernelFunc },
+    { kernelName: Cast, backendName: 'wasm', kernelFunc: ((args) => share(args, Cast)) as KernelFunc },
+    {
+      kernelName: Add,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
+        if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Add)(args)
+        const [big, bias] = isBiasOf(a, b) ? [a, b] : isBiasOf(b, a) ? [b, a] : []
+        if (big === undefined || bias === undefined) return own(Add)(args)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(big.shape, 'float32')
+        addon.addBias(heapF32(be, big), heapF32(be, bias), heapF32(be, out))
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: Conv2D,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const a = args.attrs as unknown as Conv2DAttrs
+        const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo }
+        if (!isNHWC(a.dataFormat) || x.dtype !== 'float32') return own(Conv2D)(args)
+        return conv(x, filter, undefined, a, 0, args.backend as BackendWasm)
+      }) as KernelFunc
+    },
+    {
+      kernelName: FusedConv2D,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const a = args.attrs as unknown as FusedConv2DAttrs
+        const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>
+        const act = ACTIVATIONS[a.activation ?? 'linear']
+        const co = filter!.shape[3]
+        const biasOk = bias == null || util.sizeFromShape(bias.shape) === co
+        if (!isNHWC(a.dataFormat) || act === undefined || preluActivationWeights != null || !biasOk || x!.dtype !== 'float32') {
+          return own(FusedConv2D)(args)
+        }
+        return conv(x!, filter!, bias ?? undefined, a, act, args.backend as BackendWasm)
+      }) as KernelFunc
+    },
+    {
+      kernelName: Conv2DBackpropFilter,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }) => {
+        const a = attrs as unknown as Conv2DBackpropFilterAttrs
+        const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo }
+        assertNHWC(Conv2DBackpropFilter, a.dataFormat)
+        const info = convInfo(x, a.filterShape, { ...a, dilations: 1 })
+        const be = backend as BackendWasm
+        const out = be.makeOutput(a.filterShape, 'float32')
+        addon.conv2dBackpropFilter(heapF32(be, x), heapF32(be, dy), heapF32(be, out), nativeGeom(info))
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: Conv2DBackpropInput,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }) => {
+        const a = attrs as unknown as Conv2DBackpropInputAttrs
+        const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo }
+        assertNHWC(Conv2DBackpropInput, a.dataFormat)
+        const info = convInfo({ ...dy, shape: a.inputShape }, filter.shape, { ...a, dilations: 1 })
+        const be = backend as BackendWasm
+        const out = be.makeOutput(a.inputShape, 'float32')
+        addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), heapF32(be, out), nativeGeom(info))
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: MaxPoolGrad,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }) => {
+        const a = attrs as unknown as MaxPoolGradAttrs
+        const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo }
+        const info = backend_util.computePool2DInfo(
+          input.shape as [number, number, number, number],
+          a.filterSize,
+          a.strides,
+          1,
+          a.pad,
+          a.dimRoundingMode
+        )
+        const be = backend as BackendWasm
+        const out = be.makeOutput(input.shape, 'float32')
+        addon.maxPoolGrad(heapF32(be, dy), heapF32(be, input), heapF32(be, out), nativeGeom(info))
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: Sum,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const a = args.attrs as unknown as SumAttrs
+        const x = args.inputs.x as TensorInfo
+        const axes = util.parseAxisParam(a.axis, x.shape).sort((p, q) => p - q)
+        // Only sums over leading axes (a bias gradient: all but the channels) are native.
+        if (x.dtype !== 'float32' || axes.length === 0 || axes.some((v, i) => v !== i)) return own(Sum)(args)
+        const k = axes.length
+        const rows = util.sizeFromShape(x.shape.slice(0, k))
+        const cols = util.sizeFromShape(x.shape.slice(k))
+        const shape = a.keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(shape, 'float32')
+        addon.sumRows(heapF32(be, x), heapF32(be, out), rows, cols)
+        return out
+      }) as KernelFunc
+    }
+  ]
+}

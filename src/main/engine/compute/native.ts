@@ -1,0 +1,86 @@
+// The optional native addon (native/ff_native.c, built by scripts/build-native.mjs
+// at `npm ci`): convolution and pooling kernels that compute on the wasm heap
+// with OpenBLAS. When it is missing the engine runs the JS kernels and says why.
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** Geometry of a convolution or pool, in this order (NHWC input, HWIO filter). */
+export type NativeGeom = Int32Array
+
+/** The addon's functions; every array is a Float32Array view of the wasm heap (written in place). */
+export interface NativeAddon {
+  /** y = act(conv(x, filter) + bias); act 0 linear, 1 relu, 2 relu6; bias may be null. */
+  conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, g: NativeGeom, act: number): void
+  /** dw (HWIO) of a convolution. */
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, g: NativeGeom): void
+  /** dx (NHWC) of a convolution. */
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, g: NativeGeom): void
+  /** dx of a max pool (geometry: ci = channels, kh×kw = window). */
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, g: NativeGeom): void
+  /** out = x + bias, bias (length C) broadcast over x's last axis (x.length a multiple of C). */
+  addBias(x: Float32Array, bias: Float32Array, out: Float32Array): void
+  /** out[c] = Σ_r x[r·cols + c] for r < rows. */
+  sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void
+  /** Threads of the matrix products (≥ 1). */
+  setThreads(n: number): void
+  /** OpenBLAS's build description (version, target CPU). */
+  blasConfig(): string
+  /** Instruction set of the direct kernels: 'AVX-512', 'AVX2' or 'generic'. */
+  simd(): string
+}
+
+/** Whether the addon loaded (with its instruction set and BLAS, e.g. 'AVX-512, OpenBLAS 0.3.21'), and if not why. */
+export type NativeStatus = { loaded: true; addon: NativeAddon; blas: string } | { loaded: false; reason: string }
+
+/**
+ * The addon's folder: native/ at the repository root, found upwards from this
+ * file (src/main/engine/compute when run from source, out/main/… when bundled).
+ */
+export function nativeDir(): string {
+  const start = path.dirname(fileURLToPath(import.meta.url))
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'native', 'binding.gyp'))) return path.join(dir, 'native')
+    if (path.dirname(dir) === dir) return path.resolve(start, '../../../../native')
+  }
+}
+
+let status: NativeStatus | undefined
+
+/**
+ * Loads native/build/Release/ff_native.node once. Env FF_NATIVE=0 turns it
+ * off for the next backend start (the reason then says so). Never throws: a
+ * failure is a reason.
+ */
+export function loadNative(): NativeStatus {
+  if (process.env.FF_NATIVE === '0') return { loaded: false, reason: 'turned off by FF_NATIVE=0' }
+  if (status) return status
+  const dir = nativeDir()
+  const file = path.join(dir, 'build', 'Release', 'ff_native.node')
+  if (!existsSync(file)) {
+    // scripts/build-native.mjs leaves the build's failure here.
+    const log = path.join(dir, 'build-error.txt')
+    const why = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n')[0] : 'run `npm run build:native`'
+    return (status = { loaded: false, reason: `native addon not built: ${why}` })
+  }
+  try {
+    // OpenMP workers sleep between kernels instead of spinning: the tfjs work in
+    // between is single-threaded and the machine is usually shared. libgomp reads
+    // it once, when the addon loads it; child processes (PyTorch) keep the default.
+    const policy = process.env.OMP_WAIT_POLICY
+    process.env.OMP_WAIT_POLICY = policy ?? 'passive'
+    let addon: NativeAddon
+    try {
+      addon = createRequire(import.meta.url)(file) as NativeAddon
+    } finally {
+      if (policy === undefined) delete process.env.OMP_WAIT_POLICY
+    }
+    const config = addon.blasConfig()
+    const blas = `${addon.simd()}, OpenBLAS ${config.replace(/^OpenBLAS\s*/, '').split(' ')[0]}`
+    return (status = { loaded: true, addon, blas })
+  } catch (e) {
+    const text = (e instanceof Error ? e.message : String(e)).split('\n')[0].replaceAll(dir, 'native')
+    return (status = { loaded: false, reason: `native addon failed to load: ${text}` })
+  }
+}
