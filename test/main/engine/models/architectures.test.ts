@@ -36,6 +36,17 @@ describe('architecture registry', () => {
     m.dispose()
   })
 
+  it('smallcnn scales its widths by widthMultiplier, keeping at least 8 channels', () => {
+    const filters = (widthMultiplier: number) => {
+      const m = getArch('smallcnn').build({ inputShape: [16, 16, 1], numClasses: 4, seed: 0, widthMultiplier })
+      const f = m.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => (l.getConfig() as { filters: number }).filters)
+      m.dispose()
+      return f
+    }
+    expect(filters(0.5)).toEqual([16, 16, 32, 32, 64])
+    expect(filters(0.1)).toEqual([8, 8, 8, 8, 13])
+  })
+
   it('builds every architecture at 28 px (small stem) and runs it: logits of (N, classes), finite', () => {
     for (const arch of Object.values(ARCHITECTURES)) {
       const m = arch.build({ inputShape: [28, 28, 3], numClasses: 4, seed: 3 })
