@@ -117,6 +117,130 @@ export interface ChosenPath {
   path: string | null
 }
 
+/** The columns of a CSV manifest and the role the importer gives each (see `inspectDataset`). */
+export interface ManifestColumns {
+  /** The manifest's file name, relative to the chosen folder. */
+  manifest: string
+  /** Every column of its header, in order. */
+  header: string[]
+  /** Column naming the image. */
+  path: string
+  /** Single class column, when labels are class names or numbers. */
+  label?: string
+  /** One-hot or multi-label columns, when labels are spread over columns. */
+  labels?: string[]
+  labelKind: 'class' | 'onehot' | 'multilabel'
+  /** Column of the dataset's own split, if any. */
+  split?: string
+  /** Patient / lesion column (its images never straddle splits), if any. */
+  group?: string
+}
+
+/** What `inspectDataset` answers: what an import of that file or folder would see. */
+export interface DatasetInspection {
+  /** Importer that recognised the input: npz, idx, csv, dicom or folder. */
+  format: string
+  task: 'single' | 'multilabel'
+  /** Class (or label) names in label-index order. */
+  classes: string[]
+  /** Items per class (multi-label: positives per label). */
+  perClass: Record<string, number>
+  /** Items per split of the source's own split ('none' for items without one). */
+  perSplit: Record<string, number>
+  /** Items found. */
+  items: number
+  /** Whether the source has its own train/val/test split (else the import makes one). */
+  ownSplit: boolean
+  /** Square side the import uses unless told otherwise, pixels. */
+  defaultSize: number
+  /** Channels of the source when known, else null (the first image decides). */
+  channels: 1 | 3 | null
+  /** CSV manifests only. */
+  columns?: ManifestColumns
+  /** The first inputs the scan rejects, and how many there are in all. */
+  issues: { file: string; reason: string }[]
+  issueCount: number
+}
+
+/** What `modelCurves` answers: a model's confusion matrix and ROC curves on a split. */
+export interface ModelCurvesReport {
+  modelId: string
+  /** 'member' or 'soup'. */
+  modelKind: 'member' | 'soup'
+  split: string
+  task: 'single' | 'multilabel'
+  classes: string[]
+  /** Images scored. */
+  n: number
+  /** counts[true class][predicted class] summing to n (single-label); null for multi-label. */
+  confusion: number[][] | null
+  /** Multi-label: per label, true/false positives/negatives at the 0.5 threshold (non-blank images); null for single-label. */
+  labelCounts: { name: string; tp: number; fp: number; fn: number; tn: number }[] | null
+  /** One-vs-rest curve per class (per label) with both positives and negatives; rates in [0, 1]. */
+  roc: { name: string; points: { fpr: number; tpr: number }[]; auc: number; positives: number }[]
+  /** The AUROC the tables report (macro over classes), or null when undefined. */
+  auc: number | null
+  /** Classes without a curve, and why. */
+  notes: string[]
+}
+
+/** What `compareMethods` answers: a paired bootstrap of metric(a) − metric(b) on the same test images. */
+export interface MethodComparison {
+  a: string
+  b: string
+  /** Metric id (acc, f1, recall, kappa, auc). */
+  metric: string
+  /** Test images both were scored on. */
+  n: number
+  /** metric(a) − metric(b) on all images, or null when undefined. */
+  difference: number | null
+  /** 95% percentile interval of the difference (null bounds when undefined). */
+  ci: [number | null, number | null]
+  /** Two-sided bootstrap p-value of "no difference", in (0, 1], or null. */
+  p: number | null
+  resamples: number
+  /** Resamples on which the metric was undefined (left out). */
+  undefinedResamples: number
+}
+
+/** What `estimateRun` answers: a plan's size and expected time before it starts. */
+export interface RunEstimate {
+  /** Models the plan produces. */
+  members: number
+  /** Groups (learning rates: FGG lineages / grid rate groups). */
+  groups: number
+  /** Training epochs over all trainings of the plan (linear probe included). */
+  epochs: number
+  /** Trainings (units) the plan runs, and how many engine processes run at once. */
+  trainings: number
+  workers: number
+  /** Backend the run would use. */
+  backend: string
+  /** Training images of the dataset (one epoch). */
+  trainImages: number
+  /** Expected wall time, seconds, or null when no speed was measured yet. */
+  seconds: number | null
+  /** Where the speed comes from, in words (or why there is none). */
+  basis: string
+  /** Seconds per training image per epoch (median of past members), or null. */
+  secondsPerImage: number | null
+}
+
+/** The plan settings `estimateRun` takes (the fission job's, all optional but the dataset and plan). */
+const planRequest = z.object({
+  datasetId: id,
+  plan: z.enum(['grid', 'fgg', 'pretrain']),
+  arch: z.string().min(1).max(64).default('smallcnn'),
+  lpEpochs: z.number().int().min(0).optional(),
+  epochs: z.number().int().min(1).optional(),
+  lrs: z.array(z.number().positive()).min(1).optional(),
+  seeds: z.array(z.number().int().min(0)).min(1).optional(),
+  augs: z.array(z.enum(['none', 'minimal', 'medium', 'heavy'])).min(1).optional(),
+  fggEpochs: z.number().int().min(1).optional(),
+  cycle: z.number().int().min(2).optional(),
+  batchSize: z.number().int().min(2).optional()
+}).strict()
+
 /** Every command of the app. */
 export const commands = {
   workspaceInfo: command({ description: 'Workspace folder, schema version and record counts.', request: none, response: type<WorkspaceInfo>() }),
@@ -183,6 +307,34 @@ export const commands = {
     description: 'A few small example images per class of a dataset, as PNG data URLs (pixels only, no patient data).',
     request: z.object({ id }).strict(),
     response: type<Record<string, string[]>>()
+  }),
+  inspectDataset: command({
+    description: 'What importing a file or folder would see: format, CSV columns and their roles, classes, counts, defaults.',
+    request: z.object({
+      path: z.string().min(1).max(4096),
+      csv: z.string().max(4096).optional(),
+      format: z.enum(['auto', 'npz', 'idx', 'csv', 'dicom', 'folder']).default('auto'),
+      columns: z.object({
+        path: z.string().max(256).optional(), label: z.string().max(256).optional(), split: z.string().max(256).optional(),
+        group: z.string().max(256).optional(), labels: z.array(z.string().max(256)).min(2).optional()
+      }).strict().optional()
+    }).strict(),
+    response: type<DatasetInspection>()
+  }),
+  modelCurves: command({
+    description: 'Confusion matrix and ROC curves of a model (member or soup) of a fused run on its test split.',
+    request: z.object({ runId: id, modelId: id }).strict(),
+    response: type<ModelCurvesReport>()
+  }),
+  compareMethods: command({
+    description: 'Paired bootstrap comparison of two methods of a finished fuse job on the same test images.',
+    request: z.object({ jobId: id, a: id, b: id, metric: z.enum(['acc', 'f1', 'recall', 'kappa', 'auc']).optional() }).strict(),
+    response: type<MethodComparison>()
+  }),
+  estimateRun: command({
+    description: 'Members, epochs and expected time of a Fission plan on this backend, before starting it.',
+    request: planRequest,
+    response: type<RunEstimate>()
   }),
   backendInfo: command({ description: 'The compute backend the engine runs on, and why (fallbacks).', request: none, response: type<BackendReport>() }),
   choosePath: command({

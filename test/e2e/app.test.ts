@@ -4,12 +4,13 @@
  */
 import { spawn, execFileSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromium } from 'playwright-core'
+import sharp from 'sharp'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -148,11 +149,37 @@ describe('the workstation in a browser', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'view-datasets-import.png'), fullPage: true })
   })
 
+  it('detects a CSV manifest\'s columns and classes in the import wizard, each correctable', async () => {
+    const dir = join(workspace + '-data', 'csv-source')
+    mkdirSync(join(dir, 'img'), { recursive: true })
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer()
+    const rows = [['a', 'benign', 'train'], ['b', 'malignant', 'train'], ['c', 'benign', 'test'], ['d', 'malignant', 'val']]
+    for (const [f] of rows) writeFileSync(join(dir, 'img', `${f}.png`), png)
+    writeFileSync(join(dir, 'manifest.csv'), ['image_id,diagnosis,split,age', ...rows.map(([f, dx, sp]) => `img/${f}.png,${dx},${sp},50`)].join('\n') + '\n')
+    await openView('datasets', 'Datasets')
+    if (!(await page.locator('[data-test="import-wizard"]').isVisible())) await page.click('[data-test="import-open"]')
+    await page.fill('#imp-path', dir)
+    await page.locator('[data-test="detected-format"]', { hasText: 'CSV manifest + images' }).waitFor({ timeout: 30_000 })
+    expect(await page.locator('#imp-col-path').inputValue()).toBe('image_id')
+    expect(await page.locator('#imp-col-label').inputValue()).toBe('diagnosis')
+    expect(await page.locator('#imp-col-split').inputValue()).toBe('split')
+    expect(await page.locator('[data-test="detected-classes"]').innerText()).toMatch(/Classes \(2\):\s*benign · 2\s*malignant · 2/)
+    expect(await page.locator('[data-test="detected"]').innerText()).toContain('its own (2 train · 1 test · 1 val)')
+    // a wrong correction is shown at once: no row has a split named in column age
+    await page.selectOption('#imp-col-split', 'age')
+    await expect.poll(() => page.locator('[data-test="detected"]').innerText(), { timeout: 30_000 }).toContain('4 input(s) will not be imported')
+    await expectClean()
+    await page.screenshot({ path: join(ARTIFACTS, 'view-datasets-detected-columns.png'), fullPage: true })
+  })
+
   it('imports a subset of PneumoniaMNIST and shows its counts, chart and failures', async () => {
     const npz = medmnistSubset(workspace + '-data')
     await openView('datasets', 'Datasets')
     if (!(await page.locator('[data-test="import-wizard"]').isVisible())) await page.click('[data-test="import-open"]')
     await page.fill('#imp-path', npz)
+    await page.locator('[data-test="detected-format"]', { hasText: 'MedMNIST archive (.npz)' }).waitFor({ timeout: 30_000 })
+    expect(await page.locator('[data-test="detected"]').innerText()).toMatch(/its own \(160 train · 40 val · 60 test\)[\s\S]*28 × 28 px[\s\S]*1 \(gray\)/)
+    expect(await page.locator('[data-test="detected-columns"]').count()).toBe(0)
     await page.fill('#imp-name', 'pneumonia subset')
     await page.click('[data-test="import-start"]')
     await page.locator('[data-test="import-finish"]').waitFor({ timeout: 180_000 })
@@ -178,9 +205,11 @@ describe('the workstation in a browser', () => {
     await page.fill('#run-cepochs', '2')
     await page.fill('#run-cycle', '2')
     // 2 groups × (1 base model + 1 snapshot at epoch 2 of the cycle phase); 2 × (1 + 2) epochs.
-    const estimate = await page.locator('[data-test="estimate"]').innerText()
-    expect(estimate).toMatch(/4\s*models \(2 groups\)/)
-    expect(estimate).toMatch(/6\s*training epochs/)
+    const estimate = page.locator('[data-test="estimate"]')
+    await expect.poll(() => estimate.innerText(), { timeout: 30_000 }).toMatch(/4\s*models \(2 groups\)/)
+    await expect.poll(() => estimate.innerText(), { timeout: 30_000 }).toMatch(/6\s*training epochs \(4 trainings of 160 images\)/)
+    expect(await page.locator('[data-test="estimate-time"]').innerText()).toBe('not measured yet')
+    expect(await page.locator('[data-test="estimate-basis"]').innerText()).toMatch(/^Speed: not measured yet: no finished smallcnn model at 28 × 28 px on (tensorflow|wasm|cpu)/)
     await page.screenshot({ path: join(ARTIFACTS, 'flow-2-new-run.png'), fullPage: true })
     await page.click('[data-test="run-start"]')
     await page.locator('header h1', { hasText: 'Training' }).waitFor()
@@ -193,6 +222,14 @@ describe('the workstation in a browser', () => {
     expect(await page.locator('[data-test="members-table"] tbody tr').count()).toBe(4)
     await expectClean()
     await page.screenshot({ path: join(ARTIFACTS, 'flow-4-members.png'), fullPage: true })
+    // the finished members now give the same plan a measured time
+    await openView('new-run', 'New run')
+    await page.selectOption('#run-arch', 'smallcnn')
+    await page.fill('#run-epochs', '1')
+    await expect.poll(() => page.locator('[data-test="estimate-time"]').innerText(), { timeout: 30_000 }).toMatch(/^≈ \d+( min \d+)? s$|^≈ \d+ h \d+ min$/)
+    expect(await page.locator('[data-test="estimate-basis"]').innerText()).toMatch(/^Speed: median speed of 4 finished smallcnn models at 28 × 28 px on (tensorflow|wasm|cpu) in this workspace\.$/)
+    await expectClean()
+    await page.screenshot({ path: join(ARTIFACTS, 'flow-4b-new-run-measured.png'), fullPage: true })
   }, 900_000)
 
   it('fuses the members, shows the soup tree, the methods with CIs and the OOD chart', async () => {
@@ -204,7 +241,27 @@ describe('the workstation in a browser', () => {
     const table = await page.locator('[data-test="methods-table"]').innerText()
     for (const label of ['Best individual', 'Uniform soup', 'Greedy soup', 'GoU', 'GoG', 'Ensemble']) expect(table).toContain(label)
     expect(table).toMatch(/\d\.\d{3}\s+\[\d\.\d{3}, \d\.\d{3}\]/)
-    expect(await page.locator('[data-test="comparison"]').innerText()).toMatch(/the best individual model on test accuracy \(95% CI of the difference -?\d\.\d{3} to -?\d\.\d{3}, p = \d\.\d{3}\)/)
+    const sentence = page.locator('[data-test="comparison"]')
+    await expect.poll(() => sentence.innerText(), { timeout: 60_000 }).toMatch(/^GoG scores .* Best individual on test accuracy \(95% CI of the difference -?\d\.\d{3} to -?\d\.\d{3}, p = \d\.\d{3}\)/)
+    // any two methods, on another metric
+    await page.selectOption('#fu-cmp-a', 'uniform')
+    await page.selectOption('#fu-cmp-b', 'ensemble')
+    await page.selectOption('#fu-cmp-metric', 'auc')
+    await expect.poll(() => sentence.innerText(), { timeout: 60_000 }).toMatch(/^Uniform soup scores .* Ensemble on test AUROC \(95% CI of the difference -?\d\.\d{3} to -?\d\.\d{3}, p = \d\.\d{3}\)/)
+    expect(await page.locator('[data-test="comparison-numbers"]').innerText()).toMatch(/-?\d\.\d{3}\s*difference \(Uniform soup − Ensemble\)\s*\[-?\d\.\d{3}, -?\d\.\d{3}\]\s*95% CI\s*\d\.\d{3}\s*p-value/)
+    // ROC curves (two classes + chance) and the confusion matrix of the GoG soup, then of a member
+    const roc = page.locator('[aria-label="ROC curves"]')
+    await roc.locator('canvas').waitFor({ timeout: 60_000 })
+    expect(await roc.getAttribute('data-series')).toBe('3')
+    const cells = async (): Promise<number[]> => (await page.locator('[data-test="confusion"] tbody td').allInnerTexts()).map(Number)
+    expect((await cells()).length).toBe(4)
+    expect((await cells()).reduce((a, v) => a + v, 0)).toBe(SUBSET.test)
+    expect(await page.locator('[data-test="confusion"] thead').innerText()).toMatch(/predicted[\s\S]*\w/)
+    expect(await page.locator('#fu-model option:checked').innerText()).toMatch(/^soup: gog/)
+    const member = (await page.locator('#fu-model option', { hasText: 'member:' }).first().getAttribute('value'))!
+    await page.selectOption('#fu-model', member)
+    await expect.poll(async () => (await cells()).reduce((a, v) => a + v, 0), { timeout: 30_000 }).toBe(SUBSET.test)
+    expect(await roc.getAttribute('data-series')).toBe('3')
     await expectClean()
     await page.screenshot({ path: join(ARTIFACTS, 'flow-5-fusion.png'), fullPage: true })
     await openView('ood', 'Out-of-distribution')

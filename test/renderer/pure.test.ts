@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { formatCi, formatCount, formatDuration, formatLr, formatNumber } from '../../src/renderer/src/format'
-import { PLAN_DEFAULTS, cosineLr, cyclicLr, estimatePlan, estimateSeconds, fggSnapshots, parseNumberList, plannedSchedule, settingsOf } from '../../src/renderer/src/plan'
+import { PLAN_DEFAULTS, cosineLr, cyclicLr, fggSnapshots, parseNumberList, plannedSchedule, settingsOf } from '../../src/renderer/src/plan'
 import { compareCells, sortRows } from '../../src/renderer/src/table'
 import { metricKind, seriesOf } from '../../src/renderer/src/curves'
 import { classCountsOption, soupTreeOption } from '../../src/renderer/src/chart-options'
@@ -28,16 +28,6 @@ describe('plan arithmetic (METHOD.md figures)', () => {
     expect(fggSnapshots(17, 4)).toBe(5)
     expect(fggSnapshots(16, 4)).toBe(4)
     expect(fggSnapshots(4, 2)).toBe(2) // c = 2: (e mod 2) + 1 = 1 at the even epochs 2 and 4
-  })
-
-  it('the reference grid is 48 members and 2,400 epochs; FGG is 48 members and 536 epochs', () => {
-    expect(estimatePlan({ ...PLAN_DEFAULTS, kind: 'grid' })).toEqual({ members: 48, epochs: 2400, groups: 8 })
-    expect(estimatePlan({ ...PLAN_DEFAULTS, kind: 'fgg' })).toEqual({ members: 48, epochs: 536, groups: 8 })
-  })
-
-  it('estimates time from the measured speed, spread over processes', () => {
-    // 10 epochs × 2,048 images × 150 ms / 1,024 = 3 s, over 2 processes = 1.5 s.
-    expect(estimateSeconds(10, 2048, 150, 2)).toBeCloseTo(1.5, 10)
   })
 
   it('parses lists of learning rates and refuses anything else', () => {

@@ -11,15 +11,17 @@
  * ApiError on bad input (code 'invalid_request' with field issues), an unknown command,
  * a missing record (`not_found`) or an unexpected failure (`internal`, message only).
  */
-import { readFileSync, readdirSync, statSync, type Dirent } from 'node:fs'
-import { homedir } from 'node:os'
+import { existsSync, readFileSync, readdirSync, statSync, type Dirent } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { availableParallelism, homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import {
   ApiCallError, commands, describeIssues, fieldIssues,
-  type ApiError, type BackendReport, type CommandName, type EventName, type EventPayload, type FolderEntry, type FolderListing,
-  type Json, type ParsedRequestOf, type Reply, type ResponseOf
+  type ApiError, type BackendReport, type CommandName, type DatasetInspection, type EventName, type EventPayload, type FolderEntry, type FolderListing,
+  type Json, type MethodComparison, type ModelCurvesReport, type ParsedRequestOf, type Reply, type ResponseOf, type RunEstimate
 } from '../../shared/api'
 import type { App } from './app'
+import { predictionsPath } from './jobs/fuse'
 
 /** One connected client (an Electron window, a bridge WebSocket, a test). */
 export interface Session {
@@ -135,6 +137,10 @@ export function createHandlers(app: App): Handlers {
       const dataset = store.datasets.get(id) ?? notFound('dataset', id)
       return readThumbnails(app, id, dataset.meta)
     },
+    inspectDataset: (req) => inspectDataset(app, req),
+    modelCurves: (req) => modelCurves(app, req),
+    compareMethods: (req) => compareMethods(app, req),
+    estimateRun: (req) => estimateRun(app, req),
     backendInfo: () => (backend ??= probeBackend()),
     // The desktop app answers this with a native dialog (src/main/ipc.ts); other transports have none.
     choosePath: () => {
@@ -164,6 +170,134 @@ function readThumbnails(app: App, datasetId: string, meta: Json): Record<string,
     })
   }
   return out
+}
+
+/**
+ * Runs a short engine request (a non-resumable job kind) in an engine process and answers its
+ * result, so the main process never blocks on engine work; a failure rejects with `code` and
+ * the engine's message.
+ */
+async function inEngine(app: App, kind: string, params: Json, code: ApiError['code']): Promise<Json> {
+  const done = await app.jobs.wait(app.jobs.start(kind, params).id)
+  if (done.status !== 'completed') throw new ApiCallError({ code, message: done.error ?? `the ${kind} request was ${done.status}` })
+  return done.result
+}
+
+/** The importers' view of a file or folder (an 'inspect' engine job); a source no importer accepts is a request error naming why. */
+async function inspectDataset(app: App, req: ParsedRequestOf<'inspectDataset'>): Promise<DatasetInspection> {
+  const input = resolve(req.path)
+  if (!existsSync(input)) throw new ApiCallError({ code: 'not_found', message: `${input} does not exist`, issues: [{ path: 'path', message: 'does not exist' }] })
+  const params = { input, format: req.format, ...(req.csv ? { csv: resolve(req.csv) } : {}), ...(req.columns ? { columns: req.columns } : {}) }
+  return (await inEngine(app, 'inspect', params, 'invalid_request')) as unknown as DatasetInspection
+}
+
+/** Reads a stored predictions CSV (workspace-relative), or answers not_found saying how to make it. */
+async function readPredictions(app: App, rel: string, what: string): Promise<import('../engine/evaluate/model').ParsedPredictions> {
+  const { parsePredictionsCsv } = await import('../engine/evaluate/model')
+  const file = app.workspace.resolve(rel)
+  if (!existsSync(file)) throw new ApiCallError({ code: 'not_found', message: `no test predictions of ${what} yet: fuse the run (Fusion view) to compute them` })
+  return parsePredictionsCsv(await readFile(file, 'utf8'))
+}
+
+/** Confusion matrix and ROC curves of a member or soup of a run, from the test predictions its fuse job stored. */
+async function modelCurves(app: App, { runId, modelId }: ParsedRequestOf<'modelCurves'>): Promise<ModelCurvesReport> {
+  const run = app.store.runs.get(runId) ?? notFound('run', runId)
+  const member = app.store.runs.getMember(modelId)
+  const soup = member ? undefined : app.store.soups.get(modelId)
+  if ((member?.runId ?? soup?.runId) !== runId) notFound(`model of run ${runId}`, modelId)
+  const dataset = app.store.datasets.get(run.datasetId) ?? notFound('dataset', run.datasetId)
+  const { predictions } = await readPredictions(app, predictionsPath(runId, modelId), member ? `member ${member.name}` : `soup ${soup!.name}`)
+  const { modelCurves: curves } = await import('../engine/evaluate/curves')
+  return { modelId, modelKind: member ? 'member' : 'soup', split: 'test', ...curves(predictions, dataset.classes) }
+}
+
+type Obj = Record<string, Json>
+const asObj = (v: Json | undefined): Obj | null => (v && typeof v === 'object' && !Array.isArray(v) ? v : null)
+
+/** Answers of `compareMethods` already computed, by request (a finished fuse job never changes). */
+const comparisons = new Map<string, Promise<MethodComparison>>()
+
+/**
+ * Paired bootstrap of two methods of a finished fuse job, on the test predictions it stored, with
+ * its resamples and seed. Computed by a 'compare' job in an engine process (seconds on a large
+ * test set), whose result this answers.
+ */
+function compareMethods(app: App, { jobId, a, b, metric }: ParsedRequestOf<'compareMethods'>): Promise<MethodComparison> {
+  const job = app.store.jobs.get(jobId) ?? notFound('job', jobId)
+  const result = asObj(job.result)
+  if (job.kind !== 'fuse' || job.status !== 'completed' || !result) throw new ApiCallError({ code: 'conflict', message: `job ${jobId} is not a finished fusion` })
+  const files = asObj(result.predictions) ?? {}
+  const fileOf = (m: string): string => {
+    const f = files[m]
+    if (typeof f !== 'string' || !existsSync(app.workspace.resolve(f))) throw new ApiCallError({ code: 'not_found', message: `fusion ${jobId} kept no test predictions of method '${m}' (fuse the run again to compare it)` })
+    return f
+  }
+  const params = asObj(job.params) ?? {}
+  const request = {
+    files: [fileOf(a), fileOf(b)],
+    metric: metric ?? (typeof result.metric === 'string' ? result.metric : 'acc'),
+    resamples: typeof params.resamples === 'number' ? params.resamples : 1000,
+    seed: typeof params.seed === 'number' ? params.seed : 0
+  }
+  const key = JSON.stringify([app.workspace.dir, request])
+  let answer = comparisons.get(key)
+  if (!answer) {
+    answer = inEngine(app, 'compare', request, 'internal').then((r) => ({ a, b, metric: request.metric, ...(r as unknown as Omit<MethodComparison, 'a' | 'b' | 'metric'>) }))
+    comparisons.set(key, answer)
+    answer.catch(() => comparisons.delete(key))
+  }
+  return answer.then((r) => ({ ...r, a, b }))
+}
+
+const median = (v: number[]): number => {
+  const s = [...v].sort((x, y) => x - y)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+const sizeOf = (meta: Json): string => JSON.stringify(asObj(meta)?.size ?? null)
+
+/**
+ * A plan's members and epochs from the engine's plan builder, and its time from the median
+ * seconds per training image per epoch of the finished members of past runs with the same
+ * architecture, image size and backend (none measured yet: no time, and the reason).
+ */
+async function estimateRun(app: App, req: ParsedRequestOf<'estimateRun'>): Promise<RunEstimate> {
+  const dataset = app.store.datasets.get(req.datasetId) ?? notFound('dataset', req.datasetId)
+  const { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } = await import('../engine/fission/plans')
+  const { datasetId: _d, plan: kind, arch, ...given } = req
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
+  let plan: ReturnType<typeof buildPlan>
+  try {
+    plan = buildPlan({ ...PLAN_DEFAULTS, ...(kind === 'pretrain' ? PRETRAIN_DEFAULTS : {}), ...defined, kind })
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e)
+    throw new ApiCallError({ code: 'invalid_request', message, issues: [{ path: message.split(':')[0], message }] })
+  }
+  const info = await (backend ??= probeBackend())
+  const workers = info.device === 'gpu' ? 1 : availableParallelism()
+  const members = plan.units.flatMap((u) => u.members)
+  const trainImages = dataset.counts.train ?? 0
+  const rates: number[] = []
+  for (const run of app.store.runs.list({ limit: 1000 })) {
+    const d = app.store.datasets.get(run.datasetId)
+    const train = d?.counts.train ?? 0
+    if (!d || train === 0 || sizeOf(d.meta) !== sizeOf(dataset.meta)) continue
+    for (const m of app.store.runs.listMembers(run.id)) {
+      if (m.status === 'done' && m.backend === info.backend && m.hyperparams.arch === arch && m.epochs > 0 && m.wallSeconds > 0) rates.push(m.wallSeconds / m.epochs / train)
+    }
+  }
+  const epochs = plan.units.reduce((a, u) => a + u.epochs, 0)
+  const side = JSON.parse(sizeOf(dataset.meta)) as number[] | null
+  const px = side ? `${side.join(' × ')} px` : 'this image size'
+  const rate = rates.length ? median(rates) : null
+  return {
+    members: members.length, groups: new Set(members.map((m) => m.group)).size, epochs, trainings: plan.units.length, workers,
+    backend: info.backend, trainImages,
+    seconds: rate === null ? null : (epochs * trainImages * rate) / Math.min(workers, plan.units.length),
+    secondsPerImage: rate,
+    basis: rate === null
+      ? `not measured yet: no finished ${arch} model at ${px} on ${info.backend} in this workspace (the first run measures it)`
+      : `median speed of ${rates.length} finished ${arch} model${rates.length > 1 ? 's' : ''} at ${px} on ${info.backend} in this workspace`
+  }
 }
 
 let backend: Promise<BackendReport> | undefined

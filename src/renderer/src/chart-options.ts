@@ -113,7 +113,8 @@ export function rocOption(curves: { name: string; fpr: number[]; tpr: number[] }
     tooltip: { trigger: 'item' },
     legend: { top: 0 },
     xAxis: { type: 'value', min: 0, max: 1, name: 'false positive rate', nameLocation: 'middle', nameGap: 26 },
-    yAxis: { type: 'value', min: 0, max: 1, name: 'true positive rate' },
+    // the axis name beside the axis, so the legend above the plot never covers it
+    yAxis: { type: 'value', min: 0, max: 1, name: 'true positive rate', nameLocation: 'middle', nameGap: 34 },
     series: [
       ...curves.map((c) => ({ name: c.name, type: 'line', showSymbol: false, data: c.fpr.map((x, i) => [x, c.tpr[i]]) })),
       { name: 'chance', type: 'line', showSymbol: false, lineStyle: { type: 'dashed', color: '#9aa3b2' }, data: [[0, 0], [1, 1]] }

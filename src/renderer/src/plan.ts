@@ -75,34 +75,6 @@ export function fggSnapshots(epochs: number, cycle: number): number {
   return n
 }
 
-/** What a plan costs before it runs. */
-export interface PlanEstimate {
-  /** Models the plan produces. */
-  members: number
-  /** Training epochs over the training split, in total. */
-  epochs: number
-  /** Groups for hierarchical soups (one per learning rate). */
-  groups: number
-}
-
-/** Members, epochs and groups of a plan (linear-probe epochs, shared by all members, counted once). */
-export function estimatePlan(s: PlanSettings): PlanEstimate {
-  if (s.kind === 'grid') {
-    const members = s.lrs.length * s.seeds.length * s.augs.length
-    return { members, epochs: s.lpEpochs + members * s.epochs, groups: s.lrs.length }
-  }
-  const perGroup = 1 + fggSnapshots(s.fggEpochs, s.cycle)
-  return { members: s.lrs.length * perGroup, epochs: s.lpEpochs + s.lrs.length * (s.epochs + s.fggEpochs), groups: s.lrs.length }
-}
-
-/**
- * Wall time of a plan, seconds: epochs × training images × measured ms per 1,024 images,
- * divided over the engine processes that run at once.
- */
-export function estimateSeconds(epochs: number, trainImages: number, msPer1024: number, processes: number): number {
-  return (epochs * trainImages * msPer1024) / 1024 / 1000 / Math.max(1, processes)
-}
-
 /** Parses "1e-3, 5e-4" into numbers; null when any entry is not a positive number. */
 export function parseNumberList(text: string): number[] | null {
   const parts = text.split(/[\s,;]+/).filter(Boolean)

@@ -68,6 +68,11 @@ export interface ImportResult {
 
 const CONCURRENCY = 8
 
+/** The square side an import uses unless told otherwise: 28 px for 28 px sources (MedMNIST), else 224 px. */
+export function defaultImageSize(nativeSize?: number): number {
+  return nativeSize === 28 ? 28 : 224
+}
+
 function stratumOf(label: number | Float32Array): string {
   if (typeof label === 'number') return String(label)
   const k = label.indexOf(1)
@@ -108,7 +113,7 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
   const fractions = typeof opts.split === 'string' ? parseSplit(opts.split) : (opts.split ?? DEFAULT_SPLIT)
   const seed = opts.seed ?? 0
   const { items, source, seeded } = assignSplits(src, fractions, seed, errors)
-  const size = opts.size ?? (src.nativeSize === 28 ? 28 : 224)
+  const size = opts.size ?? defaultImageSize(src.nativeSize)
   if (!Number.isInteger(size) || size < 1 || size > 4096) throw new Error(`size ${size}: expected an integer number of pixels in 1..4096`)
   let channels: 1 | 3 | undefined = opts.channels === 3 ? 3 : src.nativeChannels
   let writer: CacheWriter | undefined

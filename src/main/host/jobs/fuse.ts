@@ -11,7 +11,10 @@ import type { FuseMethodReport, FuseReport } from '../../engine/fusion/run'
 import type { FusionResult } from '../../engine/fusion/methods'
 import type { Checkpoint } from '../../engine/models/checkpoint'
 import { createHash } from 'node:crypto'
-import { defineJob } from './types'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { defineJob, type JobContext } from './types'
 
 const METHOD_IDS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
 const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
@@ -71,6 +74,66 @@ export function methodRow(r: FuseMethodReport): Record<string, unknown> {
     epochs: r.epochs, seconds: r.seconds, accounting: r.accounting,
     ingredients: r.ingredients, tree: r.tree, steps: r.steps
   }
+}
+
+/** Share of the job's progress bar the fusion takes; the stored test predictions take the rest. */
+const PREDICTIONS_FROM = 0.9
+
+/**
+ * Where the per-image test predictions of one model of a run are kept (workspace-relative CSV,
+ * the format of engine/evaluate/model.ts `predictionsCsv`). `modelKey` is a member or soup id,
+ * or `<fuse job id>-ensemble` for the ensemble baseline (which has no single model).
+ */
+export function predictionsPath(runId: string, modelKey: string): string {
+  return `runs/${runId}/predictions/${modelKey}.test.csv`
+}
+
+/**
+ * Writes the test predictions of every fused member and of every method's model, so the
+ * interface can draw ROC curves / confusion matrices of any model and compare any two methods
+ * on the same images. Files already written (an earlier attempt) are kept. Answers the file of
+ * each method, by method id.
+ */
+async function storeTestPredictions(ctx: JobContext, runId: string, datasetDir: string, classes: string[], members: MemberRecord[], methods: FuseMethodReport[]): Promise<Record<string, string>> {
+  const { evaluateModel, parsePredictionsCsv, predictionsCsv } = await import('../../engine/evaluate/model')
+  const { averageProbs } = await import('../../engine/evaluate/predict')
+  const save = async (rel: string, csv: string): Promise<void> => {
+    const abs = ctx.workspace.resolve(rel)
+    await mkdir(dirname(abs), { recursive: true })
+    await writeFile(`${abs}.tmp`, csv)
+    await rename(`${abs}.tmp`, abs) // never a half-written file after a crash
+  }
+  const models = [
+    ...members.map((m) => ({ key: m.id, dir: m.checkpointPath! })),
+    ...methods.flatMap((r) => (r.modelId && r.method !== 'best' ? [{ key: r.modelId, dir: ctx.store.soups.get(r.modelId)?.checkpointPath ?? null }] : []))
+  ]
+  let done = 0
+  for (const m of models) {
+    ctx.signal.throwIfAborted()
+    const rel = predictionsPath(runId, m.key)
+    if (m.dir && !existsSync(ctx.workspace.resolve(rel))) {
+      // one resample: only the probabilities are kept here, the CIs come from the fusion report
+      const r = await evaluateModel({ checkpointDir: ctx.workspace.resolve(m.dir), datasetDir, split: 'test', bootstrap: { resamples: 1 }, signal: ctx.signal })
+      await save(rel, predictionsCsv(r))
+    }
+    ctx.progress({ fraction: PREDICTIONS_FROM + (1 - PREDICTIONS_FROM) * (++done / models.length), phase: 'test predictions for the curves', etaSeconds: null })
+  }
+  const files: Record<string, string> = {}
+  for (const r of methods) {
+    if (r.kind === 'ensemble') {
+      const rel = predictionsPath(runId, `${ctx.jobId}-ensemble`)
+      if (!existsSync(ctx.workspace.resolve(rel))) {
+        const each = await Promise.all(members.map(async (m) => parsePredictionsCsv(await readFile(ctx.workspace.resolve(predictionsPath(runId, m.id)), 'utf8'))))
+        const { rows, predictions } = each[0]
+        await save(rel, predictionsCsv({ task: predictions.task, classes, rows, yTrue: predictions.yTrue, probs: averageProbs(each.map((e) => e.predictions.probs)) }))
+      }
+      files[r.method] = rel
+    } else {
+      const key = r.method === 'best' ? r.ingredients[0]?.memberId : r.modelId
+      if (key && existsSync(ctx.workspace.resolve(predictionsPath(runId, key)))) files[r.method] = predictionsPath(runId, key)
+    }
+  }
+  return files
 }
 
 export const fuseJob = defineJob<typeof fuseParams, FuseState>({
@@ -142,7 +205,7 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
         // a few events per second at most: validation evaluations can be much faster
         if (Date.now() - lastProgress < 250 && done < total) return
         lastProgress = Date.now()
-        const fraction = total > 0 ? Math.min(1, done / total) : 0
+        const fraction = PREDICTIONS_FROM * (total > 0 ? Math.min(1, done / total) : 0)
         const elapsed = (Date.now() - t0) / 1000
         ctx.progress({ fraction, phase: stage, etaSeconds: fraction > 0.05 ? (elapsed / fraction) * (1 - fraction) : null })
       },
@@ -163,10 +226,13 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
         ctx.state.set(state)
       }
     })
+    const predictions = await storeTestPredictions(ctx, p.runId, ctx.workspace.datasetDir(run.datasetId), dataset.classes, ready, report.methods)
     return JSON.parse(JSON.stringify({
       runId: p.runId, datasetId: run.datasetId, metric: report.metric, groupBy: report.groupBy, backend: info.backend,
       seconds: (Date.now() - t0) / 1000, members: report.members, notes: report.notes,
-      methods: report.methods.map(methodRow)
+      methods: report.methods.map(methodRow),
+      // per method id: its per-image test predictions (workspace-relative), for paired comparisons
+      predictions
     })) as Json
   }
 })

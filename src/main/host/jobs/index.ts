@@ -6,10 +6,12 @@
  * with `await import(...)`), then add it to `jobKinds` below. It is then startable through the
  * contract (`startJob({ kind, params })`), the CLI and the UI, with cancel and resume.
  */
+import { compareJob } from './compare'
 import { exportJob } from './export'
 import { fissionJob } from './fission'
 import { fuseJob } from './fuse'
 import { importJob } from './import'
+import { inspectJob } from './inspect'
 import { pipelineJob } from './pipeline'
 import { selftestJob } from './selftest'
 import type { JobKind } from './types'
@@ -18,7 +20,7 @@ export type { JobContext, JobKind, JobState } from './types'
 export { defineJob } from './types'
 
 /** All job kinds. */
-export const jobKinds: readonly JobKind[] = [selftestJob, importJob, fissionJob, fuseJob as unknown as JobKind, exportJob as unknown as JobKind, pipelineJob]
+export const jobKinds: readonly JobKind[] = [selftestJob, importJob, fissionJob, fuseJob as unknown as JobKind, exportJob as unknown as JobKind, pipelineJob, compareJob, inspectJob]
 
 /** The kind named `kind`, or undefined. */
 export function findJobKind(kind: string, kinds: readonly JobKind[] = jobKinds): JobKind | undefined {
