@@ -11,7 +11,7 @@ import type { CliCommand } from './types'
 export const demoCommand: CliCommand = {
   command: 'demo',
   description: 'Run the whole method on the embedded synthetic radiographs (+ an OOD scanner twin); --quick for a smaller, faster version.',
-  options: [{ flags: '--quick', description: 'smaller data and plans (about 3 minutes on 2 CPU cores, vs about 5 for the default)' }, ...planOptions],
+  options: [{ flags: '--quick', description: 'smaller data and plans (about 2–3 minutes on 2 CPU cores, vs about 3 for the default)' }, ...planOptions],
   async run(ctx, _args, o) {
     const { counts, oodCounts, size, seed, ...scale } = o.quick === true ? QUICK_PRESET : DEFAULT_PRESET
     return runPipeline(ctx, { data: { kind: 'synthetic', counts, oodCounts, size, seed }, ...scale, ...planParams(o) })

@@ -51,6 +51,8 @@ interface Report {
   jobId: string
   workspace: string
   backend: string
+  /** What computes, e.g. 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)' (absent in results of older versions). */
+  engine?: string
   backendWarning: string | null
   metric: string
   seconds: number
@@ -72,7 +74,7 @@ const withCi = (m: { value: number | null; ci: [number | null, number | null] } 
 /** Prints a pipeline report: backend, members, methods with 95% CIs and compute, the soup tree, the export. */
 export function printPipeline(result: unknown, out: (line: string) => void): void {
   const r = result as Report
-  out(`backend: ${r.backend}`)
+  out(`backend: ${r.engine ?? r.backend}`)
   if (r.backendWarning) out(`warning: ${r.backendWarning}`)
   out(`workspace: ${r.workspace} (pipeline job ${r.jobId}, ${r.seconds.toFixed(0)} s of work: ${Object.entries(r.stages).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`)
   out('')

@@ -4,17 +4,15 @@
  * database must pass its integrity check, no training epoch may be recorded twice, and the final
  * tables must equal the uninterrupted run's.
  */
-import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import * as ort from 'onnxruntime-node'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { plannedEpochs, QUICK_PRESET } from '../../../src/main/engine/demo/presets'
+import { cliGroup, type Exit } from '../../fixtures/process'
 
-const ROOT = resolve(__dirname, '../../..')
-const CLI = join(ROOT, 'bin', 'fissionfusion.mjs')
 
 interface Ci { value: number; ci: [number, number] }
 interface Report {
@@ -29,42 +27,9 @@ interface Report {
   export: { file: string; files: string[]; card: { preprocessing: { size: [number, number]; channels: 1 | 3; scale: number; mean: number[]; std: number[] } } }
 }
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
-
-/** Runs the CLI in its own process group; SIGKILLs the whole group after `killAfterMs` if given. */
+/** Runs `demo --quick --json` in its own process group; SIGKILLs the whole group after `killAfterMs` if given. */
 function demo(workspace: string, killAfterMs?: number): Promise<Exit> {
-  return new Promise((done) => {
-    const t0 = Date.now()
-    const child = spawn(process.execPath, [CLI, 'demo', '--quick', '--json', '--workspace', workspace], {
-      cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FF_BACKEND: 'wasm' }
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-    // A power cut: the CLI, its engine process and the training workers all die at once.
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL') } catch { /* already gone */ } }, killAfterMs)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      void groupGone(child.pid!).then(() => done({ code, signal, stdout, stderr, ms: Date.now() - t0 }))
-    })
-  })
-}
-
-/**
- * Resolves once no process of the group exists any more, zombies included: a killed engine is
- * a zombie until reaped, and the next run would take it for another app still running the job.
- */
-async function groupGone(pgid: number): Promise<void> {
-  for (let waited = 0; waited < 30_000; waited += 100) {
-    try {
-      process.kill(-pgid, 0)
-    } catch {
-      return
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`processes of group ${pgid} still exist 30 s after the kill`)
+  return cliGroup(['demo', '--quick', '--json', '--workspace', workspace], { killAfterMs }).done
 }
 
 function rng(seed: number): () => number {
@@ -166,11 +131,7 @@ describe('fissionfusion demo --quick', () => {
     }
   })
 
-  // KNOWN FAILURE, issue 9 stays open: after some kill points the resumed run's tables differ from an
-  // uninterrupted run's (a grid member's val accuracy 0.5875 vs 0.625 seen), so resuming a member killed
-  // mid-way is not yet bit-exact inside the pipeline (the engine-level kill test in
-  // test/main/engine/fission/kill.test.ts passes). Skipped so CI stays meaningful until that is fixed.
-  it.skip('killed with SIGKILL at three random moments and run again: intact database, nothing trained twice, the same tables', async () => {
+  it('killed with SIGKILL at three random moments and run again: intact database, nothing trained twice, the same tables', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ff-demo-kill-'))
     const random = rng(20261127)
     const kills: number[] = []

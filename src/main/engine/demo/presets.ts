@@ -38,26 +38,26 @@ export interface DemoPreset {
 
 const common = { seed: 2024, seeds: [0, 1], augs: ['minimal', 'medium', 'heavy'] as DemoPreset['augs'], cycle: 4, a1: 1e-4, a2: 1e-6, resamples: 1000, width: 0.5 }
 
-/** `demo --quick`: about 3 minutes on 2 CPU cores (wasm), most of it evaluating 16 methods on 20 test sets. */
+/** `demo --quick`: about 2–3 minutes on 2 CPU cores (wasm), half of it evaluating 16 methods on 20 test sets. */
 export const QUICK_PRESET: DemoPreset = {
   ...common,
   counts: { train: 256, val: 160, test: 160 },
   oodCounts: { train: 32, val: 32, test: 160 },
   size: 16,
-  pretrainEpochs: 1,
+  pretrainEpochs: 3,
   lrs: [2e-3, 2e-4],
   epochs: 3,
   fggEpochs: 1,
   batchSize: 64
 }
 
-/** `demo`: about 5 minutes on 2 CPU cores (wasm): 1.5× the images of --quick and 2 pretraining epochs. */
+/** `demo`: about 3 minutes on 2 CPU cores (wasm): 1.5× the images of --quick. */
 export const DEFAULT_PRESET: DemoPreset = {
   ...common,
   counts: { train: 384, val: 224, test: 224 },
   oodCounts: { train: 32, val: 32, test: 224 },
   size: 16,
-  pretrainEpochs: 2,
+  pretrainEpochs: 3,
   lrs: [2e-3, 2e-4],
   epochs: 3,
   fggEpochs: 1,

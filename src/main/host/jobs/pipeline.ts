@@ -207,7 +207,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     const metric = (fused.grid as R).metric as string
     const fusedResults = fused as unknown as Parameters<typeof methodsTable>[0]
     return JSON.parse(JSON.stringify({
-      backend: info.backend, backendWarning: info.warning ?? null,
+      backend: info.backend, engine: info.compute, backendWarning: info.warning ?? null,
       datasets: { source: sourceId, ood: oodIds },
       runs: runIds,
       startFrom: from,
