@@ -3,7 +3,7 @@
 // is a value the CLI and UI show.
 import os from 'node:os'
 import * as tf from '@tensorflow/tfjs'
-import { registerWasmKernels } from './kernels'
+import { registerGradients, registerWasmKernels } from './kernels'
 import { loadNative } from './native'
 import { activateWasm } from './wasm'
 
@@ -129,6 +129,7 @@ const TRY: Record<BackendName, (threads: number) => Promise<Started>> = {
 
 async function select(requested: BackendName | 'auto', threads: number): Promise<BackendInfo> {
   const fallbacks: BackendInfo['fallbacks'] = []
+  registerGradients()
   for (const backend of requested === 'auto' ? ORDER : [requested]) {
     try {
       const got = await TRY[backend](threads)

@@ -196,7 +196,7 @@ describe.each(kernelSets)('$name', ({ name, skip, register }) => {
     }
   })
 
-  describe.skipIf(skip)('FusedConv2D (inference), Add of a bias, Sum', () => {
+  describe.skipIf(skip)('FusedConv2D (inference), Add of a bias, Sum and Mean', () => {
     for (const activation of ['linear', 'relu', 'relu6', 'elu'] as const) {
       for (const c of convCases) {
         it(`fused conv ${activation} x ${c.x} kernel ${c.k}→${c.co} stride ${c.s} pad ${JSON.stringify(c.pad)}`, () => {
@@ -254,9 +254,9 @@ describe.each(kernelSets)('$name', ({ name, skip, register }) => {
       { shape: [4, 5, 6], axes: [1, 2], keepDims: false },
       { shape: [4, 5, 6], axes: [0, 2], keepDims: true }
     ]
-    for (const c of sums) {
-      it(`sum ${c.shape} over ${c.axes} keepDims ${c.keepDims}`, () => {
-        const run = (): tf.Tensor => tf.tidy(() => tf.sum(tf.tensor(values(tf.util.sizeFromShape(c.shape), 8), c.shape), c.axes, c.keepDims))
+    for (const c of sums) for (const reduce of [tf.sum, tf.mean]) {
+      it(`${reduce === tf.sum ? 'sum' : 'mean'} ${c.shape} over ${c.axes} keepDims ${c.keepDims}`, () => {
+        const run = (): tf.Tensor => tf.tidy(() => reduce(tf.tensor(values(tf.util.sizeFromShape(c.shape), 8), c.shape), c.axes, c.keepDims))
         tf.setBackend('cpu')
         const ref = run()
         tf.setBackend('wasm')

@@ -11,6 +11,7 @@ import {
   Conv2DBackpropInput,
   FusedConv2D,
   MaxPoolGrad,
+  Mean,
   Sum,
   util,
   type Conv2DAttrs,
@@ -174,24 +175,31 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
         return out
       }) as KernelFunc
     },
-    {
-      kernelName: Sum,
-      backendName: 'wasm',
-      kernelFunc: ((args) => {
-        const a = args.attrs as unknown as SumAttrs
-        const x = args.inputs.x as TensorInfo
-        const axes = util.parseAxisParam(a.axis, x.shape).sort((p, q) => p - q)
-        // Only sums over leading axes (a bias gradient: all but the channels) are native.
-        if (x.dtype !== 'float32' || axes.length === 0 || axes.some((v, i) => v !== i)) return own(Sum)(args)
-        const k = axes.length
-        const rows = util.sizeFromShape(x.shape.slice(0, k))
-        const cols = util.sizeFromShape(x.shape.slice(k))
-        const shape = a.keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k)
-        const be = args.backend as BackendWasm
-        const out = be.makeOutput(shape, 'float32')
-        addon.sumRows(heapF32(be, x), heapF32(be, out), rows, cols)
-        return out
-      }) as KernelFunc
-    }
+    { kernelName: Sum, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Sum, false) },
+    // BatchNorm's batch moments in training are Means over (N, H, W).
+    { kernelName: Mean, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Mean, true) }
   ]
+}
+
+/**
+ * Sum (or Mean) over leading axes natively (a bias gradient, BatchNorm's batch moments: all axes
+ * but the channels); any other reduction goes to the backend's own kernel.
+ */
+function leadingReduction(addon: NativeAddon, own: (name: string) => KernelFunc, name: string, mean: boolean): KernelFunc {
+  return ((args) => {
+    const a = args.attrs as unknown as SumAttrs
+    const x = args.inputs.x as TensorInfo
+    const axes = util.parseAxisParam(a.axis, x.shape).sort((p, q) => p - q)
+    if (x.dtype !== 'float32' || axes.length === 0 || axes.some((v, i) => v !== i)) return own(name)(args)
+    const k = axes.length
+    const rows = util.sizeFromShape(x.shape.slice(0, k))
+    const cols = util.sizeFromShape(x.shape.slice(k))
+    const shape = a.keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k)
+    const be = args.backend as BackendWasm
+    const out = be.makeOutput(shape, 'float32')
+    const sums = heapF32(be, out)
+    addon.sumRows(heapF32(be, x), sums, rows, cols)
+    if (mean) for (let c = 0; c < cols; c++) sums[c] /= rows
+    return out
+  }) as KernelFunc
 }
