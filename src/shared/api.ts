@@ -110,6 +110,16 @@ export interface BackendReport {
   /** Set whenever the engine runs on something slower than the best backend. */
   warning?: string
   kernels: string[]
+  /**
+   * What computes, in words, e.g. 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)',
+   * 'wasm + JS kernels: native addon not built: <reason>' or 'cpu (pure JS)'.
+   */
+  compute: string
+  /**
+   * On wasm: whether the native addon runs the convolution kernels; `blas` is its instruction set
+   * and BLAS (e.g. 'AVX-512, OpenBLAS 0.3.21'), `reason` why it is not loaded. Absent on other backends.
+   */
+  native?: { loaded: boolean; blas?: string; reason?: string }
 }
 
 /** What `choosePath` answers: the chosen path, or null when the user cancelled. */

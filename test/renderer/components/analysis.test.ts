@@ -204,4 +204,10 @@ describe('RunPicker', () => {
     expect(fake.calls.map((c) => c.command)).toContain('getRun')
     expect(w.emitted('picked')).toEqual([['run_2']])
   })
+
+  it('shows each run\'s status on request', () => {
+    const runs = [{ id: 'run_1', name: 'fgg', kind: 'fgg', status: 'running' }]
+    const w = mount(RunPicker, { props: { id: 'tr-run', showStatus: true }, global: global({ runs: { list: runs, selectedId: 'run_1' } }) })
+    expect(w.findAll('option').map((o) => o.text())).toEqual(['fgg · fgg · running'])
+  })
 })

@@ -9,9 +9,13 @@ import BackendBadge from '../../../src/renderer/src/components/BackendBadge.vue'
 import BackendBanner from '../../../src/renderer/src/components/BackendBanner.vue'
 import DatasetSummary from '../../../src/renderer/src/components/DatasetSummary.vue'
 import ErrorNote from '../../../src/renderer/src/components/ErrorNote.vue'
+import JobStatus from '../../../src/renderer/src/components/JobStatus.vue'
+import LabelledSelect from '../../../src/renderer/src/components/LabelledSelect.vue'
 import ProgressBar from '../../../src/renderer/src/components/ProgressBar.vue'
 import MembersView from '../../../src/renderer/src/views/MembersView.vue'
 import { job, dataset, member } from '../records'
+import { readBackend } from '../../../src/renderer/src/stores/app'
+import type { JobRecord } from '../../../src/shared/api'
 import { setApi } from '../../../src/renderer/src/api'
 import { fakeApi } from '../fake-api'
 import { flushPromises } from '@vue/test-utils'
@@ -115,6 +119,96 @@ describe('backend display', () => {
   })
 })
 
+describe('compute path in the top bar', () => {
+  // Shaped as the engine's BackendInfo reports it (src/main/engine/compute/index.ts).
+  const base = { backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [{ backend: 'tensorflow', reason: '@tensorflow/tfjs-node: not installed' }], kernels: [] }
+  const native = { ...base, compute: 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)', native: { loaded: true, blas: 'AVX-512, OpenBLAS 0.3.21' } }
+  const reason = 'native addon not built: g++: command not found'
+  const jsKernels = {
+    ...base,
+    compute: `wasm + JS kernels: ${reason}`,
+    native: { loaded: false, reason },
+    warning: `wasm backend without native kernels (${reason}; JS kernels train ~3x slower)`
+  }
+  const badge = (report: Record<string, unknown>): ReturnType<typeof mount> => mount(BackendBadge, { global: global({ app: { backend: readBackend(report) } }) })
+
+  it('shows the whole compute sentence with the native kernels, and no warning badge', () => {
+    const w = badge(native)
+    expect(w.find('[data-test="compute"]').text()).toBe('wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)')
+    expect(w.find('[data-test="compute"]').attributes('title')).toBe(native.compute)
+    expect(w.find('[data-test="compute-warning"]').exists()).toBe(false)
+    expect(w.find('[data-test="backend"]').text()).toBe('Backend: wasm · CPU · 1 thread')
+  })
+
+  it('says when the JS kernels run instead: short form, the reason in the tooltip, a warning badge and the banner', () => {
+    const w = badge(jsKernels)
+    expect(w.find('[data-test="compute"]').text()).toBe('wasm + JS kernels')
+    expect(w.find('[data-test="compute"]').attributes('title')).toBe(`wasm + JS kernels: ${reason}`)
+    const warn = w.find('[data-test="compute-warning"]')
+    expect(warn.text()).toBe('Slower path: JS kernels')
+    expect(warn.attributes('title')).toBe(jsKernels.warning)
+    expect(w.find('[data-test="backend"]').classes()).toContain('fallback')
+    const banner = mount(BackendBanner, { global: global({ app: { backend: readBackend(jsKernels) } }) })
+    expect(banner.text()).toContain(`JS kernels train ~3x slower`)
+  })
+
+  it('flags the pure-JS cpu backend', () => {
+    const w = badge({ ...base, backend: 'cpu', compute: 'cpu (pure JS)', warning: 'running on the pure-JS cpu backend: training is ~1000x slower' })
+    expect(w.find('[data-test="compute"]').text()).toBe('cpu (pure JS)')
+    expect(w.find('[data-test="compute-warning"]').text()).toBe('Slower path: pure-JS cpu backend')
+  })
+})
+
+describe('JobStatus', () => {
+  const mountStatus = (props: { kind: string; what?: string; job?: JobRecord; stopped?: string; hint?: string; keepDone?: boolean }, kinds: string[] = ['fuse'], jobsError: unknown = null): ReturnType<typeof mount> =>
+    mount(JobStatus, {
+      props,
+      global: {
+        plugins: [createTestingPinia({ createSpy: vi.fn, stubActions: false, initialState: { app: { jobKinds: kinds.map((kind) => ({ kind, description: '' })) }, jobs: { error: jobsError } } })]
+      }
+    })
+
+  it('shows a running job\'s progress, and hides it once done unless asked to keep it', () => {
+    const running = mountStatus({ kind: 'fuse', what: 'Fusing.', job: job({ status: 'running', progress: 0.25, phase: 'greedy soup' }), stopped: 'Fusion stopped' })
+    expect(running.find('[role="progressbar"]').attributes('aria-label')).toBe('greedy soup')
+    expect(running.text()).toContain('25%')
+    expect(running.find('.not-available').exists()).toBe(false)
+    expect(running.find('[role="alert"]').exists()).toBe(false)
+    const done = job({ status: 'completed', progress: 1 })
+    expect(mountStatus({ kind: 'fuse', job: done, stopped: 'Fusion stopped' }).find('[role="progressbar"]').exists()).toBe(false)
+    expect(mountStatus({ kind: 'fuse', job: done, stopped: 'Fusion stopped', keepDone: true }).find('[role="progressbar"]').exists()).toBe(true)
+  })
+
+  it('says why a job stopped (with the hint), and the last job action\'s error', () => {
+    const failed = job({ status: 'failed', progress: 0.5, error: 'out of memory', exitReason: 'exit code 137' })
+    const w = mountStatus({ kind: 'fission', job: failed, stopped: 'Training stopped', hint: 'You can resume it from its last checkpoint.' }, ['fission'], { message: 'Starting the job failed' })
+    const alerts = w.findAll('[role="alert"]')
+    expect(alerts.map((a) => a.find('strong').text())).toEqual(['Training stopped: out of memory. You can resume it from its last checkpoint.', 'Starting the job failed'])
+    expect(alerts[0].find('pre').text()).toBe('exit code 137')
+    expect(mountStatus({ kind: 'fuse', job: job({ status: 'failed' }), stopped: 'The export stopped' }).find('strong').text()).toBe('The export stopped: unknown reason')
+  })
+
+  it('says when the engine does not offer the job kind, only where it says what the job does', () => {
+    const missing = mountStatus({ kind: 'export', what: 'Exporting a merged model.' })
+    expect(missing.find('.not-available').text()).toContain('Exporting a merged model.')
+    expect(missing.find('.not-available').text()).toContain("Needs: job kind 'export'")
+    expect(mountStatus({ kind: 'export' }).find('.not-available').exists()).toBe(false)
+  })
+})
+
+describe('LabelledSelect', () => {
+  it('labels the select, shows the chosen option and reports a new choice', async () => {
+    const options = [{ id: 'a', label: 'Alpha' }, { id: 'b', label: 'Beta' }]
+    const w = mount(LabelledSelect, { props: { id: 'x-pick', label: 'Pick', value: 'b', options } })
+    expect(w.find('label').attributes('for')).toBe('x-pick')
+    expect(w.find('label').text()).toBe('Pick')
+    expect((w.find('#x-pick').element as HTMLSelectElement).value).toBe('b')
+    expect(w.findAll('option').map((o) => o.text())).toEqual(['Alpha', 'Beta'])
+    await w.find('#x-pick').setValue('a')
+    expect(w.emitted('choose')).toEqual([['a']])
+  })
+})
+
 describe('small components', () => {
   it('ProgressBar shows the percentage and the time left', () => {
     const w = mount(ProgressBar, { props: { fraction: 0.426, label: 'epoch 3/7', etaSeconds: 250 } })
@@ -130,6 +224,16 @@ describe('small components', () => {
     expect(w.find('details pre').text()).toBe('ENOENT /x')
     await w.find('button').trigger('click')
     expect(w.emitted('dismiss')).toHaveLength(1)
+    expect(w.emitted('update:error')).toEqual([[null]])
+    await w.setProps({ error: null })
+    expect(w.find('[role="alert"]').exists()).toBe(false)
+  })
+
+  it('ErrorNote with v-model:error clears a store\'s error on Dismiss', async () => {
+    const w = mount(MembersView, { global: global({ runs: { list: [], detail: null, error: { message: 'Loading the runs failed' } } }) })
+    expect(w.find('[role="alert"] strong').text()).toBe('Loading the runs failed')
+    await w.find('[role="alert"] button').trigger('click')
+    expect(w.find('[role="alert"]').exists()).toBe(false)
   })
 
   it('AppChart labels its chart for assistive technology and tests', () => {

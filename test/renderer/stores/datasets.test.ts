@@ -58,8 +58,13 @@ describe('app store', () => {
   it('accepts a backend description only when it has the expected shape', () => {
     expect(readBackend({ backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [{ backend: 'tensorflow', reason: 'not installed' }, 3] })).toEqual({
       backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [{ backend: 'tensorflow', reason: 'not installed' }],
-      warning: undefined, trainMsPer1024: undefined, processes: undefined
+      warning: undefined, compute: undefined, native: undefined
     })
+    const compute = 'wasm + JS kernels: turned off by FF_NATIVE=0'
+    expect(readBackend({ backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [], compute, native: { loaded: false, reason: 'turned off by FF_NATIVE=0' } })).toMatchObject({
+      compute, native: { loaded: false, blas: undefined, reason: 'turned off by FF_NATIVE=0' }
+    })
+    expect(readBackend({ backend: 'wasm', device: 'cpu', threads: 1, compute: 3, native: { blas: 'AVX2' } })).toMatchObject({ compute: undefined, native: undefined })
     expect(readBackend({ backend: 'wasm' })).toBeNull()
     expect(readBackend('wasm')).toBeNull()
   })

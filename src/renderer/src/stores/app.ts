@@ -18,10 +18,10 @@ export interface BackendView {
   fallbacks: { backend: string; reason: string }[]
   /** Set when the engine runs on something slower than the best backend. */
   warning?: string
-  /** Measured training time per 1,024 images of the reference network, ms, when known. */
-  trainMsPer1024?: number
-  /** Engine processes that train at once, when known. */
-  processes?: number
+  /** What computes, in words (e.g. 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)'), when reported. */
+  compute?: string
+  /** On wasm: whether the native kernels run (`blas`: their instruction set and BLAS; `reason`: why not). */
+  native?: { loaded: boolean; blas?: string; reason?: string }
 }
 
 /** Reads a BackendView out of a reply, or null when it does not have that shape. */
@@ -35,16 +35,27 @@ export function readBackend(value: unknown): BackendView | null {
         return r && typeof r.backend === 'string' && typeof r.reason === 'string' ? [{ backend: r.backend, reason: r.reason }] : []
       })
     : []
-  const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : undefined)
+  const text = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined)
+  const n = v.native as Record<string, unknown> | null | undefined
   return {
     backend: v.backend,
     device: v.device,
     threads: v.threads,
     fallbacks,
-    warning: typeof v.warning === 'string' ? v.warning : undefined,
-    trainMsPer1024: num(v.trainMsPer1024),
-    processes: num(v.processes)
+    warning: text(v.warning),
+    compute: text(v.compute),
+    native: n && typeof n === 'object' && typeof n.loaded === 'boolean' ? { loaded: n.loaded, blas: text(n.blas), reason: text(n.reason) } : undefined
   }
+}
+
+/**
+ * The slower compute path the engine runs on, in a few words ('JS kernels' when the native
+ * kernels are not in use on wasm, 'pure-JS cpu backend' on cpu), or null on the fast path.
+ */
+export function slowerPath(b: BackendView): string | null {
+  if (b.backend === 'cpu') return 'pure-JS cpu backend'
+  if (b.backend === 'wasm' && (b.native ? !b.native.loaded : b.compute?.includes('JS kernels'))) return 'JS kernels'
+  return null
 }
 
 /** What the whole app needs to know about where it runs: workspace, engine features, transport. */
