@@ -19,7 +19,8 @@ export const benchFissionCommand: CliCommand = {
     { flags: '--lp-epochs <n>', description: 'linear-probe epochs (default 10)', parse: intOption('--lp-epochs') },
     { flags: '--batch-size <n>', description: 'images per batch (default 128)', parse: intOption('--batch-size', 2) },
     { flags: '--metric <id>', description: 'selection metric (default kappa)', parse: oneOf('--metric', ['acc', 'f1', 'recall', 'kappa', 'auc']) },
-    { flags: '--workers <n>', description: 'engine processes at once (default one per core)', parse: intOption('--workers', 1) }
+    { flags: '--workers <n>', description: 'engine processes at once (default one per core)', parse: intOption('--workers', 1) },
+    { flags: '--fuse', description: 'then fuse the members (best, uniform, greedy, GoU, GoG, corruption suite) and time it' }
   ],
   async run(ctx, _args, o) {
     const { benchFission } = await import('../engine/fission/bench')
@@ -34,7 +35,7 @@ export const benchFissionCommand: CliCommand = {
       arch: o.arch as string | undefined, pretrainEpochs: o.pretrainEpochs as number | undefined, pretrainImages: o.pretrainImages as number | undefined,
       lrs: o.lrs as number[] | undefined, epochs: o.epochs as number | undefined, fggEpochs: o.fggEpochs as number | undefined, cycle: o.cycle as number | undefined,
       lpEpochs: o.lpEpochs as number | undefined, batchSize: o.batchSize as number | undefined, metric: o.metric as 'kappa' | undefined,
-      workers: o.workers as number | undefined, backend: info.backend as 'wasm', onProgress: (m) => ctx.log(m)
+      workers: o.workers as number | undefined, fuse: o.fuse === true, backend: info.backend as 'wasm', onProgress: (m) => ctx.log(m)
     })
   },
   print(result, out) {
@@ -45,5 +46,12 @@ export const benchFissionCommand: CliCommand = {
     out(`FGG: ${r.fgg.lrs.length} rates, ${r.fgg.lpEpochs} probe + ${r.fgg.epochs} base + ${r.fgg.fggEpochs} cyclic epochs (cycle ${r.fgg.cycle}), ${r.fgg.members} members, ${r.fgg.status} in ${r.fgg.seconds.toFixed(0)} s (${(r.fgg.seconds / 60).toFixed(1)} min)`)
     for (const line of table(r.members.map((m) => ({ member: m.id, lr: m.lr, epoch: m.epoch, [`val ${r.metric}`]: f3(m.val), [`test ${r.metric}`]: f3(m.test), 'test acc': f3(m.testAcc) })), ['member', 'lr', 'epoch', `val ${r.metric}`, `test ${r.metric}`, 'test acc'])) out(line)
     out(`best by validation: ${r.best.id}: test ${r.metric} ${f3(r.best.test)} [${f3(r.best.testCi.ci[0])}, ${f3(r.best.testCi.ci[1])}] (max over members ${f3(r.maxTest)})`)
+    if (!r.fusion) return
+    out(`fusion in ${r.fusion.seconds.toFixed(0)} s (${(r.fusion.seconds / 60).toFixed(1)} min):`)
+    const ci = (c: { value: number; ci: [number, number] }) => `${f3(c.value)} [${f3(c.ci[0])}, ${f3(c.ci[1])}]`
+    for (const line of table(r.fusion.methods.map((m) => ({
+      method: m.method, [`val ${r.metric}`]: f3(m.val), [`test ${r.metric}`]: ci(m.test[r.metric]), 'test acc': ci(m.test.acc), 'test auc': ci(m.test.auc),
+      [`corrupt. ${r.metric}`]: m.corruptionMean === null ? '—' : f3(m.corruptionMean), epochs: m.epochs
+    })), ['method', `val ${r.metric}`, `test ${r.metric}`, 'test acc', 'test auc', `corrupt. ${r.metric}`, 'epochs'])) out(line)
   }
 }

@@ -4,7 +4,9 @@
  * ImageNet), then an FGG plan runs on RetinaMNIST from it (linear probe, one base per learning
  * rate, the cyclic phase), in the same pool of engine processes the fission job uses. Reports
  * wall times, every member's validation and test quadratic kappa, and the best member by
- * validation with a bootstrap 95% CI of its test kappa.
+ * validation with a bootstrap 95% CI of its test kappa. With `fuse`, the Fusion issue's table
+ * follows on the same members (best, uniform, greedy, GoU, GoG with bootstrap CIs, and the
+ * corruption suite), timed.
  */
 import { existsSync, promises as fsp } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -13,11 +15,13 @@ import { importDataset } from '../data/import'
 import { DatasetReader } from '../data/reader'
 import type { DatasetMeta, SplitName } from '../data/types'
 import { bootstrapCI, type ConfidenceInterval } from '../evaluate/bootstrap'
+import { runFusion } from '../fusion/run'
+import type { MethodId } from '../fusion/methods'
 import { metricById, type MetricId } from '../evaluate/index'
 import { loadModel, type EpochRecord } from '../models/checkpoint'
 import { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } from './plans'
 import { processUnitRunner } from './pool'
-import { runPlan, type RunSetup } from './run'
+import { runPlan, type PlanOutcome, type RunSetup } from './run'
 import { readerSource } from './source'
 import { evaluateSource } from './trainer'
 
@@ -45,6 +49,8 @@ export interface FissionBenchOptions {
   /** Engine processes at once (default one per core). */
   workers?: number
   backend?: 'wasm' | 'cpu' | 'tensorflow' | 'auto'
+  /** Also fuse the FGG members (best, uniform, greedy, GoU, GoG; 1,000 resamples; corruption suite) and time it. */
+  fuse?: boolean
   onProgress?: (line: string) => void
 }
 
@@ -71,6 +77,32 @@ export interface FissionBenchResult {
   best: BenchMember & { testCi: ConfidenceInterval }
   /** The best test score over all members (not a fair selection; for comparison only). */
   maxTest: number
+  /** With `fuse`: the fuse table and its wall time (this process, the active backend). */
+  fusion?: {
+    seconds: number
+    methods: { method: MethodId; val: number; test: Record<MetricId, ConfidenceInterval>; corruptionMean: number | null; epochs: number }[]
+  }
+}
+
+const FUSE_METHODS: MethodId[] = ['best', 'uniform', 'greedy', 'gou', 'gog']
+
+/** Fuses the FGG members as the Fusion issue's benchmark asks (groups = learning rates). */
+async function fuseMembers(runDir: string, data: string, members: PlanOutcome['members'], metric: MetricId): Promise<NonNullable<FissionBenchResult['fusion']>> {
+  const t0 = Date.now()
+  const report = await runFusion({
+    members: members.map((m) => {
+      const parent = members.filter((p) => p.group === m.group && p.epoch < m.epoch).reduce<typeof m | undefined>((a, p) => (a && a.epoch > p.epoch ? a : p), undefined)
+      return { id: m.id, dir: join(runDir, m.checkpoint), hparams: { lr: m.lr, lineage: m.group, epoch: m.epoch }, epochs: m.epochsTrained - (parent?.epochsTrained ?? 0), seconds: m.seconds - (parent?.seconds ?? 0) }
+    }),
+    datasetDir: data, metric, methods: FUSE_METHODS, corruptions: true, bootstrap: { resamples: 1000, seed: 0 }
+  })
+  return {
+    seconds: (Date.now() - t0) / 1000,
+    methods: report.methods.map((r) => {
+      const scores = Object.values(r.corruptions ?? {}).flatMap((levels) => levels.map((l) => l[metric])).filter(Number.isFinite)
+      return { method: r.method, val: r.val, test: r.test.metrics, corruptionMean: scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null, epochs: r.epochs }
+    })
+  }
 }
 
 /** Writes the first `n` training images of a single-label cache (val and test kept) to `dst`. */
@@ -163,12 +195,19 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
   }
   if (members.length === 0) throw new Error('the FGG plan produced no member')
   const best = members.reduce((a, b) => (b.val > a.val ? b : a))
+  let fusion: FissionBenchResult['fusion']
+  if (o.fuse) {
+    say('fusing the FGG members: best, uniform, greedy, GoU, GoG, with the corruption suite')
+    fusion = await fuseMembers(fggSetup.runDir, data, fgg.members, metric)
+    say(`fusion done in ${fusion.seconds.toFixed(0)} s`)
+  }
   return {
     backend, workers, metric,
     pretrain: { images: (JSON.parse(await fsp.readFile(join(fmnist, 'meta.json'), 'utf8')) as DatasetMeta).counts.train, epochs: pretrainEpochs, seconds: preSeconds, valAcc: preMember.val.acc },
     fgg: { lrs: settings.lrs, lpEpochs: settings.lpEpochs, epochs: settings.epochs, fggEpochs: settings.fggEpochs, cycle: settings.cycle, members: members.length, seconds: fggSeconds, status: fgg.status },
     members: members.map(({ testCi: _c, ...m }) => m),
     best,
-    maxTest: Math.max(...members.map((m) => m.test))
+    maxTest: Math.max(...members.map((m) => m.test)),
+    ...(fusion ? { fusion } : {})
   }
 }
