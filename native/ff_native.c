@@ -154,12 +154,22 @@ static const float *get_zeros(size_t n) {
   return zeros;
 }
 
+// Stores 16 outputs after the activation: ReLU (and ReLU6) with masks, keeping NaN as tfjs does.
+static inline __attribute__((always_inline)) void store_act(v16 v, int act, float *dst) {
+  const v16 six = (v16){0} + 6.f;
+  if (act >= 1) v = (v16)((i16)v & ~(i16)(v < (v16){0}));
+  if (act == 2) {
+    const i16 big = (i16)(v > six);
+    v = (v16)(((i16)v & ~big) | ((i16)six & big));
+  }
+  memcpy(dst, &v, sizeof v);
+}
+
 static int direct_ok(const Geom *g) { return g->co % 16 == 0 && g->kh * g->kw <= MAX_TAPS; }
 
 static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g, const float *x, const float *w, const float *bias, int act, const float *zero, int m_begin, int m_end,
                         float *y) {
   const int ohw = g->oh * g->ow, ci = g->ci, co = g->co, taps = g->kh * g->kw;
-  const v16 six = (v16){0} + 6.f;
   const float *src[ROWS][MAX_TAPS];
   ptrdiff_t tap_offset[MAX_TAPS];
   for (int a = 0; a < g->kh; a++)
@@ -211,16 +221,7 @@ static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g
           acc[5] += s5[c] * wv;
         }
       }
-      for (int r = 0; r < nr; r++) {
-        v16 v = acc[r];
-        // ReLU (and ReLU6) with masks, keeping NaN as tfjs does.
-        if (act >= 1) v = (v16)((i16)v & ~(i16)(v < (v16){0}));
-        if (act == 2) {
-          const i16 big = (i16)(v > six);
-          v = (v16)(((i16)v & ~big) | ((i16)six & big));
-        }
-        memcpy(y + (size_t)(m0 + r) * co + o, &v, sizeof v);
-      }
+      for (int r = 0; r < nr; r++) store_act(acc[r], act, y + (size_t)(m0 + r) * co + o);
     }
   }
 }
@@ -264,6 +265,157 @@ static inline __attribute__((always_inline)) void dw_direct_body(const Geom *g, 
   }
 }
 
+// Few input channels (1..SMALL_CI, e.g. grey or RGB images): the per-pixel tap
+// pointers of the kernels above would cost more than the few multiply-adds they
+// feed. These kernels copy one image at a time into a zero-padded buffer instead,
+// so every window is in bounds: one corner pointer, constant strides, no checks.
+#define SMALL_CI 4
+
+static int small_ok(const Geom *g) { return g->ci <= SMALL_CI && g->top >= 0 && g->left >= 0; }
+
+// Padded image size: rows ph, columns pw (the window of every output pixel, plus
+// ROWS - 1 spare output columns so a row's last block of ROWS pixels stays inside).
+static void pad_dims(const Geom *g, int *ph, int *pw) {
+  *ph = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+  *pw = (g->ow + ROWS - 2) * g->sw + (g->kw - 1) * g->dw + 1;
+}
+
+static _Thread_local float *pad_buf = NULL;
+static _Thread_local size_t pad_len = 0;
+
+static float *get_pad(const Geom *g) {
+  int ph, pw;
+  pad_dims(g, &ph, &pw);
+  const size_t n = (size_t)ph * pw * g->ci;
+  if (n > pad_len) {
+    free(pad_buf);
+    pad_buf = malloc(n * sizeof(float));
+    pad_len = pad_buf == NULL ? 0 : n;
+  }
+  return pad_buf;
+}
+
+static inline __attribute__((always_inline)) void pad_image(const Geom *g, const float *x, int b, float *pad,
+                                                            const int CI) {
+  int ph, pw;
+  pad_dims(g, &ph, &pw);
+  for (int i = 0; i < ph; i++) {
+    const int si = i - g->top;
+    float *row = pad + (size_t)i * pw * CI;
+    if (si < 0 || si >= g->h) {
+      memset(row, 0, (size_t)pw * CI * sizeof(float));
+      continue;
+    }
+    const float *src = x + ((size_t)b * g->h + si) * g->w * CI;
+    for (int j = 0; j < pw; j++) {
+      const int sj = j - g->left, in = sj >= 0 && sj < g->w;
+      for (int t = 0; t < CI; t++) row[j * CI + t] = in ? src[sj * CI + t] : 0.f;
+    }
+  }
+}
+
+// Output rows [r_begin, r_end) of n·oh, ROWS pixels × 16 channels per block.
+// K = 3 says the window is 3×3 (the loops then unroll and the weights stay in registers).
+static inline __attribute__((always_inline)) void conv_small_body(const Geom *g, const float *x, const float *w,
+                                                                  const float *bias, int act, float *pad,
+                                                                  int r_begin, int r_end, float *y, const int CI,
+                                                                  const int K) {
+  const int co = g->co, kh = K ? K : g->kh, kw = K ? K : g->kw, ps = g->sw * CI;
+  int ph, pw, cur = -1;
+  pad_dims(g, &ph, &pw);
+  for (int r = r_begin; r < r_end; r++) {
+    const int b = r / g->oh, i0 = r % g->oh;
+    if (b != cur) pad_image(g, x, cur = b, pad, CI);
+    const float *prow = pad + (size_t)i0 * g->sh * pw * CI;
+    float *yr = y + (size_t)r * g->ow * co;
+    for (int o = 0; o < co; o += 16) {
+      const v16 b0 = bias != NULL ? load16(bias + o) : (v16){0};
+      for (int j0 = 0; j0 < g->ow; j0 += ROWS) {
+        const int nr = g->ow - j0 < ROWS ? g->ow - j0 : ROWS;
+        const float *p = prow + (size_t)j0 * ps;
+        v16 acc[ROWS];
+        for (int q = 0; q < ROWS; q++) acc[q] = b0;
+        for (int a = 0; a < kh; a++)
+          for (int c = 0; c < kw; c++) {
+            const float *s = p + ((size_t)a * g->dh * pw + (size_t)c * g->dw) * CI;
+            const float *wt = w + (size_t)(a * kw + c) * CI * co + o;
+            for (int t = 0; t < CI; t++) {
+              const v16 wv = load16(wt + (size_t)t * co);
+              for (int q = 0; q < ROWS; q++) acc[q] += s[q * ps + t] * wv;
+            }
+          }
+        for (int q = 0; q < nr; q++) store_act(acc[q], act, yr + (size_t)(j0 + q) * co + o);
+      }
+    }
+  }
+}
+
+// Filter gradient of images [b_begin, b_end), added into dw: per output pixel,
+// one dy load feeds KH × KW taps × CI channels of accumulators (KH = KW = 3 for
+// 3×3 windows and up to 3 channels, else KH = 1 and KW = 3 or 1), and P pixels'
+// partial sums are in flight so the adds do not wait on each other.
+static inline __attribute__((always_inline)) void dw_small_body(const Geom *g, const float *x, const float *dy,
+                                                                float *dw, float *pad, int b_begin, int b_end,
+                                                                const int CI, const int KH, const int KW) {
+  const int P = KH * KW * CI >= 8 ? 1 : KH * KW * CI >= 3 ? 2 : 4;
+  const int co = g->co, kw = g->kw, ps = g->sw * CI;
+  int ph, pw;
+  pad_dims(g, &ph, &pw);
+  for (int b = b_begin; b < b_end; b++) {
+    pad_image(g, x, b, pad, CI);
+    for (int a0 = 0; a0 < g->kh; a0 += KH)
+      for (int c0 = 0; c0 < kw; c0 += KW)
+        for (int o = 0; o < co; o += 16) {
+          v16 acc[P][KH][KW][CI];
+          for (int q = 0; q < P; q++)
+            for (int a = 0; a < KH; a++)
+              for (int c = 0; c < KW; c++)
+                for (int t = 0; t < CI; t++) acc[q][a][c][t] = (v16){0};
+          for (int i0 = 0; i0 < g->oh; i0++) {
+            const float *s = pad + ((size_t)(i0 * g->sh + a0 * g->dh) * pw + (size_t)c0 * g->dw) * CI;
+            const float *d = dy + ((size_t)b * g->oh + i0) * g->ow * co + o;
+            for (int j0 = 0; j0 < g->ow; j0 += P)
+              for (int q = 0; q < P && j0 + q < g->ow; q++) {
+                const v16 dv = load16(d + (size_t)(j0 + q) * co);
+                const float *sp = s + (size_t)(j0 + q) * ps;
+                for (int a = 0; a < KH; a++)
+                  for (int c = 0; c < KW; c++)
+                    for (int t = 0; t < CI; t++)
+                      acc[q][a][c][t] += sp[((size_t)a * g->dh * pw + (size_t)c * g->dw) * CI + t] * dv;
+              }
+          }
+          for (int a = 0; a < KH; a++)
+            for (int c = 0; c < KW; c++)
+              for (int t = 0; t < CI; t++) {
+                float *dst = dw + ((size_t)((a0 + a) * kw + c0 + c) * CI + t) * co + o;
+                v16 sum = load16(dst);
+                for (int q = 0; q < P; q++) sum += acc[q][a][c][t];
+                memcpy(dst, &sum, sizeof sum);
+              }
+        }
+  }
+}
+
+// The CI = 1..SMALL_CI instances (a constant channel count unrolls the inner loops).
+#define SMALL_CASES(call) \
+  switch (g->ci) {        \
+    case 1: call(1); break; \
+    case 2: call(2); break; \
+    case 3: call(3); break; \
+    default: call(4); break; \
+  }
+#define CONV_SMALL_CALL(CI)                                                              \
+  do {                                                                                   \
+    if (g->kh == 3 && g->kw == 3) conv_small_body(g, x, w, bias, act, pad, r_begin, r_end, y, CI, 3); \
+    else conv_small_body(g, x, w, bias, act, pad, r_begin, r_end, y, CI, 0);              \
+  } while (0)
+#define DW_SMALL_CALL(CI)                                                                  \
+  do {                                                                                     \
+    if (g->kh == 3 && g->kw == 3 && CI <= 3) dw_small_body(g, x, dy, dw, pad, b_begin, b_end, CI, 3, 3); \
+    else if (g->kw == 3) dw_small_body(g, x, dy, dw, pad, b_begin, b_end, CI, 1, 3);        \
+    else dw_small_body(g, x, dy, dw, pad, b_begin, b_end, CI, 1, 1);                        \
+  } while (0)
+
 // One body, compiled three times; the CPU's features pick one (CPU models do not matter).
 typedef void ConvDirect(const Geom *, const float *, const float *, const float *, int, const float *, int, int, float *);
 #define CONV_DIRECT_VARIANT(name, attr)                                                                          \
@@ -278,11 +430,31 @@ typedef void ConvDirect(const Geom *, const float *, const float *, const float 
 CONV_DIRECT_VARIANT(conv_direct_avx512, __attribute__((target("avx512f,fma"))))
 CONV_DIRECT_VARIANT(conv_direct_avx2, __attribute__((target("avx2,fma"))))
 CONV_DIRECT_VARIANT(conv_direct_generic, )
+#define CONV_SMALL_VARIANT(name, attr)                                                                           \
+  attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act, float *pad,    \
+                        int r_begin, int r_end, float *y) {                                                      \
+    SMALL_CASES(CONV_SMALL_CALL)                                                                                 \
+  }
+#define DW_SMALL_VARIANT(name, attr)                                                                             \
+  attr static void name(const Geom *g, const float *x, const float *dy, float *dw, float *pad, int b_begin,      \
+                        int b_end) {                                                                             \
+    SMALL_CASES(DW_SMALL_CALL)                                                                                   \
+  }
 DW_DIRECT_VARIANT(dw_direct_avx512, __attribute__((target("avx512f,fma"))))
 DW_DIRECT_VARIANT(dw_direct_avx2, __attribute__((target("avx2,fma"))))
 DW_DIRECT_VARIANT(dw_direct_generic, )
+CONV_SMALL_VARIANT(conv_small_avx512, __attribute__((target("avx512f,fma"))))
+CONV_SMALL_VARIANT(conv_small_avx2, __attribute__((target("avx2,fma"))))
+CONV_SMALL_VARIANT(conv_small_generic, )
+DW_SMALL_VARIANT(dw_small_avx512, __attribute__((target("avx512f,fma"))))
+DW_SMALL_VARIANT(dw_small_avx2, __attribute__((target("avx2,fma"))))
+DW_SMALL_VARIANT(dw_small_generic, )
 typedef void DwDirect(const Geom *, const float *, const float *, float *, int, int);
 static DwDirect *dw_direct = NULL;
+typedef void ConvSmall(const Geom *, const float *, const float *, const float *, int, float *, int, int, float *);
+static ConvSmall *conv_small = NULL;
+typedef void DwSmall(const Geom *, const float *, const float *, float *, float *, int, int);
+static DwSmall *dw_small = NULL;
 
 static ConvDirect *conv_direct = NULL;
 static const char *simd_name = "generic";
@@ -292,22 +464,43 @@ static void pick_simd(void) {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx512;
     dw_direct = dw_direct_avx512;
+    conv_small = conv_small_avx512;
+    dw_small = dw_small_avx512;
     simd_name = "AVX-512";
   } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx2;
     dw_direct = dw_direct_avx2;
+    conv_small = conv_small_avx2;
+    dw_small = dw_small_avx2;
     simd_name = "AVX2";
   } else {
     conv_direct = conv_direct_generic;
     dw_direct = dw_direct_generic;
+    conv_small = conv_small_generic;
+    dw_small = dw_small_generic;
   }
 }
 
 // Threads of the native kernels (setThreads): each splits its work into that many parts.
 static _Thread_local int threads = 1;
 
+// Returns 0 when a thread's padded-image buffer cannot be allocated.
+static int run_conv_small(const Geom *g, const float *x, const float *w, const float *bias, int act, float *y) {
+  const int rows = g->n * g->oh, nt = rows < threads ? rows : threads;
+  if (rows == 0) return 1;
+  int failed = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(| : failed)
+  for (int part = 0; part < nt; part++) {
+    float *pad = get_pad(g);
+    if (pad == NULL) failed = 1;
+    else conv_small(g, x, w, bias, act, pad, rows * part / nt, rows * (part + 1) / nt, y);
+  }
+  return !failed;
+}
+
 static void run_conv_direct(const Geom *g, const float *x, const float *w, const float *bias, int act,
                             const float *zero, float *y) {
+  if (small_ok(g) && run_conv_small(g, x, w, bias, act, y)) return;
   const int rows = g->n * g->oh * g->ow, blocks = (rows + ROWS - 1) / ROWS, nt = blocks < threads ? 1 : threads;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int part = 0; part < nt; part++) {
@@ -316,8 +509,31 @@ static void run_conv_direct(const Geom *g, const float *x, const float *w, const
   }
 }
 
+// Each thread sums its share of the images into its own copy of dw (thread 0's is dw
+// itself), then the copies are added up. Returns 0 when a buffer cannot be allocated.
+static int run_dw_small(const Geom *g, const float *x, const float *dy, float *dw) {
+  const size_t len = (size_t)g->kh * g->kw * g->ci * g->co;
+  const int nt = g->n < threads ? g->n : threads;
+  float *partial = nt > 1 ? calloc((size_t)(nt - 1) * len, sizeof(float)) : NULL;
+  if (nt > 1 && partial == NULL) return 0;
+  memset(dw, 0, len * sizeof(float));
+  int failed = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(| : failed)
+  for (int part = 0; part < nt; part++) {
+    float *pad = get_pad(g);
+    if (pad == NULL) failed = 1;
+    else dw_small(g, x, dy, part == 0 ? dw : partial + (size_t)(part - 1) * len, pad, g->n * part / nt,
+                  g->n * (part + 1) / nt);
+  }
+  for (int part = 1; part < nt; part++)
+    for (size_t k = 0; k < len; k++) dw[k] += partial[(size_t)(part - 1) * len + k];
+  free(partial);
+  return !failed;
+}
+
 static void run_dw_direct(const Geom *g, const float *x, const float *dy, float *dw) {
   const int items = g->kh * g->kw * (g->co / 16), nt = items < threads ? items : threads;
+  if (small_ok(g) && run_dw_small(g, x, dy, dw)) return;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int part = 0; part < nt; part++) dw_direct(g, x, dy, dw, items * part / nt, items * (part + 1) / nt);
 }

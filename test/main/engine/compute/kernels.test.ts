@@ -133,7 +133,19 @@ describe.each(kernelSets)('$name', ({ name, skip, register }) => {
     { x: [1, 7, 7, 32], k: [1, 1], co: 16, s: 1, pad: 'valid' },
     { x: [1, 9, 9, 16], k: [3, 3], co: 16, s: 1, pad: [[0, 0], [0, 3], [1, 1], [0, 0]] },
     { x: [1, 8, 9, 20], k: [3, 3], co: 16, s: 1, pad: 'same' },
-    { x: [2, 7, 8, 16], k: [3, 1], co: 48, s: [2, 1], pad: 'same' }
+    { x: [2, 7, 8, 16], k: [3, 1], co: 48, s: [2, 1], pad: 'same' },
+    // 1 to 4 input channels with 16·k outputs take the padded-image kernels: border and
+    // interior pixels, rows not a multiple of 6 pixels wide, strides, 1×1 to 5×5 windows.
+    { x: [2, 13, 11, 1], k: [3, 3], co: 16, s: 1, pad: 'same' },
+    { x: [1, 9, 7, 2], k: [3, 3], co: 32, s: 2, pad: 'same' },
+    { x: [2, 10, 15, 3], k: [3, 3], co: 16, s: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+    { x: [1, 12, 9, 4], k: [5, 5], co: 16, s: 2, pad: 'valid' },
+    { x: [1, 8, 14, 3], k: [5, 3], co: 16, s: [1, 2], pad: 'same' },
+    { x: [1, 5, 4, 1], k: [1, 1], co: 16, s: 1, pad: 'valid' },
+    { x: [2, 7, 6, 4], k: [3, 3], co: 16, s: 1, pad: 'valid' },
+    { x: [1, 6, 19, 2], k: [7, 7], co: 16, s: 1, pad: 'same' },
+    // Its input gradient convolves dy (3 channels here) with the flipped filter.
+    { x: [2, 9, 8, 16], k: [3, 3], co: 3, s: 1, pad: 'same' }
   ]
 
   describe.skipIf(skip).each([
