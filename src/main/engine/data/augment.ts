@@ -92,7 +92,11 @@ export function colourJitter(x: tf.Tensor4D, b: number[], c: number[], s: number
 
 /** Projective transform (output → input pixel map, tf.image.transform convention), zero fill. */
 function affine(x: tf.Tensor4D, m: number[]): tf.Tensor4D {
-  return tf.image.transform(x, tf.tensor2d([m], [1, 8]), 'bilinear', 'constant', 0)
+  const n = x.shape[0]
+  // tfjs-backend-cpu 4.22's Transform mixes up the images of a batch (checked against one image
+  // at a time); there, transform image by image.
+  if (n > 1 && tf.getBackend() === 'cpu') return tf.concat((tf.split(x, n, 0) as tf.Tensor4D[]).map((img) => affine(img, m)), 0)
+  return tf.image.transform(x, tf.tensor2d(Array.from({ length: n }, () => m), [n, 8]), 'bilinear', 'constant', 0)
 }
 
 function equalize(x: tf.Tensor4D): tf.Tensor4D {
@@ -123,7 +127,8 @@ function equalize(x: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
- * One RandAugment op on one image (1 × H × W × C in [0, 1]) at magnitude bin `m`
+ * One RandAugment op on images (N × H × W × C in [0, 1]; every op but Equalize treats each image
+ * of a batch on its own) at magnitude bin `m`
  * of 31 (torchvision's scale: shear 0.3, translate 150/331 of the side,
  * rotate 30°, enhance factors ±0.9, posterize 8→4 bits, solarize 1→0, at m = 30).
  */
@@ -155,7 +160,8 @@ export function randAugmentOp(x: tf.Tensor4D, op: RandAugmentOp, m: number, sign
       case 'Color':
         return blend(x, gray(x), tf.scalar(1 + sign * 0.9 * frac))
       case 'Contrast':
-        return blend(x, gray(x).mean(), tf.scalar(1 + sign * 0.9 * frac))
+        // the mean gray level of each image (x may hold several images)
+        return blend(x, gray(x).mean([1, 2, 3], true), tf.scalar(1 + sign * 0.9 * frac))
       case 'Sharpness': {
         const c = x.shape[3]
         const k = tf.tensor2d([1, 1, 1, 1, 5, 1, 1, 1, 1], [3, 3]).div(13).reshape([3, 3, 1, 1]).tile([1, 1, c, 1]) as tf.Tensor4D
@@ -222,6 +228,49 @@ export function planAugment(preset: AugmentPreset, n: number, h: number, w: numb
 export const HEAVY_MAGNITUDE = 15
 
 /**
+ * Applies each image's RandAugment ops (slot by slot: every image's first op, then every second
+ * op). Images drawing the same op and sign at a slot share its parameters (the magnitude is
+ * fixed), so each such group is transformed in one batched call: a few dozen tensor ops per
+ * batch instead of a dozen per image. Equalize, a per-image histogram, goes image by image.
+ */
+function randAugmentBatch(x: tf.Tensor4D, ops: { op: RandAugmentOp; sign: 1 | -1 }[][]): tf.Tensor4D {
+  const [n, h, w, c] = x.shape
+  const plane = h * w * c
+  // Regrouped on the CPU side: the wasm backend's Gather is slow, a typed-array copy is not.
+  let data = Float32Array.from(x.dataSync() as Float32Array)
+  const slots = Math.max(0, ...ops.map((o) => o.length))
+  for (let s = 0; s < slots; s++) {
+    const groups = new Map<string, number[]>()
+    ops.forEach((list, i) => {
+      const o = list[s]
+      const key = o ? `${o.op}:${o.sign}` : 'Identity:1'
+      groups.set(key, [...(groups.get(key) ?? []), i])
+    })
+    const out = new Float32Array(data.length)
+    for (const [key, idx] of groups) {
+      const [op, sign] = key.split(':') as [RandAugmentOp, string]
+      const part = new Float32Array(idx.length * plane)
+      idx.forEach((image, k) => part.set(data.subarray(image * plane, (image + 1) * plane), k * plane))
+      let done: Float32Array = part
+      if (op !== 'Identity') {
+        // (tidy returns the tensor: returning the typed array would make tidy walk every element)
+        const y = tf.tidy(() => {
+          const images = tf.tensor4d(part, [idx.length, h, w, c])
+          return op === 'Equalize'
+            ? tf.concat((tf.split(images, idx.length, 0) as tf.Tensor4D[]).map((img) => randAugmentOp(img, op, HEAVY_MAGNITUDE, 1)), 0)
+            : randAugmentOp(images, op, HEAVY_MAGNITUDE, Number(sign) as 1 | -1)
+        })
+        done = y.dataSync() as Float32Array
+        y.dispose()
+      }
+      idx.forEach((image, k) => out.set(done.subarray(k * plane, (k + 1) * plane), image * plane))
+    }
+    data = out
+  }
+  return tf.tensor4d(data, [n, h, w, c])
+}
+
+/**
  * Augments a batch (N × H × W × C float in [0, 1]) with a preset; same seed, same
  * output. Returns a new tensor in [0, 1]; the input is not disposed.
  */
@@ -232,10 +281,7 @@ export function augmentBatch(x: tf.Tensor4D, preset: AugmentPreset, seed: number
   return tf.tidy(() => {
     let y = cropBatch(x, plan.boxes, plan.flips)
     if (plan.jitter) y = colourJitter(y, plan.jitter.b, plan.jitter.c, plan.jitter.s)
-    if (plan.ops) {
-      const images = tf.split(y, n, 0) as tf.Tensor4D[]
-      y = tf.concat(images.map((img, i) => plan.ops![i].reduce((acc, o) => randAugmentOp(acc, o.op, HEAVY_MAGNITUDE, o.sign), img)), 0)
-    }
+    if (plan.ops) y = randAugmentBatch(y, plan.ops)
     return y
   })
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { AUGMENT_PRESETS, augmentBatch, colourJitter, cropBatch, planAugment, randAugmentOp, RANDAUGMENT_OPS, randomResizedCropBox } from '../../../../src/main/engine/data/augment'
+import { initBackend } from '../../../../src/main/engine/compute/index'
+import { AUGMENT_PRESETS, augmentBatch, colourJitter, cropBatch, HEAVY_MAGNITUDE, planAugment, randAugmentOp, RANDAUGMENT_OPS, randomResizedCropBox } from '../../../../src/main/engine/data/augment'
 import { Rng } from '../../../../src/main/engine/data/rng'
 
 beforeAll(async () => {
@@ -32,6 +33,29 @@ describe('augmentation presets', () => {
     tf.dispose([a, b, c])
     expect(tf.memory().numTensors).toBe(before)
     x.dispose()
+  })
+
+  it.each([['cpu'], ['wasm']])('heavy on %s: RandAugment batched by (op, sign) equals applying each image its own ops one image at a time', async (backend) => {
+    if (backend === 'wasm') await initBackend({ backend: 'wasm', threads: 1 })
+    else await tf.setBackend('cpu')
+    const n = 64
+    const x = batch(n, 12, 12, 3)
+    const plan = planAugment('heavy', n, 12, 12, 5)
+    // Some (op, sign) pairs are drawn by several images, so groups of more than one are exercised.
+    const keys = plan.ops!.map((ops) => `${ops[0].op}:${ops[0].sign}`)
+    expect(new Set(keys).size).toBeLessThan(n)
+    const got = augmentBatch(x, 'heavy', 5)
+    const ref = tf.tidy(() => {
+      let y = cropBatch(x, plan.boxes, plan.flips)
+      if (plan.jitter) y = colourJitter(y, plan.jitter.b, plan.jitter.c, plan.jitter.s)
+      return tf.concat((tf.split(y, n, 0) as tf.Tensor4D[]).map((img, i) => plan.ops![i].reduce((acc, o) => randAugmentOp(acc, o.op, HEAVY_MAGNITUDE, o.sign), img)), 0)
+    })
+    const a = await values(got)
+    const b = await values(ref)
+    expect(a.length).toBe(b.length)
+    expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThanOrEqual(1e-6)
+    tf.dispose([x, got, ref])
+    await tf.setBackend('cpu')
   })
 
   it('gray (1-channel) batches work for every preset', () => {
