@@ -12,52 +12,13 @@ import { chooseImporter } from './importers'
 import { soleManifest } from './importers/files'
 import type { FormatName, ScanOptions } from './importers/types'
 import { detectRoles } from './manifest'
-import type { TaskKind } from './types'
+import type { DatasetInspection, ManifestColumns } from '../../../shared/api'
 
-/** The columns of a CSV manifest and the role the importer gives each. */
-export interface ManifestColumns {
-  /** The manifest's file name, relative to the chosen folder. */
-  manifest: string
-  /** Every column of the header, in order. */
-  header: string[]
-  /** Column naming the image. */
-  path: string
-  /** Single class column, when the labels are class names or numbers. */
-  label?: string
-  /** One-hot or multi-label columns, when the labels are spread over columns. */
-  labels?: string[]
-  labelKind: 'class' | 'onehot' | 'multilabel'
-  /** Column holding the dataset's own split, when there is one. */
-  split?: string
-  /** Patient / lesion column (its images never straddle splits). */
-  group?: string
-}
+// The answer's shape is the contract's (what the import wizard shows before importing).
+export type { ManifestColumns } from '../../../shared/api'
+/** What the import wizard shows before importing (the contract's `DatasetInspection`). */
+export type SourceInspection = DatasetInspection
 
-/** What the import wizard shows before importing. */
-export interface SourceInspection {
-  /** The importer that recognised the input. */
-  format: FormatName
-  task: TaskKind
-  /** Class (or label) names in label-index order. */
-  classes: string[]
-  /** Items per class (single-label: by class; multi-label: positives per label). */
-  perClass: Record<string, number>
-  /** Items per split of the source's own split ('none' for items without one). */
-  perSplit: Record<string, number>
-  /** Items found (a multi-frame DICOM file counts once here). */
-  items: number
-  /** Whether the source brings its own train/val/test split (else the import makes one). */
-  ownSplit: boolean
-  /** Square side the import uses by default, pixels (28 for 28 px sources, else 224). */
-  defaultSize: number
-  /** Channels of the source when known (1 or 3), else null (decided by the first image). */
-  channels: 1 | 3 | null
-  /** CSV manifests only: the columns and their roles. */
-  columns?: ManifestColumns
-  /** Inputs the scan already rejects (first 20), with the count of all of them. */
-  issues: { file: string; reason: string }[]
-  issueCount: number
-}
 
 /** Inspects the file or folder an import would read; throws (with a message naming what is wrong) when no importer accepts it. */
 export async function inspectSource(opts: { input: string; csv?: string; format?: FormatName | 'auto'; columns?: ScanOptions['columns'] }): Promise<SourceInspection> {
