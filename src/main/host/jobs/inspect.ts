@@ -3,26 +3,12 @@
  * engine process because reading a large archive or folder can take seconds. The
  * `inspectDataset` command starts it and answers its result; not resumable (cheap to redo).
  */
-import { isAbsolute } from 'node:path'
-import { z } from 'zod'
 import type { Json } from '../../../shared/records'
+import { importParams } from './import'
 import { defineJob } from './types'
 
-const absolute = z.string().min(1).refine((p) => isAbsolute(p), 'must be an absolute path')
-
-/** Params of an inspect job (those of an import that decide what is read). */
-export const inspectParams = z.object({
-  input: absolute,
-  csv: absolute.optional(),
-  format: z.enum(['auto', 'npz', 'idx', 'folder', 'csv', 'dicom']).default('auto'),
-  columns: z.object({
-    path: z.string().min(1).optional(),
-    label: z.string().min(1).optional(),
-    labels: z.array(z.string().min(1)).min(2).optional(),
-    split: z.string().min(1).optional(),
-    group: z.string().min(1).optional()
-  }).strict().optional()
-}).strict()
+/** Params of an inspect job: those of an import that decide what is read. */
+export const inspectParams = importParams.pick({ input: true, csv: true, format: true, columns: true }).strict()
 
 export const inspectJob = defineJob<typeof inspectParams>({
   kind: 'inspect',
