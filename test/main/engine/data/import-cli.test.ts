@@ -1,27 +1,20 @@
 // End to end through the CLI: `fissionfusion import` (an 'import' job in an engine process)
 // on the bad-input folder, and a small `fissionfusion bench data`.
-import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Store } from '../../../../src/main/store'
 import { Workspace } from '../../../../src/main/workspace'
 import { makeBadFolder } from '../../../fixtures/data/generate'
 import { HAVE_SHARED_DATA, SHARED_DATA } from '../../../fixtures/data/shared'
+import { cliJson } from '../../../fixtures/process'
 
-const run = promisify(execFile)
-const repo = fileURLToPath(new URL('../../../../', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'ff-import-cli-'))
 const ws = join(work, 'ws')
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-async function cli(...args: string[]): Promise<unknown> {
-  const { stdout } = await run(process.execPath, [join(repo, 'bin/fissionfusion.mjs'), '--workspace', ws, '--backend', 'cpu', ...args, '--json'], { cwd: repo, maxBuffer: 64 << 20 })
-  return JSON.parse(stdout)
-}
+const cli = (...args: string[]): Promise<unknown> => cliJson(ws, 'cpu', args)
 
 describe.skipIf(!HAVE_SHARED_DATA)('import and bench data commands', () => {
   it('import --json: bad files listed, the rest imported, exit code 0, dataset recorded as ready', async () => {

@@ -2,20 +2,17 @@
 // process training units in a pool of worker processes). An FGG plan's JSON and store records;
 // then a grid plan killed with SIGKILL in the middle of an epoch (CLI, engine and workers at
 // once), resumed with `job resume`, must end with the same weights as an uninterrupted run.
-import { execFile } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { readCheckpoint } from '../../../../src/main/engine/models/checkpoint'
 import { Store } from '../../../../src/main/store'
 import { Workspace } from '../../../../src/main/workspace'
-import { CLI, cliGroup, ROOT } from '../../../fixtures/process'
+import { cliGroup, cliJson } from '../../../fixtures/process'
 import { writeSyntheticCache } from './helpers'
 
-const run = promisify(execFile)
 const dirs: string[] = []
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
 
@@ -36,11 +33,6 @@ function workspaceWithDataset(counts: { train: number; val: number; test: number
   return ws
 }
 
-async function cli(ws: string, ...args: string[]): Promise<unknown> {
-  const { stdout } = await run(process.execPath, [CLI, '--workspace', ws, '--backend', 'wasm', ...args, '--json'], { cwd: ROOT, maxBuffer: 64 << 20 })
-  return JSON.parse(stdout)
-}
-
 interface FissionJson {
   run: { id: string; plan: string; backend: string; workers: number; status: string; units: { id: string; status: string }[] }
   members: { id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number; val: Record<string, number> }[]
@@ -49,8 +41,8 @@ interface FissionJson {
 describe('fissionfusion fission', () => {
   it('--plan fgg prints the run and every member (base + cyclic snapshots per rate) and records them with their lineage', async () => {
     const ws = workspaceWithDataset({ train: 48, val: 24, test: 24 }, 12)
-    const r = await cli(ws, 'fission', '--dataset', 'ds_syn', '--plan', 'fgg', '--lrs', '3e-3,1e-3', '--epochs', '2', '--fgg-epochs', '5',
-      '--cycle', '4', '--batch-size', '8', '--workers', '2', '--metric', 'f1') as FissionJson
+    const r = await cliJson(ws, 'wasm', ['fission', '--dataset', 'ds_syn', '--plan', 'fgg', '--lrs', '3e-3,1e-3', '--epochs', '2', '--fgg-epochs', '5',
+      '--cycle', '4', '--batch-size', '8', '--workers', '2', '--metric', 'f1']) as FissionJson
     expect(r.run).toMatchObject({ plan: 'fgg', backend: 'wasm', workers: 2, status: 'done' })
     // 2 rates × (base + snapshots at cyclic epochs 1 and 5)
     expect(r.members.map((m) => [m.group, m.epoch]).sort()).toEqual([['1e-3', 0], ['1e-3', 1], ['1e-3', 5], ['3e-3', 0], ['3e-3', 1], ['3e-3', 5]])

@@ -1,27 +1,18 @@
 // End to end through the CLI: `fissionfusion fuse` (a job in an engine process) and
 // `fissionfusion evaluate`, on a workspace holding a tiny dataset and six members.
-import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Store } from '../../../../src/main/store'
 import { Workspace } from '../../../../src/main/workspace'
+import { cliJson } from '../../../fixtures/process'
 import { writeDataset, writeMembers } from './tiny'
 
-const run = promisify(execFile)
-const repo = fileURLToPath(new URL('../../../../', import.meta.url))
 const ws = mkdtempSync(join(tmpdir(), 'ff-fuse-cli-'))
 afterAll(() => rmSync(ws, { recursive: true, force: true }))
 
-async function cli(...args: string[]): Promise<unknown> {
-  const { stdout } = await run(process.execPath, [join(repo, 'bin/fissionfusion.mjs'), '--workspace', ws, '--backend', 'wasm', ...args, '--json'], {
-    cwd: repo, env: { ...process.env, FF_THREADS: '1' }, maxBuffer: 64 << 20
-  })
-  return JSON.parse(stdout)
-}
+const cli = (...args: string[]): Promise<unknown> => cliJson(ws, 'wasm', args, { FF_THREADS: '1' })
 
 beforeAll(async () => {
   const workspace = Workspace.open(ws)
