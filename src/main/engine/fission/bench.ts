@@ -12,18 +12,16 @@ import { existsSync, promises as fsp } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { importDataset } from '../data/import'
-import { DatasetReader } from '../data/reader'
 import type { DatasetMeta, SplitName } from '../data/types'
-import { bootstrapCI, type ConfidenceInterval } from '../evaluate/bootstrap'
+import type { ConfidenceInterval } from '../evaluate/bootstrap'
+import type { MetricId } from '../evaluate/index'
+import { evaluateModel } from '../evaluate/model'
 import { runFusion } from '../fusion/run'
 import type { MethodId } from '../fusion/methods'
-import { metricById, type MetricId } from '../evaluate/index'
-import { loadModel, type EpochRecord } from '../models/checkpoint'
+import type { EpochRecord } from '../models/checkpoint'
 import { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } from './plans'
 import { processUnitRunner } from './pool'
 import { runPlan, type PlanOutcome, type RunSetup } from './run'
-import { readerSource } from './source'
-import { evaluateSource } from './trainer'
 
 /** Settings of the benchmark; defaults are the issue's recipe. */
 export interface FissionBenchOptions {
@@ -174,24 +172,10 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
   const fggSeconds = (Date.now() - t1) / 1000
   say(`FGG plan ${fgg.status} in ${fggSeconds.toFixed(0)} s`)
 
-  const score = metricById(metric).compute
-  const reader = await DatasetReader.open(data)
   const members: (BenchMember & { testCi: ConfidenceInterval })[] = []
-  try {
-    for (const m of fgg.members) {
-      const model = await loadModel(join(fggSetup.runDir, m.checkpoint))
-      try {
-        const { metrics, probs, y } = await evaluateSource(model, readerSource(reader, 'test', { channels: 3 }), reader.meta.task, reader.meta.classes.length, { batchSize: 256 })
-        const flat = y.flatMap((a) => Array.from(a))
-        const yTrue = reader.meta.task === 'single' ? Int32Array.from(flat) : Float32Array.from(flat)
-        const p = { task: reader.meta.task, k: reader.meta.classes.length, yTrue, probs: Float32Array.from(probs.flatMap((a) => Array.from(a))) }
-        members.push({ id: m.id, lr: m.lr, epoch: m.epoch, val: m.val[metric], test: metrics[metric], testAcc: metrics.acc, testCi: bootstrapCI(p, score, { resamples: 1000, seed: 0 }) })
-      } finally {
-        model.dispose()
-      }
-    }
-  } finally {
-    await reader.close()
+  for (const m of fgg.members) {
+    const { metrics } = await evaluateModel({ checkpointDir: join(fggSetup.runDir, m.checkpoint), datasetDir: data, split: 'test', bootstrap: { resamples: 1000, seed: 0 } })
+    members.push({ id: m.id, lr: m.lr, epoch: m.epoch, val: m.val[metric], test: metrics[metric].value, testAcc: metrics.acc.value, testCi: metrics[metric] })
   }
   if (members.length === 0) throw new Error('the FGG plan produced no member')
   const best = members.reduce((a, b) => (b.val > a.val ? b : a))
