@@ -244,7 +244,9 @@ function randAugmentBatch(x: tf.Tensor4D, ops: { op: RandAugmentOp; sign: 1 | -1
     ops.forEach((list, i) => {
       const o = list[s]
       const key = o ? `${o.op}:${o.sign}` : 'Identity:1'
-      groups.set(key, [...(groups.get(key) ?? []), i])
+      const group = groups.get(key)
+      if (group) group.push(i)
+      else groups.set(key, [i])
     })
     const out = new Float32Array(data.length)
     for (const [key, idx] of groups) {
