@@ -76,7 +76,10 @@ function createContext(globals: GlobalOptions): CliContext & { closeApp(): Promi
       try {
         const job = opts.resumeId ? a.jobs.resume(opts.resumeId) : a.jobs.start(kind, params)
         id = job.id
-        return await a.jobs.wait(job.id)
+        const done = await a.jobs.wait(job.id)
+        // Interrupted by Ctrl-C: exit as a shell expects of SIGINT (128 + 2), whatever the job did.
+        if (interrupts > 0) process.exitCode = 130
+        return done
       } finally {
         printer.end()
         stop()
@@ -146,10 +149,20 @@ export function buildProgram(commands: readonly CliCommand[] = cliCommands): Com
   return program
 }
 
+/** Commander's error text without its `error: ` prefix (e.g. "option '--lrs <list>' argument 'abc' is invalid. …"). */
+function commanderMessage(message: string): string {
+  return message.replace(/^error:\s*/, '').split('\n')[0]
+}
+
 /** Runs the CLI with `argv` (process.argv form); resolves with the exit code. */
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram()
-  program.exitOverride()
+  // Every (sub)command throws instead of exiting, so usage errors reach the handler below.
+  const override = (c: Command): void => {
+    c.exitOverride()
+    c.commands.forEach(override)
+  }
+  override(program)
   const verbose = argv.includes('--verbose')
   const json = argv.includes('--json')
   try {
@@ -157,8 +170,13 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (e) {
     const err = e as Error & { code?: string; exitCode?: number }
-    // Commander already printed its own message (usage errors, --help, --version).
-    if (err.code?.startsWith('commander.')) return err.exitCode ?? 1
+    // Commander already printed its own message (usage errors, --help, --version) on stderr;
+    // with --json a usage error is also the one JSON document on stdout.
+    if (err.code?.startsWith('commander.')) {
+      const code = err.exitCode ?? 1
+      if (json && code !== 0) await writeStdout(JSON.stringify({ error: { code: 'invalid_argument', message: commanderMessage(err.message) } }) + '\n')
+      return code
+    }
     const message = (err.message || String(e)).split('\n')[0]
     process.stderr.write(`error: ${message}\n`)
     if (verbose && err.stack) process.stderr.write(err.stack + '\n')

@@ -28,20 +28,40 @@ export class WorkspaceError extends Error {
 }
 
 /**
- * The OS user-data folder of the app (what Electron's `app.getPath('userData')` gives):
- * Linux `$XDG_CONFIG_HOME/FissionFusion` (default `~/.config/FissionFusion`), macOS
- * `~/Library/Application Support/FissionFusion`, Windows `%APPDATA%\FissionFusion`.
+ * The default workspace: the OS folder for large, machine-local application data (datasets and
+ * checkpoints are gigabytes, so never a roaming profile): Linux `$XDG_DATA_HOME/FissionFusion`
+ * (default `~/.local/share/FissionFusion`), macOS `~/Library/Application Support/FissionFusion`,
+ * Windows `%LOCALAPPDATA%\FissionFusion`.
  */
 export function defaultWorkspaceDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  const home = homedir()
+  if (platform === 'win32') return join(env.LOCALAPPDATA || join(home, 'AppData', 'Local'), APP_NAME)
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', APP_NAME)
+  return join(env.XDG_DATA_HOME || join(home, '.local', 'share'), APP_NAME)
+}
+
+/**
+ * Where versions before 0.2 put the default workspace (Electron's `userData`: `%APPDATA%` on
+ * Windows, `~/.config` on Linux). A workspace found there and none at the new default is still
+ * used, so an upgrade loses nothing; `doctor` names the folder in use.
+ */
+export function legacyWorkspaceDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
   const home = homedir()
   if (platform === 'win32') return join(env.APPDATA || join(home, 'AppData', 'Roaming'), APP_NAME)
   if (platform === 'darwin') return join(home, 'Library', 'Application Support', APP_NAME)
   return join(env.XDG_CONFIG_HOME || join(home, '.config'), APP_NAME)
 }
 
-/** The folder to use: the `--workspace` option, else env FF_WORKSPACE, else the default. */
-export function chooseWorkspaceDir(option?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(option || env.FF_WORKSPACE || defaultWorkspaceDir(env))
+/**
+ * The folder to use: the `--workspace` option, else env FF_WORKSPACE, else the default (or the
+ * pre-0.2 default when only that one holds a workspace).
+ */
+export function chooseWorkspaceDir(option?: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (option || env.FF_WORKSPACE) return resolve(option || env.FF_WORKSPACE!)
+  const current = defaultWorkspaceDir(env, platform)
+  const legacy = legacyWorkspaceDir(env, platform)
+  if (legacy !== current && !existsSync(join(current, DB_FILE)) && existsSync(join(legacy, DB_FILE))) return resolve(legacy)
+  return resolve(current)
 }
 
 /** An opened workspace folder (the layout exists; the database is opened by the store). */

@@ -3,7 +3,7 @@ import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Store } from '../../src/main/store'
-import { chooseWorkspaceDir, DB_FILE, defaultWorkspaceDir, Workspace, WorkspaceError } from '../../src/main/workspace'
+import { chooseWorkspaceDir, DB_FILE, defaultWorkspaceDir, legacyWorkspaceDir, Workspace, WorkspaceError } from '../../src/main/workspace'
 
 const dirs: string[] = []
 function tmp(): string {
@@ -55,11 +55,24 @@ describe('workspace', () => {
     expect(() => ws.datasetDir('../../x')).toThrow(/outside the workspace/)
   })
 
-  it('defaults to the OS user-data folder (as Electron names it)', () => {
-    expect(defaultWorkspaceDir({}, 'linux')).toBe(join(homedir(), '.config', 'FissionFusion'))
-    expect(defaultWorkspaceDir({ XDG_CONFIG_HOME: '/x/cfg' }, 'linux')).toBe('/x/cfg/FissionFusion')
+  it('defaults to the local (not roaming) app-data folder', () => {
+    expect(defaultWorkspaceDir({}, 'linux')).toBe(join(homedir(), '.local', 'share', 'FissionFusion'))
+    expect(defaultWorkspaceDir({ XDG_DATA_HOME: '/x/data' }, 'linux')).toBe('/x/data/FissionFusion')
     expect(defaultWorkspaceDir({}, 'darwin')).toBe(join(homedir(), 'Library', 'Application Support', 'FissionFusion'))
-    expect(defaultWorkspaceDir({ APPDATA: 'C:\\Users\\u\\AppData\\Roaming' }, 'win32')).toBe(join('C:\\Users\\u\\AppData\\Roaming', 'FissionFusion'))
+    expect(defaultWorkspaceDir({ LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local', APPDATA: 'C:\\Users\\u\\AppData\\Roaming' }, 'win32')).toBe(join('C:\\Users\\u\\AppData\\Local', 'FissionFusion'))
+  })
+
+  it('keeps using a workspace at the pre-0.2 default (Electron userData) when the new default has none', () => {
+    const d = tmp()
+    const env = { XDG_DATA_HOME: join(d, 'data'), XDG_CONFIG_HOME: join(d, 'cfg') }
+    expect(chooseWorkspaceDir(undefined, env, 'linux')).toBe(join(d, 'data', 'FissionFusion'))
+    mkdirSync(join(d, 'cfg', 'FissionFusion'), { recursive: true })
+    writeFileSync(join(d, 'cfg', 'FissionFusion', DB_FILE), '')
+    expect(legacyWorkspaceDir(env, 'linux')).toBe(join(d, 'cfg', 'FissionFusion'))
+    expect(chooseWorkspaceDir(undefined, env, 'linux')).toBe(join(d, 'cfg', 'FissionFusion'))
+    mkdirSync(join(d, 'data', 'FissionFusion'), { recursive: true })
+    writeFileSync(join(d, 'data', 'FissionFusion', DB_FILE), '')
+    expect(chooseWorkspaceDir(undefined, env, 'linux')).toBe(join(d, 'data', 'FissionFusion'))
   })
 
   it('--workspace overrides FF_WORKSPACE, which overrides the default', () => {
@@ -67,6 +80,6 @@ describe('workspace', () => {
     mkdirSync(join(d, 'a'))
     expect(chooseWorkspaceDir(join(d, 'a'), { FF_WORKSPACE: join(d, 'b') })).toBe(join(d, 'a'))
     expect(chooseWorkspaceDir(undefined, { FF_WORKSPACE: join(d, 'b') })).toBe(join(d, 'b'))
-    expect(chooseWorkspaceDir(undefined, { XDG_CONFIG_HOME: '/x/cfg' })).toBe(process.platform === 'linux' ? '/x/cfg/FissionFusion' : defaultWorkspaceDir({ XDG_CONFIG_HOME: '/x/cfg' }))
+    expect(chooseWorkspaceDir(undefined, { XDG_DATA_HOME: '/x/data' })).toBe(process.platform === 'linux' ? '/x/data/FissionFusion' : defaultWorkspaceDir({ XDG_DATA_HOME: '/x/data' }))
   })
 })

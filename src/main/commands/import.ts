@@ -4,6 +4,7 @@
  * imported, failed, errors: [{ file, reason }] }`; files that could not be used do not make
  * the command fail (exit 0), only an input that is unusable as a whole does.
  */
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
 import { intOption, type CliCommand } from './types'
@@ -59,6 +60,10 @@ export const importCommand: CliCommand = {
       input: resolve(args[0]), csv: o.csv ? resolve(String(o.csv)) : undefined, name: o.name, format: o.format, size: o.size,
       channels: o.channels, split: o.split, seed: o.seed, uncertain: o.uncertain, columns: Object.keys(columns).length > 0 ? columns : undefined
     }).filter(([, v]) => v !== undefined))
+    // Refused before any job exists: a typo in a path is not a failed import.
+    for (const [flag, path] of [['<path>', params.input], ['--csv', params.csv]] as const) {
+      if (typeof path === 'string' && !existsSync(path)) throw Object.assign(new Error(`${flag === '<path>' ? args[0] : `--csv ${String(o.csv)}`}: no such file or folder`), { code: 'not_found' })
+    }
     const job: JobRecord = await ctx.runJob('import', params)
     if (job.status !== 'completed') {
       process.exitCode = 1

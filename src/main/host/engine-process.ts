@@ -46,6 +46,7 @@ async function run(msg: Extract<ToEngine, { t: 'run' }>): Promise<FromEngine> {
   if (!parsed.success) return { t: 'error', message: `invalid params: ${parsed.error.message}` }
   const workspace = Workspace.open(msg.workspaceDir)
   const store = Store.open(workspace.dbPath)
+  const warned = new Set<string>()
   try {
     const ctx: JobContext = {
       jobId: msg.jobId,
@@ -54,7 +55,14 @@ async function run(msg: Extract<ToEngine, { t: 'run' }>): Promise<FromEngine> {
       store,
       signal: controller.signal,
       progress: (progress) => void send({ t: 'progress', progress }),
-      log: (level, message) => void send({ t: 'log', level, message }),
+      log: (level, message) => {
+        // A warning is said once per job, however many stages or worker processes repeat it.
+        if (level === 'warn') {
+          if (warned.has(message)) return
+          warned.add(message)
+        }
+        void send({ t: 'log', level, message })
+      },
       state: {
         get: () => store.jobs.getState(msg.jobId),
         set: (state: Json) => store.jobs.setState(msg.jobId, state)

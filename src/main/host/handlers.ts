@@ -22,6 +22,7 @@ import {
 } from '../../shared/api'
 import type { App } from './app'
 import { predictionsPath } from './jobs/fuse'
+import { parsePredictionsCsv, type ParsedPredictions } from '../engine/evaluate/predictions-csv'
 
 /** One connected client (an Electron window, a bridge WebSocket, a test). */
 export interface Session {
@@ -141,7 +142,7 @@ export function createHandlers(app: App): Handlers {
     modelCurves: (req) => modelCurves(app, req),
     compareMethods: (req) => compareMethods(app, req),
     estimateRun: (req) => estimateRun(app, req),
-    backendInfo: () => (backend ??= probeBackend()),
+    backendInfo: () => (backend ??= probeBackend(app)),
     // The desktop app answers this with a native dialog (src/main/ipc.ts); other transports have none.
     choosePath: () => {
       throw new ApiCallError({ code: 'unavailable', message: 'no native dialog here: choose the folder in the in-app browser' })
@@ -192,8 +193,7 @@ async function inspectDataset(app: App, req: ParsedRequestOf<'inspectDataset'>):
 }
 
 /** Reads a stored predictions CSV (workspace-relative), or answers not_found saying how to make it. */
-async function readPredictions(app: App, rel: string, what: string): Promise<import('../engine/evaluate/model').ParsedPredictions> {
-  const { parsePredictionsCsv } = await import('../engine/evaluate/model')
+async function readPredictions(app: App, rel: string, what: string): Promise<ParsedPredictions> {
   const file = app.workspace.resolve(rel)
   if (!existsSync(file)) throw new ApiCallError({ code: 'not_found', message: `no test predictions of ${what} yet: fuse the run (Fusion view) to compute them` })
   return parsePredictionsCsv(await readFile(file, 'utf8'))
@@ -272,7 +272,7 @@ async function estimateRun(app: App, req: ParsedRequestOf<'estimateRun'>): Promi
     const message = e instanceof Error ? e.message : String(e)
     throw new ApiCallError({ code: 'invalid_request', message, issues: [{ path: message.split(':')[0], message }] })
   }
-  const info = await (backend ??= probeBackend())
+  const info = await (backend ??= probeBackend(app))
   const workers = info.device === 'gpu' ? 1 : availableParallelism()
   const members = plan.units.flatMap((u) => u.members)
   const trainImages = dataset.counts.train ?? 0
@@ -302,9 +302,12 @@ async function estimateRun(app: App, req: ParsedRequestOf<'estimateRun'>): Promi
 
 let backend: Promise<BackendReport> | undefined
 
-/** Chooses the backend once, as an engine process does (FF_BACKEND, FF_THREADS), and reports it; a failed probe is retried on the next call. */
-function probeBackend(): Promise<BackendReport> {
-  const probe = import('../engine/compute').then(({ initBackend }) => initBackend())
+/**
+ * Asks an engine process which backend it gets (a 'probe' job: this process never loads
+ * TensorFlow.js) once, and reports it; a failed probe is retried on the next call.
+ */
+function probeBackend(app: App): Promise<BackendReport> {
+  const probe = inEngine(app, 'probe', {}, 'internal') as unknown as Promise<BackendReport>
   probe.catch(() => (backend = undefined))
   return probe
 }

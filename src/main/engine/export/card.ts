@@ -5,6 +5,7 @@
  * It never holds patient data or local paths: {@link assertExportSafe} refuses them.
  */
 import { z } from 'zod'
+import { RESEARCH_USE_STATEMENT } from '../../../shared/notices'
 
 const hyperparameter = z.union([z.string(), z.number(), z.boolean(), z.null()])
 
@@ -54,6 +55,8 @@ export const ModelCardSchema = z.object({
   appVersion: z.string(),
   /** Model name shown to the user ("GoG soup", "member 12"). */
   modelName: z.string(),
+  /** What the model may be used for: research only, not a medical device (cards written before 0.2 lack it). */
+  intendedUse: z.string().default(RESEARCH_USE_STATEMENT),
   /** Creation time, ISO 8601 UTC. */
   createdAt: z.string(),
   /** Architecture registry key and build options: enough to rebuild the network. */
@@ -129,7 +132,9 @@ export function assertExportSafe(value: unknown, field = 'card', forbidden: read
   walk(value, field)
 }
 
-const STRING_FIELDS = new Set(Object.entries(ModelCardSchema.shape).filter(([, s]) => s instanceof z.ZodString).map(([k]) => k))
+const STRING_FIELDS = new Set([...Object.entries(ModelCardSchema.shape).filter(([, s]) => s instanceof z.ZodString).map(([k]) => k), 'intendedUse'])
+/** Fields a card may lack (older versions): the schema's default applies. */
+const DEFAULTED_FIELDS = new Set(['intendedUse'])
 
 /** The card as `metadata_props` entries: one key per field, strings as is, the rest as JSON. */
 export function cardToMetadata(card: ModelCard): Record<string, string> {
@@ -143,6 +148,7 @@ export function cardFromMetadata(meta: Record<string, string>): ModelCard {
   const raw: Record<string, unknown> = {}
   for (const k of Object.keys(ModelCardSchema.shape)) {
     const v = meta[k]
+    if (v === undefined && DEFAULTED_FIELDS.has(k)) continue
     if (v === undefined) throw new Error(`model card field "${k}" is missing (not a FissionFusion export?)`)
     try {
       raw[k] = STRING_FIELDS.has(k) ? v : JSON.parse(v)
@@ -170,6 +176,8 @@ export function cardToMarkdown(card: ModelCard): string {
     `# ${card.modelName}`,
     '',
     `Exported by FissionFusion Workstation ${card.appVersion} on ${card.createdAt}.`,
+    '',
+    `**${card.intendedUse}**`,
     '',
     '## Model',
     '',

@@ -11,6 +11,7 @@ import { float32LeBytes, sha256Hex, writeFileAtomic } from './files'
 import { convertLayersModel } from './onnx/convert'
 import { encodeModel } from './onnx/model'
 import { writeTfjsModel, weightsFileFor } from './tfjs'
+import { RESEARCH_USE_STATEMENT } from '../../../shared/notices'
 
 /** Export file formats. */
 export type ExportFormat = 'onnx' | 'tfjs'
@@ -85,6 +86,7 @@ export function buildCard(meta: Pick<CheckpointMeta, 'arch' | 'archOptions' | 'i
     cardVersion: 1,
     appVersion: input.appVersion,
     modelName: input.modelName,
+    intendedUse: RESEARCH_USE_STATEMENT,
     createdAt: now.toISOString(),
     architecture: { name: meta.arch, options: { ...meta.archOptions } },
     dataset: { name: input.datasetName, task: meta.task, classes: [...meta.classes] },

@@ -157,7 +157,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     }
     const outcome = await runPlan(setup, {
       concurrency: workers,
-      runUnit: processUnitRunner({ backend: info.backend, threads: 1, onBackend: (b, w) => { if (w) ctx.log('warn', `${b}: ${w}`) } }),
+      runUnit: processUnitRunner({ backend: info.backend, threads: 1, onBackend: (b, w) => { if (w && w !== info.warning) ctx.log('warn', `${b}: ${w}`) } }),
       signal: ctx.signal,
       onUnitStart: (u) => {
         for (const m of plan.units.find((x) => x.id === u)?.members ?? []) ctx.store.runs.updateMember(storeId(m.id), { status: 'running', backend: info.backend })

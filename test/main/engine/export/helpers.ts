@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs'
+import { RESEARCH_USE_STATEMENT } from '../../../../src/shared/notices'
 import * as ort from 'onnxruntime-node'
 import protobuf from 'protobufjs'
 import type { ModelCard } from '../../../../src/main/engine/export/card'
@@ -74,6 +75,7 @@ export function sampleCard(overrides: Partial<ModelCard> = {}): ModelCard {
     cardVersion: 1,
     appVersion: '0.1.0',
     modelName: 'GoG soup',
+    intendedUse: RESEARCH_USE_STATEMENT,
     createdAt: '2026-11-27T01:00:00.000Z',
     architecture: { name: 'smallcnn', options: {} },
     dataset: { name: 'RetinaMNIST', task: 'single', classes: ['0', '1', '2', '3', '4'] },

@@ -1,0 +1,20 @@
+/**
+ * 'probe': which compute backend an engine process gets on this machine, and why (fallbacks,
+ * native kernels). Run in an engine process so that the Electron main process never loads
+ * TensorFlow.js; the `backendInfo` command and the window's start-up self-check answer its
+ * result. Not resumable (cheap to redo).
+ */
+import { z } from 'zod'
+import type { Json } from '../../../shared/records'
+import { defineJob } from './types'
+
+export const probeJob = defineJob({
+  kind: 'probe',
+  description: 'Chooses the compute backend as every engine process does (FF_BACKEND, FF_THREADS) and reports it.',
+  params: z.object({}).strict(),
+  resumable: false,
+  async run() {
+    const { initBackend } = await import('../../engine/compute')
+    return JSON.parse(JSON.stringify(await initBackend())) as Json
+  }
+})
