@@ -5,6 +5,9 @@
  */
 import Database from 'better-sqlite3'
 import { existsSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { electronBinary } from '../platform/binaries'
 import { migrations, SCHEMA_VERSION, type Migration } from './migrations'
 
 /** A better-sqlite3 connection (only store/ code sees it). */
@@ -46,6 +49,23 @@ function refuseIfNewer(version: number, path: string, latest: number): void {
 }
 
 /**
+ * better-sqlite3's binary for this runtime: under Electron the one built for Electron's ABI
+ * (packaged resources, or native/electron/ of the repository), else the package's own build.
+ */
+export function sqliteOptions(resources?: string): { nativeBinding?: string } {
+  const file = electronBinary('better_sqlite3.node', { resources, repoNative: repoNativeDir() })
+  return file ? { nativeBinding: file } : {}
+}
+
+/** native/ of the repository, found upwards from this file (sources or out/main). */
+function repoNativeDir(): string | undefined {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'native', 'binding.gyp'))) return join(dir, 'native')
+  }
+  return undefined
+}
+
+/**
  * Opens (creating if needed) the database at `path` and migrates it to the latest schema.
  * Throws StoreError('schema_too_new') without writing anything when the file is newer.
  */
@@ -56,7 +76,7 @@ export function openDatabase(path: string, list: readonly Migration[] = migratio
   if (existsSync(path) && statSync(path).size > 0) {
     let probe: Db | undefined
     try {
-      probe = new Database(path, { readonly: true, fileMustExist: true })
+      probe = new Database(path, { readonly: true, fileMustExist: true, ...sqliteOptions() })
       probe.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
       refuseIfNewer(readUserVersion(probe), path, latest)
     } catch (e) {
@@ -66,7 +86,7 @@ export function openDatabase(path: string, list: readonly Migration[] = migratio
       probe?.close()
     }
   }
-  const db = new Database(path)
+  const db = new Database(path, sqliteOptions())
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
     db.pragma('journal_mode = WAL')

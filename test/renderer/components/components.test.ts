@@ -104,14 +104,17 @@ describe('backend display', () => {
   it('always shows the backend, amber on a fallback, with a banner that says why', () => {
     const g = global({ app: { backend: fallback } })
     const badge = mount(BackendBadge, { global: g })
-    expect(badge.find('[data-test="backend"]').text()).toBe('Backend: cpu · CPU · 1 thread')
+    expect(badge.find('[data-test="backend"]').text()).toBe('CPU · pure JavaScript, 1 thread')
     expect(badge.find('[data-test="backend"]').classes()).toContain('fallback')
     const banner = mount(BackendBanner, { global: g })
     expect(banner.text()).toContain('running on the pure-JS cpu backend')
     expect(banner.text()).toContain('wasm: no WebAssembly')
   })
 
-  it('shows no banner on the best backend, and says when the backend is unknown', () => {
+  it('shows no banner on the normal CPU path (a GPU package that is not installed is no fallback), and says when the backend is unknown', () => {
+    const normal = { backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [{ backend: 'tensorflow', reason: '@tensorflow/tfjs-node-gpu: not installed' }], compute: 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)', native: { loaded: true, blas: 'AVX-512, OpenBLAS 0.3.21' } }
+    expect(mount(BackendBanner, { global: global({ app: { backend: readBackend(normal) } }) }).find('[data-test="backend-banner"]').exists()).toBe(false)
+    expect(mount(BackendBadge, { global: global({ app: { backend: readBackend(normal) } }) }).find('[data-test="backend"]').classes()).not.toContain('fallback')
     const best = mount(BackendBanner, { global: global({ app: { backend: { ...fallback, backend: 'wasm', fallbacks: [], warning: undefined } } }) })
     expect(best.find('[data-test="backend-banner"]').exists()).toBe(false)
     const unknown = mount(BackendBadge, { global: global({ app: { backend: null, backendProblem: 'not reported' } }) })
@@ -132,18 +135,18 @@ describe('compute path in the top bar', () => {
   }
   const badge = (report: Record<string, unknown>): ReturnType<typeof mount> => mount(BackendBadge, { global: global({ app: { backend: readBackend(report) } }) })
 
-  it('shows the whole compute sentence with the native kernels, and no warning badge', () => {
+  it('names the native-kernel path plainly, the engine\'s sentence and the skipped backends in the tooltip, and no warning badge', () => {
     const w = badge(native)
-    expect(w.find('[data-test="compute"]').text()).toBe('wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)')
-    expect(w.find('[data-test="compute"]').attributes('title')).toBe(native.compute)
+    expect(w.find('[data-test="backend"]').text()).toBe('CPU · native kernels, AVX-512, 1 thread per worker')
+    expect(w.find('[data-test="backend"]').attributes('title')).toContain(native.compute)
+    expect(w.find('[data-test="backend"]').attributes('title')).toContain('tensorflow not used: @tensorflow/tfjs-node: not installed')
     expect(w.find('[data-test="compute-warning"]').exists()).toBe(false)
-    expect(w.find('[data-test="backend"]').text()).toBe('Backend: wasm · CPU · 1 thread')
   })
 
   it('says when the JS kernels run instead: short form, the reason in the tooltip, a warning badge and the banner', () => {
     const w = badge(jsKernels)
-    expect(w.find('[data-test="compute"]').text()).toBe('wasm + JS kernels')
-    expect(w.find('[data-test="compute"]').attributes('title')).toBe(`wasm + JS kernels: ${reason}`)
+    expect(w.find('[data-test="backend"]').text()).toBe('CPU · JS kernels, 1 thread per worker')
+    expect(w.find('[data-test="backend"]').attributes('title')).toContain(`wasm + JS kernels: ${reason}`)
     const warn = w.find('[data-test="compute-warning"]')
     expect(warn.text()).toBe('Slower path: JS kernels')
     expect(warn.attributes('title')).toBe(jsKernels.warning)
@@ -154,7 +157,7 @@ describe('compute path in the top bar', () => {
 
   it('flags the pure-JS cpu backend', () => {
     const w = badge({ ...base, backend: 'cpu', compute: 'cpu (pure JS)', warning: 'running on the pure-JS cpu backend: training is ~1000x slower' })
-    expect(w.find('[data-test="compute"]').text()).toBe('cpu (pure JS)')
+    expect(w.find('[data-test="backend"]').text()).toBe('CPU · pure JavaScript, 1 thread')
     expect(w.find('[data-test="compute-warning"]').text()).toBe('Slower path: pure-JS cpu backend')
   })
 })

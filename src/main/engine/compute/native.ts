@@ -1,6 +1,7 @@
 // The optional native addon (native/ff_native.c, built by scripts/build-native.mjs
 // at `npm ci`): convolution and pooling kernels that compute on the wasm heap
 // with OpenBLAS. When it is missing the engine runs the JS kernels and says why.
+import { electronBinary } from '../../platform/binaries'
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
@@ -48,6 +49,11 @@ export function nativeDir(): string {
 
 let status: NativeStatus | undefined
 
+/** The addon file: the packaged app's resources/native/ff_native.node, else the repository build. */
+export function nativeAddonFile(dir: string = nativeDir(), resources?: string): string {
+  return electronBinary('ff_native.node', { resources }) ?? path.join(dir, 'build', 'Release', 'ff_native.node')
+}
+
 /**
  * Loads native/build/Release/ff_native.node once. Env FF_NATIVE=0 turns it
  * off for the next backend start (the reason then says so). Never throws: a
@@ -57,7 +63,7 @@ export function loadNative(): NativeStatus {
   if (process.env.FF_NATIVE === '0') return { loaded: false, reason: 'turned off by FF_NATIVE=0' }
   if (status) return status
   const dir = nativeDir()
-  const file = path.join(dir, 'build', 'Release', 'ff_native.node')
+  const file = nativeAddonFile(dir)
   if (!existsSync(file)) {
     // scripts/build-native.mjs leaves the build's failure here.
     const log = path.join(dir, 'build-error.txt')

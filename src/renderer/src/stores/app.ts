@@ -58,6 +58,24 @@ export function slowerPath(b: BackendView): string | null {
   return null
 }
 
+/**
+ * The compute path in plain words for the top bar, e.g. 'CPU · native kernels, AVX-512,
+ * 1 thread per worker', 'CPU · JS kernels, 1 thread per worker', 'CPU · pure JavaScript',
+ * 'GPU · TensorFlow'. Which backends were skipped and why stay in the tooltip: a skipped GPU
+ * package on a machine without a GPU is the normal CPU path, not a fallback.
+ */
+export function computeLabel(b: BackendView): string {
+  const threads = `${b.threads} thread${b.threads === 1 ? '' : 's'}${b.backend === 'tensorflow' ? '' : ' per worker'}`
+  if (b.backend === 'tensorflow') return `${b.device.toUpperCase()} · TensorFlow, ${threads}`
+  if (b.backend === 'cpu') return 'CPU · pure JavaScript, 1 thread'
+  if (b.backend === 'wasm') {
+    const native = b.native?.loaded ?? b.compute?.includes('native kernels') === true
+    const isa = b.native?.blas?.split(',')[0]
+    return native ? `CPU · native kernels${isa ? `, ${isa}` : ''}, ${threads}` : `CPU · JS kernels, ${threads}`
+  }
+  return `${b.device.toUpperCase()} · ${b.backend}, ${threads}`
+}
+
 /** What the whole app needs to know about where it runs: workspace, engine features, transport. */
 export const useAppStore = defineStore('app', () => {
   /** The open workspace, or null until loaded. */
