@@ -4,12 +4,16 @@
  */
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { app, BrowserWindow, dialog, session } from 'electron'
+import { writeFileSync } from 'node:fs'
+import { app, BrowserWindow, session } from 'electron'
+import type { SelfCheckReport } from '../shared/api'
 import { openApp } from './host/app'
+import { createSession } from './host/handlers'
 import type { App } from './host/app'
 import { chooseWorkspaceDir } from './workspace'
 import { bindIpc } from './ipc'
 import { utilityLauncher } from './utility-launcher'
+import { startupFailureUrl, workspaceActions } from './startup-page'
 import { CONTENT_SECURITY_POLICY, DEV_CONTENT_SECURITY_POLICY, isAllowedNavigation, windowOptions, withCsp } from './window-options'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -34,8 +38,26 @@ function createWindow(workspace: App): BrowserWindow {
   win.webContents.on('will-attach-webview', (event) => event.preventDefault())
   bindIpc(workspace.dispatch, win)
   win.once('ready-to-show', () => win.show())
+  // The interface itself failed to load (a broken install): say so instead of a blank window.
+  win.webContents.on('did-fail-load', (_event, code, description, url) => {
+    if (url === appUrl) void win.loadURL(startupFailureUrl('the interface did not load', `${description} (${code})`, ['Reinstall the app.', 'Run `fissionfusion doctor` in a terminal to check the engine.']))
+  })
   void win.loadURL(appUrl)
   return win
+}
+
+/**
+ * `npm run smoke:desktop` (FF_SMOKE_SCREENSHOT=file.png): once the self-check has answered and
+ * the page has drawn, saves a screenshot, prints the self-check as JSON and quits (exit 0 when
+ * no check failed).
+ */
+async function smoke(win: BrowserWindow, report: SelfCheckReport): Promise<void> {
+  if (win.webContents.isLoading()) await new Promise<void>((resolve) => win.webContents.once('did-finish-load', () => resolve()))
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const image = await win.webContents.capturePage()
+  writeFileSync(process.env.FF_SMOKE_SCREENSHOT!, image.toPNG())
+  process.stdout.write(JSON.stringify(report) + '\n')
+  app.exit(report.ok ? 0 : 1)
 }
 
 function lockDownSession(): void {
@@ -61,6 +83,8 @@ if (!app.requestSingleInstanceLock()) {
   app.on('web-contents-created', (_event, contents) => {
     contents.setWindowOpenHandler(() => ({ action: 'deny' }))
   })
+  // Engine processes of a packaged app find the native binaries built for Electron here.
+  if (app.isPackaged) process.env.FF_RESOURCES_DIR ??= process.resourcesPath
   void app.whenReady().then(() => {
     lockDownSession()
     try {
@@ -69,11 +93,18 @@ if (!app.requestSingleInstanceLock()) {
         launcher: utilityLauncher(join(here, 'engine.js'))
       })
     } catch (e) {
-      dialog.showErrorBox('FissionFusion cannot open its workspace', e instanceof Error ? e.message : String(e))
-      app.quit()
+      // A readable page (what failed, what to do) instead of an error box and a quit.
+      const win = new BrowserWindow(windowOptions(join(here, '../preload/index.cjs')))
+      win.once('ready-to-show', () => win.show())
+      void win.loadURL(startupFailureUrl('the workspace cannot be opened', e instanceof Error ? e.message : String(e), workspaceActions(e)))
+      if (process.env.FF_SMOKE_SCREENSHOT) void smoke(win, { ok: false, checks: [] })
       return
     }
-    createWindow(core)
+    const win = createWindow(core)
+    if (process.env.FF_SMOKE_SCREENSHOT) {
+      const session = createSession(() => undefined)
+      void core.dispatch('selfCheck', {}, session).then((r) => smoke(win, r.ok ? (r.data as SelfCheckReport) : { ok: false, checks: [] }))
+    }
     app.on('activate', () => {
       if (core && BrowserWindow.getAllWindows().length === 0) createWindow(core)
     })

@@ -122,6 +122,25 @@ export interface BackendReport {
   native?: { loaded: boolean; blas?: string; reason?: string }
 }
 
+/** One check of the start-up self-check. */
+export interface SelfCheckItem {
+  /** 'database', 'workspace', 'backend' or 'kernels'. */
+  id: string
+  label: string
+  /** 'fail': the app cannot work; 'warn': it works, slower or limited. */
+  status: 'ok' | 'warn' | 'fail'
+  /** What was found, in a sentence. */
+  detail: string
+  /** What to do about a warning or failure. */
+  action?: string
+}
+
+/** What `selfCheck` answers: every check, and whether any failed. */
+export interface SelfCheckReport {
+  ok: boolean
+  checks: SelfCheckItem[]
+}
+
 /** What `choosePath` answers: the chosen path, or null when the user cancelled. */
 export interface ChosenPath {
   path: string | null
@@ -347,6 +366,7 @@ export const commands = {
     response: type<RunEstimate>()
   }),
   backendInfo: command({ description: 'The compute backend the engine runs on, and why (fallbacks).', request: none, response: type<BackendReport>() }),
+  selfCheck: command({ description: 'Start-up self-check: database, workspace writable, engine backend, native kernels.', request: none, response: type<SelfCheckReport>() }),
   choosePath: command({
     description: 'A native dialog to choose a folder, a file or a save destination (desktop app only; in a browser use browseFolder).',
     request: z.object({

@@ -22,6 +22,7 @@ import {
 } from '../../shared/api'
 import type { App } from './app'
 import { predictionsPath } from './jobs/fuse'
+import { selfCheck } from './self-check'
 import { parsePredictionsCsv, type ParsedPredictions } from '../engine/evaluate/predictions-csv'
 
 /** One connected client (an Electron window, a bridge WebSocket, a test). */
@@ -143,6 +144,7 @@ export function createHandlers(app: App): Handlers {
     compareMethods: (req) => compareMethods(app, req),
     estimateRun: (req) => estimateRun(app, req),
     backendInfo: () => (backend ??= probeBackend(app)),
+    selfCheck: () => selfCheck(app, () => (backend ??= probeBackend(app))),
     // The desktop app answers this with a native dialog (src/main/ipc.ts); other transports have none.
     choosePath: () => {
       throw new ApiCallError({ code: 'unavailable', message: 'no native dialog here: choose the folder in the in-app browser' })

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import type { JobKindInfo, WorkspaceInfo } from '../../../shared/api'
+import type { JobKindInfo, SelfCheckReport, WorkspaceInfo } from '../../../shared/api'
 import { api, transportKind } from '../api'
 import type { TransportKind } from '../api'
 import { toUiError } from '../errors'
@@ -90,6 +90,8 @@ export const useAppStore = defineStore('app', () => {
   const backendProblem = ref<string | null>(null)
   /** Why the app could not reach its engine, or null. */
   const error = ref<UiError | null>(null)
+  /** The start-up self-check (database, workspace, engine, kernels), or null until it answered. */
+  const selfCheck = ref<SelfCheckReport | null>(null)
   /** True once the first load finished (successfully or not). */
   const loaded = ref(false)
 
@@ -107,6 +109,7 @@ export const useAppStore = defineStore('app', () => {
       loaded.value = true
     }
     await loadBackend()
+    await loadSelfCheck()
   }
 
   /** Asks the engine which backend it runs on. */
@@ -119,10 +122,19 @@ export const useAppStore = defineStore('app', () => {
     }
   }
 
+  /** Runs the start-up self-check; a failure to even ask is a failed check of its own. */
+  async function loadSelfCheck(): Promise<void> {
+    try {
+      selfCheck.value = await api().selfCheck({})
+    } catch (e) {
+      selfCheck.value = { ok: false, checks: [{ id: 'engine', label: 'Self-check', status: 'fail', detail: toUiError('Running the start-up self-check', e).message }] }
+    }
+  }
+
   /** Whether the engine offers job kind `kind`. */
   function hasJobKind(kind: string): boolean {
     return jobKinds.value.some((k) => k.kind === kind)
   }
 
-  return { workspace, jobKinds, transport, backend, backendProblem, error, loaded, load, loadBackend, hasJobKind }
+  return { workspace, jobKinds, transport, backend, backendProblem, selfCheck, error, loaded, load, loadBackend, loadSelfCheck, hasJobKind }
 })
