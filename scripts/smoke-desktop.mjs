@@ -5,7 +5,7 @@
 // (node_modules/electron/dist, downloaded at Electron's first start or from ELECTRON_CACHE /
 // ELECTRON_MIRROR) and xvfb-run (Debian: xvfb). Exits 2, saying which, when one is missing.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -16,13 +16,11 @@ const missing = (what) => {
   console.error(`smoke:desktop: ${what}`)
   process.exit(2)
 }
-let electron
-try {
-  electron = createRequire(import.meta.url)('electron')
-} catch (e) {
-  missing(`no Electron binary: ${e instanceof Error ? e.message.split('\n')[0] : e}`)
-}
-if (typeof electron !== 'string' || !existsSync(electron)) missing('no Electron binary (node_modules/electron/dist); offline, put Electron\'s zip in ELECTRON_CACHE and run `node node_modules/electron/install.js`')
+// Requiring 'electron' without its binary starts a download: look for the binary first.
+const electronPkg = path.dirname(createRequire(import.meta.url).resolve('electron/package.json'))
+const pathFile = path.join(electronPkg, 'path.txt')
+const electron = existsSync(pathFile) ? path.join(electronPkg, 'dist', readFileSync(pathFile, 'utf8').trim()) : undefined
+if (!electron || !existsSync(electron)) missing('no Electron binary (node_modules/electron/dist); offline, put Electron\'s zip in ELECTRON_CACHE and run `node node_modules/electron/install.js`')
 if (!existsSync(path.join(root, 'out', 'main', 'index.js'))) missing('not built: run `npm run build` first')
 if (spawnSync('xvfb-run', ['--help'], { stdio: 'ignore' }).error) missing('xvfb-run not found (Debian: apt-get install xvfb)')
 
