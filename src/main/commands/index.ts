@@ -18,6 +18,8 @@ import { fissionCommand } from './fission'
 import { fuseCommand } from './fuse'
 import { importCommand } from './import'
 import { pipelineCommand } from './pipeline'
+import { modelsCommand, modelsImportCommand } from './models'
+import { predictCommand } from './predict'
 import { jobCancelCommand, jobKindsCommand, jobResumeCommand, jobRunCommand } from './job'
 import { datasetsCommand, jobsCommand, runsCommand } from './lists'
 import { serveCommand } from './serve'
@@ -47,5 +49,8 @@ export const cliCommands: readonly CliCommand[] = [
   exportCommand,
   benchTrainCommand,
   benchDataCommand,
-  benchFissionCommand
+  benchFissionCommand,
+  modelsCommand,
+  modelsImportCommand,
+  predictCommand
 ]

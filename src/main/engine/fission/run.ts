@@ -6,9 +6,9 @@
  * last epoch.
  */
 import { dirname, join } from 'node:path'
-import { DatasetReader, DEFAULT_NORMALISATION } from '../data/reader'
+import { DatasetReader, DEFAULT_NORMALISATION, type Normalisation } from '../data/reader'
 import type { DatasetMeta } from '../data/types'
-import { type CheckpointInput, hasCheckpoint, loadModel, readCheckpoint, setWeights, weightsOf, writeCheckpoint, type EpochRecord, type SplitMetrics } from '../models/checkpoint'
+import { type CheckpointInput, hasCheckpoint, loadModel, readCheckpoint, readCheckpointMeta, setWeights, weightsOf, writeCheckpoint, type EpochRecord, type SplitMetrics } from '../models/checkpoint'
 import { checkpointStart, randomStart, tfjsStart, type StartingPoint } from '../models/start'
 import type { ArchBuildOptions } from '../models/types'
 import { getArch } from '../models/index'
@@ -76,10 +76,11 @@ async function datasetMeta(dir: string): Promise<DatasetMeta> {
   return reader.meta
 }
 
-function checkpointMeta(setup: RunSetup, meta: DatasetMeta): Omit<CheckpointInput['meta'], 'trainer'> {
+/** @param normalization the starting point's (an imported network's ImageNet statistics), else METHOD.md's default */
+function checkpointMeta(setup: RunSetup, meta: DatasetMeta, normalization: Normalisation = DEFAULT_NORMALISATION): Omit<CheckpointInput['meta'], 'trainer'> {
   return {
     arch: setup.arch, archOptions: setup.archOptions ?? {}, inputShape: [meta.size[0], meta.size[1], setup.channels ?? 3],
-    classes: meta.classes, task: meta.task, output: 'logits', normalization: DEFAULT_NORMALISATION, info: setup.info
+    classes: meta.classes, task: meta.task, output: 'logits', normalization, info: setup.info
   }
 }
 
@@ -96,13 +97,17 @@ export async function prepareStart(setup: RunSetup): Promise<StartReport | null>
   const dir = join(setup.runDir, 'start')
   if (hasCheckpoint(dir)) return null
   const meta = await datasetMeta(setup.dataset)
-  const cmeta = checkpointMeta(setup, meta)
+  let cmeta = checkpointMeta(setup, meta)
   const o = { ...setup.archOptions, arch: setup.arch, inputShape: cmeta.inputShape, numClasses: meta.classes.length, seed: setup.plan.settings.headSeed }
   getArch(setup.arch)
   let start: StartingPoint
   if (setup.start.kind === 'random') start = randomStart({ ...o, seed: setup.start.seed ?? o.seed })
-  else if (setup.start.kind === 'checkpoint') start = await checkpointStart(setup.start.dir, o)
-  else start = await tfjsStart(setup.start.path, o)
+  else if (setup.start.kind === 'checkpoint') {
+    const from = await checkpointStart(setup.start.dir, o)
+    // The starting point's preprocessing (e.g. an imported network's ImageNet mean / std) carries over to every member.
+    if (from.source.meta.normalization) cmeta = checkpointMeta(setup, meta, from.source.meta.normalization)
+    start = from
+  } else start = await tfjsStart(setup.start.path, o)
   try {
     await writeCheckpoint(dir, { meta: cmeta, weights: weightsOf(start.model) })
   } finally {
@@ -146,9 +151,10 @@ export const runUnitHere: UnitRunner = async (setup, unitId, hooks) => {
   const model = getArch(from.meta.arch).build({ ...from.meta.archOptions, inputShape: from.meta.inputShape, numClasses: from.meta.classes.length, seed: 0 })
   try {
     setWeights(model, from.weights)
-    const prep = { channels: setup.channels ?? 3 }
+    const normalisation = from.meta.normalization ?? DEFAULT_NORMALISATION
+    const prep = { channels: setup.channels ?? 3, normalisation }
     const result = await train({
-      model, meta: checkpointMeta(setup, reader.meta),
+      model, meta: checkpointMeta(setup, reader.meta, normalisation),
       train: readerSource(reader, 'train', { ...prep, augment: unit.augment }), val: readerSource(reader, 'val', prep),
       epochs: unit.epochs, batchSize: unit.batchSize, schedule: unit.schedule, optimizer: unit.optimizer,
       optimizerState: unit.carryOptimizer ? from.optimizer : undefined, seed: unit.seed, trainable: unit.trainable,
@@ -235,7 +241,7 @@ export async function evaluateCheckpoint(checkpoint: string, dataset: string, sp
   const reader = await DatasetReader.open(dataset)
   const model = await loadModel(checkpoint)
   try {
-    const src = readerSource(reader, split, { channels: o.channels ?? 3 })
+    const src = readerSource(reader, split, { channels: o.channels ?? 3, normalisation: (await readCheckpointMeta(checkpoint)).normalization })
     const { metrics } = await evaluateSource(model, src, reader.meta.task, reader.meta.classes.length, { batchSize: o.batchSize ?? 256 })
     return metrics
   } finally {

@@ -2,6 +2,7 @@
  * The architecture registry: every architecture the engine can build, listed once.
  * Nothing registers itself on import.
  */
+import { densenet121 } from './densenet'
 import { mobilenetv2 } from './mobilenetv2'
 import { resnet18, resnet50 } from './resnet'
 import { smallcnn } from './smallcnn'
@@ -12,7 +13,8 @@ export const ARCHITECTURES: Readonly<Record<string, ArchConfig>> = {
   smallcnn,
   resnet18,
   resnet50,
-  mobilenetv2
+  mobilenetv2,
+  densenet121
 }
 
 /** Looks an architecture up by name; throws a message listing the known names. */

@@ -26,7 +26,12 @@ export interface ConvBnOptions {
 
 /** conv (no bias) → BatchNorm → activation, with layers named `<name>_conv`, `<name>_bn`, `<name>_act`. */
 export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: ConvBnOptions): tf.SymbolicTensor {
-  const common = { kernelSize: o.kernel, strides: o.strides ?? 1, padding: 'same' as const, useBias: false }
+  const strides = o.strides ?? 1
+  // A strided conv pads symmetrically as PyTorch does (k // 2 each side): TF's 'same' puts the
+  // extra row / column at the bottom / right, which would shift every pretrained filter by a pixel.
+  const explicit = strides > 1 && o.kernel > 1
+  if (explicit) x = symmetricPad(x, `${name}_pad`, Math.floor(o.kernel / 2))
+  const common = { kernelSize: o.kernel, strides, padding: explicit ? ('valid' as const) : ('same' as const), useBias: false }
   const conv = o.depthwise
     ? tf.layers.depthwiseConv2d({
         ...common,
@@ -45,6 +50,11 @@ export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: Conv
   if (act === 'relu') y = tf.layers.reLU({ name: `${name}_act` }).apply(y) as tf.SymbolicTensor
   if (act === 'relu6') y = tf.layers.reLU({ name: `${name}_act`, maxValue: 6 }).apply(y) as tf.SymbolicTensor
   return y
+}
+
+/** Zero padding of `p` pixels on every side (a layer without weights, named `name`). */
+export function symmetricPad(x: tf.SymbolicTensor, name: string, p: number): tf.SymbolicTensor {
+  return tf.layers.zeroPadding2d({ name, padding: [[p, p], [p, p]] }).apply(x) as tf.SymbolicTensor
 }
 
 /** Global average pool (named {@link FEATURES_LAYER}) → Dense head of logits (named {@link HEAD_LAYER}). */

@@ -4,7 +4,7 @@
  * (3×3 stride-1 conv, no max-pool) keeps 28 px inputs from collapsing to 1 px too early.
  */
 import * as tf from '@tensorflow/tfjs'
-import { convBn, inputLayer, poolAndHead } from './layers'
+import { convBn, inputLayer, poolAndHead, symmetricPad } from './layers'
 import type { ArchBuildOptions, ArchConfig } from './types'
 
 type Block = (x: tf.SymbolicTensor, name: string, seed: number, width: number, stride: number) => tf.SymbolicTensor
@@ -45,7 +45,9 @@ function resnet(name: string, block: Block, depths: number[]) {
       x = convBn(input, 'stem', o.seed, { filters: 64, kernel: 3 })
     } else {
       x = convBn(input, 'stem', o.seed, { filters: 64, kernel: 7, strides: 2 })
-      x = tf.layers.maxPooling2d({ name: 'stem_pool', poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor
+      // PyTorch pads the max-pool with −∞; after the ReLU zero padding gives the same maxima.
+      x = symmetricPad(x, 'stem_poolpad', 1)
+      x = tf.layers.maxPooling2d({ name: 'stem_pool', poolSize: 3, strides: 2, padding: 'valid' }).apply(x) as tf.SymbolicTensor
     }
     depths.forEach((n, stage) => {
       for (let i = 0; i < n; i++) {

@@ -54,6 +54,8 @@ interface FissionState {
 /** Resolves `--from` to a start source, naming what was not found. */
 function resolveStart(from: string, workspace: Workspace, store: Store): { kind: 'random' } | { kind: 'checkpoint'; dir: string } | { kind: 'tfjs'; path: string } {
   if (from === 'random') return { kind: 'random' }
+  const imported = join(workspace.dir, 'pretrained', from)
+  if (/^pt-[0-9a-f]{10}$/.test(from) && existsSync(join(imported, 'model.json'))) return { kind: 'checkpoint', dir: imported }
   const member = store.runs.getMember(from)
   if (member) {
     if (!member.checkpointPath) throw new Error(`--from ${from}: member has no checkpoint yet (status ${member.status})`)
@@ -71,6 +73,25 @@ function resolveStart(from: string, workspace: Workspace, store: Store): { kind:
   if (doc.format === 'fissionfusion-checkpoint') return { kind: 'checkpoint', dir: path.endsWith('.json') ? join(path, '..') : path }
   if (doc.weightsManifest) return { kind: 'tfjs', path: json }
   throw new Error(`--from ${from}: model.json is neither a FissionFusion checkpoint nor a TF.js LayersModel`)
+}
+
+/**
+ * A start from an imported network (pt-…) fixes the architecture and its options (stem, width) to
+ * the network's; `--arch` may only repeat it. Warns when the dataset's image size differs from the
+ * size the weights were pretrained at (the run trains at the dataset's size).
+ */
+async function withImportedArch(p: FissionParams, workspace: Workspace, store: Store, warn: (m: string) => void): Promise<{ p: FissionParams; archOptions?: { widthMultiplier?: number; stem?: 'small' | 'imagenet' } }> {
+  const fallback = p.width !== undefined ? { widthMultiplier: p.width } : undefined
+  const { isPretrained, pretrainedDir } = await import('../../engine/models/pretrained/library')
+  if (!isPretrained(workspace.dir, p.from)) return { p, archOptions: fallback }
+  const { readCheckpointMeta } = await import('../../engine/models/checkpoint')
+  const meta = await readCheckpointMeta(pretrainedDir(workspace.dir, p.from))
+  if (p.arch !== 'smallcnn' && p.arch !== meta.arch) throw new Error(`--from ${p.from} is a ${meta.arch}; --arch ${p.arch} does not match it`)
+  const size = (store.datasets.get(p.datasetId)?.meta as { size?: number[] } | null | undefined)?.size
+  if (size && (size[0] !== meta.inputShape[0] || size[1] !== meta.inputShape[1])) {
+    warn(`${p.from} was pretrained at ${meta.inputShape[0]}×${meta.inputShape[1]} px; this dataset is ${size[0]}×${size[1]} px, so the run trains and evaluates at ${size[0]}×${size[1]} (re-import the dataset with --size ${meta.inputShape[0]} to match)`)
+  }
+  return { p: { ...p, arch: meta.arch }, archOptions: meta.archOptions }
 }
 
 /** A member as the CLI prints it (the issue's JSON shape). */
@@ -92,7 +113,8 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
   description: 'Fission: train the members of a grid-search, FGG or pretraining plan (pooled engine processes, resumable).',
   params: fissionParams,
   links: (p) => ({ datasetId: p.datasetId }),
-  async run(ctx, p: FissionParams) {
+  async run(ctx, params: FissionParams) {
+    const { p, archOptions } = await withImportedArch(params, ctx.workspace, ctx.store, (m) => ctx.log('warn', m))
     const { initBackend } = await import('../../engine/compute')
     const { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } = await import('../../engine/fission/plans')
     const { runPlan, prepareStart } = await import('../../engine/fission/run')
@@ -141,7 +163,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
 
     const setup = {
       runDir, dataset: ctx.workspace.datasetDir(p.datasetId), arch: p.arch,
-      ...(p.width !== undefined ? { archOptions: { widthMultiplier: p.width } } : {}), start: resolveStart(p.from, ctx.workspace, ctx.store), plan,
+      ...(archOptions ? { archOptions } : {}), start: resolveStart(p.from, ctx.workspace, ctx.store), plan,
       info: { runId, datasetId: p.datasetId, plan: p.plan }
     }
     const started = await prepareStart(setup)

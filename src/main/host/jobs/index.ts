@@ -12,7 +12,9 @@ import { fissionJob } from './fission'
 import { fuseJob } from './fuse'
 import { importJob } from './import'
 import { inspectJob } from './inspect'
+import { importWeightsJob } from './models'
 import { pipelineJob } from './pipeline'
+import { predictJob } from './predict'
 import { probeJob } from './probe'
 import { selftestJob } from './selftest'
 import type { JobKind } from './types'
@@ -21,7 +23,19 @@ export type { JobContext, JobKind, JobState } from './types'
 export { defineJob } from './types'
 
 /** All job kinds. */
-export const jobKinds: readonly JobKind[] = [selftestJob, importJob, fissionJob, fuseJob as unknown as JobKind, exportJob as unknown as JobKind, pipelineJob, compareJob, inspectJob, probeJob]
+export const jobKinds: readonly JobKind[] = [
+  selftestJob,
+  importJob,
+  fissionJob,
+  fuseJob as unknown as JobKind,
+  exportJob as unknown as JobKind,
+  pipelineJob,
+  compareJob,
+  inspectJob,
+  probeJob,
+  importWeightsJob,
+  predictJob
+]
 
 /** The kind named `kind`, or undefined. */
 export function findJobKind(kind: string, kinds: readonly JobKind[] = jobKinds): JobKind | undefined {

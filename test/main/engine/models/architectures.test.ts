@@ -9,14 +9,14 @@ const trainableCount = (m: tf.LayersModel): number => m.trainableWeights.reduce(
 describe('architecture registry', () => {
   beforeAll(async () => { await initBackend({ backend: 'wasm', threads: 1 }) })
 
-  it('lists smallcnn, resnet18, resnet50, mobilenetv2 and names unknown keys', () => {
-    expect(Object.keys(ARCHITECTURES)).toEqual(['smallcnn', 'resnet18', 'resnet50', 'mobilenetv2'])
+  it('lists smallcnn, resnet18, resnet50, mobilenetv2, densenet121 and names unknown keys', () => {
+    expect(Object.keys(ARCHITECTURES)).toEqual(['smallcnn', 'resnet18', 'resnet50', 'mobilenetv2', 'densenet121'])
     expect(() => getArch('vgg')).toThrow(/unknown architecture "vgg".*smallcnn/)
   })
 
   it('has torchvision parameter counts at 224 px with a 1000-class head', () => {
-    // torchvision: resnet18 11,689,512; resnet50 25,557,032; mobilenet_v2 3,504,872 parameters
-    const expected: Record<string, number> = { resnet18: 11689512, resnet50: 25557032, mobilenetv2: 3504872 }
+    // torchvision: resnet18 11,689,512; resnet50 25,557,032; mobilenet_v2 3,504,872; densenet121 7,978,856 parameters
+    const expected: Record<string, number> = { resnet18: 11689512, resnet50: 25557032, mobilenetv2: 3504872, densenet121: 7978856 }
     for (const [name, count] of Object.entries(expected)) {
       const m = getArch(name).build({ inputShape: [224, 224, 3], numClasses: 1000, seed: 0 })
       expect(trainableCount(m)).toBe(count)
