@@ -1,0 +1,136 @@
+import * as tf from '@tensorflow/tfjs'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { initBackend } from '../../../../src/main/engine/compute/index'
+import { decodeModel } from '../../../../src/main/engine/export/onnx/model'
+import { AdamW } from '../../../../src/main/engine/fission/adamw'
+import { batchLoss, labelTensors } from '../../../../src/main/engine/fission/losses'
+import { setWeights, weightsOf } from '../../../../src/main/engine/models/checkpoint'
+import { getArch } from '../../../../src/main/engine/models/index'
+import { torchTensorsFromOnnx, vitFromTorch, type TorchTensor, type VitImport } from '../../../../src/main/engine/models/vit-weights'
+import { makeVitFixture, maxAbs, maxAbsDiff, readSafetensors } from './vit-fixture'
+
+// torchvision VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64), 5 classes.
+const FLAGS = ['--seed', '7', '--image', '32', '--patch', '8', '--layers', '2', '--heads', '2', '--hidden', '32', '--mlp', '64', '--classes', '5', '--batch', '4']
+
+let dir: string
+let io: Map<string, TorchTensor>
+
+function build(imp: VitImport): tf.LayersModel {
+  const model = getArch(imp.arch).build({ inputShape: [32, 32, 3], numClasses: 5, seed: 1, ...imp.build })
+  const report = setWeights(model, imp.weights)
+  expect(report.kept).toEqual([])
+  expect(report.unused).toEqual([])
+  return model
+}
+
+function logitsOf(model: tf.LayersModel, input: TorchTensor): Float32Array {
+  return tf.tidy(() => (model.apply(tf.tensor(input.data, input.shape), { training: false }) as tf.Tensor).dataSync() as Float32Array)
+}
+
+describe('ViT from PyTorch (torchvision VisionTransformer, 32 px, patch 8, 2 blocks, 2 heads, width 32)', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', threads: 1 })
+    dir = makeVitFixture(FLAGS)
+    io = readSafetensors(join(dir, 'io.safetensors'))
+  }, 120_000)
+
+  it('maps torchvision names from safetensors and gives PyTorch\'s logits', () => {
+    const imp = vitFromTorch(readSafetensors(join(dir, 'torchvision.safetensors')), { heads: 2 }) as VitImport
+    expect(imp.arch).toBe('vit')
+    expect(imp.build).toEqual({ inputShape: [32, 32, 3], numClasses: 5, vit: { patch: 8, hidden: 32, layers: 2, heads: 2, mlp: 64 } })
+    // conv + 2 × (qkv, proj, fc1, fc2) + head are transposed; everything else is copied.
+    expect(imp.report.reshaped).toHaveLength(1 + 2 * 4 + 1)
+    expect(imp.report.matched).toHaveLength(32 - 10)
+    expect(imp.report.skipped).toEqual([])
+    const model = build(imp)
+    const before = tf.memory().numTensors
+    const ours = logitsOf(model, io.get('input') as TorchTensor)
+    expect(tf.memory().numTensors).toBe(before)
+    const ref = (io.get('logits') as TorchTensor).data
+    const scale = maxAbs(ref)
+    console.log(`torchvision safetensors: max |Δlogit| = ${maxAbsDiff(ours, ref).toExponential(2)}, scale ${scale.toFixed(3)}`)
+    expect(scale).toBeGreaterThan(0.5)
+    expect(maxAbsDiff(ours, ref)).toBeLessThanOrEqual(1e-4 * scale)
+    model.dispose()
+  })
+
+  it('maps timm names (patch_embed, cls_token, blocks.N.attn.qkv, ...) to the same network', () => {
+    const imp = vitFromTorch(readSafetensors(join(dir, 'timm.safetensors')), { heads: 2 }) as VitImport
+    const model = build(imp)
+    const ref = (io.get('logits') as TorchTensor).data
+    expect(maxAbsDiff(logitsOf(model, io.get('input') as TorchTensor), ref)).toBeLessThanOrEqual(1e-4 * maxAbs(ref))
+    model.dispose()
+  })
+
+  it('recovers PyTorch names from torch.onnx.export\'s graph and gives PyTorch\'s logits', () => {
+    const tensors = torchTensorsFromOnnx(decodeModel(readFileSync(join(dir, 'model.onnx'))))
+    const st = readSafetensors(join(dir, 'torchvision.safetensors'))
+    // Every parameter comes back under its name with its values (MatMul weights un-transposed).
+    expect([...tensors.keys()].sort()).toEqual([...st.keys()].sort())
+    for (const [name, t] of st) expect(maxAbsDiff((tensors.get(name) as TorchTensor).data, t.data), name).toBe(0)
+    const model = build(vitFromTorch(tensors, { heads: 2 }) as VitImport)
+    const ref = (io.get('logits') as TorchTensor).data
+    const diff = maxAbsDiff(logitsOf(model, io.get('input') as TorchTensor), ref)
+    console.log(`torchvision ONNX: max |Δlogit| = ${diff.toExponential(2)}`)
+    expect(diff).toBeLessThanOrEqual(1e-4 * maxAbs(ref))
+    model.dispose()
+  })
+
+  it('one training step gives torch autograd\'s gradients and torch.optim.AdamW\'s weights', () => {
+    const model = build(vitFromTorch(readSafetensors(join(dir, 'torchvision.safetensors')), { heads: 2 }) as VitImport)
+    const input = io.get('input') as TorchTensor
+    const y = Int32Array.from((io.get('labels') as TorchTensor).data)
+    const params = model.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }))
+    const before = tf.memory().numTensors
+    const x = tf.tensor(input.data, input.shape)
+    const labels = labelTensors('single', y, y.length)
+    const { value, grads } = tf.variableGrads(() => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels), params.map((p) => p.variable))
+    expect(Math.abs(value.dataSync()[0] - (io.get('loss') as TorchTensor).data[0])).toBeLessThan(1e-5)
+    // PyTorch's gradients, mapped to the engine's names and layouts by the same mapping as the weights.
+    const torchGrads = new Map<string, TorchTensor>()
+    const torchStep = new Map<string, TorchTensor>()
+    for (const [k, t] of io) {
+      if (k.startsWith('grad.')) torchGrads.set(k.slice(5), t)
+      if (k.startsWith('step.')) torchStep.set(k.slice(5), t)
+    }
+    const refGrads = new Map((vitFromTorch(torchGrads, { heads: 2 }) as VitImport).weights.map((w) => [w.name, w.data]))
+    let worst = 0
+    let gscale = 0
+    for (const p of params) {
+      const ref = refGrads.get(p.name) as Float32Array
+      worst = Math.max(worst, maxAbsDiff(grads[p.variable.name].dataSync(), ref))
+      gscale = Math.max(gscale, maxAbs(ref))
+    }
+    console.log(`gradients: max |Δ| = ${worst.toExponential(2)} over ${params.length} tensors, max |g| = ${gscale.toFixed(3)}`)
+    expect(gscale).toBeGreaterThan(0.01)
+    expect(worst).toBeLessThanOrEqual(1e-4)
+    // One AdamW update with those gradients.
+    new AdamW({ weightDecay: 1e-4 }).apply(params, params.map((p) => grads[p.variable.name]), 1e-3)
+    const refStep = new Map((vitFromTorch(torchStep, { heads: 2 }) as VitImport).weights.map((w) => [w.name, w.data]))
+    // The key projection's bias has a gradient of exactly 0 mathematically (softmax ignores a
+    // constant added to every score of a query); both sides hold rounding noise of ~1e-9 there, which
+    // Adam's normalisation turns into steps of ±lr. Those entries are only bounded by 2·lr.
+    let stepWorst = 0
+    let noise = 0
+    for (const w of weightsOf(model)) {
+      const r = refStep.get(w.name) as Float32Array
+      const g = refGrads.get(w.name) as Float32Array
+      w.data.forEach((v, i) => {
+        if (Math.abs(g[i]) > 1e-6) stepWorst = Math.max(stepWorst, Math.abs(v - r[i]))
+        else noise = Math.max(noise, Math.abs(v - r[i]))
+      })
+    }
+    console.log(`after one AdamW step: max |Δweight| = ${stepWorst.toExponential(2)} (where |g| > 1e-6; ${noise.toExponential(2)} elsewhere)`)
+    expect(stepWorst).toBeLessThanOrEqual(1e-5)
+    expect(noise).toBeLessThanOrEqual(2e-3 + 1e-6)
+    value.dispose()
+    tf.dispose(grads)
+    x.dispose()
+    labels.y.dispose()
+    // The optimizer's moments are the only tensors left behind (2 per parameter).
+    expect(tf.memory().numTensors).toBe(before + 2 * params.length)
+    model.dispose()
+  })
+})
