@@ -1,12 +1,15 @@
 import * as tf from '@tensorflow/tfjs'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../../../src/main/engine/compute/index'
 import { decodeModel } from '../../../../src/main/engine/export/onnx/model'
+import { exportModel, importExportedModel, tfjsFileHandler, type CardInput } from '../../../../src/main/engine/export/index'
+import { predictBatches } from '../../../../src/main/engine/evaluate/predict'
+import { rng, runOnnx } from '../export/helpers'
 import { AdamW } from '../../../../src/main/engine/fission/adamw'
 import { batchLoss, labelTensors } from '../../../../src/main/engine/fission/losses'
-import { setWeights, weightsOf } from '../../../../src/main/engine/models/checkpoint'
+import { loadModel, readCheckpoint, setWeights, weightsOf, writeCheckpoint } from '../../../../src/main/engine/models/checkpoint'
 import { getArch } from '../../../../src/main/engine/models/index'
 import { torchTensorsFromOnnx, vitFromTorch, type TorchTensor, type VitImport } from '../../../../src/main/engine/models/vit-weights'
 import { makeVitFixture, maxAbs, maxAbsDiff, readSafetensors } from './vit-fixture'
@@ -29,12 +32,14 @@ function logitsOf(model: tf.LayersModel, input: TorchTensor): Float32Array {
   return tf.tidy(() => (model.apply(tf.tensor(input.data, input.shape), { training: false }) as tf.Tensor).dataSync() as Float32Array)
 }
 
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', threads: 1 })
+  dir = makeVitFixture(FLAGS)
+  io = readSafetensors(join(dir, 'io.safetensors'))
+}, 120_000)
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
 describe('ViT from PyTorch (torchvision VisionTransformer, 32 px, patch 8, 2 blocks, 2 heads, width 32)', () => {
-  beforeAll(async () => {
-    await initBackend({ backend: 'wasm', threads: 1 })
-    dir = makeVitFixture(FLAGS)
-    io = readSafetensors(join(dir, 'io.safetensors'))
-  }, 120_000)
 
   it('maps torchvision names from safetensors and gives PyTorch\'s logits', () => {
     const imp = vitFromTorch(readSafetensors(join(dir, 'torchvision.safetensors')), { heads: 2 }) as VitImport
@@ -131,6 +136,71 @@ describe('ViT from PyTorch (torchvision VisionTransformer, 32 px, patch 8, 2 blo
     labels.y.dispose()
     // The optimizer's moments are the only tensors left behind (2 per parameter).
     expect(tf.memory().numTensors).toBe(before + 2 * params.length)
+    model.dispose()
+  })
+})
+
+describe('a ViT member exported to ONNX', () => {
+  const NORM = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }
+  const CLASSES = ['a', 'b', 'c', 'd', 'e']
+  const cardInput: CardInput = {
+    appVersion: '0.1.0', modelName: 'vit member', datasetName: 'tiny',
+    method: { kind: 'member', ingredients: [{ id: 'm1', hyperparameters: { lr: 1e-4, seed: 0 } }] }, metrics: []
+  }
+
+  it('runs in onnxruntime with the app\'s probabilities (≤ 1e-5) and imports back to the same weights', async () => {
+    const imp = vitFromTorch(readSafetensors(join(dir, 'torchvision.safetensors')), { heads: 2 }) as VitImport
+    const ckptDir = join(dir, 'member')
+    await writeCheckpoint(ckptDir, {
+      meta: { arch: imp.arch, archOptions: { vit: imp.build.vit }, inputShape: [32, 32, 3], classes: CLASSES, task: 'single', output: 'logits', normalization: NORM },
+      weights: imp.weights
+    })
+    const before = tf.memory().numTensors
+    const res = await exportModel({ checkpointDir: ckptDir, format: 'onnx', outFile: join(dir, 'out', 'vit.onnx'), card: cardInput })
+    expect(tf.memory().numTensors).toBe(before)
+    expect(res.card.architecture).toEqual({ name: 'vit', options: { vit: { patch: 8, hidden: 32, layers: 2, heads: 2, mlp: 64 } } })
+    const bytes = readFileSync(res.file)
+    const decoded = decodeModel(bytes)
+    expect(decoded.opsets).toEqual([{ domain: '', version: 13 }])
+    expect(new Set(decoded.nodes.map((n) => n.op_type))).toEqual(new Set([
+      'Transpose', 'Conv', 'Reshape', 'Shape', 'Slice', 'Concat', 'Expand', 'Add', 'ReduceMean', 'Sub', 'Mul', 'Sqrt', 'Div',
+      'MatMul', 'Softmax', 'Erf', 'Sum', 'Gemm', 'Identity'
+    ]))
+    // 16 seeded uint8 images, preprocessed by the card as a deployment would.
+    const n = 16
+    const r = rng(3)
+    const x = Uint8Array.from({ length: n * 32 * 32 * 3 }, () => Math.floor(r() * 256))
+    const { scale, mean, std } = res.card.preprocessing
+    const pre = Float32Array.from(x, (v, i) => (v * scale - mean[i % 3]) / std[i % 3])
+    const onnx = await runOnnx(bytes, pre, [n, 32, 32, 3])
+    expect(onnx.dims).toEqual([n, 5])
+    const model = await loadModel(ckptDir)
+    const app = (await predictBatches(model, [{ x, n }], { task: 'single', imageShape: [32, 32, 3], normalization: NORM })).probs
+    model.dispose()
+    const diff = maxAbsDiff(onnx.data, app)
+    console.log(`ONNX export: max |Δp| = ${diff.toExponential(2)}, p range ${Math.min(...app).toFixed(3)}..${Math.max(...app).toFixed(3)}`)
+    expect(Math.max(...app) - Math.min(...app)).toBeGreaterThan(0.3)
+    expect(diff).toBeLessThanOrEqual(1e-5)
+    // Back into the app: the exact weights.
+    const back = await importExportedModel(res.file)
+    const original = await readCheckpoint(ckptDir)
+    expect(back.checkpoint.meta.archOptions).toEqual({ vit: { patch: 8, hidden: 32, layers: 2, heads: 2, mlp: 64 } })
+    expect(back.checkpoint.weights.map((w) => w.name)).toEqual(original.weights.map((w) => w.name))
+    back.checkpoint.weights.forEach((w, i) => expect(maxAbsDiff(w.data, original.weights[i].data)).toBe(0))
+  })
+
+  it('exports to TF.js files that tf.loadLayersModel reads (custom layers registered)', async () => {
+    const ckptDir = join(dir, 'member')
+    const res = await exportModel({ checkpointDir: ckptDir, format: 'tfjs', outFile: join(dir, 'out', 'vit.json'), card: cardInput })
+    const loaded = await tf.loadLayersModel(tfjsFileHandler(res.file))
+    const input = io.get('input') as TorchTensor
+    const model = await loadModel(ckptDir)
+    const [a, b] = tf.tidy(() => {
+      const t = tf.tensor(input.data, input.shape)
+      return [(loaded.predict(t) as tf.Tensor).dataSync(), tf.softmax(model.predict(t) as tf.Tensor).dataSync()]
+    })
+    expect(maxAbsDiff(a, b)).toBeLessThanOrEqual(1e-6)
+    loaded.dispose()
     model.dispose()
   })
 })
