@@ -17,6 +17,7 @@
  *
  * Pure array code: no tensors.
  */
+import type * as tf from '@tensorflow/tfjs'
 import type { NamedWeight } from './checkpoint'
 import { permute } from '../export/onnx/layout'
 import type { ArchBuildOptions } from './types'
@@ -311,6 +312,19 @@ export function fitPosEmbedding(weights: NamedWeight[], target: { shape: number[
     if (hidden !== target.shape[2]) throw new Error(`weight ${w.name}: width ${hidden} does not fit the model's ${target.shape[2]}`)
     return { ...w, shape: [...target.shape], data: resizePosEmbedding(w.data, [g, g], target.grid, hidden) }
   })
+}
+
+/**
+ * The weights fitted to `model` when it is a ViT built for another input size than the weights'
+ * (a run at the dataset's size starting from a 224 px backbone): position embeddings resized to
+ * the model's patch grid; anything else, or a model that is not a ViT, is returned unchanged.
+ */
+export function fitVitWeights(model: tf.LayersModel, weights: NamedWeight[]): NamedWeight[] {
+  const pos = model.weights.find((w) => w.originalName.endsWith('/pos_embedding'))
+  if (!pos) return weights
+  // The patch conv's output (N, gh, gw, hidden) feeds the token reshape.
+  const grid = (model.getLayer('patch_tokens').input as tf.SymbolicTensor).shape
+  return fitPosEmbedding(weights, { shape: pos.shape as number[], grid: [grid[1] as number, grid[2] as number] })
 }
 
 /** The parts of a decoded ONNX graph {@link torchTensorsFromOnnx} reads (models/export/onnx/model.ts `decodeModel`). */

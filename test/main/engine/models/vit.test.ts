@@ -11,11 +11,12 @@ import { AdamW } from '../../../../src/main/engine/fission/adamw'
 import { batchLoss, labelTensors } from '../../../../src/main/engine/fission/losses'
 import { loadModel, readCheckpoint, setWeights, weightsOf, writeCheckpoint } from '../../../../src/main/engine/models/checkpoint'
 import { getArch } from '../../../../src/main/engine/models/index'
-import { torchTensorsFromOnnx, vitFromTorch, type TorchTensor, type VitImport } from '../../../../src/main/engine/models/vit-weights'
+import { transferStart } from '../../../../src/main/engine/models/start'
+import { fitPosEmbedding, resizePosEmbedding, torchTensorsFromOnnx, vitFromTorch, type TorchTensor, type VitImport } from '../../../../src/main/engine/models/vit-weights'
 import { makeVitFixture, maxAbs, maxAbsDiff, readSafetensors } from './vit-fixture'
 
 // torchvision VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64), 5 classes.
-const FLAGS = ['--seed', '7', '--image', '32', '--patch', '8', '--layers', '2', '--heads', '2', '--hidden', '32', '--mlp', '64', '--classes', '5', '--batch', '4']
+const FLAGS = ['--seed', '7', '--image', '32', '--patch', '8', '--layers', '2', '--heads', '2', '--hidden', '32', '--mlp', '64', '--classes', '5', '--batch', '4', '--interp', '48']
 
 let dir: string
 let io: Map<string, TorchTensor>
@@ -137,6 +138,33 @@ describe('ViT from PyTorch (torchvision VisionTransformer, 32 px, patch 8, 2 blo
     // The optimizer's moments are the only tensors left behind (2 per parameter).
     expect(tf.memory().numTensors).toBe(before + 2 * params.length)
     model.dispose()
+  })
+})
+
+describe('position embeddings for another input size (torchvision interpolate_embeddings: bicubic, align_corners, class token apart)', () => {
+  it('resizes a 4×4 grid to 6×6 as torchvision does, and the 48 px network gives PyTorch\'s logits', () => {
+    const imp = vitFromTorch(readSafetensors(join(dir, 'torchvision.safetensors')), { heads: 2 }) as VitImport
+    const pos = imp.weights.find((w) => w.name === 'pos_embed/pos_embedding') as { data: Float32Array }
+    const ref = io.get('interp.pos_embedding') as TorchTensor
+    expect(ref.shape).toEqual([1, 37, 32])
+    const ours = resizePosEmbedding(pos.data, [4, 4], [6, 6], 32)
+    const posDiff = maxAbsDiff(ours, ref.data)
+    console.log(`interpolate_embeddings 4×4 → 6×6: max |Δ| = ${posDiff.toExponential(2)}, scale ${maxAbs(ref.data).toFixed(3)}`)
+    expect(posDiff).toBeLessThanOrEqual(1e-6 * Math.max(1, maxAbs(ref.data)))
+    // The class token's row is copied, not interpolated.
+    expect(Array.from(ours.subarray(0, 32))).toEqual(Array.from(pos.data.subarray(0, 32)))
+    // Whole network at 48 px, through the start-of-run transfer (which resizes the embeddings).
+    const before = tf.memory().numTensors
+    const start = transferStart({ arch: 'vit', inputShape: [48, 48, 3], numClasses: 5, seed: 0, vit: imp.build.vit }, imp.weights, 'torchvision.safetensors', true)
+    expect(start.initialised).toEqual([])
+    const refLogits = (io.get('interp.logits') as TorchTensor).data
+    const diff = maxAbsDiff(logitsOf(start.model, io.get('interp.input') as TorchTensor), refLogits)
+    console.log(`48 px network: max |Δlogit| = ${diff.toExponential(2)}, scale ${maxAbs(refLogits).toFixed(3)}`)
+    expect(diff).toBeLessThanOrEqual(1e-4 * maxAbs(refLogits))
+    start.model.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+    // Same size: nothing changes.
+    expect(fitPosEmbedding(imp.weights, { shape: [1, 17, 32], grid: [4, 4] })).toEqual(imp.weights)
   })
 })
 
