@@ -5,10 +5,11 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { TorchTensor } from '../../../../src/main/engine/models/vit-weights'
 
-export const MAKE_VIT = resolve(__dirname, '../../../fixtures/vit/make_vit.py')
+export const MAKE_VIT = fileURLToPath(new URL('../../../fixtures/vit/make_vit.py', import.meta.url))
 
 /** Runs make_vit.py into a fresh temporary folder with the given flags; returns the folder. */
 export function makeVitFixture(flags: string[]): string {

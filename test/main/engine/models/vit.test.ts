@@ -35,6 +35,8 @@ function logitsOf(model: tf.LayersModel, input: TorchTensor): Float32Array {
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 1 })
+  // Every forward and backward kernel of the ViT must exist on wasm (no silent fallback).
+  expect(tf.getBackend()).toBe('wasm')
   dir = makeVitFixture(FLAGS)
   io = readSafetensors(join(dir, 'io.safetensors'))
 }, 120_000)
