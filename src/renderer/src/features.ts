@@ -21,7 +21,10 @@ export const ARCHITECTURES = [
   { id: 'smallcnn', label: 'Small CNN (28 px, CPU friendly)' },
   { id: 'resnet18', label: 'ResNet-18' },
   { id: 'resnet50', label: 'ResNet-50' },
-  { id: 'mobilenetv2', label: 'MobileNetV2' }
+  { id: 'mobilenetv2', label: 'MobileNetV2' },
+  { id: 'deit_s16', label: 'DeiT-S (ViT-S/16)' },
+  { id: 'vit_b16', label: 'ViT-B/16' },
+  { id: 'vit', label: 'ViT-Ti/16 (DeiT-Ti)' }
 ] as const
 
 /** Fusion methods offered (the engine's FUSION_METHODS ids), with a one-line explanation. */

@@ -62,7 +62,12 @@ export const ModelCardSchema = z.object({
   /** Architecture registry key and build options: enough to rebuild the network. */
   architecture: z.object({
     name: z.string(),
-    options: z.object({ widthMultiplier: z.number().positive().optional(), stem: z.enum(['small', 'imagenet']).optional() })
+    options: z.object({
+      widthMultiplier: z.number().positive().optional(),
+      stem: z.enum(['small', 'imagenet']).optional(),
+      /** ViT dimensions (architecture `vit`). */
+      vit: z.object({ patch: z.number().int().positive(), hidden: z.number().int().positive(), layers: z.number().int().positive(), heads: z.number().int().positive(), mlp: z.number().int().positive() }).partial().optional()
+    })
   }),
   /** The dataset it was trained on: name, task and class (or label) names in output order. */
   dataset: z.object({ name: z.string(), task: z.enum(['single', 'multilabel']), classes: z.array(z.string()).min(1) }),

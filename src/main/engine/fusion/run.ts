@@ -300,7 +300,7 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
         outputs = await withModel(result.recipe, async (model, ckpt) => {
           if (o.bnBatches) {
             const r = await reestimateBatchNorm(model, bnSource(model))
-            log(`${id}: BatchNorm statistics re-estimated on ${r.images} training images (${r.layers} layers)`)
+            log(r.layers === 0 ? `${id}: no BatchNorm layers (e.g. a ViT): no statistics to re-estimate` : `${id}: BatchNorm statistics re-estimated on ${r.images} training images (${r.layers} layers)`)
           }
           if (o.saveSoup && id !== 'best') modelId = await o.saveSoup(result, o.bnBatches ? { ...ckpt, weights: weightsFrom(model, ckpt) } : ckpt)
           return outputsOf(model)

@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs'
 import { promises as fsp, existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { getArch } from './index'
-import type { InputShape } from './types'
+import type { ArchBuildOptions, InputShape } from './types'
 import type { TaskKind } from '../data/types'
 
 /** Format tag stored in model.json. */
@@ -129,7 +129,7 @@ export interface CheckpointMeta {
   /** Architecture registry key. */
   arch: string
   /** Build options besides shape, classes and seed. */
-  archOptions: { widthMultiplier?: number; stem?: 'small' | 'imagenet' }
+  archOptions: { widthMultiplier?: number; stem?: 'small' | 'imagenet'; vit?: ArchBuildOptions['vit'] }
   inputShape: InputShape
   /** Class (or label) names in output order. */
   classes: string[]

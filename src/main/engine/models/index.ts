@@ -7,6 +7,7 @@ import { mobilenetv2 } from './mobilenetv2'
 import { resnet18, resnet50 } from './resnet'
 import { smallcnn } from './smallcnn'
 import type { ArchConfig } from './types'
+import { deitS16, vit, vitB16 } from './vit'
 
 /** All architectures, by registry key. */
 export const ARCHITECTURES: Readonly<Record<string, ArchConfig>> = {
@@ -14,7 +15,10 @@ export const ARCHITECTURES: Readonly<Record<string, ArchConfig>> = {
   resnet18,
   resnet50,
   mobilenetv2,
-  densenet121
+  densenet121,
+  deit_s16: deitS16,
+  vit_b16: vitB16,
+  vit
 }
 
 /** Looks an architecture up by name; throws a message listing the known names. */

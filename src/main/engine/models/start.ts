@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path'
 import { type Checkpoint, type NamedWeight, readCheckpoint, setWeights } from './checkpoint'
 import { getArch } from './index'
 import { HEAD_LAYER, type ArchBuildOptions } from './types'
+import { fitVitWeights } from './vit-weights'
 
 /** A model to start from, with what was transferred. */
 export interface StartingPoint {
@@ -41,7 +42,7 @@ export function randomStart(o: StartOptions): StartingPoint {
 export function transferStart(o: StartOptions, weights: NamedWeight[], source: string, keepHead = false): StartingPoint {
   const start = randomStart(o)
   try {
-    const report = setWeights(start.model, weights, (name) => isHead(name) && !keepHead)
+    const report = setWeights(start.model, fitVitWeights(start.model, weights), (name) => isHead(name) && !keepHead)
     if (!report.assigned.some((n) => !isHead(n))) {
       throw new Error(`${source}: none of its weight names match architecture ${o.arch} (e.g. ${weights.slice(0, 3).map((w) => w.name).join(', ')})`)
     }

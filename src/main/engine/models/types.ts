@@ -18,6 +18,8 @@ export interface ArchBuildOptions {
    * `imagenet` = 7×7 stride-2 conv + max-pool. Default: `small` when the input is under 64 px.
    */
   stem?: 'small' | 'imagenet'
+  /** ViT dimensions (the `vit` architecture; `deit_s16` and `vit_b16` have fixed ones). */
+  vit?: Partial<{ patch: number; hidden: number; layers: number; heads: number; mlp: number }>
 }
 
 /**

@@ -10,7 +10,8 @@ beforeAll(async () => {
 })
 
 describe('every built-in architecture exports to ONNX with the same probabilities', () => {
-  for (const name of Object.keys(ARCHITECTURES)) {
+  // vit_b16 is deit_s16's code at 4× the parameters (86 M): left out here to keep the suite's time; tested in models/vit*.test.ts.
+  for (const name of Object.keys(ARCHITECTURES).filter((a) => a !== 'vit_b16')) {
     it(name, async () => {
       const classes = 5
       const model = ARCHITECTURES[name].build({ inputShape: [28, 28, 3], numClasses: classes, seed: 3 })

@@ -89,7 +89,8 @@ describe.skipIf(!haveData && process.env.CI !== 'true')('exported soups on real 
     rmSync(work, { recursive: true, force: true })
   })
 
-  for (const arch of Object.keys(ARCHITECTURES)) {
+  // vit_b16 is deit_s16's code at 4× the parameters (86 M): left out here to keep the suite's time; tested in models/vit*.test.ts.
+  for (const arch of Object.keys(ARCHITECTURES).filter((a) => a !== 'vit_b16')) {
     it(`${arch}: onnxruntime gives the app's probabilities and classes on the RetinaMNIST test split`, async () => {
       const meta = retina.meta
       const t0 = Date.now()

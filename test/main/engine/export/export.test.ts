@@ -171,7 +171,8 @@ describe('exportModel to TF.js', () => {
 })
 
 describe('re-import of an export as a starting point', () => {
-  for (const arch of Object.keys(ARCHITECTURES)) {
+  // vit_b16 is deit_s16's code at 4× the parameters (86 M): left out here to keep the suite's time; tested in models/vit*.test.ts.
+  for (const arch of Object.keys(ARCHITECTURES).filter((a) => a !== 'vit_b16')) {
     it(`${arch}: ONNX and TF.js give back the exact weights`, async () => {
       const dir = await makeCheckpoint(arch, 'single', 7)
       const original = await readCheckpoint(dir)

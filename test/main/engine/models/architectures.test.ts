@@ -9,8 +9,8 @@ const trainableCount = (m: tf.LayersModel): number => m.trainableWeights.reduce(
 describe('architecture registry', () => {
   beforeAll(async () => { await initBackend({ backend: 'wasm', threads: 1 }) })
 
-  it('lists smallcnn, resnet18, resnet50, mobilenetv2, densenet121 and names unknown keys', () => {
-    expect(Object.keys(ARCHITECTURES)).toEqual(['smallcnn', 'resnet18', 'resnet50', 'mobilenetv2', 'densenet121'])
+  it('lists smallcnn, resnet18, resnet50, mobilenetv2, densenet121, the ViTs and names unknown keys', () => {
+    expect(Object.keys(ARCHITECTURES)).toEqual(['smallcnn', 'resnet18', 'resnet50', 'mobilenetv2', 'densenet121', 'deit_s16', 'vit_b16', 'vit'])
     expect(() => getArch('vgg')).toThrow(/unknown architecture "vgg".*smallcnn/)
   })
 
@@ -55,7 +55,7 @@ describe('architecture registry', () => {
       expect(out).toHaveLength(8)
       expect(out.every(Number.isFinite)).toBe(true)
       expect(tf.memory().numTensors).toBe(before)
-      if (arch.name !== 'smallcnn') expect(m.getLayer('stem_conv').getConfig()).toMatchObject({ kernelSize: [3, 3], strides: [1, 1] })
+      if (!['smallcnn', 'deit_s16', 'vit_b16', 'vit'].includes(arch.name)) expect(m.getLayer('stem_conv').getConfig()).toMatchObject({ kernelSize: [3, 3], strides: [1, 1] })
       m.dispose()
     }
   })

@@ -1,5 +1,6 @@
 import type { Attr, GraphBuilder } from './graph'
 import { samePadding, type WeightLayout } from './layout'
+import { vitLayerConverters } from './vit'
 
 /** A value flowing between layers: its ONNX name and its Keras shape without the batch axis. */
 export interface Value {
@@ -72,6 +73,8 @@ export function activation(g: GraphBuilder, x: string, fn: unknown, base: string
     case 'softsign': return g.node('Softsign', [x], `${base}_softsign`)
     case 'swish': return g.node('Mul', [x, g.node('Sigmoid', [x], `${base}_swish_gate`)], `${base}_swish`)
     case 'hardSigmoid': return g.node('HardSigmoid', [x], `${base}_hard_sigmoid`, { alpha: { float: 0.2 }, beta: { float: 0.5 } })
+    // Exact GELU (tfjs-layers 'gelu', PyTorch's default): x · ½ · (1 + erf(x / √2)).
+    case 'gelu': return g.node('Mul', [g.node('Mul', [x, g.scalar(0.5)], `${base}_gelu_half`), g.node('Add', [g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)], `${base}_gelu_scaled`)], `${base}_gelu_erf`), g.scalar(1)], `${base}_gelu_cdf`)], `${base}_gelu`)
     default: throw fail(`activation "${String(fn)}" has no ONNX conversion`)
   }
 }
@@ -138,7 +141,13 @@ const batchNormalization: LayerConverter = (ctx) => {
 
 const dense: LayerConverter = (ctx) => {
   const x = ctx.inputs[0]
-  if (x.shape.length !== 1) throw ctx.fail(`input has shape [${x.shape}]; Dense is exported on flat [features] inputs only (add Flatten or global pooling)`)
+  if (x.shape.length === 2) {
+    // Token sequences (N, T, features), e.g. a ViT's: MatMul over the last axis, then the bias.
+    const product = ctx.g.node('MatMul', [x.name, ctx.weight('kernel', 'same')], ctx.config.useBias === false ? ctx.name : `${ctx.name}_matmul`)
+    const b = bias(ctx)
+    return activate(ctx, b === null ? product : ctx.g.node('Add', [product, b], ctx.name))
+  }
+  if (x.shape.length !== 1) throw ctx.fail(`input has shape [${x.shape}]; Dense is exported on flat [features] or [tokens, features] inputs only (add Flatten or global pooling)`)
   const kernel = ctx.weight('kernel', 'same')
   const b = bias(ctx)
   const out = b === null ? ctx.g.node('MatMul', [x.name, kernel], ctx.name) : ctx.g.node('Gemm', [x.name, kernel, b], ctx.name)
@@ -207,6 +216,16 @@ const concatenate: LayerConverter = (ctx) => {
 
 const identity: LayerConverter = (ctx) => ctx.inputs[0].name
 
+// Keras reshapes in channels-last order: images (NCHW in the graph) go to NHWC first and back after.
+const reshape: LayerConverter = (ctx) => {
+  const x = ctx.inputs[0]
+  const target = ctx.config.targetShape as number[]
+  if (!Array.isArray(target) || target.some((d) => !Number.isInteger(d) || d < 1)) throw ctx.fail(`targetShape ${JSON.stringify(target)} (only fixed sizes are exported)`)
+  const src = x.shape.length === 3 ? ctx.g.node('Transpose', [x.name], `${ctx.name}_nhwc`, { perm: { ints: [0, 2, 3, 1] } }) : x.name
+  const out = ctx.g.node('Reshape', [src, ctx.g.int64(`${ctx.name}/shape`, [0, ...target])], target.length === 3 ? `${ctx.name}_nhwc_out` : ctx.name)
+  return target.length === 3 ? ctx.g.node('Transpose', [out], ctx.name, { perm: { ints: [0, 3, 1, 2] } }) : out
+}
+
 const reLU: LayerConverter = (ctx) => {
   const x = ctx.inputs[0].name
   const max = ctx.config.maxValue
@@ -257,5 +276,7 @@ export const layerConverters: Readonly<Record<string, LayerConverter>> = {
   SpatialDropout2D: identity,
   GaussianNoise: identity,
   GaussianDropout: identity,
-  AlphaDropout: identity
+  AlphaDropout: identity,
+  Reshape: reshape,
+  ...vitLayerConverters
 }
