@@ -45,14 +45,15 @@ export const modelsImportCommand: CliCommand = {
   command: 'models import <file>',
   description: 'Import pretrained weights (.onnx or .safetensors from PyTorch / timm) as a starting point.',
   options: [
-    { flags: '--arch <name>', description: 'architecture where the tensors are ambiguous (resnet18, resnet50, densenet121, mobilenetv2)' },
+    { flags: '--arch <name>', description: 'architecture where the tensors are ambiguous (resnet18, resnet50, densenet121, mobilenetv2, deit_s16, vit_b16, vit)' },
     { flags: '--name <text>', description: 'name (default: the file name)' },
     { flags: '--size <px>', description: 'input side the weights expect (default 224)', parse: intOption('--size', 16) },
+    { flags: '--heads <n>', description: 'a ViT\'s attention heads, where its width is not a multiple of 64 (not stored in the weights)', parse: intOption('--heads', 1) },
     { flags: '--mean <r,g,b>', description: 'per-channel mean after x/255 (default ImageNet 0.485,0.456,0.406)', parse: listOf('--mean', number('--mean')) },
     { flags: '--std <r,g,b>', description: 'per-channel std (default ImageNet 0.229,0.224,0.225)', parse: listOf('--std', number('--std')) }
   ],
   async run(ctx, args, o) {
-    const params = Object.fromEntries(Object.entries({ path: resolve(args[0]), arch: o.arch, name: o.name, size: o.size, mean: o.mean, std: o.std }).filter(([, v]) => v !== undefined))
+    const params = Object.fromEntries(Object.entries({ path: resolve(args[0]), arch: o.arch, name: o.name, size: o.size, mean: o.mean, std: o.std, heads: o.heads }).filter(([, v]) => v !== undefined))
     const job: JobRecord = await ctx.runJob('import-weights', params)
     if (job.status !== 'completed') {
       process.exitCode = 1

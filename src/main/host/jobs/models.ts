@@ -22,7 +22,9 @@ export const importWeightsParams = z.object({
   size: z.number().int().min(16).max(1024).optional(),
   /** Per-channel mean / std after x/255 (default ImageNet's). */
   mean: triple.optional(),
-  std: triple.optional()
+  std: triple.optional(),
+  /** A ViT's attention heads (default hidden / 64). */
+  heads: z.number().int().min(1).max(64).optional()
 }).strict()
 
 export const importWeightsJob = defineJob<typeof importWeightsParams>({
@@ -33,7 +35,7 @@ export const importWeightsJob = defineJob<typeof importWeightsParams>({
   async run(ctx, p) {
     const { importPretrained } = await import('../../engine/models/pretrained/library')
     ctx.progress({ fraction: 0, phase: 'reading', etaSeconds: null })
-    const r = await importPretrained(ctx.workspace.dir, p.path, { arch: p.arch, name: p.name, size: p.size, mean: p.mean, std: p.std })
+    const r = await importPretrained(ctx.workspace.dir, p.path, { arch: p.arch, name: p.name, size: p.size, mean: p.mean, std: p.std, heads: p.heads })
     const e = r.entry
     ctx.log('info', `imported ${e.origin.file} as ${e.id} (${e.arch}): ${r.report.matched.length} tensors matched, ${r.report.reshaped.length} reshaped, ${r.report.skipped.length} skipped`)
     return {

@@ -17,7 +17,9 @@ import { mobilenetv2FromTorch, mobilenetv2Modules } from './mobilenetv2'
 import { looksLikeOnnx, readOnnx, tensorsFromGraph, type ModuleSpec, type OnnxWeights } from './onnx'
 import { resnetFromTorch, resnetModules } from './resnet'
 import { looksLikeSafetensors, readSafetensors } from './safetensors'
-import type { FromTorch, FromTorchResult, MappingReport, TorchTensor } from './tensors'
+import type { FromTorch, FromTorchResult, MappingReport, TorchTensor, TorchTensors } from './tensors'
+import { decodeModel } from '../../export/onnx/model'
+import { fitVitWeights, torchTensorsFromOnnx, vitFromTorch } from '../vit-weights'
 
 export type { FromTorch, FromTorchResult, MappingReport, TorchTensor, TorchTensors } from './tensors'
 
@@ -28,14 +30,17 @@ export interface PretrainedFamily {
   fromTorch: FromTorch
   /** Parameter modules in forward order per variant, for ONNX graphs whose names were folded away. */
   modules?: () => ModuleSpec[][]
+  /** PyTorch-named tensors of an ONNX file, where this family recovers them itself. */
+  fromOnnx?: (bytes: Uint8Array) => TorchTensors
 }
 
 /** Families tried in order. */
 export const PRETRAINED_FAMILIES: PretrainedFamily[] = [
   { archs: ['resnet18', 'resnet50'], fromTorch: resnetFromTorch, modules: resnetModules },
   { archs: ['densenet121'], fromTorch: densenetFromTorch, modules: densenetModules },
-  { archs: ['mobilenetv2'], fromTorch: mobilenetv2FromTorch, modules: mobilenetv2Modules }
-  // ViT / DeiT (vit branch), on merge: { archs: ['vit'], fromTorch: vitFromTorch } (from '../vit-weights')
+  { archs: ['mobilenetv2'], fromTorch: mobilenetv2FromTorch, modules: mobilenetv2Modules },
+  // torchvision VisionTransformer and timm deit/vit names; ONNX names recovered from the graph (MatMul weights folded and transposed by the export).
+  { archs: ['deit_s16', 'vit_b16', 'vit'], fromTorch: (t, o) => vitFromTorch(t, o), fromOnnx: (bytes) => torchTensorsFromOnnx(decodeModel(bytes)) }
 ]
 
 /** Input preparation the weights expect: resize to `size`, x/255, then (x − mean)/std per channel. */
@@ -59,6 +64,8 @@ export interface PretrainedOptions {
   size?: number
   mean?: number[]
   std?: number[]
+  /** A ViT's attention heads where its width is not a multiple of 64 (the weights do not store it). */
+  heads?: number
 }
 
 /** A file's weights mapped onto an engine architecture. */
@@ -81,10 +88,10 @@ function perChannel(v: number[] | undefined, fallback: number[], what: string): 
   return v
 }
 
-function fromTensors(tensors: ReadonlyMap<string, TorchTensor>, arch: string | undefined): FromTorchResult | null {
+function fromTensors(tensors: ReadonlyMap<string, TorchTensor>, o: PretrainedOptions, onnx?: Uint8Array): FromTorchResult | null {
   for (const f of PRETRAINED_FAMILIES) {
-    if (arch && !f.archs.includes(arch)) continue
-    const r = f.fromTorch(tensors)
+    if (o.arch && !f.archs.includes(o.arch)) continue
+    const r = f.fromTorch(onnx && f.fromOnnx ? f.fromOnnx(onnx) : tensors, { heads: o.heads })
     if (r) return r
   }
   return null
@@ -127,12 +134,12 @@ export async function readPretrained(path: string, o: PretrainedOptions = {}): P
     if (!looksLikeSafetensors(buf) && buf.byteLength >= 9 && buf[8] !== 0x7b) throw new Error(`${file}: not a safetensors file (no JSON header)`)
     const st = readSafetensors(buf, file)
     names = [...st.tensors.keys()]
-    result = wrap(file, () => fromTensors(st.tensors, o.arch))
+    result = wrap(file, () => fromTensors(st.tensors, o))
     if (result) result.report.skipped.push(...st.other.map((t) => `${t.name} (${t.dtype})`))
   } else {
     const g = readOnnx(buf, file)
     names = [...g.initializers.keys()]
-    result = wrap(file, () => fromTensors(g.initializers, o.arch) ?? fromGraph(g, o.arch))
+    result = wrap(file, () => fromTensors(g.initializers, o, buf) ?? fromGraph(g, o.arch))
   }
   if (!result) {
     throw new Error(`${file}: no known architecture in its ${names.length} tensors (e.g. ${names.slice(0, 3).join(', ') || 'none'}${o.arch ? `; --arch ${o.arch}` : ''}); known: ${PRETRAINED_FAMILIES.flatMap((f) => f.archs).join(', ')}`)
@@ -146,10 +153,22 @@ export async function readPretrained(path: string, o: PretrainedOptions = {}): P
   const build: ArchBuildOptions = { seed: 0, numClasses: 1, ...result.build, inputShape: [side, side, 3] }
   const arch = getArch(result.arch)
   if (side < arch.minSize) throw new Error(`--size ${side}: ${result.arch} needs at least ${arch.minSize} px`)
-  const weights = checkShapes(file, result, build)
+  // A ViT used at another size than it was trained at: its position embeddings are resized to the new patch grid.
+  const fitted = { ...result, weights: fitToSize(result, build) }
+  const weights = checkShapes(file, fitted, build)
   return {
     arch: result.arch, build, weights, report: result.report, preprocessing,
     origin: { file, format, sha256: createHash('sha256').update(buf).digest('hex'), bytes: buf.byteLength }
+  }
+}
+
+function fitToSize(r: FromTorchResult, build: ArchBuildOptions): NamedWeight[] {
+  if (!r.weights.some((w) => w.name.endsWith('/pos_embedding'))) return r.weights
+  const model = getArch(r.arch).build(build)
+  try {
+    return fitVitWeights(model, r.weights)
+  } finally {
+    model.dispose()
   }
 }
 

@@ -36,7 +36,12 @@ export interface FromTorchResult {
  * One architecture family: PyTorch-named tensors → engine weights, or null when the tensors are
  * not of this family. Throws (naming the tensor) when they are of the family but do not fit.
  */
-export type FromTorch = (tensors: TorchTensors) => null | FromTorchResult
+export type FromTorch = (tensors: TorchTensors, options?: FromTorchOptions) => null | FromTorchResult
+
+/** What a file cannot tell and the user may: a ViT's attention heads (not stored in its weights; default hidden / 64). */
+export interface FromTorchOptions {
+  heads?: number
+}
 
 /** conv OIHW → HWIO. */
 export function oihwToHwio(t: TorchTensor): TorchTensor {
