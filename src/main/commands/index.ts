@@ -22,6 +22,7 @@ import { jobCancelCommand, jobKindsCommand, jobResumeCommand, jobRunCommand } fr
 import { datasetsCommand, jobsCommand, runsCommand } from './lists'
 import { serveCommand } from './serve'
 import { showCommand } from './show'
+import { slurmTaskCommand } from './slurm'
 import type { CliCommand } from './types'
 
 export type { CliCommand, CliContext, CliOption, GlobalOptions } from './types'
@@ -47,5 +48,6 @@ export const cliCommands: readonly CliCommand[] = [
   exportCommand,
   benchTrainCommand,
   benchDataCommand,
-  benchFissionCommand
+  benchFissionCommand,
+  slurmTaskCommand
 ]
