@@ -331,7 +331,9 @@ export async function runSlurmTask(setupPath: string, index: number): Promise<Ta
     for (const unitId of task.units) {
       const unit = setup.plan.units.find((u) => u.id === unitId)
       if (!unit) throw new Error(`unit ${unitId} is not in the plan of ${setupPath}`)
-      const before = existsSync(join(setup.runDir, unit.dir, 'result.json')) ? null : await unitTrainerState(setup.runDir, unit.dir)
+      // A unit that finished in an earlier attempt is not run again.
+      if (existsSync(join(setup.runDir, unit.dir, 'result.json'))) continue
+      const before = await unitTrainerState(setup.runDir, unit.dir)
       status.unit = unitId
       status.epoch = before?.epoch ?? 0
       status.iteration = 0
