@@ -268,7 +268,9 @@ export async function runPlanOnSlurm(setup: RunSetup, o: SlurmRunOptions): Promi
       if (q) {
         const what = `${q.state}${q.state === 'PENDING' && q.reason !== 'None' ? ` (${q.reason})` : q.nodes ? ` on ${q.nodes}` : ''}`
         if (seen.get(index) !== what) { seen.set(index, what); o.log('info', `array task ${jobId}_${index} (${tasks[index].units.join(' → ')}): ${what}`) }
-        const unit = status?.jobId === jobId && status.unit ? `, ${status.unit} epoch ${status.epoch + (status.iteration > 0 ? 1 : 0)}${status.iteration > 0 ? ` step ${status.iteration}/${status.iterations}` : ''}` : ''
+        const unit = status?.jobId === jobId && status.unit && status.state === 'running'
+          ? `, ${status.unit} epoch ${status.epoch + 1}/${unitOf(status.unit)?.epochs ?? '?'}${status.iteration > 0 ? ` step ${status.iteration}/${status.iterations}` : ''}`
+          : ''
         lines.push(`task ${index}: ${what}${unit}`)
         continue
       }

@@ -241,6 +241,40 @@ run('Slurm executor on a single-node cluster', () => {
     }
   }, 600_000)
 
+  it('Cancel (Ctrl-C) runs scancel on the array: the tasks stop between steps, the job is cancelled and resumable', async () => {
+    const ws = workspace()
+    const g = cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3,1e-4', '--seeds', '0', '--augs', 'none', '--epochs', '30',
+      '--batch-size', '32', '--width', '0.5', '--executor', 'slurm', '--json'])
+    const t0 = Date.now()
+    const statuses = (): (TaskStatus | null)[] => {
+      const runs = existsSync(join(ws, 'runs')) ? readdirSync(join(ws, 'runs')) : []
+      return [0, 1].map((i) => {
+        const file = runs.length === 1 ? join(ws, 'runs', runs[0], 'slurm', `task-${i}.json`) : ''
+        try { return file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as TaskStatus : null } catch { return null }
+      })
+    }
+    while (!statuses().every((st) => st?.state === 'running' && st.iteration >= 1)) {
+      if (Date.now() - t0 > 300_000) throw new Error(`the tasks did not start training within 5 minutes: ${JSON.stringify(statuses())}`)
+      await sleep(100)
+    }
+    process.kill(g.pid, 'SIGINT')
+    const r = await g.done
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/cancelling: scancel \d+/)
+    expect(execFileSync('squeue', ['-h'], { env: { ...process.env, ...cluster.env } }).toString().trim()).toBe('')
+    expect(statuses().map((st) => st?.state)).toEqual(['cancelled', 'cancelled'])
+    const store = Store.open(join(ws, 'fissionfusion.db'))
+    try {
+      const job = store.jobs.list({ limit: 10 }).find((j) => j.kind === 'fission')!
+      expect(job).toMatchObject({ status: 'cancelled', resumable: true })
+      const runId = (job.state as { runId: string }).runId
+      expect(store.runs.get(runId)!.status).toBe('cancelled')
+      expect(store.runs.listMembers(runId).map((m) => m.status)).toEqual(['cancelled', 'cancelled'])
+    } finally {
+      store.close()
+    }
+  }, 300_000)
+
   it('a node that cannot run the installation fails the task with a clear reason', async () => {
     const ws = workspace()
     const r = await cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '1',
