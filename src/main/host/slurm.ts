@@ -99,6 +99,8 @@ export interface SlurmState {
 export interface SlurmRunOptions extends Pick<RunPlanOptions, 'signal' | 'onUnitStart' | 'onUnitEnd'> {
   options: SlurmParams
   backend: BackendName
+  /** Whether this process's backend runs the native kernels (then every task must). */
+  native?: boolean
   /** Job name (ff-<run id>). */
   name: string
   /** Runner of prelude units (the linear probe) on this machine. */
@@ -176,7 +178,7 @@ export async function runPlanOnSlurm(setup: RunSetup, o: SlurmRunOptions): Promi
   // 2. The setup file and the batch script, on the shared filesystem.
   const slurmDir = join(runDir, 'slurm')
   mkdirSync(slurmDir, { recursive: true })
-  const file: SlurmSetupFile = { setup, backend: o.backend, threads: 1, tasks }
+  const file: SlurmSetupFile = { setup, backend: o.backend, threads: 1, native: o.native === true, tasks }
   writeFileSync(join(slurmDir, 'setup.json'), JSON.stringify(file, null, 1))
   const scriptPath = join(slurmDir, 'job.sh')
   writeFileSync(scriptPath, slurm.batchScript({ name: o.name, runDir, tasks: tasks.length, node: taskNode(), cli: slurm.cliEntry(), options: scriptOptions(o.options) }), { mode: 0o755 })

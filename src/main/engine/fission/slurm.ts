@@ -58,6 +58,8 @@ export interface SlurmSetupFile {
   setup: RunSetup
   backend: BackendName
   threads: number
+  /** Whether the submitter's wasm backend runs the native kernels (a task must too, or fail). */
+  native?: boolean
   tasks: SlurmTask[]
 }
 
@@ -327,6 +329,9 @@ export async function runSlurmTask(setupPath: string, index: number): Promise<Ta
     const info = await initBackend({ backend: file.backend, threads: file.threads })
     status.backend = info.backend
     if (info.backend !== file.backend) throw new Error(`backend ${file.backend} (the submitter's) is not available here; got ${info.backend}`)
+    if (file.native && !info.native?.loaded) {
+      throw new Error(`the native kernels do not load on this node (${info.native?.reason ?? 'unknown reason'}), so it would train on the slower JS kernels; build them for this node, or submit with FF_NATIVE=0 to use the JS kernels everywhere`)
+    }
     if (info.warning) console.error(`fissionfusion: ${info.warning}`)
     for (const unitId of task.units) {
       const unit = setup.plan.units.find((u) => u.id === unitId)

@@ -213,7 +213,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     if (slurmOptions) {
       const { runPlanOnSlurm } = await import('../slurm')
       const sOut = await runPlanOnSlurm(setup, {
-        ...hooks, options: slurmOptions, backend: info.backend, name: `ff-${runId}`, preludeRunner: runUnit,
+        ...hooks, options: slurmOptions, backend: info.backend, native: info.native?.loaded === true, name: `ff-${runId}`, preludeRunner: runUnit,
         state: { get: () => (ctx.state.get() as { slurm?: SlurmState } | null)?.slurm ?? null, set: (s) => ctx.state.set({ runId: runId as string, slurm: s }) },
         log: (level, message) => ctx.log(level, message),
         onQueue: (summary, done) => {
