@@ -73,6 +73,14 @@ export function taskNode(): string {
   return process.execPath
 }
 
+/** The CLI entry the array tasks run: $FF_SLURM_CLI, else this checkout's bin/fissionfusion.mjs; must exist. */
+async function taskCli(): Promise<string> {
+  const { cliEntry } = await import('../engine/fission/slurm')
+  const path = process.env.FF_SLURM_CLI || cliEntry()
+  if (!existsSync(path)) throw new Error(`the Slurm executor's array tasks run bin/fissionfusion.mjs of a FissionFusion checkout on the shared filesystem; none at ${path} (set FF_SLURM_CLI)`)
+  return path
+}
+
 /** Runs a Slurm client command; a missing command or a failure is one clear sentence. */
 export function slurmCommand(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -140,9 +148,9 @@ async function queueOf(jobIds: string[]): Promise<QueueEntry[]> {
 
 /** The script and array size a plan would be submitted with (no run is created). */
 export async function slurmPreview(o: { plan: Plan; runDir: string; name: string; options: SlurmParams }): Promise<{ script: string; tasks: number; prelude: string[]; units: string[][] }> {
-  const { batchScript, cliEntry, planTasks } = await import('../engine/fission/slurm')
+  const { batchScript, planTasks } = await import('../engine/fission/slurm')
   const { prelude, tasks } = planTasks(o.plan)
-  const script = batchScript({ name: o.name, runDir: o.runDir, tasks: tasks.length, node: taskNode(), cli: cliEntry(), options: scriptOptions(o.options) })
+  const script = batchScript({ name: o.name, runDir: o.runDir, tasks: tasks.length, node: taskNode(), cli: await taskCli(), options: scriptOptions(o.options) })
   return { script, tasks: tasks.length, prelude, units: tasks.map((t) => t.units) }
 }
 
@@ -155,7 +163,15 @@ function scriptOptions(o: SlurmParams): SlurmOptions {
 export async function runPlanOnSlurm(setup: RunSetup, o: SlurmRunOptions): Promise<SlurmPlanOutcome> {
   const slurm = await import('../engine/fission/slurm')
   const { membersOf, prepareStart, runPlan } = await import('../engine/fission/run')
-  const { readTrainResult } = await import('../engine/fission/trainer')
+  const trainer = await import('../engine/fission/trainer')
+  // result.json may be read while a task is writing it: then it is not there yet.
+  const readTrainResult = async (dir: string) => {
+    try {
+      return await trainer.readTrainResult(dir)
+    } catch {
+      return null
+    }
+  }
   const { runDir, plan } = setup
   const { prelude, tasks } = slurm.planTasks(plan)
   const unitOf = (id: string) => plan.units.find((u) => u.id === id)!
@@ -181,7 +197,7 @@ export async function runPlanOnSlurm(setup: RunSetup, o: SlurmRunOptions): Promi
   const file: SlurmSetupFile = { setup, backend: o.backend, threads: 1, native: o.native === true, tasks }
   writeFileSync(join(slurmDir, 'setup.json'), JSON.stringify(file, null, 1))
   const scriptPath = join(slurmDir, 'job.sh')
-  writeFileSync(scriptPath, slurm.batchScript({ name: o.name, runDir, tasks: tasks.length, node: taskNode(), cli: slurm.cliEntry(), options: scriptOptions(o.options) }), { mode: 0o755 })
+  writeFileSync(scriptPath, slurm.batchScript({ name: o.name, runDir, tasks: tasks.length, node: taskNode(), cli: await taskCli(), options: scriptOptions(o.options) }), { mode: 0o755 })
 
   // 3. Ingestion: what the tasks' files say, recorded once per epoch.
   const started = new Set<string>()
