@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readCheckpoint } from '../../../../src/main/engine/models/checkpoint'
 import type { TaskStatus } from '../../../../src/main/engine/fission/slurm'
 import { Store } from '../../../../src/main/store'
-import { CLI, ROOT } from '../../../fixtures/process'
+import { CLI, cliGroup, ROOT } from '../../../fixtures/process'
 import { slurmMissing, startSlurmCluster, type SlurmCluster } from '../../../fixtures/slurm'
 
 const RETINA = join(ROOT, '..', 'shared', 'data', 'medmnist', 'retinamnist.npz')
@@ -272,6 +272,47 @@ run('Slurm executor on a single-node cluster', () => {
       expect(store.runs.listMembers(runId).map((m) => m.status)).toEqual(['cancelled', 'cancelled'])
     } finally {
       store.close()
+    }
+  }, 300_000)
+
+  it('the submitting process killed while the array runs: `job resume` follows the running task instead of submitting it again', async () => {
+    const ws = workspace()
+    const args = ['fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '4', '--batch-size', '32', '--width', '0.5', '--executor', 'slurm']
+    const g = cliGroup(['--workspace', ws, '--backend', 'wasm', ...args, '--json'], { env: cluster.env })
+    const t0 = Date.now()
+    let status: TaskStatus | null = null
+    for (;;) {
+      const runs = existsSync(join(ws, 'runs')) ? readdirSync(join(ws, 'runs')) : []
+      const file = runs.length === 1 ? join(ws, 'runs', runs[0], 'slurm', 'task-0.json') : ''
+      try { status = file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as TaskStatus : null } catch { status = null }
+      if (status?.state === 'running' && status.epoch >= 1) break
+      if (Date.now() - t0 > 300_000) throw new Error(`the task did not finish an epoch within 5 minutes: ${JSON.stringify(status)}`)
+      await sleep(100)
+    }
+    g.kill()
+    expect((await g.done).signal).toBe('SIGKILL')
+    // The array task goes on without its submitter.
+    expect(execFileSync('squeue', ['-h', '-r', '-o', '%i %T'], { env: { ...process.env, ...cluster.env } }).toString().trim()).toBe(`${status.jobId}_0 RUNNING`)
+
+    const store = Store.open(join(ws, 'fissionfusion.db'))
+    let jobId: string
+    try {
+      jobId = store.jobs.list({ limit: 10 }).find((j) => j.kind === 'fission')!.id
+    } finally {
+      store.close()
+    }
+    const resumed = await cliOk(['--workspace', ws, 'job', 'resume', jobId]) as { status: string; result: FissionJson }
+    expect(resumed.status).toBe('completed')
+    expect(resumed.result.run.slurm!.submissions.map((x) => [x.jobId, x.tasks])).toEqual([[status.jobId, [0]]])
+    const s2 = Store.open(join(ws, 'fissionfusion.db'))
+    try {
+      const logs = s2.jobs.events({ jobId, limit: 100_000 }).flatMap((e) => (e.type === 'log' ? [e.message] : []))
+      expect(logs.some((m) => m.startsWith(`following 1 array task(s) still queued from an earlier submission: ${status!.jobId}_0`))).toBe(true)
+      const member = s2.runs.listMembers(resumed.result.run.id)[0]
+      expect(member.status).toBe('done')
+      expect([...new Set(s2.runs.listMetrics(member.id).map((m) => m.epoch))]).toEqual([1, 2, 3, 4])
+    } finally {
+      s2.close()
     }
   }, 300_000)
 
