@@ -14,7 +14,10 @@ const AUGS = ['none', 'minimal', 'medium', 'heavy']
 const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc']
 
 interface Result {
-  run: { id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[] }
+  run: {
+    id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[]
+    executor?: string; slurm?: { tasks: unknown[]; submissions: { jobId: string }[] } | null
+  }
   members: { id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number; val: Record<string, number | null> }[]
 }
 
@@ -82,7 +85,8 @@ export const fissionCommand: CliCommand = {
       return
     }
     const r = result as Result
-    out(`run ${r.run.id}: ${r.run.plan}, ${r.members.length} members, ${r.run.status}, backend ${r.run.backend} × ${r.run.workers}, ${r.run.seconds.toFixed(0)} s`)
+    const where = r.run.slurm ? `Slurm job array ${r.run.slurm.submissions.map((x) => x.jobId).join(', ') || '(nothing submitted)'} (${r.run.slurm.tasks.length} tasks) on ${r.run.backend}` : `backend ${r.run.backend} × ${r.run.workers}`
+    out(`run ${r.run.id}: ${r.run.plan}, ${r.members.length} members, ${r.run.status}, ${where}, ${r.run.seconds.toFixed(0)} s`)
     for (const u of r.run.units.filter((x) => x.reason)) out(`  ${u.id}: ${u.status}: ${u.reason}`)
     const rows = r.members.map((m) => ({
       member: m.id, group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochs: m.epochsTrained, 's': m.seconds.toFixed(0),
