@@ -5,19 +5,33 @@
  * `{ run: { id, plan, ... }, members: [{ id, group, lr, seed, aug, epoch, epochsTrained, seconds, val }] }`.
  */
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
+import { slurmCliOptions, slurmParamsOf } from './slurm'
 import { intOption, listOf, oneOf, positive, table, type CliCommand } from './types'
 
 const AUGS = ['none', 'minimal', 'medium', 'heavy']
 const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc']
 
 interface Result {
-  run: { id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[] }
+  run: {
+    id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[]
+    executor?: string; slurm?: { tasks: unknown[]; submissions: { jobId: string }[] } | null
+  }
   members: { id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number; val: Record<string, number | null> }[]
 }
 
 const f3 = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(3))
+
+/** `--executor slurm --dry-run`: the batch script and array size of the plan; nothing is created or submitted. */
+async function slurmDryRun(workspaceDir: string, params: Record<string, unknown>): Promise<{ script: string; tasks: number }> {
+  const { fissionParams, fissionPlanOf } = await import('../host/jobs/fission')
+  const { mergeSlurm, readSlurmDefaults, slurmPreview } = await import('../host/slurm')
+  const p = fissionParams.parse(params)
+  const { plan } = await fissionPlanOf(p)
+  const preview = await slurmPreview({ plan, runDir: join(workspaceDir, 'runs', '<run id>'), name: 'ff-<run id>', options: mergeSlurm(readSlurmDefaults(workspaceDir), p.slurm) })
+  return { script: preview.script, tasks: preview.tasks }
+}
 
 export const fissionCommand: CliCommand = {
   command: 'fission',
@@ -38,7 +52,8 @@ export const fissionCommand: CliCommand = {
     { flags: '--batch-size <n>', description: 'images per batch (default 128)', parse: intOption('--batch-size', 2) },
     { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc (default acc)', parse: oneOf('--metric', METRICS) },
     { flags: '--workers <n>', description: 'engine processes at once (default: one per core; 1 on a GPU)', parse: intOption('--workers', 1) },
-    { flags: '--name <text>', description: 'run name' }
+    { flags: '--name <text>', description: 'run name' },
+    ...slurmCliOptions
   ],
   async run(ctx, _args, o) {
     if (!o.dataset) throw new Error('fission: --dataset <id> is required')
@@ -51,8 +66,10 @@ export const fissionCommand: CliCommand = {
     const from = typeof o.from === 'string' && o.from !== 'random' && existsSync(o.from) ? resolve(o.from) : o.from
     const params = Object.fromEntries(Object.entries({
       datasetId: dataset.id, plan: o.plan, arch: o.arch, width: o.width, from, lpEpochs: o.lpEpochs, epochs: o.epochs, lrs: o.lrs, seeds: o.seeds,
-      augs: o.augs, fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, name: o.name
+      augs: o.augs, fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, name: o.name,
+      executor: o.executor, slurm: slurmParamsOf(o)
     }).filter(([, v]) => v !== undefined))
+    if (o.dryRun) return slurmDryRun(ctx.app().workspace.dir, params)
     const job: JobRecord = await ctx.runJob('fission', params)
     if (job.status !== 'completed') {
       process.exitCode = 1
@@ -61,8 +78,15 @@ export const fissionCommand: CliCommand = {
     return job.result
   },
   print(result, out) {
+    if (typeof (result as { script?: unknown }).script === 'string') {
+      const d = result as { script: string; tasks: number }
+      out(d.script.trimEnd())
+      out(`# dry run: ${d.tasks} array task(s); nothing submitted`)
+      return
+    }
     const r = result as Result
-    out(`run ${r.run.id}: ${r.run.plan}, ${r.members.length} members, ${r.run.status}, backend ${r.run.backend} × ${r.run.workers}, ${r.run.seconds.toFixed(0)} s`)
+    const where = r.run.slurm ? `Slurm job array ${r.run.slurm.submissions.map((x) => x.jobId).join(', ') || '(nothing submitted)'} (${r.run.slurm.tasks.length} tasks) on ${r.run.backend}` : `backend ${r.run.backend} × ${r.run.workers}`
+    out(`run ${r.run.id}: ${r.run.plan}, ${r.members.length} members, ${r.run.status}, ${where}, ${r.run.seconds.toFixed(0)} s`)
     for (const u of r.run.units.filter((x) => x.reason)) out(`  ${u.id}: ${u.status}: ${u.reason}`)
     const rows = r.members.map((m) => ({
       member: m.id, group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochs: m.epochsTrained, 's': m.seconds.toFixed(0),

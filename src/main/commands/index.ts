@@ -24,6 +24,7 @@ import { jobCancelCommand, jobKindsCommand, jobResumeCommand, jobRunCommand } fr
 import { datasetsCommand, jobsCommand, runsCommand } from './lists'
 import { serveCommand } from './serve'
 import { showCommand } from './show'
+import { slurmTaskCommand } from './slurm'
 import type { CliCommand } from './types'
 
 export type { CliCommand, CliContext, CliOption, GlobalOptions } from './types'
@@ -52,5 +53,6 @@ export const cliCommands: readonly CliCommand[] = [
   benchFissionCommand,
   modelsCommand,
   modelsImportCommand,
-  predictCommand
+  predictCommand,
+  slurmTaskCommand
 ]

@@ -10,6 +10,7 @@ import { relative, resolve } from 'node:path'
 import type { Json, JobRecord } from '../../shared/records'
 import { pipelineParams } from '../host/jobs/pipeline'
 import { DEFAULT_PRESET } from '../engine/demo/presets'
+import { slurmCliOptions, slurmParamsOf } from './slurm'
 import { intOption, listOf, oneOf, positive, table, type CliContext, type CliCommand, type CliOption } from './types'
 
 /** JSON with object keys sorted, so equal settings give equal text whatever the key order. */
@@ -142,10 +143,12 @@ export const pipelineCommand: CliCommand = {
     { flags: '--size <px>', description: 'square image side in pixels', parse: intOption('--size', 8) },
     { flags: '--split <a/b/c>', description: 'train/val/test split when the data has none, e.g. 70/10/20' },
     { flags: '--ood <paths>', description: 'comma list of out-of-distribution datasets with the same classes', parse: listOf('--ood', (s) => s) },
-    ...planOptions
+    ...planOptions,
+    ...slurmCliOptions.filter((x) => x.flags !== '--dry-run')
   ],
   async run(ctx, _args, o) {
     if (!o.data) throw new Error('pipeline: --data <path> is required')
+    const slurm = slurmParamsOf(o)
     const abs = (p: string, flag: string): string => {
       const a = resolve(p)
       if (!existsSync(a)) throw new Error(`${flag} ${p}: no such file or folder`)
@@ -157,7 +160,7 @@ export const pipelineCommand: CliCommand = {
     const source = { ...spec(abs(String(o.data), '--data')), ...(o.name ? { name: o.name } : {}) }
     const ood = ((o.ood as string[] | undefined) ?? []).map((p) => ({ input: abs(p, '--ood'), format: 'auto', size: o.size }))
     const { counts: _c, oodCounts: _o, size: _z, seed: _s, resamples: _r, width: _w, ...scale } = DEFAULT_PRESET
-    return runPipeline(ctx, { data: { kind: 'import', source, ood: ood.map((x) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined))) }, ...scale, ...planParams(o) })
+    return runPipeline(ctx, { data: { kind: 'import', source, ood: ood.map((x) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined))) }, ...scale, ...planParams(o), ...(slurm ? { executor: 'slurm', slurm } : {}) })
   },
   print: printPipeline
 }

@@ -14,6 +14,7 @@ import type { Json } from '../../../shared/records'
 import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
 import { defineJob } from './types'
+import { mergeSlurm, readSlurmDefaults, slurmOptionsSchema, type SlurmState } from '../slurm'
 
 const PRESETS = ['none', 'minimal', 'medium', 'heavy'] as const
 const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
@@ -41,7 +42,11 @@ export const fissionParams = z.object({
   weightDecay: z.number().min(0).optional(),
   metric: z.enum(METRIC_IDS).optional(),
   /** Engine processes training at once (default: one per core on CPU backends, 1 on the GPU). */
-  workers: z.number().int().min(1).optional()
+  workers: z.number().int().min(1).optional(),
+  /** Where the units train: a pool of engine processes here (default), or one Slurm job array (host/slurm.ts). */
+  executor: z.enum(['local', 'slurm']).default('local'),
+  /** Slurm settings (over the workspace's slurm.json). */
+  slurm: slurmOptionsSchema.optional()
 }).strict()
 
 type FissionParams = z.output<typeof fissionParams>
@@ -108,6 +113,17 @@ export interface MemberRow {
   val: { acc: number; f1: number; recall: number; kappa: number; auc: number; loss: number }
 }
 
+/** The plan settings and units of a fission job's params (pure; also used by `fission --dry-run`). */
+export async function fissionPlanOf(p: FissionParams) {
+  const { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } = await import('../../engine/fission/plans')
+  const given = Object.fromEntries(Object.entries({
+    lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs, cycle: p.cycle, a1: p.a1, a2: p.a2,
+    batchSize: p.batchSize, weightDecay: p.weightDecay, lpEpochs: p.lpEpochs, metric: p.metric
+  }).filter(([, v]) => v !== undefined))
+  const settings = { ...PLAN_DEFAULTS, ...(p.plan === 'pretrain' ? PRETRAIN_DEFAULTS : {}), ...given, kind: p.plan }
+  return { settings, plan: buildPlan(settings) }
+}
+
 export const fissionJob = defineJob<typeof fissionParams, FissionState>({
   kind: 'fission',
   description: 'Fission: train the members of a grid-search, FGG or pretraining plan (pooled engine processes, resumable).',
@@ -116,7 +132,6 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
   async run(ctx, params: FissionParams) {
     const { p, archOptions } = await withImportedArch(params, ctx.workspace, ctx.store, (m) => ctx.log('warn', m))
     const { initBackend } = await import('../../engine/compute')
-    const { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } = await import('../../engine/fission/plans')
     const { runPlan, prepareStart } = await import('../../engine/fission/run')
     const { processUnitRunner } = await import('../../engine/fission/pool')
     const { getArch } = await import('../../engine/models')
@@ -124,16 +139,12 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     const dataset = ctx.store.datasets.get(p.datasetId)
     if (!dataset) throw new Error(`dataset ${p.datasetId} not found`)
     getArch(p.arch)
-    const given = Object.fromEntries(Object.entries({
-      lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs, cycle: p.cycle, a1: p.a1, a2: p.a2,
-      batchSize: p.batchSize, weightDecay: p.weightDecay, lpEpochs: p.lpEpochs, metric: p.metric
-    }).filter(([, v]) => v !== undefined))
-    const settings = { ...PLAN_DEFAULTS, ...(p.plan === 'pretrain' ? PRETRAIN_DEFAULTS : {}), ...given, kind: p.plan }
-    const plan = buildPlan(settings)
+    const { settings, plan } = await fissionPlanOf(p)
 
     const info = await initBackend()
     if (info.warning) ctx.log('warn', info.warning)
     const workers = p.workers ?? (info.device === 'gpu' ? 1 : availableParallelism())
+    const slurmOptions = p.executor === 'slurm' ? mergeSlurm(readSlurmDefaults(ctx.workspace.dir), p.slurm) : null
 
     let runId = ctx.state.get()?.runId
     if (!runId || !ctx.store.runs.get(runId)) {
@@ -168,7 +179,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     }
     const started = await prepareStart(setup)
     if (started) ctx.log('info', `starting point: ${p.from} (${started.transferred} weights transferred, ${started.initialised} initialised)`)
-    ctx.log('info', `run ${runId}: ${plan.units.length} trainings, ${plan.units.reduce((s, u) => s + u.members.length, 0)} members, ${workers} worker process(es) on ${info.backend}`)
+    ctx.log('info', `run ${runId}: ${plan.units.length} trainings, ${plan.units.reduce((s, u) => s + u.members.length, 0)} members, ${slurmOptions ? 'a Slurm job array' : `${workers} worker process(es)`} on ${info.backend}`)
 
     const totalEpochs = plan.units.reduce((s, u) => s + u.epochs, 0)
     const doneEpochs = new Map<string, number>()
@@ -177,9 +188,8 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
       const unit = plan.units.find((u) => u.id === unitId)
       return unit?.members.find((m) => m.historyEpoch === 'best' || (m.historyEpoch as number) >= epoch)
     }
-    const outcome = await runPlan(setup, {
-      concurrency: workers,
-      runUnit: processUnitRunner({ backend: info.backend, threads: 1, onBackend: (b, w) => { if (w && w !== info.warning) ctx.log('warn', `${b}: ${w}`) } }),
+    const runUnit = processUnitRunner({ backend: info.backend, threads: 1, onBackend: (b, w) => { if (w && w !== info.warning) ctx.log('warn', `${b}: ${w}`) } })
+    const hooks = {
       signal: ctx.signal,
       onUnitStart: (u) => {
         for (const m of plan.units.find((x) => x.id === u)?.members ?? []) ctx.store.runs.updateMember(storeId(m.id), { status: 'running', backend: info.backend })
@@ -218,7 +228,36 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
           })
         }
       }
-    })
+    } satisfies Parameters<typeof runPlan>[1]
+    let slurmTasks: Json = null
+    let startEpochs: number | null = null
+    let outcome: Awaited<ReturnType<typeof runPlan>>
+    if (slurmOptions) {
+      const { runPlanOnSlurm } = await import('../slurm')
+      const sOut = await runPlanOnSlurm(setup, {
+        ...hooks, options: slurmOptions, backend: info.backend, native: info.native?.loaded === true, name: `ff-${runId}`, preludeRunner: runUnit,
+        state: { get: () => (ctx.state.get() as { slurm?: SlurmState } | null)?.slurm ?? null, set: (s) => ctx.state.set({ runId: runId as string, slurm: s }) },
+        log: (level, message) => ctx.log(level, message),
+        onQueue: (summary, done) => {
+          startEpochs ??= done
+          const elapsed = (Date.now() - t0) / 1000
+          const fresh = done - startEpochs
+          ctx.progress({ fraction: Math.min(1, done / totalEpochs), phase: summary || 'waiting for Slurm', etaSeconds: fresh > 0 ? (elapsed / fresh) * (totalEpochs - done) : null })
+        }
+      })
+      outcome = sOut
+      slurmTasks = JSON.parse(JSON.stringify({ tasks: sOut.tasks, submissions: sOut.submissions })) as Json
+      const failed = sOut.tasks.filter((t) => t.status === 'failed')
+      for (const sk of sOut.skipped) {
+        for (const m of plan.units.find((u) => u.id === sk.unit)?.members ?? []) ctx.store.runs.updateMember(storeId(m.id), { status: outcome.status === 'cancelled' ? 'cancelled' : 'failed' })
+      }
+      if (failed.length > 0 && outcome.status !== 'cancelled') {
+        ctx.store.runs.setStatus(runId, 'failed')
+        throw new Error(`${failed.length} Slurm array task(s) did not finish: ${failed.map((t) => `task ${t.index} (${t.units.join(' → ')}): ${t.reason}`).join('; ')}; \`job resume\` resubmits only those, each from its last checkpoint`)
+      }
+    } else {
+      outcome = await runPlan(setup, { ...hooks, concurrency: workers, runUnit })
+    }
     ctx.store.runs.setStatus(runId, outcome.status === 'done' ? 'done' : outcome.status === 'cancelled' ? 'cancelled' : 'failed')
     for (const s of outcome.skipped) ctx.log('warn', `${s.unit} not run: ${s.reason}`)
     const members: MemberRow[] = outcome.members.map((m) => ({
@@ -227,7 +266,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     }))
     return JSON.parse(JSON.stringify({
       run: {
-        id: runId, plan: p.plan, datasetId: p.datasetId, arch: p.arch, from: p.from, backend: info.backend, workers,
+        id: runId, plan: p.plan, datasetId: p.datasetId, arch: p.arch, from: p.from, backend: info.backend, workers, executor: p.executor, slurm: slurmTasks,
         status: outcome.status, seconds: (Date.now() - t0) / 1000, metric: settings.metric, settings,
         units: outcome.units.map((u) => ({ id: u.unit, status: u.result.status, reason: u.result.reason ?? null, epochs: u.result.epochsTrained }))
       },
