@@ -12,6 +12,7 @@ import { progressPrinter } from './commands/progress'
 import type { CliCommand, CliContext, GlobalOptions } from './commands/types'
 import { APP_VERSION, openApp, type App } from './host/app'
 import { chooseWorkspaceDir } from './workspace'
+import { errorText } from '../shared/errors'
 
 // stdout belongs to the command's result: libraries' console output (tfjs banners) goes to stderr.
 for (const level of ['log', 'info', 'debug', 'warn'] as const) {
@@ -159,7 +160,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     const err = e as Error & { code?: string; exitCode?: number }
     // Commander already printed its own message (usage errors, --help, --version).
     if (err.code?.startsWith('commander.')) return err.exitCode ?? 1
-    const message = (err.message || String(e)).split('\n')[0]
+    const message = errorText(e).split('\n')[0]
     process.stderr.write(`error: ${message}\n`)
     if (verbose && err.stack) process.stderr.write(err.stack + '\n')
     if (json) await writeStdout(JSON.stringify({ error: { code: err.code ?? 'error', message } }) + '\n')

@@ -11,6 +11,7 @@ import { chooseWorkspaceDir } from './workspace'
 import { bindIpc } from './ipc'
 import { utilityLauncher } from './utility-launcher'
 import { CONTENT_SECURITY_POLICY, DEV_CONTENT_SECURITY_POLICY, isAllowedNavigation, windowOptions, withCsp } from './window-options'
+import { errorText } from '../shared/errors'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 let core: App | undefined
@@ -69,7 +70,7 @@ if (!app.requestSingleInstanceLock()) {
         launcher: utilityLauncher(join(here, 'engine.js'))
       })
     } catch (e) {
-      dialog.showErrorBox('FissionFusion cannot open its workspace', e instanceof Error ? e.message : String(e))
+      dialog.showErrorBox('FissionFusion cannot open its workspace', errorText(e))
       app.quit()
       return
     }

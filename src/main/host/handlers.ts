@@ -22,6 +22,7 @@ import {
 } from '../../shared/api'
 import type { App } from './app'
 import { predictionsPath } from './jobs/fuse'
+import { errorText } from '../../shared/errors'
 
 /** One connected client (an Electron window, a bridge WebSocket, a test). */
 export interface Session {
@@ -269,7 +270,7 @@ async function estimateRun(app: App, req: ParsedRequestOf<'estimateRun'>): Promi
   try {
     plan = buildPlan({ ...PLAN_DEFAULTS, ...(kind === 'pretrain' ? PRETRAIN_DEFAULTS : {}), ...defined, kind })
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e)
+    const message = errorText(e)
     throw new ApiCallError({ code: 'invalid_request', message, issues: [{ path: message.split(':')[0], message }] })
   }
   const info = await (backend ??= probeBackend())
@@ -311,7 +312,7 @@ function probeBackend(): Promise<BackendReport> {
 
 function toApiError(e: unknown): ApiError {
   if (e instanceof ApiCallError) return e.toJSON()
-  return { code: 'internal', message: e instanceof Error ? e.message : String(e) }
+  return { code: 'internal', message: errorText(e) }
 }
 
 /** Builds the dispatcher: look up, validate, run, and wrap every outcome in a Reply. */

@@ -12,6 +12,7 @@ import { inflateRawSync } from 'node:zlib'
 import { createRequire } from 'node:module'
 import { Decoder as LosslessDecoder } from 'jpeg-lossless-decoder-js'
 import type { RawImage } from './image'
+import { errorText } from '../../../shared/errors'
 
 /** The technical tags used to decode pixels. */
 export interface DicomPixelInfo {
@@ -84,7 +85,7 @@ export function parseDicomPixels(bytes: Uint8Array): { info: DicomPixelInfo; ds:
   try {
     ds = dicomParser.parseDicom(bytes, { inflater: inflater as unknown as (a: Uint8Array, p: number) => void })
   } catch (e) {
-    throw new Error(`unreadable DICOM: ${e instanceof Error ? e.message : String(e)}`)
+    throw new Error(`unreadable DICOM: ${errorText(e)}`)
   }
   const pixel = ds.elements.x7fe00010
   if (!pixel || pixel.length === 0) throw new Error('DICOM without pixel data (no 7FE0,0010 element)')
@@ -201,7 +202,7 @@ async function runCodec(codec: Codec, data: Uint8Array): Promise<{ bytes: Uint8A
     try {
       dec.decode()
     } catch (e) {
-      throw new Error(`codec error ${e instanceof Error ? e.message : String(e)}`)
+      throw new Error(`codec error ${errorText(e)}`)
     }
     const fi = dec.getFrameInfo()
     return { bytes: dec.getDecodedBuffer().slice(), bits: fi.bitsPerSample, components: fi.componentCount }

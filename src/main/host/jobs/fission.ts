@@ -121,6 +121,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
       })
       runId = run.id
       ctx.state.set({ runId })
+      ctx.store.jobs.linkRun(ctx.jobId, runId) // a fuse of this run is refused while this job runs
     }
     const runDir = ctx.workspace.runDir(runId)
     ctx.store.runs.setStatus(runId, 'running')
