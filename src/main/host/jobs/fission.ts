@@ -13,6 +13,7 @@ import { z } from 'zod'
 import type { Json } from '../../../shared/records'
 import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
+import { recordCheckpoint } from '../integrity'
 import { defineJob } from './types'
 
 const PRESETS = ['none', 'minimal', 'medium', 'heavy'] as const
@@ -191,6 +192,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
           }
           const parent = spec.epoch > 0 ? unit.members[unit.members.indexOf(spec) - 1] : undefined
           const parentEpochs = parent ? (u.members.find((m) => m.id === parent.id)?.epochsTrained ?? 0) : spec.epochsBefore === 'base' ? got.epochsTrained - got.epoch : 0
+          recordCheckpoint(ctx.store, ctx.workspace, ctx.workspace.toRelative(join(runDir, got.checkpoint))) // its SHA-256, checked before use
           ctx.store.runs.updateMember(storeId(spec.id), {
             status: 'done', checkpointPath: ctx.workspace.toRelative(join(runDir, got.checkpoint)), epochs: got.epochsTrained - parentEpochs,
             wallSeconds: got.seconds, backend: info.backend, valScore: Number.isFinite(got.val[settings.metric]) ? got.val[settings.metric] : null
