@@ -48,6 +48,7 @@ function createContext(globals: GlobalOptions): CliContext & { closeApp(): Promi
         workspaceDir: ctx.workspaceDir(),
         onEngineOutput: globals.verbose ? (_id, text) => process.stderr.write(text) : () => undefined
       })
+      if (app.workspace.readOnly) process.stderr.write(`warning: ${app.workspace.readOnly}: it is open read-only (lists and reports work; jobs are refused)\n`)
       return app
     },
     out: (line) => {

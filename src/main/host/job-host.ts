@@ -130,6 +130,7 @@ export class JobHost {
       const issues = fieldIssues(parsed.error, 'params')
       throw new ApiCallError({ code: 'invalid_request', message: `invalid params for job '${kind.kind}': ${describeIssues(issues)}`, issues })
     }
+    if (this.workspace.readOnly) throw new ApiCallError({ code: 'unavailable', message: `${this.workspace.readOnly}: jobs cannot run here; copy the workspace to a writable folder (or remount it read-write) and open it there` })
     const links = kind.links?.(parsed.data) ?? {}
     const refusal = preflight(this.store, kind.kind, parsed.data as Record<string, unknown>, links.runId ?? (parsed.data as { runId?: string }).runId)
     if (refusal) throw new ApiCallError({ code: 'conflict', message: refusal })
@@ -147,6 +148,7 @@ export class JobHost {
       throw new ApiCallError({ code: 'conflict', message: `job ${id} is ${job.status}; only a failed or cancelled job can be resumed` })
     }
     if (!job.resumable) throw new ApiCallError({ code: 'conflict', message: `job ${id} (${job.kind}) cannot be resumed` })
+    if (this.workspace.readOnly) throw new ApiCallError({ code: 'unavailable', message: `${this.workspace.readOnly}: jobs cannot run here; copy the workspace to a writable folder (or remount it read-write) and open it there` })
     const kind = this.requireKind(job.kind)
     const refusal = preflight(this.store, kind.kind, (job.params ?? {}) as Record<string, unknown>, job.runId)
     if (refusal) throw new ApiCallError({ code: 'conflict', message: refusal })

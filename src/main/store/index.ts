@@ -7,7 +7,7 @@
  * (or a new repository in repos/ added to Store below). Writes that belong together go in
  * one repository method wrapped in `db.transaction`.
  */
-import { openDatabase, SCHEMA_VERSION, StoreError, type Db } from './db'
+import { openDatabase, openDatabaseReadOnly, SCHEMA_VERSION, StoreError, type Db } from './db'
 import { DatasetsRepo } from './repos/datasets'
 import { EvaluationsRepo } from './repos/evaluations'
 import { FilesRepo } from './repos/files'
@@ -45,9 +45,12 @@ export class Store {
     this.files = new FilesRepo(db)
   }
 
-  /** Opens (creating and migrating) the database file; throws StoreError on a newer schema. */
-  static open(path: string): Store {
-    return new Store(openDatabase(path), path)
+  /**
+   * Opens (creating and migrating) the database file; throws StoreError on a newer schema.
+   * With `readOnly` nothing is created, migrated or written (a read-only workspace).
+   */
+  static open(path: string, o: { readOnly?: boolean } = {}): Store {
+    return new Store(o.readOnly ? openDatabaseReadOnly(path) : openDatabase(path), path)
   }
 
   /**
