@@ -12,6 +12,7 @@ import { progressPrinter } from './commands/progress'
 import type { CliCommand, CliContext, GlobalOptions } from './commands/types'
 import { APP_VERSION, openApp, type App } from './host/app'
 import { chooseWorkspaceDir } from './workspace'
+import { errorText } from '../shared/errors'
 
 // stdout belongs to the command's result: libraries' console output (tfjs banners) goes to stderr.
 for (const level of ['log', 'info', 'debug', 'warn'] as const) {
@@ -47,6 +48,7 @@ function createContext(globals: GlobalOptions): CliContext & { closeApp(): Promi
         workspaceDir: ctx.workspaceDir(),
         onEngineOutput: globals.verbose ? (_id, text) => process.stderr.write(text) : () => undefined
       })
+      if (app.workspace.readOnly) process.stderr.write(`warning: ${app.workspace.readOnly}: it is open read-only (lists and reports work; jobs are refused)\n`)
       return app
     },
     out: (line) => {
@@ -177,7 +179,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       if (json && code !== 0) await writeStdout(JSON.stringify({ error: { code: 'invalid_argument', message: commanderMessage(err.message) } }) + '\n')
       return code
     }
-    const message = (err.message || String(e)).split('\n')[0]
+    const message = errorText(e).split('\n')[0]
     process.stderr.write(`error: ${message}\n`)
     if (verbose && err.stack) process.stderr.write(err.stack + '\n')
     if (json) await writeStdout(JSON.stringify({ error: { code: err.code ?? 'error', message } }) + '\n')

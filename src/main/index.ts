@@ -15,6 +15,7 @@ import { bindIpc } from './ipc'
 import { utilityLauncher } from './utility-launcher'
 import { startupFailureUrl, workspaceActions } from './startup-page'
 import { CONTENT_SECURITY_POLICY, DEV_CONTENT_SECURITY_POLICY, isAllowedNavigation, windowOptions, withCsp } from './window-options'
+import { errorText } from '../shared/errors'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 let core: App | undefined
@@ -96,7 +97,7 @@ if (!app.requestSingleInstanceLock()) {
       // A readable page (what failed, what to do) instead of an error box and a quit.
       const win = new BrowserWindow(windowOptions(join(here, '../preload/index.cjs')))
       win.once('ready-to-show', () => win.show())
-      void win.loadURL(startupFailureUrl('the workspace cannot be opened', e instanceof Error ? e.message : String(e), workspaceActions(e)))
+      void win.loadURL(startupFailureUrl('the workspace cannot be opened', errorText(e), workspaceActions(e)))
       if (process.env.FF_SMOKE_SCREENSHOT) void smoke(win, { ok: false, checks: [] })
       return
     }

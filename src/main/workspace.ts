@@ -10,7 +10,7 @@
  * Paths stored in the database are relative to the folder (`toRelative`), so a workspace can
  * move; `resolve` turns them back and refuses anything that escapes the folder.
  */
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 
@@ -68,9 +68,12 @@ export function chooseWorkspaceDir(option?: string, env: NodeJS.ProcessEnv = pro
 export class Workspace {
   /** Absolute folder. */
   readonly dir: string
+  /** Why nothing can be written here (read-only file system, folder or database file), or null. */
+  readonly readOnly: string | null
 
-  private constructor(dir: string) {
+  private constructor(dir: string, readOnly: string | null = null) {
     this.dir = dir
+    this.readOnly = readOnly
   }
 
   /**
@@ -88,9 +91,17 @@ export class Workspace {
         )
       }
     }
-    const ws = new Workspace(abs)
-    for (const sub of ['datasets', 'runs', 'exports']) mkdirSync(join(abs, sub), { recursive: true })
-    return ws
+    let readOnly: string | null = null
+    try {
+      for (const sub of ['datasets', 'runs', 'exports']) mkdirSync(join(abs, sub), { recursive: true })
+      accessSync(abs, constants.W_OK)
+      if (existsSync(join(abs, DB_FILE))) accessSync(join(abs, DB_FILE), constants.W_OK)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (!['EROFS', 'EACCES', 'EPERM'].includes(code ?? '') || !existsSync(join(abs, DB_FILE))) throw e
+      readOnly = code === 'EROFS' ? 'the workspace is on a read-only file system' : 'the workspace folder or its database file is not writable'
+    }
+    return new Workspace(abs, readOnly)
   }
 
   /** True when `dir` holds a workspace database. */

@@ -56,6 +56,8 @@ export interface WorkspaceInfo {
   /** App version (package.json). */
   appVersion: string
   counts: { datasets: number; runs: number; members: number; soups: number; jobs: number }
+  /** Why the workspace is open read-only (read-only file system, folder or database file); absent when writable. */
+  readOnly?: string
 }
 
 /** What `getRun` answers. */

@@ -53,9 +53,11 @@ export interface App {
 /** Opens (or creates) the workspace and everything on it. Throws WorkspaceError / StoreError. */
 export function openApp(options: AppOptions): App {
   const workspace = Workspace.open(options.workspaceDir)
-  const store = Store.open(workspace.dbPath)
+  // A read-only workspace (file system, folder or database file) opens for reading: lists, runs,
+  // charts work; every job is refused with the reason (job-host.ts), and the UI shows a banner.
+  const store = Store.open(workspace.dbPath, { readOnly: workspace.readOnly !== null })
   const jobs = new JobHost({ ...options, workspace, store })
-  if (options.recoverOrphans !== false) jobs.recoverOrphans()
+  if (options.recoverOrphans !== false && !workspace.readOnly) jobs.recoverOrphans()
   const app: App = {
     workspace,
     store,
@@ -65,6 +67,7 @@ export function openApp(options: AppOptions): App {
       dir: workspace.dir,
       schemaVersion: store.schemaVersion(),
       appVersion: APP_VERSION,
+      ...(workspace.readOnly ? { readOnly: workspace.readOnly } : {}),
       counts: {
         datasets: store.datasets.count(), runs: store.runs.count(), members: store.runs.countMembers(),
         soups: store.soups.count(), jobs: store.jobs.count()

@@ -10,6 +10,7 @@ import { Workspace } from '../workspace'
 import { findJobKind } from './jobs'
 import type { JobContext } from './jobs'
 import type { FromEngine, ToEngine } from './protocol'
+import { errorText } from '../../shared/errors'
 
 interface ParentPort {
   on(event: 'message', listener: (e: { data: unknown }) => void): void
@@ -73,7 +74,7 @@ async function run(msg: Extract<ToEngine, { t: 'run' }>): Promise<FromEngine> {
     return { t: 'done', result: result ?? null }
   } catch (e) {
     if (controller.signal.aborted) return { t: 'cancelled' }
-    return { t: 'error', message: e instanceof Error ? e.message : String(e) }
+    return { t: 'error', message: errorText(e) }
   } finally {
     store.close()
   }
@@ -96,7 +97,7 @@ onMessage((msg) => {
 process.on('SIGTERM', () => controller.abort())
 process.on('SIGINT', () => controller.abort())
 function crash(e: unknown): void {
-  void send({ t: 'error', message: `engine crashed: ${e instanceof Error ? e.message : String(e)}` }).finally(() => process.exit(1))
+  void send({ t: 'error', message: `engine crashed: ${errorText(e)}` }).finally(() => process.exit(1))
 }
 process.on('uncaughtException', crash)
 process.on('unhandledRejection', crash)

@@ -24,6 +24,7 @@ import type { App } from './app'
 import { predictionsPath } from './jobs/fuse'
 import { selfCheck } from './self-check'
 import { parsePredictionsCsv, type ParsedPredictions } from '../engine/evaluate/predictions-csv'
+import { errorText } from '../../shared/errors'
 
 /** One connected client (an Electron window, a bridge WebSocket, a test). */
 export interface Session {
@@ -271,7 +272,7 @@ async function estimateRun(app: App, req: ParsedRequestOf<'estimateRun'>): Promi
   try {
     plan = buildPlan({ ...PLAN_DEFAULTS, ...(kind === 'pretrain' ? PRETRAIN_DEFAULTS : {}), ...defined, kind })
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e)
+    const message = errorText(e)
     throw new ApiCallError({ code: 'invalid_request', message, issues: [{ path: message.split(':')[0], message }] })
   }
   const info = await (backend ??= probeBackend(app))
@@ -316,7 +317,7 @@ function probeBackend(app: App): Promise<BackendReport> {
 
 function toApiError(e: unknown): ApiError {
   if (e instanceof ApiCallError) return e.toJSON()
-  return { code: 'internal', message: e instanceof Error ? e.message : String(e) }
+  return { code: 'internal', message: errorText(e) }
 }
 
 /** Builds the dispatcher: look up, validate, run, and wrap every outcome in a Reply. */

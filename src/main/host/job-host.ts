@@ -12,6 +12,7 @@ import type { Store } from '../store'
 import type { Workspace } from '../workspace'
 import { findJobKind, jobKinds as defaultKinds, type JobKind } from './jobs'
 import { forkLauncher, type EngineLauncher, type EngineProcess } from './launcher'
+import { preflight } from './preflight'
 import type { FromEngine } from './protocol'
 
 /** Options of a JobHost. */
@@ -129,7 +130,10 @@ export class JobHost {
       const issues = fieldIssues(parsed.error, 'params')
       throw new ApiCallError({ code: 'invalid_request', message: `invalid params for job '${kind.kind}': ${describeIssues(issues)}`, issues })
     }
+    if (this.workspace.readOnly) throw new ApiCallError({ code: 'unavailable', message: `${this.workspace.readOnly}: jobs cannot run here; copy the workspace to a writable folder (or remount it read-write) and open it there` })
     const links = kind.links?.(parsed.data) ?? {}
+    const refusal = preflight(this.store, kind.kind, parsed.data as Record<string, unknown>, links.runId ?? (parsed.data as { runId?: string }).runId)
+    if (refusal) throw new ApiCallError({ code: 'conflict', message: refusal })
     const job = this.store.jobs.create({ kind: kind.kind, params: parsed.data as Json, runId: links.runId, datasetId: links.datasetId })
     // Queued jobs carry this host's pid, so another app instance leaves them alone.
     this.store.jobs.setPid(job.id, process.pid)
@@ -144,7 +148,10 @@ export class JobHost {
       throw new ApiCallError({ code: 'conflict', message: `job ${id} is ${job.status}; only a failed or cancelled job can be resumed` })
     }
     if (!job.resumable) throw new ApiCallError({ code: 'conflict', message: `job ${id} (${job.kind}) cannot be resumed` })
-    this.requireKind(job.kind)
+    if (this.workspace.readOnly) throw new ApiCallError({ code: 'unavailable', message: `${this.workspace.readOnly}: jobs cannot run here; copy the workspace to a writable folder (or remount it read-write) and open it there` })
+    const kind = this.requireKind(job.kind)
+    const refusal = preflight(this.store, kind.kind, (job.params ?? {}) as Record<string, unknown>, job.runId)
+    if (refusal) throw new ApiCallError({ code: 'conflict', message: refusal })
     this.store.jobs.requeue(id)
     this.store.jobs.setPid(id, process.pid)
     this.enqueue(id)

@@ -4,7 +4,8 @@
  * than this app is refused before anything is written to it.
  */
 import Database from 'better-sqlite3'
-import { existsSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { electronBinary } from '../platform/binaries'
@@ -111,6 +112,38 @@ function migrate(db: Db, path: string, list: readonly Migration[], latest: numbe
   apply.immediate()
   const fkProblems = db.pragma('foreign_key_check') as unknown[]
   if (fkProblems.length > 0) throw new StoreError('bad_migrations', `foreign key check failed after migration: ${JSON.stringify(fkProblems[0])}`)
+}
+
+/**
+ * Opens the database read-only, writing nothing next to it: straight when SQLite can (no WAL
+ * left, or its -shm readable), else from a snapshot copy in the temporary folder (a WAL database
+ * in a read-only folder cannot be opened in place). Refuses a schema it cannot read unmigrated.
+ */
+export function openDatabaseReadOnly(path: string, list: readonly Migration[] = migrations): Db {
+  const latest = list.length === 0 ? 0 : list[list.length - 1].version
+  const check = (db: Db): Db => {
+    const version = readUserVersion(db)
+    refuseIfNewer(version, path, latest)
+    if (version < latest) {
+      db.close()
+      throw new StoreError('bad_migrations', `The workspace database ${path} is read-only and has schema version ${version}, older than this app's ${latest}: open it once where it is writable to upgrade it.`)
+    }
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    return db
+  }
+  try {
+    return check(new Database(path, { readonly: true, fileMustExist: true, ...sqliteOptions() }))
+  } catch (e) {
+    if (e instanceof StoreError) throw e
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ff-readonly-'))
+  for (const suffix of ['', '-wal']) if (existsSync(path + suffix)) copyFileSync(path + suffix, join(dir, `snapshot.db${suffix}`))
+  try {
+    return check(new Database(join(dir, 'snapshot.db'), { readonly: true, fileMustExist: true, ...sqliteOptions() }))
+  } catch (e) {
+    if (e instanceof StoreError) throw e
+    throw new StoreError('not_a_database', `${path} cannot be read: ${(e as Error).message}`)
+  }
 }
 
 export { SCHEMA_VERSION }

@@ -7,9 +7,10 @@
  * (or a new repository in repos/ added to Store below). Writes that belong together go in
  * one repository method wrapped in `db.transaction`.
  */
-import { openDatabase, SCHEMA_VERSION, StoreError, type Db } from './db'
+import { openDatabase, openDatabaseReadOnly, SCHEMA_VERSION, StoreError, type Db } from './db'
 import { DatasetsRepo } from './repos/datasets'
 import { EvaluationsRepo } from './repos/evaluations'
+import { FilesRepo } from './repos/files'
 import { JobsRepo } from './repos/jobs'
 import { RunsRepo } from './repos/runs'
 import { SelftestRepo } from './repos/selftest'
@@ -21,6 +22,7 @@ export type { NewRun, NewMember, MemberUpdate } from './repos/runs'
 export type { NewSoup, NewIngredient } from './repos/soups'
 export type { NewEvaluation, EvaluationFilter } from './repos/evaluations'
 export type { NewJob } from './repos/jobs'
+export type { FileHashRecord } from './repos/files'
 
 /** An open workspace database. */
 export class Store {
@@ -30,6 +32,8 @@ export class Store {
   readonly evaluations: EvaluationsRepo
   readonly jobs: JobsRepo
   readonly selftest: SelftestRepo
+  /** SHA-256 of weights files as written (integrity checks before use). */
+  readonly files: FilesRepo
 
   private constructor(private readonly db: Db, /** Database file. */ readonly path: string) {
     this.datasets = new DatasetsRepo(db)
@@ -38,11 +42,15 @@ export class Store {
     this.evaluations = new EvaluationsRepo(db)
     this.jobs = new JobsRepo(db)
     this.selftest = new SelftestRepo(db)
+    this.files = new FilesRepo(db)
   }
 
-  /** Opens (creating and migrating) the database file; throws StoreError on a newer schema. */
-  static open(path: string): Store {
-    return new Store(openDatabase(path), path)
+  /**
+   * Opens (creating and migrating) the database file; throws StoreError on a newer schema.
+   * With `readOnly` nothing is created, migrated or written (a read-only workspace).
+   */
+  static open(path: string, o: { readOnly?: boolean } = {}): Store {
+    return new Store(o.readOnly ? openDatabaseReadOnly(path) : openDatabase(path), path)
   }
 
   /**

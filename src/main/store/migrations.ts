@@ -177,6 +177,21 @@ CREATE TABLE selftest_steps (
   PRIMARY KEY (job_id, step)
 ) WITHOUT ROWID;
 `
+  },
+  {
+    version: 2,
+    name: 'file hashes',
+    sql: `
+-- SHA-256 of every weights file as it was written (checkpoints of members, soups), checked
+-- before use; a file that no longer matches is marked damaged with the reason.
+CREATE TABLE file_hashes (
+  path        TEXT PRIMARY KEY,
+  sha256      TEXT NOT NULL CHECK (length(sha256) = 64),
+  bytes       INTEGER NOT NULL CHECK (bytes >= 0),
+  recorded_at TEXT NOT NULL,
+  damaged     TEXT
+) WITHOUT ROWID;
+`
   }
 ]
 

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs'
 import { backendInfo, initBackend, type BackendName } from './index'
+import { errorText } from '../../../shared/errors'
 
 /** Options of {@link benchTrain}. */
 export interface BenchTrainOptions {
@@ -205,7 +206,7 @@ export async function benchTrain(opts: BenchTrainOptions = {}): Promise<BenchTra
           infer: result.infer_ms_per_1024 / torch.infer_ms_per_1024
         }
       } catch (e) {
-        result.torch_error = e instanceof Error ? e.message : String(e)
+        result.torch_error = errorText(e)
       }
     }
     return result

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs'
 import { registerGradients, registerWasmKernels } from './kernels'
 import { loadNative } from './native'
 import { activateWasm } from './wasm'
+import { errorText } from '../../../shared/errors'
 
 /** A tfjs backend the engine can run on. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu'
@@ -65,7 +66,7 @@ function parseThreads(value: string | undefined): number {
 }
 
 function message(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e)
+  const text = errorText(e)
   return text.split('\n')[0]
 }
 

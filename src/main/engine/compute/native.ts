@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { errorText } from '../../../shared/errors'
 
 /** Geometry of a convolution or pool, in this order (NHWC input, HWIO filter). */
 export type NativeGeom = Int32Array
@@ -86,7 +87,7 @@ export function loadNative(): NativeStatus {
     const blas = `${addon.simd()}, OpenBLAS ${config.replace(/^OpenBLAS\s*/, '').split(' ')[0]}`
     return (status = { loaded: true, addon, blas })
   } catch (e) {
-    const text = (e instanceof Error ? e.message : String(e)).split('\n')[0].replaceAll(dir, 'native')
+    const text = (errorText(e)).split('\n')[0].replaceAll(dir, 'native')
     return (status = { loaded: false, reason: `native addon failed to load: ${text}` })
   }
 }

@@ -15,6 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads'
 import * as tf from '@tensorflow/tfjs'
+import { errorText } from '../../../shared/errors'
 
 const require = createRequire(import.meta.url)
 
@@ -85,7 +86,7 @@ export async function activateWasm(threads: number): Promise<{ threads: number; 
       await start()
       return { threads: wasm.getThreadsCount(), simd }
     } catch (e) {
-      threadsError = e instanceof Error ? e.message : String(e)
+      threadsError = errorText(e)
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
       wasm.setThreadsCount(1)
     } finally {

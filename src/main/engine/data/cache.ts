@@ -7,6 +7,7 @@ import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/pro
 import { dirname, join } from 'node:path'
 import sharp from 'sharp'
 import type { DatasetMeta, SplitName, TaskKind } from './types'
+import { faultPoint, writeFailure } from '../io/atomic'
 
 const SPLITS: SplitName[] = ['train', 'val', 'test']
 const FLUSH_BYTES = 8 << 20
@@ -82,7 +83,12 @@ export class CacheWriter {
     const buf = Buffer.concat(f.pending)
     f.pending = []
     f.pendingBytes = 0
-    await f.fh.write(buf, 0, buf.length, f.written)
+    try {
+      faultPoint('cache')
+      await f.fh.write(buf, 0, buf.length, f.written)
+    } catch (e) {
+      throw writeFailure(e, join(this.outDir, 'images'), 'dataset cache chunk', buf.length)
+    }
     f.written += buf.length
   }
 

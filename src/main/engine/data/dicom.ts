@@ -12,6 +12,8 @@ import { inflateRawSync } from 'node:zlib'
 import { createRequire } from 'node:module'
 import { Decoder as LosslessDecoder } from 'jpeg-lossless-decoder-js'
 import type { RawImage } from './image'
+import { decodeJpeg12, jpegPrecision } from './jpeg12'
+import { errorText } from '../../../shared/errors'
 
 /** The technical tags used to decode pixels. */
 export interface DicomPixelInfo {
@@ -37,7 +39,7 @@ export interface DicomPixelInfo {
 }
 
 /** Decoded stored values of one frame: gray as numbers, colour as 8-bit interleaved RGB. */
-export type DicomFrame = { kind: 'gray'; values: Int32Array } | { kind: 'rgb'; rgb: Uint8Array }
+export type DicomFrame = { kind: 'gray'; values: Int32Array } | { kind: 'rgb'; rgb: Uint8Array; /** the samples as stored (interleaved, before any colour conversion) */ values: Int32Array }
 
 const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2'])
 const NAMES: Record<string, string> = {
@@ -59,8 +61,33 @@ const NAMES: Record<string, string> = {
 }
 
 /** True when the bytes carry the DICOM Part 10 preamble marker `DICM` at offset 128. */
-export function isDicom(bytes: Uint8Array): boolean {
+export function isPart10(bytes: Uint8Array): boolean {
   return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d
+}
+
+const VRS = new Set('AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '))
+/** Groups a bare data set (no preamble, no file meta) plausibly starts with. */
+const FIRST_GROUPS = new Set([0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028])
+
+/**
+ * How a file without the Part 10 preamble is laid out, judged from its first element as
+ * pydicom's `force=True` reads it: 'meta' (a file meta group without the preamble), 'explicit'
+ * or 'implicit' little endian data set, or undefined when it does not look like DICOM at all.
+ */
+export function bareDataSet(bytes: Uint8Array): 'meta' | 'explicit' | 'implicit' | undefined {
+  if (bytes.length < 12 || isPart10(bytes)) return undefined
+  const group = bytes[0] | (bytes[1] << 8)
+  const element = bytes[2] | (bytes[3] << 8)
+  if (!FIRST_GROUPS.has(group) || element > 0x0100) return undefined
+  const vr = String.fromCharCode(bytes[4], bytes[5])
+  if (VRS.has(vr)) return group === 0x0002 ? 'meta' : 'explicit'
+  const length = (bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (bytes[7] << 24)) >>> 0
+  return group !== 0x0002 && length < Math.min(bytes.length, 1024) && length % 2 === 0 ? 'implicit' : undefined
+}
+
+/** True for DICOM: a Part 10 file, or a bare data set (no preamble / file meta) read like pydicom's force=True. */
+export function isDicom(bytes: Uint8Array): boolean {
+  return isPart10(bytes) || bareDataSet(bytes) !== undefined
 }
 
 function inflater(arr: Uint8Array, position: number): Uint8Array {
@@ -81,15 +108,20 @@ function firstNumber(ds: dicomParser.DataSet, tag: string): number | undefined {
 /** Parses a DICOM file; returns the pixel tags and the pixel data element, or throws a precise reason. */
 export function parseDicomPixels(bytes: Uint8Array): { info: DicomPixelInfo; ds: dicomParser.DataSet; pixel: dicomParser.Element } {
   let ds: dicomParser.DataSet
+  const bare = bareDataSet(bytes)
+  // A file meta group without the 128-byte preamble gets one; a bare data set is read with the
+  // transfer syntax its first element shows (implicit VR little endian as pydicom assumes).
+  const input = bare === 'meta' ? withPreamble(bytes) : bytes
+  const forced = bare === 'explicit' ? '1.2.840.10008.1.2.1' : bare === 'implicit' ? '1.2.840.10008.1.2' : undefined
   try {
-    ds = dicomParser.parseDicom(bytes, { inflater: inflater as unknown as (a: Uint8Array, p: number) => void })
+    ds = dicomParser.parseDicom(input, { inflater: inflater as unknown as (a: Uint8Array, p: number) => void, ...(forced ? { TransferSyntaxUID: forced } : {}) } as dicomParser.ParseDicomOptions)
   } catch (e) {
-    throw new Error(`unreadable DICOM: ${e instanceof Error ? e.message : String(e)}`)
+    throw new Error(`the file cannot be read as DICOM: ${errorText(e)}`)
   }
   const pixel = ds.elements.x7fe00010
   if (!pixel || pixel.length === 0) throw new Error('DICOM without pixel data (no 7FE0,0010 element)')
   const info: DicomPixelInfo = {
-    transferSyntax: ds.string('x00020010') ?? '1.2.840.10008.1.2',
+    transferSyntax: forced ?? ds.string('x00020010')?.replace(/\0/g, '').trim() ?? '1.2.840.10008.1.2',
     rows: ds.uint16('x00280010') ?? 0,
     columns: ds.uint16('x00280011') ?? 0,
     samplesPerPixel: ds.uint16('x00280002') ?? 1,
@@ -106,22 +138,34 @@ export function parseDicomPixels(bytes: Uint8Array): { info: DicomPixelInfo; ds:
   }
   if (!info.rows || !info.columns) throw new Error('DICOM pixel data without Rows/Columns')
   if (![1, 3].includes(info.samplesPerPixel)) throw new Error(`unsupported Samples per Pixel ${info.samplesPerPixel}`)
-  if (![8, 16, 32].includes(info.bitsAllocated)) throw new Error(`unsupported Bits Allocated ${info.bitsAllocated}`)
+  if (![1, 8, 16, 32].includes(info.bitsAllocated)) throw new Error(`unsupported Bits Allocated ${info.bitsAllocated} (expected 1, 8, 16 or 32)`)
+  if (info.bitsAllocated === 1 && info.samplesPerPixel !== 1) throw new Error('unsupported colour image with 1 bit allocated')
+  if (info.bitsStored < 1 || info.bitsStored > info.bitsAllocated) throw new Error(`Bits Stored ${info.bitsStored} does not fit in Bits Allocated ${info.bitsAllocated}`)
   return { info, ds, pixel }
 }
+
+function withPreamble(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 132)
+  out.set([0x44, 0x49, 0x43, 0x4d], 128)
+  out.set(bytes, 132)
+  return out
+}
+
+const J2K = new Set(['1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91'])
+const HTJ2K = new Set(['1.2.840.10008.1.2.4.201', '1.2.840.10008.1.2.4.202', '1.2.840.10008.1.2.4.203'])
+const JPEG_DCT = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51'])
+const DECODABLE = new Set([...UNCOMPRESSED, ...J2K, ...HTJ2K, ...JPEG_DCT, '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.81'])
 
 /** The reason a transfer syntax cannot be decoded here, or undefined when it can. */
 export function unsupportedReason(info: DicomPixelInfo): string | undefined {
   const ts = info.transferSyntax
   const name = NAMES[ts] ?? 'unknown'
-  const supported = UNCOMPRESSED.has(ts) || ['1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.81'].includes(ts)
-  if (!supported) return `unsupported transfer syntax ${ts} (${name})`
-  if ((ts === '1.2.840.10008.1.2.4.50' || ts === '1.2.840.10008.1.2.4.51') && info.bitsStored > 8)
-    return `unsupported transfer syntax ${ts} (${name}) with ${info.bitsStored} bits stored: the installed JPEG decoder (libjpeg-turbo 8-bit) decodes 8-bit samples only`
-  if (info.photometric === 'PALETTE COLOR') return 'unsupported photometric interpretation PALETTE COLOR (palette lookup tables are not applied)'
-  if (info.samplesPerPixel === 3 && info.bitsAllocated !== 8) return `unsupported colour image with ${info.bitsAllocated} bits allocated`
-  if (info.samplesPerPixel === 3 && UNCOMPRESSED.has(ts) && info.photometric.startsWith('YBR') && info.photometric !== 'YBR_FULL')
-    return `unsupported photometric interpretation ${info.photometric} in uncompressed data`
+  if (!DECODABLE.has(ts)) return `its transfer syntax ${ts} (${name}) is not supported`
+  if (info.bitsAllocated === 1 && !UNCOMPRESSED.has(ts)) return `1-bit pixel data is supported uncompressed only, not in ${name}`
+  if (info.photometric === 'YBR_FULL_422' && UNCOMPRESSED.has(ts) && info.bitsAllocated !== 8) return `uncompressed YBR_FULL_422 is supported with 8 bits allocated only, not ${info.bitsAllocated}`
+  if (info.photometric === 'PALETTE COLOR' && (info.samplesPerPixel !== 1 || info.bitsAllocated > 16)) return 'PALETTE COLOR is supported with one sample of 8 or 16 bits only'
+  if (info.samplesPerPixel === 3 && UNCOMPRESSED.has(ts) && info.photometric.startsWith('YBR') && !['YBR_FULL', 'YBR_FULL_422'].includes(info.photometric))
+    return `its photometric interpretation ${info.photometric} is not supported in uncompressed data`
   return undefined
 }
 
@@ -192,22 +236,77 @@ export function storedValues(bytes: Uint8Array, info: DicomPixelInfo, littleEndi
 type Codec = { new (): { getEncodedBuffer(n: number): Uint8Array; decode(): void; getDecodedBuffer(): Uint8Array; getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number }; delete(): void } }
 let charls: Promise<{ JpegLSDecoder: Codec }> | undefined
 let libjpeg: Promise<{ JPEGDecoder: Codec }> | undefined
+let openjpeg: Promise<{ J2KDecoder: Codec }> | undefined
+let openjph: Promise<{ HTJ2KDecoder: Codec }> | undefined
 const require = createRequire(import.meta.url)
 
-async function runCodec(codec: Codec, data: Uint8Array): Promise<{ bytes: Uint8Array; bits: number; components: number }> {
+async function runCodec(codec: Codec, data: Uint8Array, label: string): Promise<{ bytes: Uint8Array; bits: number; components: number; width: number; height: number }> {
   const dec = new codec()
   try {
     dec.getEncodedBuffer(data.length).set(data)
     try {
       dec.decode()
     } catch (e) {
-      throw new Error(`codec error ${e instanceof Error ? e.message : String(e)}`)
+      throw new Error(`the ${label} decoder failed: ${errorText(e)}`)
     }
     const fi = dec.getFrameInfo()
-    return { bytes: dec.getDecodedBuffer().slice(), bits: fi.bitsPerSample, components: fi.componentCount }
+    return { bytes: dec.getDecodedBuffer().slice(), bits: fi.bitsPerSample, components: fi.componentCount, width: fi.width, height: fi.height }
   } finally {
     dec.delete()
   }
+}
+
+/**
+ * A codec's output (1 byte per sample up to 8 bits, else 2 little-endian bytes) laid out as the
+ * uncompressed path reads it: `bitsAllocated / 8` little-endian bytes per sample.
+ */
+function toAllocated(out: { bytes: Uint8Array; bits: number; components: number; width: number; height: number }, info: DicomPixelInfo, label: string): Uint8Array {
+  if (out.width !== info.columns || out.height !== info.rows || out.components !== info.samplesPerPixel)
+    throw new Error(`the ${label} frame is ${out.width}×${out.height}×${out.components}, but the header says ${info.columns}×${info.rows}×${info.samplesPerPixel}`)
+  const n = info.rows * info.columns * info.samplesPerPixel
+  const have = out.bits > 8 ? 2 : 1
+  const want = info.bitsAllocated / 8
+  if (have === want) return out.bytes
+  const dst = new Uint8Array(n * want)
+  const src = new DataView(out.bytes.buffer, out.bytes.byteOffset, out.bytes.byteLength)
+  const dv = new DataView(dst.buffer)
+  for (let i = 0; i < n; i++) {
+    const v = have === 1 ? out.bytes[i] : src.getUint16(2 * i, true)
+    if (want === 1) dst[i] = v
+    else if (want === 2) dv.setUint16(2 * i, v, true)
+    else dv.setUint32(4 * i, info.pixelRepresentation === 1 && have === 2 ? (v << 16) >> 16 : v, true)
+  }
+  return dst
+}
+
+/** Unpacks frame `i` of 1-bit pixel data (bits packed little-endian, frames not byte-aligned). */
+export function unpackBits(bytes: Uint8Array, pixels: number, frame: number): Int32Array {
+  const out = new Int32Array(pixels)
+  const first = frame * pixels
+  if (Math.ceil((first + pixels) / 8) > bytes.length) throw new Error(`frame ${frame + 1} lies past the end of the 1-bit pixel data`)
+  for (let p = 0; p < pixels; p++) {
+    const bit = first + p
+    out[p] = (bytes[bit >> 3] >> (bit & 7)) & 1
+  }
+  return out
+}
+
+/** Uncompressed YBR_FULL_422 (Y1 Y2 Cb Cr per pair of pixels) expanded to YBR_FULL, 3 bytes per pixel. */
+export function expandYbr422(bytes: Uint8Array, rows: number, columns: number): Uint8Array {
+  const out = new Uint8Array(rows * columns * 3)
+  const pairs = Math.ceil(columns / 2)
+  for (let y = 0; y < rows; y++) {
+    for (let k = 0; k < pairs; k++) {
+      const i = (y * pairs + k) * 4
+      for (let j = 0; j < 2 && 2 * k + j < columns; j++) {
+        const o = (y * columns + 2 * k + j) * 3
+        out[o] = bytes[i + j]
+        out[o + 1] = bytes[i + 2]
+        out[o + 2] = bytes[i + 3]
+      }
+    }
+  }
+  return out
 }
 
 /** Decodes frame `i` to stored values (gray) or 8-bit RGB (colour). */
@@ -218,35 +317,83 @@ export async function decodeFrame(ds: dicomParser.DataSet, pixel: dicomParser.El
   let little = true
   let rgbFromCodec = false
   if (UNCOMPRESSED.has(ts)) {
-    const frameBytes = pixels * info.samplesPerPixel * (info.bitsAllocated / 8)
+    if (info.bitsAllocated === 1) {
+      const values = unpackBits(ds.byteArray.subarray(pixel.dataOffset, pixel.dataOffset + pixel.length), pixels, i)
+      return { kind: 'gray', values }
+    }
+    const ybr422 = info.photometric === 'YBR_FULL_422' && info.samplesPerPixel === 3
+    const frameBytes = ybr422 ? Math.ceil(info.columns / 2) * 4 * info.rows : pixels * info.samplesPerPixel * (info.bitsAllocated / 8)
     const off = pixel.dataOffset + i * frameBytes
     if (off + frameBytes > pixel.dataOffset + pixel.length) throw new Error(`frame ${i + 1} lies past the end of the pixel data`)
     native = ds.byteArray.subarray(off, off + frameBytes)
     little = ts !== '1.2.840.10008.1.2.2'
+    if (ybr422) {
+      const full = expandYbr422(native, info.rows, info.columns)
+      const rgb = full.slice()
+      ybrFullToRgb(rgb)
+      return { kind: 'rgb', rgb, values: Int32Array.from(full) }
+    }
   } else {
     const enc = encapsulatedFrame(ds, pixel, i, info.frames)
     if (ts === '1.2.840.10008.1.2.5') native = decodeRle(enc, info)
     else if (ts === '1.2.840.10008.1.2.4.80' || ts === '1.2.840.10008.1.2.4.81') {
       charls ??= (require('@cornerstonejs/codec-charls/decodewasmjs') as () => Promise<{ JpegLSDecoder: Codec }>)()
-      native = (await runCodec((await charls).JpegLSDecoder, enc)).bytes
-    } else if (ts === '1.2.840.10008.1.2.4.50' || ts === '1.2.840.10008.1.2.4.51') {
+      native = toAllocated(await runCodec((await charls).JpegLSDecoder, enc, 'JPEG-LS'), info, 'JPEG-LS')
+    } else if (J2K.has(ts)) {
+      openjpeg ??= (require('@cornerstonejs/codec-openjpeg/decodewasmjs') as () => Promise<{ J2KDecoder: Codec }>)()
+      native = toAllocated(await runCodec((await openjpeg).J2KDecoder, enc, 'JPEG 2000'), info, 'JPEG 2000')
+    } else if (HTJ2K.has(ts)) {
+      openjph ??= (require('@cornerstonejs/codec-openjph/wasmjs') as () => Promise<{ HTJ2KDecoder: Codec }>)()
+      native = toAllocated(await runCodec((await openjph).HTJ2KDecoder, enc, 'HTJ2K'), info, 'HTJ2K')
+    } else if (JPEG_DCT.has(ts) && (info.bitsStored > 8 || jpegPrecision(enc) > 8)) {
+      const out = decodeJpeg12(enc)
+      native = toAllocated({ bytes: out.bytes, bits: out.precision, components: out.components, width: out.width, height: out.height }, info, 'JPEG 12-bit')
+      rgbFromCodec = info.samplesPerPixel === 3 && out.transformed
+    } else if (JPEG_DCT.has(ts)) {
       libjpeg ??= (require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as () => Promise<{ JPEGDecoder: Codec }>)()
-      native = (await runCodec((await libjpeg).JPEGDecoder, enc)).bytes
+      native = toAllocated(await runCodec((await libjpeg).JPEGDecoder, enc, 'JPEG'), info, 'JPEG')
       rgbFromCodec = info.samplesPerPixel === 3 // libjpeg converts YCbCr to RGB
     } else {
       const out = new LosslessDecoder().decode(enc.buffer as ArrayBuffer, enc.byteOffset, enc.length)
       native = new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
     }
   }
-  if (info.samplesPerPixel === 1) return { kind: 'gray', values: storedValues(native, info, little) }
-  let rgb: Uint8Array = native.slice(0, pixels * 3)
-  if (info.planarConfiguration === 1 && UNCOMPRESSED.has(ts)) rgb = interleave(native, pixels)
+  if (info.samplesPerPixel === 1) {
+    const values = storedValues(native, info, little)
+    return info.photometric === 'PALETTE COLOR' ? { kind: 'rgb', rgb: applyPalette(ds, values), values } : { kind: 'gray', values }
+  }
+  let values = storedValues(native, info, little)
+  if (info.planarConfiguration === 1 && UNCOMPRESSED.has(ts)) values = interleave(values, pixels)
+  // Samples of more than 8 bits are scaled to 8 for display; the stored values are kept for tests.
+  const max = 2 ** info.bitsStored - 1
+  const rgb = info.bitsStored <= 8 ? Uint8Array.from(values) : Uint8Array.from(values, (v) => Math.round((Math.max(0, v) / max) * 255))
   if (!rgbFromCodec && info.photometric === 'YBR_FULL') ybrFullToRgb(rgb)
-  return { kind: 'rgb', rgb }
+  return { kind: 'rgb', rgb, values }
 }
 
-function interleave(planar: Uint8Array, pixels: number): Uint8Array {
-  const out = new Uint8Array(pixels * 3)
+/** PALETTE COLOR: looks every stored index up in the red, green and blue tables (PS3.3 C.7.6.3.1.5), to 8 bits. */
+function applyPalette(ds: dicomParser.DataSet, index: Int32Array): Uint8Array {
+  const out = new Uint8Array(index.length * 3)
+  ;['x00281201', 'x00281202', 'x00281203'].forEach((tag, c) => {
+    const desc = ds.elements[`x0028110${c + 1}`]
+    const data = ds.elements[tag]
+    if (!desc || !data) throw new Error('PALETTE COLOR without its lookup tables (0028,1101-1103 and 0028,1201-1203)')
+    const entries = ds.uint16(`x0028110${c + 1}`, 0) || 65536
+    const first = ds.uint16(`x0028110${c + 1}`, 1) ?? 0
+    const bits = ds.uint16(`x0028110${c + 1}`, 2) ?? 16
+    const wide = data.length >= entries * 2
+    const at = (k: number): number => (wide ? ds.uint16(tag, k) ?? 0 : ds.byteArray[data.dataOffset + k])
+    const shift = bits > 8 ? bits - 8 : 0
+    for (let i = 0; i < index.length; i++) {
+      const k = Math.min(entries - 1, Math.max(0, index[i] - first))
+      out[i * 3 + c] = at(k) >> shift
+    }
+  })
+  return out
+}
+
+function interleave(planar: Int32Array, pixels: number): Int32Array {
+  const out = new Int32Array(pixels * 3)
   for (let p = 0; p < pixels; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = planar[c * pixels + p]
   return out
 }

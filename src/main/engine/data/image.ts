@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp'
 import { decodeDicom, isDicom } from './dicom'
+import { errorText } from '../../../shared/errors'
 
 /** An 8-bit image, rows top to bottom, channels interleaved. */
 export interface RawImage {
@@ -81,7 +82,7 @@ export async function decodeImageFile(bytes: Uint8Array): Promise<RawImage[]> {
     if (info.channels !== 1 && info.channels !== 3) throw new Error(`unsupported channel count ${info.channels}`)
     return [{ data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels }]
   } catch (e) {
-    throw new Error(`corrupt or truncated ${kind.toUpperCase()}: ${e instanceof Error ? e.message : String(e)}`)
+    throw new Error(`corrupt or truncated ${kind.toUpperCase()}: ${errorText(e)}`)
   }
 }
 

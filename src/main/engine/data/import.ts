@@ -11,6 +11,7 @@ import { chooseImporter } from './importers'
 import type { FormatName, ImportIssue, ImportSource, ScanOptions, SourceItem, UncertainPolicy } from './importers/types'
 import { DEFAULT_SPLIT, parseSplit, stratifiedGroupSplit, type SplitFractions } from './split'
 import type { DatasetMeta, SplitName } from './types'
+import { errorText } from '../../../shared/errors'
 
 /** What to import and how. */
 export interface ImportOptions {
@@ -136,13 +137,13 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
             frames = await src.load(item)
             if (frames.length === 0) throw new Error('no image in file')
           } catch (e) {
-            return e instanceof Error ? e : new Error(String(e))
+            return e instanceof Error ? e : new Error(errorText(e))
           }
           channels ??= frames[0].channels
           try {
             return await Promise.all(frames.map((f) => preprocess(f, size, channels!)))
           } catch (e) {
-            return new Error(`could not resize: ${e instanceof Error ? e.message : String(e)}`)
+            return new Error(`could not resize: ${errorText(e)}`)
           }
         })
       )

@@ -139,7 +139,7 @@ export async function exportModel(options: ExportOptions): Promise<ExportResult>
       bytes = encodeModel(graph, metadata, { name: 'FissionFusion Workstation', version: card.appVersion }, cardToMarkdown(card))
       checkAbort(options.signal)
       progress({ phase: 'write', fraction: 0.7 })
-      await writeFileAtomic(file, [bytes])
+      await writeFileAtomic(file, [bytes], 'export')
     } else {
       checkAbort(options.signal)
       progress({ phase: 'write', fraction: 0.7 })
@@ -148,7 +148,7 @@ export async function exportModel(options: ExportOptions): Promise<ExportResult>
     }
     if (options.withMarkdown) {
       const md = markdownFileFor(file)
-      await writeFileAtomic(md, [new TextEncoder().encode(cardToMarkdown(card))])
+      await writeFileAtomic(md, [new TextEncoder().encode(cardToMarkdown(card))], 'export', 'model card')
       files.push(md)
     }
     progress({ phase: 'done', fraction: 1 })

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto'
-import { promises as fsp } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
 
 /** Lower-case hex SHA-256 of some byte chunks, hashed in order. */
 export function sha256Hex(...chunks: Uint8Array[]): string {
@@ -15,26 +13,5 @@ export function float32LeBytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
 }
 
-let counter = 0
-
-/**
- * Writes a file atomically: a temporary file beside it, fsynced, then renamed over it, so
- * readers see the old file or the whole new one, never a part.
- */
-export async function writeFileAtomic(path: string, chunks: Uint8Array[]): Promise<void> {
-  await fsp.mkdir(dirname(path), { recursive: true })
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${counter++}`)
-  try {
-    const fh = await fsp.open(tmp, 'w')
-    try {
-      for (const c of chunks) await fh.write(c)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await fsp.rename(tmp, path)
-  } catch (e) {
-    await fsp.rm(tmp, { force: true })
-    throw e
-  }
-}
+/** Atomic file writes live in io/atomic.ts (one helper for every kind of file); exports pass kind 'export'. */
+export { writeFileAtomic } from '../io/atomic'

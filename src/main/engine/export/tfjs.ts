@@ -48,8 +48,8 @@ export async function writeTfjsModel(model: tf.LayersModel, modelJsonPath: strin
     userDefinedMetadata: { [TFJS_CARD_KEY]: card }
   }
   const json = new TextEncoder().encode(JSON.stringify(modelJson))
-  await writeFileAtomic(weightsFileFor(modelJsonPath), [weights])
-  await writeFileAtomic(modelJsonPath, [json])
+  await writeFileAtomic(weightsFileFor(modelJsonPath), [weights], 'export')
+  await writeFileAtomic(modelJsonPath, [json], 'export')
   return { json, weights }
 }
 

@@ -23,7 +23,9 @@
  * back to `<dir>.old` when `<dir>` is missing).
  */
 import * as tf from '@tensorflow/tfjs'
+import { createHash } from 'node:crypto'
 import { promises as fsp, existsSync } from 'node:fs'
+import { faultPoint, shortPath, syncDir, writeFailure, writeSynced } from '../io/atomic'
 import { dirname, join } from 'node:path'
 import { getArch } from './index'
 import type { ArchBuildOptions, InputShape } from './types'
@@ -143,6 +145,19 @@ export interface CheckpointMeta {
   trainer?: TrainerState
   /** Free-form provenance (plan, hyperparameters, lineage); not interpreted by the engine. */
   info?: Record<string, unknown>
+  /** Lower-case hex SHA-256 of weights.bin (and optimizer.bin) as written; checked by readCheckpoint. */
+  sha256?: { weights: string; optimizer?: string }
+}
+
+/** A checkpoint whose files do not match the SHA-256 recorded when they were written (or cannot be parsed). */
+export class DamagedCheckpointError extends Error {
+  constructor(
+    /** The damaged file, named by the last components of its path. */
+    readonly file: string,
+    reason: string
+  ) {
+    super(`damaged checkpoint file ${file}: ${reason}`)
+  }
 }
 
 /** A weight with its data. */
@@ -225,16 +240,6 @@ export function setWeights(model: tf.LayersModel, weights: NamedWeight[], skip: 
   return report
 }
 
-async function writeSynced(path: string, chunks: Uint8Array[]): Promise<void> {
-  const fh = await fsp.open(path, 'w')
-  try {
-    for (const c of chunks) await fh.write(c)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
-
 function bytesOf(a: Float32Array): Uint8Array {
   // Float32Array is host-endian; every supported platform is little-endian, checked once here.
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('big-endian hosts are not supported')
@@ -243,8 +248,13 @@ function bytesOf(a: Float32Array): Uint8Array {
 
 let tmpCounter = 0
 
-/** Writes a checkpoint folder atomically (see the file header). */
-export async function writeCheckpoint(dir: string, input: CheckpointInput): Promise<void> {
+/**
+ * Writes a checkpoint folder atomically (see the file header), with the SHA-256 of its binary
+ * files in model.json. A failed write (disk full, I/O error) leaves the previous checkpoint and
+ * no temporary folder, and throws a what-to-do sentence (io/atomic.ts). `kind` names it in
+ * messages and fault injection (FF_FAULT=enospc@checkpoint:3).
+ */
+export async function writeCheckpoint(dir: string, input: CheckpointInput, o: { kind?: 'checkpoint' | 'soup' } = {}): Promise<void> {
   const weights: WeightEntry[] = []
   let offset = 0
   for (const w of input.weights) {
@@ -265,17 +275,27 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput): Prom
     }
     optimizer = { ...input.optimizer.meta, slots }
   }
-  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, version: 1, ...input.meta, weights, ...(optimizer ? { optimizer } : {}) }
+  const weightChunks = input.weights.map((w) => bytesOf(w.data))
+  const sha256 = { weights: sha256Of(weightChunks), ...(optimizer ? { optimizer: sha256Of(optChunks) } : {}) }
+  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, version: 1, ...input.meta, weights, ...(optimizer ? { optimizer } : {}), sha256 }
+  const kind = o.kind ?? 'checkpoint'
+  const bytes = [...weightChunks, ...optChunks].reduce((a, c) => a + c.byteLength, 0)
 
-  await fsp.mkdir(dirname(dir), { recursive: true })
   const tmp = `${dir}.tmp-${process.pid}-${tmpCounter++}`
   const old = `${dir}.old`
-  await fsp.rm(tmp, { recursive: true, force: true })
-  await fsp.mkdir(tmp)
-  await writeSynced(join(tmp, 'weights.bin'), input.weights.map((w) => bytesOf(w.data)))
-  if (optimizer) await writeSynced(join(tmp, 'optimizer.bin'), optChunks)
-  await writeSynced(join(tmp, 'model.json'), [new TextEncoder().encode(JSON.stringify(meta, null, 1))])
-  await syncDir(tmp)
+  try {
+    faultPoint(kind)
+    await fsp.mkdir(dirname(dir), { recursive: true })
+    await fsp.rm(tmp, { recursive: true, force: true })
+    await fsp.mkdir(tmp)
+    await writeSynced(join(tmp, 'weights.bin'), weightChunks)
+    if (optimizer) await writeSynced(join(tmp, 'optimizer.bin'), optChunks)
+    await writeSynced(join(tmp, 'model.json'), [new TextEncoder().encode(JSON.stringify(meta, null, 1))])
+    await syncDir(tmp)
+  } catch (e) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined)
+    throw writeFailure(e, join(dir, 'weights.bin'), kind, bytes)
+  }
   // A leftover .old next to a complete dir is stale; next to no dir it is the only good copy.
   if (existsSync(dir)) {
     await fsp.rm(old, { recursive: true, force: true })
@@ -286,13 +306,10 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput): Prom
   await fsp.rm(old, { recursive: true, force: true })
 }
 
-async function syncDir(path: string): Promise<void> {
-  const fh = await fsp.open(path, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
+function sha256Of(chunks: Uint8Array[]): string {
+  const h = createHash('sha256')
+  for (const c of chunks) h.update(c)
+  return h.digest('hex')
 }
 
 /** The folder actually holding the checkpoint at `dir` (after an interrupted swap: `<dir>.old`), or null. */
@@ -320,7 +337,13 @@ function sliceF32(buf: Buffer, offset: number, byteLength: number, what: string)
 export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta> {
   const path = checkpointPath(dir)
   if (!path) throw new Error(`no checkpoint at ${dir} (model.json missing)`)
-  const meta = JSON.parse(await fsp.readFile(join(path, 'model.json'), 'utf8')) as CheckpointMeta
+  let meta: CheckpointMeta
+  try {
+    meta = JSON.parse(await fsp.readFile(join(path, 'model.json'), 'utf8')) as CheckpointMeta
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new DamagedCheckpointError(shortPath(join(path, 'model.json')), `not valid JSON (${e.message})`)
+    throw e
+  }
   if (meta.format !== CHECKPOINT_FORMAT || meta.version !== 1) {
     throw new Error(`model.json in ${dir}: not a ${CHECKPOINT_FORMAT} version 1 file`)
   }
@@ -335,6 +358,8 @@ export async function readCheckpoint(dir: string, options: { optimizer?: boolean
   const path = checkpointPath(dir) as string
   const meta = await readCheckpointMeta(dir)
   const wbuf = await fsp.readFile(join(path, 'weights.bin'))
+  if (meta.sha256 && sha256Of([wbuf]) !== meta.sha256.weights)
+    throw new DamagedCheckpointError(shortPath(join(path, 'weights.bin')), 'its SHA-256 differs from the one recorded when it was written')
   const weights = meta.weights.map((e) => {
     const data = sliceF32(wbuf, e.offset, e.byteLength, `weights.bin entry ${e.name}`)
     if (data.length !== e.shape.reduce((a, b) => a * b, 1)) throw new Error(`weights.bin entry ${e.name}: ${data.length} values for shape [${e.shape}]`)
@@ -344,6 +369,8 @@ export async function readCheckpoint(dir: string, options: { optimizer?: boolean
   const ckpt: Checkpoint = { meta: rest, weights }
   if (meta.optimizer && options.optimizer !== false) {
     const obuf = await fsp.readFile(join(path, 'optimizer.bin'))
+    if (meta.sha256?.optimizer && sha256Of([obuf]) !== meta.sha256.optimizer)
+      throw new DamagedCheckpointError(shortPath(join(path, 'optimizer.bin')), 'its SHA-256 differs from the one recorded when it was written')
     const moments = new Map<string, { m: Float32Array; v: Float32Array; shape: number[] }>()
     for (const s of meta.optimizer.slots) {
       const entry = moments.get(s.weight) ?? { m: new Float32Array(0), v: new Float32Array(0), shape: s.shape }

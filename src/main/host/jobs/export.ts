@@ -10,6 +10,7 @@ import { z } from 'zod'
 import type { EvaluationRecord, Json, MemberRecord } from '../../../shared/records'
 import type { CardInput } from '../../engine/export'
 import type { Store } from '../../store'
+import { checkCheckpoint } from '../integrity'
 import { defineJob } from './types'
 
 /** Params of an export job. */
@@ -69,6 +70,8 @@ export const exportJob = defineJob({
     const run = store.runs.get(soup ? soup.runId : member!.runId)
     const dataset = run && store.datasets.get(run.datasetId)
     if (!run || !dataset) throw new Error(`the run or dataset of ${p.modelId} is missing from the store`)
+    const damage = await checkCheckpoint(store, ctx.workspace, checkpointPath)
+    if (damage) throw new Error(`${soup ? 'soup' : 'member'} ${p.modelId} is damaged and cannot be exported: ${damage}`)
 
     const ingredients = (soup ? leafMembers(store, soup.id) : [member!]).map((m) => ({ id: m.id, hyperparameters: scalars(m.hyperparams) }))
     const evals = store.evaluations.list(soup ? { soupId: soup.id } : { memberId: member!.id })

@@ -13,6 +13,7 @@ import { z } from 'zod'
 import type { Json } from '../../../shared/records'
 import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
+import { recordCheckpoint } from '../integrity'
 import { defineJob } from './types'
 import { mergeSlurm, readSlurmDefaults, slurmOptionsSchema, type SlurmState } from '../slurm'
 
@@ -154,6 +155,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
       })
       runId = run.id
       ctx.state.set({ runId })
+      ctx.store.jobs.linkRun(ctx.jobId, runId) // a fuse of this run is refused while this job runs
     }
     const runDir = ctx.workspace.runDir(runId)
     ctx.store.runs.setStatus(runId, 'running')
@@ -222,6 +224,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
           }
           const parent = spec.epoch > 0 ? unit.members[unit.members.indexOf(spec) - 1] : undefined
           const parentEpochs = parent ? (u.members.find((m) => m.id === parent.id)?.epochsTrained ?? 0) : spec.epochsBefore === 'base' ? got.epochsTrained - got.epoch : 0
+          recordCheckpoint(ctx.store, ctx.workspace, ctx.workspace.toRelative(join(runDir, got.checkpoint))) // its SHA-256, checked before use
           ctx.store.runs.updateMember(storeId(spec.id), {
             status: 'done', checkpointPath: ctx.workspace.toRelative(join(runDir, got.checkpoint)), epochs: got.epochsTrained - parentEpochs,
             wallSeconds: got.seconds, backend: info.backend, valScore: Number.isFinite(got.val[settings.metric]) ? got.val[settings.metric] : null

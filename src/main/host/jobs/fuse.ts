@@ -12,9 +12,11 @@ import type { FusionResult } from '../../engine/fusion/methods'
 import type { Checkpoint } from '../../engine/models/checkpoint'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { defineJob, type JobContext } from './types'
+import { leaveOutDamaged, recordCheckpoint } from '../integrity'
+import { writeFileAtomic } from '../../engine/io/atomic'
 
 const METHOD_IDS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
 const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
@@ -100,8 +102,7 @@ async function storeTestPredictions(ctx: JobContext, runId: string, datasetDir: 
   const save = async (rel: string, csv: string): Promise<void> => {
     const abs = ctx.workspace.resolve(rel)
     await mkdir(dirname(abs), { recursive: true })
-    await writeFile(`${abs}.tmp`, csv)
-    await rename(`${abs}.tmp`, abs) // never a half-written file after a crash
+    await writeFileAtomic(abs, [new TextEncoder().encode(csv)], 'file', 'test predictions') // never a half-written file after a crash
   }
   const models = [
     ...members.map((m) => ({ key: m.id, dir: m.checkpointPath! })),
@@ -151,7 +152,8 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
     if (!dataset) throw new Error(`dataset ${run.datasetId} of run ${p.runId} not found`)
     const all = ctx.store.runs.listMembers(p.runId)
     const byId = new Map(all.map((m) => [m.id, m]))
-    const ready = all.filter((m) => m.status === 'done' && m.checkpointPath)
+    // members whose weights no longer match their recorded SHA-256 are left out, with a warning
+    const { kept: ready, damaged } = await leaveOutDamaged(ctx.store, ctx.workspace, all.filter((m) => m.status === 'done' && m.checkpointPath), (w) => ctx.log('warn', w))
     if (ready.length < all.length) ctx.log('warn', `${all.length - ready.length} of ${all.length} members are not trained yet; fusing the ${ready.length} that are`)
     if (ready.length === 0) throw new Error(`run ${p.runId} has no trained members to fuse`)
     const config = (run.config ?? {}) as Record<string, Json>
@@ -176,7 +178,8 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
       const dir = ctx.workspace.soupDir(p.runId, soupId)
       if (ctx.store.soups.get(soupId)) return soupId
       const { format: _f, version: _v, optimizer: _o, ...meta } = ckpt.meta
-      await writeCheckpoint(dir, { meta: { ...meta, info: { soup: r.method, runId: p.runId } }, weights: ckpt.weights })
+      await writeCheckpoint(dir, { meta: { ...meta, info: { soup: r.method, runId: p.runId } }, weights: ckpt.weights }, { kind: 'soup' })
+      recordCheckpoint(ctx.store, ctx.workspace, ctx.workspace.toRelative(dir))
       const stepScore = new Map(r.steps.map((s) => [s.candidate, s.score]))
       const hierarchical = !['best', 'uniform', 'greedy'].includes(r.method)
       ctx.store.soups.create({
@@ -229,7 +232,8 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
     const predictions = await storeTestPredictions(ctx, p.runId, ctx.workspace.datasetDir(run.datasetId), dataset.classes, ready, report.methods)
     return JSON.parse(JSON.stringify({
       runId: p.runId, datasetId: run.datasetId, metric: report.metric, groupBy: report.groupBy, backend: info.backend,
-      seconds: (Date.now() - t0) / 1000, members: report.members, notes: report.notes,
+      seconds: (Date.now() - t0) / 1000, members: report.members,
+      notes: [...damaged.map((d) => `member ${d.memberId} (${d.name}) is damaged and was left out: ${d.reason}`), ...report.notes], damaged,
       methods: report.methods.map(methodRow),
       // per method id: its per-image test predictions (workspace-relative), for paired comparisons
       predictions

@@ -9,6 +9,7 @@ import { isAbsolute } from 'node:path'
 import { z } from 'zod'
 import type { Json } from '../../../shared/records'
 import { defineJob } from './types'
+import { errorText } from '../../../shared/errors'
 
 const absolute = z.string().min(1).refine((p) => isAbsolute(p), 'must be an absolute path')
 
@@ -79,7 +80,7 @@ export const importJob = defineJob<typeof importParams, State>({
       if (r.failed > 0) ctx.log('warn', `${r.failed} input(s) could not be used; see the job result for each file and reason`)
       return { dataset: { id, name: m.name, classes: m.classes, counts: m.counts, perClass: m.perClass }, imported: r.imported, failed: r.failed, errors: r.errors } as unknown as Json
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e)
+      const message = errorText(e)
       if (!ctx.signal.aborted) ctx.store.datasets.update(id, { status: 'failed', error: message })
       const errors = (e as { errors?: unknown }).errors
       if (Array.isArray(errors) && errors.length > 0) ctx.log('error', `${message}: ${errors.slice(0, 20).map((x: { file: string; reason: string }) => `${x.file}: ${x.reason}`).join('; ')}`)

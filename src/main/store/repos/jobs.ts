@@ -59,6 +59,11 @@ export class JobsRepo {
     return rows.map(jobRecord)
   }
 
+  /** Records the run a job writes once it is known (a fission job creates its run as it starts). */
+  linkRun(id: string, runId: string): void {
+    this.db.prepare('UPDATE jobs SET run_id = ? WHERE id = ?').run(runId, id)
+  }
+
   /** Jobs left queued or running (e.g. by an app that crashed), with the engine pid they had. */
   unfinished(): Array<JobRecord & { pid: number | null }> {
     const rows = this.db.prepare("SELECT * FROM jobs WHERE status IN ('queued', 'running')").all() as JobRow[]

@@ -38,7 +38,7 @@ async function ours(file: string): Promise<DicomFrame[]> {
 }
 
 function flat(frames: DicomFrame[]): Int32Array {
-  const parts = frames.map((f) => (f.kind === 'gray' ? f.values : Int32Array.from(f.rgb)))
+  const parts = frames.map((f) => f.values)
   const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0))
   let o = 0
   for (const p of parts) {
@@ -72,11 +72,8 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM import (real files, checked against py
     let frames = 0
     for (const r of pixelFiles) {
       const reason = errors.get(rel(r.file))
-      if (r.ts === '1.2.840.10008.1.2.4.51') expect(reason).toMatch(/^unsupported transfer syntax 1\.2\.840\.10008\.1\.2\.4\.51 \(JPEG extended 12-bit\) with 12 bits stored/)
-      else {
-        expect(reason, rel(r.file)).toBeUndefined()
-        frames += r.frames!
-      }
+      expect(reason, rel(r.file)).toBeUndefined()
+      frames += r.frames!
     }
     // Every frame of a multi-frame file is one image.
     expect(result.imported).toBe(frames)
@@ -85,22 +82,35 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM import (real files, checked against py
     expect(result.failed).toBe(result.errors.length)
   })
 
-  it('stored pixel values (before any LUT) equal pydicom for uncompressed, deflated and RLE files', async () => {
+  // pydicom decodes JPEG files through GDCM (python3-gdcm). Uncompressed, deflated and RLE files
+  // must match it exactly; JPEG baseline and extended 12-bit within one grey level, since
+  // libjpeg's integer inverse DCT and ours round differently. Lossless JPEG and JPEG-LS are
+  // checked against the uncompressed originals below (GDCM's JPEG-LS output of these signed
+  // CT frames differs from the originals, so it is no reference for them).
+  const LOSSY = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51'])
+  it('stored pixel values (before any LUT) equal pydicom (+ GDCM): exactly for uncompressed and RLE, within 1 for lossy JPEG', async () => {
     const checked: string[] = []
-    for (const r of py.filter((x) => x.status === 'ok')) {
+    for (const r of py.filter((x) => x.status === 'ok' && (LOSSY.has(x.ts!) || !x.ts!.startsWith('1.2.840.10008.1.2.4.')))) {
       const mine = flat(await ours(r.file))
-      expect(mine, rel(r.file)).toEqual(await int32(r.bin!))
+      const ref = await int32(r.bin!)
+      expect(mine.length, rel(r.file)).toBe(ref.length)
+      let maxDiff = 0
+      for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(mine[i] - ref[i]))
+      expect(maxDiff, rel(r.file)).toBeLessThanOrEqual(LOSSY.has(r.ts!) ? 1 : 0)
       checked.push(r.ts!)
     }
-    expect(new Set(checked)).toEqual(new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.5']))
+    expect(new Set(checked)).toEqual(new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.5',
+      '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']))
   })
 
-  it('lossless JPEG / JPEG-LS frames equal the uncompressed original decoded by pydicom; near-lossless and baseline stay close', async () => {
+  it('lossless JPEG / JPEG-LS frames equal the uncompressed original; near-lossless and lossy JPEG stay close', async () => {
     const byName = (s: string): PyRecord => py.find((r) => r.file.endsWith(s))!
     const ct0012 = await int32(byName('CT0012.explicit_little_endian.dcm').bin!)
     const ct1 = await int32(byName('single-frame/CT1_UNC.explicit_little_endian.dcm').bin!)
     const us = await int32(byName('IM00001.implicit_little_endian.dcm').bin!)
-    for (const r of py.filter((x) => x.status === 'error' && x.ts !== undefined && x.ts !== '1.2.840.10008.1.2.4.51')) {
+    let n = 0
+    // .51 was written from other source values (12-bit, offset): it is compared with GDCM above.
+    for (const r of py.filter((x) => x.ts?.startsWith('1.2.840.10008.1.2.4.') && x.ts !== '1.2.840.10008.1.2.4.51')) {
       const mine = flat(await ours(r.file))
       const ref = r.file.includes('CT0012') ? ct0012 : r.file.includes('CT1_UNC') ? ct1 : us
       expect(mine.length).toBe(ref.length)
@@ -114,7 +124,9 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM import (real files, checked against py
       if (r.ts === '1.2.840.10008.1.2.4.81') expect(maxDiff, rel(r.file)).toBeLessThanOrEqual(10)
       else if (r.ts === '1.2.840.10008.1.2.4.50') expect(sumDiff / ref.length, rel(r.file)).toBeLessThan(3)
       else expect(maxDiff, rel(r.file)).toBe(0)
+      n++
     }
+    expect(n).toBeGreaterThanOrEqual(10)
   })
 
   it('windowing (modality LUT + linear VOI) matches pydicom on the stored values', async () => {

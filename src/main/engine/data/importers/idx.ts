@@ -8,7 +8,8 @@ import { readFile, readdir, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import type { SplitName } from '../types'
-import type { Importer, ImportSource, SourceItem } from './types'
+import type { Importer, ImportIssue, ImportSource, SourceItem } from './types'
+import { errorText } from '../../../../shared/errors'
 
 const IMAGES = /^(.*?)[-.]?images[-.]idx3[-.]ubyte(\.gz)?$/
 const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
@@ -51,14 +52,33 @@ export const idxImporter: Importer = {
     const arrays: { dims: number[]; data: Uint8Array }[] = []
     const items: SourceItem[] = []
     let maxLabel = 0
+    const issues: ImportIssue[] = []
     for (const f of files) {
+      // One unusable pair of files is skipped and reported; the other pairs are imported.
       const name = basename(f)
       const labelsFile = join(dirname(f), name.replace('images-idx3', 'labels-idx1'))
-      const im = await readIdx(f, 0x803)
-      const lb = await readIdx(labelsFile, 0x801).catch((e: Error) => {
-        throw new Error(`${name}: its labels file ${basename(labelsFile)} is missing or unreadable (${e.message})`)
-      })
-      if (lb.dims[0] !== im.dims[0]) throw new Error(`${name}: ${im.dims[0]} images but ${lb.dims[0]} labels`)
+      let im: { dims: number[]; data: Uint8Array }
+      let lb: { dims: number[]; data: Uint8Array }
+      try {
+        im = await readIdx(f, 0x803)
+      } catch (e) {
+        issues.push({ file: name, reason: `file skipped: ${errorText(e)}` })
+        continue
+      }
+      try {
+        lb = await readIdx(labelsFile, 0x801)
+      } catch (e) {
+        issues.push({ file: name, reason: `file skipped: its labels file ${basename(labelsFile)} is missing or unreadable (${errorText(e)})` })
+        continue
+      }
+      if (lb.dims[0] !== im.dims[0]) {
+        issues.push({ file: name, reason: `file skipped: ${im.dims[0]} images but ${lb.dims[0]} labels in ${basename(labelsFile)}` })
+        continue
+      }
+      if (arrays.length > 0 && (im.dims[1] !== arrays[0].dims[1] || im.dims[2] !== arrays[0].dims[2])) {
+        issues.push({ file: name, reason: `file skipped: its images are ${im.dims[1]}×${im.dims[2]}, unlike the first file's ${arrays[0].dims[1]}×${arrays[0].dims[2]}` })
+        continue
+      }
       const prefix = IMAGES.exec(name)![1].toLowerCase()
       const split: SplitName = /t10k|test/.test(prefix) ? 'test' : /val/.test(prefix) ? 'val' : 'train'
       const ref = arrays.length
@@ -68,13 +88,14 @@ export const idxImporter: Importer = {
         items.push({ file: `${name}[${i}]`, label: lb.data[i], split, ref: ref * 2 ** 32 + i })
       }
     }
+    if (arrays.length === 0) throw new Error(`no usable idx images file: ${issues.map((i) => `${i.file}: ${i.reason}`).join('; ')}`)
     const fashion = /fashion/i.test(root) && maxLabel === 9
     return {
       format: 'idx',
       task: 'single',
       classes: Array.from({ length: maxLabel + 1 }, (_, k) => (fashion ? FASHION[k] : String(k))),
       items,
-      issues: [],
+      issues,
       nativeSize: arrays[0].dims[1],
       nativeChannels: 1,
       async load(item) {

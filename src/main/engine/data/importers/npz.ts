@@ -8,7 +8,8 @@ import { basename } from 'node:path'
 import { unzipSync } from 'fflate'
 import { parseNpy, type NpyArray } from '../npy'
 import type { SplitName } from '../types'
-import type { Importer, ImportSource, SourceItem } from './types'
+import type { Importer, ImportIssue, ImportSource, SourceItem } from './types'
+import { errorText } from '../../../../shared/errors'
 
 const SPLITS: SplitName[] = ['train', 'val', 'test']
 
@@ -40,34 +41,50 @@ export const npzImporter: Importer = {
     try {
       members = unzipSync(new Uint8Array(await readFile(opts.input)))
     } catch (e) {
-      throw new Error(`${name}: not a readable zip/npz archive (${e instanceof Error ? e.message : String(e)})`)
+      throw new Error(`${name}: not a readable zip/npz archive (${errorText(e)})`)
     }
+    // An array that cannot be read, or that is not one of <split>_images / <split>_labels, is
+    // skipped and named in the report; only the images and labels are needed.
+    const issues: ImportIssue[] = []
+    const wanted = new Set(SPLITS.flatMap((s) => [`${s}_images`, `${s}_labels`]))
     const arrays = new Map<string, NpyArray>()
     for (const [k, v] of Object.entries(members)) {
+      const key = k.replace(/\.npy$/, '')
+      if (!wanted.has(key)) {
+        issues.push({ file: `${name}/${k}`, reason: `array skipped: only ${SPLITS.map((s) => `${s}_images/${s}_labels`).join(', ')} are imported` })
+        continue
+      }
       try {
-        arrays.set(k.replace(/\.npy$/, ''), parseNpy(v))
+        arrays.set(key, parseNpy(v))
       } catch (e) {
-        throw new Error(`${name}/${k}: ${e instanceof Error ? e.message : String(e)}`)
+        issues.push({ file: `${name}/${k}`, reason: `array skipped: ${errorText(e)}` })
       }
     }
     const items: SourceItem[] = []
     const images: NpyArray[] = []
     const present = SPLITS.filter((s) => arrays.has(`${s}_images`))
-    if (present.length === 0) throw new Error(`${name}: no train_images / val_images / test_images arrays (found ${[...arrays.keys()].join(', ')})`)
+    if (present.length === 0) throw new Error(`${name}: no readable train_images / val_images / test_images array (found ${Object.keys(members).join(', ') || 'no arrays'}${issues.length ? `; ${issues.map((i) => `${i.file}: ${i.reason}`).join('; ')}` : ''})`)
     let multiLabels = 0
     let maxLabel = 0
     let side = 0
     let channels: 1 | 3 = 1
+    const skipSplit = (s: SplitName, reason: string): void => void issues.push({ file: `${name}/${s}_images.npy`, reason: `split ${s} skipped: ${reason}` })
     for (const s of present) {
       const im = arrays.get(`${s}_images`)!
       const lb = arrays.get(`${s}_labels`)
-      if (!lb) throw new Error(`${name}: ${s}_images has no ${s}_labels array`)
-      if (im.dtype !== '|u1') throw new Error(`${name}: ${s}_images has dtype ${im.dtype}, expected uint8 (|u1)`)
-      if (im.shape.length !== 3 && !(im.shape.length === 4 && (im.shape[3] === 3 || im.shape[3] === 1)))
-        throw new Error(`${name}: ${s}_images has shape (${im.shape.join(', ')}), expected (N, H, W) or (N, H, W, 3)`)
+      if (!lb) { skipSplit(s, `it has no readable ${s}_labels array`); continue }
+      if (im.dtype !== '|u1') { skipSplit(s, `${s}_images has dtype ${im.dtype}, expected uint8 (|u1)`); continue }
+      if (im.shape.length !== 3 && !(im.shape.length === 4 && (im.shape[3] === 3 || im.shape[3] === 1))) {
+        skipSplit(s, `${s}_images has shape (${im.shape.join(', ')}), expected (N, H, W) or (N, H, W, 3)`)
+        continue
+      }
       const n = im.shape[0]
-      if (lb.shape[0] !== n) throw new Error(`${name}: ${s}_labels has ${lb.shape[0]} rows for ${n} images`)
+      if (lb.shape[0] !== n) { skipSplit(s, `${s}_labels has ${lb.shape[0]} rows for ${n} images`); continue }
       const width = lb.shape.length === 1 ? 1 : lb.shape[1]
+      if (images.length > 0 && (im.shape[1] !== side || (im.shape.length === 4 && im.shape[3] === 3 ? 3 : 1) !== channels)) {
+        skipSplit(s, `${s}_images are ${im.shape[1]} px with ${im.shape.length === 4 ? im.shape[3] : 1} channel(s), unlike the earlier splits (${side} px, ${channels})`)
+        continue
+      }
       if (width > 1) multiLabels = width
       side = im.shape[1]
       channels = im.shape.length === 4 && im.shape[3] === 3 ? 3 : 1
@@ -77,19 +94,23 @@ export const npzImporter: Importer = {
         let label: number | Float32Array
         if (width === 1) {
           label = Number(lb.data[i])
-          if (!Number.isInteger(label) || label < 0) throw new Error(`${name}: ${s}_labels[${i}] = ${label} is not a class index`)
+          if (!Number.isInteger(label) || label < 0) {
+            issues.push({ file: `${s}_images[${i}]`, reason: `its label ${s}_labels[${i}] = ${label} is not a class index (an integer ≥ 0)` })
+            continue
+          }
           maxLabel = Math.max(maxLabel, label)
         } else label = Float32Array.from(lb.data.subarray(i * width, (i + 1) * width) as ArrayLike<number>)
         items.push({ file: `${s}_images[${i}]`, label, split: s, ref: ref * 2 ** 32 + i })
       }
     }
+    if (images.length === 0) throw new Error(`${name}: no split could be used: ${issues.map((i) => `${i.file}: ${i.reason}`).join('; ')}`)
     const count = multiLabels || maxLabel + 1
     return {
       format: 'npz',
       task: multiLabels ? 'multilabel' : 'single',
       classes: Array.from({ length: count }, (_, k) => String(k)),
       items,
-      issues: [],
+      issues,
       nativeSize: side,
       nativeChannels: channels,
       async load(item) {

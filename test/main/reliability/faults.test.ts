@@ -1,0 +1,167 @@
+// Faults through the CLI, as a user meets them: a member whose weights file has one flipped byte
+// is reported damaged and left out of the fusion; a fission job whose third checkpoint write hits
+// a full disk (injected: FF_FAULT=enospc@checkpoint:3) fails with the disk-full sentence, keeps
+// its last good state, and `job resume` then ends with the same weights as an uninterrupted run.
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { readCheckpoint, writeCheckpoint } from '../../../src/main/engine/models/checkpoint'
+import { writeFileAtomic } from '../../../src/main/engine/io/atomic'
+import { Store } from '../../../src/main/store'
+import { Workspace } from '../../../src/main/workspace'
+import { recordCheckpoint } from '../../../src/main/host/integrity'
+import { cliGroup, cliJson } from '../../fixtures/process'
+import { writeDataset, writeMembers } from '../engine/fusion/tiny'
+import { writeSyntheticCache } from '../engine/fission/helpers'
+
+const dirs: string[] = []
+const temp = (p: string): string => {
+  const d = mkdtempSync(join(tmpdir(), p))
+  dirs.push(d)
+  return d
+}
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+
+describe('the atomic-write helper', () => {
+  it('an injected ENOSPC leaves the previous file and no temporary file, with a what-to-do sentence', async () => {
+    const dir = temp('ff-atomic-')
+    const file = join(dir, 'a.bin')
+    await writeFileAtomic(file, [new Uint8Array([1, 2, 3])], 'export')
+    process.env.FF_FAULT = 'enospc@export:2,eio@checkpoint:1'
+    try {
+      await expect(writeFileAtomic(file, [new Uint8Array(3 << 20)], 'export')).rejects.toThrow(/^disk full: could not write the export .*a\.bin; free at least 4 MB on the workspace's disk \(\d+ MB free now\), then `job resume`$/)
+      await expect(writeCheckpoint(join(dir, 'ck'), { meta: { arch: 'smallcnn', archOptions: {}, inputShape: [8, 8, 1], classes: ['a'], task: 'single', output: 'logits' }, weights: [] }))
+        .rejects.toThrow(/^disk error: could not write the checkpoint .*ck\/weights\.bin \(EIO: input\/output error\); check the disk/)
+    } finally {
+      delete process.env.FF_FAULT
+    }
+    expect([...readFileSync(file)]).toEqual([1, 2, 3])
+    expect(readdirSync(dir)).toEqual(['a.bin'])
+  })
+})
+
+describe('damaged weights', () => {
+  it('a flipped byte in a member\'s weights file: fuse reports the member damaged and fuses the others', async () => {
+    const ws = temp('ff-damaged-')
+    const workspace = Workspace.open(ws)
+    const store = Store.open(workspace.dbPath)
+    const classes = ['q0', 'q1', 'q2']
+    let victim = ''
+    try {
+      store.datasets.create({ id: 'ds_tiny', name: 'tiny', format: 'synthetic', task: 'single', status: 'ready', classes, counts: { train: 32, val: 40, test: 50 }, dir: 'datasets/ds_tiny' })
+      writeDataset(workspace.datasetDir('ds_tiny'), classes, { train: 32, val: 40, test: 50 }, 5)
+      store.runs.create({ id: 'run_tiny', name: 'tiny', datasetId: 'ds_tiny', kind: 'grid', config: { metric: 'acc' } })
+      store.runs.setStatus('run_tiny', 'done')
+      for (const m of await writeMembers(join(ws, 'staging'), classes)) {
+        const rec = store.runs.createMember({ id: `mem_${m.id}`, runId: 'run_tiny', name: m.id, hyperparams: { lr: m.hparams.lr as number, seed: m.hparams.seed as number } })
+        const dir = workspace.memberDir('run_tiny', rec.id)
+        cpSync(m.dir, dir, { recursive: true })
+        recordCheckpoint(store, workspace, workspace.toRelative(dir)) // as the fission job does
+        store.runs.updateMember(rec.id, { checkpointPath: workspace.toRelative(dir), status: 'done', epochs: 4, wallSeconds: 2 })
+      }
+      victim = 'mem_m11'
+      const file = join(workspace.resolve(store.runs.getMember(victim)!.checkpointPath!), 'weights.bin')
+      const bytes = readFileSync(file)
+      bytes[1001] ^= 0x10 // one bit of one float: still a plausible number, only the hash can tell
+      writeFileSync(file, bytes)
+    } finally {
+      store.close()
+    }
+    const r = await cliJson(ws, 'wasm', ['fuse', '--run', 'run_tiny', '--methods', 'uniform', '--resamples', '100'], { FF_THREADS: '1' }) as {
+      damaged: { memberId: string; reason: string }[]; notes: string[]; members: unknown; methods: { method: string; modelId: string }[]
+    }
+    expect(r.damaged).toEqual([{ memberId: victim, name: 'm11', reason: 'runs/run_tiny/members/mem_m11/weights.bin does not match the SHA-256 recorded when it was written' }])
+    expect(r.notes[0]).toBe(`member ${victim} (m11) is damaged and was left out: runs/run_tiny/members/mem_m11/weights.bin does not match the SHA-256 recorded when it was written`)
+    const after = Store.open(join(ws, 'fissionfusion.db'))
+    try {
+      expect(after.runs.getMember(victim)!.status).toBe('failed')
+      expect(after.files.damaged().map((f) => f.path)).toEqual(['runs/run_tiny/members/mem_m11/weights.bin'])
+      const soup = r.methods.find((m) => m.method === 'uniform')!.modelId
+      const used = after.soups.ingredients(soup).filter((g) => g.kept).map((g) => g.memberId).sort()
+      expect(used).toEqual(['mem_m00', 'mem_m01', 'mem_m02', 'mem_m10', 'mem_m12'])
+      // the soup's weights are the mean of the five sound members, not of the damaged one
+      const sound = await Promise.all(used.map((id) => readCheckpoint(Workspace.open(ws).resolve(after.runs.getMember(id!)!.checkpointPath!))))
+      const soupCk = await readCheckpoint(Workspace.open(ws).resolve(after.soups.get(soup)!.checkpointPath!))
+      const k = soupCk.weights.findIndex((w) => w.kind === 'trainable')
+      const mean = sound.reduce((a, c) => a + c.weights[k].data[0], 0) / sound.length
+      expect(soupCk.weights[k].data[0]).toBeCloseTo(mean, 6)
+      // and export refuses the damaged member by name
+      const exp = await cliGroup(['--workspace', ws, 'export', '--model', victim, '--format', 'onnx', '--out', join(ws, 'x.onnx')]).done
+      expect(exp.code).toBe(1)
+      expect(exp.stderr).toMatch(/member mem_m11 \(m11\) is not ready: its status is failed \(its weights file may be damaged\)/)
+    } finally {
+      after.close()
+    }
+  }, 180_000)
+})
+
+describe('disk full during fission', () => {
+  function workspaceWithDataset(): string {
+    const ws = temp('ff-enospc-')
+    const workspace = Workspace.open(ws)
+    const store = Store.open(workspace.dbPath)
+    try {
+      const counts = { train: 96, val: 24, test: 24 }
+      const src = writeSyntheticCache({ counts, size: 12, channels: 1, classes: 3, seed: 11 })
+      dirs.push(src)
+      cpSync(src, workspace.datasetDir('ds_syn'), { recursive: true })
+      store.datasets.create({ id: 'ds_syn', name: 'synthetic bands', format: 'synthetic', task: 'single', status: 'ready', classes: ['c0', 'c1', 'c2'], counts, dir: 'datasets/ds_syn' })
+    } finally {
+      store.close()
+    }
+    return ws
+  }
+  const args = ['fission', '--dataset', 'ds_syn', '--plan', 'grid', '--lrs', '2e-3', '--seeds', '0', '--augs', 'none', '--epochs', '3', '--batch-size', '16', '--workers', '1', '--json']
+
+  it('ENOSPC at the third checkpoint write: the job fails with the disk-full sentence; `job resume` ends with the weights of an uninterrupted run', async () => {
+    const straightWs = workspaceWithDataset()
+    const straight = await cliGroup(['--workspace', straightWs, ...args], { env: { FF_THREADS: '1' } }).done
+    if (straight.code !== 0) throw new Error(`uninterrupted run exited ${straight.code}: ${straight.stderr.slice(-2000)}`)
+    const straightRun = (JSON.parse(straight.stdout) as { run: { id: string } }).run.id
+
+    const ws = workspaceWithDataset()
+    const full = await cliGroup(['--workspace', ws, ...args], { env: { FF_THREADS: '1', FF_FAULT: 'enospc@checkpoint:3' } }).done
+    expect(full.code).toBe(1)
+    const store = Store.open(join(ws, 'fissionfusion.db'))
+    let jobId: string
+    let runId: string
+    try {
+      const job = store.jobs.list({ limit: 10 }).find((j) => j.kind === 'fission')!
+      jobId = job.id
+      runId = (job.state as { runId: string }).runId
+      expect(job.status).toBe('failed')
+      expect(job.resumable).toBe(true)
+      expect(job.error).toMatch(/^unit grid-lr2e-3-s0-none: disk full: could not write the checkpoint .*weights\.bin; free at least \d+ MB on the workspace's disk \(\d+ MB free now\), then `job resume`/)
+      expect(full.stderr).toContain('disk full: could not write the checkpoint')
+      // the last good state is the end of epoch 1 (writes 1 and 2: best, state); nothing half-written is left
+      const member = store.runs.listMembers(runId)[0]
+      const memberDir = join(Workspace.open(ws).runDir(runId), 'grid', member.name)
+      expect((await readCheckpoint(join(memberDir, 'state'))).meta.trainer!.epoch).toBe(1)
+      expect(readdirSync(memberDir).filter((f) => f.includes('.tmp-'))).toEqual([])
+    } finally {
+      store.close()
+    }
+
+    const resumed = await cliGroup(['--workspace', ws, 'job', 'resume', jobId, '--json'], { env: { FF_THREADS: '1' } }).done
+    if (resumed.code !== 0) throw new Error(`job resume exited ${resumed.code}: ${resumed.stderr.slice(-2000)}`)
+    const a = Store.open(join(straightWs, 'fissionfusion.db'))
+    const b = Store.open(join(ws, 'fissionfusion.db'))
+    try {
+      const ma = a.runs.listMembers(straightRun)
+      const mb = b.runs.listMembers(runId)
+      expect(mb.map((m) => [m.name, m.status, m.epochs, m.valScore])).toEqual(ma.map((m) => [m.name, m.status, m.epochs, m.valScore]))
+      for (const [i, m] of ma.entries()) {
+        const x = readFileSync(join(straightWs, m.checkpointPath!, 'weights.bin'))
+        const y = readFileSync(join(ws, mb[i].checkpointPath!, 'weights.bin'))
+        expect(y.equals(x), m.name).toBe(true)
+        // the hash recorded for the resumed member is the one of its final weights
+        expect(b.files.get(`${mb[i].checkpointPath}/weights.bin`)!.damaged).toBeNull()
+      }
+      expect(b.jobs.get(jobId)!.status).toBe('completed')
+    } finally {
+      a.close()
+      b.close()
+    }
+  }, 600_000)
+})
