@@ -24,7 +24,7 @@ const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
 export const fuseParams = z.object({
   runId: z.string().min(1),
   /** Methods in table order (default best, uniform, greedy, GoU, GoG). */
-  methods: z.array(z.union([z.enum(METHOD_IDS), z.string().regex(EXTRA_METHOD_PATTERN, 'expected a fusion method id: best, uniform, greedy, gou, gog, uou, uog, ensemble, modelstock, ties, dare, taskarith or hier:OUTER/INNER (levels uniform, greedy, modelstock, ties, dare, taskarith)').transform((v) => v as MethodId)])).min(1).default(['best', 'uniform', 'greedy', 'gou', 'gog']),
+  methods: z.array(z.string().refine((v) => (METHOD_IDS as readonly string[]).includes(v) || EXTRA_METHOD_PATTERN.test(v), { message: `unknown fusion method: expected best, uniform, greedy, gou, gog, uou, uog, ensemble, modelstock, ties, dare, taskarith or hier:OUTER/INNER (levels uniform, greedy, modelstock, ties, dare, taskarith)` }).transform((v) => v as MethodId)).min(1).default(['best', 'uniform', 'greedy', 'gou', 'gog']),
   /** Hyperparameter grouping the hierarchical soups: lr (default), lineage, seed, aug, or any recorded one. */
   groupBy: z.string().min(1).default('lr'),
   /** Selection metric (default: the run's config.metric, else accuracy). */
