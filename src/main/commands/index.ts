@@ -17,6 +17,8 @@ import { exportCommand } from './export'
 import { fissionCommand } from './fission'
 import { fuseCommand } from './fuse'
 import { importCommand } from './import'
+import { interpolateCommand } from './interpolate'
+import { planeCommand } from './plane'
 import { pipelineCommand } from './pipeline'
 import { jobCancelCommand, jobKindsCommand, jobResumeCommand, jobRunCommand } from './job'
 import { datasetsCommand, jobsCommand, runsCommand } from './lists'
@@ -47,5 +49,7 @@ export const cliCommands: readonly CliCommand[] = [
   exportCommand,
   benchTrainCommand,
   benchDataCommand,
-  benchFissionCommand
+  benchFissionCommand,
+  interpolateCommand,
+  planeCommand
 ]

@@ -12,6 +12,8 @@ import { fissionJob } from './fission'
 import { fuseJob } from './fuse'
 import { importJob } from './import'
 import { inspectJob } from './inspect'
+import { interpolateJob } from './interpolate'
+import { planeJob } from './plane'
 import { pipelineJob } from './pipeline'
 import { selftestJob } from './selftest'
 import type { JobKind } from './types'
@@ -20,7 +22,7 @@ export type { JobContext, JobKind, JobState } from './types'
 export { defineJob } from './types'
 
 /** All job kinds. */
-export const jobKinds: readonly JobKind[] = [selftestJob, importJob, fissionJob, fuseJob as unknown as JobKind, exportJob as unknown as JobKind, pipelineJob, compareJob, inspectJob]
+export const jobKinds: readonly JobKind[] = [selftestJob, importJob, fissionJob, fuseJob as unknown as JobKind, exportJob as unknown as JobKind, pipelineJob, compareJob, inspectJob, interpolateJob as unknown as JobKind, planeJob as unknown as JobKind]
 
 /** The kind named `kind`, or undefined. */
 export function findJobKind(kind: string, kinds: readonly JobKind[] = jobKinds): JobKind | undefined {

@@ -92,6 +92,25 @@ describe('fuse with the merge methods', () => {
     }
   })
 
+  it('interpolate and plane print the documented JSON; the plane shows the run\'s soups with their distance', async () => {
+    const lmc = await cli('interpolate', '--a', 'mem_00', '--b', 'mem_12', '--steps', '3') as { points: { lambda: number; loss: number; metrics: Record<string, number> }[]; barrier: number }
+    expect(lmc.points.map((p) => p.lambda)).toEqual([0, 0.5, 1])
+    for (const p of lmc.points) expect(Object.keys(p.metrics).sort()).toEqual(['acc', 'auc', 'f1', 'kappa', 'recall'])
+    expect(lmc.barrier).toBeGreaterThanOrEqual(0)
+    const plane = await cli('plane', '--models', 'mem_00,mem_02,mem_12', '--grid', '3') as {
+      models: { id: string; x: number; y: number; loss: number }[]; grid: { x: number; y: number; loss: number; metrics: Record<string, number> }[]
+      soups: { id: string; method: string; x: number; y: number; distance: number }[]
+    }
+    expect(plane.models.map((m) => m.id)).toEqual(['mem_00', 'mem_02', 'mem_12'])
+    expect(plane.grid).toHaveLength(9)
+    expect(plane.grid.every((g) => Number.isFinite(g.loss) && Number.isFinite(g.metrics.acc))).toBe(true)
+    // the soups saved by the fuse above (uniform, the merges, ...), each placed with its distance
+    expect(plane.soups.map((s) => s.method)).toEqual(expect.arrayContaining(['uniform', 'modelstock', 'ties']))
+    for (const s of plane.soups) expect(s.distance).toBeGreaterThan(0)
+    await expect(cli('plane', '--models', 'mem_00,mem_02')).rejects.toThrow(/exactly three model ids/)
+    await expect(cli('interpolate', '--a', 'mem_00', '--b', 'nope')).rejects.toThrow(/b: no member or soup has the id nope/)
+  })
+
   it('names an unknown level of a hierarchy', async () => {
     await expect(cli('fuse', '--run', 'run_fgg', '--methods', 'hier:greedy/foo')).rejects.toThrow(/params.methods.0: unknown fusion method.*hier:OUTER\/INNER/)
   })
