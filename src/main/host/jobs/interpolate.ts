@@ -21,7 +21,9 @@ export const interpolateParams = z.object({
   range: z.tuple([z.number(), z.number()]).default([0, 1]).refine((r) => r[1] > r[0], 'range: expected lo < hi'),
   split: z.enum(['train', 'val', 'test']).default('val'),
   /** Re-estimate BatchNorm statistics of every point on this many training batches (0 = interpolate them). */
-  bnBatches: z.number().int().min(0).max(10_000).default(0)
+  bnBatches: z.number().int().min(0).max(10_000).default(0),
+  /** The run the models belong to, recorded on the job for listings (optional). */
+  runId: id.optional()
 }).strict()
 
 interface InterpolateState {
@@ -35,7 +37,7 @@ export const interpolateJob = defineJob<typeof interpolateParams, InterpolateSta
   kind: 'interpolate',
   description: 'Linear mode connectivity: loss and metrics along the straight line between two models, and the barrier.',
   params: interpolateParams,
-  links: () => ({}),
+  links: (p) => ({ runId: p.runId ?? null }),
   async run(ctx, p) {
     const { initBackend } = await import('../../engine/compute')
     const { interpolate } = await import('../../engine/fusion/lmc')

@@ -21,7 +21,9 @@ export const planeParams = z.object({
   margin: z.number().min(0).max(5).default(0.2),
   split: z.enum(['train', 'val', 'test']).default('val'),
   /** Re-estimate BatchNorm statistics at every point on this many training batches (0 = no). */
-  bnBatches: z.number().int().min(0).max(10_000).default(0)
+  bnBatches: z.number().int().min(0).max(10_000).default(0),
+  /** The run the models belong to, recorded on the job for listings (optional). */
+  runId: id.optional()
 }).strict()
 
 interface PlaneState {
@@ -37,7 +39,7 @@ export const planeJob = defineJob<typeof planeParams, PlaneState>({
   kind: 'plane',
   description: 'Loss surface on the plane through three models, with the run\'s soups projected onto it.',
   params: planeParams,
-  links: () => ({}),
+  links: (p) => ({ runId: p.runId ?? null }),
   async run(ctx, p) {
     const { initBackend } = await import('../../engine/compute')
     const { lossPlane } = await import('../../engine/fusion/plane')
