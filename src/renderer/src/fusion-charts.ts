@@ -114,7 +114,7 @@ export function planeOption(r: PlaneResult, names: (id: string) => string): ECha
     ],
     visualMap: {
       seriesIndex: 0, min: lo, max: hi > lo ? hi : lo + 1, calculable: false, right: 10, top: 'middle', orient: 'vertical',
-      text: ['high loss', 'low loss'], formatter: (v: number) => v.toFixed(3),
+      text: [`loss ${hi.toFixed(3)} and above`, `loss ${lo.toFixed(3)}`],
       inRange: { color: ['#0b2e59', '#0072B2', '#56B4E9', '#F0E442', '#E69F00', '#D55E00'] }
     },
     series: [
