@@ -90,6 +90,13 @@ describe('fuse with the merge methods', () => {
       expect(soup).toMatch(/^soup_/)
       expect(existsSync(join(ws, 'runs', 'run_fgg', 'soups', soup, 'model.json'))).toBe(true)
     }
+    // and exported as one ONNX model with its card
+    const out = join(ws, 'modelstock.onnx')
+    const ex = await cli('export', '--model', by.get('hier:greedy/modelstock')!.modelId!, '--format', 'onnx', '--out', out, '--card') as { file: string; card: { method: { kind: string; ingredients: unknown[] } } }
+    expect(existsSync(out)).toBe(true)
+    expect(ex.card.method.kind).toBe('hier:greedy/modelstock soup')
+    // the members the greedy outer level kept (with the nominal weights the fuse table reports)
+    expect(ex.card.method.ingredients).toHaveLength((by.get('hier:greedy/modelstock') as unknown as { ingredients: unknown[] }).ingredients.length)
   })
 
   it('interpolate and plane print the documented JSON; the plane shows the run\'s soups with their distance', async () => {
