@@ -56,6 +56,7 @@ export const planeJob = defineJob<typeof planeParams, PlaneState>({
     if (kept > 0) ctx.log('info', `resuming: ${kept} grid points already scored`)
     const t0 = Date.now()
     let scoredNow = 0
+    // the points scored are saved every 5 and whatever stops the job (cancel, error)
     const r = await lossPlane({
       models: models.map((m) => ({ id: m.id, dir: m.dir })), datasetDir: ctx.workspace.datasetDir(models[0].datasetId),
       grid: p.grid, margin: p.margin, split: p.split, bnBatches: p.bnBatches, soups, signal: ctx.signal,
@@ -69,8 +70,7 @@ export const planeJob = defineJob<typeof planeParams, PlaneState>({
         const elapsed = (Date.now() - t0) / 1000
         ctx.progress({ fraction: done / total, phase: `grid point ${done} of ${total}`, etaSeconds: scoredNow > 0 ? (elapsed / scoredNow) * (total - done) : null })
       }
-    })
-    ctx.state.set(state)
+    }).finally(() => ctx.state.set(state))
     return {
       datasetId: models[0].datasetId, runId, split: p.split, backend: info.backend, gridSize: p.grid, margin: p.margin,
       models: r.models.map((m) => ({ id: m.id, x: m.x, y: m.y, loss: finite(m.loss), metrics: metrics(m.metrics) })),
