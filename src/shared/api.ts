@@ -485,3 +485,36 @@ export function createClient(transport: Transport): Api {
   }
   return api as Api
 }
+
+/** Result of an 'interpolate' job (linear mode connectivity between two models; `fissionfusion interpolate --json`). */
+export interface InterpolateResult {
+  a: string
+  b: string
+  datasetId: string
+  split: string
+  bnBatches: number
+  backend: string
+  /** One per λ: loss and every metric (null when undefined). */
+  points: { lambda: number; loss: number | null; metrics: Record<string, number | null> }[]
+  /** Highest loss along the path above the straight line between the end losses. */
+  barrier: number | null
+  barrierLambda: number
+}
+
+/** Result of a 'plane' job (loss surface on the plane through three models; `fissionfusion plane --json`). */
+export interface PlaneResult {
+  datasetId: string
+  runId: string
+  split: string
+  backend: string
+  gridSize: number
+  margin: number
+  /** The three models at their own coordinates, with their loss there. */
+  models: { id: string; x: number; y: number; loss: number | null; metrics: Record<string, number | null> }[]
+  xs: number[]
+  ys: number[]
+  /** Grid points row by row (y outer, x inner). */
+  grid: { x: number; y: number; loss: number | null; metrics: Record<string, number | null> }[]
+  /** Soups of the run projected onto the plane, with their distance to it. */
+  soups: { id: string; method: string | null; x: number; y: number; distance: number }[]
+}

@@ -37,10 +37,26 @@ describe('soup hierarchy tree', () => {
     }
     const tree = treeFromConfig(config, names)
     expect(tree).toEqual({
-      name: 'gou', score: 0.9, kept: null,
-      children: [{ name: 'lr=1e-3', score: null, kept: true, children: [{ name: 'member 1', score: 0.7, kept: false, children: [] }] }]
+      name: 'gou · greedy', score: 0.9, kept: null,
+      children: [{ name: 'uniform · lr=1e-3', score: null, kept: true, children: [{ name: 'member 1', score: 0.7, kept: false, children: [] }] }]
     })
     expect(treeFromConfig({ tree: { level: 'global' } }, names)).toBeNull()
+    expect(treeFromConfig(null, names)).toBeNull()
+  })
+
+  it('names the method of each level of a generalised hierarchy, and what it chose', () => {
+    const member = { level: 'member', id: 'm1', val: 0.7, kept: true, weight: 0.5 }
+    const tree = treeFromConfig({
+      tree: {
+        level: 'global', id: 'hier:taskarith/modelstock', val: 0.9, kept: true, weight: 1, method: 'taskarith', detail: 'λ=0.3',
+        children: [{ level: 'group', id: 'lr=1e-3', val: 0.8, kept: true, weight: 1, method: 'modelstock', children: [member] }]
+      }
+    }, names)!
+    expect(tree.name).toBe('hier:taskarith/modelstock · taskarith · λ=0.3')
+    expect(tree.children[0].name).toBe('modelstock · lr=1e-3')
+    // trees stored before the levels were recorded: known from the method id
+    expect(treeFromConfig({ tree: { level: 'global', id: 'hier:greedy/ties', val: 1, kept: true, weight: 1, children: [{ level: 'group', id: 'lr=1', val: 1, kept: true, weight: 1, children: [member] }] } }, names)!.children[0].name).toBe('ties · lr=1')
+    expect(treeFromConfig({ tree: { level: 'global', id: 'ties', val: 1, kept: true, weight: 1, children: [{ level: 'group', id: 'all', val: 1, kept: true, weight: 1, children: [member] }] } }, names)!.name).toBe('ties')
     expect(treeFromConfig(null, names)).toBeNull()
   })
 })

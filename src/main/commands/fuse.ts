@@ -36,7 +36,7 @@ export const fuseCommand: CliCommand = {
   description: 'Fuse a run\'s members (best, uniform, greedy, GoU, GoG, ...) and report test metrics with 95% CIs, OOD and corruptions.',
   options: [
     { flags: '--run <id>', description: 'run whose members to fuse (required)' },
-    { flags: '--methods <list>', description: 'comma list of best,uniform,greedy,gou,gog,uou,uog,ensemble', parse: list },
+    { flags: '--methods <list>', description: 'comma list of best,uniform,greedy,gou,gog,uou,uog,ensemble,modelstock,ties,dare,taskarith,hier:OUTER/INNER', parse: list },
     { flags: '--group-by <key>', description: 'hierarchical groups: lr (default), lineage, seed, aug or any recorded hyperparameter' },
     { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc (default: the run\'s)' },
     { flags: '--ties <rule>', description: 'greedy ties: reject (default, strict improvement) or accept' },

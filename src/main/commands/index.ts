@@ -17,6 +17,8 @@ import { exportCommand } from './export'
 import { fissionCommand } from './fission'
 import { fuseCommand } from './fuse'
 import { importCommand } from './import'
+import { interpolateCommand } from './interpolate'
+import { planeCommand } from './plane'
 import { pipelineCommand } from './pipeline'
 import { modelsCommand, modelsImportCommand } from './models'
 import { predictCommand } from './predict'
@@ -54,5 +56,7 @@ export const cliCommands: readonly CliCommand[] = [
   modelsCommand,
   modelsImportCommand,
   predictCommand,
-  slurmTaskCommand
+  slurmTaskCommand,
+  interpolateCommand,
+  planeCommand
 ]

@@ -94,7 +94,8 @@ export function soupTreeOption(root: TreeNode): EChartsCoreOption {
         orient: 'LR',
         top: 16,
         bottom: 16,
-        left: 130,
+        // room for the root's label (method and its level method), drawn to its left
+        left: Math.max(130, 7 * String(echartsNode(root).name).length + 20),
         right: 220,
         symbolSize: 10,
         initialTreeDepth: -1,

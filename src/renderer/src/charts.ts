@@ -1,6 +1,6 @@
 import { use } from 'echarts/core'
 import { CanvasRenderer } from 'echarts/renderers'
-import { BarChart, HeatmapChart, LineChart, TreeChart } from 'echarts/charts'
+import { BarChart, HeatmapChart, LineChart, TreeChart, ScatterChart } from 'echarts/charts'
 import {
   GridComponent,
   LegendComponent,
@@ -21,6 +21,7 @@ export function registerCharts(): void {
     HeatmapChart,
     LineChart,
     TreeChart,
+    ScatterChart,
     GridComponent,
     LegendComponent,
     MarkLineComponent,

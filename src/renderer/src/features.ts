@@ -10,7 +10,11 @@ export const JOB_KINDS = {
   /** Soups and their evaluation, including out-of-distribution sets and corruptions (host/jobs/fuse.ts). */
   fusion: 'fuse',
   /** One merged model file + model card (engine/export). */
-  export: 'export'
+  export: 'export',
+  /** Linear mode connectivity between two models (host/jobs/interpolate.ts). */
+  interpolate: 'interpolate',
+  /** Loss surface on the plane through three models (host/jobs/plane.ts). */
+  plane: 'plane'
 } as const
 
 /**
@@ -36,7 +40,21 @@ export const FUSION_METHODS = [
   { id: 'gog', label: 'GoG', description: "greedy soup over the groups' greedy soups" },
   { id: 'uou', label: 'UoU', description: "uniform soup of the groups' uniform soups" },
   { id: 'uog', label: 'UoG', description: "uniform soup of the groups' greedy soups" },
-  { id: 'ensemble', label: 'Ensemble', description: "average of the members' predicted probabilities (baseline, not one model)" }
+  { id: 'ensemble', label: 'Ensemble', description: "average of the members' predicted probabilities (baseline, not one model)" },
+  { id: 'modelstock', label: 'Model Stock', description: "per layer, between the members' mean and their starting point by the angle of their updates (Jang et al., 2024)" },
+  { id: 'ties', label: 'TIES', description: 'task vectors trimmed to their top 20%, sign election, disjoint mean (Yadav et al., 2023)' },
+  { id: 'dare', label: 'DARE', description: 'task-vector entries dropped at random (p = 0.9), rescaled, averaged (Yu et al., 2024)' },
+  { id: 'taskarith', label: 'Task arithmetic', description: 'starting point + λ × the sum of task vectors, λ chosen on validation (Ilharco et al., 2023)' }
+] as const
+
+/** Levels of a hierarchy `hier:OUTER/INNER` (each group merged by INNER, the groups by OUTER). */
+export const HIER_LEVELS = [
+  { id: 'uniform', label: 'uniform' },
+  { id: 'greedy', label: 'greedy' },
+  { id: 'modelstock', label: 'Model Stock' },
+  { id: 'ties', label: 'TIES' },
+  { id: 'dare', label: 'DARE' },
+  { id: 'taskarith', label: 'task arithmetic' }
 ] as const
 
 /** Hyperparameters members can be grouped by for hierarchical soups. */

@@ -21,16 +21,35 @@ function obj(v: Json | undefined): Record<string, Json> | null {
  */
 export function treeFromConfig(config: Json, names: Map<string, string>): TreeNode | null {
   const node = obj(obj(config)?.tree)
-  return node ? convert(node, names) : null
+  return node ? convert(node, names, typeof node.id === 'string' ? levelMethods(node.id) : [null, null]) : null
 }
 
-function convert(node: Record<string, Json>, names: Map<string, string>): TreeNode | null {
+/** The paper's hierarchies by their short names: [global level, group level]. */
+const HIERARCHIES: Record<string, [string, string]> = { gou: ['greedy', 'uniform'], gog: ['greedy', 'greedy'], uou: ['uniform', 'uniform'], uog: ['uniform', 'greedy'] }
+/** Methods whose single level merges all members. */
+const FLAT = ['uniform', 'greedy', 'modelstock', 'ties', 'dare', 'taskarith']
+
+/** The method of each level of a method id, [global, group] (null when not one soup method). */
+export function levelMethods(id: string): [string | null, string | null] {
+  const hier = /^hier:([a-z]+)\/([a-z]+)$/.exec(id)
+  if (hier) return [hier[1], hier[2]]
+  if (HIERARCHIES[id]) return HIERARCHIES[id]
+  return FLAT.includes(id) ? [null, id] : [null, null]
+}
+
+function convert(node: Record<string, Json>, names: Map<string, string>, levels: [string | null, string | null]): TreeNode | null {
   if (typeof node.id !== 'string') return null
   const val = typeof node.val === 'number' && Number.isFinite(node.val) ? node.val : null
-  const children = Array.isArray(node.children) ? node.children.flatMap((c) => { const o = obj(c); const t = o && convert(o, names); return t ? [t] : [] }) : []
+  const children = Array.isArray(node.children) ? node.children.flatMap((c) => { const o = obj(c); const t = o && convert(o, names, levels); return t ? [t] : [] }) : []
   const level = node.level
+  // each soup level shows the method that merged it (stored by the engine, else known from the id)
+  const method = typeof node.method === 'string' ? node.method : level === 'global' ? levels[0] : level === 'group' ? levels[1] : null
+  const detail = typeof node.detail === 'string' ? ` · ${node.detail}` : ''
+  const soupName = level === 'global'
+    ? `${node.id}${method && method !== node.id ? ` · ${method}` : ''}${detail}`
+    : `${method ? `${method} · ` : ''}${node.id}${detail}`
   return {
-    name: level === 'member' ? (names.get(node.id) ?? node.id) : node.id,
+    name: level === 'member' ? (names.get(node.id) ?? node.id) : soupName,
     score: val,
     kept: level === 'global' ? null : typeof node.kept === 'boolean' ? node.kept : null,
     children

@@ -7,6 +7,8 @@
  */
 import { greedySoup, rankCandidates, type Candidate, type GreedyStep, type TiesRule } from './greedy'
 import { mixUniform, TrackedScorer, uniformRecipe, type Recipe, type Scorer } from './recipe'
+import { extraMethod, type MergeScorer } from './hier'
+import type { MergeSpec } from './merges'
 
 /** A trained member as fusion sees it. */
 export interface FusionMember {
@@ -17,10 +19,13 @@ export interface FusionMember {
   epochs: number
   /** Training wall time of this member, seconds. */
   seconds: number
+  /** The model its lineage started from (workspace-relative label); the merge methods need one common start. */
+  start?: string
 }
 
 /** Identifier of a fusion method. */
 export type MethodId = 'best' | 'uniform' | 'greedy' | 'gou' | 'gog' | 'uou' | 'uog' | 'ensemble'
+  | 'modelstock' | 'ties' | 'dare' | 'taskarith' | `hier:${string}/${string}`
 
 /** A node of a soup's tree: global → group → member. */
 export interface SoupNode {
@@ -33,6 +38,10 @@ export interface SoupNode {
   kept: boolean
   /** Its weight in the parent's average, in [0, 1] (0 when not kept); a member's weight in the final soup is the product along its path. */
   weight: number
+  /** The method that merged this node's children (global: the outer level, group: the inner level). */
+  method?: string
+  /** What the method chose, e.g. `λ=0.3` for task arithmetic. */
+  detail?: string
   children?: SoupNode[]
 }
 
@@ -65,6 +74,8 @@ export interface FusionResult {
   /** Validation scores seen at every greedy step (local steps first, then global). */
   steps: GreedyStep[]
   accounting: FusionAccounting
+  /** How to build the weights when they are not a weighted average of members (the merge methods). */
+  merge?: MergeSpec
 }
 
 /** Everything a method needs. */
@@ -78,6 +89,8 @@ export interface FusionContext {
   groupBy?: string
   /** Greedy ties rule (default 'reject': keep only on a strict improvement). */
   ties?: TiesRule
+  /** Shared, memoised validation scorer of merged models (the merge methods need it). */
+  mergeScorer?: MergeScorer
 }
 
 /** One method of the registry. */
@@ -260,7 +273,7 @@ export const FUSION_METHODS: readonly FusionMethodConfig[] = [
 
 /** Method config by id; throws naming the id when unknown. */
 export function fusionMethod(id: string): FusionMethodConfig {
-  const m = FUSION_METHODS.find((c) => c.id === id)
-  if (!m) throw new Error(`unknown fusion method '${id}' (known: ${FUSION_METHODS.map((c) => c.id).join(', ')})`)
+  const m = FUSION_METHODS.find((c) => c.id === id) ?? extraMethod(id, (a) => FUSION_METHODS.find((c) => c.id === a))
+  if (!m) throw new Error(`unknown fusion method '${id}' (known: ${FUSION_METHODS.map((c) => c.id).join(', ')}, modelstock, ties, dare, taskarith, hier:OUTER/INNER)`)
   return m
 }

@@ -18,11 +18,15 @@ import type { TiesRule } from './greedy'
 import { fusionMethod, type FusionAccounting, type FusionMember, type FusionResult, type MethodId, type SoupNode } from './methods'
 import type { GreedyStep } from './greedy'
 import { makeScorer, recipeKey, type Recipe } from './recipe'
+import { makeMergeScorer } from './hier'
+import { mergeCheckpoints, mergeKey, type MergeSpec } from './merges'
 
 /** A member to fuse: its checkpoint folder and what grouping and accounting need. */
 export interface FuseMemberInput extends FusionMember {
   /** Checkpoint folder. */
   dir: string
+  /** Checkpoint folder of its starting point (`start` names it); the merge methods read it. */
+  startDir?: string
 }
 
 /** Another dataset to evaluate on, with its classes mapped onto the run's. */
@@ -166,8 +170,8 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
      * Loads a recipe's weights (streamed average) into the one model instance and runs `use`.
      * One instance serves every recipe: building a model costs more than assigning weights.
      */
-    const withModel = async <T>(recipe: Recipe, use: (m: tf.LayersModel, ckpt: Checkpoint) => Promise<T>): Promise<T> => {
-      const ckpt = await averageCheckpoints(Object.entries(recipe).map(([id, weight]) => ({ dir: byId.get(id)!.dir, weight })), { cancelled: () => !!o.signal?.aborted })
+    const withModel = async <T>(recipe: Recipe, use: (m: tf.LayersModel, ckpt: Checkpoint) => Promise<T>, merge?: MergeSpec): Promise<T> => {
+      const ckpt = merge ? await mergeCheckpoints(merge, mergeEnv) : await averageCheckpoints(Object.entries(recipe).map(([id, weight]) => ({ dir: byId.get(id)!.dir, weight })), { cancelled: () => !!o.signal?.aborted })
       if (!shared) shared = await loadModel(ckpt)
       else setWeights(shared, ckpt.weights)
       return use(shared, ckpt)
@@ -183,6 +187,18 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       o.signal?.throwIfAborted()
       const probs = await withModel(recipe, (m) => predictSplit(m, val))
       if (Object.keys(recipe).length === 1) valProbs.set(recipeKey(recipe), probs)
+      o.progress?.(`${current.method}: validation evaluation ${++scored}`, current.index, o.methods.length)
+      return selection.compute(predictions(val.yTrue, probs))
+    })
+    const startDirs = [...new Set(o.members.map((m) => m.startDir ?? ''))]
+    const mergeEnv = {
+      dirOf: (id: string) => byId.get(id)!.dir, start: startDirs.length === 1 && startDirs[0] ? startDirs[0] : null,
+      startMissing: startDirs.length > 1 ? 'the members start from different models' : 'the members\' starting point is not recorded',
+      cancelled: () => !!o.signal?.aborted
+    }
+    const mergeScorer = makeMergeScorer(async (spec) => {
+      o.signal?.throwIfAborted()
+      const probs = await withModel({}, (m) => predictSplit(m, val), spec)
       o.progress?.(`${current.method}: validation evaluation ${++scored}`, current.index, o.methods.length)
       return selection.compute(predictions(val.yTrue, probs))
     })
@@ -261,7 +277,7 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
 
     const done = new Map((o.done ?? []).map((r) => [r.method, r]))
     const reports: FuseMethodReport[] = []
-    const ctx = { members: o.members, scorer, ensembleScore, groupBy: o.groupBy ?? 'lr', ties: o.ties }
+    const ctx = { members: o.members, scorer, ensembleScore, groupBy: o.groupBy ?? 'lr', ties: o.ties, mergeScorer }
     let bestTest: Float32Array | null = null
     const outputsCache = new Map<string, Outputs>()
     const bestTestProbs = async (): Promise<Float32Array> => {
@@ -292,10 +308,10 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
           ood: oodSets.map((_, j) => averageProbs(each.map((e) => e.ood[j]))),
           corrupt: each[0].corrupt.map((levels, c) => levels.map((_, s) => averageProbs(each.map((e) => e.corrupt[c][s]))))
         }
-      } else if (!o.bnBatches && outputsCache.has(recipeKey(result.recipe))) {
+      } else if (!o.bnBatches && outputsCache.has(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe))) {
         // same weights as an earlier method (e.g. a greedy soup that kept only the best member)
-        outputs = outputsCache.get(recipeKey(result.recipe))!
-        if (o.saveSoup && id !== 'best') modelId = await withModel(result.recipe, (_m, ckpt) => o.saveSoup!(result, ckpt))
+        outputs = outputsCache.get(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe))!
+        if (o.saveSoup && id !== 'best') modelId = await withModel(result.recipe, (_m, ckpt) => o.saveSoup!(result, ckpt), result.merge)
       } else {
         outputs = await withModel(result.recipe, async (model, ckpt) => {
           if (o.bnBatches) {
@@ -304,8 +320,8 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
           }
           if (o.saveSoup && id !== 'best') modelId = await o.saveSoup(result, o.bnBatches ? { ...ckpt, weights: weightsFrom(model, ckpt) } : ckpt)
           return outputsOf(model)
-        })
-        outputsCache.set(recipeKey(result.recipe), outputs)
+        }, result.merge)
+        outputsCache.set(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe), outputs)
       }
       const test_ = report(test.yTrue, outputs.test)
       const r: FuseMethodReport = {

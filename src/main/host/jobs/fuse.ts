@@ -8,12 +8,13 @@
 import { z } from 'zod'
 import type { Json, MemberRecord } from '../../../shared/records'
 import type { FuseMethodReport, FuseReport } from '../../engine/fusion/run'
-import type { FusionResult } from '../../engine/fusion/methods'
+import type { FusionResult, MethodId } from '../../engine/fusion/methods'
 import type { Checkpoint } from '../../engine/models/checkpoint'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
+import { EXTRA_METHOD_PATTERN } from '../../engine/fusion/hier'
 import { defineJob, type JobContext } from './types'
 import { leaveOutDamaged, recordCheckpoint } from '../integrity'
 import { writeFileAtomic } from '../../engine/io/atomic'
@@ -25,7 +26,7 @@ const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
 export const fuseParams = z.object({
   runId: z.string().min(1),
   /** Methods in table order (default best, uniform, greedy, GoU, GoG). */
-  methods: z.array(z.enum(METHOD_IDS)).min(1).default(['best', 'uniform', 'greedy', 'gou', 'gog']),
+  methods: z.array(z.string().refine((v) => (METHOD_IDS as readonly string[]).includes(v) || EXTRA_METHOD_PATTERN.test(v), { message: `unknown fusion method: expected best, uniform, greedy, gou, gog, uou, uog, ensemble, modelstock, ties, dare, taskarith or hier:OUTER/INNER (levels uniform, greedy, modelstock, ties, dare, taskarith)` }).transform((v) => v as MethodId)).min(1).default(['best', 'uniform', 'greedy', 'gou', 'gog']),
   /** Hyperparameter grouping the hierarchical soups: lr (default), lineage, seed, aug, or any recorded one. */
   groupBy: z.string().min(1).default('lr'),
   /** Selection metric (default: the run's config.metric, else accuracy). */
@@ -181,7 +182,7 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
       await writeCheckpoint(dir, { meta: { ...meta, info: { soup: r.method, runId: p.runId } }, weights: ckpt.weights }, { kind: 'soup' })
       recordCheckpoint(ctx.store, ctx.workspace, ctx.workspace.toRelative(dir))
       const stepScore = new Map(r.steps.map((s) => [s.candidate, s.score]))
-      const hierarchical = !['best', 'uniform', 'greedy'].includes(r.method)
+      const hierarchical = !['best', 'uniform', 'greedy', 'modelstock', 'ties', 'dare', 'taskarith'].includes(r.method)
       ctx.store.soups.create({
         id: soupId, runId: p.runId, name: `${r.method} (${metric})`, method: r.method, groupBy: hierarchical ? p.groupBy : null,
         selectionMetric: metric, valScore: Number.isFinite(r.val) ? r.val : null, checkpointPath: ctx.workspace.toRelative(dir),
@@ -193,9 +194,13 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
       return soupId
     }
 
+    // every member of a run starts from the run's start/ (or lp/best after a linear probe): fission/plans.ts
+    const startRel = ctx.workspace.toRelative(join(ctx.workspace.runDir(p.runId), Number(config.lpEpochs) > 0 ? 'lp/best' : 'start'))
+    const startKnown = existsSync(join(ctx.workspace.resolve(startRel), 'model.json'))
     const report: FuseReport = await runFusion({
       members: ready.map((m) => ({
         id: m.id, dir: ctx.workspace.resolve(m.checkpointPath!), epochs: m.epochs, seconds: m.wallSeconds,
+        ...(startKnown ? { start: startRel, startDir: ctx.workspace.resolve(startRel) } : {}),
         hparams: { ...m.hyperparams, lineage: lineageOf(m, byId), ...(m.groupKey && !(p.groupBy in m.hyperparams) ? { [p.groupBy]: m.groupKey } : {}) }
       })),
       datasetDir: ctx.workspace.datasetDir(run.datasetId),

@@ -13,6 +13,8 @@ import { fuseJob } from './fuse'
 import { importJob } from './import'
 import { inspectJob } from './inspect'
 import { importWeightsJob } from './models'
+import { interpolateJob } from './interpolate'
+import { planeJob } from './plane'
 import { pipelineJob } from './pipeline'
 import { predictJob } from './predict'
 import { probeJob } from './probe'
@@ -34,7 +36,9 @@ export const jobKinds: readonly JobKind[] = [
   inspectJob,
   probeJob,
   importWeightsJob,
-  predictJob
+  predictJob,
+  interpolateJob as unknown as JobKind,
+  planeJob as unknown as JobKind
 ]
 
 /** The kind named `kind`, or undefined. */

@@ -1,0 +1,262 @@
+/**
+ * The merge methods as fusion methods, alone and as either level of a generalised hierarchy
+ * `hier:OUTER/INNER` (INNER merges each group, OUTER merges the groups' results), with OUTER and
+ * INNER any of uniform, greedy, modelstock, ties, dare, taskarith. `hier:greedy/uniform` is the
+ * paper's GoU (and likewise gog, uou, uog): those four resolve to the existing methods.
+ * Every candidate soup is a {@link MergeSpec}; specs made only of means are scored through the
+ * shared recipe scorer (same cache as the paper's soups), the others through a merge scorer.
+ */
+import { greedySoup, type GreedyStep } from './greedy'
+import {
+  commonStart, linearRecipe, MERGE_DEFAULTS, MERGE_OPS, mergeKey, nominalRecipe, type MergeOp, type MergeSpec
+} from './merges'
+import type { FusionAccounting, FusionContext, FusionMethodConfig, FusionResult, MethodId, SoupNode } from './methods'
+import { groupMembers } from './methods'
+import { recipeKey, type Recipe, type Scored } from './recipe'
+
+/** A level of a hierarchy. */
+export type LevelMethod = 'uniform' | 'greedy' | MergeOp
+export const LEVEL_METHODS: readonly LevelMethod[] = ['uniform', 'greedy', ...MERGE_OPS]
+
+/** Labels and one-line descriptions of the merge methods. */
+const MERGE_INFO: Record<MergeOp, { label: string; description: string }> = {
+  modelstock: { label: 'Model Stock', description: 'per layer, interpolation between the members\' mean and the starting point by the angle between their updates (Jang et al., 2024)' },
+  ties: { label: 'TIES', description: 'task vectors trimmed to the top 20% magnitudes, sign election, disjoint mean (Yadav et al., 2023)' },
+  dare: { label: 'DARE', description: 'task-vector entries dropped with p = 0.9 and rescaled by 1/(1−p), then averaged (Yu et al., 2024)' },
+  taskarith: { label: 'Task arithmetic', description: 'starting point + λ·Σ task vectors, λ chosen on validation (Ilharco et al., 2023)' }
+}
+
+const ALIASES: Record<string, MethodId> = {
+  'greedy/uniform': 'gou', 'greedy/greedy': 'gog', 'uniform/uniform': 'uou', 'uniform/greedy': 'uog'
+}
+
+/** A memoised validation scorer of merge specs. */
+export interface MergeScorer {
+  score(s: MergeSpec): Promise<Scored>
+  readonly evaluations: number
+}
+
+/** Wraps an evaluation function (spec → validation score) with a cache keyed by {@link mergeKey}. */
+export function makeMergeScorer(evaluate: (s: MergeSpec) => Promise<number>): MergeScorer {
+  const cache = new Map<string, Promise<Scored>>()
+  return {
+    score(s) {
+      const key = mergeKey(s)
+      let hit = cache.get(key)
+      if (!hit) {
+        const start = performance.now()
+        hit = evaluate(s).then((value) => ({ value, seconds: (performance.now() - start) / 1000 }))
+        hit.catch(() => cache.delete(key))
+        cache.set(key, hit)
+      }
+      return hit
+    },
+    get evaluations() {
+      return cache.size
+    }
+  }
+}
+
+/** Per-method accounting over both shared scorers. */
+class Tracker {
+  private readonly used = new Map<string, number>()
+  constructor(private readonly ctx: FusionContext, private readonly method: string) {}
+
+  async score(s: MergeSpec): Promise<number> {
+    const r = linearRecipe(s)
+    if (r) {
+      const got = await this.ctx.scorer.score(r)
+      this.used.set(`r:${recipeKey(r)}`, got.seconds)
+      return got.value
+    }
+    if (!this.ctx.mergeScorer) throw new Error(`${this.method}: this fusion run cannot evaluate merged models (no merge scorer)`)
+    const got = await this.ctx.mergeScorer.score(s)
+    this.used.set(`m:${mergeKey(s)}`, got.seconds)
+    return got.value
+  }
+
+  get evaluations(): number { return this.used.size }
+  get seconds(): number { let s = 0; for (const v of this.used.values()) s += v; return s }
+}
+
+interface Cand { id: string; spec: MergeSpec; val: number }
+
+interface Combined {
+  spec: MergeSpec
+  val: number
+  /** Candidate id → its weight in this level (nominal for the merge methods). */
+  weights: Record<string, number>
+  steps: GreedyStep[]
+  /** e.g. the task-arithmetic λ chosen. */
+  detail?: string
+}
+
+function meanOf(cands: readonly Cand[], weights?: Recipe): MergeSpec {
+  const used = weights ? cands.filter((c) => (weights[c.id] ?? 0) > 0) : cands
+  if (used.length === 1) return used[0].spec
+  return { op: 'mean', inputs: used.map((c) => c.spec), ...(weights ? { weights: used.map((c) => weights[c.id]) } : {}) }
+}
+
+/** Merges candidates with one level method. */
+async function combine(level: LevelMethod, cands: Cand[], t: Tracker, ctx: FusionContext, scope: string): Promise<Combined> {
+  const even = Object.fromEntries(cands.map((c) => [c.id, 1 / cands.length]))
+  switch (level) {
+    case 'uniform': {
+      const spec = meanOf(cands)
+      return { spec, val: await t.score(spec), weights: even, steps: [] }
+    }
+    case 'greedy': {
+      const byId = new Map(cands.map((c) => [c.id, c]))
+      const g = await greedySoup(cands.map((c) => ({ id: c.id, recipe: { [c.id]: 1 }, val: c.val })), (r) => t.score(meanOf([...byId.values()], r)), { ties: ctx.ties, scope })
+      return { spec: meanOf(cands, g.recipe), val: g.val, weights: { ...g.recipe }, steps: g.steps }
+    }
+    case 'modelstock': {
+      const spec: MergeSpec = { op: 'modelstock', inputs: cands.map((c) => c.spec) }
+      return { spec, val: await t.score(spec), weights: even, steps: [] }
+    }
+    case 'ties': {
+      const spec: MergeSpec = { op: 'ties', inputs: cands.map((c) => c.spec), density: MERGE_DEFAULTS.tiesDensity, lambda: MERGE_DEFAULTS.tiesLambda }
+      return { spec, val: await t.score(spec), weights: even, steps: [] }
+    }
+    case 'dare': {
+      const spec: MergeSpec = { op: 'dare', inputs: cands.map((c) => c.spec), p: MERGE_DEFAULTS.dareP, seed: MERGE_DEFAULTS.dareSeed }
+      return { spec, val: await t.score(spec), weights: even, steps: [] }
+    }
+    case 'taskarith': {
+      let best: { spec: MergeSpec; val: number; lambda: number } | null = null
+      const steps: GreedyStep[] = []
+      for (const lambda of MERGE_DEFAULTS.taskArithLambdas) {
+        const spec: MergeSpec = { op: 'taskarith', inputs: cands.map((c) => c.spec), lambda }
+        const val = await t.score(spec)
+        const better = !best || (!Number.isNaN(val) && (Number.isNaN(best.val) || val > best.val))
+        if (better) best = { spec, val, lambda }
+        steps.push({ scope, candidate: `λ=${lambda}`, score: val, kept: better, best: best!.val })
+      }
+      return { spec: best!.spec, val: best!.val, weights: even, steps, detail: `λ=${best!.lambda}` }
+    }
+  }
+}
+
+async function memberNodes(ctx: FusionContext, ids: readonly string[], weights: Record<string, number>): Promise<SoupNode[]> {
+  const out: SoupNode[] = []
+  for (const id of ids) {
+    const val = (await ctx.scorer.score({ [id]: 1 })).value
+    const w = weights[id] ?? 0
+    out.push({ level: 'member', id, val, kept: w > 0, weight: w })
+  }
+  return out
+}
+
+function accounting(ctx: FusionContext, t: Tracker): FusionAccounting {
+  return {
+    members: ctx.members.length,
+    memberEpochs: ctx.members.reduce((s, m) => s + m.epochs, 0),
+    memberSeconds: ctx.members.reduce((s, m) => s + m.seconds, 0),
+    valEvaluations: t.evaluations,
+    soupSeconds: t.seconds,
+    inferencesPerImage: 1
+  }
+}
+
+function result(method: MethodId, spec: MergeSpec, val: number, tree: SoupNode, steps: GreedyStep[], ctx: FusionContext, t: Tracker): FusionResult {
+  const linear = linearRecipe(spec)
+  return { method, kind: 'soup', recipe: linear ?? nominalRecipe(spec), ...(linear ? {} : { merge: spec }), val, tree, steps, accounting: accounting(ctx, t) }
+}
+
+/** Member candidates (their scores are tracked only when a greedy level needs them). */
+async function memberCands(ctx: FusionContext, ids: readonly string[], t: Tracker, scored: boolean): Promise<Cand[]> {
+  const out: Cand[] = []
+  for (const id of ids) out.push({ id, spec: { op: 'member', id }, val: scored ? await t.score({ op: 'member', id }) : NaN })
+  return out
+}
+
+/** A merge method over all members (one level). */
+function flatMethod(op: MergeOp): FusionMethodConfig {
+  return {
+    id: op, label: MERGE_INFO[op].label, description: MERGE_INFO[op].description, mergeable: true,
+    async run(ctx) {
+      commonStart(ctx.members, op)
+      const t = new Tracker(ctx, op)
+      const c = await combine(op, await memberCands(ctx, ctx.members.map((m) => m.id), t, false), t, ctx, 'all')
+      const group: SoupNode = { level: 'group', id: 'all', val: c.val, kept: true, weight: 1, method: op, ...(c.detail ? { detail: c.detail } : {}), children: await memberNodes(ctx, ctx.members.map((m) => m.id), c.weights) }
+      return result(op, c.spec, c.val, { level: 'global', id: op, val: c.val, kept: true, weight: 1, method: op, children: [group] }, c.steps, ctx, t)
+    }
+  }
+}
+
+/** `hier:OUTER/INNER` with at least one merge-method level. */
+function hierMethod(id: MethodId, outer: LevelMethod, inner: LevelMethod): FusionMethodConfig {
+  const label = (l: LevelMethod): string => (l === 'uniform' || l === 'greedy' ? l : MERGE_INFO[l].label)
+  return {
+    id, label: `${label(outer)} of ${label(inner)}`, mergeable: true,
+    description: `hierarchical: each group merged by ${inner}, then the groups merged by ${outer}`,
+    async run(ctx) {
+      if ((MERGE_OPS as readonly string[]).includes(outer) || (MERGE_OPS as readonly string[]).includes(inner)) commonStart(ctx.members, id)
+      const t = new Tracker(ctx, id)
+      const groups = groupMembers(ctx.members, ctx.groupBy ?? 'lr')
+      const locals: { label: string; ids: string[]; c: Combined }[] = []
+      const steps: GreedyStep[] = []
+      for (const g of groups) {
+        const ids = g.members.map((m) => m.id)
+        const c = await combine(inner, await memberCands(ctx, ids, t, inner === 'greedy'), t, ctx, g.label)
+        locals.push({ label: g.label, ids, c })
+        steps.push(...c.steps)
+      }
+      const top = await combine(outer, locals.map((l) => ({ id: l.label, spec: l.c.spec, val: l.c.val })), t, ctx, 'global')
+      steps.push(...top.steps)
+      const children: SoupNode[] = []
+      for (const l of locals) {
+        const w = top.weights[l.label] ?? 0
+        children.push({
+          level: 'group', id: l.label, val: l.c.val, kept: w > 0, weight: w, method: inner, ...(l.c.detail ? { detail: l.c.detail } : {}),
+          children: await memberNodes(ctx, l.ids, l.c.weights)
+        })
+      }
+      const tree: SoupNode = { level: 'global', id, val: top.val, kept: true, weight: 1, method: outer, ...(top.detail ? { detail: top.detail } : {}), children }
+      return result(id, top.spec, top.val, tree, steps, ctx, t)
+    }
+  }
+}
+
+/** Parses `hier:OUTER/INNER`; null when `id` is not of that form. Throws naming an unknown level. */
+export function parseHier(id: string): { outer: LevelMethod; inner: LevelMethod } | null {
+  const m = /^hier:([a-z]+)\/([a-z]+)$/.exec(id)
+  if (!m) return null
+  for (const l of [m[1], m[2]]) {
+    if (!(LEVEL_METHODS as readonly string[]).includes(l)) throw new Error(`unknown level '${l}' in fusion method '${id}' (levels: ${LEVEL_METHODS.join(', ')})`)
+  }
+  return { outer: m[1] as LevelMethod, inner: m[2] as LevelMethod }
+}
+
+/**
+ * The config of a merge method or a `hier:` method; null when `id` is neither.
+ * @param base the registry's own methods (the paper's four hierarchies are aliases of them)
+ */
+export function extraMethod(id: string, base: (id: string) => FusionMethodConfig | undefined): FusionMethodConfig | null {
+  if ((MERGE_OPS as readonly string[]).includes(id)) return flatMethod(id as MergeOp)
+  const h = parseHier(id)
+  if (!h) return null
+  const alias = ALIASES[`${h.outer}/${h.inner}`]
+  if (alias) {
+    const cfg = base(alias)!
+    return {
+      ...cfg, id: id as MethodId,
+      async run(ctx) {
+        const r = await cfg.run(ctx)
+        return { ...r, method: id as MethodId, tree: { ...r.tree, id, method: h.outer, children: r.tree.children?.map((c) => ({ ...c, method: h.inner })) } }
+      }
+    }
+  }
+  return hierMethod(id as MethodId, h.outer, h.inner)
+}
+
+/** Method ids beyond the registry's own that a fuse job accepts. */
+export const EXTRA_METHOD_PATTERN = new RegExp(`^(${MERGE_OPS.join('|')}|hier:(${LEVEL_METHODS.join('|')})/(${LEVEL_METHODS.join('|')}))$`)
+
+/** Level methods of a method id, outer first, for labels ('gou' → greedy, uniform); null for flat ones. */
+export function levelsOf(id: string): [string, string] | null {
+  const alias = Object.entries(ALIASES).find(([, v]) => v === id)?.[0]
+  if (alias) return alias.split('/') as [string, string]
+  const h = /^hier:([a-z]+)\/([a-z]+)$/.exec(id)
+  return h ? [h[1], h[2]] : null
+}
