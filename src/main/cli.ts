@@ -137,7 +137,7 @@ export function buildProgram(commands: readonly CliCommand[] = cliCommands): Com
   const program = new Command('fissionfusion')
     .description('FissionFusion Workstation: Fission (many fine-tuned models, cheaply) and Fusion (model soups), offline.')
     .version(APP_VERSION)
-    .option('-w, --workspace <dir>', 'workspace folder (default: env FF_WORKSPACE, else the OS user-data folder)')
+    .option('-w, --workspace <dir>', 'workspace folder (default: env FF_WORKSPACE, else the local app-data folder, e.g. ~/.local/share/FissionFusion)')
     .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: env FF_BACKEND, else auto)')
     .option('--json', 'print exactly one JSON document on stdout (logs on stderr)')
     .option('--verbose', 'show stack traces and engine output')
