@@ -7,28 +7,15 @@
  *   await app.dispatch('listJobs', {}, session)
  *   await app.close()
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { WorkspaceInfo } from '../../shared/api'
 import { Store } from '../store'
+import { APP_VERSION } from '../version'
 import { Workspace } from '../workspace'
-import { createDispatcher, createHandlers, type Dispatch } from './handlers'
+import type { App } from './core'
+import { createDispatcher, createHandlers } from './handlers'
 import { JobHost, type JobHostOptions } from './job-host'
 
-/** The app's version: from the nearest package.json above this file (sources or built out/). */
-export const APP_VERSION: string = findVersion(dirname(fileURLToPath(import.meta.url)))
-
-function findVersion(dir: string): string {
-  for (let d = dir; ; d = dirname(d)) {
-    const file = join(d, 'package.json')
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'fissionfusion' && pkg.version) return pkg.version
-    }
-    if (dirname(d) === d) return 'unknown'
-  }
-}
+export type { App } from './core'
+export { APP_VERSION } from '../version'
 
 /** Options of openApp. */
 export interface AppOptions extends Omit<JobHostOptions, 'workspace' | 'store'> {
@@ -36,18 +23,6 @@ export interface AppOptions extends Omit<JobHostOptions, 'workspace' | 'store'> 
   workspaceDir: string
   /** Mark jobs left running by a crashed app as failed/resumable at open (default true). */
   recoverOrphans?: boolean
-}
-
-/** An open workspace with its store, jobs and dispatcher. */
-export interface App {
-  workspace: Workspace
-  store: Store
-  jobs: JobHost
-  /** Answers a command of the contract (validated; never rejects). */
-  dispatch: Dispatch
-  info(): WorkspaceInfo
-  /** Stops running jobs (failed, resumable) and closes the store. */
-  close(): Promise<void>
 }
 
 /** Opens (or creates) the workspace and everything on it. Throws WorkspaceError / StoreError. */
@@ -58,11 +33,10 @@ export function openApp(options: AppOptions): App {
   const store = Store.open(workspace.dbPath, { readOnly: workspace.readOnly !== null })
   const jobs = new JobHost({ ...options, workspace, store })
   if (options.recoverOrphans !== false && !workspace.readOnly) jobs.recoverOrphans()
-  const app: App = {
+  const core: Omit<App, 'dispatch'> = {
     workspace,
     store,
     jobs,
-    dispatch: undefined as unknown as Dispatch,
     info: () => ({
       dir: workspace.dir,
       schemaVersion: store.schemaVersion(),
@@ -78,6 +52,5 @@ export function openApp(options: AppOptions): App {
       store.close()
     }
   }
-  app.dispatch = createDispatcher(createHandlers(app))
-  return app
+  return { ...core, dispatch: createDispatcher(createHandlers(core)) }
 }

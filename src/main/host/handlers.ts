@@ -20,38 +20,21 @@ import {
   type ApiError, type BackendReport, type CommandName, type DatasetInspection, type EventName, type EventPayload, type FolderEntry, type FolderListing,
   type Json, type MethodComparison, type ModelCurvesReport, type ParsedRequestOf, type Reply, type ResponseOf, type RunEstimate
 } from '../../shared/api'
-import type { App } from './app'
+import type { AppCore, Dispatch } from './core'
+import { type Session } from './session'
+
+export { closeSession, createSession, type Session } from './session'
+export type { Dispatch } from './core'
 import { predictionsPath } from './jobs/fuse'
 import { selfCheck } from './self-check'
 import { parsePredictionsCsv, type ParsedPredictions } from '../engine/evaluate/predictions-csv'
 import { errorText } from '../../shared/errors'
-
-/** One connected client (an Electron window, a bridge WebSocket, a test). */
-export interface Session {
-  /** Pushes an event to this client. */
-  emit<E extends EventName>(event: E, payload: EventPayload<E>): void
-  /** What this session listens to, by name → function that stops it. */
-  subscriptions: Map<string, () => void>
-}
-
-/** A new session that delivers events through `emit`. */
-export function createSession(emit: (event: EventName, payload: unknown) => void): Session {
-  return { emit: (event, payload) => emit(event, payload), subscriptions: new Map() }
-}
-
-/** Stops everything a session listens to (call when the client disconnects). */
-export function closeSession(session: Session): void {
-  for (const stop of session.subscriptions.values()) stop()
-  session.subscriptions.clear()
-}
 
 /** One handler per command: validated request in, response out (may throw ApiCallError). */
 export type Handlers = {
   [K in CommandName]: (request: ParsedRequestOf<K>, session: Session) => ResponseOf<K> | Promise<ResponseOf<K>>
 }
 
-/** Answers a command; resolves to a Reply, never rejects. */
-export type Dispatch = (command: string, request: unknown, session: Session) => Promise<Reply>
 
 function notFound(what: string, id: string): never {
   throw new ApiCallError({ code: 'not_found', message: `${what} ${id} not found` })
@@ -92,7 +75,7 @@ export function browseFolder(path: string | undefined, showHidden: boolean): Fol
 }
 
 /** The handlers of every command, over an open app. */
-export function createHandlers(app: App): Handlers {
+export function createHandlers(app: AppCore): Handlers {
   const { store } = app
   return {
     workspaceInfo: () => app.info(),
@@ -157,7 +140,7 @@ export function createHandlers(app: App): Handlers {
 const MAX_THUMBNAILS = 8
 
 /** The thumbnails listed in a dataset's meta (files under its thumbs/ folder) as data URLs. */
-function readThumbnails(app: App, datasetId: string, meta: Json): Record<string, string[]> {
+function readThumbnails(app: AppCore, datasetId: string, meta: Json): Record<string, string[]> {
   const listed = meta && typeof meta === 'object' && !Array.isArray(meta) ? meta.thumbnails : null
   const out: Record<string, string[]> = {}
   if (!listed || typeof listed !== 'object' || Array.isArray(listed)) return out
@@ -181,14 +164,14 @@ function readThumbnails(app: App, datasetId: string, meta: Json): Record<string,
  * result, so the main process never blocks on engine work; a failure rejects with `code` and
  * the engine's message.
  */
-async function inEngine(app: App, kind: string, params: Json, code: ApiError['code']): Promise<Json> {
+async function inEngine(app: AppCore, kind: string, params: Json, code: ApiError['code']): Promise<Json> {
   const done = await app.jobs.wait(app.jobs.start(kind, params).id)
   if (done.status !== 'completed') throw new ApiCallError({ code, message: done.error ?? `the ${kind} request was ${done.status}` })
   return done.result
 }
 
 /** The importers' view of a file or folder (an 'inspect' engine job); a source no importer accepts is a request error naming why. */
-async function inspectDataset(app: App, req: ParsedRequestOf<'inspectDataset'>): Promise<DatasetInspection> {
+async function inspectDataset(app: AppCore, req: ParsedRequestOf<'inspectDataset'>): Promise<DatasetInspection> {
   const input = resolve(req.path)
   if (!existsSync(input)) throw new ApiCallError({ code: 'not_found', message: `${input} does not exist`, issues: [{ path: 'path', message: 'does not exist' }] })
   const params = { input, format: req.format, ...(req.csv ? { csv: resolve(req.csv) } : {}), ...(req.columns ? { columns: req.columns } : {}) }
@@ -196,14 +179,14 @@ async function inspectDataset(app: App, req: ParsedRequestOf<'inspectDataset'>):
 }
 
 /** Reads a stored predictions CSV (workspace-relative), or answers not_found saying how to make it. */
-async function readPredictions(app: App, rel: string, what: string): Promise<ParsedPredictions> {
+async function readPredictions(app: AppCore, rel: string, what: string): Promise<ParsedPredictions> {
   const file = app.workspace.resolve(rel)
   if (!existsSync(file)) throw new ApiCallError({ code: 'not_found', message: `no test predictions of ${what} yet: fuse the run (Fusion view) to compute them` })
   return parsePredictionsCsv(await readFile(file, 'utf8'))
 }
 
 /** Confusion matrix and ROC curves of a member or soup of a run, from the test predictions its fuse job stored. */
-async function modelCurves(app: App, { runId, modelId }: ParsedRequestOf<'modelCurves'>): Promise<ModelCurvesReport> {
+async function modelCurves(app: AppCore, { runId, modelId }: ParsedRequestOf<'modelCurves'>): Promise<ModelCurvesReport> {
   const run = app.store.runs.get(runId) ?? notFound('run', runId)
   const member = app.store.runs.getMember(modelId)
   const soup = member ? undefined : app.store.soups.get(modelId)
@@ -225,7 +208,7 @@ const comparisons = new Map<string, Promise<MethodComparison>>()
  * its resamples and seed. Computed by a 'compare' job in an engine process (seconds on a large
  * test set), whose result this answers.
  */
-function compareMethods(app: App, { jobId, a, b, metric }: ParsedRequestOf<'compareMethods'>): Promise<MethodComparison> {
+function compareMethods(app: AppCore, { jobId, a, b, metric }: ParsedRequestOf<'compareMethods'>): Promise<MethodComparison> {
   const job = app.store.jobs.get(jobId) ?? notFound('job', jobId)
   const result = asObj(job.result)
   if (job.kind !== 'fuse' || job.status !== 'completed' || !result) throw new ApiCallError({ code: 'conflict', message: `job ${jobId} is not a finished fusion` })
@@ -263,7 +246,7 @@ const sizeOf = (meta: Json): string => JSON.stringify(asObj(meta)?.size ?? null)
  * seconds per training image per epoch of the finished members of past runs with the same
  * architecture, image size and backend (none measured yet: no time, and the reason).
  */
-async function estimateRun(app: App, req: ParsedRequestOf<'estimateRun'>): Promise<RunEstimate> {
+async function estimateRun(app: AppCore, req: ParsedRequestOf<'estimateRun'>): Promise<RunEstimate> {
   const dataset = app.store.datasets.get(req.datasetId) ?? notFound('dataset', req.datasetId)
   const { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } = await import('../engine/fission/plans')
   const { datasetId: _d, plan: kind, arch, ...given } = req
@@ -309,7 +292,7 @@ let backend: Promise<BackendReport> | undefined
  * Asks an engine process which backend it gets (a 'probe' job: this process never loads
  * TensorFlow.js) once, and reports it; a failed probe is retried on the next call.
  */
-function probeBackend(app: App): Promise<BackendReport> {
+function probeBackend(app: AppCore): Promise<BackendReport> {
   const probe = inEngine(app, 'probe', {}, 'internal') as unknown as Promise<BackendReport>
   probe.catch(() => (backend = undefined))
   return probe

@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BackendReport, SelfCheckItem, SelfCheckReport } from '../../shared/api'
-import type { App } from './app'
+import type { AppCore } from './core'
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]
 
 /** Runs every check; never throws (a check that throws is a failed check). */
-export async function selfCheck(app: App, backend: () => Promise<BackendReport>): Promise<SelfCheckReport> {
+export async function selfCheck(app: AppCore, backend: () => Promise<BackendReport>): Promise<SelfCheckReport> {
   const checks: SelfCheckItem[] = []
   try {
     const integrity = app.store.integrityCheck()

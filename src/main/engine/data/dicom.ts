@@ -11,7 +11,7 @@ import dicomParser from 'dicom-parser'
 import { inflateRawSync } from 'node:zlib'
 import { createRequire } from 'node:module'
 import { Decoder as LosslessDecoder } from 'jpeg-lossless-decoder-js'
-import type { RawImage } from './image'
+import type { RawImage } from './types'
 import { decodeJpeg12, jpegPrecision } from './jpeg12'
 import { errorText } from '../../../shared/errors'
 

@@ -5,15 +5,10 @@
  */
 import sharp from 'sharp'
 import { decodeDicom, isDicom } from './dicom'
+import type { RawImage } from './types'
 import { errorText } from '../../../shared/errors'
 
-/** An 8-bit image, rows top to bottom, channels interleaved. */
-export interface RawImage {
-  data: Uint8Array
-  width: number
-  height: number
-  channels: 1 | 3
-}
+export type { RawImage } from './types'
 
 /** The kind of file recognised from its first bytes. */
 export type FileKind = 'png' | 'jpeg' | 'tiff' | 'bmp' | 'dicom' | 'unknown'

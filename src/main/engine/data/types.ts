@@ -46,3 +46,11 @@ export interface DatasetMeta {
   /** How CheXpert-style uncertain (-1) labels were mapped, when the dataset had any label columns. */
   uncertainPolicy?: 'ones' | 'zeros' | 'ignore'
 }
+
+/** An 8-bit image, rows top to bottom, channels interleaved. */
+export interface RawImage {
+  data: Uint8Array
+  width: number
+  height: number
+  channels: 1 | 3
+}

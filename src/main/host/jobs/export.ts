@@ -4,6 +4,7 @@
  * hyperparameters), validation / test / OOD metrics with CIs. The export is recorded in the store.
  * Not resumable: it is short and writes its file atomically, so a rerun is the recovery.
  */
+import { APP_VERSION } from '../../version'
 import { promises as fsp } from 'node:fs'
 import { isAbsolute, join, relative } from 'node:path'
 import { z } from 'zod'
@@ -60,7 +61,6 @@ export const exportJob = defineJob({
   resumable: false,
   async run(ctx, p) {
     const { exportModel } = await import('../../engine/export')
-    const { APP_VERSION } = await import('../app')
     const store = ctx.store
     const soup = store.soups.get(p.modelId)
     const member = soup ? undefined : store.runs.getMember(p.modelId)
