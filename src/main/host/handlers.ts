@@ -17,8 +17,8 @@ import { availableParallelism, homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import {
   ApiCallError, commands, describeIssues, fieldIssues,
-  type ApiError, type BackendReport, type CommandName, type DatasetInspection, type EventName, type EventPayload, type FolderEntry, type FolderListing,
-  type Json, type MethodComparison, type ModelCurvesReport, type ParsedRequestOf, type Reply, type ResponseOf, type RunEstimate
+  type ApiError, type BackendReport, type CommandName, type DatasetInspection, type FolderEntry, type FolderListing,
+  type Json, type MethodComparison, type ModelCurvesReport, type ParsedRequestOf, type ResponseOf, type RunEstimate
 } from '../../shared/api'
 import type { AppCore, Dispatch } from './core'
 import { type Session } from './session'
@@ -258,7 +258,12 @@ async function estimateRun(app: AppCore, req: ParsedRequestOf<'estimateRun'>): P
     const message = errorText(e)
     throw new ApiCallError({ code: 'invalid_request', message, issues: [{ path: message.split(':')[0], message }] })
   }
-  const info = await (backend ??= probeBackend(app))
+  // The backend decides which past speeds apply; an engine that cannot start leaves the time unknown, and says why.
+  let unknownWhy: string | null = null
+  const info = await (backend ??= probeBackend(app)).catch((e: unknown) => {
+    unknownWhy = errorText(e)
+    return { backend: 'unknown', device: 'cpu' } as Pick<BackendReport, 'backend' | 'device'>
+  })
   const workers = info.device === 'gpu' ? 1 : availableParallelism()
   const members = plan.units.flatMap((u) => u.members)
   const trainImages = dataset.counts.train ?? 0
@@ -280,7 +285,9 @@ async function estimateRun(app: AppCore, req: ParsedRequestOf<'estimateRun'>): P
     backend: info.backend, trainImages,
     seconds: rate === null ? null : (epochs * trainImages * rate) / Math.min(workers, plan.units.length),
     secondsPerImage: rate,
-    basis: rate === null
+    basis: unknownWhy !== null
+      ? `not estimated: the engine's backend is not known (${unknownWhy})`
+      : rate === null
       ? `not measured yet: no finished ${arch} model at ${px} on ${info.backend} in this workspace (the first run measures it)`
       : `median speed of ${rates.length} finished ${arch} model${rates.length > 1 ? 's' : ''} at ${px} on ${info.backend} in this workspace`
   }
@@ -293,7 +300,7 @@ let backend: Promise<BackendReport> | undefined
  * TensorFlow.js) once, and reports it; a failed probe is retried on the next call.
  */
 function probeBackend(app: AppCore): Promise<BackendReport> {
-  const probe = inEngine(app, 'probe', {}, 'internal') as unknown as Promise<BackendReport>
+  const probe = inEngine(app, 'probe', {}, 'unavailable') as unknown as Promise<BackendReport>
   probe.catch(() => (backend = undefined))
   return probe
 }
