@@ -21,7 +21,8 @@ export const ARCHITECTURES = [
   { id: 'smallcnn', label: 'Small CNN (28 px, CPU friendly)' },
   { id: 'resnet18', label: 'ResNet-18' },
   { id: 'resnet50', label: 'ResNet-50' },
-  { id: 'mobilenetv2', label: 'MobileNetV2' }
+  { id: 'mobilenetv2', label: 'MobileNetV2' },
+  { id: 'densenet121', label: 'DenseNet-121' }
 ] as const
 
 /** Fusion methods offered (the engine's FUSION_METHODS ids), with a one-line explanation. */
