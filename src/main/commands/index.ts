@@ -10,6 +10,7 @@
 import { benchTrainCommand } from './bench'
 import { benchDataCommand } from './bench-data'
 import { benchFissionCommand } from './bench-fission'
+import { benchPretrainedCommand } from './bench-pretrained'
 import { demoCommand } from './demo'
 import { doctorCommand } from './doctor'
 import { evaluateCommand } from './evaluate'
@@ -52,5 +53,6 @@ export const cliCommands: readonly CliCommand[] = [
   benchFissionCommand,
   modelsCommand,
   modelsImportCommand,
-  predictCommand
+  predictCommand,
+  benchPretrainedCommand
 ]
