@@ -25,9 +25,9 @@ export const fissionCommand: CliCommand = {
   options: [
     { flags: '--dataset <id>', description: 'dataset id or name (required)' },
     { flags: '--plan <kind>', description: 'grid, fgg or pretrain (required)', parse: oneOf('--plan', ['grid', 'fgg', 'pretrain']) },
-    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50 or mobilenetv2' },
+    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2 or densenet121 (an imported network sets its own)' },
     { flags: '--width <x>', description: 'channel-width multiplier of smallcnn / mobilenetv2 (default 1)', parse: positive('--width') },
-    { flags: '--from <model>', description: 'random (default), a member or soup id, or a checkpoint / TF.js model.json path' },
+    { flags: '--from <model>', description: 'random (default), a member or soup id, an imported network (pt-…, see: models), or a checkpoint / TF.js model.json path' },
     { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members (default 0)', parse: intOption('--lp-epochs') },
     { flags: '--epochs <n>', description: 'epochs of a grid member / FGG base / pretraining (default 50; pretrain 4)', parse: intOption('--epochs', 1) },
     { flags: '--lrs <list>', description: 'learning rates, e.g. 1e-3,1e-4 (default METHOD.md\'s 8)', parse: listOf('--lrs', positive('--lrs')) },
