@@ -11,7 +11,12 @@ import sharp from 'sharp'
 import { unzipSync } from 'fflate'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseNpy } from '../../../../src/main/engine/data/npy'
-import { importPretrained, listPretrained } from '../../../../src/main/engine/models/pretrained/library'
+import { importPretrained, listPretrained, pretrainedDir } from '../../../../src/main/engine/models/pretrained/library'
+import { initBackend } from '../../../../src/main/engine/compute/index'
+import { importDataset } from '../../../../src/main/engine/data/import'
+import { readCheckpoint } from '../../../../src/main/engine/models/checkpoint'
+import { buildPlan, PLAN_DEFAULTS } from '../../../../src/main/engine/fission/plans'
+import { runPlan } from '../../../../src/main/engine/fission/run'
 import { cliJson } from '../../../fixtures/process'
 
 const PYTHON = '/usr/bin/python3'
@@ -158,4 +163,41 @@ describe('bad weight files leave the workspace unchanged', () => {
       expect(await listPretrained(dir)).toEqual(listed)
     }, 60_000)
   }
+})
+
+describe('a run from an imported network (linear probe, then fine-tuning)', () => {
+  it('keeps the backbone, replaces the head for the dataset\'s classes, and trains every member with the network\'s preprocessing', async (ctx) => {
+    if (!ready) return ctx.skip()
+    await initBackend()
+    const dir = join(work, 'ws-run')
+    const { entry } = await importPretrained(dir, join(work, 'mobilenet_v2.safetensors'), { size: SIZE })
+    const data = execFileSync(PYTHON, ['-c', [
+      'import numpy as np, sys', 'r = np.random.default_rng(1)', 'd = {}',
+      "for s, n in [('train', 16), ('val', 8), ('test', 8)]:",
+      `    d[s + '_images'] = r.integers(0, 256, (n, ${SIZE}, ${SIZE}, 3), dtype=np.uint8); d[s + '_labels'] = r.integers(0, 3, (n, 1))`,
+      'np.savez(sys.argv[1], **d)'
+    ].join('\n'), join(work, 'tiny.npz')])
+    expect(data.length).toBe(0)
+    const datasetDir = join(dir, 'datasets', 'tiny')
+    await importDataset({ input: join(work, 'tiny.npz'), name: 'tiny', format: 'npz', size: SIZE }, { outDir: datasetDir })
+    const plan = buildPlan({ ...PLAN_DEFAULTS, kind: 'grid', lrs: [1e-3], seeds: [0], augs: ['none'], epochs: 1, lpEpochs: 1, batchSize: 8 })
+    const source = await readCheckpoint(pretrainedDir(dir, entry.id))
+    const setup = { runDir: join(dir, 'runs', 'r1'), dataset: datasetDir, arch: entry.arch, archOptions: source.meta.archOptions, start: { kind: 'checkpoint' as const, dir: pretrainedDir(dir, entry.id) }, plan }
+    const outcome = await runPlan(setup)
+    expect(outcome.status).toBe('done')
+    const start = await readCheckpoint(join(setup.runDir, 'start'))
+    expect(start.meta.classes).toEqual(['0', '1', '2'])
+    expect(start.meta.normalization).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] })
+    const byName = new Map(source.weights.map((w) => [w.name, w]))
+    for (const w of start.weights) {
+      if (w.name.startsWith('head/')) expect(w.shape).toEqual(w.name === 'head/kernel' ? [1280, 3] : [3])
+      else expect(Array.from(w.data)).toEqual(Array.from(byName.get(w.name)!.data))
+    }
+    const member = await readCheckpoint(join(setup.runDir, plan.units.at(-1)!.members[0].checkpoint))
+    expect(member.meta.normalization).toEqual(start.meta.normalization)
+    expect(member.meta.archOptions).toEqual({ stem: 'imagenet', widthMultiplier: 1 })
+    // Fine-tuning changed the backbone (the linear probe alone would not).
+    const stem = member.weights.find((w) => w.name === 'stem_conv/kernel')!
+    expect(Array.from(stem.data)).not.toEqual(Array.from(byName.get('stem_conv/kernel')!.data))
+  }, 180_000)
 })
