@@ -143,6 +143,21 @@ export interface SelfCheckReport {
   checks: SelfCheckItem[]
 }
 
+/** An imported pretrained network (`models import`): origin file name and SHA-256, never a path. */
+export interface PretrainedNetwork {
+  /** `pt-…`; usable as a run's `from`. */
+  id: string
+  name: string
+  arch: string
+  /** Outputs of its (kept) head. */
+  numClasses: number
+  origin: { file: string; format: 'onnx' | 'safetensors'; sha256: string; bytes: number }
+  /** Input the weights expect: size, channel order, mean and std after x/255. */
+  preprocessing: { size: [number, number]; channels: 3; channelOrder: 'RGB'; mean: number[]; std: number[] }
+  tensors: { matched: number; reshaped: number; skipped: number }
+  importedAt: string
+}
+
 /** What `choosePath` answers: the chosen path, or null when the user cancelled. */
 export interface ChosenPath {
   path: string | null
@@ -377,6 +392,11 @@ export const commands = {
       defaultPath: z.string().max(4096).optional()
     }).strict(),
     response: type<ChosenPath>()
+  }),
+  listPretrained: command({
+    description: 'The imported pretrained networks of the workspace (import them with the import-weights job).',
+    request: none,
+    response: type<PretrainedNetwork[]>()
   })
 } as const
 

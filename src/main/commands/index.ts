@@ -10,6 +10,7 @@
 import { benchTrainCommand } from './bench'
 import { benchDataCommand } from './bench-data'
 import { benchFissionCommand } from './bench-fission'
+import { benchPretrainedCommand } from './bench-pretrained'
 import { demoCommand } from './demo'
 import { doctorCommand } from './doctor'
 import { evaluateCommand } from './evaluate'
@@ -58,5 +59,6 @@ export const cliCommands: readonly CliCommand[] = [
   predictCommand,
   slurmTaskCommand,
   interpolateCommand,
-  planeCommand
+  planeCommand,
+  benchPretrainedCommand
 ]

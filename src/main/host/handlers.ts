@@ -132,7 +132,8 @@ export function createHandlers(app: AppCore): Handlers {
     // The desktop app answers this with a native dialog (src/main/ipc.ts); other transports have none.
     choosePath: () => {
       throw new ApiCallError({ code: 'unavailable', message: 'no native dialog here: choose the folder in the in-app browser' })
-    }
+    },
+    listPretrained: async () => (await import('../engine/models/pretrained/list')).listPretrainedSync(app.workspace.dir)
   }
 }
 

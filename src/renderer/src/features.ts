@@ -26,6 +26,7 @@ export const ARCHITECTURES = [
   { id: 'resnet18', label: 'ResNet-18' },
   { id: 'resnet50', label: 'ResNet-50' },
   { id: 'mobilenetv2', label: 'MobileNetV2' },
+  { id: 'densenet121', label: 'DenseNet-121' },
   { id: 'deit_s16', label: 'DeiT-S (ViT-S/16)' },
   { id: 'vit_b16', label: 'ViT-B/16' },
   { id: 'vit', label: 'ViT-Ti/16 (DeiT-Ti)' }

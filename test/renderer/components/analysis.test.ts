@@ -167,7 +167,7 @@ describe('NewRunView: the estimate', () => {
 
   it('asks the engine for members, epochs and time of the plan as set, and says where the speed comes from', async () => {
     let seconds: number | null = null
-    const fake = fakeApi({ listDatasets: () => [dataset()], listRuns: () => [], estimateRun: () => estimate(seconds) })
+    const fake = fakeApi({ listDatasets: () => [dataset()], listRuns: () => [], listPretrained: () => [], estimateRun: () => estimate(seconds) })
     setApi(fake.api)
     const w = mount(NewRunView, { global: global() })
     await flushPromises()

@@ -66,7 +66,9 @@ describe('pretrained import matches PyTorch', () => {
     for (const format of FORMATS.filter((f) => f !== 'preserve.onnx' || net === 'resnet18' || net === 'densenet121')) {
       it(`${net} from ${format}: same logits`, async (ctx) => {
         if (!ready) return ctx.skip()
+        const before = tf.memory().numTensors
         const imp = await readPretrained(join(dir, `${net}.${format}`), { size: SIZE })
+        expect(tf.memory().numTensors).toBe(before)
         expect(imp.arch).toBe(ARCH[net])
         expect(imp.build.numClasses).toBe(7)
         expect(imp.origin.file).toBe(`${net}.${format}`)
@@ -74,7 +76,6 @@ describe('pretrained import matches PyTorch', () => {
         if (format === 'safetensors') expect(imp.report.skipped.some((e) => e.includes('num_batches_tracked'))).toBe(true)
         const images = npz(join(dir, 'images.npz')).images
         const ref = parseNpy(new Uint8Array(readFileSync(join(dir, `${net}.logits.npy`))))
-        const before = tf.memory().numTensors
         const model = modelOf(imp)
         const got = await predictImages(model, images.data as Uint8Array, N, [SIZE, SIZE, 3], { normalization: imp.preprocessing, task: 'single', logits: true })
         model.dispose()

@@ -7,9 +7,10 @@
  * bad file leaves the workspace as it was.
  */
 import { createHash } from 'node:crypto'
-import { existsSync, promises as fsp } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { readCheckpointMeta, writeCheckpoint } from '../checkpoint'
+import { writeCheckpoint } from '../checkpoint'
+import { listPretrainedSync } from './list'
 import { checkpointOf, readPretrained, type PretrainedImport, type PretrainedInfo, type PretrainedOptions } from './index'
 
 /** Folder of imported networks inside a workspace. */
@@ -52,18 +53,5 @@ export async function importPretrained(workspaceDir: string, path: string, o: Pr
 
 /** Imported networks of the workspace, newest first. Unreadable folders are left out. */
 export async function listPretrained(workspaceDir: string): Promise<PretrainedEntry[]> {
-  const root = join(workspaceDir, PRETRAINED_FOLDER)
-  if (!existsSync(root)) return []
-  const out: PretrainedEntry[] = []
-  for (const id of await fsp.readdir(root)) {
-    if (!/^pt-[0-9a-f]{10}$/.test(id)) continue
-    try {
-      const meta = await readCheckpointMeta(join(root, id))
-      const info = meta.info?.pretrained as PretrainedInfo | undefined
-      if (info) out.push({ id, arch: meta.arch, numClasses: meta.classes.length, ...info })
-    } catch {
-      // a folder being written or damaged: not listed
-    }
-  }
-  return out.sort((a, b) => b.importedAt.localeCompare(a.importedAt))
+  return listPretrainedSync(workspaceDir) as PretrainedEntry[]
 }

@@ -48,7 +48,7 @@ export function readOnnx(buf: Uint8Array, file: string): OnnxWeights {
   } catch (e) {
     throw new Error(`${file}: not a readable ONNX file (truncated or another format): ${(e as Error).message}`)
   }
-  if (m.nodes.length === 0) throw new Error(`${file}: the ONNX file has no graph nodes (truncated or not a model)`)
+  if (m.nodes.length === 0) throw new Error(`${file}: not a readable ONNX file: it has no graph nodes (truncated, or not a model)`)
   const initializers = new Map<string, TorchTensor>()
   for (const [name, t] of m.initializers) {
     const count = t.dims.reduce((a, b) => a * b, 1)
