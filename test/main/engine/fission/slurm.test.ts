@@ -338,11 +338,16 @@ run('Slurm executor on a single-node cluster', () => {
     }
   }, 300_000)
 
-  it('a node that cannot run the installation fails the task with a clear reason', async () => {
+  it('a node that cannot run the installation fails the task with a clear reason; so does sbatch refusing the array', async () => {
     const ws = workspace()
     const r = await cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '1',
       '--executor', 'slurm', '--json'], { env: { FF_SLURM_NODE: '/nonexistent/bin/node' } }).done
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/task 0 \(grid-lr1e-3-s0-none\): Slurm state FAILED: failed, reason NonZeroExitCode, exit code 2:0; its log ends: .*cannot run Node\.js at \/nonexistent\/bin\/node/)
+    // sbatch refusing the array is one sentence naming the script relative to the run folder.
+    const bad = await cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '1',
+      '--executor', 'slurm', '--partition', 'nosuch', '--json']).done
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr).toMatch(/error: fission job \S+ failed: sbatch --parsable --array=0 job\.sh: sbatch: error: invalid partition specified: nosuch/)
   }, 300_000)
 })
