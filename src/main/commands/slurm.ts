@@ -26,7 +26,8 @@ export function slurmParamsOf(o: Record<string, unknown>): SlurmParams | undefin
     partition: o.partition, account: o.account, time: o.time, cpusPerTask: o.cpusPerTask, mem: o.mem, gres: o.gres, extra
   }).filter(([, v]) => v !== undefined)) as SlurmParams
   if (o.executor !== 'slurm') {
-    if (Object.keys(p).length > 0 || o.dryRun) throw new Error(`${Object.keys(p).length > 0 ? 'Slurm options' : '--dry-run'} need --executor slurm`)
+    if (Object.keys(p).length > 0) throw new Error(`Slurm options (${Object.keys(p).join(', ')}) need --executor slurm`)
+    if (o.dryRun) throw new Error('--dry-run needs --executor slurm')
     return undefined
   }
   return p

@@ -82,9 +82,9 @@ async function taskCli(): Promise<string> {
 }
 
 /** Runs a Slurm client command; a missing command or a failure is one clear sentence. */
-export function slurmCommand(cmd: string, args: string[]): Promise<string> {
+export function slurmCommand(cmd: string, args: string[], cwd?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { maxBuffer: 16 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { maxBuffer: 16 << 20, timeout: 60_000, cwd }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout)
       const e = err as NodeJS.ErrnoException & { code?: string | number }
       if (e.code === 'ENOENT') return reject(new Error(`${cmd} not found: the Slurm client commands must be installed on the submitting machine (Debian: slurm-client)`))
@@ -246,7 +246,7 @@ export async function runPlanOnSlurm(setup: RunSetup, o: SlurmRunOptions): Promi
   const todo: number[] = []
   for (const t of tasks) if (!active.has(t.index) && !(await taskDone(t))) todo.push(t.index)
   if (todo.length > 0 && !o.signal?.aborted) {
-    const out = await slurmCommand('sbatch', ['--parsable', `--array=${slurm.arraySpec(todo)}`, scriptPath])
+    const out = await slurmCommand('sbatch', ['--parsable', `--array=${slurm.arraySpec(todo)}`, 'job.sh'], slurmDir)
     const jobId = out.trim().split(';')[0]
     if (!/^\d+$/.test(jobId)) throw new Error(`sbatch answered '${out.trim()}', not a job id`)
     state.submissions.push({ jobId, tasks: todo, at: new Date().toISOString() })
@@ -307,7 +307,12 @@ export async function runPlanOnSlurm(setup: RunSetup, o: SlurmRunOptions): Promi
       ended.set(index, { status: o.signal?.aborted ? 'cancelled' : 'failed', reason })
       o.log(o.signal?.aborted ? 'info' : 'error', `array task ${jobId}_${index} (${tasks[index].units.join(' → ')}) did not finish: ${reason}`)
     }
-    o.onQueue?.(lines.join('; '), doneEpochs)
+    // Many tasks: counts by state, then the first few running ones.
+    const summary = lines.length <= 4 ? lines.join('; ') : [
+      Object.entries(queue.reduce<Record<string, number>>((a, q) => ({ ...a, [q.state.toLowerCase()]: (a[q.state.toLowerCase()] ?? 0) + 1 }), {})).map(([k, n]) => `${n} ${k}`).join(', '),
+      ...lines.filter((l) => l.includes('RUNNING')).slice(0, 3)
+    ].join('; ')
+    o.onQueue?.(summary, doneEpochs)
     if (active.size > 0) await sleep(pollMs, cancelSent ? undefined : o.signal)
   }
   await ingest()

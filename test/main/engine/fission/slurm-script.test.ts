@@ -9,6 +9,9 @@ import { describe, expect, it } from 'vitest'
 import { buildPlan, PLAN_DEFAULTS } from '../../../../src/main/engine/fission/plans'
 import { arraySpec, batchScript, describeEnd, expandArray, parseScontrol, parseSqueue, planTasks } from '../../../../src/main/engine/fission/slurm'
 import { mergeSlurm, readSlurmDefaults } from '../../../../src/main/host/slurm'
+import { fissionParams } from '../../../../src/main/host/jobs/fission'
+import { pipelineParams } from '../../../../src/main/host/jobs/pipeline'
+import { slurmParamsOf } from '../../../../src/main/commands/slurm'
 
 describe('Slurm task table', () => {
   it('an FGG lineage (base then cyclic) is one task; a grid member is one task', () => {
@@ -114,5 +117,24 @@ describe('workspace Slurm defaults', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('--executor and the Slurm flags', () => {
+  it('turn into job params; Slurm flags or --dry-run without --executor slurm are refused', () => {
+    expect(slurmParamsOf({ executor: 'slurm', partition: 'gpu', cpusPerTask: 2, sbatchArgs: ' --qos=long  --exclude=n3 ' }))
+      .toEqual({ partition: 'gpu', cpusPerTask: 2, extra: ['--qos=long', '--exclude=n3'] })
+    expect(slurmParamsOf({ executor: 'slurm' })).toEqual({})
+    expect(slurmParamsOf({})).toBeUndefined()
+    expect(() => slurmParamsOf({ partition: 'gpu' })).toThrow('Slurm options (partition) need --executor slurm')
+    expect(() => slurmParamsOf({ executor: 'local', dryRun: true })).toThrow('--dry-run needs --executor slurm')
+  })
+
+  it('fission and pipeline params take them (local by default); unknown Slurm fields are refused', () => {
+    expect(fissionParams.parse({ datasetId: 'd', plan: 'fgg' }).executor).toBe('local')
+    expect(fissionParams.parse({ datasetId: 'd', plan: 'fgg', executor: 'slurm', slurm: { partition: 'gpu', time: '1:00:00' } }).slurm).toEqual({ partition: 'gpu', time: '1:00:00' })
+    expect(() => fissionParams.parse({ datasetId: 'd', plan: 'fgg', executor: 'slurm', slurm: { queue: 'gpu' } })).toThrow(/queue/)
+    const p = pipelineParams.parse({ data: { kind: 'import', source: { input: '/x' } }, executor: 'slurm', slurm: { account: 'rad' } })
+    expect([p.executor, p.slurm]).toEqual(['slurm', { account: 'rad' }])
   })
 })

@@ -8,7 +8,7 @@
 //    resumes from its checkpoint, the final weights equal the uninterrupted run's, and every
 //    epoch is recorded once.
 import { spawn } from 'node:child_process'
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -90,6 +90,8 @@ run('Slurm executor on a single-node cluster', () => {
     ].join('\n'), RETINA, join(data, 'retina.npz')])
     template = join(data, 'ws')
     await cliOk(['--workspace', template, 'import', join(data, 'retina.npz'), '--name', 'retina'])
+    // The workspace's Slurm defaults (flags override them): the test partition, a quick look at the queue.
+    writeFileSync(join(template, 'slurm.json'), JSON.stringify({ partition: 'test', mem: '900M', pollSeconds: 1 }))
   }, 180_000)
 
   afterAll(async () => {
@@ -99,13 +101,15 @@ run('Slurm executor on a single-node cluster', () => {
 
   it('--dry-run --json prints the batch script and one array task per training lineage, submitting nothing', async () => {
     const ws = workspace()
-    const fgg = await cliOk(['--workspace', ws, ...PLAN, '--executor', 'slurm', '--partition', 'test', '--time', '10:00', '--mem', '1500M', '--dry-run']) as { script: string; tasks: number }
+    const fgg = await cliOk(['--workspace', ws, ...PLAN, '--executor', 'slurm', '--time', '10:00', '--mem', '1500M', '--dry-run']) as { script: string; tasks: number }
     expect(Object.keys(fgg).sort()).toEqual(['script', 'tasks'])
     expect(fgg.tasks).toBe(2)
     expect(fgg.script).toContain('#SBATCH --array=0-1')
+    // partition from the workspace's slurm.json, time and memory from the flags (over its 900M)
     expect(fgg.script).toContain('#SBATCH --partition=test')
     expect(fgg.script).toContain('#SBATCH --time=10:00')
     expect(fgg.script).toContain('#SBATCH --mem=1500M')
+    expect(fgg.script).not.toContain('900M')
     expect(fgg.script).toContain(`CLI=${CLI}`)
     expect(fgg.script).toContain(`NODE=${process.execPath}`)
     const grid = await cliOk(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3,1e-4,1e-5', '--seeds', '0,1', '--augs', 'minimal,heavy', '--executor', 'slurm', '--dry-run']) as { tasks: number }
@@ -135,6 +139,8 @@ run('Slurm executor on a single-node cluster', () => {
 
     // The tasks ran as nobody (they own what they wrote) and could not have written the database.
     const runDir = join(ws, 'runs', r.run.id)
+    const script = readFileSync(join(runDir, 'slurm', 'job.sh'), 'utf8')
+    for (const line of ['#SBATCH --partition=test', '#SBATCH --mem=900M', '#SBATCH --uid=nobody', '#SBATCH --gid=nogroup']) expect(script).toContain(line)
     expect(statSync(join(runDir, 'fgg', 'cyclic-1e-4', 'result.json')).uid).toBe(65534)
     expect(statSync(join(runDir, 'fgg', 'base-1e-3', 'best', 'weights.bin')).uid).toBe(65534)
     for (const f of readdirSync(ws).filter((n) => n.startsWith('fissionfusion.db'))) {
@@ -277,7 +283,8 @@ run('Slurm executor on a single-node cluster', () => {
 
   it('the submitting process killed while the array runs: `job resume` follows the running task instead of submitting it again', async () => {
     const ws = workspace()
-    const args = ['fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '4', '--batch-size', '32', '--width', '0.5', '--executor', 'slurm']
+    const env = { ...process.env, ...cluster.env }
+    const args = ['fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '3', '--batch-size', '32', '--width', '0.5', '--executor', 'slurm']
     const g = cliGroup(['--workspace', ws, '--backend', 'wasm', ...args, '--json'], { env: cluster.env })
     const t0 = Date.now()
     let status: TaskStatus | null = null
@@ -289,10 +296,12 @@ run('Slurm executor on a single-node cluster', () => {
       if (Date.now() - t0 > 300_000) throw new Error(`the task did not finish an epoch within 5 minutes: ${JSON.stringify(status)}`)
       await sleep(100)
     }
+    // Suspend the task (so it is surely still queued when the job resumes), then kill the submitting CLI, engine and all.
+    const task = `${status.jobId}_0`
+    execFileSync('scontrol', ['suspend', task], { env })
     g.kill()
     expect((await g.done).signal).toBe('SIGKILL')
-    // The array task goes on without its submitter.
-    expect(execFileSync('squeue', ['-h', '-r', '-o', '%i %T'], { env: { ...process.env, ...cluster.env } }).toString().trim()).toBe(`${status.jobId}_0 RUNNING`)
+    expect(execFileSync('squeue', ['-h', '-r', '-o', '%i %T'], { env }).toString().trim()).toBe(`${task} SUSPENDED`)
 
     const store = Store.open(join(ws, 'fissionfusion.db'))
     let jobId: string
@@ -301,26 +310,44 @@ run('Slurm executor on a single-node cluster', () => {
     } finally {
       store.close()
     }
-    const resumed = await cliOk(['--workspace', ws, 'job', 'resume', jobId]) as { status: string; result: FissionJson }
+    const resume = cli(['--workspace', ws, 'job', 'resume', jobId, '--json'])
+    // Once the resumed job says it follows the queued task, let the task go on.
+    const followed = `following 1 array task(s) still queued from an earlier submission: ${task}`
+    for (const t1 = Date.now(); ; await sleep(200)) {
+      const s1 = Store.open(join(ws, 'fissionfusion.db'))
+      try {
+        if (s1.jobs.events({ jobId, limit: 100_000 }).some((e) => e.type === 'log' && e.message === followed)) break
+      } finally {
+        s1.close()
+      }
+      if (Date.now() - t1 > 120_000) throw new Error('the resumed job did not follow the queued task within 2 minutes')
+    }
+    execFileSync('scontrol', ['resume', task], { env })
+    const out = await resume.done
+    if (out.code !== 0) throw new Error(`job resume exited ${out.code}: ${out.stderr.slice(-2000)}`)
+    const resumed = JSON.parse(out.stdout) as { status: string; result: FissionJson }
     expect(resumed.status).toBe('completed')
     expect(resumed.result.run.slurm!.submissions.map((x) => [x.jobId, x.tasks])).toEqual([[status.jobId, [0]]])
     const s2 = Store.open(join(ws, 'fissionfusion.db'))
     try {
-      const logs = s2.jobs.events({ jobId, limit: 100_000 }).flatMap((e) => (e.type === 'log' ? [e.message] : []))
-      expect(logs.some((m) => m.startsWith(`following 1 array task(s) still queued from an earlier submission: ${status!.jobId}_0`))).toBe(true)
       const member = s2.runs.listMembers(resumed.result.run.id)[0]
       expect(member.status).toBe('done')
-      expect([...new Set(s2.runs.listMetrics(member.id).map((m) => m.epoch))]).toEqual([1, 2, 3, 4])
+      expect([...new Set(s2.runs.listMetrics(member.id).map((m) => m.epoch))]).toEqual([1, 2, 3])
     } finally {
       s2.close()
     }
   }, 300_000)
 
-  it('a node that cannot run the installation fails the task with a clear reason', async () => {
+  it('a node that cannot run the installation fails the task with a clear reason; so does sbatch refusing the array', async () => {
     const ws = workspace()
     const r = await cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '1',
       '--executor', 'slurm', '--json'], { env: { FF_SLURM_NODE: '/nonexistent/bin/node' } }).done
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/task 0 \(grid-lr1e-3-s0-none\): Slurm state FAILED: failed, reason NonZeroExitCode, exit code 2:0; its log ends: .*cannot run Node\.js at \/nonexistent\/bin\/node/)
+    // sbatch refusing the array is one sentence naming the script relative to the run folder.
+    const bad = await cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '1',
+      '--executor', 'slurm', '--partition', 'nosuch', '--json']).done
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr).toMatch(/error: fission job \S+ failed: sbatch --parsable --array=0 job\.sh: sbatch: error: invalid partition specified: nosuch/)
   }, 300_000)
 })
