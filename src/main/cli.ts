@@ -19,6 +19,9 @@ for (const level of ['log', 'info', 'debug', 'warn'] as const) {
   console[level] = (...args: unknown[]) => console.error(...args)
 }
 
+/** Set by Ctrl-C during a job: the CLI then exits 130 (128 + SIGINT), as a shell expects, whatever the job did. */
+let interrupted = false
+
 function writeStdout(text: string): Promise<void> {
   return new Promise((resolve) => process.stdout.write(text, () => resolve()))
 }
@@ -65,6 +68,7 @@ function createContext(globals: GlobalOptions): CliContext & { closeApp(): Promi
       let interrupts = 0
       const onInterrupt = (): void => {
         interrupts++
+        interrupted = true
         if (!id) return
         if (interrupts === 1) {
           printer.end()
@@ -78,10 +82,7 @@ function createContext(globals: GlobalOptions): CliContext & { closeApp(): Promi
       try {
         const job = opts.resumeId ? a.jobs.resume(opts.resumeId) : a.jobs.start(kind, params)
         id = job.id
-        const done = await a.jobs.wait(job.id)
-        // Interrupted by Ctrl-C: exit as a shell expects of SIGINT (128 + 2), whatever the job did.
-        if (interrupts > 0) process.exitCode = 130
-        return done
+        return await a.jobs.wait(job.id)
       } finally {
         printer.end()
         stop()
@@ -169,6 +170,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   const json = argv.includes('--json')
   try {
     await program.parseAsync(argv)
+    if (interrupted) return 130
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (e) {
     const err = e as Error & { code?: string; exitCode?: number }
@@ -182,8 +184,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     const message = errorText(e).split('\n')[0]
     process.stderr.write(`error: ${message}\n`)
     if (verbose && err.stack) process.stderr.write(err.stack + '\n')
-    if (json) await writeStdout(JSON.stringify({ error: { code: err.code ?? 'error', message } }) + '\n')
-    return 1
+    if (json) await writeStdout(JSON.stringify({ error: { code: interrupted ? 'cancelled' : err.code ?? 'error', message } }) + '\n')
+    return interrupted ? 130 : 1
   }
 }
 

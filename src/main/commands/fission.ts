@@ -39,8 +39,7 @@ export const fissionCommand: CliCommand = {
   options: [
     { flags: '--dataset <id>', description: 'dataset id or name (required)' },
     { flags: '--plan <kind>', description: 'grid, fgg or pretrain (required)', parse: oneOf('--plan', ['grid', 'fgg', 'pretrain']) },
-    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2, deit_s16 (DeiT-S = ViT-S/16), vit_b16 or vit (ViT-Ti/16)' },
-    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2 or densenet121 (an imported network sets its own)' },
+    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2, densenet121, deit_s16 (DeiT-S = ViT-S/16), vit_b16 or vit (ViT-Ti/16); an imported network (--from pt-…) sets its own' },
     { flags: '--width <x>', description: 'channel-width multiplier of smallcnn / mobilenetv2 (default 1)', parse: positive('--width') },
     { flags: '--from <model>', description: 'random (default), a member or soup id, an imported network (pt-…, see: models), or a checkpoint / TF.js model.json path' },
     { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members (default 0)', parse: intOption('--lp-epochs') },

@@ -106,7 +106,7 @@ export function printPipeline(result: unknown, out: (line: string) => void): voi
 
 /** Plan flags shared by `demo` and `pipeline`. */
 export const planOptions: CliOption[] = [
-  { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2, deit_s16 (DeiT-S = ViT-S/16), vit_b16 or vit (ViT-Ti/16)' },
+  { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2, densenet121, deit_s16 (DeiT-S = ViT-S/16), vit_b16 or vit (ViT-Ti/16)' },
   { flags: '--width <x>', description: 'channel-width multiplier of smallcnn / mobilenetv2 (default 1)', parse: positive('--width') },
   { flags: '--pretrain-epochs <n>', description: 'epochs of the shared starting point (0: start from random weights)', parse: intOption('--pretrain-epochs') },
   { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members', parse: intOption('--lp-epochs') },
