@@ -10,11 +10,11 @@ import type { Json, MemberRecord } from '../../../shared/records'
 import type { FuseMethodReport, FuseReport } from '../../engine/fusion/run'
 import type { FusionResult, MethodId } from '../../engine/fusion/methods'
 import type { Checkpoint } from '../../engine/models/checkpoint'
-import { EXTRA_METHOD_PATTERN } from '../../engine/fusion/hier'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
+import { EXTRA_METHOD_PATTERN } from '../../engine/fusion/hier'
 import { defineJob, type JobContext } from './types'
 
 const METHOD_IDS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
@@ -179,7 +179,7 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
       const { format: _f, version: _v, optimizer: _o, ...meta } = ckpt.meta
       await writeCheckpoint(dir, { meta: { ...meta, info: { soup: r.method, runId: p.runId } }, weights: ckpt.weights })
       const stepScore = new Map(r.steps.map((s) => [s.candidate, s.score]))
-      const hierarchical = !['best', 'uniform', 'greedy'].includes(r.method)
+      const hierarchical = !['best', 'uniform', 'greedy', 'modelstock', 'ties', 'dare', 'taskarith'].includes(r.method)
       ctx.store.soups.create({
         id: soupId, runId: p.runId, name: `${r.method} (${metric})`, method: r.method, groupBy: hierarchical ? p.groupBy : null,
         selectionMetric: metric, valScore: Number.isFinite(r.val) ? r.val : null, checkpointPath: ctx.workspace.toRelative(dir),
@@ -192,8 +192,8 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
     }
 
     // every member of a run starts from the run's start/ (or lp/best after a linear probe): fission/plans.ts
-    const startRel = `runs/${p.runId}/${Number(config.lpEpochs) > 0 ? 'lp/best' : 'start'}`
-    const startKnown = existsSync(ctx.workspace.resolve(`${startRel}/model.json`))
+    const startRel = ctx.workspace.toRelative(join(ctx.workspace.runDir(p.runId), Number(config.lpEpochs) > 0 ? 'lp/best' : 'start'))
+    const startKnown = existsSync(join(ctx.workspace.resolve(startRel), 'model.json'))
     const report: FuseReport = await runFusion({
       members: ready.map((m) => ({
         id: m.id, dir: ctx.workspace.resolve(m.checkpointPath!), epochs: m.epochs, seconds: m.wallSeconds,

@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import type { Json } from '../../../shared/records'
 import type { PlanePoint } from '../../engine/fusion/plane'
-import { resolveModel } from './model-ref'
+import { resolveModel } from './model-ids'
 import { defineJob } from './types'
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a model id')
