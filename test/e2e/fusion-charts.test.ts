@@ -6,7 +6,7 @@
  */
 import { spawn, execFileSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -41,6 +41,15 @@ function serve(dir: string): Promise<string> {
     child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)))
     createInterface({ input: child.stdout! }).once('line', (line) => resolveUrl((JSON.parse(line) as { url: string }).url))
   })
+}
+
+/** Whether out/renderer was built after the last change to the renderer and contract sources. */
+function rendererFresh(): boolean {
+  const built = join(ROOT, 'out/renderer/index.html')
+  if (!existsSync(built)) return false
+  const newest = (dir: string): number => readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile()).reduce((m, e) => Math.max(m, statSync(join(e.parentPath, e.name)).mtimeMs), 0)
+  return statSync(built).mtimeMs > Math.max(newest(join(ROOT, 'src/renderer')), newest(join(ROOT, 'src/shared')))
 }
 
 async function expectClean(): Promise<void> {
@@ -97,7 +106,9 @@ async function tinyRun(): Promise<void> {
 describe('the fusion pictures in a browser', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`)
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: ROOT, stdio: 'pipe' })
+    // the renderer the bridge serves: built unless out/ is newer than every renderer / contract source
+    // (`npm test` builds first; app.test.ts rebuilds too, so two builds are not raced needlessly)
+    if (!rendererFresh()) execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: ROOT, stdio: 'pipe' })
     mkdirSync(ARTIFACTS, { recursive: true })
     await tinyRun()
     const url = await serve(ws)

@@ -48,6 +48,16 @@ describe('interpolate', () => {
     expect(r.barrier).toBeGreaterThan(0)
   })
 
+  it('with --bn-batches, re-estimates BatchNorm statistics at every point (ends included) and leaves no tensor', async () => {
+    const before = tf.memory().numTensors
+    const r = await interpolate({ a: members[0].dir, b: members[1].dir, datasetDir: data, steps: 2, bnBatches: 1 })
+    expect(tf.memory().numTensors).toBe(before)
+    const own = await evaluateCheckpoint(members[0].dir, data, 'val')
+    // the recorded statistics are replaced by those of 64 training images: another loss at λ = 0
+    expect(Number.isFinite(r.points[0].loss)).toBe(true)
+    expect(Math.abs(r.points[0].loss - own.loss)).toBeGreaterThan(1e-6)
+  })
+
   it('keeps points of an earlier attempt, and checks its arguments', async () => {
     const kept = { lambda: 0.5, loss: 123, metrics: { acc: 0.5, f1: 0.5, recall: 0.5, kappa: 0, auc: 0.5 } }
     const r = await interpolate({ a: members[0].dir, b: members[1].dir, datasetDir: data, steps: 3, done: [kept] })
