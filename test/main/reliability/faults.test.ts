@@ -2,7 +2,9 @@
 // is reported damaged and left out of the fusion; a fission job whose third checkpoint write hits
 // a full disk (injected: FF_FAULT=enospc@checkpoint:3) fails with the disk-full sentence, keeps
 // its last good state, and `job resume` then ends with the same weights as an uninterrupted run.
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import sharp from 'sharp'
+import { importDataset } from '../../../src/main/engine/data/import'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -38,6 +40,21 @@ describe('the atomic-write helper', () => {
     }
     expect([...readFileSync(file)]).toEqual([1, 2, 3])
     expect(readdirSync(dir)).toEqual(['a.bin'])
+  })
+
+  it('ENOSPC while writing a dataset cache chunk: the import fails with the sentence and leaves no partial cache', async () => {
+    const dir = temp('ff-cache-fault-')
+    for (const c of ['a', 'b']) {
+      mkdirSync(join(dir, 'in', c), { recursive: true })
+      for (let i = 0; i < 4; i++) writeFileSync(join(dir, 'in', c, `${i}.png`), await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 60 * i, g: c === 'a' ? 0 : 200, b: 9 } } }).png().toBuffer())
+    }
+    process.env.FF_FAULT = 'enospc@cache:1'
+    try {
+      await expect(importDataset({ input: join(dir, 'in'), size: 16 }, { outDir: join(dir, 'ds') })).rejects.toThrow(/^disk full: could not write the dataset cache chunk .*; free at least 1 MB on the workspace's disk \(\d+ MB free now\), then `job resume`$/)
+    } finally {
+      delete process.env.FF_FAULT
+    }
+    expect(readdirSync(dir)).toEqual(['in'])
   })
 })
 

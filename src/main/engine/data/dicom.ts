@@ -116,7 +116,14 @@ export function parseDicomPixels(bytes: Uint8Array): { info: DicomPixelInfo; ds:
   try {
     ds = dicomParser.parseDicom(input, { inflater: inflater as unknown as (a: Uint8Array, p: number) => void, ...(forced ? { TransferSyntaxUID: forced } : {}) } as dicomParser.ParseDicomOptions)
   } catch (e) {
-    throw new Error(`the file cannot be read as DICOM: ${errorText(e)}`)
+    // dicom-parser throws { exception, dataSet } with what it parsed so far. Like pydicom, keep a
+    // data set whose pixel data was read whole before the damage (trailing padding or garbage).
+    const partial = (e as { dataSet?: dicomParser.DataSet } | null)?.dataSet
+    const px = partial?.elements?.x7fe00010
+    if (!partial || !px || px.length <= 0 || px.dataOffset + px.length > partial.byteArray.length || !partial.elements.x00280010) {
+      throw new Error(`the file cannot be read as DICOM: ${errorText(e)}`)
+    }
+    ds = partial
   }
   const pixel = ds.elements.x7fe00010
   if (!pixel || pixel.length === 0) throw new Error('DICOM without pixel data (no 7FE0,0010 element)')
