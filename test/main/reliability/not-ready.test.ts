@@ -113,7 +113,7 @@ describe('what is not ready cannot be picked', () => {
   it('a failed run, a failed dataset for fission, and a failed member for export are refused the same way', async () => {
     const fuse = await cli('fuse', '--run', 'run_bad')
     expect(fuse.code).toBe(1)
-    expect(fuse.stderr.trim()).toMatch(/^error: run run_bad \(failed run\) is not ready: its training failed; resume its fission job/)
+    expect(fuse.stderr.trim()).toMatch(/^error: run run_bad \(failed run\) is not ready: its training failed; resume it/)
     const fission = await cli('fission', '--dataset', 'ds_bad', '--plan', 'fgg', '--lrs', '1e-3', '--epochs', '1')
     expect(fission.code).toBe(1)
     expect(fission.stderr.trim()).toMatch(/^error: dataset ds_bad \(broken\) is not ready: its import failed/)
