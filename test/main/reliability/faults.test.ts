@@ -57,6 +57,17 @@ describe('the atomic-write helper', () => {
 })
 
 describe('damaged weights', () => {
+  it('readCheckpoint checks the SHA-256 recorded in model.json: one flipped bit is refused with the file named', async () => {
+    const dir = join(temp('ff-ck-'), 'runs', 'r', 'members', 'm')
+    const w = Float32Array.from({ length: 300 }, (_, i) => Math.sin(i))
+    await writeCheckpoint(dir, { meta: { arch: 'smallcnn', archOptions: {}, inputShape: [8, 8, 1], classes: ['a'], task: 'single', output: 'logits' }, weights: [{ name: 'head/kernel', shape: [300], kind: 'trainable', data: w }] })
+    expect(Array.from((await readCheckpoint(dir)).weights[0].data)).toEqual(Array.from(w))
+    const bytes = readFileSync(join(dir, 'weights.bin'))
+    bytes[17] ^= 0x01
+    writeFileSync(join(dir, 'weights.bin'), bytes)
+    await expect(readCheckpoint(dir)).rejects.toThrow('damaged checkpoint file r/members/m/weights.bin: its SHA-256 differs from the one recorded when it was written')
+  })
+
   it('a flipped byte in a member\'s weights file: fuse reports the member damaged and fuses the others', async () => {
     const ws = temp('ff-damaged-')
     const workspace = Workspace.open(ws)
