@@ -6,6 +6,8 @@
 import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { CliCommand } from './types'
+import { checkCheckpoint } from '../host/integrity'
+import { datasetNotReady, modelNotReady } from '../host/preflight'
 
 export const evaluateCommand: CliCommand = {
   command: 'evaluate',
@@ -32,10 +34,17 @@ export const evaluateCommand: CliCommand = {
     }
     const app = ctx.app()
     const id = String(o.model)
-    const rel = app.store.runs.getMember(id)?.checkpointPath ?? app.store.soups.get(id)?.checkpointPath
+    const member = app.store.runs.getMember(id)
+    const soup = member ? undefined : app.store.soups.get(id)
+    const rel = member?.checkpointPath ?? soup?.checkpointPath
     if (!rel) throw new Error(`model ${id}: no member or soup with weights has this id`)
+    const notReady = modelNotReady((member ?? soup)!, member ? 'member' : 'soup')
+    if (notReady) throw new Error(notReady)
+    const damage = await checkCheckpoint(app.store, app.workspace, rel)
+    if (damage) throw new Error(`${member ? 'member' : 'soup'} ${id} is damaged and cannot be evaluated: ${damage}`)
     const dataset = app.store.datasets.get(String(o.dataset))
     if (!dataset) throw new Error(`dataset ${String(o.dataset)} not found`)
+    if (datasetNotReady(dataset)) throw new Error(datasetNotReady(dataset))
     const { initBackend } = await import('../engine/compute')
     const { evaluateModel, predictionsCsv } = await import('../engine/evaluate/model')
     const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })

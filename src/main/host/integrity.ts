@@ -54,7 +54,13 @@ export async function checkCheckpoint(store: Store, workspace: Workspace, relDir
     else if (expected && (await sha256File(join(abs, 'weights.bin'))) !== expected) reason = `${rel} does not match the SHA-256 recorded when it was written`
     else if (recorded && fromMeta && fromMeta !== recorded.sha256) reason = `${relDir}/model.json names other weights than the ones recorded when it was written`
   }
-  if (reason && recorded) store.files.markDamaged(rel, reason)
+  if (reason && recorded) {
+    try {
+      store.files.markDamaged(rel, reason)
+    } catch {
+      // a read-only workspace: the reason is still answered, only not remembered
+    }
+  }
   return reason
 }
 

@@ -132,9 +132,12 @@ export class JobHost {
     }
     if (this.workspace.readOnly) throw new ApiCallError({ code: 'unavailable', message: `${this.workspace.readOnly}: jobs cannot run here; copy the workspace to a writable folder (or remount it read-write) and open it there` })
     const links = kind.links?.(parsed.data) ?? {}
-    const refusal = preflight(this.store, kind.kind, parsed.data as Record<string, unknown>, links.runId ?? (parsed.data as { runId?: string }).runId)
-    if (refusal) throw new ApiCallError({ code: 'conflict', message: refusal })
-    const job = this.store.jobs.create({ kind: kind.kind, params: parsed.data as Json, runId: links.runId, datasetId: links.datasetId })
+    // Checked and recorded in one write transaction: two app instances cannot both start a writer of one run.
+    const job = this.store.transaction(() => {
+      const refusal = preflight(this.store, kind.kind, parsed.data as Record<string, unknown>, links.runId ?? (parsed.data as { runId?: string }).runId)
+      if (refusal) throw new ApiCallError({ code: 'conflict', message: refusal })
+      return this.store.jobs.create({ kind: kind.kind, params: parsed.data as Json, runId: links.runId, datasetId: links.datasetId })
+    })
     // Queued jobs carry this host's pid, so another app instance leaves them alone.
     this.store.jobs.setPid(job.id, process.pid)
     this.enqueue(job.id)

@@ -19,9 +19,11 @@ export function datasetNotReady(d: DatasetRecord): string | undefined {
  * finished; a pending one (members recorded by hand or by an import) is left to the job, which
  * says when no member is trained.
  */
-export function runNotReady(r: RunRecord, writer?: JobRecord): string | undefined {
+export function runNotReady(r: RunRecord, writer?: JobRecord, lastFission?: JobRecord): string | undefined {
   if (r.status === 'done' || r.status === 'cancelled' || (r.status === 'pending' && !writer)) return undefined
-  if (r.status === 'failed') return `run ${r.id} (${r.name}) is not ready: its training failed; resume its fission job (fissionfusion job list) or start a new run`
+  const resume = lastFission ? `fissionfusion job resume ${lastFission.id}` : 'fissionfusion job list, then job resume'
+  if (r.status === 'failed') return `run ${r.id} (${r.name}) is not ready: its training failed; resume it (${resume}) or start a new run`
+  if (!writer && r.status === 'running') return `run ${r.id} (${r.name}) is not ready: its training was interrupted; resume it (${resume})`
   return `run ${r.id} (${r.name}) is not ready: it is ${r.status === 'running' ? 'still training' : 'not trained yet'}${writer ? ` (job ${writer.id})` : ''}`
 }
 
@@ -68,7 +70,8 @@ export function preflight(store: Store, kind: string, params: Record<string, unk
     if (id && !run) return `run ${id} not found`
     if (run) {
       const writer = store.jobs.unfinished().find((j) => j.runId === run.id)
-      const reason = runNotReady(run, writer)
+      const lastFission = store.jobs.list({ limit: 1000 }).find((j) => j.runId === run.id && j.kind === 'fission')
+      const reason = runNotReady(run, writer, lastFission)
       if (reason) return reason
       const ds = store.datasets.get(run.datasetId)
       if (ds && datasetNotReady(ds)) return `the dataset of run ${run.id}: ${datasetNotReady(ds)}`

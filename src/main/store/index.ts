@@ -55,10 +55,12 @@ export class Store {
 
   /**
    * Runs `fn` in one transaction (nested calls become savepoints), for callers that combine
-   * several repository writes that belong together.
+   * several repository writes that belong together. IMMEDIATE: the write lock is taken (waiting
+   * up to the busy timeout) before the first read, so another process (the CLI beside the app)
+   * can never make it fail half-way with SQLITE_BUSY.
    */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)()
+    return this.db.transaction(fn).immediate()
   }
 
   /** Schema version of the open database (PRAGMA user_version). */

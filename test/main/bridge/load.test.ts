@@ -41,7 +41,7 @@ afterAll(async () => {
   await app?.cleanup()
 })
 
-type Reply = { id: number | null; reply: { ok: true; value: unknown } | { ok: false; error: { code: ApiErrorCode; message: string } } }
+type Reply = { id: number | null; reply: { ok: true; data: unknown } | { ok: false; error: { code: ApiErrorCode; message: string } } }
 type Kind = 'valid' | 'invalid' | 'unknown' | 'frame'
 
 /** The i-th request of a client: what to send and what kind of answer it must get. */

@@ -1,8 +1,9 @@
-// Faults through the CLI, as a user meets them: a member whose weights file has one flipped byte
-// is reported damaged and left out of the fusion; a fission job whose third checkpoint write hits
-// a full disk (injected: FF_FAULT=enospc@checkpoint:3) fails with the disk-full sentence, keeps
-// its last good state, and `job resume` then ends with the same weights as an uninterrupted run.
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+// Faults as a user meets them: a member whose weights file has one flipped byte is reported
+// damaged and left out of the fusion (through the CLI); writes that hit a full disk leave the
+// previous file and say what to do. The fission job with a full disk: faults-enospc.test.ts.
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import sharp from 'sharp'
+import { importDataset } from '../../../src/main/engine/data/import'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -13,7 +14,6 @@ import { Workspace } from '../../../src/main/workspace'
 import { recordCheckpoint } from '../../../src/main/host/integrity'
 import { cliGroup, cliJson } from '../../fixtures/process'
 import { writeDataset, writeMembers } from '../engine/fusion/tiny'
-import { writeSyntheticCache } from '../engine/fission/helpers'
 
 const dirs: string[] = []
 const temp = (p: string): string => {
@@ -39,9 +39,35 @@ describe('the atomic-write helper', () => {
     expect([...readFileSync(file)]).toEqual([1, 2, 3])
     expect(readdirSync(dir)).toEqual(['a.bin'])
   })
+
+  it('ENOSPC while writing a dataset cache chunk: the import fails with the sentence and leaves no partial cache', async () => {
+    const dir = temp('ff-cache-fault-')
+    for (const c of ['a', 'b']) {
+      mkdirSync(join(dir, 'in', c), { recursive: true })
+      for (let i = 0; i < 4; i++) writeFileSync(join(dir, 'in', c, `${i}.png`), await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 60 * i, g: c === 'a' ? 0 : 200, b: 9 } } }).png().toBuffer())
+    }
+    process.env.FF_FAULT = 'enospc@cache:1'
+    try {
+      await expect(importDataset({ input: join(dir, 'in'), size: 16 }, { outDir: join(dir, 'ds') })).rejects.toThrow(/^disk full: could not write the dataset cache chunk .*; free at least 1 MB on the workspace's disk \(\d+ MB free now\), then `job resume`$/)
+    } finally {
+      delete process.env.FF_FAULT
+    }
+    expect(readdirSync(dir)).toEqual(['in'])
+  })
 })
 
 describe('damaged weights', () => {
+  it('readCheckpoint checks the SHA-256 recorded in model.json: one flipped bit is refused with the file named', async () => {
+    const dir = join(temp('ff-ck-'), 'runs', 'r', 'members', 'm')
+    const w = Float32Array.from({ length: 300 }, (_, i) => Math.sin(i))
+    await writeCheckpoint(dir, { meta: { arch: 'smallcnn', archOptions: {}, inputShape: [8, 8, 1], classes: ['a'], task: 'single', output: 'logits' }, weights: [{ name: 'head/kernel', shape: [300], kind: 'trainable', data: w }] })
+    expect(Array.from((await readCheckpoint(dir)).weights[0].data)).toEqual(Array.from(w))
+    const bytes = readFileSync(join(dir, 'weights.bin'))
+    bytes[17] ^= 0x01
+    writeFileSync(join(dir, 'weights.bin'), bytes)
+    await expect(readCheckpoint(dir)).rejects.toThrow('damaged checkpoint file r/members/m/weights.bin: its SHA-256 differs from the one recorded when it was written')
+  })
+
   it('a flipped byte in a member\'s weights file: fuse reports the member damaged and fuses the others', async () => {
     const ws = temp('ff-damaged-')
     const workspace = Workspace.open(ws)
@@ -94,74 +120,4 @@ describe('damaged weights', () => {
       after.close()
     }
   }, 180_000)
-})
-
-describe('disk full during fission', () => {
-  function workspaceWithDataset(): string {
-    const ws = temp('ff-enospc-')
-    const workspace = Workspace.open(ws)
-    const store = Store.open(workspace.dbPath)
-    try {
-      const counts = { train: 96, val: 24, test: 24 }
-      const src = writeSyntheticCache({ counts, size: 12, channels: 1, classes: 3, seed: 11 })
-      dirs.push(src)
-      cpSync(src, workspace.datasetDir('ds_syn'), { recursive: true })
-      store.datasets.create({ id: 'ds_syn', name: 'synthetic bands', format: 'synthetic', task: 'single', status: 'ready', classes: ['c0', 'c1', 'c2'], counts, dir: 'datasets/ds_syn' })
-    } finally {
-      store.close()
-    }
-    return ws
-  }
-  const args = ['fission', '--dataset', 'ds_syn', '--plan', 'grid', '--lrs', '2e-3', '--seeds', '0', '--augs', 'none', '--epochs', '3', '--batch-size', '16', '--workers', '1', '--json']
-
-  it('ENOSPC at the third checkpoint write: the job fails with the disk-full sentence; `job resume` ends with the weights of an uninterrupted run', async () => {
-    const straightWs = workspaceWithDataset()
-    const straight = await cliGroup(['--workspace', straightWs, ...args], { env: { FF_THREADS: '1' } }).done
-    if (straight.code !== 0) throw new Error(`uninterrupted run exited ${straight.code}: ${straight.stderr.slice(-2000)}`)
-    const straightRun = (JSON.parse(straight.stdout) as { run: { id: string } }).run.id
-
-    const ws = workspaceWithDataset()
-    const full = await cliGroup(['--workspace', ws, ...args], { env: { FF_THREADS: '1', FF_FAULT: 'enospc@checkpoint:3' } }).done
-    expect(full.code).toBe(1)
-    const store = Store.open(join(ws, 'fissionfusion.db'))
-    let jobId: string
-    let runId: string
-    try {
-      const job = store.jobs.list({ limit: 10 }).find((j) => j.kind === 'fission')!
-      jobId = job.id
-      runId = (job.state as { runId: string }).runId
-      expect(job.status).toBe('failed')
-      expect(job.resumable).toBe(true)
-      expect(job.error).toMatch(/^unit grid-lr2e-3-s0-none: disk full: could not write the checkpoint .*weights\.bin; free at least \d+ MB on the workspace's disk \(\d+ MB free now\), then `job resume`/)
-      expect(full.stderr).toContain('disk full: could not write the checkpoint')
-      // the last good state is the end of epoch 1 (writes 1 and 2: best, state); nothing half-written is left
-      const member = store.runs.listMembers(runId)[0]
-      const memberDir = join(Workspace.open(ws).runDir(runId), 'grid', member.name)
-      expect((await readCheckpoint(join(memberDir, 'state'))).meta.trainer!.epoch).toBe(1)
-      expect(readdirSync(memberDir).filter((f) => f.includes('.tmp-'))).toEqual([])
-    } finally {
-      store.close()
-    }
-
-    const resumed = await cliGroup(['--workspace', ws, 'job', 'resume', jobId, '--json'], { env: { FF_THREADS: '1' } }).done
-    if (resumed.code !== 0) throw new Error(`job resume exited ${resumed.code}: ${resumed.stderr.slice(-2000)}`)
-    const a = Store.open(join(straightWs, 'fissionfusion.db'))
-    const b = Store.open(join(ws, 'fissionfusion.db'))
-    try {
-      const ma = a.runs.listMembers(straightRun)
-      const mb = b.runs.listMembers(runId)
-      expect(mb.map((m) => [m.name, m.status, m.epochs, m.valScore])).toEqual(ma.map((m) => [m.name, m.status, m.epochs, m.valScore]))
-      for (const [i, m] of ma.entries()) {
-        const x = readFileSync(join(straightWs, m.checkpointPath!, 'weights.bin'))
-        const y = readFileSync(join(ws, mb[i].checkpointPath!, 'weights.bin'))
-        expect(y.equals(x), m.name).toBe(true)
-        // the hash recorded for the resumed member is the one of its final weights
-        expect(b.files.get(`${mb[i].checkpointPath}/weights.bin`)!.damaged).toBeNull()
-      }
-      expect(b.jobs.get(jobId)!.status).toBe('completed')
-    } finally {
-      a.close()
-      b.close()
-    }
-  }, 600_000)
 })

@@ -52,6 +52,30 @@ np.savez(${JSON.stringify(npz)}, train_images=x, train_labels=y, test_images=x[:
     expect(r.errors[1].reason).toBe('its label train_labels[2] = -1 is not a class index (an integer ≥ 0)')
   })
 
+  it('idx: a file pair that cannot be used is skipped and named; the other pairs are imported', async () => {
+    const dir = join(tmp, 'idx')
+    execFileSync(SYSTEM_PYTHON, ['-c', `
+import os, struct, numpy as np
+d = ${JSON.stringify(dir)}
+os.makedirs(d, exist_ok=True)
+def write(name, magic, arr):
+    with open(os.path.join(d, name), 'wb') as f:
+        f.write(struct.pack('>I', magic) + b''.join(struct.pack('>I', n) for n in arr.shape) + arr.astype(np.uint8).tobytes())
+rng = np.random.default_rng(1)
+write('train-images-idx3-ubyte', 0x803, rng.integers(0, 256, (10, 8, 8)))
+write('train-labels-idx1-ubyte', 0x801, np.arange(10) % 2)
+write('t10k-images-idx3-ubyte', 0x803, rng.integers(0, 256, (4, 8, 8)))
+write('extra-images-idx3-ubyte', 0x803, rng.integers(0, 256, (3, 8, 8)))
+write('extra-labels-idx1-ubyte', 0x801, np.arange(2))
+`])
+    const r = await importDataset({ input: dir, format: 'idx', size: 8 }, { outDir: join(tmp, 'ds3') })
+    expect(r.imported).toBe(10)
+    expect(r.errors).toEqual([
+      { file: 'extra-images-idx3-ubyte', reason: 'file skipped: 3 images but 2 labels in extra-labels-idx1-ubyte' },
+      { file: 't10k-images-idx3-ubyte', reason: expect.stringMatching(/^file skipped: its labels file t10k-labels-idx1-ubyte is missing or unreadable \(/) }
+    ])
+  })
+
   it('errorText turns anything thrown into a message, never [object Object]', () => {
     expect(errorText({ exception: 'dicomParser.readPart10Header: DICM prefix not found', dataSet: {} })).toBe('dicomParser.readPart10Header: DICM prefix not found')
     expect(errorText({ code: 'x', message: 'it broke' })).toBe('it broke')
@@ -113,7 +137,7 @@ describe('what is not ready cannot be picked', () => {
   it('a failed run, a failed dataset for fission, and a failed member for export are refused the same way', async () => {
     const fuse = await cli('fuse', '--run', 'run_bad')
     expect(fuse.code).toBe(1)
-    expect(fuse.stderr.trim()).toMatch(/^error: run run_bad \(failed run\) is not ready: its training failed; resume its fission job/)
+    expect(fuse.stderr.trim()).toMatch(/^error: run run_bad \(failed run\) is not ready: its training failed; resume it/)
     const fission = await cli('fission', '--dataset', 'ds_bad', '--plan', 'fgg', '--lrs', '1e-3', '--epochs', '1')
     expect(fission.code).toBe(1)
     expect(fission.stderr.trim()).toMatch(/^error: dataset ds_bad \(broken\) is not ready: its import failed/)

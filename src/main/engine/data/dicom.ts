@@ -12,7 +12,7 @@ import { inflateRawSync } from 'node:zlib'
 import { createRequire } from 'node:module'
 import { Decoder as LosslessDecoder } from 'jpeg-lossless-decoder-js'
 import type { RawImage } from './types'
-import { decodeJpeg12, jpegPrecision } from './jpeg12'
+import { decodeJpeg12, jpegHeader, jpegPrecision } from './jpeg12'
 import { errorText } from '../../../shared/errors'
 
 /** The technical tags used to decode pixels. */
@@ -116,7 +116,21 @@ export function parseDicomPixels(bytes: Uint8Array): { info: DicomPixelInfo; ds:
   try {
     ds = dicomParser.parseDicom(input, { inflater: inflater as unknown as (a: Uint8Array, p: number) => void, ...(forced ? { TransferSyntaxUID: forced } : {}) } as dicomParser.ParseDicomOptions)
   } catch (e) {
-    throw new Error(`the file cannot be read as DICOM: ${errorText(e)}`)
+    // dicom-parser throws { exception, dataSet } with what it parsed so far. Like pydicom, keep a
+    // data set whose pixel data was read whole before the damage (trailing padding or garbage).
+    const partial = (e as { dataSet?: dicomParser.DataSet } | null)?.dataSet
+    const px = partial?.elements?.x7fe00010
+    const whole = (d: dicomParser.DataSet | undefined): boolean => {
+      const p = d?.elements?.x7fe00010
+      return !!p && p.length > 0 && p.dataOffset + p.length <= d!.byteArray.length && !!d!.elements.x00280010
+    }
+    if (partial && px && whole(partial)) ds = partial
+    else {
+      // A data set written implicit VR under an explicit transfer syntax (pydicom reads it, saying so)
+      const implicit = forced ? undefined : implicitBody(input)
+      if (!implicit || !whole(implicit)) throw new Error(`the file cannot be read as DICOM: ${errorText(e)}`)
+      ds = implicit
+    }
   }
   const pixel = ds.elements.x7fe00010
   if (!pixel || pixel.length === 0) throw new Error('DICOM without pixel data (no 7FE0,0010 element)')
@@ -142,6 +156,35 @@ export function parseDicomPixels(bytes: Uint8Array): { info: DicomPixelInfo; ds:
   if (info.bitsAllocated === 1 && info.samplesPerPixel !== 1) throw new Error('unsupported colour image with 1 bit allocated')
   if (info.bitsStored < 1 || info.bitsStored > info.bitsAllocated) throw new Error(`Bits Stored ${info.bitsStored} does not fit in Bits Allocated ${info.bitsAllocated}`)
   return { info, ds, pixel }
+}
+
+/** The data set after a Part 10 file meta group, read as implicit VR little endian whatever the meta says; undefined when that fails too. */
+function implicitBody(bytes: Uint8Array): dicomParser.DataSet | undefined {
+  const dp = dicomParser as unknown as {
+    readPart10Header(b: Uint8Array): dicomParser.DataSet & { position: number }
+    ByteStream: new (parser: unknown, b: Uint8Array, position: number) => { byteArrayParser: unknown }
+    littleEndianByteArrayParser: unknown
+    DataSet: new (parser: unknown, b: Uint8Array, elements: Record<string, dicomParser.Element>) => dicomParser.DataSet
+    parseDicomDataSetImplicit(ds: dicomParser.DataSet, stream: unknown, max: number): void
+    findEndOfEncapsulatedElement(stream: { seek(n: number): void; position: number }, element: dicomParser.Element, warnings: string[]): void
+  }
+  try {
+    const meta = dp.readPart10Header(bytes)
+    const stream = new dp.ByteStream(dp.littleEndianByteArrayParser, bytes, meta.position)
+    const ds = new dp.DataSet(stream.byteArrayParser, bytes, {})
+    dp.parseDicomDataSetImplicit(ds, stream, bytes.length)
+    for (const [k, v] of Object.entries(meta.elements)) ds.elements[k] = { ...v, parser: dp.littleEndianByteArrayParser } as dicomParser.Element
+    // the implicit reader does not split encapsulated pixel data into fragments: do it here
+    const px = ds.elements.x7fe00010
+    const ts = ds.string('x00020010')?.replace(/\0/g, '').trim() ?? ''
+    if (px && px.hadUndefinedLength && !px.fragments && !UNCOMPRESSED.has(ts)) {
+      const s = new dp.ByteStream(dp.littleEndianByteArrayParser, bytes, px.dataOffset) as unknown as { seek(n: number): void; position: number }
+      dp.findEndOfEncapsulatedElement(s, px, [])
+    }
+    return ds
+  } catch {
+    return undefined
+  }
 }
 
 function withPreamble(bytes: Uint8Array): Uint8Array {
@@ -261,6 +304,7 @@ async function runCodec(codec: Codec, data: Uint8Array, label: string): Promise<
  * uncompressed path reads it: `bitsAllocated / 8` little-endian bytes per sample.
  */
 function toAllocated(out: { bytes: Uint8Array; bits: number; components: number; width: number; height: number }, info: DicomPixelInfo, label: string): Uint8Array {
+  if (out.width === 0 || out.height === 0) throw new Error(`the ${label} decoder could not read the frame's header (corrupt or unsupported codestream)`)
   if (out.width !== info.columns || out.height !== info.rows || out.components !== info.samplesPerPixel)
     throw new Error(`the ${label} frame is ${out.width}×${out.height}×${out.components}, but the header says ${info.columns}×${info.rows}×${info.samplesPerPixel}`)
   const n = info.rows * info.columns * info.samplesPerPixel
@@ -334,7 +378,12 @@ export async function decodeFrame(ds: dicomParser.DataSet, pixel: dicomParser.El
       return { kind: 'rgb', rgb, values: Int32Array.from(full) }
     }
   } else {
-    const enc = encapsulatedFrame(ds, pixel, i, info.frames)
+    let enc: Uint8Array
+    try {
+      enc = encapsulatedFrame(ds, pixel, i, info.frames)
+    } catch (e) {
+      throw new Error(`the compressed data of frame ${i + 1} cannot be located in the pixel data: ${errorText(e)}`)
+    }
     if (ts === '1.2.840.10008.1.2.5') native = decodeRle(enc, info)
     else if (ts === '1.2.840.10008.1.2.4.80' || ts === '1.2.840.10008.1.2.4.81') {
       charls ??= (require('@cornerstonejs/codec-charls/decodewasmjs') as () => Promise<{ JpegLSDecoder: Codec }>)()
@@ -345,8 +394,10 @@ export async function decodeFrame(ds: dicomParser.DataSet, pixel: dicomParser.El
     } else if (HTJ2K.has(ts)) {
       openjph ??= (require('@cornerstonejs/codec-openjph/wasmjs') as () => Promise<{ HTJ2KDecoder: Codec }>)()
       native = toAllocated(await runCodec((await openjph).HTJ2KDecoder, enc, 'HTJ2K'), info, 'HTJ2K')
-    } else if (JPEG_DCT.has(ts) && (info.bitsStored > 8 || jpegPrecision(enc) > 8)) {
-      const out = decodeJpeg12(enc)
+    } else if (JPEG_DCT.has(ts) && (info.bitsStored > 8 || jpegPrecision(enc) > 8 || untransformedRgb(enc, info))) {
+      // 12-bit samples (libjpeg-turbo here is 8-bit only), or RGB components that libjpeg would
+      // take for YCbCr (no JFIF / Adobe marker; the DICOM header says RGB, as GDCM reads it)
+      const out = decodeJpeg12(enc, untransformedRgb(enc, info) ? { transform: false } : {})
       native = toAllocated({ bytes: out.bytes, bits: out.precision, components: out.components, width: out.width, height: out.height }, info, 'JPEG 12-bit')
       rgbFromCodec = info.samplesPerPixel === 3 && out.transformed
     } else if (JPEG_DCT.has(ts)) {
@@ -369,6 +420,13 @@ export async function decodeFrame(ds: dicomParser.DataSet, pixel: dicomParser.El
   const rgb = info.bitsStored <= 8 ? Uint8Array.from(values) : Uint8Array.from(values, (v) => Math.round((Math.max(0, v) / max) * 255))
   if (!rgbFromCodec && info.photometric === 'YBR_FULL') ybrFullToRgb(rgb)
   return { kind: 'rgb', rgb, values }
+}
+
+/** True for a 3-component JPEG without JFIF or Adobe marker in a file whose header says RGB. */
+function untransformedRgb(enc: Uint8Array, info: DicomPixelInfo): boolean {
+  if (info.samplesPerPixel !== 3 || info.photometric !== 'RGB') return false
+  const h = jpegHeader(enc)
+  return h.components === 3 && !h.jfif && h.adobe === undefined
 }
 
 /** PALETTE COLOR: looks every stored index up in the red, green and blue tables (PS3.3 C.7.6.3.1.5), to 8 bits. */

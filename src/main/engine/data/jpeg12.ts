@@ -70,20 +70,47 @@ interface Component {
   ac?: Huffman
 }
 
-/** The sample precision of a JPEG stream's frame header (0 when none is found). */
-export function jpegPrecision(b: Uint8Array): number {
-  for (let i = 2; i + 4 < b.length; ) {
-    if (b[i] !== 0xff) return 0
-    const m = b[i + 1]
-    if (m === 0xff) { i++; continue }
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return b[i + 4]
-    i += 2 + ((b[i + 2] << 8) | b[i + 3])
-  }
-  return 0
+/** What the headers before the first scan say: precision, components, and the colour markers. */
+export interface JpegHeader {
+  /** Sample precision (0 when no frame header was found). */
+  precision: number
+  components: number
+  /** A JFIF APP0 marker (implies YCbCr for 3 components). */
+  jfif: boolean
+  /** The Adobe APP14 transform flag (0: none, 1: YCbCr), when present. */
+  adobe?: number
 }
 
-/** Decodes a baseline or extended sequential Huffman JPEG (8 or 12 bits per sample). */
-export function decodeJpeg12(b: Uint8Array): Jpeg12Frame {
+/** Reads the markers before the first scan (cheap: no entropy-coded data is touched). */
+export function jpegHeader(b: Uint8Array): JpegHeader {
+  const h: JpegHeader = { precision: 0, components: 0, jfif: false }
+  for (let i = 2; i + 4 < b.length; ) {
+    if (b[i] !== 0xff) break
+    const m = b[i + 1]
+    if (m === 0xff) { i++; continue }
+    if (m === 0xda || m === 0xd9) break
+    const len = (b[i + 2] << 8) | b[i + 3]
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      h.precision = b[i + 4]
+      h.components = b[i + 9]
+    } else if (m === 0xe0 && String.fromCharCode(...b.subarray(i + 4, i + 8)) === 'JFIF') h.jfif = true
+    else if (m === 0xee && len >= 14 && String.fromCharCode(...b.subarray(i + 4, i + 9)) === 'Adobe') h.adobe = b[i + 15]
+    i += 2 + len
+  }
+  return h
+}
+
+/** The sample precision of a JPEG stream's frame header (0 when none is found). */
+export function jpegPrecision(b: Uint8Array): number {
+  return jpegHeader(b).precision
+}
+
+/**
+ * Decodes a baseline or extended sequential Huffman JPEG (8 or 12 bits per sample). Three
+ * components are converted from YCbCr unless `transform` says otherwise, an Adobe marker says
+ * transform 0, or they are named R, G, B.
+ */
+export function decodeJpeg12(b: Uint8Array, o: { transform?: boolean } = {}): Jpeg12Frame {
   if (b[0] !== 0xff || b[1] !== 0xd8) throw new Error('the JPEG data does not start with an SOI marker')
   const quant: Int32Array[] = []
   const dcTables: Huffman[] = []
@@ -155,7 +182,7 @@ export function decodeJpeg12(b: Uint8Array): Jpeg12Frame {
       throw new Error(`${kinds[marker] ?? `SOF${marker - 0xc0}`} JPEG is not supported by the 12-bit decoder`)
     } else if (marker === 0xdd) {
       restart = u16(seg)
-    } else if (marker === 0xee && len >= 12 && String.fromCharCode(...b.subarray(seg, seg + 5)) === 'Adobe') {
+    } else if (marker === 0xee && len >= 14 && String.fromCharCode(...b.subarray(seg, seg + 5)) === 'Adobe') {
       adobe = b[seg + 11]
     } else if (marker === 0xda) {
       if (comps.length === 0) throw new Error('JPEG scan before its frame header')
@@ -184,15 +211,21 @@ export function decodeJpeg12(b: Uint8Array): Jpeg12Frame {
   const samples = new Int32Array(width * height * n)
   for (let k = 0; k < n; k++) {
     const c = comps[k]
-    const plane = planes[k]
-    const lineW = c.bw * 8
+    const fx = hmax / c.h
+    const fy = vmax / c.v
+    // 2:1 chroma is upsampled like libjpeg's default ("fancy", triangular); other ratios replicate
+    const cw = Math.ceil((width * c.h) / hmax)
+    const ch = Math.ceil((height * c.v) / vmax)
+    const fancy = cw > 1 && fx === 2 && (fy === 1 || fy === 2)
+    const plane = fancy ? fancyUpsample(planes[k], c.bw * 8, cw, ch, fy) : planes[k]
+    const lineW = fancy ? cw * 2 : c.bw * 8
     for (let y = 0; y < height; y++) {
-      const sy = Math.floor((y * c.v) / vmax)
-      for (let x = 0; x < width; x++) samples[(y * width + x) * n + k] = plane[sy * lineW + Math.floor((x * c.h) / hmax)]
+      const sy = fancy ? y : Math.floor((y * c.v) / vmax)
+      for (let x = 0; x < width; x++) samples[(y * width + x) * n + k] = plane[sy * lineW + (fancy ? x : Math.floor((x * c.h) / hmax))]
     }
   }
   // Three components are YCbCr unless an Adobe marker says otherwise or they are named R, G, B.
-  const transformed = n === 3 && adobe !== 0 && !(comps[0].id === 0x52 && comps[1].id === 0x47 && comps[2].id === 0x42)
+  const transformed = n === 3 && (o.transform ?? (adobe !== 0 && !(comps[0].id === 0x52 && comps[1].id === 0x47 && comps[2].id === 0x42)))
   if (transformed) {
     const half = shift
     for (let i = 0; i < samples.length; i += 3) {
@@ -214,6 +247,47 @@ export function decodeJpeg12(b: Uint8Array): Jpeg12Frame {
     }
   }
   return { width, height, components: n, precision, bytes, transformed }
+}
+
+/**
+ * libjpeg's fancy upsampling (jdsample.c h2v1 / h2v2) of a `cw` × `ch` component plane stored with
+ * `stride` values a row: twice as wide (and as tall when `fy` is 2), edge rows and columns repeated.
+ */
+function fancyUpsample(p: Int32Array, stride: number, cw: number, ch: number, fy: number): Int32Array {
+  const ow = cw * 2
+  const out = new Int32Array(ow * ch * fy)
+  const row = new Int32Array(cw)
+  for (let y = 0; y < ch; y++) {
+    for (let v = 0; v < fy; v++) {
+      const o = (y * fy + v) * ow
+      if (fy === 1) {
+        const r = y * stride
+        out[o] = p[r]
+        out[o + 1] = (p[r] * 3 + p[r + 1] + 2) >> 2
+        for (let i = 1; i < cw - 1; i++) {
+          const t = p[r + i] * 3
+          out[o + 2 * i] = (t + p[r + i - 1] + 1) >> 2
+          out[o + 2 * i + 1] = (t + p[r + i + 1] + 2) >> 2
+        }
+        out[o + 2 * cw - 2] = (p[r + cw - 1] * 3 + p[r + cw - 2] + 1) >> 2
+        out[o + 2 * cw - 1] = p[r + cw - 1]
+        continue
+      }
+      // vertical: 3/4 this row + 1/4 the neighbour (above for the upper output row, below for the lower)
+      const r0 = y * stride
+      const r1 = Math.min(ch - 1, Math.max(0, v === 0 ? y - 1 : y + 1)) * stride
+      for (let i = 0; i < cw; i++) row[i] = p[r0 + i] * 3 + p[r1 + i]
+      out[o] = (row[0] * 4 + 8) >> 4
+      out[o + 1] = (row[0] * 3 + row[1] + 7) >> 4
+      for (let i = 1; i < cw - 1; i++) {
+        out[o + 2 * i] = (row[i] * 3 + row[i - 1] + 8) >> 4
+        out[o + 2 * i + 1] = (row[i] * 3 + row[i + 1] + 7) >> 4
+      }
+      out[o + 2 * cw - 2] = (row[cw - 1] * 3 + row[cw - 2] + 8) >> 4
+      out[o + 2 * cw - 1] = (row[cw - 1] * 4 + 7) >> 4
+    }
+  }
+  return out
 }
 
 function clamp(v: number, max: number): number {

@@ -93,11 +93,22 @@ export async function writeSynced(path: string, chunks: Uint8Array[]): Promise<v
   }
 }
 
-/** fsyncs a folder, so that a rename inside it is durable. */
+/**
+ * fsyncs a folder, so that a rename inside it is durable. Where folders cannot be opened or
+ * synced (Windows, some network file systems) the rename is as durable as the system makes it.
+ */
 export async function syncDir(path: string): Promise<void> {
-  const fh = await fsp.open(path, 'r')
+  let fh: Awaited<ReturnType<typeof fsp.open>>
+  try {
+    fh = await fsp.open(path, 'r')
+  } catch (e) {
+    if (['EISDIR', 'EPERM', 'EACCES'].includes((e as NodeJS.ErrnoException).code ?? '')) return
+    throw e
+  }
   try {
     await fh.sync()
+  } catch (e) {
+    if (!['EINVAL', 'ENOTSUP', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
   } finally {
     await fh.close()
   }

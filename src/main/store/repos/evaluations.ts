@@ -54,7 +54,7 @@ export class EvaluationsRepo {
         del.run(e.memberId ?? '', e.soupId ?? '', e.datasetId, e.split, e.metric)
         ins.run(e.memberId ?? null, e.soupId ?? null, e.datasetId, e.split, e.metric, e.value, e.ciLo ?? null, e.ciHi ?? null, e.n ?? null, t)
       }
-    })()
+    }).immediate()
   }
 
   list(f: EvaluationFilter = {}): EvaluationRecord[] {

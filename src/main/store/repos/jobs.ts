@@ -88,7 +88,7 @@ export class JobsRepo {
       this.db.prepare(`UPDATE jobs SET status = 'running', attempt = attempt + 1, pid = ?, started_at = ?, finished_at = NULL,
         error = NULL, exit_reason = NULL, resumable = 0 WHERE id = ?`).run(pid, now(), id)
       return this.append(id, { type: 'started', attempt: this.get(id)!.attempt })
-    })()
+    }).immediate()
   }
 
   /** Records the engine pid once the process exists. */
@@ -101,7 +101,7 @@ export class JobsRepo {
       this.db.prepare('UPDATE jobs SET progress = ?, phase = ?, eta_seconds = ? WHERE id = ?')
         .run(Math.min(1, Math.max(0, p.fraction)), p.phase, p.etaSeconds, id)
       return this.append(id, { type: 'progress', progress: p })
-    })()
+    }).immediate()
   }
 
   log(id: string, level: LogLevel, message: string): JobEvent {
@@ -123,7 +123,7 @@ export class JobsRepo {
       this.db.prepare(`UPDATE jobs SET status = 'completed', progress = 1, eta_seconds = 0, result_json = ?, resumable = 0, pid = NULL,
         finished_at = ? WHERE id = ?`).run(toJson(result), now(), id)
       return this.append(id, { type: 'completed', result })
-    })()
+    }).immediate()
   }
 
   fail(id: string, error: string, exitReason: string | null, resumable: boolean): JobEvent {
@@ -131,7 +131,7 @@ export class JobsRepo {
       this.db.prepare(`UPDATE jobs SET status = 'failed', error = ?, exit_reason = ?, resumable = ?, pid = NULL, eta_seconds = NULL,
         finished_at = ? WHERE id = ?`).run(error, exitReason, resumable ? 1 : 0, now(), id)
       return this.append(id, { type: 'failed', error, resumable, exitReason })
-    })()
+    }).immediate()
   }
 
   cancel(id: string, resumable: boolean): JobEvent {
@@ -139,7 +139,7 @@ export class JobsRepo {
       this.db.prepare(`UPDATE jobs SET status = 'cancelled', resumable = ?, pid = NULL, eta_seconds = NULL, finished_at = ? WHERE id = ?`)
         .run(resumable ? 1 : 0, now(), id)
       return this.append(id, { type: 'cancelled', resumable })
-    })()
+    }).immediate()
   }
 
   /** Puts a failed/cancelled job back in the queue for a resume. */

@@ -129,7 +129,7 @@ export class RunsRepo {
     this.db.transaction(() => {
       for (const [name, value] of Object.entries(metrics)) put.run(memberId, epoch, name, value)
       if (Object.keys(member).length > 0) this.updateMember(memberId, member)
-    })()
+    }).immediate()
   }
 
   listMetrics(memberId: string): MetricRecord[] {

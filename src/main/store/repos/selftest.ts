@@ -11,7 +11,7 @@ export class SelftestRepo {
     this.db.transaction(() => {
       this.db.prepare('INSERT INTO selftest_steps (job_id, step, value) VALUES (?, ?, ?)').run(jobId, step, value)
       this.db.prepare('UPDATE jobs SET state_json = ? WHERE id = ?').run(toJson(state), jobId)
-    })()
+    }).immediate()
   }
 
   /** Steps written so far, in order. */

@@ -63,7 +63,7 @@ export class SoupsRepo {
           relPath(s.checkpointPath, 'checkpointPath'), s.wallSeconds ?? 0, s.backend ?? null, s.status ?? 'done', toJson(s.config ?? {}), now())
       ingredients.forEach((g, i) =>
         insertIngredient.run(id, i, g.memberId, g.childSoupId, g.weight, g.kept ? 1 : 0, g.stepScore))
-    })()
+    }).immediate()
     return this.get(id)!
   }
 

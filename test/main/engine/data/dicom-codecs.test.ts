@@ -105,7 +105,7 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM codecs and layouts (files encoded at t
 
   it('lossless encodings decode to exactly the source pixels (and to what pydicom + GDCM decodes)', async () => {
     const names = ['ct_j2k', 'us_j2k', 'ct_jpegls', 'us_jpegls', 'ct_jpeg_lossless', 'ct_rle', 'us_rle', 'ct_dcmcrle', 'ct12_uncompressed',
-      'us16_uncompressed', 'us16_planar', 'us16_rle', 'us32_rle', 'mask1bit', 'ybr422', 'nometa_implicit', 'nometa_explicit', 'htj2k_0']
+      'us16_uncompressed', 'us16_planar', 'us16_rle', 'us32_rle', 'mask1bit', 'ybr422', 'palette', 'nometa_implicit', 'nometa_explicit', 'htj2k_0']
     for (const n of names) {
       const v = byName(n)
       const mine = flat(await decodeAll(v.file))
@@ -142,7 +142,7 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM codecs and layouts (files encoded at t
     expect(d.mean).toBeLessThan(20)
   })
 
-  it('display images: 16-bit colour scaled to 8 bits, YBR_FULL_422 to RGB, 1-bit to 0/255, bare data sets recognised as DICOM', async () => {
+  it('display images: 16-bit colour scaled to 8 bits, YBR_FULL_422 and PALETTE COLOR to RGB, 1-bit to 0/255, bare data sets recognised as DICOM', async () => {
     const us16 = await decodeImageFile(new Uint8Array(await readFile(byName('us16_rle').file)))
     const us8 = await decodeDicom(new Uint8Array(await readFile(US)))
     expect(us16.length).toBe(8)
@@ -152,6 +152,9 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM codecs and layouts (files encoded at t
     ybrFullToRgb(ref)
     expect(ybr[0].channels).toBe(3)
     expect(diff(Int32Array.from(ybr[0].data), Int32Array.from(ref)).max).toBe(0)
+    const palette = await decodeDicom(new Uint8Array(await readFile(byName('palette').file)))
+    expect(palette[0].channels).toBe(3)
+    expect(diff(Int32Array.from(palette[0].data), await i32(join(work, 'palette.rgb.i32'))).max).toBe(0) // pydicom's apply_color_lut, to 8 bits
     const mask = await decodeImageFile(new Uint8Array(await readFile(byName('mask1bit').file)))
     expect(mask.map((m) => [m.width, m.height, m.channels])).toEqual([[60, 63, 1], [60, 63, 1]])
     expect(new Set(mask.flatMap((m) => [...m.data]))).toEqual(new Set([0, 255]))
@@ -166,5 +169,13 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM codecs and layouts (files encoded at t
     const cut = bytes.subarray(0, bytes.length - 150_000)
     await expect(decodeImageFile(cut)).rejects.toThrow(/^(the file cannot be read as DICOM|the JPEG 2000 decoder failed|frame 1)/)
     await expect(decodeImageFile(cut)).rejects.not.toThrow(/\[object Object\]/)
+    // trailing bytes after the pixel data (a torn copy, padding): the whole pixel data is kept, as pydicom does
+    const ct = new Uint8Array(await readFile(CT))
+    const padded = new Uint8Array(ct.length + 5)
+    padded.set(ct)
+    padded.set([0xe0, 0x7f, 0x10, 0x00, 0x4f], ct.length)
+    const a = await decodeDicom(ct)
+    const b = await decodeDicom(padded)
+    expect(Buffer.from(b[0].data).equals(Buffer.from(a[0].data))).toBe(true)
   })
 })
