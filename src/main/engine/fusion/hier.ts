@@ -11,8 +11,10 @@ import {
   commonStart, linearRecipe, MERGE_DEFAULTS, MERGE_OPS, mergeKey, nominalRecipe, type MergeOp, type MergeSpec
 } from './merges'
 import type { FusionAccounting, FusionContext, FusionMethodConfig, FusionResult, MethodId, SoupNode } from './methods'
-import { groupMembers } from './methods'
-import { recipeKey, type Recipe, type Scored } from './recipe'
+import { FUSION_METHODS, groupMembers } from './methods'
+import { recipeKey, type Recipe } from './recipe'
+
+export { makeMergeScorer, type MergeScorer } from './merges'
 
 /** A level of a hierarchy. */
 export type LevelMethod = 'uniform' | 'greedy' | MergeOp
@@ -28,33 +30,6 @@ const MERGE_INFO: Record<MergeOp, { label: string; description: string }> = {
 
 const ALIASES: Record<string, MethodId> = {
   'greedy/uniform': 'gou', 'greedy/greedy': 'gog', 'uniform/uniform': 'uou', 'uniform/greedy': 'uog'
-}
-
-/** A memoised validation scorer of merge specs. */
-export interface MergeScorer {
-  score(s: MergeSpec): Promise<Scored>
-  readonly evaluations: number
-}
-
-/** Wraps an evaluation function (spec → validation score) with a cache keyed by {@link mergeKey}. */
-export function makeMergeScorer(evaluate: (s: MergeSpec) => Promise<number>): MergeScorer {
-  const cache = new Map<string, Promise<Scored>>()
-  return {
-    score(s) {
-      const key = mergeKey(s)
-      let hit = cache.get(key)
-      if (!hit) {
-        const start = performance.now()
-        hit = evaluate(s).then((value) => ({ value, seconds: (performance.now() - start) / 1000 }))
-        hit.catch(() => cache.delete(key))
-        cache.set(key, hit)
-      }
-      return hit
-    },
-    get evaluations() {
-      return cache.size
-    }
-  }
 }
 
 /** Per-method accounting over both shared scorers. */
@@ -259,4 +234,11 @@ export function levelsOf(id: string): [string, string] | null {
   if (alias) return alias.split('/') as [string, string]
   const h = /^hier:([a-z]+)\/([a-z]+)$/.exec(id)
   return h ? [h[1], h[2]] : null
+}
+
+/** Method config by id; throws naming the id when unknown. */
+export function fusionMethod(id: string): FusionMethodConfig {
+  const m = FUSION_METHODS.find((c) => c.id === id) ?? extraMethod(id, (a) => FUSION_METHODS.find((c) => c.id === a))
+  if (!m) throw new Error(`unknown fusion method '${id}' (known: ${FUSION_METHODS.map((c) => c.id).join(', ')}, modelstock, ties, dare, taskarith, hier:OUTER/INNER)`)
+  return m
 }

@@ -16,6 +16,7 @@
  */
 import { WeightAccumulator, normaliseWeights } from './average'
 import { readCheckpoint, type Checkpoint, type NamedWeight } from '../models/checkpoint'
+import type { Scored } from './recipe'
 import { Rng } from '../data/rng'
 
 /** How a merged model is made from members. */
@@ -343,4 +344,31 @@ export function commonStart(members: readonly { id: string; start?: string }[], 
     throw new Error(`${method}: the members start from different models: ${parts.join(' and ')}; ${method} merges task vectors against one common starting point`)
   }
   return [...by.keys()][0]
+}
+
+/** A memoised validation scorer of merge specs. */
+export interface MergeScorer {
+  score(s: MergeSpec): Promise<Scored>
+  readonly evaluations: number
+}
+
+/** Wraps an evaluation function (spec → validation score) with a cache keyed by {@link mergeKey}. */
+export function makeMergeScorer(evaluate: (s: MergeSpec) => Promise<number>): MergeScorer {
+  const cache = new Map<string, Promise<Scored>>()
+  return {
+    score(s) {
+      const key = mergeKey(s)
+      let hit = cache.get(key)
+      if (!hit) {
+        const start = performance.now()
+        hit = evaluate(s).then((value) => ({ value, seconds: (performance.now() - start) / 1000 }))
+        hit.catch(() => cache.delete(key))
+        cache.set(key, hit)
+      }
+      return hit
+    },
+    get evaluations() {
+      return cache.size
+    }
+  }
 }

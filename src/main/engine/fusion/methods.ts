@@ -7,8 +7,7 @@
  */
 import { greedySoup, rankCandidates, type Candidate, type GreedyStep, type TiesRule } from './greedy'
 import { mixUniform, TrackedScorer, uniformRecipe, type Recipe, type Scorer } from './recipe'
-import { extraMethod, type MergeScorer } from './hier'
-import type { MergeSpec } from './merges'
+import type { MergeScorer, MergeSpec } from './merges'
 
 /** A trained member as fusion sees it. */
 export interface FusionMember {
@@ -270,10 +269,3 @@ export const FUSION_METHODS: readonly FusionMethodConfig[] = [
     }
   }
 ]
-
-/** Method config by id; throws naming the id when unknown. */
-export function fusionMethod(id: string): FusionMethodConfig {
-  const m = FUSION_METHODS.find((c) => c.id === id) ?? extraMethod(id, (a) => FUSION_METHODS.find((c) => c.id === a))
-  if (!m) throw new Error(`unknown fusion method '${id}' (known: ${FUSION_METHODS.map((c) => c.id).join(', ')}, modelstock, ties, dare, taskarith, hier:OUTER/INNER)`)
-  return m
-}

@@ -15,10 +15,10 @@ import { averageProbs, predictBatches, toModelInput, type ImageBatch } from '../
 import { averageCheckpoints } from './average'
 import { reestimateBatchNorm } from './batchnorm'
 import type { TiesRule } from './greedy'
-import { fusionMethod, type FusionAccounting, type FusionMember, type FusionResult, type MethodId, type SoupNode } from './methods'
+import { type FusionAccounting, type FusionMember, type FusionResult, type MethodId, type SoupNode } from './methods'
 import type { GreedyStep } from './greedy'
 import { makeScorer, recipeKey, type Recipe } from './recipe'
-import { makeMergeScorer } from './hier'
+import { fusionMethod, makeMergeScorer } from './hier'
 import { mergeCheckpoints, mergeKey, type MergeSpec } from './merges'
 
 /** A member to fuse: its checkpoint folder and what grouping and accounting need. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { greedySoup } from '../../../../src/main/engine/fusion/greedy'
-import { FUSION_METHODS, fusionMethod, groupMembers, type FusionContext, type FusionMember, type SoupNode } from '../../../../src/main/engine/fusion/methods'
+import { fusionMethod } from '../../../../src/main/engine/fusion/hier'
+import { FUSION_METHODS, groupMembers, type FusionContext, type FusionMember, type SoupNode } from '../../../../src/main/engine/fusion/methods'
 import { makeScorer, mixUniform, recipeKey, type Recipe } from '../../../../src/main/engine/fusion/recipe'
 import { Rng } from '../../../../src/main/engine/data/rng'
 

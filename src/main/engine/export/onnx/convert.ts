@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs'
 import { GraphBuilder, type NodeObject, type TensorObject } from './graph'
-import { activation, layerConverters, type LayerContext, type Value } from './layers'
+import { activation, layerConverters as cnnConverters, type LayerContext, type LayerConverter, type Value } from './layers'
 import { toOnnxLayout, type WeightLayout } from './layout'
+import { vitLayerConverters } from './vit'
+
+/** Every layer class the export converts: the CNN layers' and the ViT's (onnx/vit.ts). */
+const layerConverters: Readonly<Record<string, LayerConverter>> = { ...cnnConverters, ...vitLayerConverters }
 
 /** A model that cannot be exported, with a message naming the layer and what is wrong. */
 export class ExportError extends Error {

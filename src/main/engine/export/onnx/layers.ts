@@ -1,6 +1,5 @@
 import type { Attr, GraphBuilder } from './graph'
 import { samePadding, type WeightLayout } from './layout'
-import { vitLayerConverters } from './vit'
 
 /** A value flowing between layers: its ONNX name and its Keras shape without the batch axis. */
 export interface Value {
@@ -277,6 +276,5 @@ export const layerConverters: Readonly<Record<string, LayerConverter>> = {
   GaussianNoise: identity,
   GaussianDropout: identity,
   AlphaDropout: identity,
-  Reshape: reshape,
-  ...vitLayerConverters
+  Reshape: reshape
 }
