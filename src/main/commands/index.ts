@@ -10,6 +10,7 @@
 import { benchTrainCommand } from './bench'
 import { benchDataCommand } from './bench-data'
 import { benchFissionCommand } from './bench-fission'
+import { benchVitCommand } from './bench-vit'
 import { demoCommand } from './demo'
 import { doctorCommand } from './doctor'
 import { evaluateCommand } from './evaluate'
@@ -47,5 +48,6 @@ export const cliCommands: readonly CliCommand[] = [
   exportCommand,
   benchTrainCommand,
   benchDataCommand,
-  benchFissionCommand
+  benchFissionCommand,
+  benchVitCommand
 ]
