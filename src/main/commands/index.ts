@@ -11,6 +11,7 @@ import { benchTrainCommand } from './bench'
 import { benchDataCommand } from './bench-data'
 import { benchFissionCommand } from './bench-fission'
 import { benchPretrainedCommand } from './bench-pretrained'
+import { benchVitCommand } from './bench-vit'
 import { demoCommand } from './demo'
 import { doctorCommand } from './doctor'
 import { evaluateCommand } from './evaluate'
@@ -60,5 +61,6 @@ export const cliCommands: readonly CliCommand[] = [
   slurmTaskCommand,
   interpolateCommand,
   planeCommand,
-  benchPretrainedCommand
+  benchPretrainedCommand,
+  benchVitCommand
 ]

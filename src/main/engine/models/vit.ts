@@ -4,7 +4,7 @@
  *
  *   patch_embed (conv k = s = patch) → flatten to tokens → class token first → + learned position
  *   embeddings → `layers` pre-norm blocks [x + proj(attn(qkv(ln1 x))), x + fc2(gelu(fc1(ln2 x)))]
- *   → encoder_ln → the class token (`features`) → `head`.
+ *   → encoder_ln → the class token (`features`) → `head`; gelu is the FFGelu layer after fc1.
  *
  * LayerNorm ε is 1e-6 (torchvision and timm), GELU is the exact erf form (PyTorch's default).
  * Tensor layouts: tokens are (N, tokens, hidden), the class token first; the patch tokens in
@@ -192,6 +192,44 @@ export class SelfAttention extends tf.layers.Layer {
   }
 }
 
+const INV_SQRT2 = Math.SQRT1_2
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI)
+
+/**
+ * Exact GELU x · Φ(x), Φ(x) = ½ (1 + erf(x / √2)), with a hand-written gradient
+ * Φ(x) + x · φ(x) that keeps only x for the backward pass (tfjs's chain of elementwise ops keeps
+ * five tensors of the MLP's width per block).
+ */
+export const gelu: (x: tf.Tensor) => tf.Tensor = tf.customGrad((x, save) => {
+  const t = x as tf.Tensor
+  ;(save as (ts: tf.Tensor[]) => void)([t])
+  const cdf = (v: tf.Tensor) => tf.mul(tf.add(tf.erf(tf.mul(v, INV_SQRT2)), 1), 0.5)
+  return {
+    value: tf.tidy(() => tf.mul(t, cdf(t))),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+      const [v] = saved
+      const pdf = tf.mul(tf.exp(tf.mul(tf.square(v), -0.5)), INV_SQRT_2PI)
+      return tf.mul(dy, tf.add(cdf(v), tf.mul(v, pdf)))
+    })
+  }
+}) as (x: tf.Tensor) => tf.Tensor
+
+/** The exact GELU of {@link gelu} as a layer (no weights). */
+export class Gelu extends tf.layers.Layer {
+  static className = 'FFGelu'
+  constructor(args: SeededArgs = {}) {
+    super({ name: args.name })
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    return oneShape(inputShape)
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return gelu(only(inputs))
+  }
+}
+
 /** The class token's features: (N, T, h) → (N, h), token 0. */
 export class ClassTokenPool extends tf.layers.Layer {
   static className = 'FFClassTokenPool'
@@ -214,7 +252,7 @@ export class ClassTokenPool extends tf.layers.Layer {
 }
 
 /** The ViT layer classes, registered for tfjs serialization by {@link registerVitLayers}. */
-export const VIT_LAYER_CLASSES = [ClassToken, PositionEmbedding, LayerNorm, SelfAttention, ClassTokenPool] as const
+export const VIT_LAYER_CLASSES = [ClassToken, PositionEmbedding, LayerNorm, SelfAttention, Gelu, ClassTokenPool] as const
 
 let registered = false
 /** Registers the ViT layer classes with tfjs serialization (so `tf.loadLayersModel` reads exported ViTs); idempotent. */
@@ -249,8 +287,8 @@ export function buildVit(name: string, o: ArchBuildOptions, d: VitDims): tf.Laye
   const [gh, gw] = patchGrid(o.inputShape, d.patch)
   const input = inputLayer(o.inputShape)
   const glorot = (n: string) => tf.initializers.glorotUniform({ seed: layerSeed(seed, n) })
-  const dense = (n: string, units: number, activation?: 'gelu') =>
-    tf.layers.dense({ name: n, units, activation, kernelInitializer: glorot(n), biasInitializer: 'zeros' })
+  const dense = (n: string, units: number) =>
+    tf.layers.dense({ name: n, units, kernelInitializer: glorot(n), biasInitializer: 'zeros' })
   const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor
 
   // torchvision: conv_proj ~ truncated normal with std sqrt(1 / fan_in).
@@ -270,7 +308,8 @@ export function buildVit(name: string, o: ArchBuildOptions, d: VitDims): tf.Laye
     y = apply(dense(`${b}_proj`, d.hidden), y)
     x = apply(tf.layers.add({ name: `${b}_add1` }), [x, y])
     y = apply(new LayerNorm({ name: `${b}_ln2` }), x)
-    y = apply(dense(`${b}_fc1`, d.mlp, 'gelu'), y)
+    y = apply(dense(`${b}_fc1`, d.mlp), y)
+    y = apply(new Gelu({ name: `${b}_gelu` }), y)
     y = apply(dense(`${b}_fc2`, d.hidden), y)
     x = apply(tf.layers.add({ name: `${b}_add2` }), [x, y])
   }

@@ -56,4 +56,15 @@ describe('training a ViT with the engine\'s trainer (AdamW, wasm)', () => {
     expect(changed).toEqual(['head/kernel', 'head/bias'])
     o.model.dispose()
   })
+
+  it('has the published parameter counts at 224 px with 1000 classes (DeiT-S 22,050,664; DeiT-Ti 5,717,416)', () => {
+    for (const [arch, count] of [['deit_s16', 22050664], ['vit', 5717416]] as const) {
+      const m = getArch(arch).build({ inputShape: [224, 224, 3], numClasses: 1000, seed: 0 })
+      expect(m.trainableWeights.reduce((s, w) => s + w.shape.reduce((p: number, d) => p * (d as number), 1), 0)).toBe(count)
+      m.dispose()
+    }
+    expect(() => getArch('deit_s16').build({ inputShape: [224, 224, 3], numClasses: 2, seed: 0, vit: { hidden: 192 } })).toThrow(/fixed dimensions; use "vit" to change hidden/)
+    expect(() => getArch('vit').build({ inputShape: [224, 224, 3], numClasses: 2, seed: 0, vit: { hidden: 100, heads: 3 } })).toThrow(/hidden width 100 is not a multiple of its 3 heads/)
+    expect(() => getArch('vit').build({ inputShape: [8, 8, 3], numClasses: 2, seed: 0 })).toThrow(/smaller than one 16 px patch/)
+  })
 })

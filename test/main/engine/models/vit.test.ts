@@ -16,7 +16,7 @@ import { fitPosEmbedding, resizePosEmbedding, torchTensorsFromOnnx, vitFromTorch
 import { makeVitFixture, maxAbs, maxAbsDiff, readSafetensors } from './vit-fixture'
 
 // torchvision VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64), 5 classes.
-const FLAGS = ['--seed', '7', '--image', '32', '--patch', '8', '--layers', '2', '--heads', '2', '--hidden', '32', '--mlp', '64', '--classes', '5', '--batch', '4', '--interp', '48']
+const FLAGS = ['--seed', '7', '--image', '32', '--patch', '8', '--layers', '2', '--heads', '2', '--hidden', '32', '--mlp', '64', '--classes', '5', '--batch', '4', '--interp', '48', '--opset2', '17']
 
 let dir: string
 let io: Map<string, TorchTensor>
@@ -84,6 +84,34 @@ describe('ViT from PyTorch (torchvision VisionTransformer, 32 px, patch 8, 2 blo
     console.log(`torchvision ONNX: max |Δlogit| = ${diff.toExponential(2)}`)
     expect(diff).toBeLessThanOrEqual(1e-4 * maxAbs(ref))
     model.dispose()
+  })
+
+  it('reads an opset-17 export without constant folding (parameters keep their names, MatMul weights go through Transpose nodes)', () => {
+    const decoded = decodeModel(readFileSync(join(dir, 'model-nofold.onnx')))
+    expect(decoded.opsets).toEqual([{ domain: '', version: 17 }])
+    const tensors = torchTensorsFromOnnx(decoded)
+    const st = readSafetensors(join(dir, 'torchvision.safetensors'))
+    expect([...tensors.keys()].sort()).toEqual([...st.keys()].sort())
+    for (const [name, t] of st) expect(maxAbsDiff((tensors.get(name) as TorchTensor).data, t.data), name).toBe(0)
+  })
+
+  it('returns null for a non-ViT and names the first tensor that does not fit', () => {
+    const st = readSafetensors(join(dir, 'torchvision.safetensors'))
+    expect(vitFromTorch(new Map([['conv1.weight', { shape: [64, 3, 7, 7], data: new Float32Array(64 * 147) }]]))).toBeNull()
+    // Width 32 is not a multiple of 64: the number of heads must be given.
+    expect(() => vitFromTorch(st)).toThrow(/hidden width 32 is not a multiple of 64: give the number of attention heads/)
+    const wrong = new Map(st)
+    wrong.set('encoder.layers.encoder_layer_1.mlp.3.weight', { shape: [32, 63], data: new Float32Array(32 * 63) })
+    expect(() => vitFromTorch(wrong, { heads: 2 })).toThrow(/tensor encoder\.layers\.encoder_layer_1\.mlp\.3\.weight has shape \[32,63\], expected \[32,64\]/)
+    const missing = new Map(st)
+    missing.delete('encoder.layers.encoder_layer_0.ln_2.bias')
+    expect(() => vitFromTorch(missing, { heads: 2 })).toThrow(/tensor encoder\.layers\.encoder_layer_0\.ln_2\.bias is missing/)
+    const distilled = new Map(readSafetensors(join(dir, 'timm.safetensors')))
+    distilled.set('dist_token', { shape: [1, 1, 32], data: new Float32Array(32) })
+    expect(() => vitFromTorch(distilled, { heads: 2 })).toThrow(/tensor dist_token: a distilled DeiT/)
+    const extra = new Map(st)
+    extra.set('encoder.layers.encoder_layer_0.extra', { shape: [1], data: new Float32Array(1) })
+    expect((vitFromTorch(extra, { heads: 2 }) as VitImport).report.skipped).toEqual(['encoder.layers.encoder_layer_0.extra: not part of the network'])
   })
 
   it('one training step gives torch autograd\'s gradients and torch.optim.AdamW\'s weights', () => {

@@ -8,6 +8,7 @@ import { conv2dBackpropInputConfig } from './conv2d_backprop_input'
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_backprop'
 import { maxPoolGradConfig } from './max_pool_grad'
 import { nativeKernelConfigs } from './native'
+import { nativeMatMulConfigs } from './matmul_native'
 
 /**
  * Kernels the wasm backend lacks (Conv2DBackpropFilter, both depthwise
@@ -39,7 +40,7 @@ function own(name: string): KernelFunc {
  * Conv2DBackpropInput, MaxPoolGrad, Sum over leading axes), then the JS kernels it does not replace (depthwise gradients).
  */
 export function nativeKernelSet(addon: NativeAddon): KernelConfig[] {
-  const natives = nativeKernelConfigs(addon, own)
+  const natives = [...nativeKernelConfigs(addon, own), ...nativeMatMulConfigs(addon, own)]
   const names = new Set(natives.map((k) => k.kernelName))
   return [...natives, ...wasmKernelConfigs.filter((k) => !names.has(k.kernelName))]
 }

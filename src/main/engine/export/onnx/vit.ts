@@ -63,11 +63,20 @@ const classTokenPool: LayerConverter = (ctx) => {
   return g.node('Reshape', [first, g.int64(`${ctx.name}/shape`, [0, h])], ctx.name)
 }
 
+// Exact GELU: x · ½ · (1 + erf(x / √2)) (the same nodes as the 'gelu' activation in layers.ts).
+const gelu: LayerConverter = (ctx) => {
+  const { g, name } = ctx
+  const x = ctx.inputs[0].name
+  const cdf = g.node('Add', [g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)], `${name}_scaled`)], `${name}_erf`), g.scalar(1)], `${name}_cdf`)
+  return g.node('Mul', [g.node('Mul', [x, g.scalar(0.5)], `${name}_half`), cdf], name)
+}
+
 /** Converters of the ViT layer classes, by class name. */
 export const vitLayerConverters: Readonly<Record<string, LayerConverter>> = {
   FFClassToken: classToken,
   FFPositionEmbedding: positionEmbedding,
   FFLayerNorm: layerNorm,
   FFSelfAttention: selfAttention,
+  FFGelu: gelu,
   FFClassTokenPool: classTokenPool
 }
