@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
-import { intOption, listOf, oneOf, positive, table, type CliCommand } from './types'
+import { intOption, listOf, memorySize, oneOf, positive, table, type CliCommand } from './types'
 
 const AUGS = ['none', 'minimal', 'medium', 'heavy']
 const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc']
@@ -38,6 +38,7 @@ export const fissionCommand: CliCommand = {
     { flags: '--batch-size <n>', description: 'images per batch (default 128)', parse: intOption('--batch-size', 2) },
     { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc (default acc)', parse: oneOf('--metric', METRICS) },
     { flags: '--workers <n>', description: 'engine processes at once (default: one per core; 1 on a GPU)', parse: intOption('--workers', 1) },
+    { flags: '--memory-limit <size>', description: 'peak memory per engine process, MiB or e.g. 3.5GiB (default: 75% of the machine\'s memory / workers, at most 4 GiB); larger batches train in micro-batches', parse: memorySize('--memory-limit') },
     { flags: '--name <text>', description: 'run name' }
   ],
   async run(ctx, _args, o) {
@@ -51,7 +52,8 @@ export const fissionCommand: CliCommand = {
     const from = typeof o.from === 'string' && o.from !== 'random' && existsSync(o.from) ? resolve(o.from) : o.from
     const params = Object.fromEntries(Object.entries({
       datasetId: dataset.id, plan: o.plan, arch: o.arch, width: o.width, from, lpEpochs: o.lpEpochs, epochs: o.epochs, lrs: o.lrs, seeds: o.seeds,
-      augs: o.augs, fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, name: o.name
+      augs: o.augs, fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, name: o.name,
+      memoryLimitMiB: o.memoryLimit
     }).filter(([, v]) => v !== undefined))
     const job: JobRecord = await ctx.runJob('fission', params)
     if (job.status !== 'completed') {

@@ -3,12 +3,12 @@
  * (not guessed), and how a batch is split into micro-batches so that an engine process stays
  * under a memory limit. See docs/MEMORY.md.
  *
- * Measurement ({@link measureFootprint}): one forward pass (inference) and one forward/backward
- * pass (training) of 1 and of 3 images at the real input size (inputs larger than
+ * Measurement ({@link measureFootprint}): forward passes (inference) of 1 and 8 images and
+ * forward/backward passes (training) of 1 and 4 images at the real input size (inputs larger than
  * {@link MEASURE_MAX_SIDE} px are measured at that side and the per-image part is scaled by the
  * pixel ratio), taking the high-water mark of the wasm heap (on the wasm backend: the heap only
  * grows, and it is what the process's resident memory follows) or tf.profile's peak tensor bytes
- * (other backends). Per image = (peak(3) − peak(1)) / 2; fixed = peak(1) − per image. The
+ * (other backends). Per image = (peak(n) − peak(1)) / (n − 1); fixed = peak(1) − per image. The
  * measurement runs in a short-lived child process ({@link footprintFor}) so that no long-lived
  * process keeps the heap it grew, and is cached per (arch, options, shape, backend) in the
  * workspace.
@@ -41,7 +41,7 @@ const HEAP_STEP = 96 * MiB
 /** Extra share on the measured per-image bytes (heap fragmentation, measurement noise). */
 const PER_IMAGE_MARGIN = 1.1
 /** Bump when the measurement changes so cached footprints are measured again. */
-const FOOTPRINT_VERSION = 1
+const FOOTPRINT_VERSION = 2
 
 /** What one architecture at one input shape needs, measured. */
 export interface Footprint {
@@ -118,7 +118,7 @@ export interface MeasureOptions {
 
 /**
  * Measures the footprint in THIS process on the active backend (its wasm heap grows to the
- * 3-image training peak and stays there: call it in a short-lived process, see {@link footprintFor}).
+ * 4-image training peak and stays there: call it in a short-lived process, see {@link footprintFor}).
  * Leaves tf.memory().numTensors unchanged.
  */
 export async function measureFootprint(o: MeasureOptions): Promise<Footprint> {
@@ -153,13 +153,19 @@ export async function measureFootprint(o: MeasureOptions): Promise<Footprint> {
       value.dataSync()
       tf.dispose(grads)
     })
-    // Forward first: the heap only grows, and inference needs less than training.
+    // Forward first: the heap only grows, and inference needs less than training. The heap grows
+    // in steps of up to 96 MiB, so the second measurement takes several images (8 forward, up to 4
+    // training) to keep that step a small part of the difference.
+    const h0 = heap ?? tf.memory().numBytes
     const e1 = await peak(forward(1))
-    const e3 = await peak(forward(3))
+    const e8 = await peak(forward(8))
     const t1 = await peak(step(1))
-    const t3 = await peak(step(3))
-    const evalPer = Math.max(0, (e3 - e1) / 2)
-    const trainPer = Math.max(0, (t3 - t1) / 2)
+    const room = Math.max(0, (heap === null ? Infinity : 0.85 * WASM_HEAP_MAX) - t1)
+    const second = Math.min(4, 1 + Math.floor(room / Math.max(1, t1 - h0)))
+    let trainPer: number
+    if (second >= 2) trainPer = Math.max(0, ((await peak(step(second))) - t1) / (second - 1))
+    else trainPer = t1 - h0 // not room for two: everything above the model counts per image (an upper bound)
+    const evalPer = Math.max(0, (e8 - e1) / 7)
     return {
       version: FOOTPRINT_VERSION, arch: o.arch, archOptions: o.archOptions ?? {}, inputShape: o.inputShape, measuredShape,
       backend: tf.getBackend(), method, weightBytes, trainableBytes,
@@ -237,17 +243,6 @@ function measureInChild(o: FootprintOptions): Promise<Footprint> {
 /** Default limit of peak resident memory per engine process: a share of the machine's memory divided by the workers, at most the wasm heap's 4 GiB. */
 export function defaultMemoryLimit(workers: number, total = totalmem()): number {
   return Math.floor(Math.min((DEFAULT_SHARE * total) / Math.max(1, workers), WASM_HEAP_MAX))
-}
-
-/** Parses `--memory-limit`: a number of MiB, or a number with MiB / GiB / MB / GB (e.g. `3.5GiB`, `3000`). */
-export function parseMemoryLimit(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(mib|gib|mb|gb|m|g)?\s*$/i.exec(text)
-  if (!m) throw new Error(`memory limit '${text}': expected a size such as 3000 (MiB), 3000MiB or 3.5GiB`)
-  const v = Number(m[1])
-  const unit = (m[2] ?? 'mib').toLowerCase()
-  const bytes = unit.startsWith('g') ? v * GiB : v * MiB
-  if (!(bytes >= 64 * MiB)) throw new Error(`memory limit '${text}': at least 64 MiB`)
-  return Math.floor(bytes)
 }
 
 /** Bytes as `1.2 GiB` / `350 MiB`. */

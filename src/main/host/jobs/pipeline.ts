@@ -57,6 +57,8 @@ export const pipelineParams = z.object({
   a2: z.number().positive().optional(),
   batchSize: z.number().int().min(2).optional(),
   workers: z.number().int().min(1).optional(),
+  /** Peak resident memory per engine process, MiB (the fission job's default when absent). */
+  memoryLimitMiB: z.number().min(64).optional(),
   methods: z.array(z.enum(METHODS)).min(1).default([...METHODS]),
   corruptions: z.boolean().default(true),
   resamples: z.number().int().min(100).max(100_000).default(1000),
@@ -161,7 +163,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     // 2. The shared starting point, then 3. the grid and FGG plans from it.
     const plan = {
       arch: p.arch, width: p.width, metric: p.metric, lpEpochs: p.lpEpochs, lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs,
-      cycle: p.cycle, a1: p.a1, a2: p.a2, batchSize: p.batchSize, workers: p.workers
+      cycle: p.cycle, a1: p.a1, a2: p.a2, batchSize: p.batchSize, workers: p.workers, memoryLimitMiB: p.memoryLimitMiB
     }
     const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<Json> => {
       const r = (await fissionJob.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))) as R
@@ -172,7 +174,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     let from = 'random'
     if (p.pretrainEpochs > 0) {
       const pre = await stage('pretrain', (sub) => fission(sub, {
-        datasetId: sourceId, plan: 'pretrain', arch: p.arch, width: p.width, epochs: p.pretrainEpochs, batchSize: p.batchSize, workers: p.workers, name: 'shared starting point'
+        datasetId: sourceId, plan: 'pretrain', arch: p.arch, width: p.width, epochs: p.pretrainEpochs, batchSize: p.batchSize, workers: p.workers, memoryLimitMiB: p.memoryLimitMiB, name: 'shared starting point'
       }))
       from = ((pre.members as R[])[0]).id as string
     }
