@@ -41,7 +41,7 @@ const HEAP_STEP = 96 * MiB
 /** Extra share on the measured per-image bytes (heap fragmentation, measurement noise). */
 const PER_IMAGE_MARGIN = 1.1
 /** Bump when the measurement changes so cached footprints are measured again. */
-const FOOTPRINT_VERSION = 2
+const FOOTPRINT_VERSION = 3
 
 /** What one architecture at one input shape needs, measured. */
 export interface Footprint {
@@ -142,6 +142,8 @@ export async function measureFootprint(o: MeasureOptions): Promise<Footprint> {
       }
       return (await tf.profile(f)).peakBytes
     }
+    // tf.profile's peak of live tensor bytes (it counts some tensors whose memory is shared, so it over-counts).
+    const profiled = async (f: () => void): Promise<number> => (await tf.profile(f)).peakBytes
     const forward = (n: number) => () => tf.tidy(() => {
       const x = tf.randomNormal([n, ...measuredShape])
       ;(model.apply(x, { training: false }) as tf.Tensor).dataSync()
@@ -159,13 +161,17 @@ export async function measureFootprint(o: MeasureOptions): Promise<Footprint> {
     const h0 = heap ?? tf.memory().numBytes
     const e1 = await peak(forward(1))
     const e8 = await peak(forward(8))
+    // Inference adds little per image, often less than the heap's growth step: take the larger of the
+    // heap's and tf.profile's differences (evaluation batches only need to be safe, not exact).
+    const p1 = await profiled(forward(1))
+    const p8 = await profiled(forward(8))
     const t1 = await peak(step(1))
     const room = Math.max(0, (heap === null ? Infinity : 0.85 * WASM_HEAP_MAX) - t1)
     const second = Math.min(4, 1 + Math.floor(room / Math.max(1, t1 - h0)))
     let trainPer: number
     if (second >= 2) trainPer = Math.max(0, ((await peak(step(second))) - t1) / (second - 1))
     else trainPer = t1 - h0 // not room for two: everything above the model counts per image (an upper bound)
-    const evalPer = Math.max(0, (e8 - e1) / 7)
+    const evalPer = Math.max(0, (e8 - e1) / 7, (p8 - p1) / 7)
     return {
       version: FOOTPRINT_VERSION, arch: o.arch, archOptions: o.archOptions ?? {}, inputShape: o.inputShape, measuredShape,
       backend: tf.getBackend(), method, weightBytes, trainableBytes,

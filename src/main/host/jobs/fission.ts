@@ -96,8 +96,8 @@ export interface MemberRow {
  */
 async function planRunMemory(ctx: JobContext, p: FissionParams, batchSizes: number[], workers: number, backend: string) {
   const { footprintFor, planMemory, defaultMemoryLimit, formatBytes, MiB: mib } = await import('../../engine/models/memory')
-  const dataset = ctx.store.datasets.get(p.datasetId)
-  const size = (dataset?.meta as { size?: [number, number] } | null)?.size
+  const { DatasetReader } = await import('../../engine/data/reader')
+  const size = (await DatasetReader.open(ctx.workspace.datasetDir(p.datasetId)).then((r) => r.close().then(() => r.meta), () => null))?.size
   if (!size) throw new Error(`dataset ${p.datasetId} has no image size (import it again)`)
   const limitBytes = p.memoryLimitMiB !== undefined ? p.memoryLimitMiB * mib : defaultMemoryLimit(workers)
   const footprint = await footprintFor({
