@@ -3,29 +3,28 @@
  * (not guessed), and how a batch is split into micro-batches so that an engine process stays
  * under a memory limit. See docs/MEMORY.md.
  *
- * Measurement ({@link measureFootprint}): forward passes (inference) of 1 and 8 images and
- * forward/backward passes (training) of 1 and 4 images at the real input size (inputs larger than
- * {@link MEASURE_MAX_SIDE} px are measured at that side and the per-image part is scaled by the
- * pixel ratio), taking the high-water mark of the wasm heap (on the wasm backend: the heap only
- * grows, and it is what the process's resident memory follows) or tf.profile's peak tensor bytes
- * (other backends). Per image = (peak(n) − peak(1)) / (n − 1); fixed = peak(1) − per image. The
+ * Measurement (fission/footprint.ts, measureFootprint): forward passes (inference) of 1 and 8
+ * images, then real training steps (AdamW, micro-batches accumulated) of 1 + 1 and n + n images
+ * at the real input size (inputs larger than {@link MEASURE_MAX_SIDE} px are measured at that side
+ * and the per-image part is scaled by the pixel ratio), reading the wasm heap's high-water mark
+ * (it only grows; other backends: tf.profile's peak tensor bytes) and the process's peak resident
+ * memory (maxRSS: the heap's touched pages plus the native kernels' and BLAS's buffers).
+ * Per image = (peak(n) − peak(1)) / (n − 1); fixed = peak(1) − per image. The
  * measurement runs in a short-lived child process ({@link footprintFor}) so that no long-lived
  * process keeps the heap it grew, and is cached per (arch, options, shape, backend) in the
  * workspace.
  *
- * Planning ({@link planMemory}): expected peak = non-heap resident memory of an engine process
- * + fixed + AdamW's two moments + (when split) the gradient accumulator and its update
- * + micro-batch × per image + the batch's input tensors + the heap's growth step, kept under the
- * limit and under the wasm32 heap's 4 GiB.
+ * Planning ({@link planMemory}): expected peak resident memory = measured fixed part (Node,
+ * tfjs, weights, gradients, AdamW's moments, the accumulator) + micro-batch × per image + a
+ * checkpoint's JS copies + the batch's input tensors + slack, kept under the limit; the heap's
+ * share (plus its 96 MiB growth step) kept under the wasm32 heap's 4 GiB.
  */
-import * as tf from '@tensorflow/tfjs'
 import { fork } from 'node:child_process'
 import { existsSync, mkdirSync, promises as fsp } from 'node:fs'
 import { createRequire } from 'node:module'
 import { totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { getArch } from './index'
 import type { ArchBuildOptions, InputShape } from './types'
 
 export const MiB = 2 ** 20
@@ -37,11 +36,13 @@ export const MEASURE_MAX_SIDE = 224
 /** Share of the machine's memory the default limit divides among the workers. */
 export const DEFAULT_SHARE = 0.75
 /** The wasm heap grows in steps of up to 96 MiB beyond what was asked (emscripten's over-growth). */
-const HEAP_STEP = 96 * MiB
+export const HEAP_STEP = 96 * MiB
+/** Resident memory beyond the measured parts (data reader, JS objects of a training), bytes. */
+const RSS_SLACK = 64 * MiB
 /** Extra share on the measured per-image bytes (heap fragmentation, measurement noise). */
 const PER_IMAGE_MARGIN = 1.1
 /** Bump when the measurement changes so cached footprints are measured again. */
-const FOOTPRINT_VERSION = 3
+export const FOOTPRINT_VERSION = 6
 
 /** What one architecture at one input shape needs, measured. */
 export interface Footprint {
@@ -59,10 +60,15 @@ export interface Footprint {
   weightBytes: number
   /** Bytes of the trainable weights (the size of the gradients and of each AdamW moment). */
   trainableBytes: number
-  /** Training step: bytes that do not depend on the batch (weights, gradients, runtime). */
+  /** Training step: bytes that do not depend on the batch (weights, gradients, AdamW's moments, the accumulator, runtime). */
   trainFixedBytes: number
   /** Training step: bytes per image (activations kept for the backward pass and their gradients). */
   trainPerImageBytes: number
+  /** Training step, peak resident memory of the process: fixed (Node, tfjs, weights, gradients, AdamW, the accumulator, native buffers) and per image. */
+  rssFixedBytes: number
+  rssPerImageBytes: number
+  /** Resident memory a checkpoint write adds (JS copies of the weights and AdamW's moments). */
+  checkpointBytes: number
   /** Inference: fixed bytes and bytes per image. */
   evalFixedBytes: number
   evalPerImageBytes: number
@@ -90,10 +96,6 @@ export interface MemoryPlan {
   message?: string
 }
 
-const heapOf = (): number | null => {
-  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }
-  return b.wasm?.HEAPU8 ? b.wasm.HEAPU8.length : null
-}
 
 /** The shape to measure for an input shape: the same, or scaled down to {@link MEASURE_MAX_SIDE} px on its longer side. */
 export function measuredShapeOf([h, w, c]: InputShape, minSize = 1): InputShape {
@@ -116,76 +118,8 @@ export interface MeasureOptions {
   numClasses?: number
 }
 
-/**
- * Measures the footprint in THIS process on the active backend (its wasm heap grows to the
- * 4-image training peak and stays there: call it in a short-lived process, see {@link footprintFor}).
- * Leaves tf.memory().numTensors unchanged.
- */
-export async function measureFootprint(o: MeasureOptions): Promise<Footprint> {
-  const t0 = performance.now()
-  const arch = getArch(o.arch)
-  const measuredShape = measuredShapeOf(o.inputShape, arch.minSize)
-  const scale = (o.inputShape[0] * o.inputShape[1]) / (measuredShape[0] * measuredShape[1])
-  const model = arch.build({ ...o.archOptions, inputShape: measuredShape, numClasses: o.numClasses ?? 2, seed: 0 })
-  const heap = heapOf()
-  const method: Footprint['method'] = heap === null ? 'tf-profile' : 'wasm-heap'
-  const baseRssBytes = Math.max(0, process.memoryUsage().rss - (heap ?? 0))
-  try {
-    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable)
-    const weightBytes = model.weights.reduce((a, w) => a + w.read().size * 4, 0)
-    const trainableBytes = vars.reduce((a, v) => a + v.size * 4, 0)
-    const k = o.numClasses ?? 2
-    const peak = async (f: () => void): Promise<number> => {
-      if (heap !== null) {
-        f()
-        return heapOf() as number
-      }
-      return (await tf.profile(f)).peakBytes
-    }
-    // tf.profile's peak of live tensor bytes (it counts some tensors whose memory is shared, so it over-counts).
-    const profiled = async (f: () => void): Promise<number> => (await tf.profile(f)).peakBytes
-    const forward = (n: number) => () => tf.tidy(() => {
-      const x = tf.randomNormal([n, ...measuredShape])
-      ;(model.apply(x, { training: false }) as tf.Tensor).dataSync()
-    })
-    const step = (n: number) => () => tf.tidy(() => {
-      const x = tf.randomNormal([n, ...measuredShape])
-      const y = tf.oneHot(tf.zeros([n], 'int32'), k)
-      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars)
-      value.dataSync()
-      tf.dispose(grads)
-    })
-    // Forward first: the heap only grows, and inference needs less than training. The heap grows
-    // in steps of up to 96 MiB, so the second measurement takes several images (8 forward, up to 4
-    // training) to keep that step a small part of the difference.
-    const h0 = heap ?? tf.memory().numBytes
-    const e1 = await peak(forward(1))
-    const e8 = await peak(forward(8))
-    // Inference adds little per image, often less than the heap's growth step: take the larger of the
-    // heap's and tf.profile's differences (evaluation batches only need to be safe, not exact).
-    const p1 = await profiled(forward(1))
-    const p8 = await profiled(forward(8))
-    const t1 = await peak(step(1))
-    const room = Math.max(0, (heap === null ? Infinity : 0.85 * WASM_HEAP_MAX) - t1)
-    const second = Math.min(4, 1 + Math.floor(room / Math.max(1, t1 - h0)))
-    let trainPer: number
-    if (second >= 2) trainPer = Math.max(0, ((await peak(step(second))) - t1) / (second - 1))
-    else trainPer = t1 - h0 // not room for two: everything above the model counts per image (an upper bound)
-    const evalPer = Math.max(0, (e8 - e1) / 7, (p8 - p1) / 7)
-    return {
-      version: FOOTPRINT_VERSION, arch: o.arch, archOptions: o.archOptions ?? {}, inputShape: o.inputShape, measuredShape,
-      backend: tf.getBackend(), method, weightBytes, trainableBytes,
-      trainFixedBytes: Math.max(0, t1 - trainPer), trainPerImageBytes: Math.ceil(trainPer * scale),
-      evalFixedBytes: Math.max(0, e1 - evalPer), evalPerImageBytes: Math.ceil(evalPer * scale),
-      baseRssBytes, seconds: (performance.now() - t0) / 1000
-    }
-  } finally {
-    model.dispose()
-  }
-}
-
 /** The footprint entry (a child process run with tsx, see memory-probe.ts). */
-export const PROBE_ENTRY = fileURLToPath(new URL('./memory-probe.ts', import.meta.url))
+export const PROBE_ENTRY = fileURLToPath(new URL('../fission/footprint-probe.ts', import.meta.url))
 
 /** Options of {@link footprintFor}. */
 export interface FootprintOptions extends MeasureOptions {
@@ -263,13 +197,16 @@ export function splitBatch(n: number, max: number): number[] {
   return Array.from({ length: parts }, (_, i) => base + (i < n % parts ? 1 : 0))
 }
 
-/** Peak expected when training micro-batches of `m` images out of a batch of `batch` (see the file header). */
+/**
+ * Peak expected when training micro-batches of `m` images out of a batch of `batch`: in the heap,
+ * and resident (the measured fixed and per-image parts, the checkpoint's JS copies, the batch's
+ * input tensors and some slack).
+ */
 function peakOf(fp: Footprint, batch: number, m: number): { heap: number; rss: number } {
-  const split = m < batch
-  const inputBytes = fp.inputShape[0] * fp.inputShape[1] * fp.inputShape[2] * 4
-  const heap = fp.trainFixedBytes + 2 * fp.trainableBytes + (split ? 2 * fp.trainableBytes : 0) +
-    Math.ceil(m * fp.trainPerImageBytes * PER_IMAGE_MARGIN) + 2 * batch * inputBytes + HEAP_STEP
-  return { heap, rss: heap + fp.baseRssBytes }
+  const inputBytes = 2 * batch * fp.inputShape[0] * fp.inputShape[1] * fp.inputShape[2] * 4
+  const heap = fp.trainFixedBytes + inputBytes + Math.ceil(m * fp.trainPerImageBytes * PER_IMAGE_MARGIN) + HEAP_STEP
+  const rss = fp.rssFixedBytes + inputBytes + Math.ceil(m * fp.rssPerImageBytes * PER_IMAGE_MARGIN) + fp.checkpointBytes + RSS_SLACK
+  return { heap, rss }
 }
 
 /**
@@ -302,7 +239,7 @@ export function planMemory(fp: Footprint, batchSize: number, limitBytes: number)
   const micro = sizes[0]
   const peak = peakOf(fp, batchSize, micro)
   // Inference beside the trained model and its optimizer state: what remains of the heap after the fixed part.
-  const evalRoom = Math.min(limitBytes - fp.baseRssBytes, heapCap) - fp.evalFixedBytes - 4 * fp.trainableBytes - HEAP_STEP - 2 * batchSize * h * w * c * 4
+  const evalRoom = Math.min(limitBytes - fp.rssFixedBytes - fp.checkpointBytes - RSS_SLACK, heapCap - fp.trainFixedBytes - HEAP_STEP) - 2 * batchSize * h * w * c * 4
   const evalBatch = Math.max(1, Math.min(batchSize, fp.evalPerImageBytes > 0 ? Math.floor(evalRoom / (fp.evalPerImageBytes * PER_IMAGE_MARGIN)) : batchSize))
   return { limitBytes, batchSize, microBatch: micro, microBatches: sizes.length, evalBatch, expectedPeakBytes: peak.rss, fits: true }
 }

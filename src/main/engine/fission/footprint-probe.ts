@@ -1,10 +1,12 @@
 /**
- * Entry of the short-lived engine process that measures a footprint (memory.ts, footprintFor):
- * receives one {@link FootprintOptions} message, starts the requested backend, measures, replies
- * `{ ok, footprint }` or `{ ok: false, message }` and exits (so its grown heap is given back).
+ * Entry of the short-lived engine process that measures a footprint (models/memory.ts,
+ * footprintFor): receives one options message, starts the requested backend, measures
+ * (footprint.ts), replies `{ ok, footprint }` or `{ ok: false, message }` and exits, so the heap
+ * it grew is given back.
  */
 import { initBackend, type BackendName } from '../compute/index'
-import { measureFootprint, type FootprintOptions } from './memory'
+import type { FootprintOptions } from '../models/memory'
+import { measureFootprint } from './footprint'
 
 process.once('message', (m: Omit<FootprintOptions, 'cacheDir'>) => {
   void (async () => {
