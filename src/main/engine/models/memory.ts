@@ -150,7 +150,10 @@ export function footprintFor(o: FootprintOptions): Promise<Footprint> {
       const fp = await measureInChild(o)
       if (file && o.cacheDir) {
         mkdirSync(o.cacheDir, { recursive: true })
-        await fsp.writeFile(file, JSON.stringify(fp, null, 1))
+        // written whole or not at all (a process killed mid-write leaves no half file)
+        const tmp = `${file}.tmp-${process.pid}`
+        await fsp.writeFile(tmp, JSON.stringify(fp, null, 1))
+        await fsp.rename(tmp, file)
       }
       return fp
     })()
