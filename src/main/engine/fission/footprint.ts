@@ -75,12 +75,14 @@ export async function measureFootprint(o: MeasureOptions): Promise<Footprint> {
     const firstPer = Math.max(1, t1 - h0)
     let trainPer: number
     let rssPer: number
-    if (t1 + 3 * firstPer > cap) {
+    // firstPer (everything the first step added, AdamW included) over-estimates an image: a safe guess of room
+    const start = t1 + 3 * firstPer <= cap ? 4 : t1 + firstPer <= cap ? 2 : 0
+    if (start === 0) {
       // not room for more: everything above the model counts per image (an upper bound)
       trainPer = t1 - h0
       rssPer = Math.max(0, r1 - baseRssBytes - h0)
     } else {
-      let n = 4
+      let n = start
       for (;;) {
         const tn = await peak(step(n))
         trainPer = Math.max(0, (tn - t1) / (n - 1))
