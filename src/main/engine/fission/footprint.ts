@@ -76,13 +76,13 @@ export async function measureFootprint(o: MeasureOptions): Promise<Footprint> {
     let trainPer: number
     let rssPer: number
     // firstPer (everything the first step added, AdamW included) over-estimates an image: a safe guess of room
-    const start = t1 + 3 * firstPer <= cap ? 4 : t1 + firstPer <= cap ? 2 : 0
-    if (start === 0) {
+    const n0 = t1 + 3 * firstPer <= cap ? 4 : t1 + firstPer <= cap ? 2 : 0
+    if (n0 === 0) {
       // not room for more: everything above the model counts per image (an upper bound)
       trainPer = t1 - h0
       rssPer = Math.max(0, r1 - baseRssBytes - h0)
     } else {
-      let n = start
+      let n = n0
       for (;;) {
         const tn = await peak(step(n))
         trainPer = Math.max(0, (tn - t1) / (n - 1))
