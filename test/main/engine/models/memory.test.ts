@@ -9,6 +9,10 @@ import { promisify } from 'node:util'
 import { execFile } from 'node:child_process'
 import { afterAll, describe, expect, it } from 'vitest'
 import { GiB, MiB, defaultMemoryLimit, planMemory, splitBatch, type Footprint } from '../../../../src/main/engine/models/memory'
+import * as tf from '@tensorflow/tfjs'
+import { initBackend } from '../../../../src/main/engine/compute/index'
+import { measureFootprint } from '../../../../src/main/engine/fission/footprint'
+import { getArch } from '../../../../src/main/engine/models/index'
 import { Store } from '../../../../src/main/store'
 import { Workspace } from '../../../../src/main/workspace'
 import { CLI, ROOT, cliJson } from '../../../fixtures/process'
@@ -60,6 +64,26 @@ describe('planMemory', () => {
     expect(defaultMemoryLimit(2, 8 * GiB)).toBe(3 * GiB)
     expect(defaultMemoryLimit(4, 8 * GiB)).toBe(1.5 * GiB)
     expect(defaultMemoryLimit(2, 24 * GiB)).toBe(4 * GiB)
+  })
+})
+
+describe('measureFootprint', () => {
+  it('measures smallcnn at 32 px in this process: the heap holds at least weights, gradients and both AdamW moments; no tensor left behind', async () => {
+    await initBackend({ backend: 'wasm', threads: 1 })
+    const before = tf.memory().numTensors
+    const fp = await measureFootprint({ arch: 'smallcnn', inputShape: [32, 32, 3], numClasses: 3 })
+    expect(tf.memory().numTensors).toBe(before)
+    const model = getArch('smallcnn').build({ inputShape: [32, 32, 3], numClasses: 3, seed: 0 })
+    const params = model.countParams()
+    model.dispose()
+    expect(fp.weightBytes).toBe(params * 4)
+    expect(fp.trainableBytes).toBeLessThanOrEqual(fp.weightBytes)
+    expect(fp).toMatchObject({ arch: 'smallcnn', inputShape: [32, 32, 3], measuredShape: [32, 32, 3], backend: 'wasm', method: 'wasm-heap' })
+    expect(fp.trainFixedBytes).toBeGreaterThanOrEqual(fp.weightBytes + 3 * fp.trainableBytes)
+    expect(fp.trainPerImageBytes).toBeGreaterThan(0)
+    expect(fp.rssPerImageBytes).toBeGreaterThanOrEqual(fp.trainPerImageBytes)
+    expect(fp.rssFixedBytes).toBeGreaterThan(fp.baseRssBytes)
+    expect(fp.checkpointBytes).toBeGreaterThanOrEqual(3 * fp.weightBytes)
   })
 })
 
