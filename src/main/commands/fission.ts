@@ -13,7 +13,10 @@ const AUGS = ['none', 'minimal', 'medium', 'heavy']
 const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc']
 
 interface Result {
-  run: { id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[] }
+  run: {
+    id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[]
+    memory?: { limitMiB: number; expectedPeakMiB: number; peakRssMiB: { job: number; units: Record<string, number | null> } }
+  }
   members: { id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number; val: Record<string, number | null> }[]
 }
 
@@ -66,6 +69,11 @@ export const fissionCommand: CliCommand = {
     const r = result as Result
     out(`run ${r.run.id}: ${r.run.plan}, ${r.members.length} members, ${r.run.status}, backend ${r.run.backend} × ${r.run.workers}, ${r.run.seconds.toFixed(0)} s`)
     for (const u of r.run.units.filter((x) => x.reason)) out(`  ${u.id}: ${u.status}: ${u.reason}`)
+    const m = r.run.memory
+    if (m) {
+      const peaks = Object.values(m.peakRssMiB.units).filter((v): v is number => v !== null)
+      out(`peak memory per engine process: ${peaks.length ? `${Math.max(...peaks)} MiB (workers)` : 'no unit ran'}, ${m.peakRssMiB.job} MiB (job); expected ${m.expectedPeakMiB} MiB, limit ${m.limitMiB} MiB`)
+    }
     const rows = r.members.map((m) => ({
       member: m.id, group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochs: m.epochsTrained, 's': m.seconds.toFixed(0),
       'val loss': f3(m.val.loss), acc: f3(m.val.acc), f1: f3(m.val.f1), recall: f3(m.val.recall), kappa: f3(m.val.kappa), auc: f3(m.val.auc)
