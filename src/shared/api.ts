@@ -270,6 +270,28 @@ export interface RunEstimate {
   basis: string
   /** Seconds per training image per epoch (median of past members), or null. */
   secondsPerImage: number | null
+  /** Expected memory of each engine process (the architecture's measured footprint at the dataset's size), or null with `memoryNote` saying why. */
+  memory: RunMemoryEstimate | null
+  memoryNote?: string
+}
+
+/** Expected peak memory of one engine process training a plan (engine/models/memory.ts). */
+export interface RunMemoryEstimate {
+  /** Peak resident memory per engine process the plan keeps under, MiB (the given limit or the default). */
+  limitMiB: number
+  /** Whether the limit was given (else the default: 75% of the machine's memory / workers, at most 4 GiB). */
+  limitGiven: boolean
+  /** Expected peak resident memory per engine process, MiB. */
+  expectedPeakMiB: number
+  /** Training memory per image (activations and their gradients), MiB. */
+  perImageMiB: number
+  batchSize: number
+  /** Images per forward/backward pass and passes per batch (1 when the batch fits). */
+  microBatch: number
+  microBatches: number
+  /** False when not even one image fits; `message` then says what to change. */
+  fits: boolean
+  message: string | null
 }
 
 /** The plan settings `estimateRun` takes (the fission job's, all optional but the dataset and plan). */
@@ -284,7 +306,9 @@ const planRequest = z.object({
   augs: z.array(z.enum(['none', 'minimal', 'medium', 'heavy'])).min(1).optional(),
   fggEpochs: z.number().int().min(1).optional(),
   cycle: z.number().int().min(2).optional(),
-  batchSize: z.number().int().min(2).optional()
+  batchSize: z.number().int().min(2).optional(),
+  /** Peak resident memory per engine process, MiB (default: 75% of the machine's memory / workers, at most 4 GiB). */
+  memoryLimitMiB: z.number().min(64).optional()
 }).strict()
 
 /** Every command of the app. */

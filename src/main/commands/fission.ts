@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
-import { intOption, listOf, oneOf, positive, table, type CliCommand } from './types'
+import { intOption, listOf, memorySize, oneOf, positive, table, type CliCommand } from './types'
 
 const AUGS = ['none', 'minimal', 'medium', 'heavy']
 const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc']
@@ -17,6 +17,7 @@ interface Result {
   run: {
     id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[]
     executor?: string; slurm?: { tasks: unknown[]; submissions: { jobId: string }[] } | null
+    memory?: { limitMiB: number; expectedPeakMiB: number; peakRssMiB: { job: number; units: Record<string, number | null> } }
   }
   members: { id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number; val: Record<string, number | null> }[]
 }
@@ -52,6 +53,7 @@ export const fissionCommand: CliCommand = {
     { flags: '--batch-size <n>', description: 'images per batch (default 128)', parse: intOption('--batch-size', 2) },
     { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc (default acc)', parse: oneOf('--metric', METRICS) },
     { flags: '--workers <n>', description: 'engine processes at once (default: one per core; 1 on a GPU)', parse: intOption('--workers', 1) },
+    { flags: '--memory-limit <size>', description: 'peak memory per engine process, MiB or e.g. 3.5GiB (default: 75% of the machine\'s memory / workers, at most 4 GiB); larger batches train in micro-batches', parse: memorySize('--memory-limit') },
     { flags: '--name <text>', description: 'run name' },
     ...slurmCliOptions
   ],
@@ -67,7 +69,8 @@ export const fissionCommand: CliCommand = {
     const params = Object.fromEntries(Object.entries({
       datasetId: dataset.id, plan: o.plan, arch: o.arch, width: o.width, from, lpEpochs: o.lpEpochs, epochs: o.epochs, lrs: o.lrs, seeds: o.seeds,
       augs: o.augs, fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, name: o.name,
-      executor: o.executor, slurm: slurmParamsOf(o)
+      executor: o.executor, slurm: slurmParamsOf(o),
+      memoryLimitMiB: o.memoryLimit
     }).filter(([, v]) => v !== undefined))
     if (o.dryRun) return slurmDryRun(ctx.app().workspace.dir, params)
     const job: JobRecord = await ctx.runJob('fission', params)
@@ -88,6 +91,11 @@ export const fissionCommand: CliCommand = {
     const where = r.run.slurm ? `Slurm job array ${r.run.slurm.submissions.map((x) => x.jobId).join(', ') || '(nothing submitted)'} (${r.run.slurm.tasks.length} tasks) on ${r.run.backend}` : `backend ${r.run.backend} × ${r.run.workers}`
     out(`run ${r.run.id}: ${r.run.plan}, ${r.members.length} members, ${r.run.status}, ${where}, ${r.run.seconds.toFixed(0)} s`)
     for (const u of r.run.units.filter((x) => x.reason)) out(`  ${u.id}: ${u.status}: ${u.reason}`)
+    const m = r.run.memory
+    if (m) {
+      const peaks = Object.values(m.peakRssMiB.units).filter((v): v is number => v !== null)
+      out(`peak memory per engine process: ${peaks.length ? `${Math.max(...peaks)} MiB (workers)` : 'no unit ran'}, ${m.peakRssMiB.job} MiB (job); expected ${m.expectedPeakMiB} MiB, limit ${m.limitMiB} MiB`)
+    }
     const rows = r.members.map((m) => ({
       member: m.id, group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochs: m.epochsTrained, 's': m.seconds.toFixed(0),
       'val loss': f3(m.val.loss), acc: f3(m.val.acc), f1: f3(m.val.f1), recall: f3(m.val.recall), kappa: f3(m.val.kappa), auc: f3(m.val.auc)

@@ -31,7 +31,7 @@ export const importCommand: CliCommand = {
         return v
       }
     },
-    { flags: '--size <px>', description: 'square side after resizing (default 28 for 28 px sources, else 224)', parse: intOption('--size', 8) },
+    { flags: '--size <px>', description: 'square side after resizing (default: the source\'s own, reduced to 224 when larger; never enlarged)', parse: intOption('--size', 8) },
     {
       flags: '--channels <c>', description: 'keep (default) or 3 (gray repeated for ImageNet-style backbones)',
       parse: (v) => {

@@ -11,7 +11,7 @@ import type { Json, JobRecord } from '../../shared/records'
 import { pipelineParams } from '../host/jobs/pipeline'
 import { DEFAULT_PRESET } from '../engine/demo/presets'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
-import { intOption, listOf, oneOf, positive, table, type CliContext, type CliCommand, type CliOption } from './types'
+import { intOption, listOf, memorySize, oneOf, positive, table, type CliContext, type CliCommand, type CliOption } from './types'
 
 /** JSON with object keys sorted, so equal settings give equal text whatever the key order. */
 function canonical(v: unknown): string {
@@ -119,6 +119,7 @@ export const planOptions: CliOption[] = [
   { flags: '--batch-size <n>', description: 'images per batch', parse: intOption('--batch-size', 2) },
   { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc' },
   { flags: '--workers <n>', description: 'training processes at once (default: one per core)', parse: intOption('--workers', 1) },
+  { flags: '--memory-limit <size>', description: 'peak memory per engine process, MiB or e.g. 3.5GiB (default: 75% of the machine\'s memory / workers, at most 4 GiB)', parse: memorySize('--memory-limit') },
   { flags: '--resamples <n>', description: 'bootstrap resamples of the CIs (default 1000)', parse: intOption('--resamples', 100) },
   { flags: '--no-corruptions', description: 'skip the corruption suite' }
 ]
@@ -127,7 +128,7 @@ export const planOptions: CliOption[] = [
 export function planParams(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries({
     arch: o.arch, width: o.width, pretrainEpochs: o.pretrainEpochs, lpEpochs: o.lpEpochs, lrs: o.lrs, seeds: o.seeds, augs: o.augs, epochs: o.epochs,
-    fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, resamples: o.resamples,
+    fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, resamples: o.resamples, memoryLimitMiB: o.memoryLimit,
     corruptions: o.corruptions === false ? false : undefined
   }).filter(([, v]) => v !== undefined))
 }

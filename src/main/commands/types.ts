@@ -106,3 +106,13 @@ export function table(rows: Array<Record<string, unknown>>, columns: string[]): 
   const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)]
 }
+
+/** A memory size option parser: MiB, or a number with MiB / GiB / MB / GB (`3000`, `3000MiB`, `3.5GiB`); returns MiB. */
+export function memorySize(name: string): (s: string) => number {
+  return (s) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(mib|gib|mb|gb|m|g)?\s*$/i.exec(s)
+    const mib = m ? Number(m[1]) * ((m[2] ?? 'm').toLowerCase().startsWith('g') ? 1024 : 1) : NaN
+    if (!(mib >= 64)) throw new Error(`${name}: '${s}' is not a memory size of at least 64 MiB (e.g. 3000, 3000MiB or 3.5GiB)`)
+    return Math.floor(mib)
+  }
+}

@@ -250,7 +250,7 @@ const sizeOf = (meta: Json): string => JSON.stringify(asObj(meta)?.size ?? null)
 async function estimateRun(app: AppCore, req: ParsedRequestOf<'estimateRun'>): Promise<RunEstimate> {
   const dataset = app.store.datasets.get(req.datasetId) ?? notFound('dataset', req.datasetId)
   const { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } = await import('../engine/fission/plans')
-  const { datasetId: _d, plan: kind, arch, ...given } = req
+  const { datasetId: _d, plan: kind, arch, memoryLimitMiB, ...given } = req
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
   let plan: ReturnType<typeof buildPlan>
   try {
@@ -281,7 +281,9 @@ async function estimateRun(app: AppCore, req: ParsedRequestOf<'estimateRun'>): P
   const side = JSON.parse(sizeOf(dataset.meta)) as number[] | null
   const px = side ? `${side.join(' × ')} px` : 'this image size'
   const rate = rates.length ? median(rates) : null
+  const memory = await estimateMemory(app, asObj(dataset.meta)?.size ? dataset.meta : readJson(join(app.workspace.datasetDir(dataset.id), 'meta.json')), arch, plan.units.map((u) => u.batchSize), workers, info.backend, memoryLimitMiB)
   return {
+    ...memory,
     members: members.length, groups: new Set(members.map((m) => m.group)).size, epochs, trainings: plan.units.length, workers,
     backend: info.backend, trainImages,
     seconds: rate === null ? null : (epochs * trainImages * rate) / Math.min(workers, plan.units.length),
@@ -291,6 +293,40 @@ async function estimateRun(app: AppCore, req: ParsedRequestOf<'estimateRun'>): P
       : rate === null
       ? `not measured yet: no finished ${arch} model at ${px} on ${info.backend} in this workspace (the first run measures it)`
       : `median speed of ${rates.length} finished ${arch} model${rates.length > 1 ? 's' : ''} at ${px} on ${info.backend} in this workspace`
+  }
+}
+
+const readJson = (file: string): Json => {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Json
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Expected peak memory per engine process: the architecture's footprint at the dataset's size
+ * (measured once per workspace in a short-lived engine process, then cached; the first call for
+ * an architecture and size takes seconds) and the micro-batches of the plan's largest batch.
+ */
+async function estimateMemory(app: AppCore, meta: Json, arch: string, batchSizes: number[], workers: number, backendName: string, limitMiB?: number): Promise<Pick<RunEstimate, 'memory' | 'memoryNote'>> {
+  const size = asObj(meta)?.size
+  if (!Array.isArray(size) || typeof size[0] !== 'number' || typeof size[1] !== 'number') return { memory: null, memoryNote: 'the dataset has no image size' }
+  try {
+    const { footprintFor, planMemory, defaultMemoryLimit, MiB } = await import('../engine/models/memory')
+    const fp = await footprintFor({ arch, inputShape: [size[0], size[1], 3], backend: backendName, cacheDir: join(app.workspace.dir, 'cache', 'memory') })
+    const limitBytes = limitMiB !== undefined ? limitMiB * MiB : defaultMemoryLimit(workers)
+    const plans = [...new Set(batchSizes)].map((b) => planMemory(fp, b, limitBytes))
+    const m = plans.find((x) => !x.fits) ?? plans.reduce((a, b) => (b.expectedPeakBytes > a.expectedPeakBytes ? b : a))
+    return {
+      memory: {
+        limitMiB: Math.round(limitBytes / MiB), limitGiven: limitMiB !== undefined, expectedPeakMiB: Math.round(m.expectedPeakBytes / MiB),
+        perImageMiB: Math.round(fp.trainPerImageBytes / MiB), batchSize: m.batchSize, microBatch: m.microBatch, microBatches: m.microBatches,
+        fits: m.fits, message: m.message ?? null
+      }
+    }
+  } catch (e) {
+    return { memory: null, memoryNote: e instanceof Error ? e.message : String(e) }
   }
 }
 

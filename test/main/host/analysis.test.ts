@@ -136,6 +136,14 @@ describe('estimateRun', () => {
     // 2 groups × (1 base + 1 snapshot); 2 × (1 + 2) epochs in 4 trainings
     expect(before).toMatchObject({ members: 4, groups: 2, epochs: 6, trainings: 4, trainImages: 32, seconds: null, secondsPerImage: null })
     expect(before.basis).toMatch(/^not measured yet: no finished smallcnn model/)
+    // memory: smallcnn at this size fits the default limit in one pass; 64 MiB cannot hold one engine process
+    expect(before.memory).toMatchObject({ limitGiven: false, batchSize: 128, microBatch: 128, microBatches: 1, fits: true, message: null })
+    expect(before.memory!.expectedPeakMiB).toBeGreaterThan(50)
+    expect(before.memory!.expectedPeakMiB).toBeLessThanOrEqual(before.memory!.limitMiB)
+    expect(before.memory!.limitMiB).toBeLessThanOrEqual(4096)
+    const tight = await call<RunEstimate>('estimateRun', { ...plan, memoryLimitMiB: 64 })
+    expect(tight.memory).toMatchObject({ limitMiB: 64, limitGiven: true, fits: false })
+    expect(tight.memory!.message).toMatch(/^smallcnn at \d+×\d+×3 needs about \d+ MiB per engine process to train even one image at a time .*more than the memory limit of 64 MiB: import the data at a smaller size .*--arch.*--memory-limit/)
     const { backend } = await call<BackendReport>('backendInfo', {})
     expect(before.backend).toBe(backend)
     // three measured members: 2 s / 4 epochs, 4 s / 4, 8 s / 4 over 32 images → median 4 / 4 / 32

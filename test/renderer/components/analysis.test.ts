@@ -162,7 +162,10 @@ describe('NewRunView: the estimate', () => {
   const estimate = (seconds: number | null): RunEstimate => ({
     members: 4, groups: 2, epochs: 6, trainings: 4, workers: 2, backend: 'wasm', trainImages: 160, seconds,
     secondsPerImage: seconds === null ? null : 0.001,
-    basis: seconds === null ? 'not measured yet: no finished smallcnn model at 28 × 28 px on wasm in this workspace (the first run measures it)' : 'median speed of 4 finished smallcnn models at 28 × 28 px on wasm in this workspace'
+    basis: seconds === null ? 'not measured yet: no finished smallcnn model at 28 × 28 px on wasm in this workspace (the first run measures it)' : 'median speed of 4 finished smallcnn models at 28 × 28 px on wasm in this workspace',
+    memory: seconds === null
+      ? { limitMiB: 4096, limitGiven: false, expectedPeakMiB: 3600, perImageMiB: 588, batchSize: 128, microBatch: 4, microBatches: 32, fits: true, message: null }
+      : { limitMiB: 1000, limitGiven: true, expectedPeakMiB: 1200, perImageMiB: 588, batchSize: 128, microBatch: 0, microBatches: 0, fits: false, message: 'resnet50 at 224×224×3 needs about 1.17 GiB per engine process to train even one image at a time' }
   })
 
   it('asks the engine for members, epochs and time of the plan as set, and says where the speed comes from', async () => {
@@ -181,11 +184,16 @@ describe('NewRunView: the estimate', () => {
     expect(box.text()).toMatch(/6\s*training epochs \(4 trainings of 160 images\)/)
     expect(box.find('[data-test="estimate-time"]').text()).toBe('not measured yet')
     expect(box.find('[data-test="estimate-basis"]').text()).toMatch(/^Speed: not measured yet: no finished smallcnn model/)
+    expect(box.find('[data-test="estimate-memory"]').text()).toMatch(/^3\.52 GiB\s*expected peak memory per worker \(limit 4\.00 GiB, the default\);\s*batch 128 as 32 micro-batches of ≤ 4 images\s*\(588 MiB per image\)$/)
+    expect(box.find('[data-test="estimate-memory-error"]').exists()).toBe(false)
+    expect(asked[0].request).not.toHaveProperty('memoryLimitMiB')
     seconds = 125
     await w.find('#run-epochs').setValue('3')
+    await w.find('#run-memory').setValue('1000')
     await wait(300)
     await flushPromises()
-    expect(fake.calls.filter((c) => c.command === 'estimateRun').at(-1)!.request).toMatchObject({ epochs: 3 })
+    expect(fake.calls.filter((c) => c.command === 'estimateRun').at(-1)!.request).toMatchObject({ epochs: 3, memoryLimitMiB: 1000 })
+    expect(box.find('[data-test="estimate-memory-error"]').text()).toMatch(/needs about 1\.17 GiB per engine process to train even one image/)
     expect(box.find('[data-test="estimate-time"]').text()).toBe('≈ 2 min 5 s')
     expect(box.text()).toContain('estimated time on wasm (2 at once)')
   })

@@ -23,7 +23,11 @@ export interface ImportOptions {
   name?: string
   /** Importer to use; 'auto' (default) recognises the input by content. */
   format?: FormatName | 'auto'
-  /** Square side in pixels after preprocessing; default 28 for 28 px sources, else 224. */
+  /**
+   * Square side in pixels after preprocessing. Default: the source's own side (the shorter side of
+   * its first image when the source does not declare one), reduced to {@link MAX_DEFAULT_SIZE} when
+   * larger; never enlarged by default.
+   */
   size?: number
   /**
    * 'keep' (default) the source's channels, or 3 (gray repeated) for ImageNet-style backbones.
@@ -65,13 +69,27 @@ export interface ImportResult {
   /** Inputs (files, rows, array entries) that could not be used; equals errors.length. */
   failed: number
   errors: ImportIssue[]
+  /** Images enlarged to the size (their shorter side was smaller); reported, never silent. */
+  enlarged: number
 }
 
 const CONCURRENCY = 8
 
-/** The square side an import uses unless told otherwise: 28 px for 28 px sources (MedMNIST), else 224 px. */
-export function defaultImageSize(nativeSize?: number): number {
-  return nativeSize === 28 ? 28 : 224
+/** Sources larger than this are reduced to it by default (ImageNet backbones' size). */
+export const MAX_DEFAULT_SIZE = 224
+
+/**
+ * The square side an import uses unless told otherwise: the source's own side (`side`: the
+ * declared size of an array source, or the shorter side of the first image), reduced to
+ * {@link MAX_DEFAULT_SIZE} px when larger, never enlarged. Undefined while the side is unknown.
+ */
+export function defaultImageSize(side?: number): number | undefined {
+  return side === undefined ? undefined : Math.min(side, MAX_DEFAULT_SIZE)
+}
+
+/** The side an image imposes on the default size: its shorter side, so that no axis is enlarged. */
+export function imageSide(img: { width: number; height: number }): number {
+  return Math.min(img.width, img.height)
 }
 
 function stratumOf(label: number | Float32Array): string {
@@ -114,8 +132,10 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
   const fractions = typeof opts.split === 'string' ? parseSplit(opts.split) : (opts.split ?? DEFAULT_SPLIT)
   const seed = opts.seed ?? 0
   const { items, source, seeded } = assignSplits(src, fractions, seed, errors)
-  const size = opts.size ?? defaultImageSize(src.nativeSize)
-  if (!Number.isInteger(size) || size < 1 || size > 4096) throw new Error(`size ${size}: expected an integer number of pixels in 1..4096`)
+  // Unknown until the first image is decoded when the source declares no size (folders, files, CSV manifests).
+  let size: number | undefined = opts.size ?? defaultImageSize(src.nativeSize)
+  if (size !== undefined && (!Number.isInteger(size) || size < 1 || size > 4096)) throw new Error(`size ${size}: expected an integer number of pixels in 1..4096`)
+  let enlarged = 0
   let channels: 1 | 3 | undefined = opts.channels === 3 ? 3 : src.nativeChannels
   let writer: CacheWriter | undefined
   const total = items.length
@@ -127,8 +147,8 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
     let lastReport = 0
     for (let start = 0; start < total; ) {
       signal?.throwIfAborted()
-      // One at a time until the first image has decided the channels ('keep' with an unknown source).
-      const window = items.slice(start, start + (channels === undefined ? 1 : CONCURRENCY))
+      // One at a time until the first image has decided the channels ('keep' with an unknown source) and the size.
+      const window = items.slice(start, start + (channels === undefined || size === undefined ? 1 : CONCURRENCY))
       start += window.length
       const done = await Promise.all(
         window.map(async (item): Promise<Uint8Array[] | Error> => {
@@ -140,8 +160,11 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
             return e instanceof Error ? e : new Error(errorText(e))
           }
           channels ??= frames[0].channels
+          size ??= defaultImageSize(imageSide(frames[0])) as number
+          const side = size
+          enlarged += frames.filter((f) => imageSide(f) < side).length
           try {
-            return await Promise.all(frames.map((f) => preprocess(f, size, channels!)))
+            return await Promise.all(frames.map((f) => preprocess(f, side, channels!)))
           } catch (e) {
             return new Error(`could not resize: ${errorText(e)}`)
           }
@@ -154,7 +177,7 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
           errors.push({ file: item.file, reason: pixels.message || 'unreadable' })
           continue
         }
-        writer ??= await CacheWriter.create(hooks.outDir, { task: src.task, numLabels: src.classes.length, size, channels: channels! })
+        writer ??= await CacheWriter.create(hooks.outDir, { task: src.task, numLabels: src.classes.length, size: size!, channels: channels! })
         for (const p of pixels) {
           await writer.append(item.split, p, item.label)
           tally(perClass, item.split, item.label, src.classes)
@@ -177,7 +200,7 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
         format: src.format,
         task: src.task,
         classes: src.classes,
-        size: [size, size],
+        size: [size!, size!],
         channels: channels!,
         counts,
         perClass,
@@ -187,7 +210,7 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
       },
       src.classes
     )
-    return { meta, imported, failed: errors.length, errors }
+    return { meta, imported, failed: errors.length, errors, enlarged }
   } catch (e) {
     await writer?.abort()
     throw e

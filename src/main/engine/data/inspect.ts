@@ -2,15 +2,15 @@
  * What an import would see, before importing: the format the importers recognise, for CSV
  * manifests the columns and the role each was given (detectRoles), the classes and how many
  * items each split holds, and the size/channel defaults the import would use. Reuses the
- * importers' own detection and scan; reads labels and names only (no pixels decoded).
+ * importers' own detection and scan; reads labels and names (and decodes the first image when the source declares no size).
  */
 import { readFile, stat } from 'node:fs/promises'
 import { basename, dirname, relative } from 'node:path'
 import { parseCsv } from './csv'
-import { defaultImageSize } from './import'
+import { defaultImageSize, imageSide, MAX_DEFAULT_SIZE } from './import'
 import { chooseImporter } from './importers'
 import { soleManifest } from './importers/files'
-import type { FormatName, ScanOptions } from './importers/types'
+import type { FormatName, ImportSource, ScanOptions } from './importers/types'
 import { detectRoles } from './manifest'
 import type { DatasetInspection, ManifestColumns } from '../../../shared/api'
 
@@ -19,6 +19,18 @@ export type { ManifestColumns } from '../../../shared/api'
 /** What the import wizard shows before importing (the contract's `DatasetInspection`). */
 export type SourceInspection = DatasetInspection
 
+
+/** The side the default import size follows: the source's declared size, else the shorter side of its first readable image (of the first 5). */
+async function sourceSide(src: ImportSource): Promise<number | undefined> {
+  if (src.nativeSize !== undefined) return src.nativeSize
+  for (const item of src.items.slice(0, 5)) {
+    try {
+      const frames = await src.load(item)
+      if (frames[0]) return imageSide(frames[0])
+    } catch { /* the next one */ }
+  }
+  return undefined
+}
 
 /** Inspects the file or folder an import would read; throws (with a message naming what is wrong) when no importer accepts it. */
 export async function inspectSource(opts: { input: string; csv?: string; format?: FormatName | 'auto'; columns?: ScanOptions['columns'] }): Promise<SourceInspection> {
@@ -51,7 +63,7 @@ export async function inspectSource(opts: { input: string; csv?: string; format?
     perSplit,
     items: src.items.length,
     ownSplit: src.items.some((i) => i.split !== undefined),
-    defaultSize: defaultImageSize(src.nativeSize),
+    defaultSize: defaultImageSize(await sourceSide(src)) ?? MAX_DEFAULT_SIZE,
     channels: src.nativeChannels ?? null,
     ...(columns ? { columns } : {}),
     issues: src.issues.slice(0, 20),

@@ -12,6 +12,7 @@ import { type CheckpointInput, hasCheckpoint, loadModel, readCheckpoint, readChe
 import { checkpointStart, randomStart, tfjsStart, type StartingPoint } from '../models/start'
 import type { ArchBuildOptions } from '../models/types'
 import { getArch } from '../models/index'
+import { type Footprint, MiB, peakRss, planMemory } from '../models/memory'
 import type { MemberSpec, Plan, UnitSpec } from './plans'
 import { readerSource } from './source'
 import { evaluateSource, readTrainResult, train, type TrainResult } from './trainer'
@@ -38,6 +39,8 @@ export interface RunSetup {
   plan: Plan
   /** Provenance written into every checkpoint (run id, dataset id, ...). */
   info?: Record<string, unknown>
+  /** The memory budget of each engine process: units train in micro-batches planned from the footprint (models/memory.ts). */
+  memory?: { limitBytes: number; footprint: Footprint }
 }
 
 /** A member's outcome, as recorded and printed. */
@@ -58,6 +61,11 @@ export interface UnitOutcome {
   result: TrainResult
   /** Members whose checkpoints exist. */
   members: MemberResult[]
+  /** Peak resident memory of the process that ran the unit, MiB (process.resourceUsage().maxRSS). */
+  peakRssMiB?: number
+  /** Images per forward/backward pass and passes per batch, as planned for the memory budget. */
+  microBatch?: number
+  microBatches?: number
 }
 
 /** Hooks of a running unit. */
@@ -146,6 +154,8 @@ export async function membersOf(setup: RunSetup, unit: UnitSpec, result: TrainRe
 /** Runs one unit in this process (resuming it if it was interrupted). The active tfjs backend is used. */
 export const runUnitHere: UnitRunner = async (setup, unitId, hooks) => {
   const unit = findUnit(setup, unitId)
+  const mem = setup.memory ? planMemory(setup.memory.footprint, unit.batchSize, setup.memory.limitBytes) : null
+  if (mem && !mem.fits) throw new Error(mem.message)
   const reader = await DatasetReader.open(setup.dataset)
   const from = await readCheckpoint(join(setup.runDir, unit.from), { optimizer: unit.carryOptimizer })
   const model = getArch(from.meta.arch).build({ ...from.meta.archOptions, inputShape: from.meta.inputShape, numClasses: from.meta.classes.length, seed: 0 })
@@ -156,13 +166,16 @@ export const runUnitHere: UnitRunner = async (setup, unitId, hooks) => {
     const result = await train({
       model, meta: checkpointMeta(setup, reader.meta, normalisation),
       train: readerSource(reader, 'train', { ...prep, augment: unit.augment }), val: readerSource(reader, 'val', prep),
-      epochs: unit.epochs, batchSize: unit.batchSize, schedule: unit.schedule, optimizer: unit.optimizer,
+      epochs: unit.epochs, batchSize: unit.batchSize, ...(mem ? { microBatch: mem.microBatch, evalBatchSize: mem.evalBatch } : {}), schedule: unit.schedule, optimizer: unit.optimizer,
       optimizerState: unit.carryOptimizer ? from.optimizer : undefined, seed: unit.seed, trainable: unit.trainable,
       patience: unit.patience, keepBest: unit.keepBest, snapshotEpochs: unit.snapshotEpochs,
       classWeights: setup.plan.settings.classWeights, dir: join(setup.runDir, unit.dir), signal: hooks.signal,
       onEpoch: (r) => hooks.onEpoch?.(unit.id, r), onStep: (p) => hooks.onStep?.(unit.id, p)
     })
-    return { unit: unit.id, result, members: await membersOf(setup, unit, result) }
+    return {
+      unit: unit.id, result, members: await membersOf(setup, unit, result), peakRssMiB: Math.round(peakRss() / MiB),
+      ...(mem ? { microBatch: mem.microBatch, microBatches: mem.microBatches } : {})
+    }
   } finally {
     model.dispose()
     await reader.close()

@@ -21,6 +21,7 @@ import {
   type CheckpointInput, type EpochRecord, type OptimizerSnapshot, type SplitMetrics, type TrainerState,
   hasCheckpoint, readCheckpoint, setWeights, weightsOf, writeCheckpoint
 } from '../models/checkpoint'
+import { splitBatch } from '../models/memory'
 import { HEAD_LAYER } from '../models/types'
 import { AdamW, type AdamWConfig, type NamedVariable } from './adamw'
 import { batchLoss, labelTensors, probabilities, type UncertainPolicy } from './losses'
@@ -37,8 +38,15 @@ export interface TrainOptions {
   val: BatchSource
   /** Epochs of this training, ≥ 1. */
   epochs: number
-  /** Images per batch. */
+  /** Images per batch (per optimizer update). */
   batchSize: number
+  /**
+   * Images per forward/backward pass (default: the whole batch). A larger batch is split into
+   * balanced micro-batches whose gradients are accumulated into the full batch's (see {@link trainStep}).
+   */
+  microBatch?: number
+  /** Images per inference pass of the validation split (default: batchSize). */
+  evalBatchSize?: number
   schedule: ScheduleSpec
   optimizer?: AdamWConfig
   /** AdamW state carried over from an earlier training (FGG); fresh when absent. */
@@ -154,6 +162,135 @@ export async function evaluateSource(
   return { metrics: metricsOf(task, k, ys, probs, lossSum / Math.max(seen, 1)), probs, y: ys }
 }
 
+/** What a training step works on: the model, its trainable variables, the optimizer and the loss settings. */
+export interface StepContext {
+  model: tf.LayersModel
+  /** The trainable variables (all, or the head's). */
+  params: NamedVariable[]
+  opt: AdamW
+  task: TaskKind
+  /** Per class (single) or per label (multi) loss weights. */
+  classWeights?: number[]
+  uncertain?: UncertainPolicy
+  /** At most this many images per forward/backward pass (balanced, see splitBatch), or the exact sizes; default: the whole batch. */
+  microBatch?: number | number[]
+}
+
+/** What a step returns. */
+export interface StepResult {
+  /** Mean loss of the whole batch (as one pass over it would give); not finite: no update was applied. */
+  loss: number
+  /** Probabilities of the batch's images in training mode, n × outputs. */
+  probs: Float32Array
+}
+
+/**
+ * Each micro-batch's share of the full batch's mean loss: the full loss is Σ w·ℓ / Σ w (single:
+ * w = the class weight of each image, 1 without weights; multi-label: the count of observed labels),
+ * and a micro-batch's mean loss is its own Σ w·ℓ / Σ w, so its share is its Σ w over the batch's.
+ */
+export function microShares(task: TaskKind, y: Int32Array | Float32Array, n: number, sizes: number[], classWeights?: number[], uncertain: UncertainPolicy = 'ignore'): number[] {
+  const width = y.length / n
+  const weightOf = (i: number): number => {
+    if (task === 'single') return classWeights ? classWeights[y[i]] : 1
+    let observed = 0
+    for (let l = 0; l < width; l++) {
+      const v = y[i * width + l]
+      if (!Number.isNaN(v) && !(v === -1 && uncertain === 'ignore')) observed++
+    }
+    return observed
+  }
+  const parts: number[] = []
+  let start = 0
+  for (const size of sizes) {
+    let s = 0
+    for (let i = start; i < start + size; i++) s += weightOf(i)
+    parts.push(s)
+    start += size
+  }
+  const total = parts.reduce((a, b) => a + b, 0)
+  return parts.map((p) => (total > 0 ? p / total : 0))
+}
+
+/**
+ * The gradients of the batch's mean loss with respect to `ctx.params` (same order), accumulated
+ * over micro-batches: each micro-batch's mean loss is weighted by its share ({@link microShares})
+ * so the sum equals the full batch's gradient up to float rounding. BatchNorm layers normalise
+ * each micro-batch with its own statistics and update their moving averages once per micro-batch.
+ * The caller disposes the returned gradients; nothing else is left behind, and at most one
+ * micro-batch's activations are alive at a time.
+ */
+export function accumulatedGradients(ctx: StepContext, batch: { x: tf.Tensor4D; y: Int32Array | Float32Array; n: number }): { loss: number; grads: tf.Tensor[]; probs: Float32Array } {
+  const { x, y, n } = batch
+  const sizes = Array.isArray(ctx.microBatch) ? ctx.microBatch : splitBatch(n, ctx.microBatch ?? n)
+  if (sizes.reduce((a, b) => a + b, 0) !== n) throw new Error(`micro-batches ${sizes.join('+')} do not add up to the batch of ${n}`)
+  const single = sizes.length === 1
+  const shares = single ? [1] : microShares(ctx.task, y, n, sizes, ctx.classWeights, ctx.uncertain)
+  const width = y.length / n
+  const vars = ctx.params.map((p) => p.variable)
+  const cw = ctx.classWeights ? tf.tensor1d(ctx.classWeights) : undefined
+  let acc: tf.Tensor[] | null = null
+  let loss = 0
+  const probs: Float32Array[] = []
+  try {
+    let start = 0
+    for (let j = 0; j < sizes.length; j++) {
+      const nj = sizes[j]
+      const xj = single ? x : tf.slice(x, [start, 0, 0, 0], [nj, -1, -1, -1])
+      const labels = labelTensors(ctx.task, single ? y : y.subarray(start * width, (start + nj) * width), nj, ctx.uncertain)
+      let logits: tf.Tensor2D | undefined
+      try {
+        const { value, grads } = tf.variableGrads(() => {
+          logits = tf.keep(ctx.model.apply(xj, { training: true }) as tf.Tensor2D)
+          const l = batchLoss(ctx.task, logits, labels, cw)
+          return single ? l : tf.mul(l, shares[j])
+        }, vars)
+        loss += value.dataSync()[0]
+        value.dispose()
+        const g = vars.map((v) => grads[v.name])
+        if (acc === null) acc = g
+        else {
+          const prev: tf.Tensor[] = acc
+          acc = prev.map((a, k) => tf.add(a, g[k]))
+          tf.dispose(prev)
+          tf.dispose(g)
+        }
+        probs.push(tf.tidy(() => probabilities(ctx.task, logits as tf.Tensor2D).dataSync() as Float32Array))
+      } finally {
+        if (xj !== x) xj.dispose()
+        logits?.dispose()
+        labels.y.dispose()
+        labels.mask?.dispose()
+      }
+      start += nj
+    }
+  } catch (e) {
+    if (acc) tf.dispose(acc)
+    throw e
+  } finally {
+    cw?.dispose()
+  }
+  const out = new Float32Array(probs.reduce((a, p) => a + p.length, 0))
+  let o = 0
+  for (const p of probs) { out.set(p, o); o += p.length }
+  return { loss, grads: acc ?? [], probs: out }
+}
+
+/**
+ * One training step: the batch's gradients ({@link accumulatedGradients}) and one AdamW update
+ * with learning rate `lr`, unless the loss is not finite (then nothing is updated). The epoch loop
+ * and `bench train` call it; tf.memory().numTensors is unchanged after it (the caller owns `x`).
+ */
+export function trainStep(ctx: StepContext, batch: { x: tf.Tensor4D; y: Int32Array | Float32Array; n: number }, lr: number): StepResult {
+  const { loss, grads, probs } = accumulatedGradients(ctx, batch)
+  try {
+    if (Number.isFinite(loss)) ctx.opt.apply(ctx.params, grads, lr)
+  } finally {
+    tf.dispose(grads)
+  }
+  return { loss, probs }
+}
+
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
 
 /** Runs (or resumes) one training; see the file header for what it writes. */
@@ -177,7 +314,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
   const snapshots = (o.snapshotEpochs ?? []).filter((e) => e <= state.epoch).map((epoch) => ({ epoch, dir: join(o.dir, `epoch-${epoch}`) }))
   const params = trainableOf(o.model, o.trainable ?? 'all')
-  const cw = o.classWeights ? tf.tensor1d(o.classWeights) : undefined
   const iters = itersPerEpoch(o.train.count, o.batchSize)
   const save = (dir: string) =>
     writeCheckpoint(dir, { meta: { ...o.meta, trainer: state }, weights: weightsOf(o.model), optimizer: opt.snapshot() })
@@ -204,38 +340,26 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         if (n < 2) { x.dispose(); continue }
         if (o.signal?.aborted) { x.dispose(); return result('cancelled') }
         lr = lrAt(o.schedule, epoch, i, iters)
-        const labels = labelTensors(task, y, n, o.uncertain)
-        let logits: tf.Tensor2D | undefined
         try {
-          const { value, grads } = tf.variableGrads(() => {
-            logits = tf.keep(o.model.apply(x, { training: true }) as tf.Tensor2D)
-            return batchLoss(task, logits, labels, cw)
-          }, params.map((p) => p.variable))
-          const loss = value.dataSync()[0]
-          value.dispose()
+          const step = trainStep({ model: o.model, params, opt, task, classWeights: o.classWeights, uncertain: o.uncertain, microBatch: o.microBatch }, { x, y, n }, lr)
+          const loss = step.loss
           if (!Number.isFinite(loss)) {
-            tf.dispose(grads)
             return await finish(result('diverged', `loss became ${loss} at epoch ${epoch}, iteration ${i + 1} (lr ${lr.toExponential(3)}); the last checkpoint is epoch ${state.epoch}`))
           }
-          opt.apply(params, params.map((p) => grads[p.variable.name]), lr)
-          tf.dispose(grads)
-          probs.push(tf.tidy(() => probabilities(task, logits as tf.Tensor2D).dataSync() as Float32Array))
+          probs.push(step.probs)
           ys.push(y)
           lossSum += loss * n
           seen += n
           o.onStep?.({ epoch, iteration: i + 1, iterations: iters, loss, lr })
         } finally {
           x.dispose()
-          logits?.dispose()
-          labels.y.dispose()
-          labels.mask?.dispose()
         }
         i++
         await tick()
       }
       if (o.signal?.aborted) return result('cancelled')
       const trainMetrics = metricsOf(task, k, ys, probs, lossSum / Math.max(seen, 1))
-      const { metrics: val } = await evaluateSource(o.model, o.val, task, k, { batchSize: o.batchSize, classWeights: o.classWeights, uncertain: o.uncertain, signal: o.signal })
+      const { metrics: val } = await evaluateSource(o.model, o.val, task, k, { batchSize: o.evalBatchSize ?? o.batchSize, classWeights: o.classWeights, uncertain: o.uncertain, signal: o.signal })
       if (o.signal?.aborted) return result('cancelled')
       if (!Number.isFinite(val.loss)) {
         return await finish(result('diverged', `validation loss became ${val.loss} at epoch ${epoch}; the last checkpoint is epoch ${state.epoch}`))
@@ -263,6 +387,5 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     return await finish(result('done'))
   } finally {
     opt.dispose()
-    cw?.dispose()
   }
 }

@@ -14,7 +14,7 @@ import type { Json } from '../../../shared/records'
 import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
 import { recordCheckpoint } from '../integrity'
-import { defineJob } from './types'
+import { defineJob, type JobContext } from './types'
 import { mergeSlurm, readSlurmDefaults, slurmOptionsSchema, type SlurmState } from '../slurm'
 
 const PRESETS = ['none', 'minimal', 'medium', 'heavy'] as const
@@ -47,7 +47,9 @@ export const fissionParams = z.object({
   /** Where the units train: a pool of engine processes here (default), or one Slurm job array (host/slurm.ts). */
   executor: z.enum(['local', 'slurm']).default('local'),
   /** Slurm settings (over the workspace's slurm.json). */
-  slurm: slurmOptionsSchema.optional()
+  slurm: slurmOptionsSchema.optional(),
+  /** Peak resident memory per engine process, MiB (default: 75% of the machine's memory / workers, at most 4 GiB). */
+  memoryLimitMiB: z.number().min(64).optional()
 }).strict()
 
 type FissionParams = z.output<typeof fissionParams>
@@ -125,6 +127,38 @@ export async function fissionPlanOf(p: FissionParams) {
   return { settings, plan: buildPlan(settings) }
 }
 
+/**
+ * The memory budget of the run's engine processes: the footprint of the architecture at the
+ * dataset's image size (measured once per workspace in a short-lived engine process), the
+ * micro-batch of each batch size, logged; throws before any work when not even one image fits.
+ */
+async function planRunMemory(ctx: JobContext, p: FissionParams, archOptions: { widthMultiplier?: number; stem?: 'small' | 'imagenet' } | undefined, batchSizes: number[], workers: number, backend: string) {
+  const { footprintFor, planMemory, defaultMemoryLimit, formatBytes, MiB: mib } = await import('../../engine/models/memory')
+  const { DatasetReader } = await import('../../engine/data/reader')
+  const size = (await DatasetReader.open(ctx.workspace.datasetDir(p.datasetId)).then((r) => r.close().then(() => r.meta), () => null))?.size
+  if (!size) throw new Error(`dataset ${p.datasetId} has no image size (import it again)`)
+  const limitBytes = p.memoryLimitMiB !== undefined ? p.memoryLimitMiB * mib : defaultMemoryLimit(workers)
+  const footprint = await footprintFor({
+    arch: p.arch, ...(archOptions ? { archOptions } : {}), inputShape: [size[0], size[1], 3],
+    backend, cacheDir: join(ctx.workspace.dir, 'cache', 'memory')
+  })
+  const plans = [...new Set(batchSizes)].map((b) => planMemory(footprint, b, limitBytes))
+  const bad = plans.find((m) => !m.fits)
+  if (bad) throw new Error(bad.message)
+  const worst = plans.reduce((a, b) => (b.expectedPeakBytes > a.expectedPeakBytes ? b : a))
+  ctx.log('info', `memory: ${p.arch} at ${size.join('×')}×3 needs ${formatBytes(footprint.trainPerImageBytes)} per training image; ` +
+    plans.map((m) => `batch ${m.batchSize} ${m.microBatches > 1 ? `as ${m.microBatches} micro-batches of ≤ ${m.microBatch}` : 'in one pass'}`).join(', ') +
+    `; expected peak ${formatBytes(worst.expectedPeakBytes)} per engine process (limit ${formatBytes(limitBytes)}${p.memoryLimitMiB === undefined ? `, the default for ${workers} worker(s)` : ''})`)
+  return {
+    setup: { limitBytes, footprint },
+    report: {
+      limitMiB: Math.round(limitBytes / mib), perImageMiB: Math.round(footprint.trainPerImageBytes / mib),
+      expectedPeakMiB: Math.round(worst.expectedPeakBytes / mib),
+      batches: plans.map((m) => ({ batchSize: m.batchSize, microBatch: m.microBatch, microBatches: m.microBatches, evalBatch: m.evalBatch }))
+    }
+  }
+}
+
 export const fissionJob = defineJob<typeof fissionParams, FissionState>({
   kind: 'fission',
   description: 'Fission: train the members of a grid-search, FGG or pretraining plan (pooled engine processes, resumable).',
@@ -136,6 +170,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     const { runPlan, prepareStart } = await import('../../engine/fission/run')
     const { processUnitRunner } = await import('../../engine/fission/pool')
     const { getArch } = await import('../../engine/models')
+    const { peakRss, MiB } = await import('../../engine/models/memory')
 
     const dataset = ctx.store.datasets.get(p.datasetId)
     if (!dataset) throw new Error(`dataset ${p.datasetId} not found`)
@@ -146,6 +181,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     if (info.warning) ctx.log('warn', info.warning)
     const workers = p.workers ?? (info.device === 'gpu' ? 1 : availableParallelism())
     const slurmOptions = p.executor === 'slurm' ? mergeSlurm(readSlurmDefaults(ctx.workspace.dir), p.slurm) : null
+    const memory = await planRunMemory(ctx, p, archOptions, plan.units.map((u) => u.batchSize), workers, info.backend)
 
     let runId = ctx.state.get()?.runId
     if (!runId || !ctx.store.runs.get(runId)) {
@@ -177,7 +213,7 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
     const setup = {
       runDir, dataset: ctx.workspace.datasetDir(p.datasetId), arch: p.arch,
       ...(archOptions ? { archOptions } : {}), start: resolveStart(p.from, ctx.workspace, ctx.store), plan,
-      info: { runId, datasetId: p.datasetId, plan: p.plan }
+      info: { runId, datasetId: p.datasetId, plan: p.plan }, memory: memory.setup
     }
     const started = await prepareStart(setup)
     if (started) ctx.log('info', `starting point: ${p.from} (${started.transferred} weights transferred, ${started.initialised} initialised)`)
@@ -271,7 +307,11 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
       run: {
         id: runId, plan: p.plan, datasetId: p.datasetId, arch: p.arch, from: p.from, backend: info.backend, workers, executor: p.executor, slurm: slurmTasks,
         status: outcome.status, seconds: (Date.now() - t0) / 1000, metric: settings.metric, settings,
-        units: outcome.units.map((u) => ({ id: u.unit, status: u.result.status, reason: u.result.reason ?? null, epochs: u.result.epochsTrained }))
+        units: outcome.units.map((u) => ({
+          id: u.unit, status: u.result.status, reason: u.result.reason ?? null, epochs: u.result.epochsTrained,
+          peakRssMiB: u.peakRssMiB ?? null, microBatch: u.microBatch ?? null, microBatches: u.microBatches ?? null
+        })),
+        memory: { ...memory.report, peakRssMiB: { job: Math.round(peakRss() / MiB), units: Object.fromEntries(outcome.units.map((u) => [u.unit, u.peakRssMiB ?? null])) } }
       },
       members
     })) as Json

@@ -78,7 +78,9 @@ export const importJob = defineJob<typeof importParams, State>({
       const m = r.meta
       ctx.store.datasets.update(id, { name: m.name, task: m.task, status: 'ready', classes: m.classes, counts: m.counts, meta: m as unknown as Json, error: null })
       if (r.failed > 0) ctx.log('warn', `${r.failed} input(s) could not be used; see the job result for each file and reason`)
-      return { dataset: { id, name: m.name, classes: m.classes, counts: m.counts, perClass: m.perClass }, imported: r.imported, failed: r.failed, errors: r.errors } as unknown as Json
+      if (r.enlarged > 0) ctx.log('warn', `${r.enlarged} image(s) smaller than ${m.size[0]} px were enlarged to ${m.size[0]} × ${m.size[1]} px${p.size === undefined ? ' (the size was set by the first image; choose one with --size)' : ''}`)
+      ctx.log('info', `images stored at ${m.size[0]} × ${m.size[1]} px${p.size === undefined ? ' (the source\'s size, at most 224 px; --size changes it)' : ''}`)
+      return { dataset: { id, name: m.name, classes: m.classes, counts: m.counts, perClass: m.perClass, size: m.size }, imported: r.imported, failed: r.failed, errors: r.errors, enlarged: r.enlarged } as unknown as Json
     } catch (e) {
       const message = errorText(e)
       if (!ctx.signal.aborted) ctx.store.datasets.update(id, { status: 'failed', error: message })

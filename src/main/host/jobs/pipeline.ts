@@ -61,6 +61,8 @@ export const pipelineParams = z.object({
   /** Where the fission stages train: engine processes here (default) or Slurm job arrays; fusion always runs here. */
   executor: z.enum(['local', 'slurm']).optional(),
   slurm: slurmOptionsSchema.optional(),
+  /** Peak resident memory per engine process, MiB (the fission job's default when absent). */
+  memoryLimitMiB: z.number().min(64).optional(),
   methods: z.array(z.enum(METHODS)).min(1).default([...METHODS]),
   corruptions: z.boolean().default(true),
   resamples: z.number().int().min(100).max(100_000).default(1000),
@@ -165,7 +167,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     // 2. The shared starting point, then 3. the grid and FGG plans from it.
     const plan = {
       arch: p.arch, width: p.width, metric: p.metric, lpEpochs: p.lpEpochs, lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs,
-      cycle: p.cycle, a1: p.a1, a2: p.a2, batchSize: p.batchSize, workers: p.workers, executor: p.executor, slurm: p.slurm
+      cycle: p.cycle, a1: p.a1, a2: p.a2, batchSize: p.batchSize, workers: p.workers, executor: p.executor, slurm: p.slurm, memoryLimitMiB: p.memoryLimitMiB
     }
     const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<Json> => {
       const r = (await fissionJob.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))) as R
@@ -177,7 +179,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     if (p.pretrainEpochs > 0) {
       const pre = await stage('pretrain', (sub) => fission(sub, {
         datasetId: sourceId, plan: 'pretrain', arch: p.arch, width: p.width, epochs: p.pretrainEpochs, batchSize: p.batchSize, workers: p.workers, name: 'shared starting point',
-        executor: p.executor, slurm: p.slurm
+        executor: p.executor, slurm: p.slurm, memoryLimitMiB: p.memoryLimitMiB
       }))
       from = ((pre.members as R[])[0]).id as string
     }
