@@ -20,10 +20,13 @@ const nativeExternals = [
   '@tensorflow/tfjs-node-gpu'
 ]
 
-/** Main-process entries: the Electron bootstrap and the engine process the host starts. */
+/** Main-process entries: the Electron bootstrap, the engine process the host starts, and its children. */
 const mainEntries: Record<string, string> = {
   index: resolve('src/main/index.ts'),
-  engine: resolve('src/main/host/engine-process.ts')
+  engine: resolve('src/main/host/engine-process.ts'),
+  // Children of an engine process (src/main/engine/child-entry.ts): training workers and the memory probe.
+  worker: resolve('src/main/engine/fission/worker.ts'),
+  'footprint-probe': resolve('src/main/engine/fission/footprint-probe.ts')
 }
 
 /** While developing only: the page's CSP meta tag allows the dev server's injected styles and reload socket. */

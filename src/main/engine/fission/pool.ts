@@ -3,9 +3,9 @@
  * backends `concurrency` members train at once (the wasm backend computes on one thread per
  * process in Node). Use one process at a time on a GPU backend.
  */
+import { childScript } from '../child-entry'
 import { fork } from 'node:child_process'
-import { createRequire } from 'node:module'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import type { BackendName } from '../compute/index'
 import type { UnitRunner } from './run'
 import type { FromWorker, ToWorker } from './worker'
@@ -27,14 +27,11 @@ export interface ProcessRunnerOptions {
   onSpawn?: (unit: string, pid: number) => void
 }
 
-function tsxImport(): string {
-  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
-}
-
 /** A {@link UnitRunner} that runs each unit in its own child process. */
 export function processUnitRunner(o: ProcessRunnerOptions = {}): UnitRunner {
   return (setup, unit, hooks) => new Promise((resolve, reject) => {
-    const child = fork(WORKER_ENTRY, [], { execArgv: ['--import', tsxImport()], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' })
+    const script = childScript(import.meta.url, './worker.ts', 'worker')
+    const child = fork(script.file, [], { execArgv: script.execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' })
     if (child.pid !== undefined) o.onSpawn?.(unit, child.pid)
     const tail: string[] = []
     const output = (text: string) => {

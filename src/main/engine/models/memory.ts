@@ -19,12 +19,12 @@
  * checkpoint's JS copies + the batch's input tensors + slack, kept under the limit; the heap's
  * share (plus its 96 MiB growth step) kept under the wasm32 heap's 4 GiB.
  */
+import { childScript } from '../child-entry'
 import { fork } from 'node:child_process'
 import { existsSync, mkdirSync, promises as fsp } from 'node:fs'
-import { createRequire } from 'node:module'
 import { totalmem } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import type { ArchBuildOptions, InputShape } from './types'
 
 export const MiB = 2 ** 20
@@ -164,9 +164,9 @@ export function footprintFor(o: FootprintOptions): Promise<Footprint> {
 }
 
 function measureInChild(o: FootprintOptions): Promise<Footprint> {
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+  const script = childScript(import.meta.url, '../fission/footprint-probe.ts', 'footprint-probe')
   return new Promise((resolve, reject) => {
-    const child = fork(PROBE_ENTRY, [], { execArgv: ['--import', tsx], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' })
+    const child = fork(script.file, [], { execArgv: script.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' })
     let err = ''
     let answer: { ok: true; footprint: Footprint } | { ok: false; message: string } | undefined
     child.stderr?.setEncoding('utf8').on('data', (t: string) => { err = (err + t).slice(-2000) })
