@@ -53,6 +53,7 @@ function comparable(r: Report): unknown {
 
 let straight: Report
 let straightMs = 0
+let straightStderr = ''
 let straightDir = ''
 
 describe('fissionfusion demo --quick', () => {
@@ -62,6 +63,7 @@ describe('fissionfusion demo --quick', () => {
     if (r.code !== 0) throw new Error(`demo --quick exited ${r.code}: ${r.stderr.slice(-2000)}`)
     straight = JSON.parse(r.stdout) as Report
     straightMs = r.ms
+    straightStderr = r.stderr
     process.stderr.write(`demo --quick took ${(r.ms / 1000).toFixed(1)} s\n`)
   }, 900_000)
 
@@ -95,6 +97,12 @@ describe('fissionfusion demo --quick', () => {
     expect(new Set(soups.map((m) => m.val.toFixed(4))).size).toBeGreaterThanOrEqual(3)
     expect(straight.treeText[0]).toContain(straight.best.method)
     expect(straight.treeText.length).toBeGreaterThan(2)
+  })
+
+  it('says each distinct warning at most once, whatever the number of stages and worker processes', () => {
+    const warnings = straightStderr.split('\n').filter((l) => /^\[warn\]|^npm warn/i.test(l))
+    expect(warnings.filter((l) => /^npm warn/i.test(l))).toEqual([])
+    expect(new Set(warnings).size).toBe(warnings.length)
   })
 
   it('exports the best soup by validation as one .onnx that onnxruntime runs with the reported test accuracy', async () => {
