@@ -7,7 +7,7 @@ export const benchPretrainedCommand: CliCommand = {
   options: [
     { flags: '--size <px>', description: 'image side (default 224)', parse: intOption('--size', 32) },
     { flags: '--images <n>', description: 'random images (default 32)', parse: intOption('--images', 1) },
-    { flags: '--nets <list>', description: 'resnet18,resnet50,densenet121,mobilenet_v2 (default all)', parse: listOf('--nets', (s) => s) },
+    { flags: '--nets <list>', description: 'resnet18,resnet50,densenet121,mobilenet_v2,vit_s16 (DeiT-S shape) (default all)', parse: listOf('--nets', (s) => s) },
     { flags: '--formats <list>', description: 'safetensors,onnx,preserve.onnx (default safetensors,onnx)', parse: listOf('--formats', (s) => s) }
   ],
   async run(ctx, _args, o) {

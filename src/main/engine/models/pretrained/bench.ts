@@ -44,7 +44,7 @@ const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..
 export async function benchPretrained(o: { size?: number; images?: number; nets?: string[]; formats?: string[]; log?: (l: string) => void } = {}): Promise<PretrainedBenchResult> {
   const size = o.size ?? 224
   const n = o.images ?? 32
-  const nets = o.nets ?? ['resnet18', 'resnet50', 'densenet121', 'mobilenet_v2']
+  const nets = o.nets ?? ['resnet18', 'resnet50', 'densenet121', 'mobilenet_v2', 'vit_s16']
   const formats = o.formats ?? ['safetensors', 'onnx']
   const dir = mkdtempSync(path.join(tmpdir(), 'ff-bench-pretrained-'))
   try {
