@@ -94,8 +94,13 @@ describe('fissionfusion fission', () => {
     try {
       const t0 = Date.now()
       for (;;) {
-        const row = db.prepare("SELECT COUNT(*) AS n FROM job_events WHERE type = 'progress' AND payload_json LIKE '%epoch 1\"%'").get() as { n: number }
-        if (row.n > 0) { epochMs = Date.now() - t0; break }
+        const row = db.prepare("SELECT at FROM job_events WHERE type = 'progress' AND payload_json LIKE '%epoch 1\"%' ORDER BY seq LIMIT 1").get() as { at: string } | undefined
+        if (row) {
+          // An epoch's length, from the memory plan logged just before training (the workspace's first run measures the footprint first).
+          const planned = db.prepare("SELECT at FROM job_events WHERE type = 'log' AND payload_json LIKE '%memory:%' ORDER BY seq LIMIT 1").get() as { at: string } | undefined
+          epochMs = planned ? Date.parse(row.at) - Date.parse(planned.at) : Date.now() - t0
+          break
+        }
         if (Date.now() - t0 > 300_000) throw new Error('no epoch finished within 5 minutes')
         await new Promise((r) => setTimeout(r, 50))
       }
