@@ -226,6 +226,67 @@ static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g
   }
 }
 
+// Image-major direct convolution for small feature maps (the deep stages of a
+// ResNet: 2×2, 4×4, 7×7 outputs): a block is IR images at the same output pixel,
+// so a tap is in bounds for all of them or for none, and padding taps are skipped
+// instead of multiplied by zeros (at 2×2 with a 3×3 window 5 of 9 taps are
+// padding). Output channels [o_begin, o_end) in steps of 16·OB, outermost, so one
+// slice of the filter stays in cache while every pixel and image uses it.
+#define IR 6
+static inline __attribute__((always_inline)) void conv_im_body(const Geom *g, const float *x, const float *w,
+                                                               const float *bias, int act, int o_begin, int o_end,
+                                                               float *y, const int OB) {
+  const int ci = g->ci, co = g->co, ohw = g->oh * g->ow, n = g->n;
+  const size_t img = (size_t)g->h * g->w * ci;
+  int tap_w[MAX_TAPS];
+  ptrdiff_t tap_x[MAX_TAPS];
+  for (int o = o_begin; o < o_end; o += 16 * OB) {
+    v16 b0[OB];
+    for (int k = 0; k < OB; k++) b0[k] = bias != NULL ? load16(bias + o + 16 * k) : (v16){0};
+    for (int p = 0; p < ohw; p++) {
+      const int i0 = p / g->ow, j0 = p % g->ow;
+      int nt = 0;
+      for (int a = 0; a < g->kh; a++) {
+        const int i = i0 * g->sh - g->top + a * g->dh;
+        if (i < 0 || i >= g->h) continue;
+        for (int c = 0; c < g->kw; c++) {
+          const int j = j0 * g->sw - g->left + c * g->dw;
+          if (j < 0 || j >= g->w) continue;
+          tap_w[nt] = a * g->kw + c;
+          tap_x[nt++] = ((ptrdiff_t)i * g->w + j) * ci;
+        }
+      }
+      for (int bb = 0; bb < n; bb += IR) {
+        const int nr = n - bb < IR ? n - bb : IR;
+        v16 acc[IR][OB];
+        for (int r = 0; r < IR; r++)
+          for (int k = 0; k < OB; k++) acc[r][k] = b0[k];
+        // Rows past the last image repeat image bb (in bounds; their sums are not stored).
+        const float *base[IR];
+        for (int r = 0; r < IR; r++) base[r] = x + (size_t)(bb + (r < nr ? r : 0)) * img;
+        for (int t = 0; t < nt; t++) {
+          const float *wt = w + (size_t)tap_w[t] * ci * co + o;
+          const float *s0 = base[0] + tap_x[t], *s1 = base[1] + tap_x[t], *s2 = base[2] + tap_x[t],
+                      *s3 = base[3] + tap_x[t], *s4 = base[4] + tap_x[t], *s5 = base[5] + tap_x[t];
+          for (int c = 0; c < ci; c++) {
+            for (int k = 0; k < OB; k++) {
+              const v16 wv = load16(wt + (size_t)c * co + 16 * k);
+              acc[0][k] += s0[c] * wv;
+              acc[1][k] += s1[c] * wv;
+              acc[2][k] += s2[c] * wv;
+              acc[3][k] += s3[c] * wv;
+              acc[4][k] += s4[c] * wv;
+              acc[5][k] += s5[c] * wv;
+            }
+          }
+        }
+        for (int r = 0; r < nr; r++)
+          for (int k = 0; k < OB; k++) store_act(acc[r][k], act, y + ((size_t)(bb + r) * ohw + p) * co + o + 16 * k);
+      }
+    }
+  }
+}
+
 // dW[t, c, o] = Σ over output pixels of x(pixel, tap t, channel c) · dy[pixel, o], for
 // NC input channels at a time (accumulators in registers across the whole batch).
 #define DW_BLOCK(NC)                                                                                    \
@@ -440,6 +501,21 @@ CONV_DIRECT_VARIANT(conv_direct_generic, )
                         int b_end) {                                                                             \
     SMALL_CASES(DW_SMALL_CALL)                                                                                   \
   }
+typedef void ConvIm(const Geom *, const float *, const float *, const float *, int, int, int, float *);
+// AVX-512 keeps 6 images × 32 channels of sums in registers (12 of 32 zmm); AVX2 6 × 16 (12 of 16 ymm).
+#define CONV_IM_VARIANT(name, attr, OB_WIDE)                                                                   \
+  attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act, int o_begin, \
+                        int o_end, float *y) {                                                                 \
+    if (OB_WIDE > 1 && (o_end - o_begin) % (16 * OB_WIDE) == 0)                                                \
+      conv_im_body(g, x, w, bias, act, o_begin, o_end, y, OB_WIDE);                                            \
+    else                                                                                                       \
+      conv_im_body(g, x, w, bias, act, o_begin, o_end, y, 1);                                                  \
+  }
+CONV_IM_VARIANT(conv_im_avx512, __attribute__((target("avx512f,fma"))), 2)
+CONV_IM_VARIANT(conv_im_avx2, __attribute__((target("avx2,fma"))), 1)
+CONV_IM_VARIANT(conv_im_generic, , 1)
+static ConvIm *conv_im = NULL;
+static const int im_max_pixels = 256;
 DW_DIRECT_VARIANT(dw_direct_avx512, __attribute__((target("avx512f,fma"))))
 DW_DIRECT_VARIANT(dw_direct_avx2, __attribute__((target("avx2,fma"))))
 DW_DIRECT_VARIANT(dw_direct_generic, )
@@ -463,18 +539,21 @@ static void pick_simd(void) {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx512;
+    conv_im = conv_im_avx512;
     dw_direct = dw_direct_avx512;
     conv_small = conv_small_avx512;
     dw_small = dw_small_avx512;
     simd_name = "AVX-512";
   } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx2;
+    conv_im = conv_im_avx2;
     dw_direct = dw_direct_avx2;
     conv_small = conv_small_avx2;
     dw_small = dw_small_avx2;
     simd_name = "AVX2";
   } else {
     conv_direct = conv_direct_generic;
+    conv_im = conv_im_generic;
     dw_direct = dw_direct_generic;
     conv_small = conv_small_generic;
     dw_small = dw_small_generic;
@@ -498,9 +577,21 @@ static int run_conv_small(const Geom *g, const float *x, const float *w, const f
   return !failed;
 }
 
+// Image-major blocks pay off where the feature map is small (many padding taps, little
+// reuse of neighbouring windows) and there are images enough to fill a block.
+static int im_ok(const Geom *g) { return g->oh * g->ow <= im_max_pixels && g->n >= 2; }
+
 static void run_conv_direct(const Geom *g, const float *x, const float *w, const float *bias, int act,
                             const float *zero, float *y) {
   if (small_ok(g) && run_conv_small(g, x, w, bias, act, y)) return;
+  if (im_ok(g)) {
+    const int blocks = g->co / 32 > 0 && g->co % 32 == 0 ? g->co / 32 : g->co / 16, width = g->co / blocks;
+    const int nt = blocks < threads ? blocks : threads;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int part = 0; part < nt; part++)
+      conv_im(g, x, w, bias, act, blocks * part / nt * width, blocks * (part + 1) / nt * width, y);
+    return;
+  }
   const int rows = g->n * g->oh * g->ow, blocks = (rows + ROWS - 1) / ROWS, nt = blocks < threads ? 1 : threads;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int part = 0; part < nt; part++) {
@@ -668,8 +759,13 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
       for (int b = 0; b < g.kw; b++) {
         const float *src = w + ((size_t)(g.kh - 1 - a) * g.kw + (g.kw - 1 - b)) * g.ci * co;
         float *dst = flipped + ((size_t)a * g.kw + b) * co * g.ci;
-        for (int c = 0; c < g.ci; c++)
-          for (int o = 0; o < co; o++) dst[(size_t)o * g.ci + c] = src[(size_t)c * co + o];
+        // Transposed in 16×16 tiles (a plain strided loop misses the cache at 512 channels).
+        for (int c0 = 0; c0 < g.ci; c0 += 16)
+          for (int o0 = 0; o0 < co; o0 += 16) {
+            const int c1 = c0 + 16 < g.ci ? c0 + 16 : g.ci, o1 = o0 + 16 < co ? o0 + 16 : co;
+            for (int c = c0; c < c1; c++)
+              for (int o = o0; o < o1; o++) dst[(size_t)o * g.ci + c] = src[(size_t)c * co + o];
+          }
       }
     const Geom t = {g.n, g.oh, g.ow, co, g.h, g.w, g.ci, g.kh, g.kw, 1, 1, 1, 1, g.kh - 1 - g.top, g.kw - 1 - g.left};
     run_conv_direct(&t, d, flipped, NULL, 0, zero, dx);
