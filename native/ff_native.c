@@ -241,8 +241,8 @@ static inline __attribute__((always_inline)) void conv_im_body(const Geom *g, co
   int tap_w[MAX_TAPS];
   ptrdiff_t tap_x[MAX_TAPS];
   for (int o = o_begin; o < o_end; o += 16 * OB) {
-    v16 b0[OB];
-    for (int k = 0; k < OB; k++) b0[k] = bias != NULL ? load16(bias + o + 16 * k) : (v16){0};
+    v16 b0[4];
+    _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) b0[k] = bias != NULL ? load16(bias + o + 16 * k) : (v16){0};
     for (int p = 0; p < ohw; p++) {
       const int i0 = p / g->ow, j0 = p % g->ow;
       int nt = 0;
@@ -258,18 +258,18 @@ static inline __attribute__((always_inline)) void conv_im_body(const Geom *g, co
       }
       for (int bb = 0; bb < n; bb += IR) {
         const int nr = n - bb < IR ? n - bb : IR;
-        v16 acc[IR][OB];
-        for (int r = 0; r < IR; r++)
-          for (int k = 0; k < OB; k++) acc[r][k] = b0[k];
+        v16 acc[IR][4];
+        _Pragma("GCC unroll 8") for (int r = 0; r < IR; r++)
+          _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) acc[r][k] = b0[k];
         // Rows past the last image repeat image bb (in bounds; their sums are not stored).
         const float *base[IR];
-        for (int r = 0; r < IR; r++) base[r] = x + (size_t)(bb + (r < nr ? r : 0)) * img;
+        _Pragma("GCC unroll 8") for (int r = 0; r < IR; r++) base[r] = x + (size_t)(bb + (r < nr ? r : 0)) * img;
         for (int t = 0; t < nt; t++) {
           const float *wt = w + (size_t)tap_w[t] * ci * co + o;
           const float *s0 = base[0] + tap_x[t], *s1 = base[1] + tap_x[t], *s2 = base[2] + tap_x[t],
                       *s3 = base[3] + tap_x[t], *s4 = base[4] + tap_x[t], *s5 = base[5] + tap_x[t];
           for (int c = 0; c < ci; c++) {
-            for (int k = 0; k < OB; k++) {
+            _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
               const v16 wv = load16(wt + (size_t)c * co + 16 * k);
               acc[0][k] += s0[c] * wv;
               acc[1][k] += s1[c] * wv;
@@ -280,8 +280,8 @@ static inline __attribute__((always_inline)) void conv_im_body(const Geom *g, co
             }
           }
         }
-        for (int r = 0; r < nr; r++)
-          for (int k = 0; k < OB; k++) store_act(acc[r][k], act, y + ((size_t)(bb + r) * ohw + p) * co + o + 16 * k);
+        _Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
+          _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) store_act(acc[r][k], act, y + ((size_t)(bb + r) * ohw + p) * co + o + 16 * k);
       }
     }
   }
@@ -323,6 +323,72 @@ static inline __attribute__((always_inline)) void dw_direct_body(const Geom *g, 
     int c0 = 0;
     while (ci - c0 >= 8) DW_BLOCK(8);
     while (ci - c0 >= 1) DW_BLOCK(1);
+  }
+}
+
+// Filter gradient as a blocked matrix product: dw[t, c, o] = Σ over output pixels
+// of x(pixel shifted by tap t, c) · dy(pixel, o). Sums of NC input channels × 16·OB
+// output channels stay in registers over a chunk of output rows (sized so the
+// chunk's x and dy stay in L2), padding taps are skipped row by row (no per-pixel
+// test), and each chunk adds its sums into dw. Output channels [o_begin, o_end).
+static inline __attribute__((always_inline)) void dw_tile(const Geom *g, const float *x, const float *dy,
+                                                          float *dw, int r0, int r1, int t, int c0, int o,
+                                                          int first, const int NC, const int OB) {
+  const int ci = g->ci, co = g->co, a = t / g->kw, cc = t % g->kw;
+  v16 acc[6][4];
+  _Pragma("GCC unroll 8") for (int q = 0; q < NC; q++)
+    _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) acc[q][k] = (v16){0};
+  // Output columns whose input column is inside the image for this tap.
+  const int off = cc * g->dw - g->left;
+  int jlo = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+  int jhi = (g->w - 1 - off) >= 0 ? (g->w - 1 - off) / g->sw + 1 : 0;
+  if (jhi > g->ow) jhi = g->ow;
+  for (int r = r0; r < r1; r++) {
+    const int b = r / g->oh, i0 = r % g->oh, i = i0 * g->sh - g->top + a * g->dh;
+    if (i < 0 || i >= g->h) continue;
+    const float *xrow = x + ((size_t)b * g->h + i) * g->w * ci + c0;
+    const float *drow = dy + (size_t)r * g->ow * co + o;
+    for (int j0 = jlo; j0 < jhi; j0++) {
+      const float *xp = xrow + (size_t)(j0 * g->sw + off) * ci;
+      const float *dp = drow + (size_t)j0 * co;
+      v16 dv[4];
+      _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) dv[k] = load16(dp + 16 * k);
+      _Pragma("GCC unroll 8") for (int q = 0; q < NC; q++) {
+        const float xs = xp[q];
+        _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) acc[q][k] += xs * dv[k];
+      }
+    }
+  }
+  _Pragma("GCC unroll 8") for (int q = 0; q < NC; q++)
+    _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
+      float *dst = dw + ((size_t)t * ci + c0 + q) * co + o + 16 * k;
+      v16 sum = acc[q][k];
+      if (!first) sum += load16(dst);
+      memcpy(dst, &sum, sizeof sum);
+    }
+}
+
+static inline __attribute__((always_inline)) void dw_gemm_body(const Geom *g, const float *x, const float *dy,
+                                                               float *dw, int o_begin, int o_end, const int OB) {
+  const int ci = g->ci, taps = g->kh * g->kw, rows = g->n * g->oh;
+  // Rows per chunk: about 1 MiB of x and dy.
+  int chunk = (int)(262144 / ((size_t)(ci * g->sh * g->sw + g->co) * g->ow));
+  if (chunk < 1) chunk = 1;
+  for (int r0 = 0; r0 < rows; r0 += chunk) {
+    const int r1 = r0 + chunk < rows ? r0 + chunk : rows;
+    for (int t = 0; t < taps; t++)
+      for (int o = o_begin; o < o_end; o += 16 * OB) {
+        int c0 = 0;
+        for (; c0 + 6 <= ci; c0 += 6) dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 6, OB);
+        switch (ci - c0) {
+          case 5: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 5, OB); break;
+          case 4: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 4, OB); break;
+          case 3: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 3, OB); break;
+          case 2: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 2, OB); break;
+          case 1: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 1, OB); break;
+          default: break;
+        }
+      }
   }
 }
 
@@ -502,20 +568,34 @@ CONV_DIRECT_VARIANT(conv_direct_generic, )
     SMALL_CASES(DW_SMALL_CALL)                                                                                   \
   }
 typedef void ConvIm(const Geom *, const float *, const float *, const float *, int, int, int, float *);
-// AVX-512 keeps 6 images × 32 channels of sums in registers (12 of 32 zmm); AVX2 6 × 16 (12 of 16 ymm).
+// AVX-512 keeps 6 images × 16·IM_WIDE channels of sums in registers; AVX2 6 × 16 (12 of 16 ymm).
+#ifndef IM_WIDE
+#define IM_WIDE 4
+#endif
 #define CONV_IM_VARIANT(name, attr, OB_WIDE)                                                                   \
   attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act, int o_begin, \
                         int o_end, float *y) {                                                                 \
-    if (OB_WIDE > 1 && (o_end - o_begin) % (16 * OB_WIDE) == 0)                                                \
-      conv_im_body(g, x, w, bias, act, o_begin, o_end, y, OB_WIDE);                                            \
-    else                                                                                                       \
-      conv_im_body(g, x, w, bias, act, o_begin, o_end, y, 1);                                                  \
+    if (OB_WIDE >= 4 && (o_end - o_begin) % 64 == 0) conv_im_body(g, x, w, bias, act, o_begin, o_end, y, 4);     \
+    else if (OB_WIDE >= 2 && (o_end - o_begin) % 32 == 0) conv_im_body(g, x, w, bias, act, o_begin, o_end, y, 2); \
+    else conv_im_body(g, x, w, bias, act, o_begin, o_end, y, 1);                                               \
   }
-CONV_IM_VARIANT(conv_im_avx512, __attribute__((target("avx512f,fma"))), 2)
+CONV_IM_VARIANT(conv_im_avx512, __attribute__((target("avx512f,fma"))), IM_WIDE)
 CONV_IM_VARIANT(conv_im_avx2, __attribute__((target("avx2,fma"))), 1)
 CONV_IM_VARIANT(conv_im_generic, , 1)
 static ConvIm *conv_im = NULL;
 static const int im_max_pixels = 256;
+typedef void DwGemm(const Geom *, const float *, const float *, float *, int, int);
+// AVX-512: 6 input × 64 output channels of sums (24 zmm); AVX2: 6 × 16 (12 ymm).
+#define DW_GEMM_VARIANT(name, attr, OB_WIDE)                                                                  \
+  attr static void name(const Geom *g, const float *x, const float *dy, float *dw, int o_begin, int o_end) {   \
+    if (OB_WIDE >= 4 && (o_end - o_begin) % 64 == 0) dw_gemm_body(g, x, dy, dw, o_begin, o_end, 4);          \
+    else if (OB_WIDE >= 2 && (o_end - o_begin) % 32 == 0) dw_gemm_body(g, x, dy, dw, o_begin, o_end, 2);     \
+    else dw_gemm_body(g, x, dy, dw, o_begin, o_end, 1);                                                      \
+  }
+DW_GEMM_VARIANT(dw_gemm_avx512, __attribute__((target("avx512f,fma"))), 4)
+DW_GEMM_VARIANT(dw_gemm_avx2, __attribute__((target("avx2,fma"))), 1)
+DW_GEMM_VARIANT(dw_gemm_generic, , 1)
+static DwGemm *dw_gemm = NULL;
 DW_DIRECT_VARIANT(dw_direct_avx512, __attribute__((target("avx512f,fma"))))
 DW_DIRECT_VARIANT(dw_direct_avx2, __attribute__((target("avx2,fma"))))
 DW_DIRECT_VARIANT(dw_direct_generic, )
@@ -540,6 +620,7 @@ static void pick_simd(void) {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx512;
     conv_im = conv_im_avx512;
+    dw_gemm = dw_gemm_avx512;
     dw_direct = dw_direct_avx512;
     conv_small = conv_small_avx512;
     dw_small = dw_small_avx512;
@@ -547,6 +628,7 @@ static void pick_simd(void) {
   } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx2;
     conv_im = conv_im_avx2;
+    dw_gemm = dw_gemm_avx2;
     dw_direct = dw_direct_avx2;
     conv_small = conv_small_avx2;
     dw_small = dw_small_avx2;
@@ -554,6 +636,7 @@ static void pick_simd(void) {
   } else {
     conv_direct = conv_direct_generic;
     conv_im = conv_im_generic;
+    dw_gemm = dw_gemm_generic;
     dw_direct = dw_direct_generic;
     conv_small = conv_small_generic;
     dw_small = dw_small_generic;
@@ -585,7 +668,7 @@ static void run_conv_direct(const Geom *g, const float *x, const float *w, const
                             const float *zero, float *y) {
   if (small_ok(g) && run_conv_small(g, x, w, bias, act, y)) return;
   if (im_ok(g)) {
-    const int blocks = g->co / 32 > 0 && g->co % 32 == 0 ? g->co / 32 : g->co / 16, width = g->co / blocks;
+    const int width = g->co % 64 == 0 ? 64 : g->co % 32 == 0 ? 32 : 16, blocks = g->co / width;
     const int nt = blocks < threads ? blocks : threads;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int part = 0; part < nt; part++)
@@ -625,6 +708,14 @@ static int run_dw_small(const Geom *g, const float *x, const float *dy, float *d
 static void run_dw_direct(const Geom *g, const float *x, const float *dy, float *dw) {
   const int items = g->kh * g->kw * (g->co / 16), nt = items < threads ? items : threads;
   if (small_ok(g) && run_dw_small(g, x, dy, dw)) return;
+  if (g->ci > SMALL_CI) {
+    // Output-channel slices per thread, in multiples of 64 where possible.
+    const int unit = g->co % 64 == 0 ? 64 : g->co % 32 == 0 ? 32 : 16, blocks = g->co / unit;
+    const int np = blocks < threads ? blocks : threads;
+#pragma omp parallel for num_threads(np) schedule(static) if (np > 1)
+    for (int part = 0; part < np; part++) dw_gemm(g, x, dy, dw, blocks * part / np * unit, blocks * (part + 1) / np * unit);
+    return;
+  }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int part = 0; part < nt; part++) dw_direct(g, x, dy, dw, items * part / nt, items * (part + 1) / nt);
 }
