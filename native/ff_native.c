@@ -4,6 +4,7 @@
 // Convolutions with output channels in multiples of 16 run register-blocked
 // direct kernels; the others a patch matrix and OpenBLAS's sgemm.
 #include <node_api.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -705,10 +706,13 @@ static int run_dw_small(const Geom *g, const float *x, const float *dy, float *d
   return !failed;
 }
 
+#ifndef DW_GEMM_SMALL
+#define DW_GEMM_SMALL 1
+#endif
 static void run_dw_direct(const Geom *g, const float *x, const float *dy, float *dw) {
   const int items = g->kh * g->kw * (g->co / 16), nt = items < threads ? items : threads;
-  if (small_ok(g) && run_dw_small(g, x, dy, dw)) return;
-  if (g->ci > SMALL_CI) {
+  if (!(g->co % 64 == 0 && DW_GEMM_SMALL) && small_ok(g) && run_dw_small(g, x, dy, dw)) return;
+  if (g->ci > SMALL_CI || g->co % 64 == 0) {
     // Output-channel slices per thread, in multiples of 64 where possible.
     const int unit = g->co % 64 == 0 ? 64 : g->co % 32 == 0 ? 32 : 16, blocks = g->co / unit;
     const int np = blocks < threads ? blocks : threads;
@@ -1005,6 +1009,43 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// One AdamW step (PyTorch's torch.optim.AdamW, the float32 operations of
+// src/main/engine/fission/adamw.ts in the same order): h = [β1, 1 − β1, β2, 1 − β2,
+// √(1 − β2^t), ε, 1 − lr·weight decay, lr / (1 − β1^t)]; writes p1, m1, v1.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void adamw_body(const float *restrict p, const float *restrict g, const float *restrict m,
+                       const float *restrict v, float *restrict p1, float *restrict m1, float *restrict v1, size_t len,
+                       const float *h) {
+  const float b1 = h[0], ob1 = h[1], b2 = h[2], ob2 = h[3], sbc2 = h[4], eps = h[5], decay = h[6], step = h[7];
+  for (size_t i = 0; i < len; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * ob1;
+    const float vi = v[i] * b2 + (gi * gi) * ob2;
+    const float denom = sqrtf(vi) / sbc2 + eps;
+    m1[i] = mi;
+    v1[i] = vi;
+    p1[i] = p[i] * decay - (mi / denom) * step;
+  }
+}
+
+// adamw(p, g, m, v, p1, m1, v1, h): see adamw_body.
+static napi_value adamw(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *a[8];
+  size_t len[8];
+  int ok = argc == 8;
+  for (int i = 0; ok && i < 8; i++) ok = typed(env, argv[i], &a[i], &len[i]) && a[i] != NULL;
+  for (int i = 1; ok && i < 7; i++) ok = len[i] == len[0];
+  if (!ok || len[7] != 8) {
+    napi_throw_error(env, NULL, "ff_native.adamw: bad arguments");
+    return NULL;
+  }
+  adamw_body(a[0], a[1], a[2], a[3], a[4], a[5], a[6], len[0], a[7]);
+  return NULL;
+}
+
 // setThreads(n): threads of the matrix products.
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1043,6 +1084,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
     {"addBias", NULL, add_bias, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
+    {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"blasConfig", NULL, blas_config, NULL, NULL, NULL, napi_default, NULL},
     {"simd", NULL, simd, NULL, NULL, NULL, napi_default, NULL},

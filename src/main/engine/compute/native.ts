@@ -23,6 +23,11 @@ export interface NativeAddon {
   addBias(x: Float32Array, bias: Float32Array, out: Float32Array): void
   /** out[c] = Σ_r x[r·cols + c] for r < rows. */
   sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void
+  /**
+   * One AdamW step over a parameter: writes p1, m1, v1 from p, g, m, v (equal lengths);
+   * h = [β1, 1 − β1, β2, 1 − β2, √(1 − β2^t), ε, 1 − lr·wd, lr / (1 − β1^t)] (see kernels/adamw.ts).
+   */
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, p1: Float32Array, m1: Float32Array, v1: Float32Array, h: Float32Array): void
   /** Threads of the matrix products (≥ 1). */
   setThreads(n: number): void
   /** OpenBLAS's build description (version, target CPU). */

@@ -27,6 +27,7 @@ import {
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 import type { NativeAddon } from '../native'
+import { adamwKernelConfig } from './adamw'
 import { assertNHWC, heapF32 } from './wasm_util'
 
 type Info = backend_util.Conv2DInfo | ReturnType<typeof backend_util.computePool2DInfo>
@@ -177,7 +178,8 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     },
     { kernelName: Sum, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Sum, false) },
     // BatchNorm's batch moments in training are Means over (N, H, W).
-    { kernelName: Mean, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Mean, true) }
+    { kernelName: Mean, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Mean, true) },
+    adamwKernelConfig(addon)
   ]
 }
 
