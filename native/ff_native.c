@@ -978,6 +978,132 @@ static napi_value add_bias(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+__attribute__((target_clones("avx2", "default")))
+static void bias_op_body(const float *restrict x, const float *restrict v, float *restrict out, size_t rows,
+                         size_t cols, int op) {
+  for (size_t r = 0; r < rows; r++, x += cols, out += cols) {
+    if (op == 2)
+      for (size_t c = 0; c < cols; c++) out[c] = x[c] * v[c];
+    else if (op == 1)
+      for (size_t c = 0; c < cols; c++) out[c] = x[c] - v[c];
+    else
+      for (size_t c = 0; c < cols; c++) out[c] = v[c] - x[c];
+  }
+}
+
+// biasOp(x, v, out, op): v broadcast over x's last axis; op 1 x − v, 2 x · v, 3 v − x.
+static napi_value bias_op(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *xv, *bv, *ov;
+  size_t lx, lb, lo;
+  int32_t op;
+  if (argc != 4 || !typed(env, argv[0], &xv, &lx) || !typed(env, argv[1], &bv, &lb) ||
+      !typed(env, argv[2], &ov, &lo) || napi_get_value_int32(env, argv[3], &op) != napi_ok || lb == 0 ||
+      lx % lb != 0 || lo != lx || op < 1 || op > 3) {
+    napi_throw_error(env, NULL, "ff_native.biasOp: bad arguments");
+    return NULL;
+  }
+  bias_op_body(xv, bv, ov, lx / lb, lb, op);
+  return NULL;
+}
+
+// bnReduce(dy, x, mean, sumDy, sumDyXc): per channel (last axis) Σ dy and Σ dy·(x − mean),
+// in double (BatchNorm's gradient; one pass instead of a subtraction, a product and two sums).
+static napi_value bn_reduce(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *a[5];
+  size_t len[5];
+  int ok = argc == 5;
+  for (int i = 0; ok && i < 5; i++) ok = typed(env, argv[i], &a[i], &len[i]) && a[i] != NULL;
+  if (!ok || len[1] != len[0] || len[2] == 0 || len[0] % len[2] != 0 || len[3] != len[2] || len[4] != len[2]) {
+    napi_throw_error(env, NULL, "ff_native.bnReduce: bad arguments");
+    return NULL;
+  }
+  const float *dy = a[0], *x = a[1], *mean = a[2];
+  float *s1 = a[3], *s2 = a[4];
+  const size_t cols = len[2], rows = len[0] / cols;
+  enum { B = 64 };
+  double acc1[B], acc2[B];
+  for (size_t c0 = 0; c0 < cols; c0 += B) {
+    const size_t n = cols - c0 < B ? cols - c0 : B;
+    for (size_t t = 0; t < n; t++) acc1[t] = acc2[t] = 0;
+    for (size_t r = 0; r < rows; r++) {
+      const float *d = dy + r * cols + c0, *xr = x + r * cols + c0;
+      for (size_t t = 0; t < n; t++) {
+        acc1[t] += d[t];
+        acc2[t] += d[t] * (xr[t] - mean[c0 + t]);
+      }
+    }
+    for (size_t t = 0; t < n; t++) {
+      s1[c0 + t] = (float)acc1[t];
+      s2[c0 + t] = (float)acc2[t];
+    }
+  }
+  return NULL;
+}
+
+// fillRows(v, out, divisor): out[r, c] = v[c] / divisor for every row (the gradient of a
+// mean over leading axes: dy spread evenly over the reduced elements).
+static napi_value fill_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *vv, *ov;
+  size_t lv, lo;
+  double divisor;
+  if (argc != 3 || !typed(env, argv[0], &vv, &lv) || !typed(env, argv[1], &ov, &lo) ||
+      napi_get_value_double(env, argv[2], &divisor) != napi_ok || lv == 0 || lo % lv != 0) {
+    napi_throw_error(env, NULL, "ff_native.fillRows: bad arguments");
+    return NULL;
+  }
+  const float *v = vv;
+  float *out = ov;
+  const float d = (float)divisor;
+  for (size_t c = 0; c < lv; c++) out[c] = v[c] / d;
+  for (size_t r = 1; r < lo / lv; r++) memcpy(out + r * lv, out, lv * sizeof(float));
+  return NULL;
+}
+
+__attribute__((target_clones("avx2", "default")))
+static void binary_body(const float *restrict a, const float *restrict b, float *restrict out, size_t n, int op) {
+  switch (op) {
+    case 0: for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i]; break;
+    case 1: for (size_t i = 0; i < n; i++) out[i] = a[i] - b[i]; break;
+    case 2: for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i]; break;
+    // ReLU gradient: dy · step(x) (step(NaN) = NaN, as tfjs).
+    case 3: for (size_t i = 0; i < n; i++) out[i] = a[i] * (b[i] > 0.f ? 1.f : b[i] != b[i] ? b[i] : 0.f); break;
+    // Square gradient: dy · (x · 2).
+    case 5: for (size_t i = 0; i < n; i++) out[i] = a[i] * (b[i] * 2.f); break;
+    // ReLU6 gradient: dy · (x ≤ 6) · step(x).
+    default:
+      for (size_t i = 0; i < n; i++) out[i] = a[i] * (b[i] != b[i] ? b[i] : b[i] > 0.f && b[i] <= 6.f ? 1.f : 0.f);
+      break;
+  }
+}
+
+// binary(a, b, out, op): element-wise over equal lengths; op 0 add, 1 sub, 2 mul,
+// 3 ReLU gradient (a = dy, b = x), 4 ReLU6 gradient, 5 Square gradient.
+static napi_value binary(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *av, *bv, *ov;
+  size_t la, lb, lo;
+  int32_t op;
+  if (argc != 4 || !typed(env, argv[0], &av, &la) || !typed(env, argv[1], &bv, &lb) ||
+      !typed(env, argv[2], &ov, &lo) || napi_get_value_int32(env, argv[3], &op) != napi_ok || la != lb || lo != la ||
+      op < 0 || op > 5) {
+    napi_throw_error(env, NULL, "ff_native.binary: bad arguments");
+    return NULL;
+  }
+  binary_body(av, bv, ov, la, op);
+  return NULL;
+}
+
 // sumRows(x, out, rows, cols): out[c] = Σ_r x[r, c] (a sum over leading axes).
 static napi_value sum_rows(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -1083,6 +1209,10 @@ static napi_value init(napi_env env, napi_value exports) {
     {"conv2dBackpropInput", NULL, conv2d_backprop_input, NULL, NULL, NULL, napi_default, NULL},
     {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
     {"addBias", NULL, add_bias, NULL, NULL, NULL, napi_default, NULL},
+    {"biasOp", NULL, bias_op, NULL, NULL, NULL, napi_default, NULL},
+    {"bnReduce", NULL, bn_reduce, NULL, NULL, NULL, napi_default, NULL},
+    {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
+    {"fillRows", NULL, fill_rows, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
     {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},

@@ -78,32 +78,42 @@ def arch_main(a):
     x = torch.rand(a.batch, a.channels, a.size, a.size)
     y = torch.arange(a.batch) % a.classes
 
-    def step():
+    train_cpu, infer_cpu = [], []
+
+    def step(cpu=None):
         net.train()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         opt.zero_grad()
         loss = loss_fn(net(x), y)
         loss.backward()
         opt.step()
         loss.item()
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000)
         return (time.perf_counter() - t0) * 1000
 
-    def infer():
+    def infer(cpu=None):
         net.eval()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         with torch.no_grad():
             net(x).numpy()
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000)
         return (time.perf_counter() - t0) * 1000
 
     for _ in range(a.warmup):
         step()
-    train = [step() for _ in range(a.steps)]
+    train = [step(train_cpu) for _ in range(a.steps)]
     for _ in range(a.warmup):
         infer()
-    inference = [infer() for _ in range(a.steps)]
+    inference = [infer(infer_cpu) for _ in range(a.steps)]
     print(json.dumps({
         'train_ms': train,
         'infer_ms': inference,
+        'train_cpu_ms': train_cpu,
+        'infer_cpu_ms': infer_cpu,
         'threads': torch.get_num_threads(),
         'version': torch.__version__,
         'params': sum(p.numel() for p in net.parameters() if p.requires_grad),

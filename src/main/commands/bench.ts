@@ -56,7 +56,10 @@ function printArch(r: BenchArchResult, out: (line: string) => void): void {
   if (r.torch) {
     out(`PyTorch ${r.torch.version}, ${r.torch.threads} thread(s): train ${f(r.torch.train_img_per_s)} img/s (${f(r.torch.train_ms_per_image)} ms/img), inference ${f(r.torch.infer_img_per_s)} img/s (${f(r.torch.infer_ms_per_image)} ms/img)`)
   }
-  if (r.ratio) out(`ratio (our time per image / PyTorch's, same run, per thread): train ${r.ratio.train.toFixed(2)}×, inference ${r.ratio.infer.toFixed(2)}×`)
+  if (r.ratio) {
+    out(`ratio (our time per image / PyTorch's, same run, per thread): train ${r.ratio.train.toFixed(2)}×, inference ${r.ratio.infer.toFixed(2)}×`)
+    out(`  in CPU time (less sensitive to load): train ${r.ratio.train_cpu.toFixed(2)}×, inference ${r.ratio.infer_cpu.toFixed(2)}×`)
+  }
   if (r.torch_error) out(`PyTorch not measured: ${r.torch_error}`)
   if (r.profile) {
     out('kernels of the timed training steps (exclusive ms, summed):')

@@ -51,6 +51,9 @@ export interface ArchFigures {
   /** Every timed step (ms). */
   per_train_ms: number[]
   per_infer_ms: number[]
+  /** Median CPU time (all threads of the process) of a training step / inference pass (ms): less noisy on a shared machine. */
+  train_cpu_ms_per_step: number
+  infer_cpu_ms_per_step: number
   /** Threads that computed. */
   threads: number
 }
@@ -82,8 +85,8 @@ export interface BenchArchResult {
   warmup: number
   ours: ArchFigures
   torch?: ArchFigures & { version: string; params: number; openblas_env_unset: string[] }
-  /** Our time per image / PyTorch's, same run (below 1 = faster). */
-  ratio?: { train: number; infer: number }
+  /** Our time per image / PyTorch's, same run (below 1 = faster): wall-clock medians, and CPU-time medians. */
+  ratio?: { train: number; infer: number; train_cpu: number; infer_cpu: number }
   torch_error?: string
   /** With `profile`: kernels by exclusive time, largest first. */
   profile?: KernelTime[]
@@ -97,7 +100,7 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-function figures(train: number[], infer: number[], batch: number, threads: number): ArchFigures {
+function figures(train: number[], infer: number[], batch: number, threads: number, cpu: [number[], number[]]): ArchFigures {
   const t = median(train)
   const i = median(infer)
   return {
@@ -109,6 +112,8 @@ function figures(train: number[], infer: number[], batch: number, threads: numbe
     infer_ms_per_image: i / batch,
     per_train_ms: train,
     per_infer_ms: infer,
+    train_cpu_ms_per_step: median(cpu[0]),
+    infer_cpu_ms_per_step: median(cpu[1]),
     threads
   }
 }
@@ -193,8 +198,17 @@ export function runTorchArch(o: {
     const why = (run.stderr || run.error?.message || '').trim().split('\n').pop()
     throw new Error(`torch_bench.py --arch ${twin} failed: ${why}`)
   }
-  const t = JSON.parse(run.stdout) as { train_ms: number[]; infer_ms: number[]; threads: number; version: string; params: number }
-  return { ...figures(t.train_ms, t.infer_ms, o.batch, t.threads), version: t.version, params: t.params, openblas_env_unset: unset }
+  const t = JSON.parse(run.stdout) as {
+    train_ms: number[]
+    infer_ms: number[]
+    train_cpu_ms: number[]
+    infer_cpu_ms: number[]
+    threads: number
+    version: string
+    params: number
+  }
+  return {
+    ...figures(t.train_ms, t.infer_ms, o.batch, t.threads, [t.train_cpu_ms, t.infer_cpu_ms]), version: t.version, params: t.params, openblas_env_unset: unset }
 }
 
 function loadAvg(): number {
@@ -239,7 +253,14 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
   let profiling = false
   const timer = o.profile ? kernelTimer(() => profiling) : undefined
   try {
-    const step = (): number => {
+    const cpuTrain: number[] = []
+    const cpuInfer: number[] = []
+    const cpuMs = (c0: NodeJS.CpuUsage): number => {
+      const d = process.cpuUsage(c0)
+      return (d.user + d.system) / 1000
+    }
+    const step = (cpu?: number[]): number => {
+      const c0 = process.cpuUsage()
       const t0 = performance.now()
       const { value, grads } = tf.variableGrads(
         () => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels),
@@ -249,26 +270,31 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
       value.dispose()
       opt.apply(params, params.map((p) => grads[p.variable.name]), 1e-4)
       tf.dispose(grads)
-      return performance.now() - t0
+      const ms = performance.now() - t0
+      cpu?.push(cpuMs(c0))
+      return ms
     }
-    const infer = (): number => {
+    const infer = (cpu?: number[]): number => {
+      const c0 = process.cpuUsage()
       const t0 = performance.now()
       tf.tidy(() => (model.apply(x, { training: false }) as tf.Tensor).dataSync())
-      return performance.now() - t0
+      const ms = performance.now() - t0
+      cpu?.push(cpuMs(c0))
+      return ms
     }
     const train: number[] = []
     const inference: number[] = []
     try {
       for (let i = 0; i < warmup; i++) step()
       profiling = true
-      for (let i = 0; i < steps; i++) train.push(step())
+      for (let i = 0; i < steps; i++) train.push(step(cpuTrain))
       profiling = false
     } catch (e) {
       throw describeFailure(e, o, 'training')
     }
     try {
       for (let i = 0; i < warmup; i++) infer()
-      for (let i = 0; i < steps; i++) inference.push(infer())
+      for (let i = 0; i < steps; i++) inference.push(infer(cpuInfer))
     } catch (e) {
       throw describeFailure(e, o, 'inference')
     }
@@ -284,7 +310,7 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
       compute: info.compute,
       steps,
       warmup,
-      ours: figures(train, inference, o.batch, info.threads),
+      ours: figures(train, inference, o.batch, info.threads, [cpuTrain, cpuInfer]),
       load: [load0, NaN]
     }
     if (timer) {
@@ -298,7 +324,9 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
         result.torch = runTorchArch({ arch: o.arch, size: o.size, channels: o.channels, batch: o.batch, classes, stem, steps, warmup })
         result.ratio = {
           train: result.ours.train_ms_per_image / result.torch.train_ms_per_image,
-          infer: result.ours.infer_ms_per_image / result.torch.infer_ms_per_image
+          infer: result.ours.infer_ms_per_image / result.torch.infer_ms_per_image,
+          train_cpu: result.ours.train_cpu_ms_per_step / result.torch.train_cpu_ms_per_step,
+          infer_cpu: result.ours.infer_cpu_ms_per_step / result.torch.infer_cpu_ms_per_step
         }
       } catch (e) {
         result.torch_error = e instanceof Error ? e.message : String(e)

@@ -21,6 +21,17 @@ export interface NativeAddon {
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, g: NativeGeom): void
   /** out = x + bias, bias (length C) broadcast over x's last axis (x.length a multiple of C). */
   addBias(x: Float32Array, bias: Float32Array, out: Float32Array): void
+  /**
+   * Element-wise over equal lengths: op 0 a + b, 1 a − b, 2 a · b, 3 a · step(b) (ReLU gradient),
+   * 4 a · (0 < b ≤ 6) (ReLU6 gradient), 5 a · (b · 2) (Square gradient).
+   */
+  binary(a: Float32Array, b: Float32Array, out: Float32Array, op: number): void
+  /** v (length C) broadcast over x's last axis: op 1 out = x − v, 2 x · v, 3 v − x. */
+  biasOp(x: Float32Array, v: Float32Array, out: Float32Array, op: number): void
+  /** Per channel (x's last axis, C = mean.length): sumDy = Σ dy, sumDyXc = Σ dy · (x − mean). */
+  bnReduce(dy: Float32Array, x: Float32Array, mean: Float32Array, sumDy: Float32Array, sumDyXc: Float32Array): void
+  /** out[r·C + c] = v[c] / divisor for every row r (out.length a multiple of C = v.length). */
+  fillRows(v: Float32Array, out: Float32Array, divisor: number): void
   /** out[c] = Σ_r x[r·cols + c] for r < rows. */
   sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void
   /**

@@ -12,6 +12,8 @@ import {
   FusedConv2D,
   MaxPoolGrad,
   Mean,
+  Multiply,
+  Sub,
   Sum,
   util,
   type Conv2DAttrs,
@@ -28,6 +30,9 @@ import {
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 import type { NativeAddon } from '../native'
 import { adamwKernelConfig } from './adamw'
+import { FF_FILL_ROWS } from './mean_grad'
+import { FF_RELU_GRAD } from './relu_grad'
+import { FF_BN_REDUCE } from './batchnorm_grad'
 import { assertNHWC, heapF32 } from './wasm_util'
 
 type Info = backend_util.Conv2DInfo | ReturnType<typeof backend_util.computePool2DInfo>
@@ -86,7 +91,55 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     ;(args.backend as BackendWasm).incRef(x.dataId)
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
   }
+  // Element-wise a op b over two float32 tensors of one shape (wasm's own binary ops are ~5× slower at these sizes).
+  const same = (args: Parameters<KernelFunc>[0], op: number): TensorInfo => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
+    const be = args.backend as BackendWasm
+    const out = be.makeOutput(a.shape, 'float32')
+    if (util.sizeFromShape(a.shape) > 0) addon.binary(heapF32(be, a), heapF32(be, b), heapF32(be, out), op)
+    return out
+  }
   return [
+    {
+      kernelName: Sub,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
+        if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Sub)(args)
+        if (util.arraysEqual(a.shape, b.shape)) return same(args, 1)
+        // x − a per-channel vector (BatchNorm's moments), or the vector minus x.
+        const [big, v, op] = isBiasOf(a, b) ? [a, b, 1] : isBiasOf(b, a) ? [b, a, 3] : []
+        if (big === undefined || v === undefined || op === undefined) return own(Sub)(args)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(big.shape, 'float32')
+        addon.biasOp(heapF32(be, big), heapF32(be, v), heapF32(be, out), op)
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: FF_RELU_GRAD,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }) => {
+        const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo }
+        const be = backend as BackendWasm
+        const out = be.makeOutput(x.shape, 'float32')
+        const op = ({ relu: 3, relu6: 4, square: 5 } as Record<string, number>)[(attrs as unknown as { op: string }).op]
+        if (util.sizeFromShape(x.shape) > 0) addon.binary(heapF32(be, dy), heapF32(be, x), heapF32(be, out), op)
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: FF_BN_REDUCE,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, backend }) => {
+        const { dy, x, mean } = inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo }
+        const be = backend as BackendWasm
+        const outs = [be.makeOutput(mean.shape, 'float32'), be.makeOutput(mean.shape, 'float32')]
+        const [s1, s2] = outs.map((t) => heapF32(be, t))
+        addon.bnReduce(heapF32(be, dy), heapF32(be, x), heapF32(be, mean), s1, s2)
+        return outs
+      }) as KernelFunc
+    },
     { kernelName: Identity, backendName: 'wasm', kernelFunc: ((args) => share(args, Identity)) as KernelFunc },
     { kernelName: Cast, backendName: 'wasm', kernelFunc: ((args) => share(args, Cast)) as KernelFunc },
     {
@@ -95,11 +148,40 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
       kernelFunc: ((args) => {
         const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
         if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Add)(args)
+        if (util.arraysEqual(a.shape, b.shape)) return same(args, 0)
         const [big, bias] = isBiasOf(a, b) ? [a, b] : isBiasOf(b, a) ? [b, a] : []
         if (big === undefined || bias === undefined) return own(Add)(args)
         const be = args.backend as BackendWasm
         const out = be.makeOutput(big.shape, 'float32')
         addon.addBias(heapF32(be, big), heapF32(be, bias), heapF32(be, out))
+        return out
+      }) as KernelFunc
+    },
+    {
+      // A tensor times a per-channel vector (BatchNorm's scale and its gradient); wasm's own broadcasting Multiply is ~10× slower.
+      kernelName: Multiply,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
+        if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Multiply)(args)
+        if (util.arraysEqual(a.shape, b.shape)) return same(args, 2)
+        const [big, v] = isBiasOf(a, b) ? [a, b] : isBiasOf(b, a) ? [b, a] : []
+        if (big === undefined || v === undefined) return own(Multiply)(args)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(big.shape, 'float32')
+        addon.biasOp(heapF32(be, big), heapF32(be, v), heapF32(be, out), 2)
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: FF_FILL_ROWS,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }) => {
+        const v = inputs.v as TensorInfo
+        const { shape, divisor } = attrs as unknown as { shape: number[]; divisor: number }
+        const be = backend as BackendWasm
+        const out = be.makeOutput(shape, 'float32')
+        addon.fillRows(heapF32(be, v), heapF32(be, out), divisor)
         return out
       }) as KernelFunc
     },
