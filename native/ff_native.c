@@ -169,7 +169,7 @@ static inline __attribute__((always_inline)) void store_act(v16 v, int act, floa
 static int direct_ok(const Geom *g) { return g->co % 16 == 0 && g->kh * g->kw <= MAX_TAPS; }
 
 static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g, const float *x, const float *w, const float *bias, int act, const float *zero, int m_begin, int m_end,
-                        float *y) {
+                        float *y, const int OB) {
   const int ohw = g->oh * g->ow, ci = g->ci, co = g->co, taps = g->kh * g->kw;
   const float *src[ROWS][MAX_TAPS];
   ptrdiff_t tap_offset[MAX_TAPS];
@@ -204,25 +204,30 @@ static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g
         }
       }
     }
-    for (int o = 0; o < co; o += 16) {
-      v16 acc[ROWS];
-      const v16 b0 = bias != NULL ? load16(bias + o) : (v16){0};
-      for (int r = 0; r < ROWS; r++) acc[r] = b0;
+    for (int o = 0; o < co; o += 16 * OB) {
+      v16 acc[ROWS][4];
+      _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
+        const v16 b0 = bias != NULL ? load16(bias + o + 16 * k) : (v16){0};
+        _Pragma("GCC unroll 8") for (int r = 0; r < ROWS; r++) acc[r][k] = b0;
+      }
       for (int t = 0; t < taps; t++) {
         const float *wt = w + (size_t)t * ci * co + o;
         const float *s0 = src[0][t], *s1 = src[1][t], *s2 = src[2][t], *s3 = src[3][t], *s4 = src[4][t],
                     *s5 = src[5][t];
         for (int c = 0; c < ci; c++) {
-          const v16 wv = load16(wt + (size_t)c * co);
-          acc[0] += s0[c] * wv;
-          acc[1] += s1[c] * wv;
-          acc[2] += s2[c] * wv;
-          acc[3] += s3[c] * wv;
-          acc[4] += s4[c] * wv;
-          acc[5] += s5[c] * wv;
+          _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
+            const v16 wv = load16(wt + (size_t)c * co + 16 * k);
+            acc[0][k] += s0[c] * wv;
+            acc[1][k] += s1[c] * wv;
+            acc[2][k] += s2[c] * wv;
+            acc[3][k] += s3[c] * wv;
+            acc[4][k] += s4[c] * wv;
+            acc[5][k] += s5[c] * wv;
+          }
         }
       }
-      for (int r = 0; r < nr; r++) store_act(acc[r], act, y + (size_t)(m0 + r) * co + o);
+      for (int r = 0; r < nr; r++)
+        _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) store_act(acc[r][k], act, y + (size_t)(m0 + r) * co + o + 16 * k);
     }
   }
 }
@@ -546,18 +551,21 @@ static inline __attribute__((always_inline)) void dw_small_body(const Geom *g, c
 
 // One body, compiled three times; the CPU's features pick one (CPU models do not matter).
 typedef void ConvDirect(const Geom *, const float *, const float *, const float *, int, const float *, int, int, float *);
-#define CONV_DIRECT_VARIANT(name, attr)                                                                          \
+// AVX-512: 6 pixels × 64 channels of sums in registers (24 zmm) when the channels allow; AVX2 6 × 16.
+#define CONV_DIRECT_VARIANT(name, attr, WIDE)                                                                    \
   attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act,               \
                         const float *zero, int m_begin, int m_end, float *y) {                                  \
-    conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y);                                              \
+    if (WIDE >= 4 && g->co % 64 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 4);          \
+    else if (WIDE >= 2 && g->co % 32 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 2);     \
+    else conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 1);                                      \
   }
 #define DW_DIRECT_VARIANT(name, attr)                                                                        \
   attr static void name(const Geom *g, const float *x, const float *dy, float *dw, int begin, int end) {        \
     dw_direct_body(g, x, dy, dw, begin, end);                                                                   \
   }
-CONV_DIRECT_VARIANT(conv_direct_avx512, __attribute__((target("avx512f,fma"))))
-CONV_DIRECT_VARIANT(conv_direct_avx2, __attribute__((target("avx2,fma"))))
-CONV_DIRECT_VARIANT(conv_direct_generic, )
+CONV_DIRECT_VARIANT(conv_direct_avx512, __attribute__((target("avx512f,fma"))), 4)
+CONV_DIRECT_VARIANT(conv_direct_avx2, __attribute__((target("avx2,fma"))), 1)
+CONV_DIRECT_VARIANT(conv_direct_generic, , 1)
 #define CONV_SMALL_VARIANT(name, attr)                                                                           \
   attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act, float *pad,    \
                         int r_begin, int r_end, float *y) {                                                      \
@@ -584,7 +592,10 @@ CONV_IM_VARIANT(conv_im_avx512, __attribute__((target("avx512f,fma"))), IM_WIDE)
 CONV_IM_VARIANT(conv_im_avx2, __attribute__((target("avx2,fma"))), 1)
 CONV_IM_VARIANT(conv_im_generic, , 1)
 static ConvIm *conv_im = NULL;
-static const int im_max_pixels = 256;
+#ifndef IM_MAX_PIXELS
+#define IM_MAX_PIXELS 256
+#endif
+static const int im_max_pixels = IM_MAX_PIXELS;
 typedef void DwGemm(const Geom *, const float *, const float *, float *, int, int);
 // AVX-512: 6 input × 64 output channels of sums (24 zmm); AVX2: 6 × 16 (12 ymm).
 #define DW_GEMM_VARIANT(name, attr, OB_WIDE)                                                                  \
@@ -662,8 +673,12 @@ static int run_conv_small(const Geom *g, const float *x, const float *w, const f
 }
 
 // Image-major blocks pay off where the feature map is small (many padding taps, little
-// reuse of neighbouring windows) and there are images enough to fill a block.
-static int im_ok(const Geom *g) { return g->oh * g->ow <= im_max_pixels && g->n >= 2; }
+// reuse of neighbouring windows) and there are images enough to fill the blocks.
+static int im_ok(const Geom *g) {
+  // A last block of few images wastes its empty rows (batch 8: 6 + 2 of 12): at most 25% spare.
+  const int rows = (g->n + IR - 1) / IR * IR;
+  return g->oh * g->ow <= im_max_pixels && g->n >= 2 && rows * 4 <= g->n * 5;
+}
 
 static void run_conv_direct(const Geom *g, const float *x, const float *w, const float *bias, int act,
                             const float *zero, float *y) {
