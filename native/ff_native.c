@@ -1089,14 +1089,29 @@ static void binary_body(const float *restrict a, const float *restrict b, float 
     case 0: for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i]; break;
     case 1: for (size_t i = 0; i < n; i++) out[i] = a[i] - b[i]; break;
     case 2: for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i]; break;
-    // ReLU gradient: dy · step(x) (step(NaN) = NaN, as tfjs).
-    case 3: for (size_t i = 0; i < n; i++) out[i] = a[i] * (b[i] > 0.f ? 1.f : b[i] != b[i] ? b[i] : 0.f); break;
+    // ReLU gradient: dy · step(x) (step(NaN) = NaN, as tfjs); masks, not branches (x's sign is random).
+    case 3:
+    case 4: {
+      const v16 one = (v16){0} + 1.f, six = (v16){0} + 6.f;
+      size_t i = 0;
+      for (; i + 16 <= n; i += 16) {
+        const v16 x = load16(b + i), d = load16(a + i);
+        i16 on = (i16)(x > (v16){0});
+        if (op == 4) on &= (i16)(x <= six);
+        const i16 nan = (i16)(x != x);
+        const v16 st = (v16)(((i16)one & on & ~nan) | ((i16)x & nan));
+        const v16 r = d * st;
+        memcpy(out + i, &r, sizeof r);
+      }
+      for (; i < n; i++) {
+        const float x = b[i];
+        out[i] = a[i] * (x != x ? x : (x > 0.f && (op == 3 || x <= 6.f)) ? 1.f : 0.f);
+      }
+      break;
+    }
     // Square gradient: dy · (x · 2).
     case 5: for (size_t i = 0; i < n; i++) out[i] = a[i] * (b[i] * 2.f); break;
-    // ReLU6 gradient: dy · (x ≤ 6) · step(x).
-    default:
-      for (size_t i = 0; i < n; i++) out[i] = a[i] * (b[i] != b[i] ? b[i] : b[i] > 0.f && b[i] <= 6.f ? 1.f : 0.f);
-      break;
+    default: break;
   }
 }
 
