@@ -1134,6 +1134,46 @@ static napi_value binary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void affine_body(const float *restrict x, const float *restrict k, const float *restrict c, float *restrict out,
+                        size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++, x += cols, out += cols)
+    for (size_t t = 0; t < cols; t++) out[t] = x[t] * k[t] + c[t];
+}
+
+// batchNorm(x, mean, variance, offset|null, scale|null, out, epsilon): per channel (last axis)
+// out = (x − mean) · scale / √(variance + ε) + offset, as x · k + c with k, c per channel.
+static napi_value batch_norm(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *a[6];
+  size_t len[6];
+  double eps;
+  int ok = argc == 7 && napi_get_value_double(env, argv[6], &eps) == napi_ok;
+  for (int i = 0; ok && i < 6; i++) ok = typed(env, argv[i], &a[i], &len[i]);
+  const size_t cols = ok ? len[1] : 0;
+  ok = ok && a[0] != NULL && a[1] != NULL && a[2] != NULL && a[5] != NULL && cols > 0 && len[0] % cols == 0 &&
+       len[2] == cols && (a[3] == NULL || len[3] == cols) && (a[4] == NULL || len[4] == cols) && len[5] == len[0];
+  if (!ok) {
+    napi_throw_error(env, NULL, "ff_native.batchNorm: bad arguments");
+    return NULL;
+  }
+  float *k = get_scratch(2 * cols);
+  if (k == NULL) {
+    napi_throw_error(env, NULL, "ff_native.batchNorm: out of memory");
+    return NULL;
+  }
+  const float *mean = a[1], *var = a[2], *off = a[3], *scale = a[4];
+  float *c = k + cols;
+  for (size_t t = 0; t < cols; t++) {
+    k[t] = (scale != NULL ? scale[t] : 1.f) / sqrtf(var[t] + (float)eps);
+    c[t] = (off != NULL ? off[t] : 0.f) - mean[t] * k[t];
+  }
+  affine_body(a[0], k, c, a[5], len[0] / cols, cols);
+  return NULL;
+}
+
 // sumRows(x, out, rows, cols): out[c] = Σ_r x[r, c] (a sum over leading axes).
 static napi_value sum_rows(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -1241,6 +1281,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"addBias", NULL, add_bias, NULL, NULL, NULL, napi_default, NULL},
     {"biasOp", NULL, bias_op, NULL, NULL, NULL, napi_default, NULL},
     {"bnReduce", NULL, bn_reduce, NULL, NULL, NULL, napi_default, NULL},
+    {"batchNorm", NULL, batch_norm, NULL, NULL, NULL, napi_default, NULL},
     {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
     {"fillRows", NULL, fill_rows, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},

@@ -28,6 +28,8 @@ export interface NativeAddon {
   binary(a: Float32Array, b: Float32Array, out: Float32Array, op: number): void
   /** v (length C) broadcast over x's last axis: op 1 out = x − v, 2 x · v, 3 v − x. */
   biasOp(x: Float32Array, v: Float32Array, out: Float32Array, op: number): void
+  /** BatchNorm over x's last axis (C = mean.length): out = (x − mean) · scale / √(variance + ε) + offset. */
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void
   /** Per channel (x's last axis, C = mean.length): sumDy = Σ dy, sumDyXc = Σ dy · (x − mean). */
   bnReduce(dy: Float32Array, x: Float32Array, mean: Float32Array, sumDy: Float32Array, sumDyXc: Float32Array): void
   /** out[r·C + c] = v[c] / divisor for every row r (out.length a multiple of C = v.length). */

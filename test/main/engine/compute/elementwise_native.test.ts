@@ -107,7 +107,12 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
           return tf.sum(tf.mul(tf.relu(tf.batchNorm(v, mean, variance, b, g, 1e-5)), r))
         }
         const grads = tf.grads(f)([x, gamma, beta])
-        return [f(x, gamma, beta), ...grads]
+        // Inference form with fixed statistics, without offset and scale, and with [1, 1, 1, C] ones.
+        const m = t([c], 12)
+        const v = tf.abs(t([c], 13))
+        const plain = tf.batchNorm(x, m, v, undefined, undefined, 1e-3)
+        const shaped = tf.batchNorm(x, m.reshape([1, 1, 1, c]), v.reshape([1, 1, 1, c]), beta.reshape([1, 1, 1, c]), gamma, 1e-3)
+        return [f(x, gamma, beta), ...grads, plain, shaped]
       }, 2e-5)
     })
   }

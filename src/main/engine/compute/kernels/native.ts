@@ -9,6 +9,7 @@ import {
   Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
+  FusedBatchNorm,
   FusedConv2D,
   MaxPoolGrad,
   Mean,
@@ -125,6 +126,25 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
         const out = be.makeOutput(x.shape, 'float32')
         const op = ({ relu: 3, relu6: 4, square: 5 } as Record<string, number>)[(attrs as unknown as { op: string }).op]
         if (util.sizeFromShape(x.shape) > 0) addon.binary(heapF32(be, dy), heapF32(be, x), heapF32(be, out), op)
+        return out
+      }) as KernelFunc
+    },
+    {
+      // Per-channel statistics (BatchNorm in training and inference): one pass x · k + c.
+      kernelName: FusedBatchNorm,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>
+        const eps = (args.attrs as unknown as { varianceEpsilon: number }).varianceEpsilon
+        const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
+          t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
+        if (x!.dtype !== 'float32' || !perChannel(mean, true) || !perChannel(variance, true) || !perChannel(offset, false) || !perChannel(scale, false)) {
+          return own(FusedBatchNorm)(args)
+        }
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(x!.shape, 'float32')
+        const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
+        addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), heapF32(be, out), eps)
         return out
       }) as KernelFunc
     },
