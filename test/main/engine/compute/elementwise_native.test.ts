@@ -111,7 +111,7 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
         const m = t([c], 12)
         const v = tf.abs(t([c], 13))
         const plain = tf.batchNorm(x, m, v, undefined, undefined, 1e-3)
-        const shaped = tf.batchNorm(x, m.reshape([1, 1, 1, c]), v.reshape([1, 1, 1, c]), beta.reshape([1, 1, 1, c]), gamma, 1e-3)
+        const shaped = tf.batchNorm(x, m.reshape([1, 1, 1, c]), v.reshape([1, 1, 1, c]), beta.reshape([1, 1, 1, c]), gamma.reshape([1, 1, 1, c]), 1e-3)
         return [f(x, gamma, beta), ...grads, plain, shaped]
       }, 2e-5)
     })
