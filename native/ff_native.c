@@ -1174,6 +1174,99 @@ static napi_value batch_norm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Depthwise convolution gradients, channel multiplier 1 (MobileNetV2), vectorised over
+// channels: geometry as Geom with co = ci. dx is zeroed and accumulated; dw likewise.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void dw_depthwise_input(const Geom *g, const float *restrict dy, const float *restrict w, float *restrict dx) {
+  const int c = g->ci;
+  memset(dx, 0, (size_t)g->n * g->h * g->w * c * sizeof(float));
+  for (int b = 0; b < g->n; b++)
+    for (int r = 0; r < g->oh; r++)
+      for (int q = 0; q < g->ow; q++) {
+        const float *d = dy + (((size_t)b * g->oh + r) * g->ow + q) * c;
+        for (int a = 0; a < g->kh; a++) {
+          const int i = r * g->sh - g->top + a * g->dh;
+          if (i < 0 || i >= g->h) continue;
+          for (int e = 0; e < g->kw; e++) {
+            const int j = q * g->sw - g->left + e * g->dw;
+            if (j < 0 || j >= g->w) continue;
+            float *o = dx + (((size_t)b * g->h + i) * g->w + j) * c;
+            const float *wt = w + (size_t)(a * g->kw + e) * c;
+            for (int t = 0; t < c; t++) o[t] += d[t] * wt[t];
+          }
+        }
+      }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void dw_depthwise_filter(const Geom *g, const float *restrict x, const float *restrict dy, float *restrict dw) {
+  const int c = g->ci;
+  memset(dw, 0, (size_t)g->kh * g->kw * c * sizeof(float));
+  for (int b = 0; b < g->n; b++)
+    for (int r = 0; r < g->oh; r++)
+      for (int q = 0; q < g->ow; q++) {
+        const float *d = dy + (((size_t)b * g->oh + r) * g->ow + q) * c;
+        for (int a = 0; a < g->kh; a++) {
+          const int i = r * g->sh - g->top + a * g->dh;
+          if (i < 0 || i >= g->h) continue;
+          for (int e = 0; e < g->kw; e++) {
+            const int j = q * g->sw - g->left + e * g->dw;
+            if (j < 0 || j >= g->w) continue;
+            const float *xp = x + (((size_t)b * g->h + i) * g->w + j) * c;
+            float *o = dw + (size_t)(a * g->kw + e) * c;
+            for (int t = 0; t < c; t++) o[t] += xp[t] * d[t];
+          }
+        }
+      }
+}
+
+// depthwiseBackprop(which, a, b, out, geom): which 0 = input gradient (a = dy, b = filter,
+// out = dx), 1 = filter gradient (a = x, b = dy, out = dw); multiplier 1 (co = ci).
+static napi_value depthwise_backprop(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t which;
+  void *a, *b, *o;
+  size_t la, lb, lo;
+  Geom g;
+  if (argc != 5 || napi_get_value_int32(env, argv[0], &which) != napi_ok || !typed(env, argv[1], &a, &la) ||
+      !typed(env, argv[2], &b, &lb) || !typed(env, argv[3], &o, &lo) || !geom(env, argv[4], &g) || g.co != g.ci ||
+      g.n <= 0) {
+    napi_throw_error(env, NULL, "ff_native.depthwiseBackprop: bad arguments");
+    return NULL;
+  }
+  const size_t nx = (size_t)g.n * g.h * g.w * g.ci, ny = (size_t)g.n * g.oh * g.ow * g.ci, nw = (size_t)g.kh * g.kw * g.ci;
+  if (which == 0 && la == ny && lb == nw && lo == nx) dw_depthwise_input(&g, a, b, o);
+  else if (which == 1 && la == nx && lb == ny && lo == nw) dw_depthwise_filter(&g, a, b, o);
+  else napi_throw_error(env, NULL, "ff_native.depthwiseBackprop: sizes do not match the geometry");
+  return NULL;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void clip_grad_body(const float *restrict dy, const float *restrict x, float *restrict out, size_t n, float lo,
+                           float hi) {
+  for (size_t i = 0; i < n; i++) out[i] = x[i] >= lo && x[i] <= hi ? dy[i] : 0.f;
+}
+
+// clipGrad(dy, x, out, min, max): dy where min ≤ x ≤ max, else 0 (NaN x: 0), as tfjs's ClipByValue gradient.
+static napi_value clip_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *d, *x, *o;
+  size_t ld, lx, lo;
+  double mn, mx;
+  if (argc != 5 || !typed(env, argv[0], &d, &ld) || !typed(env, argv[1], &x, &lx) || !typed(env, argv[2], &o, &lo) ||
+      napi_get_value_double(env, argv[3], &mn) != napi_ok || napi_get_value_double(env, argv[4], &mx) != napi_ok ||
+      ld != lx || lo != lx) {
+    napi_throw_error(env, NULL, "ff_native.clipGrad: bad arguments");
+    return NULL;
+  }
+  clip_grad_body(d, x, o, lx, (float)mn, (float)mx);
+  return NULL;
+}
+
 // sumRows(x, out, rows, cols): out[c] = Σ_r x[r, c] (a sum over leading axes).
 static napi_value sum_rows(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -1282,6 +1375,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"biasOp", NULL, bias_op, NULL, NULL, NULL, napi_default, NULL},
     {"bnReduce", NULL, bn_reduce, NULL, NULL, NULL, napi_default, NULL},
     {"batchNorm", NULL, batch_norm, NULL, NULL, NULL, napi_default, NULL},
+    {"clipGrad", NULL, clip_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"depthwiseBackprop", NULL, depthwise_backprop, NULL, NULL, NULL, napi_default, NULL},
     {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
     {"fillRows", NULL, fill_rows, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},

@@ -30,6 +30,10 @@ export interface NativeAddon {
   biasOp(x: Float32Array, v: Float32Array, out: Float32Array, op: number): void
   /** BatchNorm over x's last axis (C = mean.length): out = (x − mean) · scale / √(variance + ε) + offset. */
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void
+  /** out = dy where min ≤ x ≤ max, else 0 (the gradient of ClipByValue). */
+  clipGrad(dy: Float32Array, x: Float32Array, out: Float32Array, min: number, max: number): void
+  /** Depthwise gradient, channel multiplier 1: which 0 → dx from (dy, filter), 1 → dw from (x, dy). */
+  depthwiseBackprop(which: 0 | 1, a: Float32Array, b: Float32Array, out: Float32Array, g: NativeGeom): void
   /** Per channel (x's last axis, C = mean.length): sumDy = Σ dy, sumDyXc = Σ dy · (x − mean). */
   bnReduce(dy: Float32Array, x: Float32Array, mean: Float32Array, sumDy: Float32Array, sumDyXc: Float32Array): void
   /** out[r·C + c] = v[c] / divisor for every row r (out.length a multiple of C = v.length). */

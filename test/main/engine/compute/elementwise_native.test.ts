@@ -2,7 +2,8 @@
 // tfjs cpu backend (which runs tfjs-core's own formulas): same-shape and per-channel Add, Sub,
 // Multiply; the gradients of Mean (BatchNorm's moments), Relu, Relu6 (with NaN and the 0 / 6
 // edges) and Square; and BatchNorm in training as Layers builds it (moments → batchNorm),
-// forward and every gradient, through tf.grads on both backends. Odd sizes, 1 and 3 channels.
+// forward and every gradient, through tf.grads on both backends; depthwise convolution
+// gradients (MobileNetV2's 3×3, strides 1 and 2). Odd sizes, 1 and 3 channels.
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../../../src/main/engine/compute'
@@ -72,7 +73,7 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
       }, 0)
     })
   }
-  it('relu, relu6 and square gradients, with NaN, 0 and 6 in x and a NaN in dy', () => {
+  it('relu, relu6, square and clipByValue (tf.layers\' ReLU 6) gradients, with NaN, 0 and 6 in x and a NaN in dy', () => {
     const x = Float32Array.from([...values(61, 3, 8), NaN, 0, 6, -0, 6.000001, 5.999999])
     const dy = Float32Array.from([...values(66, 4), NaN])
     same(() => {
@@ -80,7 +81,8 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
       const r = tf.tensor1d(dy)
       const g = (op: (v: tf.Tensor) => tf.Tensor) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(op(v), r)))(xt)
       // (Not relu6's forward: the wasm backend's own Relu6 maps NaN to 0, the cpu backend keeps NaN.)
-      return [g(tf.relu), g(tf.relu6), g(tf.square), tf.relu(xt)]
+      const clip = (v: tf.Tensor): tf.Tensor => tf.clipByValue(v, 0, 6)
+      return [g(tf.relu), g(tf.relu6), g(tf.square), g(clip), tf.relu(xt)]
     }, 0)
   })
   for (const shape of [[5, 7, 3, 1], [3, 4, 5, 3], [2, 9, 11, 16], [7, 2, 2, 64]]) {
@@ -114,6 +116,22 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
         const shaped = tf.batchNorm(x, m.reshape([1, 1, 1, c]), v.reshape([1, 1, 1, c]), beta.reshape([1, 1, 1, c]), gamma.reshape([1, 1, 1, c]), 1e-3)
         return [f(x, gamma, beta), ...grads, plain, shaped]
       }, 2e-5)
+    })
+  }
+  for (const c of [
+    { x: [3, 9, 9, 16], s: 1, pad: 'same' },
+    { x: [2, 11, 10, 32], s: 2, pad: 'same' },
+    { x: [5, 7, 7, 3], s: 2, pad: 'valid' },
+    { x: [2, 6, 5, 1], s: 1, pad: 'valid' }
+  ] as const) {
+    it(`depthwise 3×3 x ${c.x} stride ${c.s} ${c.pad}: output and both gradients`, () => {
+      same(() => {
+        const x = t([...c.x], 14)
+        const w = t([3, 3, c.x[3], 1], 15)
+        const f = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad)
+        const r = t(f(x, w).shape, 16)
+        return [f(x, w), ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), r)))([x, w])]
+      }, 1e-5)
     })
   }
 })

@@ -8,7 +8,7 @@ import { conv2dBackpropInputConfig } from './conv2d_backprop_input'
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_backprop'
 import { maxPoolGradConfig } from './max_pool_grad'
 import { meanGradConfig } from './mean_grad'
-import { relu6GradConfig, reluGradConfig, squareGradConfig } from './relu_grad'
+import { clipByValueGradConfig, relu6GradConfig, reluGradConfig, squareGradConfig } from './relu_grad'
 import { nativeKernelConfigs } from './native'
 
 /**
@@ -72,7 +72,7 @@ export function registerWasmKernels(opts: { native?: NativeAddon } = {}): string
  * training step on wasm); Mean's without a ones tensor, Relu's and Relu6's as one pass
  * (native on wasm).
  */
-export const gradientConfigs: readonly GradConfig[] = [batchNormGradConfig, meanGradConfig, reluGradConfig, relu6GradConfig, squareGradConfig]
+export const gradientConfigs: readonly GradConfig[] = [batchNormGradConfig, meanGradConfig, reluGradConfig, relu6GradConfig, squareGradConfig, clipByValueGradConfig]
 
 /** Registers {@link gradientConfigs} (replacing tfjs-core's); returns their kernel names. */
 export function registerGradients(): string[] {

@@ -9,6 +9,8 @@ import {
   Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput,
   FusedBatchNorm,
   FusedConv2D,
   MaxPoolGrad,
@@ -20,6 +22,8 @@ import {
   type Conv2DAttrs,
   type Conv2DBackpropFilterAttrs,
   type Conv2DBackpropInputAttrs,
+  type DepthwiseConv2dNativeBackpropFilterAttrs,
+  type DepthwiseConv2dNativeBackpropInputAttrs,
   type FusedConv2DAttrs,
   type KernelConfig,
   type KernelFunc,
@@ -32,8 +36,9 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 import type { NativeAddon } from '../native'
 import { adamwKernelConfig } from './adamw'
 import { FF_FILL_ROWS } from './mean_grad'
-import { FF_RELU_GRAD } from './relu_grad'
+import { FF_CLIP_GRAD, FF_RELU_GRAD } from './relu_grad'
 import { FF_BN_REDUCE } from './batchnorm_grad'
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_backprop'
 import { assertNHWC, heapF32 } from './wasm_util'
 
 type Info = backend_util.Conv2DInfo | ReturnType<typeof backend_util.computePool2DInfo>
@@ -145,6 +150,47 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
         const out = be.makeOutput(x!.shape, 'float32')
         const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
         addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), heapF32(be, out), eps)
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: FF_CLIP_GRAD,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }) => {
+        const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo }
+        const { min, max } = attrs as unknown as { min: number; max: number }
+        const be = backend as BackendWasm
+        const out = be.makeOutput(x.shape, 'float32')
+        if (util.sizeFromShape(x.shape) > 0) addon.clipGrad(heapF32(be, dy), heapF32(be, x), heapF32(be, out), min, max)
+        return out
+      }) as KernelFunc
+    },
+    {
+      // Depthwise gradients with channel multiplier 1 (MobileNetV2); others run the JS kernels.
+      kernelName: DepthwiseConv2dNativeBackpropInput,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const a = args.attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs
+        const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo }
+        if (filter.shape[3] !== 1 || dy.dtype !== 'float32') return depthwiseBackpropInputConfig.kernelFunc(args)
+        const info = backend_util.computeConv2DInfo(a.inputShape as [number, number, number, number], filter.shape as [number, number, number, number], a.strides, a.dilations, a.pad, a.dimRoundingMode, true)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(a.inputShape, 'float32')
+        addon.depthwiseBackprop(0, heapF32(be, dy), heapF32(be, filter), heapF32(be, out), nativeGeom(info))
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: DepthwiseConv2dNativeBackpropFilter,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const a = args.attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs
+        const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo }
+        if (a.filterShape[3] !== 1 || x.dtype !== 'float32') return depthwiseBackpropFilterConfig.kernelFunc(args)
+        const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape as [number, number, number, number], a.strides, a.dilations, a.pad, a.dimRoundingMode, true)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(a.filterShape, 'float32')
+        addon.depthwiseBackprop(1, heapF32(be, x), heapF32(be, dy), heapF32(be, out), nativeGeom(info))
         return out
       }) as KernelFunc
     },

@@ -1,7 +1,7 @@
 // The gradients of Relu, Relu6 and Square as one pass: core's are dy · cast(step(x)) (two
 // full-size passes; Relu6 three) and dy · (x · 2) (two). 'FFReluGrad' is native on wasm;
 // other backends run core's formula; the values are the same (step(NaN) = NaN).
-import { cast, engine, getBackend, getKernel, lessEqual, mul, Relu, Relu6, Square, step, type GradConfig, type Tensor } from '@tensorflow/tfjs'
+import { cast, ClipByValue, engine, getBackend, getKernel, greaterEqual, lessEqual, logicalAnd, mul, Relu, Relu6, Square, step, where, zerosLike, type GradConfig, type Tensor } from '@tensorflow/tfjs'
 
 /** Kernel name of the fused gradients; attrs { op: 'relu' | 'relu6' | 'square' }. */
 export const FF_RELU_GRAD = 'FFReluGrad'
@@ -35,5 +35,25 @@ export const squareGradConfig: GradConfig = {
   gradFunc: (dy, saved) => {
     const [x] = saved as [Tensor]
     return { x: () => fused(dy as Tensor, x, 'square') ?? mul(dy as Tensor, mul(cast(x, 'float32'), 2)) }
+  }
+}
+
+/** Kernel name of ClipByValue's gradient (tf.layers' ReLU with maxValue 6 clips); attrs { min, max }. */
+export const FF_CLIP_GRAD = 'FFClipGrad'
+
+/** ClipByValue's gradient in one pass (core's: greaterEqual, lessEqual, logicalAnd, zerosLike, where). */
+export const clipByValueGradConfig: GradConfig = {
+  kernelName: ClipByValue,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved as [Tensor]
+    const { clipValueMin: min, clipValueMax: max } = attrs as unknown as { clipValueMin: number; clipValueMax: number }
+    const g = dy as Tensor
+    return {
+      x: () =>
+        x.dtype === 'float32' && g.dtype === 'float32' && getKernel(FF_CLIP_GRAD, getBackend()) != null
+          ? (engine().runKernel(FF_CLIP_GRAD, { dy: g, x }, { min, max }) as Tensor)
+          : where(logicalAnd(greaterEqual(x, min), lessEqual(x, max)), g, zerosLike(g))
+    }
   }
 }
