@@ -4,6 +4,7 @@
 // Convolutions with output channels in multiples of 16 run register-blocked
 // direct kernels; the others a patch matrix and OpenBLAS's sgemm.
 #include <node_api.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -168,7 +169,7 @@ static inline __attribute__((always_inline)) void store_act(v16 v, int act, floa
 static int direct_ok(const Geom *g) { return g->co % 16 == 0 && g->kh * g->kw <= MAX_TAPS; }
 
 static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g, const float *x, const float *w, const float *bias, int act, const float *zero, int m_begin, int m_end,
-                        float *y) {
+                        float *y, const int OB) {
   const int ohw = g->oh * g->ow, ci = g->ci, co = g->co, taps = g->kh * g->kw;
   const float *src[ROWS][MAX_TAPS];
   ptrdiff_t tap_offset[MAX_TAPS];
@@ -203,25 +204,91 @@ static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g
         }
       }
     }
-    for (int o = 0; o < co; o += 16) {
-      v16 acc[ROWS];
-      const v16 b0 = bias != NULL ? load16(bias + o) : (v16){0};
-      for (int r = 0; r < ROWS; r++) acc[r] = b0;
+    for (int o = 0; o < co; o += 16 * OB) {
+      v16 acc[ROWS][4];
+      _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
+        const v16 b0 = bias != NULL ? load16(bias + o + 16 * k) : (v16){0};
+        _Pragma("GCC unroll 8") for (int r = 0; r < ROWS; r++) acc[r][k] = b0;
+      }
       for (int t = 0; t < taps; t++) {
         const float *wt = w + (size_t)t * ci * co + o;
         const float *s0 = src[0][t], *s1 = src[1][t], *s2 = src[2][t], *s3 = src[3][t], *s4 = src[4][t],
                     *s5 = src[5][t];
         for (int c = 0; c < ci; c++) {
-          const v16 wv = load16(wt + (size_t)c * co);
-          acc[0] += s0[c] * wv;
-          acc[1] += s1[c] * wv;
-          acc[2] += s2[c] * wv;
-          acc[3] += s3[c] * wv;
-          acc[4] += s4[c] * wv;
-          acc[5] += s5[c] * wv;
+          _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
+            const v16 wv = load16(wt + (size_t)c * co + 16 * k);
+            acc[0][k] += s0[c] * wv;
+            acc[1][k] += s1[c] * wv;
+            acc[2][k] += s2[c] * wv;
+            acc[3][k] += s3[c] * wv;
+            acc[4][k] += s4[c] * wv;
+            acc[5][k] += s5[c] * wv;
+          }
         }
       }
-      for (int r = 0; r < nr; r++) store_act(acc[r], act, y + (size_t)(m0 + r) * co + o);
+      for (int r = 0; r < nr; r++)
+        _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) store_act(acc[r][k], act, y + (size_t)(m0 + r) * co + o + 16 * k);
+    }
+  }
+}
+
+// Image-major direct convolution for small feature maps (the deep stages of a
+// ResNet: 2×2, 4×4, 7×7 outputs): a block is IR images at the same output pixel,
+// so a tap is in bounds for all of them or for none, and padding taps are skipped
+// instead of multiplied by zeros (at 2×2 with a 3×3 window 5 of 9 taps are
+// padding). Output channels [o_begin, o_end) in steps of 16·OB, outermost, so one
+// slice of the filter stays in cache while every pixel and image uses it.
+#define IR 6
+static inline __attribute__((always_inline)) void conv_im_body(const Geom *g, const float *x, const float *w,
+                                                               const float *bias, int act, int o_begin, int o_end,
+                                                               float *y, const int OB) {
+  const int ci = g->ci, co = g->co, ohw = g->oh * g->ow, n = g->n;
+  const size_t img = (size_t)g->h * g->w * ci;
+  int tap_w[MAX_TAPS];
+  ptrdiff_t tap_x[MAX_TAPS];
+  for (int o = o_begin; o < o_end; o += 16 * OB) {
+    v16 b0[4];
+    _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) b0[k] = bias != NULL ? load16(bias + o + 16 * k) : (v16){0};
+    for (int p = 0; p < ohw; p++) {
+      const int i0 = p / g->ow, j0 = p % g->ow;
+      int nt = 0;
+      for (int a = 0; a < g->kh; a++) {
+        const int i = i0 * g->sh - g->top + a * g->dh;
+        if (i < 0 || i >= g->h) continue;
+        for (int c = 0; c < g->kw; c++) {
+          const int j = j0 * g->sw - g->left + c * g->dw;
+          if (j < 0 || j >= g->w) continue;
+          tap_w[nt] = a * g->kw + c;
+          tap_x[nt++] = ((ptrdiff_t)i * g->w + j) * ci;
+        }
+      }
+      for (int bb = 0; bb < n; bb += IR) {
+        const int nr = n - bb < IR ? n - bb : IR;
+        v16 acc[IR][4];
+        _Pragma("GCC unroll 8") for (int r = 0; r < IR; r++)
+          _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) acc[r][k] = b0[k];
+        // Rows past the last image repeat image bb (in bounds; their sums are not stored).
+        const float *base[IR];
+        _Pragma("GCC unroll 8") for (int r = 0; r < IR; r++) base[r] = x + (size_t)(bb + (r < nr ? r : 0)) * img;
+        for (int t = 0; t < nt; t++) {
+          const float *wt = w + (size_t)tap_w[t] * ci * co + o;
+          const float *s0 = base[0] + tap_x[t], *s1 = base[1] + tap_x[t], *s2 = base[2] + tap_x[t],
+                      *s3 = base[3] + tap_x[t], *s4 = base[4] + tap_x[t], *s5 = base[5] + tap_x[t];
+          for (int c = 0; c < ci; c++) {
+            _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
+              const v16 wv = load16(wt + (size_t)c * co + 16 * k);
+              acc[0][k] += s0[c] * wv;
+              acc[1][k] += s1[c] * wv;
+              acc[2][k] += s2[c] * wv;
+              acc[3][k] += s3[c] * wv;
+              acc[4][k] += s4[c] * wv;
+              acc[5][k] += s5[c] * wv;
+            }
+          }
+        }
+        _Pragma("GCC unroll 8") for (int r = 0; r < nr; r++)
+          _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) store_act(acc[r][k], act, y + ((size_t)(bb + r) * ohw + p) * co + o + 16 * k);
+      }
     }
   }
 }
@@ -262,6 +329,72 @@ static inline __attribute__((always_inline)) void dw_direct_body(const Geom *g, 
     int c0 = 0;
     while (ci - c0 >= 8) DW_BLOCK(8);
     while (ci - c0 >= 1) DW_BLOCK(1);
+  }
+}
+
+// Filter gradient as a blocked matrix product: dw[t, c, o] = Σ over output pixels
+// of x(pixel shifted by tap t, c) · dy(pixel, o). Sums of NC input channels × 16·OB
+// output channels stay in registers over a chunk of output rows (sized so the
+// chunk's x and dy stay in L2), padding taps are skipped row by row (no per-pixel
+// test), and each chunk adds its sums into dw. Output channels [o_begin, o_end).
+static inline __attribute__((always_inline)) void dw_tile(const Geom *g, const float *x, const float *dy,
+                                                          float *dw, int r0, int r1, int t, int c0, int o,
+                                                          int first, const int NC, const int OB) {
+  const int ci = g->ci, co = g->co, a = t / g->kw, cc = t % g->kw;
+  v16 acc[6][4];
+  _Pragma("GCC unroll 8") for (int q = 0; q < NC; q++)
+    _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) acc[q][k] = (v16){0};
+  // Output columns whose input column is inside the image for this tap.
+  const int off = cc * g->dw - g->left;
+  int jlo = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+  int jhi = (g->w - 1 - off) >= 0 ? (g->w - 1 - off) / g->sw + 1 : 0;
+  if (jhi > g->ow) jhi = g->ow;
+  for (int r = r0; r < r1; r++) {
+    const int b = r / g->oh, i0 = r % g->oh, i = i0 * g->sh - g->top + a * g->dh;
+    if (i < 0 || i >= g->h) continue;
+    const float *xrow = x + ((size_t)b * g->h + i) * g->w * ci + c0;
+    const float *drow = dy + (size_t)r * g->ow * co + o;
+    for (int j0 = jlo; j0 < jhi; j0++) {
+      const float *xp = xrow + (size_t)(j0 * g->sw + off) * ci;
+      const float *dp = drow + (size_t)j0 * co;
+      v16 dv[4];
+      _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) dv[k] = load16(dp + 16 * k);
+      _Pragma("GCC unroll 8") for (int q = 0; q < NC; q++) {
+        const float xs = xp[q];
+        _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) acc[q][k] += xs * dv[k];
+      }
+    }
+  }
+  _Pragma("GCC unroll 8") for (int q = 0; q < NC; q++)
+    _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
+      float *dst = dw + ((size_t)t * ci + c0 + q) * co + o + 16 * k;
+      v16 sum = acc[q][k];
+      if (!first) sum += load16(dst);
+      memcpy(dst, &sum, sizeof sum);
+    }
+}
+
+static inline __attribute__((always_inline)) void dw_gemm_body(const Geom *g, const float *x, const float *dy,
+                                                               float *dw, int o_begin, int o_end, const int OB) {
+  const int ci = g->ci, taps = g->kh * g->kw, rows = g->n * g->oh;
+  // Rows per chunk: about 1 MiB of x and dy.
+  int chunk = (int)(262144 / ((size_t)(ci * g->sh * g->sw + g->co) * g->ow));
+  if (chunk < 1) chunk = 1;
+  for (int r0 = 0; r0 < rows; r0 += chunk) {
+    const int r1 = r0 + chunk < rows ? r0 + chunk : rows;
+    for (int t = 0; t < taps; t++)
+      for (int o = o_begin; o < o_end; o += 16 * OB) {
+        int c0 = 0;
+        for (; c0 + 6 <= ci; c0 += 6) dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 6, OB);
+        switch (ci - c0) {
+          case 5: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 5, OB); break;
+          case 4: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 4, OB); break;
+          case 3: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 3, OB); break;
+          case 2: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 2, OB); break;
+          case 1: dw_tile(g, x, dy, dw, r0, r1, t, c0, o, r0 == 0, 1, OB); break;
+          default: break;
+        }
+      }
   }
 }
 
@@ -418,18 +551,21 @@ static inline __attribute__((always_inline)) void dw_small_body(const Geom *g, c
 
 // One body, compiled three times; the CPU's features pick one (CPU models do not matter).
 typedef void ConvDirect(const Geom *, const float *, const float *, const float *, int, const float *, int, int, float *);
-#define CONV_DIRECT_VARIANT(name, attr)                                                                          \
+// AVX-512: 6 pixels × 64 channels of sums in registers (24 zmm) when the channels allow; AVX2 6 × 16.
+#define CONV_DIRECT_VARIANT(name, attr, WIDE)                                                                    \
   attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act,               \
                         const float *zero, int m_begin, int m_end, float *y) {                                  \
-    conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y);                                              \
+    if (WIDE >= 4 && g->co % 64 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 4);          \
+    else if (WIDE >= 2 && g->co % 32 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 2);     \
+    else conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 1);                                      \
   }
 #define DW_DIRECT_VARIANT(name, attr)                                                                        \
   attr static void name(const Geom *g, const float *x, const float *dy, float *dw, int begin, int end) {        \
     dw_direct_body(g, x, dy, dw, begin, end);                                                                   \
   }
-CONV_DIRECT_VARIANT(conv_direct_avx512, __attribute__((target("avx512f,fma"))))
-CONV_DIRECT_VARIANT(conv_direct_avx2, __attribute__((target("avx2,fma"))))
-CONV_DIRECT_VARIANT(conv_direct_generic, )
+CONV_DIRECT_VARIANT(conv_direct_avx512, __attribute__((target("avx512f,fma"))), 4)
+CONV_DIRECT_VARIANT(conv_direct_avx2, __attribute__((target("avx2,fma"))), 1)
+CONV_DIRECT_VARIANT(conv_direct_generic, , 1)
 #define CONV_SMALL_VARIANT(name, attr)                                                                           \
   attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act, float *pad,    \
                         int r_begin, int r_end, float *y) {                                                      \
@@ -440,6 +576,38 @@ CONV_DIRECT_VARIANT(conv_direct_generic, )
                         int b_end) {                                                                             \
     SMALL_CASES(DW_SMALL_CALL)                                                                                   \
   }
+typedef void ConvIm(const Geom *, const float *, const float *, const float *, int, int, int, float *);
+// AVX-512 keeps 6 images × 16·IM_WIDE channels of sums in registers; AVX2 6 × 16 (12 of 16 ymm).
+#ifndef IM_WIDE
+#define IM_WIDE 4
+#endif
+#define CONV_IM_VARIANT(name, attr, OB_WIDE)                                                                   \
+  attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act, int o_begin, \
+                        int o_end, float *y) {                                                                 \
+    if (OB_WIDE >= 4 && (o_end - o_begin) % 64 == 0) conv_im_body(g, x, w, bias, act, o_begin, o_end, y, 4);     \
+    else if (OB_WIDE >= 2 && (o_end - o_begin) % 32 == 0) conv_im_body(g, x, w, bias, act, o_begin, o_end, y, 2); \
+    else conv_im_body(g, x, w, bias, act, o_begin, o_end, y, 1);                                               \
+  }
+CONV_IM_VARIANT(conv_im_avx512, __attribute__((target("avx512f,fma"))), IM_WIDE)
+CONV_IM_VARIANT(conv_im_avx2, __attribute__((target("avx2,fma"))), 1)
+CONV_IM_VARIANT(conv_im_generic, , 1)
+static ConvIm *conv_im = NULL;
+#ifndef IM_MAX_PIXELS
+#define IM_MAX_PIXELS 256
+#endif
+static const int im_max_pixels = IM_MAX_PIXELS;
+typedef void DwGemm(const Geom *, const float *, const float *, float *, int, int);
+// AVX-512: 6 input × 64 output channels of sums (24 zmm); AVX2: 6 × 16 (12 ymm).
+#define DW_GEMM_VARIANT(name, attr, OB_WIDE)                                                                  \
+  attr static void name(const Geom *g, const float *x, const float *dy, float *dw, int o_begin, int o_end) {   \
+    if (OB_WIDE >= 4 && (o_end - o_begin) % 64 == 0) dw_gemm_body(g, x, dy, dw, o_begin, o_end, 4);          \
+    else if (OB_WIDE >= 2 && (o_end - o_begin) % 32 == 0) dw_gemm_body(g, x, dy, dw, o_begin, o_end, 2);     \
+    else dw_gemm_body(g, x, dy, dw, o_begin, o_end, 1);                                                      \
+  }
+DW_GEMM_VARIANT(dw_gemm_avx512, __attribute__((target("avx512f,fma"))), 4)
+DW_GEMM_VARIANT(dw_gemm_avx2, __attribute__((target("avx2,fma"))), 1)
+DW_GEMM_VARIANT(dw_gemm_generic, , 1)
+static DwGemm *dw_gemm = NULL;
 DW_DIRECT_VARIANT(dw_direct_avx512, __attribute__((target("avx512f,fma"))))
 DW_DIRECT_VARIANT(dw_direct_avx2, __attribute__((target("avx2,fma"))))
 DW_DIRECT_VARIANT(dw_direct_generic, )
@@ -463,18 +631,24 @@ static void pick_simd(void) {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx512;
+    conv_im = conv_im_avx512;
+    dw_gemm = dw_gemm_avx512;
     dw_direct = dw_direct_avx512;
     conv_small = conv_small_avx512;
     dw_small = dw_small_avx512;
     simd_name = "AVX-512";
   } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx2;
+    conv_im = conv_im_avx2;
+    dw_gemm = dw_gemm_avx2;
     dw_direct = dw_direct_avx2;
     conv_small = conv_small_avx2;
     dw_small = dw_small_avx2;
     simd_name = "AVX2";
   } else {
     conv_direct = conv_direct_generic;
+    conv_im = conv_im_generic;
+    dw_gemm = dw_gemm_generic;
     dw_direct = dw_direct_generic;
     conv_small = conv_small_generic;
     dw_small = dw_small_generic;
@@ -498,9 +672,25 @@ static int run_conv_small(const Geom *g, const float *x, const float *w, const f
   return !failed;
 }
 
+// Image-major blocks pay off where the feature map is small (many padding taps, little
+// reuse of neighbouring windows) and there are images enough to fill the blocks.
+static int im_ok(const Geom *g) {
+  // A last block of few images wastes its empty rows (batch 8: 6 + 2 of 12): at most 25% spare.
+  const int rows = (g->n + IR - 1) / IR * IR;
+  return g->oh * g->ow <= im_max_pixels && g->n >= 2 && rows * 4 <= g->n * 5;
+}
+
 static void run_conv_direct(const Geom *g, const float *x, const float *w, const float *bias, int act,
                             const float *zero, float *y) {
   if (small_ok(g) && run_conv_small(g, x, w, bias, act, y)) return;
+  if (im_ok(g)) {
+    const int width = g->co % 64 == 0 ? 64 : g->co % 32 == 0 ? 32 : 16, blocks = g->co / width;
+    const int nt = blocks < threads ? blocks : threads;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int part = 0; part < nt; part++)
+      conv_im(g, x, w, bias, act, blocks * part / nt * width, blocks * (part + 1) / nt * width, y);
+    return;
+  }
   const int rows = g->n * g->oh * g->ow, blocks = (rows + ROWS - 1) / ROWS, nt = blocks < threads ? 1 : threads;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int part = 0; part < nt; part++) {
@@ -531,9 +721,20 @@ static int run_dw_small(const Geom *g, const float *x, const float *dy, float *d
   return !failed;
 }
 
+#ifndef DW_GEMM_SMALL
+#define DW_GEMM_SMALL 1
+#endif
 static void run_dw_direct(const Geom *g, const float *x, const float *dy, float *dw) {
   const int items = g->kh * g->kw * (g->co / 16), nt = items < threads ? items : threads;
-  if (small_ok(g) && run_dw_small(g, x, dy, dw)) return;
+  if (!(g->co % 64 == 0 && DW_GEMM_SMALL) && small_ok(g) && run_dw_small(g, x, dy, dw)) return;
+  if (g->ci > SMALL_CI || g->co % 64 == 0) {
+    // Output-channel slices per thread, in multiples of 64 where possible.
+    const int unit = g->co % 64 == 0 ? 64 : g->co % 32 == 0 ? 32 : 16, blocks = g->co / unit;
+    const int np = blocks < threads ? blocks : threads;
+#pragma omp parallel for num_threads(np) schedule(static) if (np > 1)
+    for (int part = 0; part < np; part++) dw_gemm(g, x, dy, dw, blocks * part / np * unit, blocks * (part + 1) / np * unit);
+    return;
+  }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int part = 0; part < nt; part++) dw_direct(g, x, dy, dw, items * part / nt, items * (part + 1) / nt);
 }
@@ -668,8 +869,13 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
       for (int b = 0; b < g.kw; b++) {
         const float *src = w + ((size_t)(g.kh - 1 - a) * g.kw + (g.kw - 1 - b)) * g.ci * co;
         float *dst = flipped + ((size_t)a * g.kw + b) * co * g.ci;
-        for (int c = 0; c < g.ci; c++)
-          for (int o = 0; o < co; o++) dst[(size_t)o * g.ci + c] = src[(size_t)c * co + o];
+        // Transposed in 16×16 tiles (a plain strided loop misses the cache at 512 channels).
+        for (int c0 = 0; c0 < g.ci; c0 += 16)
+          for (int o0 = 0; o0 < co; o0 += 16) {
+            const int c1 = c0 + 16 < g.ci ? c0 + 16 : g.ci, o1 = o0 + 16 < co ? o0 + 16 : co;
+            for (int c = c0; c < c1; c++)
+              for (int o = o0; o < o1; o++) dst[(size_t)o * g.ci + c] = src[(size_t)c * co + o];
+          }
       }
     const Geom t = {g.n, g.oh, g.ow, co, g.h, g.w, g.ci, g.kh, g.kw, 1, 1, 1, 1, g.kh - 1 - g.top, g.kw - 1 - g.left};
     run_conv_direct(&t, d, flipped, NULL, 0, zero, dx);
@@ -787,6 +993,280 @@ static napi_value add_bias(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+__attribute__((target_clones("avx2", "default")))
+static void bias_op_body(const float *restrict x, const float *restrict v, float *restrict out, size_t rows,
+                         size_t cols, int op) {
+  for (size_t r = 0; r < rows; r++, x += cols, out += cols) {
+    if (op == 2)
+      for (size_t c = 0; c < cols; c++) out[c] = x[c] * v[c];
+    else if (op == 1)
+      for (size_t c = 0; c < cols; c++) out[c] = x[c] - v[c];
+    else
+      for (size_t c = 0; c < cols; c++) out[c] = v[c] - x[c];
+  }
+}
+
+// biasOp(x, v, out, op): v broadcast over x's last axis; op 1 x − v, 2 x · v, 3 v − x.
+static napi_value bias_op(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *xv, *bv, *ov;
+  size_t lx, lb, lo;
+  int32_t op;
+  if (argc != 4 || !typed(env, argv[0], &xv, &lx) || !typed(env, argv[1], &bv, &lb) ||
+      !typed(env, argv[2], &ov, &lo) || napi_get_value_int32(env, argv[3], &op) != napi_ok || lb == 0 ||
+      lx % lb != 0 || lo != lx || op < 1 || op > 3) {
+    napi_throw_error(env, NULL, "ff_native.biasOp: bad arguments");
+    return NULL;
+  }
+  bias_op_body(xv, bv, ov, lx / lb, lb, op);
+  return NULL;
+}
+
+// bnReduce(dy, x, mean, sumDy, sumDyXc): per channel (last axis) Σ dy and Σ dy·(x − mean),
+// in double (BatchNorm's gradient; one pass instead of a subtraction, a product and two sums).
+static napi_value bn_reduce(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *a[5];
+  size_t len[5];
+  int ok = argc == 5;
+  for (int i = 0; ok && i < 5; i++) ok = typed(env, argv[i], &a[i], &len[i]) && a[i] != NULL;
+  if (!ok || len[1] != len[0] || len[2] == 0 || len[0] % len[2] != 0 || len[3] != len[2] || len[4] != len[2]) {
+    napi_throw_error(env, NULL, "ff_native.bnReduce: bad arguments");
+    return NULL;
+  }
+  const float *dy = a[0], *x = a[1], *mean = a[2];
+  float *s1 = a[3], *s2 = a[4];
+  const size_t cols = len[2], rows = len[0] / cols;
+  enum { B = 64 };
+  double acc1[B], acc2[B];
+  for (size_t c0 = 0; c0 < cols; c0 += B) {
+    const size_t n = cols - c0 < B ? cols - c0 : B;
+    for (size_t t = 0; t < n; t++) acc1[t] = acc2[t] = 0;
+    for (size_t r = 0; r < rows; r++) {
+      const float *d = dy + r * cols + c0, *xr = x + r * cols + c0;
+      for (size_t t = 0; t < n; t++) {
+        acc1[t] += d[t];
+        acc2[t] += d[t] * (xr[t] - mean[c0 + t]);
+      }
+    }
+    for (size_t t = 0; t < n; t++) {
+      s1[c0 + t] = (float)acc1[t];
+      s2[c0 + t] = (float)acc2[t];
+    }
+  }
+  return NULL;
+}
+
+// fillRows(v, out, divisor): out[r, c] = v[c] / divisor for every row (the gradient of a
+// mean over leading axes: dy spread evenly over the reduced elements).
+static napi_value fill_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *vv, *ov;
+  size_t lv, lo;
+  double divisor;
+  if (argc != 3 || !typed(env, argv[0], &vv, &lv) || !typed(env, argv[1], &ov, &lo) ||
+      napi_get_value_double(env, argv[2], &divisor) != napi_ok || lv == 0 || lo % lv != 0) {
+    napi_throw_error(env, NULL, "ff_native.fillRows: bad arguments");
+    return NULL;
+  }
+  const float *v = vv;
+  float *out = ov;
+  const float d = (float)divisor;
+  for (size_t c = 0; c < lv; c++) out[c] = v[c] / d;
+  for (size_t r = 1; r < lo / lv; r++) memcpy(out + r * lv, out, lv * sizeof(float));
+  return NULL;
+}
+
+__attribute__((target_clones("avx2", "default")))
+static void binary_body(const float *restrict a, const float *restrict b, float *restrict out, size_t n, int op) {
+  switch (op) {
+    case 0: for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i]; break;
+    case 1: for (size_t i = 0; i < n; i++) out[i] = a[i] - b[i]; break;
+    case 2: for (size_t i = 0; i < n; i++) out[i] = a[i] * b[i]; break;
+    // ReLU gradient: dy · step(x) (step(NaN) = NaN, as tfjs); masks, not branches (x's sign is random).
+    case 3:
+    case 4: {
+      const v16 one = (v16){0} + 1.f, six = (v16){0} + 6.f;
+      size_t i = 0;
+      for (; i + 16 <= n; i += 16) {
+        const v16 x = load16(b + i), d = load16(a + i);
+        i16 on = (i16)(x > (v16){0});
+        if (op == 4) on &= (i16)(x <= six);
+        const i16 nan = (i16)(x != x);
+        const v16 st = (v16)(((i16)one & on & ~nan) | ((i16)x & nan));
+        const v16 r = d * st;
+        memcpy(out + i, &r, sizeof r);
+      }
+      for (; i < n; i++) {
+        const float x = b[i];
+        out[i] = a[i] * (x != x ? x : (x > 0.f && (op == 3 || x <= 6.f)) ? 1.f : 0.f);
+      }
+      break;
+    }
+    // Square gradient: dy · (x · 2).
+    case 5: for (size_t i = 0; i < n; i++) out[i] = a[i] * (b[i] * 2.f); break;
+    default: break;
+  }
+}
+
+// binary(a, b, out, op): element-wise over equal lengths; op 0 add, 1 sub, 2 mul,
+// 3 ReLU gradient (a = dy, b = x), 4 ReLU6 gradient, 5 Square gradient.
+static napi_value binary(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *av, *bv, *ov;
+  size_t la, lb, lo;
+  int32_t op;
+  if (argc != 4 || !typed(env, argv[0], &av, &la) || !typed(env, argv[1], &bv, &lb) ||
+      !typed(env, argv[2], &ov, &lo) || napi_get_value_int32(env, argv[3], &op) != napi_ok || la != lb || lo != la ||
+      op < 0 || op > 5) {
+    napi_throw_error(env, NULL, "ff_native.binary: bad arguments");
+    return NULL;
+  }
+  binary_body(av, bv, ov, la, op);
+  return NULL;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void affine_body(const float *restrict x, const float *restrict k, const float *restrict c, float *restrict out,
+                        size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++, x += cols, out += cols)
+    for (size_t t = 0; t < cols; t++) out[t] = x[t] * k[t] + c[t];
+}
+
+// batchNorm(x, mean, variance, offset|null, scale|null, out, epsilon): per channel (last axis)
+// out = (x − mean) · scale / √(variance + ε) + offset, as x · k + c with k, c per channel.
+static napi_value batch_norm(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *a[6];
+  size_t len[6];
+  double eps;
+  int ok = argc == 7 && napi_get_value_double(env, argv[6], &eps) == napi_ok;
+  for (int i = 0; ok && i < 6; i++) ok = typed(env, argv[i], &a[i], &len[i]);
+  const size_t cols = ok ? len[1] : 0;
+  ok = ok && a[0] != NULL && a[1] != NULL && a[2] != NULL && a[5] != NULL && cols > 0 && len[0] % cols == 0 &&
+       len[2] == cols && (a[3] == NULL || len[3] == cols) && (a[4] == NULL || len[4] == cols) && len[5] == len[0];
+  if (!ok) {
+    napi_throw_error(env, NULL, "ff_native.batchNorm: bad arguments");
+    return NULL;
+  }
+  float *k = get_scratch(2 * cols);
+  if (k == NULL) {
+    napi_throw_error(env, NULL, "ff_native.batchNorm: out of memory");
+    return NULL;
+  }
+  const float *mean = a[1], *var = a[2], *off = a[3], *scale = a[4];
+  float *c = k + cols;
+  for (size_t t = 0; t < cols; t++) {
+    k[t] = (scale != NULL ? scale[t] : 1.f) / sqrtf(var[t] + (float)eps);
+    c[t] = (off != NULL ? off[t] : 0.f) - mean[t] * k[t];
+  }
+  affine_body(a[0], k, c, a[5], len[0] / cols, cols);
+  return NULL;
+}
+
+// Depthwise convolution gradients, channel multiplier 1 (MobileNetV2), vectorised over
+// channels: geometry as Geom with co = ci. dx is zeroed and accumulated; dw likewise.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void dw_depthwise_input(const Geom *g, const float *restrict dy, const float *restrict w, float *restrict dx) {
+  const int c = g->ci;
+  memset(dx, 0, (size_t)g->n * g->h * g->w * c * sizeof(float));
+  for (int b = 0; b < g->n; b++)
+    for (int r = 0; r < g->oh; r++)
+      for (int q = 0; q < g->ow; q++) {
+        const float *d = dy + (((size_t)b * g->oh + r) * g->ow + q) * c;
+        for (int a = 0; a < g->kh; a++) {
+          const int i = r * g->sh - g->top + a * g->dh;
+          if (i < 0 || i >= g->h) continue;
+          for (int e = 0; e < g->kw; e++) {
+            const int j = q * g->sw - g->left + e * g->dw;
+            if (j < 0 || j >= g->w) continue;
+            float *o = dx + (((size_t)b * g->h + i) * g->w + j) * c;
+            const float *wt = w + (size_t)(a * g->kw + e) * c;
+            for (int t = 0; t < c; t++) o[t] += d[t] * wt[t];
+          }
+        }
+      }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void dw_depthwise_filter(const Geom *g, const float *restrict x, const float *restrict dy, float *restrict dw) {
+  const int c = g->ci;
+  memset(dw, 0, (size_t)g->kh * g->kw * c * sizeof(float));
+  for (int b = 0; b < g->n; b++)
+    for (int r = 0; r < g->oh; r++)
+      for (int q = 0; q < g->ow; q++) {
+        const float *d = dy + (((size_t)b * g->oh + r) * g->ow + q) * c;
+        for (int a = 0; a < g->kh; a++) {
+          const int i = r * g->sh - g->top + a * g->dh;
+          if (i < 0 || i >= g->h) continue;
+          for (int e = 0; e < g->kw; e++) {
+            const int j = q * g->sw - g->left + e * g->dw;
+            if (j < 0 || j >= g->w) continue;
+            const float *xp = x + (((size_t)b * g->h + i) * g->w + j) * c;
+            float *o = dw + (size_t)(a * g->kw + e) * c;
+            for (int t = 0; t < c; t++) o[t] += xp[t] * d[t];
+          }
+        }
+      }
+}
+
+// depthwiseBackprop(which, a, b, out, geom): which 0 = input gradient (a = dy, b = filter,
+// out = dx), 1 = filter gradient (a = x, b = dy, out = dw); multiplier 1 (co = ci).
+static napi_value depthwise_backprop(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t which;
+  void *a, *b, *o;
+  size_t la, lb, lo;
+  Geom g;
+  if (argc != 5 || napi_get_value_int32(env, argv[0], &which) != napi_ok || !typed(env, argv[1], &a, &la) ||
+      !typed(env, argv[2], &b, &lb) || !typed(env, argv[3], &o, &lo) || !geom(env, argv[4], &g) || g.co != g.ci ||
+      g.n <= 0) {
+    napi_throw_error(env, NULL, "ff_native.depthwiseBackprop: bad arguments");
+    return NULL;
+  }
+  const size_t nx = (size_t)g.n * g.h * g.w * g.ci, ny = (size_t)g.n * g.oh * g.ow * g.ci, nw = (size_t)g.kh * g.kw * g.ci;
+  if (which == 0 && la == ny && lb == nw && lo == nx) dw_depthwise_input(&g, a, b, o);
+  else if (which == 1 && la == nx && lb == ny && lo == nw) dw_depthwise_filter(&g, a, b, o);
+  else napi_throw_error(env, NULL, "ff_native.depthwiseBackprop: sizes do not match the geometry");
+  return NULL;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void clip_grad_body(const float *restrict dy, const float *restrict x, float *restrict out, size_t n, float lo,
+                           float hi) {
+  for (size_t i = 0; i < n; i++) out[i] = x[i] >= lo && x[i] <= hi ? dy[i] : 0.f;
+}
+
+// clipGrad(dy, x, out, min, max): dy where min ≤ x ≤ max, else 0 (NaN x: 0), as tfjs's ClipByValue gradient.
+static napi_value clip_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *d, *x, *o;
+  size_t ld, lx, lo;
+  double mn, mx;
+  if (argc != 5 || !typed(env, argv[0], &d, &ld) || !typed(env, argv[1], &x, &lx) || !typed(env, argv[2], &o, &lo) ||
+      napi_get_value_double(env, argv[3], &mn) != napi_ok || napi_get_value_double(env, argv[4], &mx) != napi_ok ||
+      ld != lx || lo != lx) {
+    napi_throw_error(env, NULL, "ff_native.clipGrad: bad arguments");
+    return NULL;
+  }
+  clip_grad_body(d, x, o, lx, (float)mn, (float)mx);
+  return NULL;
+}
+
 // sumRows(x, out, rows, cols): out[c] = Σ_r x[r, c] (a sum over leading axes).
 static napi_value sum_rows(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -815,6 +1295,43 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
     }
     for (int t = 0; t < n; t++) out[c0 + t] = (float)acc[t];
   }
+  return NULL;
+}
+
+// One AdamW step (PyTorch's torch.optim.AdamW, the float32 operations of
+// src/main/engine/fission/adamw.ts in the same order): h = [β1, 1 − β1, β2, 1 − β2,
+// √(1 − β2^t), ε, 1 − lr·weight decay, lr / (1 − β1^t)]; writes p1, m1, v1.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void adamw_body(const float *restrict p, const float *restrict g, const float *restrict m,
+                       const float *restrict v, float *restrict p1, float *restrict m1, float *restrict v1, size_t len,
+                       const float *h) {
+  const float b1 = h[0], ob1 = h[1], b2 = h[2], ob2 = h[3], sbc2 = h[4], eps = h[5], decay = h[6], step = h[7];
+  for (size_t i = 0; i < len; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * ob1;
+    const float vi = v[i] * b2 + (gi * gi) * ob2;
+    const float denom = sqrtf(vi) / sbc2 + eps;
+    m1[i] = mi;
+    v1[i] = vi;
+    p1[i] = p[i] * decay - (mi / denom) * step;
+  }
+}
+
+// adamw(p, g, m, v, p1, m1, v1, h): see adamw_body.
+static napi_value adamw(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *a[8];
+  size_t len[8];
+  int ok = argc == 8;
+  for (int i = 0; ok && i < 8; i++) ok = typed(env, argv[i], &a[i], &len[i]) && a[i] != NULL;
+  for (int i = 1; ok && i < 7; i++) ok = len[i] == len[0];
+  if (!ok || len[7] != 8) {
+    napi_throw_error(env, NULL, "ff_native.adamw: bad arguments");
+    return NULL;
+  }
+  adamw_body(a[0], a[1], a[2], a[3], a[4], a[5], a[6], len[0], a[7]);
   return NULL;
 }
 
@@ -855,7 +1372,15 @@ static napi_value init(napi_env env, napi_value exports) {
     {"conv2dBackpropInput", NULL, conv2d_backprop_input, NULL, NULL, NULL, napi_default, NULL},
     {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
     {"addBias", NULL, add_bias, NULL, NULL, NULL, napi_default, NULL},
+    {"biasOp", NULL, bias_op, NULL, NULL, NULL, napi_default, NULL},
+    {"bnReduce", NULL, bn_reduce, NULL, NULL, NULL, napi_default, NULL},
+    {"batchNorm", NULL, batch_norm, NULL, NULL, NULL, napi_default, NULL},
+    {"clipGrad", NULL, clip_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"depthwiseBackprop", NULL, depthwise_backprop, NULL, NULL, NULL, napi_default, NULL},
+    {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
+    {"fillRows", NULL, fill_rows, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
+    {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"blasConfig", NULL, blas_config, NULL, NULL, NULL, napi_default, NULL},
     {"simd", NULL, simd, NULL, NULL, NULL, napi_default, NULL},

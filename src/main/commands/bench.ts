@@ -1,22 +1,38 @@
 /** `bench train`: training/inference speed of the active backend (optionally beside PyTorch). */
-import { intOption, type CliCommand } from './types'
+import type { BenchArchResult } from '../engine/compute/bench_arch'
+import type { BenchTrainResult } from '../engine/compute/bench'
+import { intOption, oneOf, type CliCommand } from './types'
 
 export const benchTrainCommand: CliCommand = {
   command: 'bench train',
-  description: 'Time training and inference of a small CNN per 1,024 images on the active backend.',
+  description:
+    'Time training and inference on the active backend: a small CNN per 1,024 images, or with --arch any registered architecture per image.',
   options: [
-    { flags: '--epochs <n>', description: 'timed epochs (median taken)', parse: intOption('--epochs', 1) },
-    { flags: '--warmup <n>', description: 'untimed warm-up epochs', parse: intOption('--warmup') },
-    { flags: '--images <n>', description: 'random images per epoch', parse: intOption('--images', 1) },
-    { flags: '--batch <n>', description: 'mini-batch size', parse: intOption('--batch', 1) },
+    { flags: '--epochs <n>', description: 'timed epochs (median taken; small CNN only)', parse: intOption('--epochs', 1) },
+    { flags: '--warmup <n>', description: 'untimed warm-up epochs (with --arch: warm-up steps, default 2)', parse: intOption('--warmup') },
+    { flags: '--images <n>', description: 'random images per epoch (small CNN only)', parse: intOption('--images', 1) },
+    { flags: '--batch <n>', description: 'mini-batch size (default 64)', parse: intOption('--batch', 1) },
+    { flags: '--arch <name>', description: 'a registered architecture (smallcnn, resnet18, resnet50, mobilenetv2, ...)' },
+    { flags: '--size <px>', description: 'with --arch: input side in pixels (default 64)', parse: intOption('--size', 1) },
+    { flags: '--channels <n>', description: 'with --arch: input channels, 1 or 3 (default 3)', parse: oneOf('--channels', ['1', '3']) },
+    { flags: '--steps <n>', description: 'with --arch: timed steps (median taken; default 5)', parse: intOption('--steps', 1) },
+    { flags: '--profile', description: 'with --arch: time every tfjs kernel of the timed training steps' },
     { flags: '--torch', description: 'also run PyTorch (/usr/bin/python3) on the same network and report ratios' }
   ],
   async run(ctx, _args, o) {
     const { initBackend } = await import('../engine/compute')
-    const { benchTrain } = await import('../engine/compute/bench')
     const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })
     if (info.warning) ctx.log(`warning: ${info.warning}`)
     ctx.log(`benchmarking on ${info.backend}...`)
+    if (o.arch !== undefined) {
+      const { benchArch } = await import('../engine/compute/bench_arch')
+      return benchArch({
+        arch: String(o.arch), size: (o.size as number | undefined) ?? 64, channels: Number(o.channels ?? 3),
+        batch: (o.batch as number | undefined) ?? 64, steps: o.steps as number | undefined, warmup: o.warmup as number | undefined,
+        compareTorch: o.torch === true, profile: o.profile === true
+      })
+    }
+    const { benchTrain } = await import('../engine/compute/bench')
     const result = await benchTrain({
       epochs: o.epochs as number | undefined, warmup: o.warmup as number | undefined, images: o.images as number | undefined,
       batch: o.batch as number | undefined, compareTorch: o.torch === true
@@ -24,10 +40,29 @@ export const benchTrainCommand: CliCommand = {
     return result
   },
   print(result, out) {
-    const r = result as Awaited<ReturnType<typeof import('../engine/compute/bench').benchTrain>>
+    if ('arch' in (result as object)) return printArch(result as BenchArchResult, out)
+    const r = result as BenchTrainResult
     out(`backend ${r.compute ?? r.backend}, batch ${r.batch}, ${r.images} images, ${r.epochs_timed} timed epoch(s), ${r.params} params`)
     out(`train: ${r.train_ms_per_1024.toFixed(0)} ms / 1,024 images   inference: ${r.infer_ms_per_1024.toFixed(0)} ms / 1,024 images`)
     if (r.torch && r.ratio) out(`PyTorch ${r.torch.version} (${r.torch.threads} threads): train ${r.torch.train_ms_per_1024.toFixed(0)} ms, inference ${r.torch.infer_ms_per_1024.toFixed(0)} ms → ${r.ratio.train.toFixed(1)}× / ${r.ratio.infer.toFixed(1)}× slower`)
     if (r.torch_error) out(`PyTorch not measured: ${r.torch_error}`)
+  }
+}
+
+function printArch(r: BenchArchResult, out: (line: string) => void): void {
+  const f = (n: number): string => n.toFixed(n < 10 ? 2 : 1)
+  out(`${r.arch} (${r.params.toLocaleString('en')} params, ${r.stem} stem) at ${r.size}×${r.size}×${r.channels}, batch ${r.batch}, median of ${r.steps} steps after ${r.warmup} warm-up; load ${r.load.map((l) => l.toFixed(1)).join(' → ')}`)
+  out(`this engine, ${r.compute}, ${r.ours.threads} thread(s): train ${f(r.ours.train_img_per_s)} img/s (${f(r.ours.train_ms_per_image)} ms/img), inference ${f(r.ours.infer_img_per_s)} img/s (${f(r.ours.infer_ms_per_image)} ms/img)`)
+  if (r.torch) {
+    out(`PyTorch ${r.torch.version}, ${r.torch.threads} thread(s): train ${f(r.torch.train_img_per_s)} img/s (${f(r.torch.train_ms_per_image)} ms/img), inference ${f(r.torch.infer_img_per_s)} img/s (${f(r.torch.infer_ms_per_image)} ms/img)`)
+  }
+  if (r.ratio) {
+    out(`ratio (our time per image / PyTorch's, same run, per thread): train ${r.ratio.train.toFixed(2)}×, inference ${r.ratio.infer.toFixed(2)}×`)
+    out(`  in CPU time (less sensitive to load): train ${r.ratio.train_cpu.toFixed(2)}×, inference ${r.ratio.infer_cpu.toFixed(2)}×`)
+  }
+  if (r.torch_error) out(`PyTorch not measured: ${r.torch_error}`)
+  if (r.profile) {
+    out('kernels of the timed training steps (exclusive ms, summed):')
+    for (const k of r.profile.slice(0, 25)) out(`  ${k.kernel.padEnd(28)} ${k.ms.toFixed(0).padStart(8)} ms ${String(k.calls).padStart(6)} calls ${(100 * k.share).toFixed(1).padStart(5)}%`)
   }
 }

@@ -23,8 +23,30 @@ export interface NativeAddon {
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, g: NativeGeom): void
   /** out = x + bias, bias (length C) broadcast over x's last axis (x.length a multiple of C). */
   addBias(x: Float32Array, bias: Float32Array, out: Float32Array): void
+  /**
+   * Element-wise over equal lengths: op 0 a + b, 1 a − b, 2 a · b, 3 a · step(b) (ReLU gradient),
+   * 4 a · (0 < b ≤ 6) (ReLU6 gradient), 5 a · (b · 2) (Square gradient).
+   */
+  binary(a: Float32Array, b: Float32Array, out: Float32Array, op: number): void
+  /** v (length C) broadcast over x's last axis: op 1 out = x − v, 2 x · v, 3 v − x. */
+  biasOp(x: Float32Array, v: Float32Array, out: Float32Array, op: number): void
+  /** BatchNorm over x's last axis (C = mean.length): out = (x − mean) · scale / √(variance + ε) + offset. */
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void
+  /** out = dy where min ≤ x ≤ max, else 0 (the gradient of ClipByValue). */
+  clipGrad(dy: Float32Array, x: Float32Array, out: Float32Array, min: number, max: number): void
+  /** Depthwise gradient, channel multiplier 1: which 0 → dx from (dy, filter), 1 → dw from (x, dy). */
+  depthwiseBackprop(which: 0 | 1, a: Float32Array, b: Float32Array, out: Float32Array, g: NativeGeom): void
+  /** Per channel (x's last axis, C = mean.length): sumDy = Σ dy, sumDyXc = Σ dy · (x − mean). */
+  bnReduce(dy: Float32Array, x: Float32Array, mean: Float32Array, sumDy: Float32Array, sumDyXc: Float32Array): void
+  /** out[r·C + c] = v[c] / divisor for every row r (out.length a multiple of C = v.length). */
+  fillRows(v: Float32Array, out: Float32Array, divisor: number): void
   /** out[c] = Σ_r x[r·cols + c] for r < rows. */
   sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void
+  /**
+   * One AdamW step over a parameter: writes p1, m1, v1 from p, g, m, v (equal lengths);
+   * h = [β1, 1 − β1, β2, 1 − β2, √(1 − β2^t), ε, 1 − lr·wd, lr / (1 − β1^t)] (see kernels/adamw.ts).
+   */
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, p1: Float32Array, m1: Float32Array, v1: Float32Array, h: Float32Array): void
   /** Threads of the matrix products (≥ 1). */
   setThreads(n: number): void
   /** OpenBLAS's build description (version, target CPU). */

@@ -9,6 +9,7 @@
  * tfjs has no AdamW; its state (m, v, t) is serialisable so a training resumes exactly.
  */
 import * as tf from '@tensorflow/tfjs'
+import { fusedAdamW } from '../compute/kernels/adamw'
 import type { OptimizerSnapshot } from '../models/checkpoint'
 
 /** AdamW hyperparameters. */
@@ -72,6 +73,9 @@ export class AdamW {
         this.slots.set(name, slot)
       }
       const { m, v } = slot
+      // One native pass on wasm (compute/kernels/adamw.ts); the same math below elsewhere.
+      const step = { lr, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay, t: this.step }
+      if (tf.tidy(() => fusedAdamW(variable, grads[k], m, v, step))) return
       tf.tidy(() => {
         const g = grads[k]
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1))

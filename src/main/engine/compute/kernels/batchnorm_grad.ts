@@ -3,7 +3,10 @@
 // products before reducing them; on the wasm backend that Tile alone took ~40% of a
 // training step of the BatchNorm CNN. Here every per-channel factor broadcasts, and
 // only two full-size reductions remain: Σ dy and Σ dy·(x − mean).
-import { add, backend_util, FusedBatchNorm, mul, neg, reshape, rsqrt, sub, sum, type GradConfig, type Tensor } from '@tensorflow/tfjs'
+import { add, backend_util, engine, FusedBatchNorm, getBackend, getKernel, mul, neg, reshape, rsqrt, sub, sum, type GradConfig, type Tensor } from '@tensorflow/tfjs'
+
+/** Kernel name of the fused reduction [Σ dy, Σ dy·(x − mean)] per channel (native on wasm). */
+export const FF_BN_REDUCE = 'FFBatchNormReduce'
 
 /**
  * y = (x − mean) · r · scale + offset with r = 1/√(variance + ε); with S₁ = Σ dy and
@@ -23,8 +26,12 @@ export const batchNormGradConfig: GradConfig = {
     const r = rsqrt(add(variance, varianceEpsilon))
     const rScale = scale ? mul(r, scale) : r
     // Computed here, not inside the closures: the tape runs each closure in its own tidy scope.
-    const sumDy = reduce(g)
-    const sumDyXc = reduce(mul(g, sub(x, mean)))
+    // Over every axis but the channels (training), one native pass where the backend has it.
+    const leading = axes.length === x.rank - 1 && axes.every((a, i) => a === i) && mean.size === x.shape[x.rank - 1]
+    const fused = leading && x.dtype === 'float32' && getKernel(FF_BN_REDUCE, getBackend()) != null
+    const [sumDy, sumDyXc] = fused
+      ? (engine().runKernel(FF_BN_REDUCE, { dy: g, x, mean }, {}) as Tensor[]).map((t) => reshape(t, mean.shape))
+      : [reduce(g), reduce(mul(g, sub(x, mean)))]
     return {
       x: () => mul(g, rScale),
       mean: () => neg(mul(rScale, sumDy)),

@@ -7,6 +7,8 @@ import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter'
 import { conv2dBackpropInputConfig } from './conv2d_backprop_input'
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_backprop'
 import { maxPoolGradConfig } from './max_pool_grad'
+import { meanGradConfig } from './mean_grad'
+import { clipByValueGradConfig, relu6GradConfig, reluGradConfig, squareGradConfig } from './relu_grad'
 import { nativeKernelConfigs } from './native'
 import { nativeMatMulConfigs } from './matmul_native'
 
@@ -68,9 +70,10 @@ export function registerWasmKernels(opts: { native?: NativeAddon } = {}): string
 /**
  * Gradients the project replaces on every backend (the math is backend-neutral):
  * FusedBatchNorm's without tfjs-core's full-size Tile (~40% of a BatchNorm CNN's
- * training step on wasm).
+ * training step on wasm); Mean's without a ones tensor, Relu's and Relu6's as one pass
+ * (native on wasm).
  */
-export const gradientConfigs: readonly GradConfig[] = [batchNormGradConfig]
+export const gradientConfigs: readonly GradConfig[] = [batchNormGradConfig, meanGradConfig, reluGradConfig, relu6GradConfig, squareGradConfig, clipByValueGradConfig]
 
 /** Registers {@link gradientConfigs} (replacing tfjs-core's); returns their kernel names. */
 export function registerGradients(): string[] {

@@ -9,14 +9,21 @@ import {
   Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput,
+  FusedBatchNorm,
   FusedConv2D,
   MaxPoolGrad,
   Mean,
+  Multiply,
+  Sub,
   Sum,
   util,
   type Conv2DAttrs,
   type Conv2DBackpropFilterAttrs,
   type Conv2DBackpropInputAttrs,
+  type DepthwiseConv2dNativeBackpropFilterAttrs,
+  type DepthwiseConv2dNativeBackpropInputAttrs,
   type FusedConv2DAttrs,
   type KernelConfig,
   type KernelFunc,
@@ -27,6 +34,11 @@ import {
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 import type { NativeAddon } from '../native'
+import { adamwKernelConfig } from './adamw'
+import { FF_FILL_ROWS } from './mean_grad'
+import { FF_CLIP_GRAD, FF_RELU_GRAD } from './relu_grad'
+import { FF_BN_REDUCE } from './batchnorm_grad'
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_backprop'
 import { assertNHWC, heapF32 } from './wasm_util'
 
 type Info = backend_util.Conv2DInfo | ReturnType<typeof backend_util.computePool2DInfo>
@@ -85,7 +97,115 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     ;(args.backend as BackendWasm).incRef(x.dataId)
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
   }
+  // Element-wise a op b over two float32 tensors of one shape (wasm's own binary ops are ~5× slower at these sizes).
+  const same = (args: Parameters<KernelFunc>[0], op: number): TensorInfo => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
+    const be = args.backend as BackendWasm
+    const out = be.makeOutput(a.shape, 'float32')
+    if (util.sizeFromShape(a.shape) > 0) addon.binary(heapF32(be, a), heapF32(be, b), heapF32(be, out), op)
+    return out
+  }
   return [
+    {
+      kernelName: Sub,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
+        if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Sub)(args)
+        if (util.arraysEqual(a.shape, b.shape)) return same(args, 1)
+        // x − a per-channel vector (BatchNorm's moments), or the vector minus x.
+        const [big, v, op] = isBiasOf(a, b) ? [a, b, 1] : isBiasOf(b, a) ? [b, a, 3] : []
+        if (big === undefined || v === undefined || op === undefined) return own(Sub)(args)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(big.shape, 'float32')
+        addon.biasOp(heapF32(be, big), heapF32(be, v), heapF32(be, out), op)
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: FF_RELU_GRAD,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }) => {
+        const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo }
+        const be = backend as BackendWasm
+        const out = be.makeOutput(x.shape, 'float32')
+        const op = ({ relu: 3, relu6: 4, square: 5 } as Record<string, number>)[(attrs as unknown as { op: string }).op]
+        if (util.sizeFromShape(x.shape) > 0) addon.binary(heapF32(be, dy), heapF32(be, x), heapF32(be, out), op)
+        return out
+      }) as KernelFunc
+    },
+    {
+      // Per-channel statistics (BatchNorm in training and inference): one pass x · k + c.
+      kernelName: FusedBatchNorm,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>
+        const eps = (args.attrs as unknown as { varianceEpsilon: number }).varianceEpsilon
+        const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
+          t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
+        if (x!.dtype !== 'float32' || !perChannel(mean, true) || !perChannel(variance, true) || !perChannel(offset, false) || !perChannel(scale, false)) {
+          return own(FusedBatchNorm)(args)
+        }
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(x!.shape, 'float32')
+        const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
+        addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), heapF32(be, out), eps)
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: FF_CLIP_GRAD,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }) => {
+        const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo }
+        const { min, max } = attrs as unknown as { min: number; max: number }
+        const be = backend as BackendWasm
+        const out = be.makeOutput(x.shape, 'float32')
+        if (util.sizeFromShape(x.shape) > 0) addon.clipGrad(heapF32(be, dy), heapF32(be, x), heapF32(be, out), min, max)
+        return out
+      }) as KernelFunc
+    },
+    {
+      // Depthwise gradients with channel multiplier 1 (MobileNetV2); others run the JS kernels.
+      kernelName: DepthwiseConv2dNativeBackpropInput,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const a = args.attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs
+        const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo }
+        if (filter.shape[3] !== 1 || dy.dtype !== 'float32') return depthwiseBackpropInputConfig.kernelFunc(args)
+        const info = backend_util.computeConv2DInfo(a.inputShape as [number, number, number, number], filter.shape as [number, number, number, number], a.strides, a.dilations, a.pad, a.dimRoundingMode, true)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(a.inputShape, 'float32')
+        addon.depthwiseBackprop(0, heapF32(be, dy), heapF32(be, filter), heapF32(be, out), nativeGeom(info))
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: DepthwiseConv2dNativeBackpropFilter,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const a = args.attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs
+        const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo }
+        if (a.filterShape[3] !== 1 || x.dtype !== 'float32') return depthwiseBackpropFilterConfig.kernelFunc(args)
+        const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape as [number, number, number, number], a.strides, a.dilations, a.pad, a.dimRoundingMode, true)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(a.filterShape, 'float32')
+        addon.depthwiseBackprop(1, heapF32(be, x), heapF32(be, dy), heapF32(be, out), nativeGeom(info))
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: FF_BN_REDUCE,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, backend }) => {
+        const { dy, x, mean } = inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo }
+        const be = backend as BackendWasm
+        const outs = [be.makeOutput(mean.shape, 'float32'), be.makeOutput(mean.shape, 'float32')]
+        const [s1, s2] = outs.map((t) => heapF32(be, t))
+        addon.bnReduce(heapF32(be, dy), heapF32(be, x), heapF32(be, mean), s1, s2)
+        return outs
+      }) as KernelFunc
+    },
     { kernelName: Identity, backendName: 'wasm', kernelFunc: ((args) => share(args, Identity)) as KernelFunc },
     { kernelName: Cast, backendName: 'wasm', kernelFunc: ((args) => share(args, Cast)) as KernelFunc },
     {
@@ -94,11 +214,40 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
       kernelFunc: ((args) => {
         const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
         if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Add)(args)
+        if (util.arraysEqual(a.shape, b.shape)) return same(args, 0)
         const [big, bias] = isBiasOf(a, b) ? [a, b] : isBiasOf(b, a) ? [b, a] : []
         if (big === undefined || bias === undefined) return own(Add)(args)
         const be = args.backend as BackendWasm
         const out = be.makeOutput(big.shape, 'float32')
         addon.addBias(heapF32(be, big), heapF32(be, bias), heapF32(be, out))
+        return out
+      }) as KernelFunc
+    },
+    {
+      // A tensor times a per-channel vector (BatchNorm's scale and its gradient); wasm's own broadcasting Multiply is ~10× slower.
+      kernelName: Multiply,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
+        if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Multiply)(args)
+        if (util.arraysEqual(a.shape, b.shape)) return same(args, 2)
+        const [big, v] = isBiasOf(a, b) ? [a, b] : isBiasOf(b, a) ? [b, a] : []
+        if (big === undefined || v === undefined) return own(Multiply)(args)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(big.shape, 'float32')
+        addon.biasOp(heapF32(be, big), heapF32(be, v), heapF32(be, out), 2)
+        return out
+      }) as KernelFunc
+    },
+    {
+      kernelName: FF_FILL_ROWS,
+      backendName: 'wasm',
+      kernelFunc: (({ inputs, attrs, backend }) => {
+        const v = inputs.v as TensorInfo
+        const { shape, divisor } = attrs as unknown as { shape: number[]; divisor: number }
+        const be = backend as BackendWasm
+        const out = be.makeOutput(shape, 'float32')
+        addon.fillRows(heapF32(be, v), heapF32(be, out), divisor)
         return out
       }) as KernelFunc
     },
@@ -177,7 +326,8 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     },
     { kernelName: Sum, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Sum, false) },
     // BatchNorm's batch moments in training are Means over (N, H, W).
-    { kernelName: Mean, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Mean, true) }
+    { kernelName: Mean, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Mean, true) },
+    adamwKernelConfig(addon)
   ]
 }
 
