@@ -17,6 +17,7 @@ export const benchTrainCommand: CliCommand = {
     { flags: '--channels <n>', description: 'with --arch: input channels, 1 or 3 (default 3)', parse: oneOf('--channels', ['1', '3']) },
     { flags: '--steps <n>', description: 'with --arch: timed steps (median taken; default 5)', parse: intOption('--steps', 1) },
     { flags: '--profile', description: 'with --arch: time every tfjs kernel of the timed training steps' },
+    { flags: '--micro-batch <n>', description: 'with --arch: images per forward/backward pass (default: the trainer\'s plan from the measured footprint)', parse: intOption('--micro-batch', 1) },
     { flags: '--torch', description: 'also run PyTorch (/usr/bin/python3) on the same network and report ratios' }
   ],
   async run(ctx, _args, o) {
@@ -29,7 +30,7 @@ export const benchTrainCommand: CliCommand = {
       return benchArch({
         arch: String(o.arch), size: (o.size as number | undefined) ?? 64, channels: Number(o.channels ?? 3),
         batch: (o.batch as number | undefined) ?? 64, steps: o.steps as number | undefined, warmup: o.warmup as number | undefined,
-        compareTorch: o.torch === true, profile: o.profile === true
+        compareTorch: o.torch === true, profile: o.profile === true, microBatch: o.microBatch as number | undefined
       })
     }
     const { benchTrain } = await import('../engine/compute/bench')
@@ -52,6 +53,7 @@ export const benchTrainCommand: CliCommand = {
 function printArch(r: BenchArchResult, out: (line: string) => void): void {
   const f = (n: number): string => n.toFixed(n < 10 ? 2 : 1)
   out(`${r.arch} (${r.params.toLocaleString('en')} params, ${r.stem} stem) at ${r.size}×${r.size}×${r.channels}, batch ${r.batch}, median of ${r.steps} steps after ${r.warmup} warm-up; load ${r.load.map((l) => l.toFixed(1)).join(' → ')}`)
+  if (r.microBatches > 1) out(`our step: the batch of ${r.batch} as ${r.microBatches} micro-batches of ≤ ${r.microBatch} with accumulated gradients, as the trainer runs a batch that does not fit the memory limit; PyTorch takes the whole batch`)
   out(`this engine, ${r.compute}, ${r.ours.threads} thread(s): train ${f(r.ours.train_img_per_s)} img/s (${f(r.ours.train_ms_per_image)} ms/img), inference ${f(r.ours.infer_img_per_s)} img/s (${f(r.ours.infer_ms_per_image)} ms/img)`)
   if (r.torch) {
     out(`PyTorch ${r.torch.version}, ${r.torch.threads} thread(s): train ${f(r.torch.train_img_per_s)} img/s (${f(r.torch.train_ms_per_image)} ms/img), inference ${f(r.torch.infer_img_per_s)} img/s (${f(r.torch.infer_ms_per_image)} ms/img)`)

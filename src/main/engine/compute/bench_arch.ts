@@ -6,9 +6,11 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import os from 'node:os'
+import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { AdamW, type NamedVariable } from '../fission/adamw'
 import { batchLoss } from '../fission/losses'
+import { trainStep, type StepContext } from '../fission/trainer'
 import { ARCHITECTURES, getArch } from '../models'
 import { stemOf } from '../models/resnet'
 import { torchScriptPath } from './bench'
@@ -34,6 +36,12 @@ export interface BenchArchOptions {
   compareTorch?: boolean
   /** Time every tfjs kernel of the timed training steps (exclusive time, summed over the steps). */
   profile?: boolean
+  /**
+   * Images per forward/backward pass (gradients accumulated over the batch, as the trainer does).
+   * Default: planned from the architecture's measured footprint under the default memory limit of
+   * one engine process, the trainer's own plan (a batch that fits runs in one pass).
+   */
+  microBatch?: number
 }
 
 /** One side's figures (ours or PyTorch's). */
@@ -74,6 +82,9 @@ export interface BenchArchResult {
   size: number
   channels: number
   batch: number
+  /** Images per forward/backward pass of our step, and passes per batch (1: the whole batch at once). */
+  microBatch: number
+  microBatches: number
   classes: number
   /** The stem the architecture used at this size ('small' or 'imagenet'; ResNets and MobileNetV2). */
   stem: 'small' | 'imagenet'
@@ -226,6 +237,20 @@ function describeFailure(e: unknown, o: BenchArchOptions, what: string): Error {
 }
 
 /**
+ * The trainer's micro-batch for this batch: the architecture's footprint measured once per
+ * machine (cached under the user's cache folder), planned under one engine process's default
+ * memory limit.
+ */
+async function plannedMicroBatch(arch: string, inputShape: [number, number, number], batch: number, backend: string): Promise<number> {
+  const { defaultMemoryLimit, footprintFor, planMemory } = await import('../models/memory')
+  const cacheDir = join(process.env.XDG_CACHE_HOME || join(os.homedir(), '.cache'), 'fissionfusion', 'memory')
+  const fp = await footprintFor({ arch, inputShape, backend, cacheDir })
+  const plan = planMemory(fp, batch, defaultMemoryLimit(1))
+  if (!plan.fits) throw new Error(plan.message)
+  return plan.microBatch
+}
+
+/**
  * Times `steps` training steps (after `warmup`) and as many inference passes of
  * one batch of random images through a fresh `arch` model on the active backend
  * (initialising it if needed). Leaves no tensors behind.
@@ -243,6 +268,7 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
   const load0 = loadAvg()
   const inputShape: [number, number, number] = [o.size, o.size, o.channels]
   const stem = stemOf({ inputShape, numClasses: classes, seed: 1 })
+  const microBatch = o.microBatch ?? (await plannedMicroBatch(o.arch, inputShape, o.batch, info.backend))
   const model = arch.build({ inputShape, numClasses: classes, seed: 1 })
   const opt = new AdamW({ weightDecay: 1e-4 })
   const params: NamedVariable[] = model.layers.flatMap((l) =>
@@ -259,17 +285,24 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
       const d = process.cpuUsage(c0)
       return (d.user + d.system) / 1000
     }
+    const y = Int32Array.from({ length: o.batch }, (_, i) => i % classes)
+    const stepCtx: StepContext = { model, params, opt, task: 'single', microBatch }
     const step = (cpu?: number[]): number => {
       const c0 = process.cpuUsage()
       const t0 = performance.now()
-      const { value, grads } = tf.variableGrads(
-        () => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels),
-        params.map((p) => p.variable)
-      )
-      value.dataSync()
-      value.dispose()
-      opt.apply(params, params.map((p) => grads[p.variable.name]), 1e-4)
-      tf.dispose(grads)
+      if (microBatch < o.batch) {
+        // The trainer's own step: micro-batches whose gradients add up to the batch's.
+        trainStep(stepCtx, { x, y, n: o.batch }, 1e-4)
+      } else {
+        const { value, grads } = tf.variableGrads(
+          () => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels),
+          params.map((p) => p.variable)
+        )
+        value.dataSync()
+        value.dispose()
+        opt.apply(params, params.map((p) => grads[p.variable.name]), 1e-4)
+        tf.dispose(grads)
+      }
       const ms = performance.now() - t0
       cpu?.push(cpuMs(c0))
       return ms
@@ -311,6 +344,8 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
       steps,
       warmup,
       ours: figures(train, inference, o.batch, info.threads, [cpuTrain, cpuInfer]),
+      microBatch: Math.min(microBatch, o.batch),
+      microBatches: Math.ceil(o.batch / Math.min(microBatch, o.batch)),
       load: [load0, NaN]
     }
     if (timer) {
