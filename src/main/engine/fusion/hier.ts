@@ -13,12 +13,12 @@ import {
 import type { FusionAccounting, FusionContext, FusionMethodConfig, FusionResult, MethodId, SoupNode } from './methods'
 import { FUSION_METHODS, groupMembers } from './methods'
 import { recipeKey, type Recipe } from './recipe'
+import { LEVEL_METHODS, type LevelMethod } from './method-ids'
 
 export { makeMergeScorer, type MergeScorer } from './merges'
 
 /** A level of a hierarchy. */
-export type LevelMethod = 'uniform' | 'greedy' | MergeOp
-export const LEVEL_METHODS: readonly LevelMethod[] = ['uniform', 'greedy', ...MERGE_OPS]
+export { EXTRA_METHOD_PATTERN, LEVEL_METHODS, type LevelMethod } from './method-ids'
 
 /** Labels and one-line descriptions of the merge methods. */
 const MERGE_INFO: Record<MergeOp, { label: string; description: string }> = {
@@ -226,7 +226,6 @@ export function extraMethod(id: string, base: (id: string) => FusionMethodConfig
 }
 
 /** Method ids beyond the registry's own that a fuse job accepts. */
-export const EXTRA_METHOD_PATTERN = new RegExp(`^(${MERGE_OPS.join('|')}|hier:(${LEVEL_METHODS.join('|')})/(${LEVEL_METHODS.join('|')}))$`)
 
 /** Level methods of a method id, outer first, for labels ('gou' → greedy, uniform); null for flat ones. */
 export function levelsOf(id: string): [string, string] | null {

@@ -33,8 +33,7 @@ export type MergeSpec =
   | { op: 'taskarith'; inputs: MergeSpec[]; lambda: number }
 
 /** Operations that need the starting point θ₀. */
-export type MergeOp = 'modelstock' | 'ties' | 'dare' | 'taskarith'
-export const MERGE_OPS: readonly MergeOp[] = ['modelstock', 'ties', 'dare', 'taskarith']
+export { MERGE_OPS, type MergeOp } from './method-ids'
 
 /** Defaults (docs/MERGING.md). */
 export const MERGE_DEFAULTS = {
