@@ -14,13 +14,14 @@
  * Errors: a call that fails rejects with `ApiCallError` (code, message, field issues); on the
  * wire a call always answers a `Reply` envelope, never a thrown exception.
  *
- * This file may import zod and ./records only (nothing from main/ or renderer/).
+ * This file may import zod, ./records and ./vocabulary only (nothing from main/ or renderer/).
  */
 import { z } from 'zod'
 import type {
   DatasetRecord, EvaluationRecord, ExportRecord, JobEvent, JobRecord, MemberRecord, MetricRecord,
   RunRecord, SoupIngredientRecord, SoupRecord
 } from './records'
+import { AUGMENT_PRESET_IDS, METRIC_IDS, PLAN_KINDS } from './vocabulary'
 
 export type * from './records'
 
@@ -275,13 +276,13 @@ export interface RunEstimate {
 /** The plan settings `estimateRun` takes (the fission job's, all optional but the dataset and plan). */
 const planRequest = z.object({
   datasetId: id,
-  plan: z.enum(['grid', 'fgg', 'pretrain']),
+  plan: z.enum(PLAN_KINDS),
   arch: z.string().min(1).max(64).default('smallcnn'),
   lpEpochs: z.number().int().min(0).optional(),
   epochs: z.number().int().min(1).optional(),
   lrs: z.array(z.number().positive()).min(1).optional(),
   seeds: z.array(z.number().int().min(0)).min(1).optional(),
-  augs: z.array(z.enum(['none', 'minimal', 'medium', 'heavy'])).min(1).optional(),
+  augs: z.array(z.enum(AUGMENT_PRESET_IDS)).min(1).optional(),
   fggEpochs: z.number().int().min(1).optional(),
   cycle: z.number().int().min(2).optional(),
   batchSize: z.number().int().min(2).optional()
@@ -374,7 +375,7 @@ export const commands = {
   }),
   compareMethods: command({
     description: 'Paired bootstrap comparison of two methods of a finished fuse job on the same test images.',
-    request: z.object({ jobId: id, a: id, b: id, metric: z.enum(['acc', 'f1', 'recall', 'kappa', 'auc']).optional() }).strict(),
+    request: z.object({ jobId: id, a: id, b: id, metric: z.enum(METRIC_IDS).optional() }).strict(),
     response: type<MethodComparison>()
   }),
   estimateRun: command({

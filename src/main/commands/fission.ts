@@ -7,11 +7,12 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
+import { AUGMENT_PRESET_IDS, METRIC_IDS } from '../../shared/vocabulary'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
 import { intOption, listOf, oneOf, positive, table, type CliCommand } from './types'
 
-const AUGS = ['none', 'minimal', 'medium', 'heavy']
-const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc']
+const AUGS: readonly string[] = AUGMENT_PRESET_IDS
+const METRICS: readonly string[] = METRIC_IDS
 
 interface Result {
   run: {
@@ -39,8 +40,7 @@ export const fissionCommand: CliCommand = {
   options: [
     { flags: '--dataset <id>', description: 'dataset id or name (required)' },
     { flags: '--plan <kind>', description: 'grid, fgg or pretrain (required)', parse: oneOf('--plan', ['grid', 'fgg', 'pretrain']) },
-    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2, deit_s16 (DeiT-S = ViT-S/16), vit_b16 or vit (ViT-Ti/16)' },
-    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2 or densenet121 (an imported network sets its own)' },
+    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2, densenet121, deit_s16 (DeiT-S = ViT-S/16), vit_b16 or vit (ViT-Ti/16); an imported network (--from pt-…) sets its own' },
     { flags: '--width <x>', description: 'channel-width multiplier of smallcnn / mobilenetv2 (default 1)', parse: positive('--width') },
     { flags: '--from <model>', description: 'random (default), a member or soup id, an imported network (pt-…, see: models), or a checkpoint / TF.js model.json path' },
     { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members (default 0)', parse: intOption('--lp-epochs') },
@@ -93,6 +93,6 @@ export const fissionCommand: CliCommand = {
       member: m.id, group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochs: m.epochsTrained, 's': m.seconds.toFixed(0),
       'val loss': f3(m.val.loss), acc: f3(m.val.acc), f1: f3(m.val.f1), recall: f3(m.val.recall), kappa: f3(m.val.kappa), auc: f3(m.val.auc)
     }))
-    for (const line of table(rows, ['member', 'group', 'lr', 'seed', 'aug', 'epoch', 'epochs', 's', 'val loss', 'acc', 'f1', 'recall', 'kappa', 'auc'])) out(line)
+    for (const line of table(rows, ['member', 'group', 'lr', 'seed', 'aug', 'epoch', 'epochs', 's', 'val loss', ...METRIC_IDS])) out(line)
   }
 }

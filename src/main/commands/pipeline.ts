@@ -10,6 +10,7 @@ import { relative, resolve } from 'node:path'
 import type { Json, JobRecord } from '../../shared/records'
 import { pipelineParams } from '../host/jobs/pipeline'
 import { DEFAULT_PRESET } from '../engine/demo/presets'
+import { AUGMENT_PRESET_IDS } from '../../shared/vocabulary'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
 import { intOption, listOf, oneOf, positive, table, type CliContext, type CliCommand, type CliOption } from './types'
 
@@ -112,7 +113,7 @@ export const planOptions: CliOption[] = [
   { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members', parse: intOption('--lp-epochs') },
   { flags: '--lrs <list>', description: 'learning rates of the grid and FGG bases', parse: listOf('--lrs', positive('--lrs')) },
   { flags: '--seeds <list>', description: 'grid seeds', parse: listOf('--seeds', intOption('--seeds')) },
-  { flags: '--augs <list>', description: 'grid augmentations (minimal,medium,heavy)', parse: listOf('--augs', oneOf('--augs', ['none', 'minimal', 'medium', 'heavy'])) },
+  { flags: '--augs <list>', description: 'grid augmentations (minimal,medium,heavy)', parse: listOf('--augs', oneOf('--augs', AUGMENT_PRESET_IDS)) },
   { flags: '--epochs <n>', description: 'epochs of a grid member / FGG base', parse: intOption('--epochs', 1) },
   { flags: '--fgg-epochs <n>', description: 'FGG cyclic-phase epochs', parse: intOption('--fgg-epochs', 1) },
   { flags: '--cycle <n>', description: 'FGG cycle length, epochs (even)', parse: intOption('--cycle', 2) },

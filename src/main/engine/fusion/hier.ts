@@ -13,10 +13,11 @@ import {
 import type { FusionAccounting, FusionContext, FusionMethodConfig, FusionResult, MethodId, SoupNode } from './methods'
 import { groupMembers } from './methods'
 import { recipeKey, type Recipe, type Scored } from './recipe'
+import { HIER_LEVEL_IDS } from '../../../shared/vocabulary'
 
 /** A level of a hierarchy. */
 export type LevelMethod = 'uniform' | 'greedy' | MergeOp
-export const LEVEL_METHODS: readonly LevelMethod[] = ['uniform', 'greedy', ...MERGE_OPS]
+export const LEVEL_METHODS: readonly LevelMethod[] = HIER_LEVEL_IDS
 
 /** Labels and one-line descriptions of the merge methods. */
 const MERGE_INFO: Record<MergeOp, { label: string; description: string }> = {

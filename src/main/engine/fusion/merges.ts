@@ -17,6 +17,7 @@
 import { WeightAccumulator, normaliseWeights } from './average'
 import { readCheckpoint, type Checkpoint, type NamedWeight } from '../models/checkpoint'
 import { Rng } from '../data/rng'
+import { MERGE_OP_IDS, type MergeOpId } from '../../../shared/vocabulary'
 
 /** How a merged model is made from members. */
 export type MergeSpec =
@@ -32,8 +33,8 @@ export type MergeSpec =
   | { op: 'taskarith'; inputs: MergeSpec[]; lambda: number }
 
 /** Operations that need the starting point θ₀. */
-export type MergeOp = 'modelstock' | 'ties' | 'dare' | 'taskarith'
-export const MERGE_OPS: readonly MergeOp[] = ['modelstock', 'ties', 'dare', 'taskarith']
+export type MergeOp = MergeOpId
+export const MERGE_OPS: readonly MergeOp[] = MERGE_OP_IDS
 
 /** Defaults (docs/MERGING.md). */
 export const MERGE_DEFAULTS = {

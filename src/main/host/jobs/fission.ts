@@ -15,15 +15,14 @@ import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
 import { recordCheckpoint } from '../integrity'
 import { defineJob } from './types'
+import { AUGMENT_PRESET_IDS, METRIC_IDS, PLAN_KINDS } from '../../../shared/vocabulary'
 import { mergeSlurm, readSlurmDefaults, slurmOptionsSchema, type SlurmState } from '../slurm'
 
-const PRESETS = ['none', 'minimal', 'medium', 'heavy'] as const
-const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
 
 /** Params of a fission job; absent settings take METHOD.md's defaults (pretrain: 4 epochs, Adam 1e-3, batch 128). */
 export const fissionParams = z.object({
   datasetId: z.string().min(1),
-  plan: z.enum(['grid', 'fgg', 'pretrain']),
+  plan: z.enum(PLAN_KINDS),
   arch: z.string().min(1).default('smallcnn'),
   /** Channel-width multiplier of the architecture (smallcnn, mobilenetv2; default 1). */
   width: z.number().positive().max(4).optional(),
@@ -34,7 +33,7 @@ export const fissionParams = z.object({
   epochs: z.number().int().min(1).optional(),
   lrs: z.array(z.number().positive()).min(1).optional(),
   seeds: z.array(z.number().int().min(0)).min(1).optional(),
-  augs: z.array(z.enum(PRESETS)).min(1).optional(),
+  augs: z.array(z.enum(AUGMENT_PRESET_IDS)).min(1).optional(),
   fggEpochs: z.number().int().min(1).optional(),
   cycle: z.number().int().min(2).optional(),
   a1: z.number().positive().optional(),

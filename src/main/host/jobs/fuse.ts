@@ -14,19 +14,19 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { EXTRA_METHOD_PATTERN } from '../../engine/fusion/hier'
+import {
+  DEFAULT_FUSE_METHOD_IDS, FLAT_METHOD_IDS, FUSION_METHOD_IDS, HIER_LEVEL_IDS, isMethodId, METRIC_IDS
+} from '../../../shared/vocabulary'
 import { defineJob, type JobContext } from './types'
 import { leaveOutDamaged, recordCheckpoint } from '../integrity'
 import { writeFileAtomic } from '../../engine/io/atomic'
 
-const METHOD_IDS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
-const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
 
 /** Params of a fuse job. */
 export const fuseParams = z.object({
   runId: z.string().min(1),
   /** Methods in table order (default best, uniform, greedy, GoU, GoG). */
-  methods: z.array(z.string().refine((v) => (METHOD_IDS as readonly string[]).includes(v) || EXTRA_METHOD_PATTERN.test(v), { message: `unknown fusion method: expected best, uniform, greedy, gou, gog, uou, uog, ensemble, modelstock, ties, dare, taskarith or hier:OUTER/INNER (levels uniform, greedy, modelstock, ties, dare, taskarith)` }).transform((v) => v as MethodId)).min(1).default(['best', 'uniform', 'greedy', 'gou', 'gog']),
+  methods: z.array(z.string().refine(isMethodId, { message: `unknown fusion method: expected ${FUSION_METHOD_IDS.join(', ')} or hier:OUTER/INNER (levels ${HIER_LEVEL_IDS.join(', ')})` }).transform((v) => v as MethodId)).min(1).default([...DEFAULT_FUSE_METHOD_IDS]),
   /** Hyperparameter grouping the hierarchical soups: lr (default), lineage, seed, aug, or any recorded one. */
   groupBy: z.string().min(1).default('lr'),
   /** Selection metric (default: the run's config.metric, else accuracy). */
@@ -182,7 +182,7 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
       await writeCheckpoint(dir, { meta: { ...meta, info: { soup: r.method, runId: p.runId } }, weights: ckpt.weights }, { kind: 'soup' })
       recordCheckpoint(ctx.store, ctx.workspace, ctx.workspace.toRelative(dir))
       const stepScore = new Map(r.steps.map((s) => [s.candidate, s.score]))
-      const hierarchical = !['best', 'uniform', 'greedy', 'modelstock', 'ties', 'dare', 'taskarith'].includes(r.method)
+      const hierarchical = !(FLAT_METHOD_IDS as readonly string[]).includes(r.method)
       ctx.store.soups.create({
         id: soupId, runId: p.runId, name: `${r.method} (${metric})`, method: r.method, groupBy: hierarchical ? p.groupBy : null,
         selectionMetric: metric, valScore: Number.isFinite(r.val) ? r.val : null, checkpointPath: ctx.workspace.toRelative(dir),

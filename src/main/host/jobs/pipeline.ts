@@ -18,8 +18,9 @@ import { importJob, importParams } from './import'
 import type { JobContext } from './types'
 import { defineJob } from './types'
 import { slurmOptionsSchema } from '../slurm'
+import { AUGMENT_PRESET_IDS, METRIC_IDS, PAPER_METHOD_IDS } from '../../../shared/vocabulary'
 
-const METHODS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
+const METHODS = PAPER_METHOD_IDS
 const counts = z.object({ train: z.number().int().min(1), val: z.number().int().min(1), test: z.number().int().min(1) }).strict()
 const importSpec = importParams.omit({ datasetId: true })
 
@@ -44,13 +45,13 @@ export const pipelineParams = z.object({
   arch: z.string().min(1).default('smallcnn'),
   /** Channel-width multiplier of the architecture (default 1). */
   width: z.number().positive().max(4).optional(),
-  metric: z.enum(['acc', 'f1', 'recall', 'kappa', 'auc']).optional(),
+  metric: z.enum(METRIC_IDS).optional(),
   /** Epochs of the shared starting point's pretraining on the training split (0: members start from random weights). */
   pretrainEpochs: z.number().int().min(0).default(2),
   lpEpochs: z.number().int().min(0).optional(),
   lrs: z.array(z.number().positive()).min(1).optional(),
   seeds: z.array(z.number().int().min(0)).min(1).optional(),
-  augs: z.array(z.enum(['none', 'minimal', 'medium', 'heavy'])).min(1).optional(),
+  augs: z.array(z.enum(AUGMENT_PRESET_IDS)).min(1).optional(),
   epochs: z.number().int().min(1).optional(),
   fggEpochs: z.number().int().min(1).optional(),
   cycle: z.number().int().min(2).optional(),
