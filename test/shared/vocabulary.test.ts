@@ -43,5 +43,4 @@ describe('the shared vocabulary matches the engine registries', () => {
     expect(Object.keys(ARCHITECTURES)).toEqual([...ARCHITECTURE_IDS])
     expect(ARCHITECTURE_INFO.map((a) => a.id)).toEqual([...ARCHITECTURE_IDS])
   })
-
 })

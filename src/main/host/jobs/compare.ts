@@ -4,19 +4,11 @@
  * The `compareMethods` command starts it and answers its result; it is cheap to redo, so it
  * is not resumable.
  */
-import { z } from 'zod'
 import type { Json } from '../../../shared/records'
+import { compareParams } from '../../../shared/jobs'
 import { defineJob } from './types'
-import { METRIC_IDS } from '../../../shared/vocabulary'
 
-/** Params of a compare job. */
-export const compareParams = z.object({
-  /** Workspace-relative predictions CSVs of the two models (engine/evaluate/model.ts format), a then b. */
-  files: z.tuple([z.string().min(1), z.string().min(1)]),
-  metric: z.enum(METRIC_IDS),
-  resamples: z.number().int().min(100).max(100_000),
-  seed: z.number().int().min(0)
-}).strict()
+export { compareParams }
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
 

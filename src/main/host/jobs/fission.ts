@@ -14,40 +14,12 @@ import type { Json } from '../../../shared/records'
 import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
 import { recordCheckpoint } from '../integrity'
+import { fissionParams } from '../../../shared/jobs'
 import { defineJob } from './types'
-import { AUGMENT_PRESET_IDS, METRIC_IDS, PLAN_KINDS } from '../../../shared/vocabulary'
-import { mergeSlurm, readSlurmDefaults, slurmOptionsSchema, type SlurmState } from '../slurm'
+import { mergeSlurm, readSlurmDefaults, type SlurmState } from '../slurm'
 
 
-/** Params of a fission job; absent settings take METHOD.md's defaults (pretrain: 4 epochs, Adam 1e-3, batch 128). */
-export const fissionParams = z.object({
-  datasetId: z.string().min(1),
-  plan: z.enum(PLAN_KINDS),
-  arch: z.string().min(1).default('smallcnn'),
-  /** Channel-width multiplier of the architecture (smallcnn, mobilenetv2; default 1). */
-  width: z.number().positive().max(4).optional(),
-  /** 'random', a member or soup id of the workspace, or a folder / model.json path (absolute). */
-  from: z.string().min(1).default('random'),
-  name: z.string().min(1).optional(),
-  lpEpochs: z.number().int().min(0).optional(),
-  epochs: z.number().int().min(1).optional(),
-  lrs: z.array(z.number().positive()).min(1).optional(),
-  seeds: z.array(z.number().int().min(0)).min(1).optional(),
-  augs: z.array(z.enum(AUGMENT_PRESET_IDS)).min(1).optional(),
-  fggEpochs: z.number().int().min(1).optional(),
-  cycle: z.number().int().min(2).optional(),
-  a1: z.number().positive().optional(),
-  a2: z.number().positive().optional(),
-  batchSize: z.number().int().min(2).optional(),
-  weightDecay: z.number().min(0).optional(),
-  metric: z.enum(METRIC_IDS).optional(),
-  /** Engine processes training at once (default: one per core on CPU backends, 1 on the GPU). */
-  workers: z.number().int().min(1).optional(),
-  /** Where the units train: a pool of engine processes here (default), or one Slurm job array (host/slurm.ts). */
-  executor: z.enum(['local', 'slurm']).default('local'),
-  /** Slurm settings (over the workspace's slurm.json). */
-  slurm: slurmOptionsSchema.optional()
-}).strict()
+export { fissionParams }
 
 type FissionParams = z.output<typeof fissionParams>
 

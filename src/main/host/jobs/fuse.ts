@@ -5,47 +5,22 @@
  * corruption suite; records soups (weights under runs/<run>/soups/<soup>/) and evaluations.
  * Resumable: each finished method's report is saved in the job state and skipped on resume.
  */
-import { z } from 'zod'
 import type { Json, MemberRecord } from '../../../shared/records'
 import type { FuseMethodReport, FuseReport } from '../../engine/fusion/run'
-import type { FusionResult, MethodId } from '../../engine/fusion/methods'
+import type { FusionResult } from '../../engine/fusion/methods'
 import type { Checkpoint } from '../../engine/models/checkpoint'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import {
-  DEFAULT_FUSE_METHOD_IDS, FLAT_METHOD_IDS, FUSION_METHOD_IDS, HIER_LEVEL_IDS, isMethodId, METRIC_IDS
-} from '../../../shared/vocabulary'
+import { FLAT_METHOD_IDS, METRIC_IDS } from '../../../shared/vocabulary'
+import { fuseParams } from '../../../shared/jobs'
 import { defineJob, type JobContext } from './types'
 import { leaveOutDamaged, recordCheckpoint } from '../integrity'
 import { writeFileAtomic } from '../../engine/io/atomic'
 
 
-/** Params of a fuse job. */
-export const fuseParams = z.object({
-  runId: z.string().min(1),
-  /** Methods in table order (default best, uniform, greedy, GoU, GoG). */
-  methods: z.array(z.string().refine(isMethodId, { message: `unknown fusion method: expected ${FUSION_METHOD_IDS.join(', ')} or hier:OUTER/INNER (levels ${HIER_LEVEL_IDS.join(', ')})` }).transform((v) => v as MethodId)).min(1).default([...DEFAULT_FUSE_METHOD_IDS]),
-  /** Hyperparameter grouping the hierarchical soups: lr (default), lineage, seed, aug, or any recorded one. */
-  groupBy: z.string().min(1).default('lr'),
-  /** Selection metric (default: the run's config.metric, else accuracy). */
-  metric: z.enum(METRIC_IDS).optional(),
-  /** Greedy ties rule. */
-  ties: z.enum(['reject', 'accept']).default('reject'),
-  /** Dataset ids to evaluate out of distribution. */
-  ood: z.array(z.string().min(1)).default([]),
-  /** Per OOD dataset id: explicit class map (its class name → run class name). */
-  classMap: z.record(z.string(), z.record(z.string(), z.string())).default({}),
-  /** Also run the corruption suite on the test split. */
-  corruptions: z.boolean().default(false),
-  /** Bootstrap resamples of the CIs (≥ 1,000 for reporting). */
-  resamples: z.number().int().min(100).max(100_000).default(1000),
-  /** Seed of the bootstrap and the corruption noise. */
-  seed: z.number().int().min(0).default(0),
-  /** BatchNorm re-estimation of final soups on this many training batches (0 = off). */
-  bnBatches: z.number().int().min(0).max(10_000).default(0)
-}).strict()
+export { fuseParams }
 
 interface FuseState {
   [key: string]: Json

@@ -4,11 +4,10 @@
  * `inspectDataset` command starts it and answers its result; not resumable (cheap to redo).
  */
 import type { Json } from '../../../shared/records'
-import { importParams } from './import'
+import { inspectParams } from '../../../shared/jobs'
 import { defineJob } from './types'
 
-/** Params of an inspect job: those of an import that decide what is read. */
-export const inspectParams = importParams.pick({ input: true, csv: true, format: true, columns: true }).strict()
+export { inspectParams }
 
 export const inspectJob = defineJob<typeof inspectParams>({
   kind: 'inspect',

@@ -16,58 +16,10 @@ import { fissionJob, fissionParams } from './fission'
 import { fuseJob, fuseParams } from './fuse'
 import { importJob, importParams } from './import'
 import type { JobContext } from './types'
+import { pipelineParams } from '../../../shared/jobs'
 import { defineJob } from './types'
-import { slurmOptionsSchema } from '../slurm'
-import { AUGMENT_PRESET_IDS, METRIC_IDS, PAPER_METHOD_IDS } from '../../../shared/vocabulary'
 
-const METHODS = PAPER_METHOD_IDS
-const counts = z.object({ train: z.number().int().min(1), val: z.number().int().min(1), test: z.number().int().min(1) }).strict()
-const importSpec = importParams.omit({ datasetId: true })
-
-/** Params of a pipeline job; absent plan settings take the fission job's defaults. */
-export const pipelineParams = z.object({
-  data: z.discriminatedUnion('kind', [
-    z.object({
-      kind: z.literal('synthetic'),
-      /** Images per split of the in-domain dataset and of its shifted twin. */
-      counts, oodCounts: counts,
-      /** Image side, pixels. */
-      size: z.number().int().min(8).max(256).default(28),
-      seed: z.number().int().min(0)
-    }).strict(),
-    z.object({
-      kind: z.literal('import'),
-      /** The user's dataset, and optional out-of-distribution datasets with the same classes. */
-      source: importSpec,
-      ood: z.array(importSpec).default([])
-    }).strict()
-  ]),
-  arch: z.string().min(1).default('smallcnn'),
-  /** Channel-width multiplier of the architecture (default 1). */
-  width: z.number().positive().max(4).optional(),
-  metric: z.enum(METRIC_IDS).optional(),
-  /** Epochs of the shared starting point's pretraining on the training split (0: members start from random weights). */
-  pretrainEpochs: z.number().int().min(0).default(2),
-  lpEpochs: z.number().int().min(0).optional(),
-  lrs: z.array(z.number().positive()).min(1).optional(),
-  seeds: z.array(z.number().int().min(0)).min(1).optional(),
-  augs: z.array(z.enum(AUGMENT_PRESET_IDS)).min(1).optional(),
-  epochs: z.number().int().min(1).optional(),
-  fggEpochs: z.number().int().min(1).optional(),
-  cycle: z.number().int().min(2).optional(),
-  a1: z.number().positive().optional(),
-  a2: z.number().positive().optional(),
-  batchSize: z.number().int().min(2).optional(),
-  workers: z.number().int().min(1).optional(),
-  /** Where the fission stages train: engine processes here (default) or Slurm job arrays; fusion always runs here. */
-  executor: z.enum(['local', 'slurm']).optional(),
-  slurm: slurmOptionsSchema.optional(),
-  methods: z.array(z.enum(METHODS)).min(1).default([...METHODS]),
-  corruptions: z.boolean().default(true),
-  resamples: z.number().int().min(100).max(100_000).default(1000),
-  /** Seed of the bootstrap and corruption noise. */
-  seed: z.number().int().min(0).default(0)
-}).strict()
+export { pipelineParams }
 
 type PipelineParams = z.output<typeof pipelineParams>
 
@@ -136,7 +88,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     // 1. Datasets.
     const data = await stage('data', async (sub) => {
       if (p.data.kind === 'import') {
-        const importOne = async (spec: z.output<typeof importSpec>, key: string): Promise<string> => {
+        const importOne = async (spec: z.output<typeof importParams>, key: string): Promise<string> => {
           const slice = ((sub.state.get() ?? {}) as R)
           const r = (await importJob.run({ ...sub, state: { get: () => (slice[key] ?? null), set: (s) => { slice[key] = s; sub.state.set(slice) } } }, importParams.parse(spec))) as R
           return (r.dataset as R).id as string
