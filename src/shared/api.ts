@@ -21,9 +21,11 @@ import type {
   DatasetRecord, EvaluationRecord, ExportRecord, JobEvent, JobRecord, MemberRecord, MetricRecord,
   RunRecord, SoupIngredientRecord, SoupRecord
 } from './records'
+import type { BackendReport, DatasetInspection } from './job-results'
 import { AUGMENT_PRESET_IDS, METRIC_IDS, PLAN_KINDS } from './vocabulary'
 
 export type * from './records'
+export type * from './job-results'
 
 /** Phantom marker for a TS-only type in the declaration (no run-time value). */
 function type<T>(): T {
@@ -97,34 +99,6 @@ export interface FolderListing {
   truncated: boolean
 }
 
-/** The compute backend the engine runs on (the engine's BackendInfo; see engine/compute). */
-export interface BackendReport {
-  /** 'tensorflow', 'wasm' or 'cpu'. */
-  backend: string
-  /** What the user asked for (`--backend` / FF_BACKEND), or 'auto'. */
-  requested: string
-  tfjsVersion: string
-  device: 'gpu' | 'cpu'
-  /** Threads the backend computes with (≥ 1). */
-  threads: number
-  simd: boolean
-  /** Backends tried and skipped, in order, with the reason. */
-  fallbacks: { backend: string; reason: string }[]
-  /** Set whenever the engine runs on something slower than the best backend. */
-  warning?: string
-  kernels: string[]
-  /**
-   * What computes, in words, e.g. 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)',
-   * 'wasm + JS kernels: native addon not built: <reason>' or 'cpu (pure JS)'.
-   */
-  compute: string
-  /**
-   * On wasm: whether the native addon runs the convolution kernels; `blas` is its instruction set
-   * and BLAS (e.g. 'AVX-512, OpenBLAS 0.3.21'), `reason` why it is not loaded. Absent on other backends.
-   */
-  native?: { loaded: boolean; blas?: string; reason?: string }
-}
-
 /** One check of the start-up self-check. */
 export interface SelfCheckItem {
   /** 'database', 'workspace', 'backend' or 'kernels'. */
@@ -162,51 +136,6 @@ export interface PretrainedNetwork {
 /** What `choosePath` answers: the chosen path, or null when the user cancelled. */
 export interface ChosenPath {
   path: string | null
-}
-
-/** The columns of a CSV manifest and the role the importer gives each (see `inspectDataset`). */
-export interface ManifestColumns {
-  /** The manifest's file name, relative to the chosen folder. */
-  manifest: string
-  /** Every column of its header, in order. */
-  header: string[]
-  /** Column naming the image. */
-  path: string
-  /** Single class column, when labels are class names or numbers. */
-  label?: string
-  /** One-hot or multi-label columns, when labels are spread over columns. */
-  labels?: string[]
-  labelKind: 'class' | 'onehot' | 'multilabel'
-  /** Column of the dataset's own split, if any. */
-  split?: string
-  /** Patient / lesion column (its images never straddle splits), if any. */
-  group?: string
-}
-
-/** What `inspectDataset` answers: what an import of that file or folder would see. */
-export interface DatasetInspection {
-  /** Importer that recognised the input: npz, idx, csv, dicom or folder. */
-  format: string
-  task: 'single' | 'multilabel'
-  /** Class (or label) names in label-index order. */
-  classes: string[]
-  /** Items per class (multi-label: positives per label). */
-  perClass: Record<string, number>
-  /** Items per split of the source's own split ('none' for items without one). */
-  perSplit: Record<string, number>
-  /** Items found. */
-  items: number
-  /** Whether the source has its own train/val/test split (else the import makes one). */
-  ownSplit: boolean
-  /** Square side the import uses unless told otherwise, pixels. */
-  defaultSize: number
-  /** Channels of the source when known, else null (the first image decides). */
-  channels: 1 | 3 | null
-  /** CSV manifests only. */
-  columns?: ManifestColumns
-  /** The first inputs the scan rejects, and how many there are in all. */
-  issues: { file: string; reason: string }[]
-  issueCount: number
 }
 
 /** What `modelCurves` answers: a model's confusion matrix and ROC curves on a split. */
@@ -505,37 +434,4 @@ export function createClient(transport: Transport): Api {
     }
   }
   return api as Api
-}
-
-/** Result of an 'interpolate' job (linear mode connectivity between two models; `fissionfusion interpolate --json`). */
-export interface InterpolateResult {
-  a: string
-  b: string
-  datasetId: string
-  split: string
-  bnBatches: number
-  backend: string
-  /** One per λ: loss and every metric (null when undefined). */
-  points: { lambda: number; loss: number | null; metrics: Record<string, number | null> }[]
-  /** Highest loss along the path above the straight line between the end losses. */
-  barrier: number | null
-  barrierLambda: number
-}
-
-/** Result of a 'plane' job (loss surface on the plane through three models; `fissionfusion plane --json`). */
-export interface PlaneResult {
-  datasetId: string
-  runId: string
-  split: string
-  backend: string
-  gridSize: number
-  margin: number
-  /** The three models at their own coordinates, with their loss there. */
-  models: { id: string; x: number; y: number; loss: number | null; metrics: Record<string, number | null> }[]
-  xs: number[]
-  ys: number[]
-  /** Grid points row by row (y outer, x inner). */
-  grid: { x: number; y: number; loss: number | null; metrics: Record<string, number | null> }[]
-  /** Soups of the run projected onto the plane, with their distance to it. */
-  soups: { id: string; method: string | null; x: number; y: number; distance: number }[]
 }

@@ -12,6 +12,7 @@ import type { CardInput } from '../../engine/export'
 import type { Store } from '../../store'
 import { checkCheckpoint } from '../integrity'
 import { exportParams } from '../../../shared/jobs'
+import type { ExportResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
 export { exportParams }
@@ -98,6 +99,6 @@ export const exportJob = defineJob({
       store.evaluations.createExport({ soupId: soup?.id ?? null, memberId: member?.id ?? null, format: p.format, path: ctx.workspace.toRelative(result.file), bytes: size, sha256: result.sha256 })
     }
     ctx.log('info', `exported ${p.modelId} as ${p.format}: ${result.files.length} file(s), sha256 ${result.sha256}`)
-    return JSON.parse(JSON.stringify({ file: result.file, sha256: result.sha256, card: result.card, files: result.files })) as Json
+    return JSON.parse(JSON.stringify({ file: result.file, sha256: result.sha256, card: result.card, files: result.files })) as ExportResult
   }
 })

@@ -15,6 +15,7 @@ import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
 import { recordCheckpoint } from '../integrity'
 import { fissionParams } from '../../../shared/jobs'
+import type { FissionResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 import { mergeSlurm, readSlurmDefaults, type SlurmState } from '../slurm'
 
@@ -96,7 +97,7 @@ export async function fissionPlanOf(p: FissionParams) {
   return { settings, plan: buildPlan(settings) }
 }
 
-export const fissionJob = defineJob<typeof fissionParams, FissionState>({
+export const fissionJob = defineJob<'fission', FissionState>({
   kind: 'fission',
   description: 'Fission: train the members of a grid-search, FGG or pretraining plan (pooled engine processes, resumable).',
   params: fissionParams,
@@ -245,6 +246,6 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
         units: outcome.units.map((u) => ({ id: u.unit, status: u.result.status, reason: u.result.reason ?? null, epochs: u.result.epochsTrained }))
       },
       members
-    })) as Json
+    })) as FissionResult
   }
 })

@@ -15,6 +15,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { FLAT_METHOD_IDS, METRIC_IDS } from '../../../shared/vocabulary'
 import { fuseParams } from '../../../shared/jobs'
+import type { FuseResult } from '../../../shared/job-results'
 import { defineJob, type JobContext } from './types'
 import { leaveOutDamaged, recordCheckpoint } from '../integrity'
 import { writeFileAtomic } from '../../engine/io/atomic'
@@ -113,7 +114,7 @@ async function storeTestPredictions(ctx: JobContext, runId: string, datasetDir: 
   return files
 }
 
-export const fuseJob = defineJob<typeof fuseParams, FuseState>({
+export const fuseJob = defineJob<'fuse', FuseState>({
   kind: 'fuse',
   description: 'Fusion: soups (best, uniform, greedy, hierarchical), ensemble baseline, test CIs, OOD and corruptions.',
   params: fuseParams,
@@ -217,6 +218,6 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
       methods: report.methods.map(methodRow),
       // per method id: its per-image test predictions (workspace-relative), for paired comparisons
       predictions
-    })) as Json
+    })) as FuseResult
   }
 })

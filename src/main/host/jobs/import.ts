@@ -7,6 +7,7 @@
  */
 import type { Json } from '../../../shared/records'
 import { importParams } from '../../../shared/jobs'
+import type { ImportResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 import { errorText } from '../../../shared/errors'
 
@@ -15,7 +16,7 @@ export { importParams }
 
 type State = { datasetId: string }
 
-export const importJob = defineJob<typeof importParams, State>({
+export const importJob = defineJob<'import', State>({
   kind: 'import',
   description: 'Import a dataset (MedMNIST .npz, idx, image folder, CSV + images, DICOM) into the workspace.',
   params: importParams,
@@ -47,7 +48,7 @@ export const importJob = defineJob<typeof importParams, State>({
       const m = r.meta
       ctx.store.datasets.update(id, { name: m.name, task: m.task, status: 'ready', classes: m.classes, counts: m.counts, meta: m as unknown as Json, error: null })
       if (r.failed > 0) ctx.log('warn', `${r.failed} input(s) could not be used; see the job result for each file and reason`)
-      return { dataset: { id, name: m.name, classes: m.classes, counts: m.counts, perClass: m.perClass }, imported: r.imported, failed: r.failed, errors: r.errors } as unknown as Json
+      return { dataset: { id, name: m.name, classes: m.classes, counts: m.counts, perClass: m.perClass }, imported: r.imported, failed: r.failed, errors: r.errors } satisfies ImportResult
     } catch (e) {
       const message = errorText(e)
       if (!ctx.signal.aborted) ctx.store.datasets.update(id, { status: 'failed', error: message })

@@ -7,6 +7,7 @@ import type { Json } from '../../../shared/records'
 import type { LmcPoint } from '../../engine/fusion/lmc'
 import { resolveModel } from './model-ids'
 import { interpolateParams } from '../../../shared/jobs'
+import type { InterpolateResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
 
@@ -19,7 +20,7 @@ interface InterpolateState {
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
 
-export const interpolateJob = defineJob<typeof interpolateParams, InterpolateState>({
+export const interpolateJob = defineJob<'interpolate', InterpolateState>({
   kind: 'interpolate',
   description: 'Linear mode connectivity: loss and metrics along the straight line between two models, and the barrier.',
   params: interpolateParams,
@@ -48,6 +49,6 @@ export const interpolateJob = defineJob<typeof interpolateParams, InterpolateSta
       a: a.id, b: b.id, datasetId: a.datasetId, split: p.split, bnBatches: p.bnBatches, backend: info.backend,
       points: r.points.map((pt) => ({ lambda: pt.lambda, loss: finite(pt.loss), metrics: Object.fromEntries(Object.entries(pt.metrics).map(([k, v]) => [k, finite(v)])) })),
       barrier: finite(r.barrier), barrierLambda: r.barrierLambda
-    } satisfies Json
+    } satisfies InterpolateResult
   }
 })

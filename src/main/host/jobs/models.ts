@@ -4,14 +4,14 @@
  * architecture recognised from the tensors, names and layouts mapped, the head kept, the
  * preprocessing recorded. Nothing is written unless the whole file maps.
  */
-import type { Json } from '../../../shared/records'
 import { importWeightsParams } from '../../../shared/jobs'
+import type { ImportWeightsResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
 
 export { importWeightsParams }
 
-export const importWeightsJob = defineJob<typeof importWeightsParams>({
+export const importWeightsJob = defineJob<'import-weights'>({
   kind: 'import-weights',
   description: 'Import pretrained weights (ONNX or safetensors from PyTorch / timm) as a starting point.',
   params: importWeightsParams,
@@ -28,6 +28,6 @@ export const importWeightsJob = defineJob<typeof importWeightsParams>({
         origin: { file: e.origin.file, format: e.origin.format, sha256: e.origin.sha256 },
         tensors: r.report
       }
-    } as unknown as Json
+    } satisfies ImportWeightsResult
   }
 })

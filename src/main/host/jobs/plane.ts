@@ -7,6 +7,7 @@ import type { Json } from '../../../shared/records'
 import type { PlanePoint } from '../../engine/fusion/plane'
 import { resolveModel } from './model-ids'
 import { planeParams } from '../../../shared/jobs'
+import type { PlaneResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
 
@@ -21,7 +22,7 @@ interface PlaneState {
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
 const metrics = (m: Record<string, number>): Record<string, number | null> => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, finite(v)]))
 
-export const planeJob = defineJob<typeof planeParams, PlaneState>({
+export const planeJob = defineJob<'plane', PlaneState>({
   kind: 'plane',
   description: 'Loss surface on the plane through three models, with the run\'s soups projected onto it.',
   params: planeParams,
@@ -63,6 +64,6 @@ export const planeJob = defineJob<typeof planeParams, PlaneState>({
       xs: r.xs, ys: r.ys,
       grid: r.grid.map((g) => ({ x: g.x, y: g.y, loss: finite(g.loss), metrics: metrics(g.metrics) })),
       soups: r.soups.map((s) => ({ id: s.id, method: s.method, x: s.x, y: s.y, distance: s.distance }))
-    } satisfies Json
+    } satisfies PlaneResult
   }
 })

@@ -5,7 +5,7 @@
  * result. Not resumable (cheap to redo).
  */
 import { z } from 'zod'
-import type { Json } from '../../../shared/records'
+import type { BackendReport } from '../../../shared/job-results'
 import { defineJob } from './types'
 
 export const probeJob = defineJob({
@@ -15,6 +15,6 @@ export const probeJob = defineJob({
   resumable: false,
   async run() {
     const { initBackend } = await import('../../engine/compute')
-    return JSON.parse(JSON.stringify(await initBackend())) as Json
+    return JSON.parse(JSON.stringify(await initBackend())) as BackendReport
   }
 })

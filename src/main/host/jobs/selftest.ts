@@ -34,7 +34,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-export const selftestJob = defineJob<typeof params, SelftestState>({
+export const selftestJob = defineJob<'selftest', SelftestState>({
   kind: 'selftest',
   description: 'Diagnostic: N small steps, each writing a row and a checkpoint transactionally.',
   params,
