@@ -14,14 +14,15 @@
  * Errors: a call that fails rejects with `ApiCallError` (code, message, field issues); on the
  * wire a call always answers a `Reply` envelope, never a thrown exception.
  *
- * This file may import zod, ./records and ./vocabulary only (nothing from main/ or renderer/).
+ * This file may import zod and the other src/shared modules only (nothing from main/ or renderer/).
  */
 import { z } from 'zod'
 import type {
   DatasetRecord, EvaluationRecord, ExportRecord, JobEvent, JobRecord, MemberRecord, MetricRecord,
   RunRecord, SoupIngredientRecord, SoupRecord
 } from './records'
-import type { BackendReport, DatasetInspection } from './job-results'
+import type { BackendReport, DatasetInspection, JobRecordOf } from './job-results'
+import type { JobKindId, StartJobRequest, StartJobRequestOf } from './jobs'
 import { AUGMENT_PRESET_IDS, METRIC_IDS, PLAN_KINDS } from './vocabulary'
 
 export type * from './records'
@@ -33,14 +34,16 @@ function type<T>(): T {
 }
 
 /** One command: its request schema and (type-only) response. */
-interface CommandSpec<Req extends z.ZodType, Res> {
+interface CommandSpec<Req extends z.ZodType, Res, In = z.input<Req>> {
   /** One line for docs and `--help`. */
   description: string
   request: Req
   response: Res
+  /** Phantom: what a client may send, when narrower than the schema checks at run time (startJob: per kind). */
+  input?: In
 }
 
-function command<Req extends z.ZodType, Res>(spec: CommandSpec<Req, Res>): CommandSpec<Req, Res> {
+function command<Req extends z.ZodType, Res, In = z.input<Req>>(spec: CommandSpec<Req, Res, In>): CommandSpec<Req, Res, In> {
   return spec
 }
 
@@ -263,6 +266,7 @@ export const commands = {
   startJob: command({
     description: 'Start a job; answers at once with its record (queued). Params are checked by the kind.',
     request: z.object({ kind: z.string().min(1).max(64), params: z.unknown().default({}) }).strict(),
+    input: type<StartJobRequest>(),
     response: type<JobRecord>()
   }),
   cancelJob: command({ description: 'Ask a running job to stop (within one step).', request: z.object({ id }).strict(), response: type<JobRecord>() }),
@@ -339,7 +343,7 @@ export const events = {
 export type Commands = typeof commands
 export type CommandName = keyof Commands
 /** What a client sends (defaults may be omitted). */
-export type RequestOf<K extends CommandName> = z.input<Commands[K]['request']>
+export type RequestOf<K extends CommandName> = NonNullable<Commands[K]['input']>
 /** What a handler receives (validated, defaults filled). */
 export type ParsedRequestOf<K extends CommandName> = z.output<Commands[K]['request']>
 export type ResponseOf<K extends CommandName> = Commands[K]['response']
@@ -415,8 +419,11 @@ type CallOf<K extends CommandName> = Record<string, never> extends RequestOf<K>
   ? (request?: RequestOf<K>) => Promise<ResponseOf<K>>
   : (request: RequestOf<K>) => Promise<ResponseOf<K>>
 
+/** `startJob` of one kind: params typed by the kind's schema, the answered record's result by its result type. */
+export type StartJobCall = <K extends JobKindId>(request: StartJobRequestOf<K>) => Promise<JobRecordOf<K>>
+
 /** The typed API as the renderer sees it (`window.api`). */
-export type Api = { [K in CommandName]: CallOf<K> } & {
+export type Api = { [K in Exclude<CommandName, 'startJob'>]: CallOf<K> } & { startJob: StartJobCall } & {
   /** Listens to an event; returns the function that stops listening. */
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
 }

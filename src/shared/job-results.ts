@@ -25,7 +25,7 @@ export type ImportResult = {
 }
 
 /** The columns of a CSV manifest and the role the importer gives each (see `inspectDataset`). */
-export interface ManifestColumns {
+export type ManifestColumns = {
   /** The manifest's file name, relative to the chosen folder. */
   manifest: string
   /** Every column of its header, in order. */
@@ -44,7 +44,7 @@ export interface ManifestColumns {
 }
 
 /** What `inspectDataset` answers (the result of an 'inspect' job): what an import of that file or folder would see. */
-export interface DatasetInspection {
+export type DatasetInspection = {
   /** Importer that recognised the input: npz, idx, csv, dicom or folder. */
   format: string
   task: 'single' | 'multilabel'
@@ -70,7 +70,7 @@ export interface DatasetInspection {
 }
 
 /** The compute backend the engine runs on (the engine's BackendInfo; see engine/compute; the result of a 'probe' job). */
-export interface BackendReport {
+export type BackendReport = {
   /** 'tensorflow', 'wasm' or 'cpu'. */
   backend: string
   /** What the user asked for (`--backend` / FF_BACKEND), or 'auto'. */
@@ -168,19 +168,24 @@ export type FissionResult = {
   }[]
 }
 
-/** One metric row of a model card (split, metric, value and its 95% interval). */
-export type CardMetric = { split: string; metric: string; value: number | null; ci95?: [number | null, number | null] | null; n?: number | null }
+/** One metric of a model card: where, which, its value, its bootstrap 95% interval and images (engine/export/card.ts). */
+export type CardMetric = { split: string; metric: string; value: number; ci95?: [number, number]; n?: number }
 
-/** The model card an export writes beside the model (the parts every reader relies on; engine/export). */
+/** The model card an export writes into the model file (the JSON form of engine/export/card.ts ModelCard). */
 export type ModelCardJson = {
+  cardVersion: 1
+  appVersion: string
   modelName: string
+  intendedUse: string
   createdAt: string
-  architecture: { name: string } & { [key: string]: Json }
-  dataset: { name: string; task: string; classes: string[] } & { [key: string]: Json }
-  method: { kind: string; description: string; ingredients?: Json[] } & { [key: string]: Json }
+  architecture: { name: string; options: { [key: string]: Json } }
+  dataset: { name: string; task: 'single' | 'multilabel'; classes: string[] }
+  preprocessing: { size: [number, number]; channels: 1 | 3; layout: 'NHWC'; scale: number; mean: number[]; std: number[] }
+  output: { name: string; activation: 'softmax' | 'sigmoid' }
+  method: { kind: string; description?: string; ingredients: { id: string; hyperparameters: { [key: string]: string | number | boolean | null } }[] }
   metrics: CardMetric[]
   weightsSha256: string
-} & { [key: string]: Json }
+}
 
 /** Result of an 'export' job. */
 export type ExportResult = { file: string; sha256: string; card: ModelCardJson; files: string[] }
@@ -214,7 +219,7 @@ export type ImportWeightsResult = {
 }
 
 /** Result of an 'interpolate' job (linear mode connectivity between two models; `fissionfusion interpolate --json`). */
-export interface InterpolateResult {
+export type InterpolateResult = {
   a: string
   b: string
   datasetId: string
@@ -229,7 +234,7 @@ export interface InterpolateResult {
 }
 
 /** Result of a 'plane' job (loss surface on the plane through three models; `fissionfusion plane --json`). */
-export interface PlaneResult {
+export type PlaneResult = {
   datasetId: string
   runId: string
   split: string
@@ -264,7 +269,7 @@ export type PipelineResult = {
   best: { plan: string; method: string; modelId: string; val: number }
   treeText: string[]
   export: { file: string; files: string[] }
-} & { [key: string]: Json | undefined }
+}
 
 /** Every job kind's result, by kind. */
 export interface JobResults {

@@ -15,6 +15,11 @@ export const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
 /** Identifier of a reported metric. */
 export type MetricId = (typeof METRIC_IDS)[number]
 
+/** Whether `id` is a metric id. */
+export function isMetricId(id: string): id is MetricId {
+  return (METRIC_IDS as readonly string[]).includes(id)
+}
+
 /** Each metric: `label` as in tables and charts, `description` as in the forms. */
 export const METRIC_INFO: readonly { id: MetricId; label: string; description: string }[] = [
   { id: 'acc', label: 'Accuracy', description: 'Accuracy' },
