@@ -30,7 +30,7 @@ export type * from './job-results'
 
 /** Phantom marker for a TS-only type in the declaration (no run-time value). */
 function type<T>(): T {
-  return undefined as unknown as T
+  return undefined as T
 }
 
 /** One command: its request schema and (type-only) response. */
