@@ -20,13 +20,13 @@ export function isMetricId(id: string): id is MetricId {
   return (METRIC_IDS as readonly string[]).includes(id)
 }
 
-/** Each metric: `label` as in tables and charts, `description` as in the forms. */
-export const METRIC_INFO: readonly { id: MetricId; label: string; description: string }[] = [
-  { id: 'acc', label: 'Accuracy', description: 'Accuracy' },
-  { id: 'f1', label: 'Macro-F1', description: 'Macro-F1' },
-  { id: 'recall', label: 'Macro-recall', description: 'Macro-recall (balanced accuracy)' },
-  { id: 'kappa', label: 'Quadratic κ', description: "Cohen's kappa, quadratic (ordinal grades)" },
-  { id: 'auc', label: 'AUROC', description: 'AUROC (mean over classes / labels)' }
+/** Each metric: `label` as in tables, `name` in a sentence or an axis, `description` as in the forms. */
+export const METRIC_INFO: readonly { id: MetricId; label: string; name: string; description: string }[] = [
+  { id: 'acc', label: 'Accuracy', name: 'accuracy', description: 'Accuracy' },
+  { id: 'f1', label: 'Macro-F1', name: 'macro-F1', description: 'Macro-F1' },
+  { id: 'recall', label: 'Macro-recall', name: 'macro-recall', description: 'Macro-recall (balanced accuracy)' },
+  { id: 'kappa', label: 'Quadratic κ', name: 'quadratic kappa', description: "Cohen's kappa, quadratic (ordinal grades)" },
+  { id: 'auc', label: 'AUROC', name: 'AUROC', description: 'AUROC (mean over classes / labels)' }
 ]
 
 /** The paper's fusion methods: best individual, the flat soups, the hierarchical soups, the ensemble. */

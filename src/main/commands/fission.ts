@@ -91,7 +91,7 @@ export const fissionCommand: CliCommand = {
     for (const u of r.run.units.filter((x) => x.reason)) out(`  ${u.id}: ${u.status}: ${u.reason}`)
     const rows = r.members.map((m) => ({
       member: m.id, group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochs: m.epochsTrained, 's': m.seconds.toFixed(0),
-      'val loss': f3(m.val.loss), acc: f3(m.val.acc), f1: f3(m.val.f1), recall: f3(m.val.recall), kappa: f3(m.val.kappa), auc: f3(m.val.auc)
+      'val loss': f3(m.val.loss), ...Object.fromEntries(METRIC_IDS.map((k) => [k, f3(m.val[k])]))
     }))
     for (const line of table(rows, ['member', 'group', 'lr', 'seed', 'aug', 'epoch', 'epochs', 's', 'val loss', ...METRIC_IDS])) out(line)
   }
