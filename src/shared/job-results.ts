@@ -214,7 +214,8 @@ export type ImportWeightsResult = {
     id: string; name: string; arch: string; classes: number
     preprocessing: { size: [number, number]; channels: 3; channelOrder: 'RGB'; mean: number[]; std: number[] }
     origin: { file: string; format: 'onnx' | 'safetensors'; sha256: string }
-    tensors: { matched: Json[]; reshaped: Json[]; skipped: Json[] }
+    /** Tensor names: matched as they are, reshaped, and left out (the head of another task, ...). */
+    tensors: { matched: string[]; reshaped: string[]; skipped: string[] }
   }
 }
 

@@ -10,17 +10,12 @@ import type { JobRecord } from '../../shared/records'
 import { AUGMENT_PRESET_IDS, METRIC_IDS } from '../../shared/vocabulary'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
 import { intOption, listOf, oneOf, positive, table, type CliCommand } from './types'
+import type { FissionResult } from '../../shared/job-results'
 
 const AUGS: readonly string[] = AUGMENT_PRESET_IDS
 const METRICS: readonly string[] = METRIC_IDS
 
-interface Result {
-  run: {
-    id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[]
-    executor?: string; slurm?: { tasks: unknown[]; submissions: { jobId: string }[] } | null
-  }
-  members: { id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number; val: Record<string, number | null> }[]
-}
+type Result = FissionResult
 
 const f3 = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(3))
 
