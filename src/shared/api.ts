@@ -14,30 +14,36 @@
  * Errors: a call that fails rejects with `ApiCallError` (code, message, field issues); on the
  * wire a call always answers a `Reply` envelope, never a thrown exception.
  *
- * This file may import zod and ./records only (nothing from main/ or renderer/).
+ * This file may import zod and the other src/shared modules only (nothing from main/ or renderer/).
  */
 import { z } from 'zod'
 import type {
   DatasetRecord, EvaluationRecord, ExportRecord, JobEvent, JobRecord, MemberRecord, MetricRecord,
   RunRecord, SoupIngredientRecord, SoupRecord
 } from './records'
+import type { BackendReport, DatasetInspection, JobRecordOf } from './job-results'
+import type { JobKindId, StartJobRequest, StartJobRequestOf } from './jobs'
+import { AUGMENT_PRESET_IDS, METRIC_IDS, PLAN_KINDS } from './vocabulary'
 
 export type * from './records'
+export type * from './job-results'
 
 /** Phantom marker for a TS-only type in the declaration (no run-time value). */
 function type<T>(): T {
-  return undefined as unknown as T
+  return undefined as T
 }
 
 /** One command: its request schema and (type-only) response. */
-interface CommandSpec<Req extends z.ZodType, Res> {
+interface CommandSpec<Req extends z.ZodType, Res, In = z.input<Req>> {
   /** One line for docs and `--help`. */
   description: string
   request: Req
   response: Res
+  /** Phantom: what a client may send, when narrower than the schema checks at run time (startJob: per kind). */
+  input?: In
 }
 
-function command<Req extends z.ZodType, Res>(spec: CommandSpec<Req, Res>): CommandSpec<Req, Res> {
+function command<Req extends z.ZodType, Res, In = z.input<Req>>(spec: CommandSpec<Req, Res, In>): CommandSpec<Req, Res, In> {
   return spec
 }
 
@@ -96,34 +102,6 @@ export interface FolderListing {
   truncated: boolean
 }
 
-/** The compute backend the engine runs on (the engine's BackendInfo; see engine/compute). */
-export interface BackendReport {
-  /** 'tensorflow', 'wasm' or 'cpu'. */
-  backend: string
-  /** What the user asked for (`--backend` / FF_BACKEND), or 'auto'. */
-  requested: string
-  tfjsVersion: string
-  device: 'gpu' | 'cpu'
-  /** Threads the backend computes with (≥ 1). */
-  threads: number
-  simd: boolean
-  /** Backends tried and skipped, in order, with the reason. */
-  fallbacks: { backend: string; reason: string }[]
-  /** Set whenever the engine runs on something slower than the best backend. */
-  warning?: string
-  kernels: string[]
-  /**
-   * What computes, in words, e.g. 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)',
-   * 'wasm + JS kernels: native addon not built: <reason>' or 'cpu (pure JS)'.
-   */
-  compute: string
-  /**
-   * On wasm: whether the native addon runs the convolution kernels; `blas` is its instruction set
-   * and BLAS (e.g. 'AVX-512, OpenBLAS 0.3.21'), `reason` why it is not loaded. Absent on other backends.
-   */
-  native?: { loaded: boolean; blas?: string; reason?: string }
-}
-
 /** One check of the start-up self-check. */
 export interface SelfCheckItem {
   /** 'database', 'workspace', 'backend' or 'kernels'. */
@@ -161,51 +139,6 @@ export interface PretrainedNetwork {
 /** What `choosePath` answers: the chosen path, or null when the user cancelled. */
 export interface ChosenPath {
   path: string | null
-}
-
-/** The columns of a CSV manifest and the role the importer gives each (see `inspectDataset`). */
-export interface ManifestColumns {
-  /** The manifest's file name, relative to the chosen folder. */
-  manifest: string
-  /** Every column of its header, in order. */
-  header: string[]
-  /** Column naming the image. */
-  path: string
-  /** Single class column, when labels are class names or numbers. */
-  label?: string
-  /** One-hot or multi-label columns, when labels are spread over columns. */
-  labels?: string[]
-  labelKind: 'class' | 'onehot' | 'multilabel'
-  /** Column of the dataset's own split, if any. */
-  split?: string
-  /** Patient / lesion column (its images never straddle splits), if any. */
-  group?: string
-}
-
-/** What `inspectDataset` answers: what an import of that file or folder would see. */
-export interface DatasetInspection {
-  /** Importer that recognised the input: npz, idx, csv, dicom or folder. */
-  format: string
-  task: 'single' | 'multilabel'
-  /** Class (or label) names in label-index order. */
-  classes: string[]
-  /** Items per class (multi-label: positives per label). */
-  perClass: Record<string, number>
-  /** Items per split of the source's own split ('none' for items without one). */
-  perSplit: Record<string, number>
-  /** Items found. */
-  items: number
-  /** Whether the source has its own train/val/test split (else the import makes one). */
-  ownSplit: boolean
-  /** Square side the import uses unless told otherwise, pixels. */
-  defaultSize: number
-  /** Channels of the source when known, else null (the first image decides). */
-  channels: 1 | 3 | null
-  /** CSV manifests only. */
-  columns?: ManifestColumns
-  /** The first inputs the scan rejects, and how many there are in all. */
-  issues: { file: string; reason: string }[]
-  issueCount: number
 }
 
 /** What `modelCurves` answers: a model's confusion matrix and ROC curves on a split. */
@@ -297,13 +230,13 @@ export interface RunMemoryEstimate {
 /** The plan settings `estimateRun` takes (the fission job's, all optional but the dataset and plan). */
 const planRequest = z.object({
   datasetId: id,
-  plan: z.enum(['grid', 'fgg', 'pretrain']),
+  plan: z.enum(PLAN_KINDS),
   arch: z.string().min(1).max(64).default('smallcnn'),
   lpEpochs: z.number().int().min(0).optional(),
   epochs: z.number().int().min(1).optional(),
   lrs: z.array(z.number().positive()).min(1).optional(),
   seeds: z.array(z.number().int().min(0)).min(1).optional(),
-  augs: z.array(z.enum(['none', 'minimal', 'medium', 'heavy'])).min(1).optional(),
+  augs: z.array(z.enum(AUGMENT_PRESET_IDS)).min(1).optional(),
   fggEpochs: z.number().int().min(1).optional(),
   cycle: z.number().int().min(2).optional(),
   batchSize: z.number().int().min(2).optional(),
@@ -357,6 +290,7 @@ export const commands = {
   startJob: command({
     description: 'Start a job; answers at once with its record (queued). Params are checked by the kind.',
     request: z.object({ kind: z.string().min(1).max(64), params: z.unknown().default({}) }).strict(),
+    input: type<StartJobRequest>(),
     response: type<JobRecord>()
   }),
   cancelJob: command({ description: 'Ask a running job to stop (within one step).', request: z.object({ id }).strict(), response: type<JobRecord>() }),
@@ -398,7 +332,7 @@ export const commands = {
   }),
   compareMethods: command({
     description: 'Paired bootstrap comparison of two methods of a finished fuse job on the same test images.',
-    request: z.object({ jobId: id, a: id, b: id, metric: z.enum(['acc', 'f1', 'recall', 'kappa', 'auc']).optional() }).strict(),
+    request: z.object({ jobId: id, a: id, b: id, metric: z.enum(METRIC_IDS).optional() }).strict(),
     response: type<MethodComparison>()
   }),
   estimateRun: command({
@@ -433,7 +367,7 @@ export const events = {
 export type Commands = typeof commands
 export type CommandName = keyof Commands
 /** What a client sends (defaults may be omitted). */
-export type RequestOf<K extends CommandName> = z.input<Commands[K]['request']>
+export type RequestOf<K extends CommandName> = NonNullable<Commands[K]['input']>
 /** What a handler receives (validated, defaults filled). */
 export type ParsedRequestOf<K extends CommandName> = z.output<Commands[K]['request']>
 export type ResponseOf<K extends CommandName> = Commands[K]['response']
@@ -509,8 +443,11 @@ type CallOf<K extends CommandName> = Record<string, never> extends RequestOf<K>
   ? (request?: RequestOf<K>) => Promise<ResponseOf<K>>
   : (request: RequestOf<K>) => Promise<ResponseOf<K>>
 
+/** `startJob` of one kind: params typed by the kind's schema, the answered record's result by its result type. */
+export type StartJobCall = <K extends JobKindId>(request: StartJobRequestOf<K>) => Promise<JobRecordOf<K>>
+
 /** The typed API as the renderer sees it (`window.api`). */
-export type Api = { [K in CommandName]: CallOf<K> } & {
+export type Api = { [K in Exclude<CommandName, 'startJob'>]: CallOf<K> } & { startJob: StartJobCall } & {
   /** Listens to an event; returns the function that stops listening. */
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
 }
@@ -528,37 +465,4 @@ export function createClient(transport: Transport): Api {
     }
   }
   return api as Api
-}
-
-/** Result of an 'interpolate' job (linear mode connectivity between two models; `fissionfusion interpolate --json`). */
-export interface InterpolateResult {
-  a: string
-  b: string
-  datasetId: string
-  split: string
-  bnBatches: number
-  backend: string
-  /** One per λ: loss and every metric (null when undefined). */
-  points: { lambda: number; loss: number | null; metrics: Record<string, number | null> }[]
-  /** Highest loss along the path above the straight line between the end losses. */
-  barrier: number | null
-  barrierLambda: number
-}
-
-/** Result of a 'plane' job (loss surface on the plane through three models; `fissionfusion plane --json`). */
-export interface PlaneResult {
-  datasetId: string
-  runId: string
-  split: string
-  backend: string
-  gridSize: number
-  margin: number
-  /** The three models at their own coordinates, with their loss there. */
-  models: { id: string; x: number; y: number; loss: number | null; metrics: Record<string, number | null> }[]
-  xs: number[]
-  ys: number[]
-  /** Grid points row by row (y outer, x inner). */
-  grid: { x: number; y: number; loss: number | null; metrics: Record<string, number | null> }[]
-  /** Soups of the run projected onto the plane, with their distance to it. */
-  soups: { id: string; method: string | null; x: number; y: number; distance: number }[]
 }

@@ -1,5 +1,6 @@
 /** `bench fission`: Fashion-MNIST pretraining → FGG on RetinaMNIST; wall times and test kappa (engine/fission/bench.ts). */
 import { resolve } from 'node:path'
+import { METRIC_IDS } from '../../shared/vocabulary'
 import { intOption, listOf, oneOf, positive, table, type CliCommand } from './types'
 
 export const benchFissionCommand: CliCommand = {
@@ -18,7 +19,7 @@ export const benchFissionCommand: CliCommand = {
     { flags: '--cycle <n>', description: 'cycle length, epochs (default 4)', parse: intOption('--cycle', 2) },
     { flags: '--lp-epochs <n>', description: 'linear-probe epochs (default 10)', parse: intOption('--lp-epochs') },
     { flags: '--batch-size <n>', description: 'images per batch (default 128)', parse: intOption('--batch-size', 2) },
-    { flags: '--metric <id>', description: 'selection metric (default kappa)', parse: oneOf('--metric', ['acc', 'f1', 'recall', 'kappa', 'auc']) },
+    { flags: '--metric <id>', description: 'selection metric (default kappa)', parse: oneOf('--metric', METRIC_IDS) },
     { flags: '--workers <n>', description: 'engine processes at once (default one per core)', parse: intOption('--workers', 1) },
     { flags: '--fuse', description: 'then fuse the members (best, uniform, greedy, GoU, GoG, corruption suite) and time it' }
   ],

@@ -4,14 +4,8 @@
  */
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
+import { resultOf, type ExportResult } from '../../shared/job-results'
 import type { CliCommand } from './types'
-
-interface ExportOutput {
-  file: string
-  sha256: string
-  card: { modelName: string; dataset: { name: string; classes: string[] }; preprocessing: { size: [number, number]; channels: number; mean: number[]; std: number[] }; method: { kind: string; ingredients: unknown[] }; metrics: { split: string; metric: string; value: number; ci95?: [number, number] }[] }
-  files: string[]
-}
 
 export const exportCommand: CliCommand = {
   command: 'export',
@@ -32,11 +26,12 @@ export const exportCommand: CliCommand = {
       process.exitCode = 1
       throw new Error(`export job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`)
     }
-    const r = job.result as unknown as ExportOutput
+    const r = resultOf(job, 'export')
+    if (!r) throw new Error(`export job ${job.id} answered no result`)
     return { file: r.file, sha256: r.sha256, card: r.card }
   },
   print(result, out) {
-    const r = result as Omit<ExportOutput, 'files'>
+    const r = result as Omit<ExportResult, 'files'>
     const c = r.card
     out(`wrote ${r.file}`)
     out(`sha256 ${r.sha256}`)

@@ -7,20 +7,15 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
+import { AUGMENT_PRESET_IDS, METRIC_IDS } from '../../shared/vocabulary'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
 import { intOption, listOf, memorySize, oneOf, positive, table, type CliCommand } from './types'
+import type { FissionResult } from '../../shared/job-results'
 
-const AUGS = ['none', 'minimal', 'medium', 'heavy']
-const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc']
+const AUGS: readonly string[] = AUGMENT_PRESET_IDS
+const METRICS: readonly string[] = METRIC_IDS
 
-interface Result {
-  run: {
-    id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string; units: { id: string; status: string; reason: string | null }[]
-    executor?: string; slurm?: { tasks: unknown[]; submissions: { jobId: string }[] } | null
-    memory?: { limitMiB: number; expectedPeakMiB: number; peakRssMiB: { job: number; units: Record<string, number | null> } }
-  }
-  members: { id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number; val: Record<string, number | null> }[]
-}
+type Result = FissionResult
 
 const f3 = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(3))
 
@@ -98,8 +93,8 @@ export const fissionCommand: CliCommand = {
     }
     const rows = r.members.map((m) => ({
       member: m.id, group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochs: m.epochsTrained, 's': m.seconds.toFixed(0),
-      'val loss': f3(m.val.loss), acc: f3(m.val.acc), f1: f3(m.val.f1), recall: f3(m.val.recall), kappa: f3(m.val.kappa), auc: f3(m.val.auc)
+      'val loss': f3(m.val.loss), ...Object.fromEntries(METRIC_IDS.map((k) => [k, f3(m.val[k])]))
     }))
-    for (const line of table(rows, ['member', 'group', 'lr', 'seed', 'aug', 'epoch', 'epochs', 's', 'val loss', 'acc', 'f1', 'recall', 'kappa', 'auc'])) out(line)
+    for (const line of table(rows, ['member', 'group', 'lr', 'seed', 'aug', 'epoch', 'epochs', 's', 'val loss', ...METRIC_IDS])) out(line)
   }
 }

@@ -5,12 +5,9 @@
  */
 import type { JobRecord } from '../../shared/records'
 import type { CliCommand } from './types'
+import type { InterpolateResult } from '../../shared/job-results'
 
-interface Result {
-  a: string; b: string; split: string; bnBatches: number
-  points: { lambda: number; loss: number | null; metrics: Record<string, number | null> }[]
-  barrier: number | null; barrierLambda: number
-}
+type Result = InterpolateResult
 
 const f4 = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(4))
 

@@ -29,7 +29,7 @@ export const runsCommand: CliCommand = {
   description: 'List the runs of the workspace.',
   options: [limitOption, { flags: '--dataset <id>', description: 'only runs of this dataset' }],
   run: (ctx, _a, o) => call<RunRecord[]>(ctx, 'listRuns', { limit: o.limit, datasetId: o.dataset }),
-  print: (r, out) => table(r as RunRecord[] as unknown as Array<Record<string, unknown>>, ['id', 'name', 'datasetId', 'kind', 'status', 'createdAt']).forEach((l) => out(l))
+  print: (r, out) => table((r as RunRecord[]).map((run) => ({ ...run })), ['id', 'name', 'datasetId', 'kind', 'status', 'createdAt']).forEach((l) => out(l))
 }
 
 export const jobsCommand: CliCommand = {

@@ -9,15 +9,9 @@
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
 import { intOption, listOf, table, type CliCommand } from './types'
+import type { ImportWeightsResult } from '../../shared/job-results'
 
-interface ImportResult {
-  model: {
-    id: string; name: string; arch: string; classes: number
-    preprocessing: { size: number[]; mean: number[]; std: number[]; channelOrder: string }
-    origin: { file: string; format: string; sha256: string }
-    tensors: { matched: string[]; reshaped: string[]; skipped: string[] }
-  }
-}
+type ImportResult = ImportWeightsResult
 
 const number = (name: string) => (s: string): number => {
   const n = Number(s)

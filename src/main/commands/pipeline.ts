@@ -9,7 +9,9 @@ import { existsSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
 import type { Json, JobRecord } from '../../shared/records'
 import { pipelineParams } from '../host/jobs/pipeline'
+import type { PipelineResult } from '../../shared/job-results'
 import { DEFAULT_PRESET } from '../engine/demo/presets'
+import { AUGMENT_PRESET_IDS } from '../../shared/vocabulary'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
 import { intOption, listOf, memorySize, oneOf, positive, table, type CliContext, type CliCommand, type CliOption } from './types'
 
@@ -48,26 +50,8 @@ export async function runPipeline(ctx: CliContext, params: Record<string, unknow
   return { jobId: job.id, workspace: ctx.workspaceDir(), ...(job.result as Record<string, Json>) }
 }
 
-interface Report {
-  jobId: string
-  workspace: string
-  backend: string
-  /** What computes, e.g. 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)' (absent in results of older versions). */
-  engine?: string
-  backendWarning: string | null
-  metric: string
-  seconds: number
-  stages: Record<string, number>
-  compute: { pretrainEpochs: number; gridEpochs: number; fggEpochs: number; fggToGrid: number }
-  members: Array<{ plan: string; name: string; group: string | null; lr: number | null; seed: number | null; aug: string | null; epoch: number | null; epochs: number; seconds: number; val: number | null }>
-  methods: Array<{
-    plan: string; method: string; val: number | null; test: Record<string, { value: number | null; ci: [number | null, number | null] }>
-    ood: Record<string, { metrics: Record<string, { value: number | null; ci: [number | null, number | null] }> }>; corruptionMean: number | null; epochs: number; seconds: number
-  }>
-  best: { plan: string; method: string; modelId: string; val: number }
-  treeText: string[]
-  export: { file: string; files: string[] }
-}
+/** What `pipeline` / `demo` print: the job's result, with the job and workspace. */
+type Report = PipelineResult & { jobId: string; workspace: string }
 
 const f3 = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(3))
 const withCi = (m: { value: number | null; ci: [number | null, number | null] } | undefined): string => (m ? `${f3(m.value)} [${f3(m.ci[0])}, ${f3(m.ci[1])}]` : '—')
@@ -112,7 +96,7 @@ export const planOptions: CliOption[] = [
   { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members', parse: intOption('--lp-epochs') },
   { flags: '--lrs <list>', description: 'learning rates of the grid and FGG bases', parse: listOf('--lrs', positive('--lrs')) },
   { flags: '--seeds <list>', description: 'grid seeds', parse: listOf('--seeds', intOption('--seeds')) },
-  { flags: '--augs <list>', description: 'grid augmentations (minimal,medium,heavy)', parse: listOf('--augs', oneOf('--augs', ['none', 'minimal', 'medium', 'heavy'])) },
+  { flags: '--augs <list>', description: 'grid augmentations (minimal,medium,heavy)', parse: listOf('--augs', oneOf('--augs', AUGMENT_PRESET_IDS)) },
   { flags: '--epochs <n>', description: 'epochs of a grid member / FGG base', parse: intOption('--epochs', 1) },
   { flags: '--fgg-epochs <n>', description: 'FGG cyclic-phase epochs', parse: intOption('--fgg-epochs', 1) },
   { flags: '--cycle <n>', description: 'FGG cycle length, epochs (even)', parse: intOption('--cycle', 2) },

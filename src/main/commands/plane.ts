@@ -6,13 +6,9 @@
  */
 import type { JobRecord } from '../../shared/records'
 import type { CliCommand } from './types'
+import type { PlaneResult } from '../../shared/job-results'
 
-interface Result {
-  split: string; gridSize: number
-  models: { id: string; x: number; y: number; loss: number | null }[]
-  grid: { x: number; y: number; loss: number | null }[]
-  soups: { id: string; method: string | null; x: number; y: number; distance: number }[]
-}
+type Result = PlaneResult
 
 const f4 = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(4))
 

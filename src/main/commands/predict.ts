@@ -7,12 +7,8 @@
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
 import { intOption, type CliCommand } from './types'
+import type { PredictResult } from '../../shared/job-results'
 
-interface PredictResult {
-  model: string; arch: string; images: number; outputs: number; kind: string; out: string; seconds: number
-  preprocessing: { size: number[]; mean: number | number[]; std: number | number[] }
-  notes: string[]; failed: number; errors: { file: string; reason: string }[]
-}
 
 export const predictCommand: CliCommand = {
   command: 'predict',

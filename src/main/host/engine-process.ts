@@ -71,7 +71,8 @@ async function run(msg: Extract<ToEngine, { t: 'run' }>): Promise<FromEngine> {
     }
     const result = await kind.run(ctx, parsed.data)
     if (controller.signal.aborted) return { t: 'cancelled' }
-    return { t: 'done', result: result ?? null }
+    // A kind's result is JSON by its type (src/shared/job-results.ts; checked where the kind is defined).
+    return { t: 'done', result: (result ?? null) as Json }
   } catch (e) {
     if (controller.signal.aborted) return { t: 'cancelled' }
     return { t: 'error', message: errorText(e) }

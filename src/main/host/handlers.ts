@@ -29,6 +29,9 @@ import { predictionsPath } from './jobs/fuse'
 import { selfCheck } from './self-check'
 import { parsePredictionsCsv, type ParsedPredictions } from '../engine/evaluate/predictions-csv'
 import { errorText } from '../../shared/errors'
+import { resultOf, type JobResults } from '../../shared/job-results'
+import type { JobKindId, JobParamsInput } from '../../shared/jobs'
+import { isMetricId } from '../../shared/vocabulary'
 
 /** One handler per command: validated request in, response out (may throw ApiCallError). */
 export type Handlers = {
@@ -165,10 +168,11 @@ function readThumbnails(app: AppCore, datasetId: string, meta: Json): Record<str
  * result, so the main process never blocks on engine work; a failure rejects with `code` and
  * the engine's message.
  */
-async function inEngine(app: AppCore, kind: string, params: Json, code: ApiError['code']): Promise<Json> {
+async function inEngine<K extends JobKindId>(app: AppCore, kind: K, params: JobParamsInput<K>, code: ApiError['code']): Promise<JobResults[K]> {
   const done = await app.jobs.wait(app.jobs.start(kind, params).id)
-  if (done.status !== 'completed') throw new ApiCallError({ code, message: done.error ?? `the ${kind} request was ${done.status}` })
-  return done.result
+  const result = resultOf(done, kind)
+  if (done.status !== 'completed' || !result) throw new ApiCallError({ code, message: done.error ?? `the ${kind} request was ${done.status}` })
+  return result
 }
 
 /** The importers' view of a file or folder (an 'inspect' engine job); a source no importer accepts is a request error naming why. */
@@ -176,7 +180,7 @@ async function inspectDataset(app: AppCore, req: ParsedRequestOf<'inspectDataset
   const input = resolve(req.path)
   if (!existsSync(input)) throw new ApiCallError({ code: 'not_found', message: `${input} does not exist`, issues: [{ path: 'path', message: 'does not exist' }] })
   const params = { input, format: req.format, ...(req.csv ? { csv: resolve(req.csv) } : {}), ...(req.columns ? { columns: req.columns } : {}) }
-  return (await inEngine(app, 'inspect', params, 'invalid_request')) as unknown as DatasetInspection
+  return inEngine(app, 'inspect', params, 'invalid_request')
 }
 
 /** Reads a stored predictions CSV (workspace-relative), or answers not_found saying how to make it. */
@@ -211,25 +215,27 @@ const comparisons = new Map<string, Promise<MethodComparison>>()
  */
 function compareMethods(app: AppCore, { jobId, a, b, metric }: ParsedRequestOf<'compareMethods'>): Promise<MethodComparison> {
   const job = app.store.jobs.get(jobId) ?? notFound('job', jobId)
-  const result = asObj(job.result)
-  if (job.kind !== 'fuse' || job.status !== 'completed' || !result) throw new ApiCallError({ code: 'conflict', message: `job ${jobId} is not a finished fusion` })
-  const files = asObj(result.predictions) ?? {}
+  const result = resultOf(job, 'fuse')
+  if (!result) throw new ApiCallError({ code: 'conflict', message: `job ${jobId} is not a finished fusion` })
+  const files: Partial<Record<string, string>> = result.predictions ?? {}
   const fileOf = (m: string): string => {
     const f = files[m]
     if (typeof f !== 'string' || !existsSync(app.workspace.resolve(f))) throw new ApiCallError({ code: 'not_found', message: `fusion ${jobId} kept no test predictions of method '${m}' (fuse the run again to compare it)` })
     return f
   }
   const params = asObj(job.params) ?? {}
+  const selection = metric ?? (typeof result.metric === 'string' ? result.metric : 'acc')
+  if (!isMetricId(selection)) throw new ApiCallError({ code: 'internal', message: `fusion ${jobId} recorded an unknown selection metric '${selection}'` })
   const request = {
-    files: [fileOf(a), fileOf(b)],
-    metric: metric ?? (typeof result.metric === 'string' ? result.metric : 'acc'),
+    files: [fileOf(a), fileOf(b)] satisfies [string, string],
+    metric: selection,
     resamples: typeof params.resamples === 'number' ? params.resamples : 1000,
     seed: typeof params.seed === 'number' ? params.seed : 0
   }
   const key = JSON.stringify([app.workspace.dir, request])
   let answer = comparisons.get(key)
   if (!answer) {
-    answer = inEngine(app, 'compare', request, 'internal').then((r) => ({ a, b, metric: request.metric, ...(r as unknown as Omit<MethodComparison, 'a' | 'b' | 'metric'>) }))
+    answer = inEngine(app, 'compare', request, 'internal').then((r) => ({ a, b, metric: request.metric, ...r }))
     comparisons.set(key, answer)
     answer.catch(() => comparisons.delete(key))
   }
@@ -337,7 +343,7 @@ let backend: Promise<BackendReport> | undefined
  * TensorFlow.js) once, and reports it; a failed probe is retried on the next call.
  */
 function probeBackend(app: AppCore): Promise<BackendReport> {
-  const probe = inEngine(app, 'probe', {}, 'unavailable') as unknown as Promise<BackendReport>
+  const probe = inEngine(app, 'probe', {}, 'unavailable')
   probe.catch(() => (backend = undefined))
   return probe
 }

@@ -12,7 +12,8 @@
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { z } from 'zod'
+import type { z } from 'zod'
+import { slurmOptionsSchema } from '../../shared/jobs'
 import type { Json } from '../../shared/records'
 import type { BackendName } from '../engine/compute/index'
 import type { EpochRecord } from '../engine/models/checkpoint'
@@ -21,17 +22,7 @@ import type { Plan } from '../engine/fission/plans'
 import type { QueueEntry, SlurmOptions, SlurmSetupFile } from '../engine/fission/slurm'
 
 /** Slurm settings as params and in the workspace's slurm.json (all optional). */
-export const slurmOptionsSchema = z.object({
-  partition: z.string().min(1).optional(),
-  account: z.string().min(1).optional(),
-  time: z.string().min(1).optional(),
-  cpusPerTask: z.number().int().min(1).optional(),
-  mem: z.string().min(1).optional(),
-  gres: z.string().min(1).optional(),
-  extra: z.array(z.string().min(1)).optional(),
-  /** Seconds between two looks at the queue and the tasks' files (default 2). */
-  pollSeconds: z.number().positive().max(600).optional()
-}).strict()
+export { slurmOptionsSchema }
 
 export type SlurmParams = z.output<typeof slurmOptionsSchema>
 

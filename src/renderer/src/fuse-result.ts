@@ -3,6 +3,7 @@
  * checking every field: the renderer treats what it receives as untrusted.
  */
 import type { Json } from '../../shared/api'
+import { METRIC_INFO } from '../../shared/vocabulary'
 
 /** A metric with its 95% bootstrap interval (null bounds when undefined). */
 export interface MetricCi {
@@ -109,13 +110,7 @@ export function readFuseResult(result: Json): FuseView | null {
 }
 
 /** Human names of the engine's metric ids. */
-export const METRIC_NAMES: Record<string, string> = {
-  acc: 'accuracy',
-  f1: 'macro-F1',
-  recall: 'macro-recall',
-  kappa: 'quadratic kappa',
-  auc: 'AUROC'
-}
+export const METRIC_NAMES: Record<string, string> = Object.fromEntries(METRIC_INFO.map((m) => [m.id, m.name]))
 
 /** A metric id's name for people. */
 export function metricName(id: string): string {

@@ -1,78 +1,25 @@
 /**
  * The Fission plan form's settings, their defaults (the reference implementation's, see
- * ../shared/design/METHOD.md) and the pure arithmetic of what a plan costs.
+ * ../shared/design/METHOD.md) and the pure arithmetic of what a plan costs. The defaults and the
+ * schedule arithmetic are the engine's own (src/shared/plan.ts); this file adds the form's helpers.
  */
+import {
+  cosineLr, cyclicLr, fggSnapshotEpochs, PLAN_DEFAULTS as SHARED_PLAN_DEFAULTS, type PlanSettings as SharedPlanSettings
+} from '../../shared/plan'
+import type { GridAugmentPreset } from '../../shared/vocabulary'
 
-/** Augmentation presets. */
-export type AugPreset = 'minimal' | 'medium' | 'heavy'
+/** Augmentation presets a grid tries. */
+export type AugPreset = GridAugmentPreset
 
-/** Every setting of a plan. */
-export interface PlanSettings {
-  /** 'grid' (model-soups baseline) or 'fgg' (Fast Geometric Generation). */
-  kind: 'grid' | 'fgg'
-  /** Learning rates, one basin each (per iteration, > 0). */
-  lrs: number[]
-  /** Grid: seeds to repeat every setting with. */
-  seeds: number[]
-  /** Grid: augmentation presets to try. */
-  augs: AugPreset[]
-  /** Epochs of each grid member / FGG base model (cosine annealing, T_max = epochs). */
-  epochs: number
-  /** Mini-batch size, images. */
-  batchSize: number
-  /** AdamW weight decay. */
-  weightDecay: number
-  /** FGG: seed of the base models. */
-  fggSeed: number
-  /** FGG: augmentation of the base models and cycles. */
-  fggAug: AugPreset
-  /** FGG: epochs of the cyclic phase after each base model. */
-  fggEpochs: number
-  /** FGG: cycle length c, epochs (even). */
-  cycle: number
-  /** FGG: highest learning rate of the cycle (a1). */
-  a1: number
-  /** FGG: lowest learning rate of the cycle (a2). */
-  a2: number
-  /** Linear-probe epochs before the members (0 = none): backbone frozen, new head trained. */
-  lpEpochs: number
-  /** Linear-probe learning rate. */
-  lpLr: number
-  /** Linear probe: stop after this many epochs without a lower validation loss. */
-  lpPatience: number
-  /** Seed of the new classification head, shared by every member. */
-  headSeed: number
-  /** Selection metric: acc, f1, recall, kappa or auc. */
-  metric: 'acc' | 'f1' | 'recall' | 'kappa' | 'auc'
-}
+/** Every setting of the form (a grid or an FGG plan; the shared plan settings). */
+export type PlanSettings = Omit<SharedPlanSettings, 'kind' | 'classWeights'> & { kind: 'grid' | 'fgg' }
 
 /** The reference defaults. */
-export const PLAN_DEFAULTS: Readonly<PlanSettings> = {
-  kind: 'fgg',
-  lrs: [1e-3, 5e-4, 1e-4, 5e-5, 1e-5, 5e-6, 1e-6, 1e-7],
-  seeds: [0, 1],
-  augs: ['minimal', 'medium', 'heavy'],
-  epochs: 50,
-  batchSize: 128,
-  weightDecay: 1e-4,
-  fggSeed: 1,
-  fggAug: 'heavy',
-  fggEpochs: 17,
-  cycle: 4,
-  a1: 1e-5,
-  a2: 1e-8,
-  lpEpochs: 0,
-  lpLr: 1e-3,
-  lpPatience: 8,
-  headSeed: 0,
-  metric: 'acc'
-}
+export const PLAN_DEFAULTS: Readonly<PlanSettings> = { kind: 'fgg', ...SHARED_PLAN_DEFAULTS }
 
 /** FGG snapshots in a cyclic phase of `epochs` epochs: 1-based epochs e with (e mod c) + 1 = c/2. */
 export function fggSnapshots(epochs: number, cycle: number): number {
-  let n = 0
-  for (let e = 1; e <= epochs; e++) if ((e % cycle) + 1 === cycle / 2) n++
-  return n
+  return fggSnapshotEpochs(epochs, cycle).length
 }
 
 /** Parses "1e-3, 5e-4" into numbers; null when any entry is not a positive number. */
@@ -82,16 +29,7 @@ export function parseNumberList(text: string): number[] | null {
   return values.length > 0 && values.every((v) => Number.isFinite(v) && v >= 0) ? values : null
 }
 
-/** Learning rate of 1-based `epoch` of a cosine schedule over `tMax` epochs (constant within an epoch). */
-export function cosineLr(lr0: number, epoch: number, tMax: number): number {
-  return (lr0 * (1 + Math.cos((Math.PI * (epoch - 1)) / tMax))) / 2
-}
-
-/** FGG's triangular cyclic rate at iteration `i` of 1-based `epoch` (METHOD.md). */
-export function cyclicLr(a1: number, a2: number, cycle: number, epoch: number, i: number, itersPerEpoch: number): number {
-  const t = ((epoch % cycle) + i / itersPerEpoch) / cycle
-  return t < 0.5 ? a1 * (1 - 2 * t) + a2 * 2 * t : a1 * (2 * t - 1) + a2 * (2 - 2 * t)
-}
+export { cosineLr, cyclicLr }
 
 /** Points drawn per epoch of the cyclic phase (enough to show the triangle). */
 const SAMPLES_PER_EPOCH = 16

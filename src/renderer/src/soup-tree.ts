@@ -1,6 +1,7 @@
 /** Builds the soup hierarchy tree the Fusion view draws (pure). */
 import type { Json, SoupIngredientRecord, SoupRecord } from '../../shared/api'
 import type { TreeNode } from './chart-options'
+import { HIER_LEVEL_IDS, PAPER_HIERARCHIES } from '../../shared/vocabulary'
 
 /** A soup with its ingredients, child soups resolved (what the fusion store loads). */
 export interface SoupTreeInput {
@@ -25,15 +26,15 @@ export function treeFromConfig(config: Json, names: Map<string, string>): TreeNo
 }
 
 /** The paper's hierarchies by their short names: [global level, group level]. */
-const HIERARCHIES: Record<string, [string, string]> = { gou: ['greedy', 'uniform'], gog: ['greedy', 'greedy'], uou: ['uniform', 'uniform'], uog: ['uniform', 'greedy'] }
+const HIERARCHIES: Readonly<Record<string, readonly [string, string]>> = PAPER_HIERARCHIES
 /** Methods whose single level merges all members. */
-const FLAT = ['uniform', 'greedy', 'modelstock', 'ties', 'dare', 'taskarith']
+const FLAT: readonly string[] = HIER_LEVEL_IDS
 
 /** The method of each level of a method id, [global, group] (null when not one soup method). */
 export function levelMethods(id: string): [string | null, string | null] {
   const hier = /^hier:([a-z]+)\/([a-z]+)$/.exec(id)
   if (hier) return [hier[1], hier[2]]
-  if (HIERARCHIES[id]) return HIERARCHIES[id]
+  if (HIERARCHIES[id]) return [...HIERARCHIES[id]]
   return FLAT.includes(id) ? [null, id] : [null, null]
 }
 

@@ -16,12 +16,13 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { Rng } from './rng'
+import { AUGMENT_PRESET_IDS, type AugmentPreset as Preset } from '../../../shared/vocabulary'
 
 /** Augmentation preset names. */
-export type AugmentPreset = 'none' | 'minimal' | 'medium' | 'heavy'
+export type AugmentPreset = Preset
 
 /** All presets, for settings and grids. */
-export const AUGMENT_PRESETS: readonly AugmentPreset[] = ['none', 'minimal', 'medium', 'heavy']
+export const AUGMENT_PRESETS: readonly AugmentPreset[] = AUGMENT_PRESET_IDS
 
 /** RandAugment's operations (torchvision's list). */
 export const RANDAUGMENT_OPS = ['Identity', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate', 'Brightness', 'Color', 'Contrast', 'Sharpness', 'Posterize', 'Solarize', 'AutoContrast', 'Equalize'] as const

@@ -2,6 +2,7 @@
  * The pipeline's report (pure): picks the soup to export, flattens both fusion results into one
  * methods table and draws a soup's tree as text.
  */
+import { PAPER_METHOD_IDS } from '../../../shared/vocabulary'
 
 /** A metric with its bootstrap 95% confidence interval. */
 export interface MetricCi {
@@ -52,7 +53,7 @@ export interface MethodsRow extends Omit<FuseRow, 'tree' | 'corruptions'> {
   corruptionMean: number | null
 }
 
-const SINGLE_MODEL_SOUPS = new Set(['uniform', 'greedy', 'gou', 'gog', 'uou', 'uog'])
+const SINGLE_MODEL_SOUPS = new Set<string>(PAPER_METHOD_IDS.filter((m) => m !== 'best' && m !== 'ensemble'))
 
 /** The soup with the highest validation score over all plans (first in plan then method order on ties). */
 export function pickBestSoup(fused: Record<string, FuseResult>): { plan: string; method: string; modelId: string; val: number; tree: SoupTreeNode } | null {

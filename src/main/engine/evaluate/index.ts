@@ -3,6 +3,7 @@
  * {@link Predictions} set; the fusion selection loops, bootstrap and CLI all go through it.
  */
 import type { TaskKind } from '../data/types'
+import type { MetricId as SharedMetricId } from '../../../shared/vocabulary'
 import {
   accuracy, argmaxRows, macroF1, macroRecall, multilabelAuroc, multilabelThresholdMetrics,
   ovrMacroAuroc, quadraticKappa
@@ -21,7 +22,7 @@ export interface Predictions {
 }
 
 /** Identifier of a reported metric. */
-export type MetricId = 'acc' | 'f1' | 'recall' | 'kappa' | 'auc'
+export type MetricId = SharedMetricId
 
 /** One metric of the registry. */
 export interface MetricConfig {

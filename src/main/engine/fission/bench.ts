@@ -22,6 +22,7 @@ import type { EpochRecord } from '../models/checkpoint'
 import { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } from './plans'
 import { processUnitRunner } from './pool'
 import { runPlan, type PlanOutcome, type RunSetup } from './run'
+import { DEFAULT_FUSE_METHOD_IDS } from '../../../shared/vocabulary'
 
 /** Settings of the benchmark; defaults are the recipe. */
 export interface FissionBenchOptions {
@@ -82,7 +83,7 @@ export interface FissionBenchResult {
   }
 }
 
-const FUSE_METHODS: MethodId[] = ['best', 'uniform', 'greedy', 'gou', 'gog']
+const FUSE_METHODS: MethodId[] = [...DEFAULT_FUSE_METHOD_IDS]
 
 /** Fuses the FGG members as the Fusion issue's benchmark asks (groups = learning rates). */
 async function fuseMembers(runDir: string, data: string, members: PlanOutcome['members'], metric: MetricId): Promise<NonNullable<FissionBenchResult['fusion']>> {

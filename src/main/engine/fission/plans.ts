@@ -12,74 +12,11 @@
  *   pretrain/                   the pretraining; the member is best/
  */
 import type { AugmentPreset } from '../data/augment'
-import type { MetricId } from '../evaluate/index'
 import type { AdamWConfig } from './adamw'
 import { fggSnapshotEpochs, type ScheduleSpec } from './schedules'
+import type { PlanSettings } from '../../../shared/plan'
 
-/** Plan kinds. */
-export type PlanKind = 'grid' | 'fgg' | 'pretrain'
-
-/** Every setting of a plan; defaults in {@link PLAN_DEFAULTS} are METHOD.md's. */
-export interface PlanSettings {
-  kind: PlanKind
-  /** Learning rates (grid: all × seeds × augs; fgg: one base per rate; pretrain: the first). */
-  lrs: number[]
-  /** Grid seeds. */
-  seeds: number[]
-  /** Grid augmentation presets. */
-  augs: AugmentPreset[]
-  /** Epochs of a grid member, an FGG base, or the pretraining. */
-  epochs: number
-  /** Epochs of the FGG cyclic phase. */
-  fggEpochs: number
-  /** FGG cycle length, epochs (even, ≥ 2). */
-  cycle: number
-  /** Cyclic rate at t = 0 (the maximum). */
-  a1: number
-  /** Cyclic rate at t = 0.5 (the minimum). */
-  a2: number
-  /** Seed and augmentation of the FGG bases. */
-  fggSeed: number
-  fggAug: AugmentPreset
-  /** Images per batch of grid / FGG / pretrain trainings. */
-  batchSize: number
-  /** AdamW decoupled weight decay of grid / FGG trainings. */
-  weightDecay: number
-  /** Linear-probe epochs before the members (0 = none), its rate and early-stop patience. */
-  lpEpochs: number
-  lpLr: number
-  lpPatience: number
-  /** Seed of the new head of the starting point, shared by every member. */
-  headSeed: number
-  /** Selection metric (recorded with each member). */
-  metric: MetricId
-  /** Optional loss weights per class / label. */
-  classWeights?: number[]
-}
-
-/** METHOD.md's defaults. */
-export const PLAN_DEFAULTS: Omit<PlanSettings, 'kind'> = {
-  lrs: [1e-3, 5e-4, 1e-4, 5e-5, 1e-5, 5e-6, 1e-6, 1e-7],
-  seeds: [0, 1],
-  augs: ['minimal', 'medium', 'heavy'],
-  epochs: 50,
-  fggEpochs: 17,
-  cycle: 4,
-  a1: 1e-5,
-  a2: 1e-8,
-  fggSeed: 1,
-  fggAug: 'heavy',
-  batchSize: 128,
-  weightDecay: 1e-4,
-  lpEpochs: 0,
-  lpLr: 1e-3,
-  lpPatience: 8,
-  headSeed: 0,
-  metric: 'acc'
-}
-
-/** Pretraining defaults (METHOD.md's offline recipe): 4 epochs, Adam 1e-3, batch 128, no augmentation. */
-export const PRETRAIN_DEFAULTS: Partial<PlanSettings> = { lrs: [1e-3], epochs: 4, batchSize: 128, weightDecay: 0, augs: ['none'] }
+export { PLAN_DEFAULTS, PRETRAIN_DEFAULTS, type PlanKind, type PlanSettings } from '../../../shared/plan'
 
 /** A member a unit produces. */
 export interface MemberSpec {

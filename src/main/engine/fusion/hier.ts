@@ -13,12 +13,16 @@ import {
 import type { FusionAccounting, FusionContext, FusionMethodConfig, FusionResult, MethodId, SoupNode } from './methods'
 import { FUSION_METHODS, groupMembers } from './methods'
 import { recipeKey, type Recipe } from './recipe'
-import { LEVEL_METHODS, type LevelMethod } from './method-ids'
+import { HIER_LEVEL_IDS } from '../../../shared/vocabulary'
 
 export { makeMergeScorer, type MergeScorer } from './merges'
 
 /** A level of a hierarchy. */
-export { EXTRA_METHOD_PATTERN, LEVEL_METHODS, type LevelMethod } from './method-ids'
+export type LevelMethod = 'uniform' | 'greedy' | MergeOp
+export const LEVEL_METHODS: readonly LevelMethod[] = HIER_LEVEL_IDS
+
+/** A merge alone, or a hierarchy `hier:OUTER/INNER` of any two levels. */
+export const EXTRA_METHOD_PATTERN = new RegExp(`^(${MERGE_OPS.join('|')}|hier:(${LEVEL_METHODS.join('|')})/(${LEVEL_METHODS.join('|')}))$`)
 
 /** Labels and one-line descriptions of the merge methods. */
 const MERGE_INFO: Record<MergeOp, { label: string; description: string }> = {

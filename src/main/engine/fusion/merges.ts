@@ -18,6 +18,7 @@ import { WeightAccumulator, normaliseWeights } from './average'
 import { readCheckpoint, type Checkpoint, type NamedWeight } from '../models/checkpoint'
 import type { Scored } from './recipe'
 import { Rng } from '../data/rng'
+import { MERGE_OP_IDS, type MergeOpId } from '../../../shared/vocabulary'
 
 /** How a merged model is made from members. */
 export type MergeSpec =
@@ -33,7 +34,8 @@ export type MergeSpec =
   | { op: 'taskarith'; inputs: MergeSpec[]; lambda: number }
 
 /** Operations that need the starting point θ₀. */
-export { MERGE_OPS, type MergeOp } from './method-ids'
+export type MergeOp = MergeOpId
+export const MERGE_OPS: readonly MergeOp[] = MERGE_OP_IDS
 
 /** Defaults (docs/MERGING.md). */
 export const MERGE_DEFAULTS = {

@@ -8,6 +8,7 @@
 import { greedySoup, rankCandidates, type Candidate, type GreedyStep, type TiesRule } from './greedy'
 import { mixUniform, TrackedScorer, uniformRecipe, type Recipe, type Scorer } from './recipe'
 import type { MergeScorer, MergeSpec } from './merges'
+import type { MethodId as SharedMethodId } from '../../../shared/vocabulary'
 
 /** A trained member as fusion sees it. */
 export interface FusionMember {
@@ -23,8 +24,7 @@ export interface FusionMember {
 }
 
 /** Identifier of a fusion method. */
-export type MethodId = 'best' | 'uniform' | 'greedy' | 'gou' | 'gog' | 'uou' | 'uog' | 'ensemble'
-  | 'modelstock' | 'ties' | 'dare' | 'taskarith' | `hier:${string}/${string}`
+export type MethodId = SharedMethodId
 
 /** A node of a soup's tree: global → group → member. */
 export interface SoupNode {

@@ -4,22 +4,15 @@
  * The `compareMethods` command starts it and answers its result; it is cheap to redo, so it
  * is not resumable.
  */
-import { z } from 'zod'
-import type { Json } from '../../../shared/records'
+import { compareParams } from '../../../shared/jobs'
+import type { CompareResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
-/** Params of a compare job. */
-export const compareParams = z.object({
-  /** Workspace-relative predictions CSVs of the two models (engine/evaluate/model.ts format), a then b. */
-  files: z.tuple([z.string().min(1), z.string().min(1)]),
-  metric: z.enum(['acc', 'f1', 'recall', 'kappa', 'auc']),
-  resamples: z.number().int().min(100).max(100_000),
-  seed: z.number().int().min(0)
-}).strict()
+export { compareParams }
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
 
-export const compareJob = defineJob<typeof compareParams>({
+export const compareJob = defineJob<'compare'>({
   kind: 'compare',
   description: 'Paired bootstrap of two models\' stored test predictions (difference, 95% CI, p-value).',
   params: compareParams,
@@ -34,6 +27,6 @@ export const compareJob = defineJob<typeof compareParams>({
     return {
       n: predictionCount(a), difference: finite(t.difference), ci: [finite(t.ci[0]), finite(t.ci[1])], p: finite(t.p),
       resamples: t.resamples, undefinedResamples: t.undefinedResamples
-    } satisfies Json
+    } satisfies CompareResult
   }
 })

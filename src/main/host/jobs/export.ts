@@ -7,23 +7,15 @@
 import { APP_VERSION } from '../../version'
 import { promises as fsp } from 'node:fs'
 import { isAbsolute, join, relative } from 'node:path'
-import { z } from 'zod'
 import type { EvaluationRecord, Json, MemberRecord } from '../../../shared/records'
 import type { CardInput } from '../../engine/export'
 import type { Store } from '../../store'
 import { checkCheckpoint } from '../integrity'
+import { exportParams } from '../../../shared/jobs'
+import type { ExportResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
-/** Params of an export job. */
-export const exportParams = z.object({
-  /** Member or soup id. */
-  modelId: z.string().min(1),
-  format: z.enum(['onnx', 'tfjs']).default('onnx'),
-  /** Output file (absolute); default `exports/<modelId>.onnx` (or `.json`) in the workspace. */
-  out: z.string().refine((p) => isAbsolute(p), 'must be an absolute path').optional(),
-  /** Also write the model card as Markdown beside the file. */
-  markdown: z.boolean().default(false)
-}).strict()
+export { exportParams }
 
 type Hyper = CardInput['method']['ingredients'][number]['hyperparameters']
 
@@ -107,6 +99,6 @@ export const exportJob = defineJob({
       store.evaluations.createExport({ soupId: soup?.id ?? null, memberId: member?.id ?? null, format: p.format, path: ctx.workspace.toRelative(result.file), bytes: size, sha256: result.sha256 })
     }
     ctx.log('info', `exported ${p.modelId} as ${p.format}: ${result.files.length} file(s), sha256 ${result.sha256}`)
-    return JSON.parse(JSON.stringify({ file: result.file, sha256: result.sha256, card: result.card, files: result.files })) as Json
+    return JSON.parse(JSON.stringify({ file: result.file, sha256: result.sha256, card: result.card, files: result.files })) as ExportResult
   }
 })

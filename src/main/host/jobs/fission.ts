@@ -14,43 +14,13 @@ import type { Json } from '../../../shared/records'
 import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
 import { recordCheckpoint } from '../integrity'
+import { fissionParams } from '../../../shared/jobs'
+import type { FissionResult } from '../../../shared/job-results'
 import { defineJob, type JobContext } from './types'
-import { mergeSlurm, readSlurmDefaults, slurmOptionsSchema, type SlurmState } from '../slurm'
+import { mergeSlurm, readSlurmDefaults, type SlurmState } from '../slurm'
 
-const PRESETS = ['none', 'minimal', 'medium', 'heavy'] as const
-const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
 
-/** Params of a fission job; absent settings take METHOD.md's defaults (pretrain: 4 epochs, Adam 1e-3, batch 128). */
-export const fissionParams = z.object({
-  datasetId: z.string().min(1),
-  plan: z.enum(['grid', 'fgg', 'pretrain']),
-  arch: z.string().min(1).default('smallcnn'),
-  /** Channel-width multiplier of the architecture (smallcnn, mobilenetv2; default 1). */
-  width: z.number().positive().max(4).optional(),
-  /** 'random', a member or soup id of the workspace, or a folder / model.json path (absolute). */
-  from: z.string().min(1).default('random'),
-  name: z.string().min(1).optional(),
-  lpEpochs: z.number().int().min(0).optional(),
-  epochs: z.number().int().min(1).optional(),
-  lrs: z.array(z.number().positive()).min(1).optional(),
-  seeds: z.array(z.number().int().min(0)).min(1).optional(),
-  augs: z.array(z.enum(PRESETS)).min(1).optional(),
-  fggEpochs: z.number().int().min(1).optional(),
-  cycle: z.number().int().min(2).optional(),
-  a1: z.number().positive().optional(),
-  a2: z.number().positive().optional(),
-  batchSize: z.number().int().min(2).optional(),
-  weightDecay: z.number().min(0).optional(),
-  metric: z.enum(METRIC_IDS).optional(),
-  /** Engine processes training at once (default: one per core on CPU backends, 1 on the GPU). */
-  workers: z.number().int().min(1).optional(),
-  /** Where the units train: a pool of engine processes here (default), or one Slurm job array (host/slurm.ts). */
-  executor: z.enum(['local', 'slurm']).default('local'),
-  /** Slurm settings (over the workspace's slurm.json). */
-  slurm: slurmOptionsSchema.optional(),
-  /** Peak resident memory per engine process, MiB (default: 75% of the machine's memory / workers, at most 4 GiB). */
-  memoryLimitMiB: z.number().min(64).optional()
-}).strict()
+export { fissionParams }
 
 type FissionParams = z.output<typeof fissionParams>
 
@@ -159,7 +129,7 @@ async function planRunMemory(ctx: JobContext, p: FissionParams, archOptions: { w
   }
 }
 
-export const fissionJob = defineJob<typeof fissionParams, FissionState>({
+export const fissionJob = defineJob<'fission', FissionState>({
   kind: 'fission',
   description: 'Fission: train the members of a grid-search, FGG or pretraining plan (pooled engine processes, resumable).',
   params: fissionParams,
@@ -314,6 +284,6 @@ export const fissionJob = defineJob<typeof fissionParams, FissionState>({
         memory: { ...memory.report, peakRssMiB: { job: Math.round(peakRss() / MiB), units: Object.fromEntries(outcome.units.map((u) => [u.unit, u.peakRssMiB ?? null])) } }
       },
       members
-    })) as Json
+    })) as FissionResult
   }
 })

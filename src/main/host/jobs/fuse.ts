@@ -5,47 +5,23 @@
  * corruption suite; records soups (weights under runs/<run>/soups/<soup>/) and evaluations.
  * Resumable: each finished method's report is saved in the job state and skipped on resume.
  */
-import { z } from 'zod'
 import type { Json, MemberRecord } from '../../../shared/records'
 import type { FuseMethodReport, FuseReport } from '../../engine/fusion/run'
-import type { FusionResult, MethodId } from '../../engine/fusion/methods'
+import type { FusionResult } from '../../engine/fusion/methods'
 import type { Checkpoint } from '../../engine/models/checkpoint'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { EXTRA_METHOD_PATTERN } from '../../engine/fusion/method-ids'
+import { FLAT_METHOD_IDS, METRIC_IDS } from '../../../shared/vocabulary'
+import { fuseParams } from '../../../shared/jobs'
+import type { FuseResult } from '../../../shared/job-results'
 import { defineJob, type JobContext } from './types'
 import { leaveOutDamaged, recordCheckpoint } from '../integrity'
 import { writeFileAtomic } from '../../engine/io/atomic'
 
-const METHOD_IDS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
-const METRIC_IDS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
 
-/** Params of a fuse job. */
-export const fuseParams = z.object({
-  runId: z.string().min(1),
-  /** Methods in table order (default best, uniform, greedy, GoU, GoG). */
-  methods: z.array(z.string().refine((v) => (METHOD_IDS as readonly string[]).includes(v) || EXTRA_METHOD_PATTERN.test(v), { message: `unknown fusion method: expected best, uniform, greedy, gou, gog, uou, uog, ensemble, modelstock, ties, dare, taskarith or hier:OUTER/INNER (levels uniform, greedy, modelstock, ties, dare, taskarith)` }).transform((v) => v as MethodId)).min(1).default(['best', 'uniform', 'greedy', 'gou', 'gog']),
-  /** Hyperparameter grouping the hierarchical soups: lr (default), lineage, seed, aug, or any recorded one. */
-  groupBy: z.string().min(1).default('lr'),
-  /** Selection metric (default: the run's config.metric, else accuracy). */
-  metric: z.enum(METRIC_IDS).optional(),
-  /** Greedy ties rule. */
-  ties: z.enum(['reject', 'accept']).default('reject'),
-  /** Dataset ids to evaluate out of distribution. */
-  ood: z.array(z.string().min(1)).default([]),
-  /** Per OOD dataset id: explicit class map (its class name → run class name). */
-  classMap: z.record(z.string(), z.record(z.string(), z.string())).default({}),
-  /** Also run the corruption suite on the test split. */
-  corruptions: z.boolean().default(false),
-  /** Bootstrap resamples of the CIs (≥ 1,000 for reporting). */
-  resamples: z.number().int().min(100).max(100_000).default(1000),
-  /** Seed of the bootstrap and the corruption noise. */
-  seed: z.number().int().min(0).default(0),
-  /** BatchNorm re-estimation of final soups on this many training batches (0 = off). */
-  bnBatches: z.number().int().min(0).max(10_000).default(0)
-}).strict()
+export { fuseParams }
 
 interface FuseState {
   [key: string]: Json
@@ -138,7 +114,7 @@ async function storeTestPredictions(ctx: JobContext, runId: string, datasetDir: 
   return files
 }
 
-export const fuseJob = defineJob<typeof fuseParams, FuseState>({
+export const fuseJob = defineJob<'fuse', FuseState>({
   kind: 'fuse',
   description: 'Fusion: soups (best, uniform, greedy, hierarchical), ensemble baseline, test CIs, OOD and corruptions.',
   params: fuseParams,
@@ -182,7 +158,7 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
       await writeCheckpoint(dir, { meta: { ...meta, info: { soup: r.method, runId: p.runId } }, weights: ckpt.weights }, { kind: 'soup' })
       recordCheckpoint(ctx.store, ctx.workspace, ctx.workspace.toRelative(dir))
       const stepScore = new Map(r.steps.map((s) => [s.candidate, s.score]))
-      const hierarchical = !['best', 'uniform', 'greedy', 'modelstock', 'ties', 'dare', 'taskarith'].includes(r.method)
+      const hierarchical = !(FLAT_METHOD_IDS as readonly string[]).includes(r.method)
       ctx.store.soups.create({
         id: soupId, runId: p.runId, name: `${r.method} (${metric})`, method: r.method, groupBy: hierarchical ? p.groupBy : null,
         selectionMetric: metric, valScore: Number.isFinite(r.val) ? r.val : null, checkpointPath: ctx.workspace.toRelative(dir),
@@ -242,6 +218,6 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
       methods: report.methods.map(methodRow),
       // per method id: its per-image test predictions (workspace-relative), for paired comparisons
       predictions
-    })) as Json
+    })) as FuseResult
   }
 })

@@ -5,48 +5,18 @@
  * they never stop the import. Resumable: a rerun re-imports into the same dataset id (the
  * cache only appears once complete, so a crash never leaves a half cache marked ready).
  */
-import { isAbsolute } from 'node:path'
-import { z } from 'zod'
 import type { Json } from '../../../shared/records'
+import { importParams } from '../../../shared/jobs'
+import type { ImportResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 import { errorText } from '../../../shared/errors'
 
-const absolute = z.string().min(1).refine((p) => isAbsolute(p), 'must be an absolute path')
 
-/** Params of an import job. */
-export const importParams = z.object({
-  /** The file or folder the user chose. */
-  input: absolute,
-  /** CSV manifest naming the images below `input`. */
-  csv: absolute.optional(),
-  /** Dataset name (default: the input's base name). */
-  name: z.string().min(1).max(200).optional(),
-  format: z.enum(['auto', 'npz', 'idx', 'folder', 'csv', 'dicom']).default('auto'),
-  /** Square side in pixels (default 28 for 28 px sources, else 224). */
-  size: z.number().int().min(8).max(1024).optional(),
-  /** 'keep' the source channels or repeat gray to 3. */
-  channels: z.union([z.literal('keep'), z.literal(3)]).default('keep'),
-  /** Generated split when the dataset has none, e.g. "70/10/20". */
-  split: z.string().regex(/^\s*[\d.]+\s*\/\s*[\d.]+\s*\/\s*[\d.]+\s*$/, 'expected three numbers like 70/10/20').optional(),
-  seed: z.number().int().min(0).default(0),
-  /** CheXpert uncertain (-1) labels: ones, zeros or ignore (masked). */
-  uncertain: z.enum(['ones', 'zeros', 'ignore']).default('ignore'),
-  /** CSV column roles overriding auto-detection. */
-  columns: z.object({
-    path: z.string().min(1).optional(),
-    label: z.string().min(1).optional(),
-    /** One-hot or multi-label columns. */
-    labels: z.array(z.string().min(1)).min(2).optional(),
-    split: z.string().min(1).optional(),
-    group: z.string().min(1).optional()
-  }).strict().optional(),
-  /** A dataset row created beforehand (status 'importing') to fill; else the job creates one. */
-  datasetId: z.string().min(1).optional()
-}).strict()
+export { importParams }
 
 type State = { datasetId: string }
 
-export const importJob = defineJob<typeof importParams, State>({
+export const importJob = defineJob<'import', State>({
   kind: 'import',
   description: 'Import a dataset (MedMNIST .npz, idx, image folder, CSV + images, DICOM) into the workspace.',
   params: importParams,
@@ -80,7 +50,7 @@ export const importJob = defineJob<typeof importParams, State>({
       if (r.failed > 0) ctx.log('warn', `${r.failed} input(s) could not be used; see the job result for each file and reason`)
       if (r.enlarged > 0) ctx.log('warn', `${r.enlarged} image(s) smaller than ${m.size[0]} px were enlarged to ${m.size[0]} × ${m.size[1]} px${p.size === undefined ? ' (the size was set by the first image; choose one with --size)' : ''}`)
       ctx.log('info', `images stored at ${m.size[0]} × ${m.size[1]} px${p.size === undefined ? ' (the source\'s size, at most 224 px; --size changes it)' : ''}`)
-      return { dataset: { id, name: m.name, classes: m.classes, counts: m.counts, perClass: m.perClass, size: m.size }, imported: r.imported, failed: r.failed, errors: r.errors, enlarged: r.enlarged } as unknown as Json
+      return { dataset: { id, name: m.name, classes: m.classes, counts: m.counts, perClass: m.perClass, size: m.size }, imported: r.imported, failed: r.failed, errors: r.errors, enlarged: r.enlarged } satisfies ImportResult
     } catch (e) {
       const message = errorText(e)
       if (!ctx.signal.aborted) ctx.store.datasets.update(id, { status: 'failed', error: message })

@@ -29,16 +29,16 @@ export const jobKinds: readonly JobKind[] = [
   selftestJob,
   importJob,
   fissionJob,
-  fuseJob as unknown as JobKind,
-  exportJob as unknown as JobKind,
+  fuseJob,
+  exportJob,
   pipelineJob,
   compareJob,
   inspectJob,
   probeJob,
   importWeightsJob,
   predictJob,
-  interpolateJob as unknown as JobKind,
-  planeJob as unknown as JobKind
+  interpolateJob,
+  planeJob
 ]
 
 /** The kind named `kind`, or undefined. */

@@ -3,20 +3,19 @@
  * engine process because reading a large archive or folder can take seconds. The
  * `inspectDataset` command starts it and answers its result; not resumable (cheap to redo).
  */
-import type { Json } from '../../../shared/records'
-import { importParams } from './import'
+import { inspectParams } from '../../../shared/jobs'
+import type { DatasetInspection } from '../../../shared/job-results'
 import { defineJob } from './types'
 
-/** Params of an inspect job: those of an import that decide what is read. */
-export const inspectParams = importParams.pick({ input: true, csv: true, format: true, columns: true }).strict()
+export { inspectParams }
 
-export const inspectJob = defineJob<typeof inspectParams>({
+export const inspectJob = defineJob<'inspect'>({
   kind: 'inspect',
   description: 'Reads a file or folder as the importers would (format, CSV columns, classes, counts) without importing it.',
   params: inspectParams,
   resumable: false,
   async run(_ctx, p) {
     const { inspectSource } = await import('../../engine/data/inspect')
-    return JSON.parse(JSON.stringify(await inspectSource(p))) as Json
+    return JSON.parse(JSON.stringify(await inspectSource(p))) as DatasetInspection
   }
 })

@@ -3,28 +3,15 @@
  * every metric along θ(λ) = (1 − λ)·θA + λ·θB on a split of A's dataset, and the barrier.
  * Resumable: the points scored so far are kept in the job state.
  */
-import { z } from 'zod'
 import type { Json } from '../../../shared/records'
 import type { LmcPoint } from '../../engine/fusion/lmc'
 import { resolveModel } from './model-ids'
+import { interpolateParams } from '../../../shared/jobs'
+import type { InterpolateResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
-const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a model id')
 
-/** Params of an interpolate job. */
-export const interpolateParams = z.object({
-  a: id,
-  b: id,
-  /** Points along the path, ends included. */
-  steps: z.number().int().min(2).max(201).default(11),
-  /** λ range. */
-  range: z.tuple([z.number(), z.number()]).default([0, 1]).refine((r) => r[1] > r[0], 'range: expected lo < hi'),
-  split: z.enum(['train', 'val', 'test']).default('val'),
-  /** Re-estimate BatchNorm statistics of every point on this many training batches (0 = interpolate them). */
-  bnBatches: z.number().int().min(0).max(10_000).default(0),
-  /** The run the models belong to, recorded on the job for listings (optional). */
-  runId: id.optional()
-}).strict()
+export { interpolateParams }
 
 interface InterpolateState {
   [key: string]: Json
@@ -33,7 +20,7 @@ interface InterpolateState {
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
 
-export const interpolateJob = defineJob<typeof interpolateParams, InterpolateState>({
+export const interpolateJob = defineJob<'interpolate', InterpolateState>({
   kind: 'interpolate',
   description: 'Linear mode connectivity: loss and metrics along the straight line between two models, and the barrier.',
   params: interpolateParams,
@@ -62,6 +49,6 @@ export const interpolateJob = defineJob<typeof interpolateParams, InterpolateSta
       a: a.id, b: b.id, datasetId: a.datasetId, split: p.split, bnBatches: p.bnBatches, backend: info.backend,
       points: r.points.map((pt) => ({ lambda: pt.lambda, loss: finite(pt.loss), metrics: Object.fromEntries(Object.entries(pt.metrics).map(([k, v]) => [k, finite(v)])) })),
       barrier: finite(r.barrier), barrierLambda: r.barrierLambda
-    } satisfies Json
+    } satisfies InterpolateResult
   }
 })

@@ -4,30 +4,14 @@
  * architecture recognised from the tensors, names and layouts mapped, the head kept, the
  * preprocessing recorded. Nothing is written unless the whole file maps.
  */
-import { isAbsolute } from 'node:path'
-import { z } from 'zod'
-import type { Json } from '../../../shared/records'
+import { importWeightsParams } from '../../../shared/jobs'
+import type { ImportWeightsResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
-const triple = z.array(z.number()).min(1).max(3)
 
-/** Params of an import-weights job. */
-export const importWeightsParams = z.object({
-  /** The weights file the user chose (absolute). */
-  path: z.string().min(1).refine((p) => isAbsolute(p), 'must be an absolute path'),
-  /** Architecture, where the tensors fit several (and a check otherwise). */
-  arch: z.string().min(1).optional(),
-  name: z.string().min(1).max(200).optional(),
-  /** Input side in pixels (default 224). */
-  size: z.number().int().min(16).max(1024).optional(),
-  /** Per-channel mean / std after x/255 (default ImageNet's). */
-  mean: triple.optional(),
-  std: triple.optional(),
-  /** A ViT's attention heads (default hidden / 64). */
-  heads: z.number().int().min(1).max(64).optional()
-}).strict()
+export { importWeightsParams }
 
-export const importWeightsJob = defineJob<typeof importWeightsParams>({
+export const importWeightsJob = defineJob<'import-weights'>({
   kind: 'import-weights',
   description: 'Import pretrained weights (ONNX or safetensors from PyTorch / timm) as a starting point.',
   params: importWeightsParams,
@@ -44,6 +28,6 @@ export const importWeightsJob = defineJob<typeof importWeightsParams>({
         origin: { file: e.origin.file, format: e.origin.format, sha256: e.origin.sha256 },
         tensors: r.report
       }
-    } as unknown as Json
+    } satisfies ImportWeightsResult
   }
 })

@@ -15,62 +15,17 @@ import { exportJob, exportParams } from './export'
 import { fissionJob, fissionParams } from './fission'
 import { fuseJob, fuseParams } from './fuse'
 import { importJob, importParams } from './import'
-import type { JobContext } from './types'
+import type { JobContext, JobKind } from './types'
+import { pipelineParams } from '../../../shared/jobs'
+import type { PipelineResult } from '../../../shared/job-results'
 import { defineJob } from './types'
-import { slurmOptionsSchema } from '../slurm'
 
-const METHODS = ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'] as const
-const counts = z.object({ train: z.number().int().min(1), val: z.number().int().min(1), test: z.number().int().min(1) }).strict()
-const importSpec = importParams.omit({ datasetId: true })
-
-/** Params of a pipeline job; absent plan settings take the fission job's defaults. */
-export const pipelineParams = z.object({
-  data: z.discriminatedUnion('kind', [
-    z.object({
-      kind: z.literal('synthetic'),
-      /** Images per split of the in-domain dataset and of its shifted twin. */
-      counts, oodCounts: counts,
-      /** Image side, pixels. */
-      size: z.number().int().min(8).max(256).default(28),
-      seed: z.number().int().min(0)
-    }).strict(),
-    z.object({
-      kind: z.literal('import'),
-      /** The user's dataset, and optional out-of-distribution datasets with the same classes. */
-      source: importSpec,
-      ood: z.array(importSpec).default([])
-    }).strict()
-  ]),
-  arch: z.string().min(1).default('smallcnn'),
-  /** Channel-width multiplier of the architecture (default 1). */
-  width: z.number().positive().max(4).optional(),
-  metric: z.enum(['acc', 'f1', 'recall', 'kappa', 'auc']).optional(),
-  /** Epochs of the shared starting point's pretraining on the training split (0: members start from random weights). */
-  pretrainEpochs: z.number().int().min(0).default(2),
-  lpEpochs: z.number().int().min(0).optional(),
-  lrs: z.array(z.number().positive()).min(1).optional(),
-  seeds: z.array(z.number().int().min(0)).min(1).optional(),
-  augs: z.array(z.enum(['none', 'minimal', 'medium', 'heavy'])).min(1).optional(),
-  epochs: z.number().int().min(1).optional(),
-  fggEpochs: z.number().int().min(1).optional(),
-  cycle: z.number().int().min(2).optional(),
-  a1: z.number().positive().optional(),
-  a2: z.number().positive().optional(),
-  batchSize: z.number().int().min(2).optional(),
-  workers: z.number().int().min(1).optional(),
-  /** Where the fission stages train: engine processes here (default) or Slurm job arrays; fusion always runs here. */
-  executor: z.enum(['local', 'slurm']).optional(),
-  slurm: slurmOptionsSchema.optional(),
-  /** Peak resident memory per engine process, MiB (the fission job's default when absent). */
-  memoryLimitMiB: z.number().min(64).optional(),
-  methods: z.array(z.enum(METHODS)).min(1).default([...METHODS]),
-  corruptions: z.boolean().default(true),
-  resamples: z.number().int().min(100).max(100_000).default(1000),
-  /** Seed of the bootstrap and corruption noise. */
-  seed: z.number().int().min(0).default(0)
-}).strict()
+export { pipelineParams }
 
 type PipelineParams = z.output<typeof pipelineParams>
+
+/** The stage kinds through the registry's view (results as JSON; each stage's state is a JSON slice of this job's). */
+const stages: Record<'import' | 'fission' | 'fuse' | 'export', JobKind> = { import: importJob, fission: fissionJob, fuse: fuseJob, export: exportJob }
 
 interface StageRecord {
   [key: string]: Json
@@ -93,7 +48,7 @@ const SPANS: Record<string, [number, number]> = {
   data: [0, 0.02], pretrain: [0.02, 0.1], grid: [0.1, 0.55], fgg: [0.55, 0.65], 'fuse-grid': [0.65, 0.85], 'fuse-fgg': [0.85, 0.98], export: [0.98, 1]
 }
 
-export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
+export const pipelineJob = defineJob<'pipeline', PipelineState>({
   kind: 'pipeline',
   description: 'The whole method: datasets, shared start, grid + FGG, every fusion method, OOD/corruptions, ONNX export (resumable).',
   params: pipelineParams,
@@ -137,9 +92,9 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     // 1. Datasets.
     const data = await stage('data', async (sub) => {
       if (p.data.kind === 'import') {
-        const importOne = async (spec: z.output<typeof importSpec>, key: string): Promise<string> => {
+        const importOne = async (spec: z.output<typeof importParams>, key: string): Promise<string> => {
           const slice = ((sub.state.get() ?? {}) as R)
-          const r = (await importJob.run({ ...sub, state: { get: () => (slice[key] ?? null), set: (s) => { slice[key] = s; sub.state.set(slice) } } }, importParams.parse(spec))) as R
+          const r = (await stages.import.run({ ...sub, state: { get: () => (slice[key] ?? null), set: (s) => { slice[key] = s; sub.state.set(slice) } } }, importParams.parse(spec))) as R
           return (r.dataset as R).id as string
         }
         const source = await importOne(p.data.source, 'source')
@@ -170,7 +125,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
       cycle: p.cycle, a1: p.a1, a2: p.a2, batchSize: p.batchSize, workers: p.workers, executor: p.executor, slurm: p.slurm, memoryLimitMiB: p.memoryLimitMiB
     }
     const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<Json> => {
-      const r = (await fissionJob.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))) as R
+      const r = (await stages.fission.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))) as R
       const run = r.run as R
       if (run.status !== 'done') throw new Error(`${String(params.plan)} run ${String(run.id)} ended ${String(run.status)}: ${(run.units as R[]).filter((u) => u.reason).map((u) => `${String(u.id)}: ${String(u.reason)}`).join('; ')}`)
       return r
@@ -186,9 +141,9 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     const grid = await stage('grid', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'grid', from, name: 'grid search' }))
     // 4. Every fusion method on both runs. The grid's fusion computes in this process while FGG
     // trains in worker processes, so both cores stay busy.
-    const fuse = (sub: JobContext, run: R): Promise<Json> => fuseJob.run(sub, fuseParams.parse({
+    const fuse = async (sub: JobContext, run: R): Promise<Json> => (await stages.fuse.run(sub, fuseParams.parse({
       runId: (run.run as R).id, methods: p.methods, metric: p.metric, ood: oodIds, corruptions: p.corruptions, resamples: p.resamples, seed: p.seed
-    }))
+    }))) as Json
     const [fgg, fusedGrid] = await Promise.all([
       stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })),
       stage('fuse-grid', (sub) => fuse(sub, grid))
@@ -199,7 +154,7 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
     const { methodsTable, pickBestSoup, treeText } = await import('../../engine/demo/report')
     const best = pickBestSoup(fused as unknown as Parameters<typeof pickBestSoup>[0])
     if (!best) throw new Error('no soup to export: give at least one soup method (uniform, greedy, gou, gog, uou, uog)')
-    const exported = await stage('export', (sub) => exportJob.run(sub, exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true })))
+    const exported = await stage('export', async (sub) => (await stages.export.run(sub, exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true }))) as Json)
 
     const runIds = { pretrain: state.stages.pretrain ? ((state.stages.pretrain.result as R).run as R).id as string : null, grid: (grid.run as R).id as string, fgg: (fgg.run as R).id as string }
     // Members in a stable order (group, lineage epoch, name), not in the order a parallel pool finished them,
@@ -229,6 +184,6 @@ export const pipelineJob = defineJob<typeof pipelineParams, PipelineState>({
       tree: best.tree,
       treeText: treeText(best.tree),
       export: { file: exported.file, sha256: exported.sha256, files: exported.files, card: exported.card }
-    })) as Json
+    })) as PipelineResult
   }
 })

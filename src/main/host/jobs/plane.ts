@@ -3,28 +3,15 @@
  * soups of A's run projected onto it. Resumable: grid points scored so far are kept in the job
  * state (by grid index) and not scored again.
  */
-import { z } from 'zod'
 import type { Json } from '../../../shared/records'
 import type { PlanePoint } from '../../engine/fusion/plane'
 import { resolveModel } from './model-ids'
+import { planeParams } from '../../../shared/jobs'
+import type { PlaneResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
-const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a model id')
 
-/** Params of a plane job. */
-export const planeParams = z.object({
-  /** Models A, B, C. */
-  models: z.tuple([id, id, id]),
-  /** Points per axis. */
-  grid: z.number().int().min(2).max(101).default(21),
-  /** Extra extent on each side, as a fraction of the three models' extent. */
-  margin: z.number().min(0).max(5).default(0.2),
-  split: z.enum(['train', 'val', 'test']).default('val'),
-  /** Re-estimate BatchNorm statistics at every point on this many training batches (0 = no). */
-  bnBatches: z.number().int().min(0).max(10_000).default(0),
-  /** The run the models belong to, recorded on the job for listings (optional). */
-  runId: id.optional()
-}).strict()
+export { planeParams }
 
 interface PlaneState {
   [key: string]: Json
@@ -35,7 +22,7 @@ interface PlaneState {
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
 const metrics = (m: Record<string, number>): Record<string, number | null> => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, finite(v)]))
 
-export const planeJob = defineJob<typeof planeParams, PlaneState>({
+export const planeJob = defineJob<'plane', PlaneState>({
   kind: 'plane',
   description: 'Loss surface on the plane through three models, with the run\'s soups projected onto it.',
   params: planeParams,
@@ -77,6 +64,6 @@ export const planeJob = defineJob<typeof planeParams, PlaneState>({
       xs: r.xs, ys: r.ys,
       grid: r.grid.map((g) => ({ x: g.x, y: g.y, loss: finite(g.loss), metrics: metrics(g.metrics) })),
       soups: r.soups.map((s) => ({ id: s.id, method: s.method, x: s.x, y: s.y, distance: s.distance }))
-    } satisfies Json
+    } satisfies PlaneResult
   }
 })

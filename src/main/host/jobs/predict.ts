@@ -4,24 +4,14 @@
  * the input an .npz of uint8 images, an image folder or a DICOM folder. Files that cannot be
  * read are listed in the result, not fatal.
  */
-import { isAbsolute } from 'node:path'
-import { z } from 'zod'
-import type { Json } from '../../../shared/records'
 import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
+import { predictParams } from '../../../shared/jobs'
+import type { PredictResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
-const absolute = z.string().min(1).refine((p) => isAbsolute(p), 'must be an absolute path')
 
-export const predictParams = z.object({
-  /** Member, soup or imported-network (pt-…) id. */
-  modelId: z.string().min(1),
-  input: absolute,
-  /** Output file, .csv or .npy. */
-  out: absolute.refine((p) => /\.(csv|npy)$/i.test(p), 'must end in .csv or .npy'),
-  logits: z.boolean().default(false),
-  batchSize: z.number().int().min(1).max(1024).default(16)
-}).strict()
+export { predictParams }
 
 /** The checkpoint folder of a member, soup or imported network, naming what was not found. */
 export async function modelCheckpoint(id: string, workspace: Workspace, store: Store): Promise<string> {
@@ -40,7 +30,7 @@ export async function modelCheckpoint(id: string, workspace: Workspace, store: S
   throw new Error(`model ${id}: no member, soup or imported network (pt-…) with that id (see: fissionfusion models)`)
 }
 
-export const predictJob = defineJob<typeof predictParams>({
+export const predictJob = defineJob<'predict'>({
   kind: 'predict',
   description: 'Outputs of a model (member, soup or imported network) on new images, as CSV or .npy.',
   params: predictParams,
@@ -84,6 +74,6 @@ export const predictJob = defineJob<typeof predictParams>({
       model: p.modelId, arch: meta.arch, images: input.n, outputs: k, classes: meta.classes, kind: p.logits ? 'logits' : meta.task === 'single' ? 'softmax' : 'sigmoid',
       preprocessing: { size: [meta.inputShape[0], meta.inputShape[1]], mean: normalization.mean, std: normalization.std },
       out: basename(p.out), seconds: (Date.now() - t0) / 1000, notes, failed: input.errors.length, errors: input.errors
-    } as unknown as Json
+    } satisfies PredictResult
   }
 })

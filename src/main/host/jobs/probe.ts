@@ -4,17 +4,17 @@
  * TensorFlow.js; the `backendInfo` command and the window's start-up self-check answer its
  * result. Not resumable (cheap to redo).
  */
-import { z } from 'zod'
-import type { Json } from '../../../shared/records'
+import { probeParams } from '../../../shared/jobs'
+import type { BackendReport } from '../../../shared/job-results'
 import { defineJob } from './types'
 
 export const probeJob = defineJob({
   kind: 'probe',
   description: 'Chooses the compute backend as every engine process does (FF_BACKEND, FF_THREADS) and reports it.',
-  params: z.object({}).strict(),
+  params: probeParams,
   resumable: false,
   async run() {
     const { initBackend } = await import('../../engine/compute')
-    return JSON.parse(JSON.stringify(await initBackend())) as Json
+    return JSON.parse(JSON.stringify(await initBackend())) as BackendReport
   }
 })

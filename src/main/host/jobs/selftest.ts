@@ -4,7 +4,7 @@
  * `nextStep`, and a resume continues exactly where it stopped. Used to check the job
  * machinery end to end (progress, cancel, SIGKILL, resume) on a user's machine too.
  */
-import { z } from 'zod'
+import { selftestParams } from '../../../shared/jobs'
 import { defineJob } from './types'
 
 /** The deterministic value of step `i` (so a test can recompute the sum independently). */
@@ -12,14 +12,7 @@ export function selftestValue(step: number): number {
   return ((step * 7919) % 1009) / 1009
 }
 
-const params = z.object({
-  /** Number of steps, 1–100000. */
-  steps: z.number().int().min(1).max(100_000).default(20),
-  /** Milliseconds each step waits (simulated work), 0–10000. */
-  stepMs: z.number().int().min(0).max(10_000).default(50),
-  /** Fail with an error at this step (to exercise failure handling). */
-  failAtStep: z.number().int().min(0).optional()
-}).strict()
+const params = selftestParams
 
 interface SelftestState {
   [key: string]: number
@@ -41,7 +34,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-export const selftestJob = defineJob<typeof params, SelftestState>({
+export const selftestJob = defineJob<'selftest', SelftestState>({
   kind: 'selftest',
   description: 'Diagnostic: N small steps, each writing a row and a checkpoint transactionally.',
   params,

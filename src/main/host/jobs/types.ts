@@ -9,6 +9,8 @@ import type { z } from 'zod'
 import type { Json, JobProgress, LogLevel } from '../../../shared/records'
 import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
+import type { jobParamSchemas, JobKindId } from '../../../shared/jobs'
+import type { JobResults } from '../../../shared/job-results'
 
 /** The resumable state of a job, persisted to its row at each `set` (survives a crash). */
 export interface JobState<S extends Json = Json> {
@@ -40,8 +42,8 @@ export interface JobContext<S extends Json = Json> {
   state: JobState<S>
 }
 
-/** One kind of job. */
-export interface JobKind<P extends z.ZodType = z.ZodType, S extends Json = Json> {
+/** One kind of job (R: what `run` answers; erased to `unknown` in the registry). */
+export interface JobKind<P extends z.ZodType = z.ZodType, S extends Json = Json, R = unknown> {
   /** Name used by startJob and the CLI, e.g. 'selftest'. */
   kind: string
   /** One line for listings. */
@@ -52,15 +54,21 @@ export interface JobKind<P extends z.ZodType = z.ZodType, S extends Json = Json>
   resumable?: boolean
   /** Run/dataset the job works for, recorded on the job row for listings. */
   links?(params: z.output<P>): { runId?: string | null; datasetId?: string | null }
-  /** Does the work in the engine process; returns the job's result (JSON). */
-  run(ctx: JobContext<S>, params: z.output<P>): Promise<Json>
+  /** Does the work in the engine process; returns the job's result (JSON, typed per kind in shared/job-results.ts). */
+  run(ctx: JobContext<S>, params: z.output<P>): Promise<R>
 }
 
 /**
- * Declares a job kind: `run` gets params typed from the schema (and state typed S). Returns
- * the kind with those types erased, ready to list in ./index.ts (the host parses params
- * with the same schema before calling run, so the erasure is safe).
+ * Declares a job kind: its params schema is the kind's in shared/jobs.ts, `run` gets params typed
+ * from it (and state typed S) and must answer the kind's result type (shared/job-results.ts).
+ * Returns the kind with those types erased, ready to list in ./index.ts (the host parses params
+ * with the same schema before calling run).
  */
-export function defineJob<P extends z.ZodType, S extends Json = Json>(kind: JobKind<P, S>): JobKind {
-  return kind as unknown as JobKind
+export function defineJob<K extends JobKindId, S extends Json = Json>(
+  kind: JobKind<(typeof jobParamSchemas)[K], S, JobResults[K]> & { kind: K }
+): TypedJobKind<K, S> {
+  return kind
 }
+
+/** A job kind as defined: params, state and result typed (assignable to the registry's {@link JobKind}). */
+export type TypedJobKind<K extends JobKindId, S extends Json = Json> = JobKind<(typeof jobParamSchemas)[K], S, JobResults[K]> & { kind: K }

@@ -1,6 +1,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, triggerRef } from 'vue'
 import type { JobEvent, JobProgress, JobRecord, Json } from '../../../shared/api'
+import type { JobKindId, JobParamsInput } from '../../../shared/jobs'
+import type { JobRecordOf } from '../../../shared/job-results'
 import { api } from '../api'
 import { toUiError } from '../errors'
 import type { UiError } from '../errors'
@@ -103,7 +105,7 @@ export const useJobsStore = defineStore('jobs', () => {
   }
 
   /** Starts a job; returns its record, or null (with `error` set) when it was refused. */
-  async function start(kind: string, params: Json): Promise<JobRecord | null> {
+  async function start<K extends JobKindId>(kind: K, params: JobParamsInput<K>): Promise<JobRecordOf<K> | null> {
     try {
       const job = await api().startJob({ kind, params })
       jobs.value[job.id] = job
