@@ -88,7 +88,9 @@ export interface TrainResult {
 /**
  * Where a training's wall time went, seconds: `train` the steps (forward, backward, update),
  * `augment` training-time augmentation, `data` waiting for batches and making them tensors,
- * `eval` the validation passes, `checkpoint` checkpoint writes; `images` trained.
+ * `eval` the validation passes, `checkpoint` checkpoint writes (wall seconds); `images` trained;
+ * `cpu` CPU seconds of the process over the same span (on a shared machine wall time also counts
+ * other programs' work, CPU time does not).
  */
 export interface TrainTiming {
   train: number
@@ -97,12 +99,19 @@ export interface TrainTiming {
   eval: number
   checkpoint: number
   images: number
+  cpu: number
 }
 
 /** The trainer's state as stored in state/ (TrainerState plus the timing, a JSON extension). */
 type State = TrainerState & { timing?: TrainTiming }
 
-const zeroTiming = (): TrainTiming => ({ train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0, images: 0 })
+const zeroTiming = (): TrainTiming => ({ train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0, images: 0, cpu: 0 })
+
+/** CPU seconds (user + system) of this process since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(from)
+  return (u.user + u.system) / 1e6
+}
 
 const RESULT_FILE = 'result.json'
 
@@ -215,6 +224,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     while (state.epoch < o.epochs) {
       const epoch = state.epoch + 1
       const t0 = performance.now()
+      const cpu0 = process.cpuUsage()
       const time = zeroTiming()
       const probs: Float32Array[] = []
       const ys: (Int32Array | Float32Array)[] = []
@@ -281,7 +291,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         sinceBest: improved ? 0 : state.sinceBest + 1,
         timing: {
           train: before.train + time.train, augment: before.augment + time.augment, data: before.data + time.data,
-          eval: before.eval + time.eval, checkpoint: before.checkpoint, images: before.images + time.images
+          eval: before.eval + time.eval, checkpoint: before.checkpoint, images: before.images + time.images, cpu: (before.cpu ?? 0) + cpuSince(cpu0)
         }
       }
       const c0 = performance.now()
@@ -294,6 +304,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       await save(stateDir)
       // (this epoch's own checkpoint time is counted after the state is written: it cannot hold itself)
       state.timing!.checkpoint += (performance.now() - c0) / 1000
+      state.timing!.cpu = (before.cpu ?? 0) + cpuSince(cpu0)
       o.onEpoch?.(record)
       if (o.patience !== undefined && state.sinceBest >= o.patience && state.epoch < o.epochs) {
         return await finish(result('early-stopped', `validation loss has not improved for ${o.patience} epochs (best at epoch ${state.bestEpoch})`))
