@@ -62,8 +62,8 @@ export const fuseCommand: CliCommand = {
     return job.result
   },
   print(result, out) {
-    const r = result as { runId: string; metric: string; groupBy: string; backend: string; seconds: number; methods: Row[]; notes: string[] }
-    out(`run ${r.runId}: selection metric ${r.metric} (validation), groups by ${r.groupBy}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`)
+    const r = result as { runId: string; metric: string; groupBy: string; backend: string; seconds: Record<string, number> & { total: number }; methods: Row[]; notes: string[] }
+    out(`run ${r.runId}: selection metric ${r.metric} (validation), groups by ${r.groupBy}, backend ${r.backend}, ${r.seconds.total.toFixed(0)} s (${Object.entries(r.seconds).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`)
     const metrics = Object.keys(r.methods[0]?.test ?? {})
     const oodIds = Object.keys(r.methods[0]?.ood ?? {})
     const head = ['method', `val ${r.metric}`, ...metrics.map((m) => `test ${m} [95% CI]`), `Δ${r.metric} vs best (p)`, ...oodIds.map((id) => `OOD ${id} ${r.metric}`), 'corrupt.', 'epochs', 'time s', 'val evals']
