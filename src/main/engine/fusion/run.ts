@@ -395,7 +395,7 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
         modelId,
         val: result.val,
         test: test_,
-        ...(id === 'best' ? {} : { vsBest: pairedBootstrap(predictions(test.yTrue, outputs.test), predictions(test.yTrue, await bestTestProbs()), selection.compute, o.bootstrap) }),
+        ...(id === 'best' ? {} : { vsBest: await pairedVsBest(outputs.test) }),
         ood: Object.fromEntries(oodSets.map((s, j) => [s.input.id, { ...report(s.split.yTrue, outputs.ood[j]), unmappedSource: s.mapping.unmappedSource, unmatchedRun: s.mapping.unmatchedRun }])),
         ...(o.corruptions ? {
           corruptions: Object.fromEntries(CORRUPTIONS.map((c, j) => [c.id, outputs.corrupt[j].map((p) => scoreAll(predictions(test.yTrue, p)))])) as Record<CorruptionId, Record<MetricId, number>[]>
