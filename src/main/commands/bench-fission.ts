@@ -54,7 +54,7 @@ export const benchFissionCommand: CliCommand = {
     for (const line of table(r.members.map((m) => ({ member: m.id, lr: m.lr, epoch: m.epoch, [`val ${r.metric}`]: f3(m.val), [`test ${r.metric}`]: f3(m.test), 'test acc': f3(m.testAcc) })), ['member', 'lr', 'epoch', `val ${r.metric}`, `test ${r.metric}`, 'test acc'])) out(line)
     out(`best by validation: ${r.best.id}: test ${r.metric} ${f3(r.best.test)} [${f3(r.best.testCi.ci[0])}, ${f3(r.best.testCi.ci[1])}] (max over members ${f3(r.maxTest)})`)
     if (!r.fusion) return
-    out(`fusion in ${r.fusion.seconds.toFixed(0)} s (${(r.fusion.seconds / 60).toFixed(1)} min):`)
+    out(`fusion in ${r.fusion.seconds.toFixed(0)} s (${(r.fusion.seconds / 60).toFixed(1)} min; ${Object.entries(r.fusion.parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}):`)
     const ci = (c: { value: number; ci: [number, number] }) => `${f3(c.value)} [${f3(c.ci[0])}, ${f3(c.ci[1])}]`
     for (const line of table(r.fusion.methods.map((m) => ({
       method: m.method, [`val ${r.metric}`]: f3(m.val), [`test ${r.metric}`]: ci(m.test[r.metric]), 'test acc': ci(m.test.acc), 'test auc': ci(m.test.auc),

@@ -88,6 +88,8 @@ export interface FissionBenchResult {
   /** With `fuse`: the fuse table and its wall time (this process, the active backend). */
   fusion?: {
     seconds: number
+    /** Where the fusion's time went (engine/fusion/run.ts FuseSeconds). */
+    parts: Record<string, number>
     methods: { method: MethodId; val: number; test: Record<MetricId, ConfidenceInterval>; corruptionMean: number | null; epochs: number }[]
   }
 }
@@ -160,6 +162,7 @@ async function fuseMembers(runDir: string, data: string, members: PlanOutcome['m
   })
   return {
     seconds: (Date.now() - t0) / 1000,
+    parts: { ...report.seconds },
     methods: report.methods.map((r) => {
       const scores = Object.values(r.corruptions ?? {}).flatMap((levels) => levels.map((l) => l[metric])).filter(Number.isFinite)
       return { method: r.method, val: r.val, test: r.test.metrics, corruptionMean: scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null, epochs: r.epochs }

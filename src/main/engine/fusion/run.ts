@@ -7,12 +7,12 @@
 import type * as tf from '@tensorflow/tfjs'
 import { DatasetReader } from '../data/reader'
 import type { DatasetMeta, SplitName } from '../data/types'
-import { loadModel, readCheckpointMeta, setWeights, type Checkpoint } from '../models/checkpoint'
+import { loadModel, readCheckpoint, readCheckpointMeta, setWeights, type Checkpoint, type NamedWeight } from '../models/checkpoint'
 import { bootstrapMany, pairedBootstrap, type BootstrapOptions, type ConfidenceInterval, type PairedTest } from '../evaluate/bootstrap'
 import { METRICS, metricById, scoreAll, type MetricId, type Predictions } from '../evaluate'
 import { CORRUPTIONS, corruptBatch, mapClasses, remapMultiLabels, remapSingleLabels, type CorruptionId } from '../evaluate/ood'
 import { averageProbs, predictBatches, toModelInput, type ImageBatch } from '../evaluate/predict'
-import { averageCheckpoints } from './average'
+import { averageCheckpoints, normaliseWeights, sameLayout, WeightAccumulator } from './average'
 import { reestimateBatchNorm } from './batchnorm'
 import type { TiesRule } from './greedy'
 import { fusionMethod, type FusionAccounting, type FusionMember, type FusionResult, type MethodId, type SoupNode } from './methods'
@@ -148,6 +148,9 @@ interface SplitSource {
   batches(): AsyncIterable<ImageBatch & { at: number }>
 }
 
+/** Member weights kept in memory by a fusion run (beyond it, averages are streamed from disk). */
+const MEMBER_CACHE_BYTES = 1024 * 2 ** 20
+
 /** Splits up to this size stay in memory (validation is scored many times); larger ones are streamed. */
 const IN_MEMORY_BYTES = 256 * 2 ** 20
 
@@ -220,9 +223,48 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
      * Loads a recipe's weights (streamed average) into the one model instance and runs `use`.
      * One instance serves every recipe: building a model costs more than assigning weights.
      */
+    /**
+     * Member weights kept in memory once read, up to {@link MEMBER_CACHE_BYTES} in all: greedy and
+     * hierarchical soups average the same members again and again (a greedy pass over N members
+     * reads ~N²/2 checkpoints from disk otherwise). Beyond the budget, averages stream from disk.
+     */
+    const cache = new Map<string, { meta: Checkpoint['meta']; weights: NamedWeight[] }>()
+    let cachedBytes = 0
+    const member = async (id: string): Promise<{ meta: Checkpoint['meta']; weights: NamedWeight[] } | null> => {
+      const hit = cache.get(id)
+      if (hit) return hit
+      const meta = await readCheckpointMeta(byId.get(id)!.dir)
+      const bytes = meta.weights.reduce((a, e) => a + e.byteLength, 0)
+      if (cachedBytes + bytes > MEMBER_CACHE_BYTES) return null
+      const c = await readCheckpoint(byId.get(id)!.dir, { optimizer: false })
+      cachedBytes += bytes
+      const entry = { meta: c.meta, weights: c.weights }
+      cache.set(id, entry)
+      return entry
+    }
+    /** The recipe's weighted average (same arithmetic and member order as averageCheckpoints). */
+    const average = async (recipe: Recipe): Promise<Checkpoint> => {
+      const entries = Object.entries(recipe)
+      const loaded: { meta: Checkpoint['meta']; weights: NamedWeight[] }[] = []
+      for (const [id] of entries) {
+        const m = await member(id)
+        if (!m) return averageCheckpoints(entries.map(([mid, weight]) => ({ dir: byId.get(mid)!.dir, weight })), { cancelled: () => !!o.signal?.aborted })
+        loaded.push(m)
+      }
+      o.signal?.throwIfAborted()
+      const { optimizer: _o, trainer: _t, ...meta } = loaded[0].meta
+      if (entries.length === 1) return { meta, weights: loaded[0].weights }
+      const w = normaliseWeights(entries.map(([, weight]) => weight))
+      const acc = new WeightAccumulator(loaded[0].weights)
+      loaded.forEach((m, i) => {
+        sameLayout(loaded[0].weights, m.weights, byId.get(entries[i][0])!.dir)
+        acc.add(m.weights.map((x) => x.data), w[i])
+      })
+      return { meta, weights: acc.result() }
+    }
     const withModel = async <T>(recipe: Recipe, use: (m: tf.LayersModel, ckpt: Checkpoint) => Promise<T>): Promise<T> => {
       const ckpt = await timed('load', async () => {
-        const c = await averageCheckpoints(Object.entries(recipe).map(([id, weight]) => ({ dir: byId.get(id)!.dir, weight })), { cancelled: () => !!o.signal?.aborted })
+        const c = await average(recipe)
         if (!shared) shared = await loadModel(c)
         else setWeights(shared, c.weights)
         return c
