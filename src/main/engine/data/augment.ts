@@ -347,8 +347,88 @@ function autoContrastArray(data: Float32Array, n: number, hw: number, c: number)
   return out
 }
 
-/** Ops computed on the typed array instead of as tensor ops (per-image statistics: slow as kernels). */
-const ARRAY_OPS: Partial<Record<RandAugmentOp, typeof equalizeArray>> = { Equalize: equalizeArray, AutoContrast: autoContrastArray }
+/**
+ * tf.image.transform (bilinear, constant fill 0, projective row [0, 0]) of every image by the
+ * same matrix `m`, on the typed array: tfjs's kernel arithmetic with the matrix as float32.
+ */
+function affineArray(data: Float32Array, n: number, h: number, w: number, c: number, m: number[]): Float32Array {
+  const [a0, a1, a2, b0, b1, b2] = m.map(Math.fround)
+  const out = new Float32Array(data.length)
+  const plane = h * w * c
+  const at = (base: number, y: number, x: number, k: number): number => (y >= 0 && y < h && x >= 0 && x < w ? data[base + (y * w + x) * c + k] : 0)
+  for (let i = 0; i < n; i++) {
+    const base = i * plane
+    for (let oy = 0; oy < h; oy++) {
+      for (let ox = 0; ox < w; ox++) {
+        const x = a0 * ox + a1 * oy + a2
+        const y = b0 * ox + b1 * oy + b2
+        const yF = Math.floor(y)
+        const xF = Math.floor(x)
+        const o = base + (oy * w + ox) * c
+        for (let k = 0; k < c; k++) {
+          const top = (xF + 1 - x) * at(base, yF, xF, k) + (x - xF) * at(base, yF, xF + 1, k)
+          const bottom = (xF + 1 - x) * at(base, yF + 1, xF, k) + (x - xF) * at(base, yF + 1, xF + 1, k)
+          out[o + k] = (yF + 1 - y) * top + (y - yF) * bottom
+        }
+      }
+    }
+  }
+  return out
+}
+
+/** Element-wise RandAugment ops on the typed array, float32 rounding at each tensor op's step. */
+function pointArray(op: 'Brightness' | 'Color' | 'Posterize' | 'Solarize', sign: 1 | -1): (data: Float32Array, n: number, hw: number, c: number) => Float32Array {
+  const f32 = Math.fround
+  const frac = HEAVY_MAGNITUDE / 30
+  const factor = f32(1 + sign * 0.9 * frac)
+  const clip = (v: number) => Math.min(1, Math.max(0, v))
+  return (data, n, hw, c) => {
+    const out = new Float32Array(data.length)
+    if (op === 'Brightness') for (let i = 0; i < data.length; i++) out[i] = clip(f32(data[i] * factor))
+    else if (op === 'Solarize') {
+      const t = f32(1 - frac)
+      for (let i = 0; i < data.length; i++) out[i] = data[i] >= t ? f32(1 - data[i]) : data[i]
+    } else if (op === 'Posterize') {
+      const q = 2 ** (8 - (8 - Math.round(HEAVY_MAGNITUDE / 7.5)))
+      for (let i = 0; i < data.length; i++) out[i] = f32((Math.floor(roundHalfEven(f32(data[i] * 255)) / q) * q) / 255)
+    } else {
+      // Color: blend with the gray image (luma weights as float32 products, summed in channel order)
+      const [r, g, b] = [0.299, 0.587, 0.114].map(f32)
+      for (let p = 0; p < n * hw; p++) {
+        const o = p * c
+        const d = c === 3 ? f32(f32(f32(data[o] * r) + f32(data[o + 1] * g)) + f32(data[o + 2] * b)) : data[o]
+        for (let k = 0; k < c; k++) out[o + k] = clip(f32(d + f32(f32(data[o + k] - d) * factor)))
+      }
+    }
+    return out
+  }
+}
+
+/** The affine matrix of a geometric RandAugment op (output → input pixel map), or null. */
+function affineOf(op: RandAugmentOp, sign: 1 | -1, h: number, w: number): number[] | null {
+  const frac = HEAVY_MAGNITUDE / 30
+  switch (op) {
+    case 'ShearX': return [1, sign * 0.3 * frac, 0, 0, 1, 0, 0, 0]
+    case 'ShearY': return [1, 0, 0, sign * 0.3 * frac, 1, 0, 0, 0]
+    case 'TranslateX': return [1, 0, -sign * (150 / 331) * w * frac, 0, 1, 0, 0, 0]
+    case 'TranslateY': return [1, 0, 0, 0, 1, -sign * (150 / 331) * h * frac, 0, 0]
+    case 'Rotate': {
+      const a = (sign * 30 * frac * Math.PI) / 180
+      const [cx, cy, cos, sin] = [(w - 1) / 2, (h - 1) / 2, Math.cos(a), Math.sin(a)]
+      return [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0, 0]
+    }
+    default: return null
+  }
+}
+
+/** Ops computed on the typed array instead of as tensor ops (per-image statistics and resampling are slow as kernels). */
+function arrayOp(op: RandAugmentOp, sign: 1 | -1, h: number, w: number): ((data: Float32Array, n: number, hw: number, c: number) => Float32Array) | null {
+  if (op === 'Equalize') return equalizeArray
+  if (op === 'AutoContrast') return autoContrastArray
+  if (op === 'Brightness' || op === 'Color' || op === 'Posterize' || op === 'Solarize') return pointArray(op, sign)
+  const m = affineOf(op, sign, h, w)
+  return m ? (data, n, _hw, c) => affineArray(data, n, h, w, c, m) : null
+}
 
 /**
  * Applies each image's RandAugment ops (slot by slot: every image's first op, then every second
@@ -378,7 +458,7 @@ export function randAugmentArray(input: Float32Array, shape: [number, number, nu
       const part = new Float32Array(idx.length * plane)
       idx.forEach((image, k) => part.set(data.subarray(image * plane, (image + 1) * plane), k * plane))
       let done: Float32Array = part
-      const onArray = ARRAY_OPS[op]
+      const onArray = arrayOp(op, Number(sign) as 1 | -1, h, w)
       if (onArray) done = onArray(part, idx.length, h * w, c)
       else if (op !== 'Identity') {
         // (tidy returns the tensor: returning the typed array would make tidy walk every element)

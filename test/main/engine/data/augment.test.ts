@@ -81,7 +81,8 @@ describe('augmentation presets', () => {
       const out = randAugmentArray(data, [n, h, w, c], Array.from({ length: n }, () => [{ op, sign }]))
       const each = await values(tf.concat((tf.split(x, n, 0) as tf.Tensor4D[]).map((img) => randAugmentOp(img, op, HEAVY_MAGNITUDE, sign)), 0))
       const diff = Math.max(...Array.from(out, (v, i) => Math.abs(v - each[i])))
-      expect({ op, sign, diff: diff <= 1e-6 ? 'ok' : diff }).toEqual({ op, sign, diff: 'ok' })
+      // wasm's C++ kernels compute resampling positions in float32 (the array ops and the cpu kernels in float64)
+      expect({ op, sign, diff: diff <= (backend === 'cpu' ? 1e-6 : 5e-6) ? 'ok' : diff }).toEqual({ op, sign, diff: 'ok' })
     }
     x.dispose()
     await tf.setBackend('cpu')
