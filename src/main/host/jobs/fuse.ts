@@ -36,6 +36,8 @@ export const fuseParams = z.object({
   classMap: z.record(z.string(), z.record(z.string(), z.string())).default({}),
   /** Also run the corruption suite on the test split. */
   corruptions: z.boolean().default(false),
+  /** Run the corruption suite on at most this many test images, a seeded subset (default all). */
+  corruptionImages: z.number().int().min(1).optional(),
   /** Bootstrap resamples of the CIs (≥ 1,000 for reporting). */
   resamples: z.number().int().min(100).max(100_000).default(1000),
   /** Seed of the bootstrap and the corruption noise. */
@@ -223,7 +225,7 @@ export const fuseJob = defineJob<typeof fuseParams, FuseState>({
       datasetDir: ctx.workspace.datasetDir(run.datasetId),
       metric, methods: p.methods, groupBy: p.groupBy, ties: p.ties,
       bootstrap: { resamples: p.resamples, seed: p.seed },
-      ood, corruptions: p.corruptions, corruptionSeed: p.seed, bnBatches: p.bnBatches,
+      ood, corruptions: p.corruptions, corruptionSeed: p.seed, corruptionImages: p.corruptionImages, bnBatches: p.bnBatches,
       signal: ctx.signal,
       log: (m) => ctx.log('info', m),
       progress: (stage, done, total) => {

@@ -76,6 +76,19 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
     }
   })
 
+  it('runs the corruption suite on a seeded subset of the test images when capped, and on all of them otherwise', async () => {
+    const run = (corruptionImages?: number) => runFusion({ members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['best'], bootstrap: { resamples: 10 }, corruptions: true, corruptionImages })
+    const all = await run()
+    const same = await run(50)
+    expect(same.methods[0].corruptions).toEqual(all.methods[0].corruptions)
+    const capped = await run(20)
+    expect(capped.notes).toContain('corruption suite on 20 of 50 test images (a seeded subset)')
+    expect(capped.methods[0].test).toEqual(all.methods[0].test)
+    for (const levels of Object.values(capped.methods[0].corruptions!)) {
+      for (const m of levels) expect(Math.abs(m.acc * 20 - Math.round(m.acc * 20))).toBeLessThan(1e-9)
+    }
+  })
+
   it('the best individual\'s test metrics equal an independent evaluation of that member', async () => {
     const report = await runFusion({ members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['best'], bootstrap: { resamples: 10 } })
     const id = report.methods[0].ingredients[0].memberId
