@@ -42,7 +42,7 @@ export const benchFissionCommand: CliCommand = {
   print(result, out) {
     const r = result as Awaited<ReturnType<typeof import('../engine/fission/bench').benchFission>>
     const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '—')
-    out(`backend ${r.backend} × ${r.workers} processes; selection metric ${r.metric}`)
+    out(`backend ${r.backend} × ${r.workers} processes; selection metric ${r.metric}; load average ${r.load.start.toFixed(1)} at the start, ${r.load.end.toFixed(1)} at the end`)
     out(r.pretrain.given ? 'pretraining: none (a pretrained checkpoint was given)' : `pretraining: ${r.pretrain.images} Fashion-MNIST images × ${r.pretrain.epochs} epochs in ${r.pretrain.seconds.toFixed(0)} s (val acc ${f3(r.pretrain.valAcc)})`)
     out(`FGG: ${r.fgg.lrs.length} rates, ${r.fgg.lpEpochs} probe + ${r.fgg.epochs} base + ${r.fgg.fggEpochs} cyclic epochs (cycle ${r.fgg.cycle}), ${r.fgg.members} members, ${r.fgg.status} in ${r.fgg.seconds.toFixed(0)} s (${(r.fgg.seconds / 60).toFixed(1)} min)`)
     const t = r.training

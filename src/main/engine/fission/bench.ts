@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { existsSync, promises as fsp } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { importDataset } from '../data/import'
 import type { DatasetMeta, SplitName } from '../data/types'
@@ -72,6 +72,8 @@ export interface BenchMember {
 
 /** What `bench fission` prints. */
 export interface FissionBenchResult {
+  /** 1-minute load average when the benchmark started and ended (the machine may be shared). */
+  load: { start: number; end: number }
   backend: string
   workers: number
   metric: MetricId
@@ -225,6 +227,7 @@ async function cached(input: string, dir: string): Promise<string> {
 /** Runs the benchmark (resumable in `workDir`). */
 export async function benchFission(o: FissionBenchOptions): Promise<FissionBenchResult> {
   const say = o.onProgress ?? (() => {})
+  const loadStart = loadavg()[0]
   const work = o.workDir ?? (await fsp.mkdtemp(join(tmpdir(), 'ff-bench-fission-')))
   const metric = o.metric ?? 'kappa'
   const arch = o.arch ?? 'smallcnn'
@@ -303,6 +306,7 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
     say(`fusion done in ${fusion.seconds.toFixed(0)} s`)
   }
   return {
+    load: { start: +loadStart.toFixed(2), end: +loadavg()[0].toFixed(2) },
     backend, workers, metric,
     pretrain,
     fgg: { lrs: settings.lrs, lpEpochs: settings.lpEpochs, epochs: settings.epochs, fggEpochs: settings.fggEpochs, cycle: settings.cycle, members: members.length, seconds: fggSeconds, status: fgg.status },
