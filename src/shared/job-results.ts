@@ -148,7 +148,8 @@ export type FuseResult = {
   metric: string
   groupBy: string
   backend: string
-  seconds: number
+  /** Where the fusion's time went (engine/fusion/run.ts FuseSeconds), storing the per-image predictions, and the total. */
+  seconds: { load: number; bn: number; val: number; test: number; ood: number; corruptions: number; bootstrap: number; predictions: number; total: number }
   members: { id: string; val: number | null }[]
   notes: string[]
   damaged: Json

@@ -125,6 +125,8 @@ export const fuseParams = z.object({
   classMap: z.record(z.string(), z.record(z.string(), z.string())).default({}),
   /** Also run the corruption suite on the test split. */
   corruptions: z.boolean().default(false),
+  /** Run the corruption suite on at most this many test images, a seeded subset (default all). */
+  corruptionImages: z.number().int().min(1).optional(),
   /** Bootstrap resamples of the CIs (≥ 1,000 for reporting). */
   resamples: z.number().int().min(100).max(100_000).default(1000),
   /** Seed of the bootstrap and the corruption noise. */

@@ -11,6 +11,7 @@ export const benchFissionCommand: CliCommand = {
     { flags: '--pretrain-data <dir>', description: 'Fashion-MNIST idx folder (default /usr/share/datasets/fashion-mnist)' },
     { flags: '--work <dir>', description: 'working folder, kept (a rerun resumes); default a new temporary folder' },
     { flags: '--arch <name>', description: 'architecture (default smallcnn)' },
+    { flags: '--pretrained <dir>', description: 'start from this pretrained checkpoint folder instead of pretraining (e.g. WORK/pretrain/pretrain/best of an earlier run)' },
     { flags: '--pretrain-epochs <n>', description: 'pretraining epochs (default 4)', parse: intOption('--pretrain-epochs', 1) },
     { flags: '--pretrain-images <n>', description: 'pretrain on the first n training images only (default all 54,000)', parse: intOption('--pretrain-images', 1) },
     { flags: '--lrs <list>', description: 'FGG base learning rates (default METHOD.md\'s 8)', parse: listOf('--lrs', positive('--lrs')) },
@@ -32,7 +33,7 @@ export const benchFissionCommand: CliCommand = {
     return benchFission({
       data: o.data ? resolve(String(o.data)) : resolve(repo, '../shared/data/medmnist/retinamnist.npz'),
       pretrainData: o.pretrainData ? resolve(String(o.pretrainData)) : undefined,
-      workDir: o.work ? resolve(String(o.work)) : undefined,
+      workDir: o.work ? resolve(String(o.work)) : undefined, pretrained: o.pretrained ? resolve(String(o.pretrained)) : undefined,
       arch: o.arch as string | undefined, pretrainEpochs: o.pretrainEpochs as number | undefined, pretrainImages: o.pretrainImages as number | undefined,
       lrs: o.lrs as number[] | undefined, epochs: o.epochs as number | undefined, fggEpochs: o.fggEpochs as number | undefined, cycle: o.cycle as number | undefined,
       lpEpochs: o.lpEpochs as number | undefined, batchSize: o.batchSize as number | undefined, metric: o.metric as 'kappa' | undefined,
@@ -42,13 +43,19 @@ export const benchFissionCommand: CliCommand = {
   print(result, out) {
     const r = result as Awaited<ReturnType<typeof import('../engine/fission/bench').benchFission>>
     const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '—')
-    out(`backend ${r.backend} × ${r.workers} processes; selection metric ${r.metric}`)
-    out(`pretraining: ${r.pretrain.images} Fashion-MNIST images × ${r.pretrain.epochs} epochs in ${r.pretrain.seconds.toFixed(0)} s (val acc ${f3(r.pretrain.valAcc)})`)
+    out(`backend ${r.backend} × ${r.workers} processes; selection metric ${r.metric}; load average ${r.load.start.toFixed(1)} at the start, ${r.load.end.toFixed(1)} at the end`)
+    out(r.pretrain.given ? 'pretraining: none (a pretrained checkpoint was given)' : `pretraining: ${r.pretrain.images} Fashion-MNIST images × ${r.pretrain.epochs} epochs in ${r.pretrain.seconds.toFixed(0)} s (val acc ${f3(r.pretrain.valAcc)})`)
     out(`FGG: ${r.fgg.lrs.length} rates, ${r.fgg.lpEpochs} probe + ${r.fgg.epochs} base + ${r.fgg.fggEpochs} cyclic epochs (cycle ${r.fgg.cycle}), ${r.fgg.members} members, ${r.fgg.status} in ${r.fgg.seconds.toFixed(0)} s (${(r.fgg.seconds / 60).toFixed(1)} min)`)
+    const t = r.training
+    const secs = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')
+    out(`per worker: ${t.perWorker.imagesPerSecond.toFixed(0)} images/s trained, ${(100 * t.perWorker.ratioToBare).toFixed(0)}% of the bare step's ${t.bare.imagesPerSecond.toFixed(0)} (batch ${t.bare.batch}, this run); per CPU second ${t.perWorker.imagesPerCpuSecond.toFixed(0)}, ${(100 * t.perWorker.cpuRatioToBare).toFixed(0)}% of the bare step's ${t.bare.imagesPerCpuSecond.toFixed(0)}`)
+    out(`  wall seconds summed over workers: ${secs(t.perWorker.seconds)}`)
+    if (t.lp) out(`linear probe: ${t.lp.images} images; seconds: ${secs(t.lp.seconds)}`)
+    out(`worker time outside the trainer (process and backend start, loading): ${t.unitOverheadSeconds.toFixed(1)} s`)
     for (const line of table(r.members.map((m) => ({ member: m.id, lr: m.lr, epoch: m.epoch, [`val ${r.metric}`]: f3(m.val), [`test ${r.metric}`]: f3(m.test), 'test acc': f3(m.testAcc) })), ['member', 'lr', 'epoch', `val ${r.metric}`, `test ${r.metric}`, 'test acc'])) out(line)
     out(`best by validation: ${r.best.id}: test ${r.metric} ${f3(r.best.test)} [${f3(r.best.testCi.ci[0])}, ${f3(r.best.testCi.ci[1])}] (max over members ${f3(r.maxTest)})`)
     if (!r.fusion) return
-    out(`fusion in ${r.fusion.seconds.toFixed(0)} s (${(r.fusion.seconds / 60).toFixed(1)} min):`)
+    out(`fusion in ${r.fusion.seconds.toFixed(0)} s (${(r.fusion.seconds / 60).toFixed(1)} min; ${Object.entries(r.fusion.parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}):`)
     const ci = (c: { value: number; ci: [number, number] }) => `${f3(c.value)} [${f3(c.ci[0])}, ${f3(c.ci[1])}]`
     for (const line of table(r.fusion.methods.map((m) => ({
       method: m.method, [`val ${r.metric}`]: f3(m.val), [`test ${r.metric}`]: ci(m.test[r.metric]), 'test acc': ci(m.test.acc), 'test auc': ci(m.test.auc),

@@ -43,6 +43,7 @@ export const fuseCommand: CliCommand = {
     { flags: '--ood <ids>', description: 'comma list of dataset ids to evaluate out of distribution', parse: list },
     { flags: '--class-map <json>', description: 'explicit OOD class maps: {"<dataset id>": {"<its class>": "<run class>"}}', parse: classMapOption },
     { flags: '--corruptions', description: 'also evaluate on the corruption suite (6 corruptions × 3 severities) of the test split' },
+    { flags: '--corruption-images <n>', description: 'run the corruption suite on at most n test images (a seeded subset; default all)', parse: Number },
     { flags: '--resamples <n>', description: 'bootstrap resamples of the CIs (default 1000)', parse: Number },
     { flags: '--bn-batches <n>', description: 're-estimate BatchNorm statistics of each soup on n training batches (default 0: off)', parse: Number },
     { flags: '--seed <n>', description: 'seed of the bootstrap and corruption noise (default 0)', parse: Number }
@@ -52,7 +53,8 @@ export const fuseCommand: CliCommand = {
     if (!ctx.app().store.runs.get(String(o.run))) throw new Error(`run ${String(o.run)} not found`)
     const params = Object.fromEntries(Object.entries({
       runId: o.run, methods: o.methods, groupBy: o.groupBy, metric: o.metric, ties: o.ties, ood: o.ood, classMap: o.classMap,
-      corruptions: o.corruptions === true ? true : undefined, resamples: o.resamples, bnBatches: o.bnBatches, seed: o.seed
+      corruptions: o.corruptions === true ? true : undefined, resamples: o.resamples, bnBatches: o.bnBatches, seed: o.seed,
+      corruptionImages: o.corruptionImages
     }).filter(([, v]) => v !== undefined))
     const job: JobRecord = await ctx.runJob('fuse', params)
     if (job.status !== 'completed') {
@@ -62,8 +64,8 @@ export const fuseCommand: CliCommand = {
     return job.result
   },
   print(result, out) {
-    const r = result as { runId: string; metric: string; groupBy: string; backend: string; seconds: number; methods: Row[]; notes: string[] }
-    out(`run ${r.runId}: selection metric ${r.metric} (validation), groups by ${r.groupBy}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`)
+    const r = result as { runId: string; metric: string; groupBy: string; backend: string; seconds: Record<string, number> & { total: number }; methods: Row[]; notes: string[] }
+    out(`run ${r.runId}: selection metric ${r.metric} (validation), groups by ${r.groupBy}, backend ${r.backend}, ${r.seconds.total.toFixed(0)} s (${Object.entries(r.seconds).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`)
     const metrics = Object.keys(r.methods[0]?.test ?? {})
     const oodIds = Object.keys(r.methods[0]?.ood ?? {})
     const head = ['method', `val ${r.metric}`, ...metrics.map((m) => `test ${m} [95% CI]`), `Δ${r.metric} vs best (p)`, ...oodIds.map((id) => `OOD ${id} ${r.metric}`), 'corrupt.', 'epochs', 'time s', 'val evals']

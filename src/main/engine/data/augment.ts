@@ -54,17 +54,68 @@ export function randomResizedCropBox(rng: Rng, h: number, w: number, scale: [num
   return [top, left, top + ch / h, left + cw / w]
 }
 
-/** Crops (and mirrors where `flips[i]`) every image and resizes back to H × W. */
-export function cropBatch(x: tf.Tensor4D, boxes: Box[], flips?: boolean[]): tf.Tensor4D {
-  const [n, h, w] = x.shape
+/** Crop boxes in cropAndResize's convention (edges mapped to first / last pixel centres; mirrored where flipped). */
+function samplingBoxes(boxes: Box[], h: number, w: number, flips?: boolean[]): number[][] {
   // Edges mapped to first / last pixel centres (cropAndResize samples y1·(H−1) … y2·(H−1));
   // a mirrored crop samples from the last column to the first.
-  const px = boxes.map(([y1, x1, y2, x2], i) => {
+  return boxes.map(([y1, x1, y2, x2], i) => {
     const a = (x1 * w) / (w - 1 || 1)
     const b = (x2 * w - 1) / (w - 1 || 1)
     return [(y1 * h) / (h - 1 || 1), flips?.[i] ? b : a, (y2 * h - 1) / (h - 1 || 1), flips?.[i] ? a : b]
   })
-  return tf.image.cropAndResize(x, tf.tensor2d(px.flat(), [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear')
+}
+
+/**
+ * tf.image.cropAndResize (bilinear, extrapolation 0, output H × W) on a typed array, with the
+ * arithmetic of tfjs's cpu kernel (boxes rounded to float32 as a tensor would hold them). The
+ * wasm backend's kernel runs ~4× slower on 28 px batches than this loop.
+ */
+export function cropAndResizeArray(src: Float32Array, shape: [number, number, number, number], boxes: number[][]): Float32Array {
+  const [n, h, w, c] = shape
+  const out = new Float32Array(n * h * w * c)
+  const hScale = (v1: number, v2: number, size: number) => (size > 1 ? ((v2 - v1) * (size - 1)) / (size - 1) : 0)
+  const xs = new Float64Array(w)
+  for (let b = 0; b < n; b++) {
+    const [y1, x1, y2, x2] = boxes[b].map(Math.fround)
+    const base = b * h * w * c
+    const ys = hScale(y1, y2, h)
+    const xsc = hScale(x1, x2, w)
+    for (let x = 0; x < w; x++) xs[x] = w > 1 ? x1 * (w - 1) + x * xsc : 0.5 * (x1 + x2) * (w - 1)
+    for (let y = 0; y < h; y++) {
+      const yIn = h > 1 ? y1 * (h - 1) + y * ys : 0.5 * (y1 + y2) * (h - 1)
+      const row = base + y * w * c
+      if (yIn < 0 || yIn > h - 1) continue
+      const top = Math.floor(yIn)
+      const bottom = Math.ceil(yIn)
+      const yLerp = yIn - top
+      const tRow = base + top * w * c
+      const bRow = base + bottom * w * c
+      for (let x = 0; x < w; x++) {
+        const xIn = xs[x]
+        if (xIn < 0 || xIn > w - 1) continue
+        const left = Math.floor(xIn)
+        const right = Math.ceil(xIn)
+        const xLerp = xIn - left
+        const o = row + x * c
+        for (let k = 0; k < c; k++) {
+          const tl = src[tRow + left * c + k]
+          const tr = src[tRow + right * c + k]
+          const bl = src[bRow + left * c + k]
+          const br = src[bRow + right * c + k]
+          const t = tl + (tr - tl) * xLerp
+          const bt = bl + (br - bl) * xLerp
+          out[o + k] = t + (bt - t) * yLerp
+        }
+      }
+    }
+  }
+  return out
+}
+
+/** Crops (and mirrors where `flips[i]`) every image and resizes back to H × W. */
+export function cropBatch(x: tf.Tensor4D, boxes: Box[], flips?: boolean[]): tf.Tensor4D {
+  const [n, h, w, c] = x.shape
+  return tf.tensor4d(cropAndResizeArray(x.dataSync() as Float32Array, [n, h, w, c], samplingBoxes(boxes, h, w, flips)), [n, h, w, c])
 }
 
 function gray(x: tf.Tensor4D): tf.Tensor4D {
@@ -228,17 +279,170 @@ export function planAugment(preset: AugmentPreset, n: number, h: number, w: numb
 /** RandAugment magnitude of the Heavy preset (bin 15 of 0–30). */
 export const HEAVY_MAGNITUDE = 15
 
+/** tf.round's rounding (half to even) of a float32 value. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v)
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r
+}
+
+/**
+ * Equalize (see {@link randAugmentOp}) of each image of `data` (n × plane, C channels) on the
+ * typed array, with tfjs's float32 arithmetic: a per-image histogram is a few loops in JS,
+ * a few dozen small kernels on a backend.
+ */
+function equalizeArray(data: Float32Array, n: number, hw: number, c: number): Float32Array {
+  const out = new Float32Array(data.length)
+  const v = new Uint8Array(hw)
+  const hist = new Float64Array(256)
+  const lut = new Float32Array(256)
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < c; k++) {
+      const base = i * hw * c + k
+      hist.fill(0)
+      for (let p = 0; p < hw; p++) {
+        const q = Math.min(255, Math.max(0, roundHalfEven(Math.fround(data[base + p * c] * 255))))
+        v[p] = q
+        hist[q]++
+      }
+      let lastNonZero = 0
+      for (let b = 255; b >= 0; b--) if (hist[b] > 0) { lastNonZero = hist[b]; break }
+      const step = Math.floor((hw - lastNonZero) / 255)
+      if (step === 0) {
+        for (let b = 0; b < 256; b++) lut[b] = b
+      } else {
+        // torchvision: lut = (cumsum + step // 2) // step, shifted right by one, clamped.
+        let cum = 0
+        lut[0] = 0
+        for (let b = 0; b < 255; b++) {
+          cum += hist[b]
+          lut[b + 1] = Math.min(255, Math.max(0, Math.floor(Math.fround((cum + Math.floor(step / 2)) / step))))
+        }
+      }
+      for (let p = 0; p < hw; p++) out[base + p * c] = Math.fround(lut[v[p]] / 255)
+    }
+  }
+  return out
+}
+
+/** AutoContrast (see {@link randAugmentOp}) of each image of `data` on the typed array, float32 arithmetic. */
+function autoContrastArray(data: Float32Array, n: number, hw: number, c: number): Float32Array {
+  const out = new Float32Array(data.length)
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < c; k++) {
+      const base = i * hw * c + k
+      let lo = Infinity
+      let hi = -Infinity
+      for (let p = 0; p < hw; p++) {
+        const x = data[base + p * c]
+        if (x < lo) lo = x
+        if (x > hi) hi = x
+      }
+      const range = Math.fround(hi - lo)
+      for (let p = 0; p < hw; p++) {
+        const x = data[base + p * c]
+        const y = range > 0 ? Math.fround(Math.fround(x - lo) / range) : x
+        out[base + p * c] = Math.min(1, Math.max(0, y))
+      }
+    }
+  }
+  return out
+}
+
+/**
+ * tf.image.transform (bilinear, constant fill 0, projective row [0, 0]) of every image by the
+ * same matrix `m`, on the typed array: tfjs's kernel arithmetic with the matrix as float32.
+ */
+function affineArray(data: Float32Array, n: number, h: number, w: number, c: number, m: number[]): Float32Array {
+  const [a0, a1, a2, b0, b1, b2] = m.map(Math.fround)
+  const out = new Float32Array(data.length)
+  const plane = h * w * c
+  const at = (base: number, y: number, x: number, k: number): number => (y >= 0 && y < h && x >= 0 && x < w ? data[base + (y * w + x) * c + k] : 0)
+  for (let i = 0; i < n; i++) {
+    const base = i * plane
+    for (let oy = 0; oy < h; oy++) {
+      for (let ox = 0; ox < w; ox++) {
+        const x = a0 * ox + a1 * oy + a2
+        const y = b0 * ox + b1 * oy + b2
+        const yF = Math.floor(y)
+        const xF = Math.floor(x)
+        const o = base + (oy * w + ox) * c
+        for (let k = 0; k < c; k++) {
+          const top = (xF + 1 - x) * at(base, yF, xF, k) + (x - xF) * at(base, yF, xF + 1, k)
+          const bottom = (xF + 1 - x) * at(base, yF + 1, xF, k) + (x - xF) * at(base, yF + 1, xF + 1, k)
+          out[o + k] = (yF + 1 - y) * top + (y - yF) * bottom
+        }
+      }
+    }
+  }
+  return out
+}
+
+/** Element-wise RandAugment ops on the typed array, float32 rounding at each tensor op's step. */
+function pointArray(op: 'Brightness' | 'Color' | 'Posterize' | 'Solarize', sign: 1 | -1): (data: Float32Array, n: number, hw: number, c: number) => Float32Array {
+  const f32 = Math.fround
+  const frac = HEAVY_MAGNITUDE / 30
+  const factor = f32(1 + sign * 0.9 * frac)
+  const clip = (v: number) => Math.min(1, Math.max(0, v))
+  return (data, n, hw, c) => {
+    const out = new Float32Array(data.length)
+    if (op === 'Brightness') for (let i = 0; i < data.length; i++) out[i] = clip(f32(data[i] * factor))
+    else if (op === 'Solarize') {
+      const t = f32(1 - frac)
+      for (let i = 0; i < data.length; i++) out[i] = data[i] >= t ? f32(1 - data[i]) : data[i]
+    } else if (op === 'Posterize') {
+      const q = 2 ** (8 - (8 - Math.round(HEAVY_MAGNITUDE / 7.5)))
+      for (let i = 0; i < data.length; i++) out[i] = f32((Math.floor(roundHalfEven(f32(data[i] * 255)) / q) * q) / 255)
+    } else {
+      // Color: blend with the gray image (luma weights as float32 products, summed in channel order)
+      const [r, g, b] = [0.299, 0.587, 0.114].map(f32)
+      for (let p = 0; p < n * hw; p++) {
+        const o = p * c
+        const d = c === 3 ? f32(f32(f32(data[o] * r) + f32(data[o + 1] * g)) + f32(data[o + 2] * b)) : data[o]
+        for (let k = 0; k < c; k++) out[o + k] = clip(f32(d + f32(f32(data[o + k] - d) * factor)))
+      }
+    }
+    return out
+  }
+}
+
+/** The affine matrix of a geometric RandAugment op (output → input pixel map), or null. */
+function affineOf(op: RandAugmentOp, sign: 1 | -1, h: number, w: number): number[] | null {
+  const frac = HEAVY_MAGNITUDE / 30
+  switch (op) {
+    case 'ShearX': return [1, sign * 0.3 * frac, 0, 0, 1, 0, 0, 0]
+    case 'ShearY': return [1, 0, 0, sign * 0.3 * frac, 1, 0, 0, 0]
+    case 'TranslateX': return [1, 0, -sign * (150 / 331) * w * frac, 0, 1, 0, 0, 0]
+    case 'TranslateY': return [1, 0, 0, 0, 1, -sign * (150 / 331) * h * frac, 0, 0]
+    case 'Rotate': {
+      const a = (sign * 30 * frac * Math.PI) / 180
+      const [cx, cy, cos, sin] = [(w - 1) / 2, (h - 1) / 2, Math.cos(a), Math.sin(a)]
+      return [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0, 0]
+    }
+    default: return null
+  }
+}
+
+/** Ops computed on the typed array instead of as tensor ops (per-image statistics and resampling are slow as kernels). */
+function arrayOp(op: RandAugmentOp, sign: 1 | -1, h: number, w: number): ((data: Float32Array, n: number, hw: number, c: number) => Float32Array) | null {
+  if (op === 'Equalize') return equalizeArray
+  if (op === 'AutoContrast') return autoContrastArray
+  if (op === 'Brightness' || op === 'Color' || op === 'Posterize' || op === 'Solarize') return pointArray(op, sign)
+  const m = affineOf(op, sign, h, w)
+  return m ? (data, n, _hw, c) => affineArray(data, n, h, w, c, m) : null
+}
+
 /**
  * Applies each image's RandAugment ops (slot by slot: every image's first op, then every second
- * op). Images drawing the same op and sign at a slot share its parameters (the magnitude is
- * fixed), so each such group is transformed in one batched call: a few dozen tensor ops per
- * batch instead of a dozen per image. Equalize, a per-image histogram, goes image by image.
+ * op) to `data` (N × H × W × C, [0, 1]). Images drawing the same op and sign at a slot share its
+ * parameters (the magnitude is fixed), so each such group is transformed in one batched call: a
+ * few dozen tensor ops per batch instead of a dozen per image. Equalize and AutoContrast, per-image
+ * statistics, run on the typed array.
  */
-function randAugmentBatch(x: tf.Tensor4D, ops: { op: RandAugmentOp; sign: 1 | -1 }[][]): tf.Tensor4D {
-  const [n, h, w, c] = x.shape
+export function randAugmentArray(input: Float32Array, shape: [number, number, number, number], ops: { op: RandAugmentOp; sign: 1 | -1 }[][]): Float32Array {
+  const [, h, w, c] = shape
   const plane = h * w * c
   // Regrouped on the CPU side: the wasm backend's Gather is slow, a typed-array copy is not.
-  let data = Float32Array.from(x.dataSync() as Float32Array)
+  let data = input
   const slots = Math.max(0, ...ops.map((o) => o.length))
   for (let s = 0; s < slots; s++) {
     const groups = new Map<string, number[]>()
@@ -255,14 +459,11 @@ function randAugmentBatch(x: tf.Tensor4D, ops: { op: RandAugmentOp; sign: 1 | -1
       const part = new Float32Array(idx.length * plane)
       idx.forEach((image, k) => part.set(data.subarray(image * plane, (image + 1) * plane), k * plane))
       let done: Float32Array = part
-      if (op !== 'Identity') {
+      const onArray = arrayOp(op, Number(sign) as 1 | -1, h, w)
+      if (onArray) done = onArray(part, idx.length, h * w, c)
+      else if (op !== 'Identity') {
         // (tidy returns the tensor: returning the typed array would make tidy walk every element)
-        const y = tf.tidy(() => {
-          const images = tf.tensor4d(part, [idx.length, h, w, c])
-          return op === 'Equalize'
-            ? tf.concat((tf.split(images, idx.length, 0) as tf.Tensor4D[]).map((img) => randAugmentOp(img, op, HEAVY_MAGNITUDE, 1)), 0)
-            : randAugmentOp(images, op, HEAVY_MAGNITUDE, Number(sign) as 1 | -1)
-        })
+        const y = tf.tidy(() => randAugmentOp(tf.tensor4d(part, [idx.length, h, w, c]), op, HEAVY_MAGNITUDE, Number(sign) as 1 | -1))
         done = y.dataSync() as Float32Array
         y.dispose()
       }
@@ -270,21 +471,25 @@ function randAugmentBatch(x: tf.Tensor4D, ops: { op: RandAugmentOp; sign: 1 | -1
     }
     data = out
   }
-  return tf.tensor4d(data, [n, h, w, c])
+  return data
 }
 
 /**
  * Augments a batch (N × H × W × C float in [0, 1]) with a preset; same seed, same
- * output. Returns a new tensor in [0, 1]; the input is not disposed.
+ * output. Returns a new tensor in [0, 1]; the input is not disposed. The crop and the
+ * per-image-statistics ops run on one typed array (read once from the backend).
  */
 export function augmentBatch(x: tf.Tensor4D, preset: AugmentPreset, seed: number): tf.Tensor4D {
   if (preset === 'none') return x.clone()
-  const [n, h, w] = x.shape
+  const [n, h, w, c] = x.shape
   const plan = planAugment(preset, n, h, w, seed)
-  return tf.tidy(() => {
-    let y = cropBatch(x, plan.boxes, plan.flips)
-    if (plan.jitter) y = colourJitter(y, plan.jitter.b, plan.jitter.c, plan.jitter.s)
-    if (plan.ops) y = randAugmentBatch(y, plan.ops)
-    return y
-  })
+  let data = cropAndResizeArray(x.dataSync() as Float32Array, [n, h, w, c], samplingBoxes(plan.boxes, h, w, plan.flips))
+  if (plan.jitter) {
+    const { b, c: con, s } = plan.jitter
+    const y = tf.tidy(() => colourJitter(tf.tensor4d(data, [n, h, w, c]), b, con, s))
+    data = y.dataSync() as Float32Array
+    y.dispose()
+  }
+  if (plan.ops) data = randAugmentArray(data, [n, h, w, c], plan.ops)
+  return tf.tensor4d(data, [n, h, w, c])
 }

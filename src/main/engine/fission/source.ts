@@ -17,6 +17,8 @@ export interface Batch {
   y: Int32Array | Float32Array
   /** Images in this batch. */
   n: number
+  /** Seconds spent preparing it on this thread: tensor creation / normalisation (`data`) and augmentation. */
+  seconds?: { data: number; augment: number }
 }
 
 /** Options of one pass. */
@@ -76,13 +78,19 @@ function preparedSource(count: number, shape: [number, number, number], raw: Raw
       let b = 0
       for await (const batch of raw(batchSize, { shuffle, seed: deriveSeed(seed, epoch, 1) })) {
         const augSeed = deriveSeed(seed, epoch, 2, b++)
+        let augment = 0
+        const t0 = performance.now()
         const x = tf.tidy(() => {
           let t = toUnitTensor(batch, { size: [h, w], channels: c as 1 | 3 })
-          if (shuffle && o.augment && o.augment !== 'none') t = augmentBatch(t, o.augment, augSeed)
+          if (shuffle && o.augment && o.augment !== 'none') {
+            const a0 = performance.now()
+            t = augmentBatch(t, o.augment, augSeed)
+            augment = (performance.now() - a0) / 1000
+          }
           if (outC !== c) t = tf.tile(t, [1, 1, 1, outC])
           return normalise(t, norm)
         })
-        yield { x, y: batch.y, n: batch.n }
+        yield { x, y: batch.y, n: batch.n, seconds: { data: (performance.now() - t0) / 1000 - augment, augment } }
       }
     }
   }

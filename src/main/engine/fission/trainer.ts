@@ -89,6 +89,36 @@ export interface TrainResult {
   seconds: number
   /** Snapshot epochs written, with their folders. */
   snapshots: { epoch: number; dir: string }[]
+  /** Where the wall time went, summed over resumes (absent in results of older versions). */
+  timing?: TrainTiming
+}
+
+/**
+ * Where a training's wall time went, seconds: `train` the steps (forward, backward, update),
+ * `augment` training-time augmentation, `data` waiting for batches and making them tensors,
+ * `eval` the validation passes, `checkpoint` checkpoint writes (wall seconds); `images` trained;
+ * `cpu` CPU seconds of the process over the same span (on a shared machine wall time also counts
+ * other programs' work, CPU time does not).
+ */
+export interface TrainTiming {
+  train: number
+  augment: number
+  data: number
+  eval: number
+  checkpoint: number
+  images: number
+  cpu: number
+}
+
+/** The trainer's state as stored in state/ (TrainerState plus the timing, a JSON extension). */
+type State = TrainerState & { timing?: TrainTiming }
+
+const zeroTiming = (): TrainTiming => ({ train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0, images: 0, cpu: 0 })
+
+/** CPU seconds (user + system) of this process since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(from)
+  return (u.user + u.system) / 1e6
 }
 
 const RESULT_FILE = 'result.json'
@@ -302,12 +332,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const keepBest = o.keepBest ?? true
   const stateDir = join(o.dir, 'state')
 
-  let state: TrainerState = { epoch: 0, step: 0, seed: o.seed, bestValLoss: null, bestEpoch: 0, sinceBest: 0, lr: 0, history: [], seconds: 0 }
+  let state: State = { epoch: 0, step: 0, seed: o.seed, bestValLoss: null, bestEpoch: 0, sinceBest: 0, lr: 0, history: [], seconds: 0, timing: zeroTiming() }
   let opt: AdamW
   if (hasCheckpoint(stateDir)) {
     const saved = await readCheckpoint(stateDir)
     setWeights(o.model, saved.weights)
-    state = saved.meta.trainer as TrainerState
+    state = saved.meta.trainer as State
     opt = saved.optimizer ? AdamW.fromSnapshot(saved.optimizer, o.optimizer) : new AdamW(o.optimizer)
   } else {
     opt = o.optimizerState ? AdamW.fromSnapshot(o.optimizerState, o.optimizer) : new AdamW(o.optimizer)
@@ -319,7 +349,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     writeCheckpoint(dir, { meta: { ...o.meta, trainer: state }, weights: weightsOf(o.model), optimizer: opt.snapshot() })
   const result = (status: TrainResult['status'], reason?: string): TrainResult => ({
     status, ...(reason ? { reason } : {}), epochsTrained: state.epoch, bestEpoch: state.bestEpoch,
-    bestValLoss: state.bestValLoss, history: state.history, seconds: state.seconds, snapshots
+    bestValLoss: state.bestValLoss, history: state.history, seconds: state.seconds, snapshots, timing: state.timing ?? zeroTiming()
   })
   const finish = async (r: TrainResult): Promise<TrainResult> => {
     await fsp.writeFile(join(o.dir, RESULT_FILE), JSON.stringify(r))
@@ -330,14 +360,20 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     while (state.epoch < o.epochs) {
       const epoch = state.epoch + 1
       const t0 = performance.now()
+      const cpu0 = process.cpuUsage()
+      const time = zeroTiming()
       const probs: Float32Array[] = []
       const ys: (Int32Array | Float32Array)[] = []
       let lossSum = 0
       let seen = 0
       let i = 0
       let lr = state.lr
-      for await (const { x, y, n } of o.train.batches({ batchSize: o.batchSize, shuffle: true, seed: o.seed, epoch })) {
-        if (n < 2) { x.dispose(); continue }
+      let waited = performance.now()
+      for await (const { x, y, n, seconds: prep } of o.train.batches({ batchSize: o.batchSize, shuffle: true, seed: o.seed, epoch })) {
+        const got = performance.now()
+        time.augment += prep?.augment ?? 0
+        time.data += (got - waited) / 1000 - (prep?.augment ?? 0)
+        if (n < 2) { x.dispose(); waited = performance.now(); continue }
         if (o.signal?.aborted) { x.dispose(); return result('cancelled') }
         lr = lrAt(o.schedule, epoch, i, iters)
         try {
@@ -355,11 +391,16 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           x.dispose()
         }
         i++
+        time.images += n
         await tick()
+        waited = performance.now()
+        time.train += (waited - got) / 1000
       }
       if (o.signal?.aborted) return result('cancelled')
       const trainMetrics = metricsOf(task, k, ys, probs, lossSum / Math.max(seen, 1))
+      const e0 = performance.now()
       const { metrics: val } = await evaluateSource(o.model, o.val, task, k, { batchSize: o.evalBatchSize ?? o.batchSize, classWeights: o.classWeights, uncertain: o.uncertain, signal: o.signal })
+      time.eval += (performance.now() - e0) / 1000
       if (o.signal?.aborted) return result('cancelled')
       if (!Number.isFinite(val.loss)) {
         return await finish(result('diverged', `validation loss became ${val.loss} at epoch ${epoch}; the last checkpoint is epoch ${state.epoch}`))
@@ -367,11 +408,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const seconds = (performance.now() - t0) / 1000
       const record: EpochRecord = { epoch, lr, train: trainMetrics, val, seconds }
       const improved = state.bestValLoss === null || val.loss < state.bestValLoss
+      const before = state.timing ?? zeroTiming()
       state = {
         ...state, epoch, step: state.step + i, lr, history: [...state.history, record], seconds: state.seconds + seconds,
         bestValLoss: improved ? val.loss : state.bestValLoss, bestEpoch: improved ? epoch : state.bestEpoch,
-        sinceBest: improved ? 0 : state.sinceBest + 1
+        sinceBest: improved ? 0 : state.sinceBest + 1,
+        timing: {
+          train: before.train + time.train, augment: before.augment + time.augment, data: before.data + time.data,
+          eval: before.eval + time.eval, checkpoint: before.checkpoint, images: before.images + time.images, cpu: (before.cpu ?? 0) + cpuSince(cpu0)
+        }
       }
+      const c0 = performance.now()
       if (improved && keepBest) await save(join(o.dir, 'best'))
       if (o.snapshotEpochs?.includes(epoch)) {
         const dir = join(o.dir, `epoch-${epoch}`)
@@ -379,6 +426,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         snapshots.push({ epoch, dir })
       }
       await save(stateDir)
+      // (this epoch's own checkpoint time is counted after the state is written: it cannot hold itself)
+      state.timing!.checkpoint += (performance.now() - c0) / 1000
+      state.timing!.cpu = (before.cpu ?? 0) + cpuSince(cpu0)
       o.onEpoch?.(record)
       if (o.patience !== undefined && state.sinceBest >= o.patience && state.epoch < o.epochs) {
         return await finish(result('early-stopped', `validation loss has not improved for ${o.patience} epochs (best at epoch ${state.bestEpoch})`))

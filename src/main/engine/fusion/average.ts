@@ -119,7 +119,8 @@ export interface AverageOptions {
   cancelled?: () => boolean
 }
 
-function sameLayout(a: readonly WeightEntry[], b: readonly WeightEntry[], dir: string): void {
+/** Throws naming `dir` when its weights (names and shapes, in order) differ from the first member's. */
+export function sameLayout(a: readonly Pick<WeightEntry, 'name' | 'shape'>[], b: readonly Pick<WeightEntry, 'name' | 'shape'>[], dir: string): void {
   if (a.length !== b.length) throw new Error(`average: ${dir} has ${b.length} weights, the first member ${a.length}`)
   a.forEach((e, i) => {
     const f = b[i]

@@ -6,13 +6,14 @@
  */
 import type * as tf from '@tensorflow/tfjs'
 import { DatasetReader } from '../data/reader'
+import { permutation } from '../data/rng'
 import type { DatasetMeta, SplitName } from '../data/types'
-import { loadModel, readCheckpointMeta, setWeights, type Checkpoint } from '../models/checkpoint'
+import { loadModel, readCheckpoint, readCheckpointMeta, setWeights, type Checkpoint, type NamedWeight } from '../models/checkpoint'
 import { bootstrapMany, pairedBootstrap, type BootstrapOptions, type ConfidenceInterval, type PairedTest } from '../evaluate/bootstrap'
 import { METRICS, metricById, scoreAll, type MetricId, type Predictions } from '../evaluate'
 import { CORRUPTIONS, corruptBatch, mapClasses, remapMultiLabels, remapSingleLabels, type CorruptionId } from '../evaluate/ood'
 import { averageProbs, predictBatches, toModelInput, type ImageBatch } from '../evaluate/predict'
-import { averageCheckpoints } from './average'
+import { averageCheckpoints, normaliseWeights, sameLayout, WeightAccumulator } from './average'
 import { reestimateBatchNorm } from './batchnorm'
 import type { TiesRule } from './greedy'
 import { type FusionAccounting, type FusionMember, type FusionResult, type MethodId, type SoupNode } from './methods'
@@ -59,6 +60,12 @@ export interface FuseOptions {
   corruptions?: boolean
   /** Seed of the corruption noise (default 0). */
   corruptionSeed?: number
+  /**
+   * Run the corruption suite on at most this many test images, a subset drawn with the
+   * corruption seed (default: every test image). The suite costs 18 inference passes per
+   * model; each image keeps the noise it gets in the full suite.
+   */
+  corruptionImages?: number
   /** Re-estimate BatchNorm statistics of each final soup on this many training batches (0 = off, the default). */
   bnBatches?: number
   /** Images per inference batch (default 256). */
@@ -117,28 +124,75 @@ export interface FuseReport {
   methods: FuseMethodReport[]
   /** Adaptations and warnings worth showing (resizing, skipped pieces). */
   notes: string[]
+  /** Where the time went (see {@link FuseSeconds}). */
+  seconds: FuseSeconds
+  /**
+   * Test-split probabilities (n × K, rows in split order) computed on the way, by member id
+   * (members whose test outputs were needed: the best, every member for the ensemble) and by
+   * method id (this attempt's methods), so callers can store per-image predictions without
+   * predicting again. Not part of the persisted report.
+   */
+  testProbs: { members: Map<string, Float32Array>; methods: Map<string, Float32Array> }
 }
 
-/** A split read into memory once (small splits: validation is scored hundreds of times). */
-interface LoadedSplit {
-  batches: ImageBatch[]
+/**
+ * Seconds of a fusion run by where they went: `load` reading and averaging member weights into
+ * the model, `bn` BatchNorm re-estimation passes, `val` validation passes of the selection
+ * (members and trial soups), `test` and `ood` the test and out-of-distribution passes,
+ * `corruptions` making and predicting the corruption suite, `bootstrap` the CIs and paired tests.
+ */
+export interface FuseSeconds {
+  load: number
+  bn: number
+  val: number
+  test: number
+  ood: number
+  corruptions: number
+  bootstrap: number
+}
+
+/** A split to predict: its truth, and its images in batches (held in memory, or read from disk at each pass). */
+interface SplitSource {
   yTrue: Int32Array | Float32Array
   n: number
+  /** One pass in split order; batches carry their first row's position in the split. */
+  batches(): AsyncIterable<ImageBatch & { at: number }>
 }
 
-async function loadSplit(reader: DatasetReader, split: SplitName, batchSize: number, rows?: Int32Array): Promise<LoadedSplit> {
+/** Member weights kept in memory by a fusion run (beyond it, averages are streamed from disk). */
+const MEMBER_CACHE_BYTES = 1024 * 2 ** 20
+
+/** Splits up to this size stay in memory (validation is scored many times); larger ones are streamed. */
+const IN_MEMORY_BYTES = 256 * 2 ** 20
+
+async function splitSource(reader: DatasetReader, split: SplitName, batchSize: number, o: { rows?: Int32Array; keep?: boolean } = {}): Promise<SplitSource> {
   const labels = await reader.labels(split)
-  const all = rows ?? Int32Array.from({ length: reader.count(split) }, (_, i) => i)
-  const batches: ImageBatch[] = []
-  for (let s = 0; s < all.length; s += batchSize) {
-    const idx = all.subarray(s, Math.min(all.length, s + batchSize))
-    batches.push({ x: await reader.readImages(split, idx), n: idx.length })
-  }
+  const all = o.rows ?? Int32Array.from({ length: reader.count(split) }, (_, i) => i)
   const w = reader.labelWidth
   const yTrue = reader.meta.task === 'single'
     ? Int32Array.from(all, (i) => labels[i])
     : Float32Array.from({ length: all.length * w }, (_, j) => labels[all[Math.floor(j / w)] * w + (j % w)])
-  return { batches, yTrue, n: all.length }
+  const read = (s: number): Promise<ImageBatch & { at: number }> => {
+    const idx = all.subarray(s, Math.min(all.length, s + batchSize))
+    return reader.readImages(split, idx).then((x) => ({ x, n: idx.length, at: s }))
+  }
+  if (o.keep && all.length * reader.imageBytes <= IN_MEMORY_BYTES) {
+    const held: (ImageBatch & { at: number })[] = []
+    for (let s = 0; s < all.length; s += batchSize) held.push(await read(s))
+    return { yTrue, n: all.length, batches: async function* () { yield* held } }
+  }
+  return {
+    yTrue, n: all.length,
+    // one batch ahead is read while the current one is predicted
+    batches: async function* () {
+      let next = all.length > 0 ? read(0) : null
+      for (let s = 0; next; s += batchSize) {
+        const cur = await next
+        next = s + batchSize < all.length ? read(s + batchSize) : null
+        yield cur
+      }
+    }
+  }
 }
 
 const shapeOf = (m: DatasetMeta): [number, number, number] => [m.size[0], m.size[1], m.channels]
@@ -160,23 +214,75 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
   const byId = new Map(o.members.map((m) => [m.id, m]))
 
   let shared: tf.LayersModel | null = null
+  const seconds: FuseSeconds = { load: 0, bn: 0, val: 0, test: 0, ood: 0, corruptions: 0, bootstrap: 0 }
+  const timed = async <T>(part: keyof FuseSeconds, f: () => Promise<T> | T): Promise<T> => {
+    const t = performance.now()
+    try {
+      return await f()
+    } finally {
+      seconds[part] += (performance.now() - t) / 1000
+    }
+  }
+  const readers: DatasetReader[] = []
   try {
-    const val = await loadSplit(reader, 'val', batchSize)
+    const val = await splitSource(reader, 'val', batchSize, { keep: true })
     if (val.n === 0) throw new Error('fuse: the dataset has no validation images to select soups with')
-    const test = await loadSplit(reader, 'test', batchSize)
+    const test = await splitSource(reader, 'test', batchSize)
     const predictions = (yTrue: Int32Array | Float32Array, probs: Float32Array): Predictions => ({ task: meta.task, k, yTrue, probs })
 
     /**
      * Loads a recipe's weights (streamed average) into the one model instance and runs `use`.
      * One instance serves every recipe: building a model costs more than assigning weights.
      */
-    const withModel = async <T>(recipe: Recipe, use: (m: tf.LayersModel, ckpt: Checkpoint) => Promise<T>, merge?: MergeSpec): Promise<T> => {
-      const ckpt = merge ? await mergeCheckpoints(merge, mergeEnv) : await averageCheckpoints(Object.entries(recipe).map(([id, weight]) => ({ dir: byId.get(id)!.dir, weight })), { cancelled: () => !!o.signal?.aborted })
-      if (!shared) shared = await loadModel(ckpt)
-      else setWeights(shared, ckpt.weights)
-      return use(shared, ckpt)
+    /**
+     * Member weights kept in memory once read, up to {@link MEMBER_CACHE_BYTES} in all: greedy and
+     * hierarchical soups average the same members again and again (a greedy pass over N members
+     * reads ~N²/2 checkpoints from disk otherwise). Beyond the budget, averages stream from disk.
+     */
+    const cache = new Map<string, { meta: Checkpoint['meta']; weights: NamedWeight[] }>()
+    let cachedBytes = 0
+    const member = async (id: string): Promise<{ meta: Checkpoint['meta']; weights: NamedWeight[] } | null> => {
+      const hit = cache.get(id)
+      if (hit) return hit
+      const meta = await readCheckpointMeta(byId.get(id)!.dir)
+      const bytes = meta.weights.reduce((a, e) => a + e.byteLength, 0)
+      if (cachedBytes + bytes > MEMBER_CACHE_BYTES) return null
+      const c = await readCheckpoint(byId.get(id)!.dir, { optimizer: false })
+      cachedBytes += bytes
+      const entry = { meta: c.meta, weights: c.weights }
+      cache.set(id, entry)
+      return entry
     }
-    const predictSplit = async (model: tf.LayersModel, s: LoadedSplit): Promise<Float32Array> => (await predictBatches(model, s.batches, predictOpts)).probs
+    /** The recipe's weighted average (same arithmetic and member order as averageCheckpoints). */
+    const average = async (recipe: Recipe): Promise<Checkpoint> => {
+      const entries = Object.entries(recipe)
+      const loaded: { meta: Checkpoint['meta']; weights: NamedWeight[] }[] = []
+      for (const [id] of entries) {
+        const m = await member(id)
+        if (!m) return averageCheckpoints(entries.map(([mid, weight]) => ({ dir: byId.get(mid)!.dir, weight })), { cancelled: () => !!o.signal?.aborted })
+        loaded.push(m)
+      }
+      o.signal?.throwIfAborted()
+      const { optimizer: _o, trainer: _t, ...meta } = loaded[0].meta
+      if (entries.length === 1) return { meta, weights: loaded[0].weights }
+      const w = normaliseWeights(entries.map(([, weight]) => weight))
+      const acc = new WeightAccumulator(loaded[0].weights)
+      loaded.forEach((m, i) => {
+        sameLayout(loaded[0].weights, m.weights, byId.get(entries[i][0])!.dir)
+        acc.add(m.weights.map((x) => x.data), w[i])
+      })
+      return { meta, weights: acc.result() }
+    }
+    const withModel = async <T>(recipe: Recipe, use: (m: tf.LayersModel, ckpt: Checkpoint) => Promise<T>, merge?: MergeSpec): Promise<T> => {
+      const ckpt = await timed('load', async () => {
+        const c = merge ? await mergeCheckpoints(merge, mergeEnv) : await average(recipe)
+        if (!shared) shared = await loadModel(c)
+        else setWeights(shared, c.weights)
+        return c
+      })
+      return use(shared!, ckpt)
+    }
+    const predictSplit = async (model: tf.LayersModel, s: SplitSource): Promise<Float32Array> => (await predictBatches(model, s.batches(), predictOpts)).probs
 
     // Validation probabilities per recipe (members' are kept for the ensemble).
     const valProbs = new Map<string, Float32Array>()
@@ -185,7 +291,7 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     let scored = 0
     const scorer = makeScorer(async (recipe) => {
       o.signal?.throwIfAborted()
-      const probs = await withModel(recipe, (m) => predictSplit(m, val))
+      const probs = await withModel(recipe, (m) => timed('val', () => predictSplit(m, val)))
       if (Object.keys(recipe).length === 1) valProbs.set(recipeKey(recipe), probs)
       o.progress?.(`${current.method}: validation evaluation ${++scored}`, current.index, o.methods.length)
       return selection.compute(predictions(val.yTrue, probs))
@@ -213,52 +319,80 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     }
 
     // Evaluation sets beyond validation: test, OOD datasets, corruptions.
-    const oodSets: { input: OodInput; split: LoadedSplit; shape: [number, number, number]; mapping: ReturnType<typeof mapClasses> }[] = []
+    const oodSets: { input: OodInput; split: SplitSource; shape: [number, number, number]; mapping: ReturnType<typeof mapClasses> }[] = []
     for (const input of o.ood ?? []) {
       const r = await DatasetReader.open(input.dir)
-      try {
+      readers.push(r)
+      {
         if (r.meta.task !== meta.task) throw new Error(`OOD dataset ${input.id} is ${r.meta.task} but the run is ${meta.task}`)
         const mapping = mapClasses(r.meta.classes, meta.classes, input.classMap)
         if (mapping.mapped.length === 0) throw new Error(`OOD dataset ${input.id}: none of its classes (${r.meta.classes.join(', ')}) maps onto the run's (${meta.classes.join(', ')})`)
         if (mapping.unmappedSource.length) log(`OOD ${input.id}: classes left out (no run class): ${mapping.unmappedSource.join(', ')}`)
         const split = input.split ?? 'test'
-        let loaded: LoadedSplit
+        let loaded: SplitSource
         if (meta.task === 'single') {
           const { rows, yTrue } = remapSingleLabels(await r.labels(split), mapping)
-          loaded = { ...(await loadSplit(r, split, batchSize, rows)), yTrue }
+          loaded = { ...(await splitSource(r, split, batchSize, { rows })), yTrue }
         } else {
-          const l = await loadSplit(r, split, batchSize)
+          const l = await splitSource(r, split, batchSize)
           loaded = { ...l, yTrue: remapMultiLabels(l.yTrue, r.meta.classes.length, mapping, k) }
         }
         oodSets.push({ input, split: loaded, shape: shapeOf(r.meta), mapping })
-      } finally {
-        await r.close()
       }
     }
 
     /** Test, OOD and corruption probabilities of one model. */
     interface Outputs { test: Float32Array; ood: Float32Array[]; corrupt: Float32Array[][] }
+    /**
+     * One pass over the test split: each batch is predicted clean, then corrupted at every
+     * (corruption, severity) and predicted again, so the split is read once and only one batch
+     * of corrupted images exists at a time.
+     */
+    const imageBytes = meta.size[0] * meta.size[1] * meta.channels
+    const cap = o.corruptions && o.corruptionImages !== undefined && o.corruptionImages < test.n ? Math.max(1, Math.floor(o.corruptionImages)) : null
+    const inSuite = cap === null ? null : new Uint8Array(test.n)
+    if (inSuite && cap !== null) {
+      for (const r of permutation(test.n, deriveSubsetSeed(o.corruptionSeed ?? 0)).subarray(0, cap)) inSuite[r] = 1
+      log(`corruption suite on ${cap} of ${test.n} test images (a seeded subset)`)
+    }
+    const width = meta.task === 'single' ? 1 : k
+    const suiteTruth = inSuite
+      ? (() => {
+        const rows = [...inSuite.keys()].filter((r) => inSuite[r])
+        const y = meta.task === 'single' ? new Int32Array(rows.length) : new Float32Array(rows.length * width)
+        rows.forEach((r, i) => y.set(test.yTrue.subarray(r * width, (r + 1) * width), i * width))
+        return y
+      })()
+      : test.yTrue
+    /** The batch's images in the suite, each corrupted with the noise of its position in the split. */
+    const corrupted = (b: ImageBatch & { at: number }, id: CorruptionId, severity: 1 | 2 | 3): ImageBatch => {
+      if (!inSuite) return { x: corruptBatch(b.x, shapeOf(meta), id, severity, o.corruptionSeed ?? 0, b.at), n: b.n }
+      const rows = Array.from({ length: b.n }, (_, i) => i).filter((i) => inSuite[b.at + i])
+      const x = new Uint8Array(rows.length * imageBytes)
+      rows.forEach((i, j) => x.set(corruptBatch(b.x.subarray(i * imageBytes, (i + 1) * imageBytes), shapeOf(meta), id, severity, o.corruptionSeed ?? 0, b.at + i), j * imageBytes))
+      return { x, n: rows.length }
+    }
     const outputsOf = async (model: tf.LayersModel): Promise<Outputs> => {
-      const out: Outputs = { test: await predictSplit(model, test), ood: [], corrupt: [] }
+      const clean: Float32Array[] = []
+      const corrupt: Float32Array[][][] = o.corruptions ? CORRUPTIONS.map(() => [[], [], []]) : []
+      for await (const b of test.batches()) {
+        clean.push(await timed('test', async () => (await predictBatches(model, [b], predictOpts)).probs))
+        if (o.corruptions) {
+          await timed('corruptions', async () => {
+            for (const [j, c] of CORRUPTIONS.entries()) {
+              for (const severity of [1, 2, 3] as const) {
+                const batch = corrupted(b, c.id, severity)
+                if (batch.n > 0) corrupt[j][severity - 1].push((await predictBatches(model, [batch], predictOpts)).probs)
+              }
+            }
+          })
+        }
+      }
+      const out: Outputs = { test: concatF32(clean), ood: [], corrupt: corrupt.map((levels) => levels.map(concatF32)) }
       for (const s of oodSets) {
-        const p = await predictBatches(model, s.split.batches, { ...predictOpts, imageShape: s.shape })
+        const p = await timed('ood', () => predictBatches(model, s.split.batches(), { ...predictOpts, imageShape: s.shape }))
         for (const note of p.notes) if (!notes.includes(`OOD ${s.input.id}: ${note}`)) log(`OOD ${s.input.id}: ${note}`)
         out.ood.push(p.probs)
-      }
-      if (o.corruptions) {
-        for (const c of CORRUPTIONS) {
-          const levels: Float32Array[] = []
-          for (const severity of [1, 2, 3] as const) {
-            let at = 0
-            const corrupted = test.batches.map((b) => {
-              const x = corruptBatch(b.x, shapeOf(meta), c.id, severity, o.corruptionSeed ?? 0, at)
-              at += b.n
-              return { x, n: b.n }
-            })
-            levels.push(await predictSplit(model, { ...test, batches: corrupted }))
-          }
-          out.corrupt.push(levels)
-        }
       }
       return out
     }
@@ -272,10 +406,16 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     }
 
     const allMetrics = Object.fromEntries(METRICS.map((m) => [m.id, m.compute])) as Record<MetricId, (p: Predictions) => number>
-    const report = (yTrue: Int32Array | Float32Array, probs: Float32Array): SplitReport =>
-      ({ n: yTrue.length / (meta.task === 'single' ? 1 : k), metrics: bootstrapMany(predictions(yTrue, probs), allMetrics, o.bootstrap) })
+    const report = (yTrue: Int32Array | Float32Array, probs: Float32Array): SplitReport => {
+      const t = performance.now()
+      const r = { n: yTrue.length / (meta.task === 'single' ? 1 : k), metrics: bootstrapMany(predictions(yTrue, probs), allMetrics, o.bootstrap) }
+      seconds.bootstrap += (performance.now() - t) / 1000
+      return r
+    }
 
     const done = new Map((o.done ?? []).map((r) => [r.method, r]))
+    const memberTest = new Map<string, Float32Array>()
+    const methodTest = new Map<string, Float32Array>()
     const reports: FuseMethodReport[] = []
     const ctx = { members: o.members, scorer, ensembleScore, groupBy: o.groupBy ?? 'lr', ties: o.ties, mergeScorer }
     let bestTest: Float32Array | null = null
@@ -284,9 +424,14 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       if (!bestTest) {
         const best = reports.find((r) => r.method === 'best') ?? done.get('best') ?? null
         const recipe = best ? Object.fromEntries(best.ingredients.map((g) => [g.memberId, g.weight])) : (await fusionMethod('best').run(ctx)).recipe
-        bestTest = await withModel(recipe, (m) => predictSplit(m, test))
+        bestTest = await withModel(recipe, (m) => timed('test', () => predictSplit(m, test)))
       }
       return bestTest
+    }
+
+    const pairedVsBest = async (probs: Float32Array): Promise<PairedTest> => {
+      const best = await bestTestProbs()
+      return timed('bootstrap', () => pairedBootstrap(predictions(test.yTrue, probs), predictions(test.yTrue, best), selection.compute, o.bootstrap))
     }
 
     for (const [i, id] of o.methods.entries()) {
@@ -302,7 +447,15 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       let outputs: Outputs
       if (result.kind === 'ensemble') {
         const each: Outputs[] = []
-        for (const m of o.members) each.push(await withModel({ [m.id]: 1 }, outputsOf))
+        for (const m of o.members) {
+          // members already evaluated (the best individual) are not predicted again
+          const key = recipeKey({ [m.id]: 1 })
+          const cached = o.bnBatches ? undefined : outputsCache.get(key)
+          const out = cached ?? (await withModel({ [m.id]: 1 }, outputsOf))
+          if (!o.bnBatches) outputsCache.set(key, out)
+          memberTest.set(m.id, out.test)
+          each.push(out)
+        }
         outputs = {
           test: averageProbs(each.map((e) => e.test)),
           ood: oodSets.map((_, j) => averageProbs(each.map((e) => e.ood[j]))),
@@ -315,7 +468,7 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       } else {
         outputs = await withModel(result.recipe, async (model, ckpt) => {
           if (o.bnBatches) {
-            const r = await reestimateBatchNorm(model, bnSource(model))
+            const r = await timed('bn', () => reestimateBatchNorm(model, bnSource(model)))
             log(r.layers === 0 ? `${id}: no BatchNorm layers (e.g. a ViT): no statistics to re-estimate` : `${id}: BatchNorm statistics re-estimated on ${r.images} training images (${r.layers} layers)`)
           }
           if (o.saveSoup && id !== 'best') modelId = await o.saveSoup(result, o.bnBatches ? { ...ckpt, weights: weightsFrom(model, ckpt) } : ckpt)
@@ -331,10 +484,10 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
         modelId,
         val: result.val,
         test: test_,
-        ...(id === 'best' ? {} : { vsBest: pairedBootstrap(predictions(test.yTrue, outputs.test), predictions(test.yTrue, await bestTestProbs()), selection.compute, o.bootstrap) }),
+        ...(id === 'best' ? {} : { vsBest: await pairedVsBest(outputs.test) }),
         ood: Object.fromEntries(oodSets.map((s, j) => [s.input.id, { ...report(s.split.yTrue, outputs.ood[j]), unmappedSource: s.mapping.unmappedSource, unmatchedRun: s.mapping.unmatchedRun }])),
         ...(o.corruptions ? {
-          corruptions: Object.fromEntries(CORRUPTIONS.map((c, j) => [c.id, outputs.corrupt[j].map((p) => scoreAll(predictions(test.yTrue, p)))])) as Record<CorruptionId, Record<MetricId, number>[]>
+          corruptions: Object.fromEntries(CORRUPTIONS.map((c, j) => [c.id, outputs.corrupt[j].map((p) => scoreAll(predictions(suiteTruth, p)))])) as Record<CorruptionId, Record<MetricId, number>[]>
         } : {}),
         epochs: result.accounting.memberEpochs,
         seconds: result.accounting.memberSeconds + result.accounting.soupSeconds,
@@ -344,18 +497,34 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
         steps: result.steps
       }
       if (id === 'best') bestTest = outputs.test
+      if (result.kind === 'soup' && Object.keys(result.recipe).length === 1 && !o.bnBatches) memberTest.set(Object.keys(result.recipe)[0], outputs.test)
+      methodTest.set(id, outputs.test)
       reports.push(r)
       o.onMethod?.(r)
     }
     o.progress?.('done', o.methods.length, o.methods.length)
     const members: { id: string; val: number }[] = []
     for (const m of o.members) members.push({ id: m.id, val: (await scorer.score({ [m.id]: 1 })).value })
-    return { metric: o.metric, groupBy: ctx.groupBy, members, methods: reports, notes }
+    const round = Object.fromEntries(Object.entries(seconds).map(([key, v]) => [key, +v.toFixed(2)])) as unknown as FuseSeconds
+    return { metric: o.metric, groupBy: ctx.groupBy, members, methods: reports, notes, seconds: round, testProbs: { members: memberTest, methods: methodTest } }
   } finally {
     // assigned inside withModel, which TypeScript does not see here
     (shared as tf.LayersModel | null)?.dispose()
     await reader.close()
+    for (const r of readers) await r.close()
   }
+}
+
+/** Seed of the corruption suite's image subset, apart from the noise seeds drawn from the same number. */
+function deriveSubsetSeed(seed: number): number {
+  return (Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + 0x165667b1) >>> 0
+}
+
+function concatF32(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
 }
 
 /** The checkpoint's weights with BatchNorm statistics read back from a re-estimated model. */

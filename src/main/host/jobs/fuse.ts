@@ -73,9 +73,31 @@ export function predictionsPath(runId: string, modelKey: string): string {
  * on the same images. Files already written (an earlier attempt) are kept. Answers the file of
  * each method, by method id.
  */
-async function storeTestPredictions(ctx: JobContext, runId: string, datasetDir: string, classes: string[], members: MemberRecord[], methods: FuseMethodReport[]): Promise<Record<string, string>> {
+async function storeTestPredictions(
+  ctx: JobContext, runId: string, datasetDir: string, classes: string[], members: MemberRecord[], methods: FuseMethodReport[],
+  computed: FuseReport['testProbs']
+): Promise<Record<string, string>> {
   const { evaluateModel, parsePredictionsCsv, predictionsCsv } = await import('../../engine/evaluate/model')
   const { averageProbs } = await import('../../engine/evaluate/predict')
+  const { DatasetReader } = await import('../../engine/data/reader')
+  const { mapClasses, remapMultiLabels, remapSingleLabels } = await import('../../engine/evaluate/ood')
+  // Probabilities the fusion already computed on the test split (same model, same images, split
+  // order) are written as they are; only the other models are predicted here.
+  const reader = await DatasetReader.open(datasetDir)
+  const sameClasses = reader.meta.classes.length === classes.length && reader.meta.classes.every((c, i) => c === classes[i])
+  const labels = await reader.labels('test')
+  const testTask = reader.meta.task
+  await reader.close()
+  // truth exactly as evaluateModel derives it (the run's own classes: an identity mapping)
+  const mapping = mapClasses(classes, classes)
+  const truth = testTask === 'single'
+    ? remapSingleLabels(labels, mapping)
+    : { rows: Int32Array.from({ length: labels.length / classes.length }, (_, i) => i), yTrue: remapMultiLabels(labels, classes.length, mapping, classes.length) }
+  const complete = truth.rows.length === labels.length / (testTask === 'single' ? 1 : classes.length)
+  const known = new Map<string, Float32Array>(sameClasses && complete ? [
+    ...computed.members,
+    ...methods.flatMap((r): [string, Float32Array][] => (r.modelId && computed.methods.has(r.method) ? [[r.modelId, computed.methods.get(r.method)!]] : []))
+  ] : [])
   const save = async (rel: string, csv: string): Promise<void> => {
     const abs = ctx.workspace.resolve(rel)
     await mkdir(dirname(abs), { recursive: true })
@@ -89,7 +111,10 @@ async function storeTestPredictions(ctx: JobContext, runId: string, datasetDir: 
   for (const m of models) {
     ctx.signal.throwIfAborted()
     const rel = predictionsPath(runId, m.key)
-    if (m.dir && !existsSync(ctx.workspace.resolve(rel))) {
+    const probs = known.get(m.key)
+    if (m.dir && !existsSync(ctx.workspace.resolve(rel)) && probs) {
+      await save(rel, predictionsCsv({ task: testTask, classes, rows: truth.rows, yTrue: truth.yTrue, probs }))
+    } else if (m.dir && !existsSync(ctx.workspace.resolve(rel))) {
       // one resample: only the probabilities are kept here, the CIs come from the fusion report
       const r = await evaluateModel({ checkpointDir: ctx.workspace.resolve(m.dir), datasetDir, split: 'test', bootstrap: { resamples: 1 }, signal: ctx.signal })
       await save(rel, predictionsCsv(r))
@@ -182,7 +207,7 @@ export const fuseJob = defineJob<'fuse', FuseState>({
       datasetDir: ctx.workspace.datasetDir(run.datasetId),
       metric, methods: p.methods, groupBy: p.groupBy, ties: p.ties,
       bootstrap: { resamples: p.resamples, seed: p.seed },
-      ood, corruptions: p.corruptions, corruptionSeed: p.seed, bnBatches: p.bnBatches,
+      ood, corruptions: p.corruptions, corruptionSeed: p.seed, corruptionImages: p.corruptionImages, bnBatches: p.bnBatches,
       signal: ctx.signal,
       log: (m) => ctx.log('info', m),
       progress: (stage, done, total) => {
@@ -210,10 +235,14 @@ export const fuseJob = defineJob<'fuse', FuseState>({
         ctx.state.set(state)
       }
     })
-    const predictions = await storeTestPredictions(ctx, p.runId, ctx.workspace.datasetDir(run.datasetId), dataset.classes, ready, report.methods)
+    const tp = Date.now()
+    const predictions = await storeTestPredictions(ctx, p.runId, ctx.workspace.datasetDir(run.datasetId), dataset.classes, ready, report.methods, report.testProbs)
+    const total = (Date.now() - t0) / 1000
     return JSON.parse(JSON.stringify({
       runId: p.runId, datasetId: run.datasetId, metric: report.metric, groupBy: report.groupBy, backend: info.backend,
-      seconds: (Date.now() - t0) / 1000, members: report.members,
+      // where the time went: the fusion's parts (engine/fusion/run.ts FuseSeconds), storing the per-image test predictions, the total
+      seconds: { ...report.seconds, predictions: +((Date.now() - tp) / 1000).toFixed(2), total },
+      members: report.members,
       notes: [...damaged.map((d) => `member ${d.memberId} (${d.name}) is damaged and was left out: ${d.reason}`), ...report.notes], damaged,
       methods: report.methods.map(methodRow),
       // per method id: its per-image test predictions (workspace-relative), for paired comparisons

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../../../src/main/engine/compute/index'
-import { AUGMENT_PRESETS, augmentBatch, colourJitter, cropBatch, HEAVY_MAGNITUDE, planAugment, randAugmentOp, RANDAUGMENT_OPS, randomResizedCropBox } from '../../../../src/main/engine/data/augment'
+import { AUGMENT_PRESETS, augmentBatch, colourJitter, cropBatch, HEAVY_MAGNITUDE, planAugment, randAugmentArray, randAugmentOp, RANDAUGMENT_OPS, randomResizedCropBox } from '../../../../src/main/engine/data/augment'
 import { Rng } from '../../../../src/main/engine/data/rng'
 
 beforeAll(async () => {
@@ -55,6 +55,36 @@ describe('augmentation presets', () => {
     expect(a.length).toBe(b.length)
     expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThanOrEqual(1e-6)
     tf.dispose([x, got, ref])
+    await tf.setBackend('cpu')
+  })
+
+  it.each([['cpu'], ['wasm']])('on %s: the typed-array crop equals tf.image.cropAndResize, and every RandAugment op on the array equals the tensor op image by image', async (backend) => {
+    if (backend === 'wasm') await initBackend({ backend: 'wasm', threads: 1 })
+    else await tf.setBackend('cpu')
+    const rng = new Rng(9)
+    const [n, h, w, c] = [5, 33, 40, 3]
+    // skewed histograms (squared uniforms, a few flat images) so Equalize's step is > 0 and AutoContrast stretches
+    const data = Float32Array.from({ length: n * h * w * c }, (_, i) => (Math.floor(i / (h * w * c)) === 4 ? 0.25 : rng.next() ** 2 * 0.8))
+    const x = tf.tensor4d(data, [n, h, w, c])
+    const boxes = Array.from({ length: n }, () => randomResizedCropBox(rng, h, w, [0.08, 1]))
+    const flips = boxes.map((_, i) => i % 2 === 0)
+    const got = await values(cropBatch(x, boxes, flips))
+    const px = boxes.map(([y1, x1, y2, x2], i) => {
+      const a = (x1 * w) / (w - 1)
+      const b = (x2 * w - 1) / (w - 1)
+      return [(y1 * h) / (h - 1), flips[i] ? b : a, (y2 * h - 1) / (h - 1), flips[i] ? a : b]
+    })
+    const ref = await values(tf.image.cropAndResize(x, tf.tensor2d(px.flat(), [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear'))
+    // same arithmetic as the cpu kernel; wasm's C++ kernel computes sampling positions in float32
+    expect(Math.max(...got.map((v, i) => Math.abs(v - ref[i])))).toBeLessThanOrEqual(backend === 'cpu' ? 1e-7 : 5e-6)
+    for (const op of RANDAUGMENT_OPS) for (const sign of [1, -1] as const) {
+      const out = randAugmentArray(data, [n, h, w, c], Array.from({ length: n }, () => [{ op, sign }]))
+      const each = await values(tf.concat((tf.split(x, n, 0) as tf.Tensor4D[]).map((img) => randAugmentOp(img, op, HEAVY_MAGNITUDE, sign)), 0))
+      const diff = Math.max(...Array.from(out, (v, i) => Math.abs(v - each[i])))
+      // wasm's C++ kernels compute resampling positions in float32 (the array ops and the cpu kernels in float64)
+      expect({ op, sign, diff: diff <= (backend === 'cpu' ? 1e-6 : 5e-6) ? 'ok' : diff }).toEqual({ op, sign, diff: 'ok' })
+    }
+    x.dispose()
     await tf.setBackend('cpu')
   })
 

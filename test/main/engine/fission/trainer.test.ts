@@ -57,6 +57,11 @@ describe('trainer', () => {
     const state = await readCheckpoint(join(o.dir, 'state'))
     expect(state.meta.trainer!.step).toBe(5 * itersPerEpoch(50, 8))
     expect(state.optimizer!.meta.step).toBe(5 * itersPerEpoch(50, 8))
+    // where the time went: every part measured, together within the epochs' wall time (+ the last checkpoint)
+    const t = r.timing!
+    expect(t.images).toBe(5 * 50)
+    for (const part of [t.train, t.augment, t.data, t.eval, t.checkpoint]) expect(part).toBeGreaterThan(0)
+    expect(t.train + t.augment + t.data + t.eval).toBeLessThanOrEqual(r.seconds + 1e-6)
     o.model.dispose()
   })
 

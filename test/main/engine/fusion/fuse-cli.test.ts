@@ -74,6 +74,19 @@ describe('fuse and evaluate commands', () => {
     const lines = readFileSync(csv, 'utf8').trimEnd().split('\n')
     expect(lines[0]).toBe('index,label,p0,p1,p2')
     expect(lines).toHaveLength(51)
+    // the per-image predictions the fuse job stored from its own test pass (not predicted again) are evaluate's
+    const stored = readFileSync(join(ws, 'runs', 'run_tiny', 'predictions', `${soupId}.test.csv`), 'utf8').trimEnd().split('\n')
+    expect(stored.length).toBe(lines.length)
+    stored.forEach((line, i) => {
+      const [a, b] = [line.split(','), lines[i].split(',')]
+      expect(a.slice(0, 2)).toEqual(b.slice(0, 2))
+      if (i > 0) a.slice(2).forEach((v, j) => expect(Number(v)).toBeCloseTo(Number(b[2 + j]), 6))
+    })
+    // where the time went
+    const secs = (r as unknown as { seconds: Record<string, number> }).seconds
+    expect(Object.keys(secs).sort()).toEqual(['bn', 'bootstrap', 'corruptions', 'load', 'ood', 'predictions', 'test', 'total', 'val'])
+    expect(secs.corruptions).toBeGreaterThan(0)
+    expect(secs.load + secs.val + secs.test + secs.corruptions + secs.bootstrap + secs.predictions).toBeLessThanOrEqual(secs.total)
   })
 
   it('names a missing run or model clearly', async () => {

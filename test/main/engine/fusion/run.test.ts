@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadModel } from '../../../../src/main/engine/models/checkpoint'
 import { runFusion, type FuseMemberInput } from '../../../../src/main/engine/fusion/run'
+import { averageCheckpoints } from '../../../../src/main/engine/fusion/average'
 import { metricById, scoreAll } from '../../../../src/main/engine/evaluate'
 import { SIZE, writeDataset, writeMembers } from './tiny'
 import { initBackend } from '../../../../src/main/engine/compute'
@@ -60,6 +61,32 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
     }
     expect(report.methods.find((m) => m.method === 'ensemble')!.accounting.inferencesPerImage).toBe(6)
     expect(report.methods.find((m) => m.method === 'gou')!.tree.children!.map((g) => g.id)).toEqual(['lr=0.001', 'lr=0.0001'])
+  })
+
+  it('soups averaged from members held in memory equal the streamed average of their checkpoints', async () => {
+    const soups: { recipe: Record<string, number>; weights: Float32Array[] }[] = []
+    await runFusion({
+      members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['uniform', 'gou'], bootstrap: { resamples: 10 },
+      saveSoup: async (r, ckpt) => { soups.push({ recipe: r.recipe, weights: ckpt.weights.map((w) => w.data) }); return null }
+    })
+    expect(soups).toHaveLength(2)
+    for (const soup of soups) {
+      const ref = await averageCheckpoints(Object.entries(soup.recipe).map(([id, weight]) => ({ dir: members.find((m) => m.id === id)!.dir, weight })))
+      expect(soup.weights).toEqual(ref.weights.map((w) => w.data))
+    }
+  })
+
+  it('runs the corruption suite on a seeded subset of the test images when capped, and on all of them otherwise', async () => {
+    const run = (corruptionImages?: number) => runFusion({ members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['best'], bootstrap: { resamples: 10 }, corruptions: true, corruptionImages })
+    const all = await run()
+    const same = await run(50)
+    expect(same.methods[0].corruptions).toEqual(all.methods[0].corruptions)
+    const capped = await run(20)
+    expect(capped.notes).toContain('corruption suite on 20 of 50 test images (a seeded subset)')
+    expect(capped.methods[0].test).toEqual(all.methods[0].test)
+    for (const levels of Object.values(capped.methods[0].corruptions!)) {
+      for (const m of levels) expect(Math.abs(m.acc * 20 - Math.round(m.acc * 20))).toBeLessThan(1e-9)
+    }
   })
 
   it('the best individual\'s test metrics equal an independent evaluation of that member', async () => {

@@ -3,8 +3,9 @@
 // three full-size passes for each of the two Means of every BatchNorm in training (its
 // batch moments), ~8% of a ResNet-18 training step on wasm. Over leading axes (BatchNorm's
 // case) it is one kernel that writes dy / count into every row ('FFFillRows', native on
-// wasm); everywhere else it is core's formula.
-import { div, getKernel, getBackend, engine, Mean, mul, ones, reshape, util, type GradConfig, type Tensor } from '@tensorflow/tfjs'
+// wasm); everywhere else dy / count on the reduced shape times a ones tensor from the
+// backend's Fill kernel (not core's ones array filled in JS at every step).
+import { div, engine, fill, getBackend, getKernel, Mean, mul, reshape, util, type GradConfig, type Tensor } from '@tensorflow/tfjs'
 
 /** Kernel name of the row fill: out[r, c] = v[c] / divisor. */
 export const FF_FILL_ROWS = 'FFFillRows'
@@ -24,7 +25,7 @@ export const meanGradConfig: GradConfig = {
           return engine().runKernel(FF_FILL_ROWS, { v: g }, { shape: x.shape, divisor: count }) as Tensor
         }
         const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
-        return div(mul(reshape(g, expanded), ones(x.shape, 'float32')), count)
+        return mul(div(reshape(g, expanded), count), fill(x.shape, 1))
       }
     }
   }
