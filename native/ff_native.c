@@ -1141,8 +1141,19 @@ static void affine_body(const float *restrict x, const float *restrict k, const 
     for (size_t t = 0; t < cols; t++) out[t] = x[t] * k[t] + c[t];
 }
 
+// (x − mean) · k + c per channel, rows × cols. Centring first, not x · k − mean · k: when a
+// channel's mean is large against its spread (BatchNorm in training on a small batch) the
+// folded form cancels catastrophically in float32 and the gradients drift (seen: 6e-3 of
+// their scale on ResNet-18 against PyTorch).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void bn_body(const float *restrict x, const float *restrict m, const float *restrict k, const float *restrict c,
+                    float *restrict out, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++, x += cols, out += cols)
+    for (size_t t = 0; t < cols; t++) out[t] = (x[t] - m[t]) * k[t] + c[t];
+}
+
 // batchNorm(x, mean, variance, offset|null, scale|null, out, epsilon): per channel (last axis)
-// out = (x − mean) · scale / √(variance + ε) + offset, as x · k + c with k, c per channel.
+// out = (x − mean) · scale / √(variance + ε) + offset, as (x − mean) · k + c with k, c per channel.
 static napi_value batch_norm(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
@@ -1168,9 +1179,9 @@ static napi_value batch_norm(napi_env env, napi_callback_info info) {
   float *c = k + cols;
   for (size_t t = 0; t < cols; t++) {
     k[t] = (scale != NULL ? scale[t] : 1.f) / sqrtf(var[t] + (float)eps);
-    c[t] = (off != NULL ? off[t] : 0.f) - mean[t] * k[t];
+    c[t] = off != NULL ? off[t] : 0.f;
   }
-  affine_body(a[0], k, c, a[5], len[0] / cols, cols);
+  bn_body(a[0], mean, k, c, a[5], len[0] / cols, cols);
   return NULL;
 }
 

@@ -42,7 +42,9 @@ function own(name: string): KernelFunc {
  * Conv2DBackpropInput, MaxPoolGrad, Sum over leading axes), then the JS kernels it does not replace (depthwise gradients).
  */
 export function nativeKernelSet(addon: NativeAddon): KernelConfig[] {
-  const natives = [...nativeKernelConfigs(addon, own), ...nativeMatMulConfigs(addon, own)]
+  // FF_NATIVE_SKIP=Name,Name (diagnosis): those kernels stay the backend's own.
+  const skip = new Set((process.env.FF_NATIVE_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean))
+  const natives = [...nativeKernelConfigs(addon, own), ...nativeMatMulConfigs(addon, own)].filter((k) => !skip.has(k.kernelName))
   const names = new Set(natives.map((k) => k.kernelName))
   return [...natives, ...wasmKernelConfigs.filter((k) => !names.has(k.kernelName))]
 }
