@@ -323,6 +323,12 @@ export function trainStep(ctx: StepContext, batch: { x: tf.Tensor4D; y: Int32Arr
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
 
+/**
+ * FF_STEP_PACE_MS (tests only): a pause after every step, outside the timings, so that a test can
+ * interrupt a training mid-epoch on a machine fast enough to finish it first. Changes no number.
+ */
+const STEP_PACE_MS = Math.max(0, Number(process.env.FF_STEP_PACE_MS ?? 0) || 0)
+
 /** Runs (or resumes) one training; see the file header for what it writes. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const finished = await readTrainResult(o.dir)
@@ -395,6 +401,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         await tick()
         waited = performance.now()
         time.train += (waited - got) / 1000
+        if (STEP_PACE_MS > 0) {
+          await new Promise((r) => setTimeout(r, STEP_PACE_MS))
+          waited = performance.now()
+        }
       }
       if (o.signal?.aborted) return result('cancelled')
       const trainMetrics = metricsOf(task, k, ys, probs, lossSum / Math.max(seen, 1))
