@@ -174,7 +174,7 @@ run('Slurm executor on a single-node cluster', () => {
   it('scancel of one array task mid-epoch, then `job resume`: only it is resubmitted, resumes from its checkpoint, ends with the uninterrupted weights; each epoch recorded once', async () => {
     const ws = workspace()
     // Paced steps (FF_STEP_PACE_MS, exported to the tasks by sbatch): the tasks would otherwise finish before the test can cut one.
-    const g = cli(['--workspace', ws, ...PLAN, '--executor', 'slurm', '--json'], { env: { FF_STEP_PACE_MS: '100' } })
+    const g = cli(['--workspace', ws, ...PLAN, '--executor', 'slurm', '--json'], { env: { FF_STEP_PACE_MS: '400' } })
     // Wait for task 1 to be inside a cyclic epoch after at least one completed one, then scancel it.
     let status: TaskStatus | null = null
     const t0 = Date.now()
@@ -251,7 +251,7 @@ run('Slurm executor on a single-node cluster', () => {
   it('Cancel (Ctrl-C) runs scancel on the array: the tasks stop between steps, the job is cancelled and resumable', async () => {
     const ws = workspace()
     const g = cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3,1e-4', '--seeds', '0', '--augs', 'none', '--epochs', '30',
-      '--batch-size', '32', '--width', '0.5', '--executor', 'slurm', '--json'], { env: { FF_STEP_PACE_MS: '100' } })
+      '--batch-size', '32', '--width', '0.5', '--executor', 'slurm', '--json'], { env: { FF_STEP_PACE_MS: '400' } })
     const t0 = Date.now()
     const statuses = (): (TaskStatus | null)[] => {
       const runs = existsSync(join(ws, 'runs')) ? readdirSync(join(ws, 'runs')) : []
