@@ -1134,13 +1134,6 @@ static napi_value binary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static void affine_body(const float *restrict x, const float *restrict k, const float *restrict c, float *restrict out,
-                        size_t rows, size_t cols) {
-  for (size_t r = 0; r < rows; r++, x += cols, out += cols)
-    for (size_t t = 0; t < cols; t++) out[t] = x[t] * k[t] + c[t];
-}
-
 // (x − mean) · k + c per channel, rows × cols. Centring first, not x · k − mean · k: when a
 // channel's mean is large against its spread (BatchNorm in training on a small batch) the
 // folded form cancels catastrophically in float32 and the gradients drift (seen: 6e-3 of

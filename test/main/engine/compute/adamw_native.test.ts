@@ -7,18 +7,11 @@ import { FF_ADAMW } from '../../../../src/main/engine/compute/kernels/adamw'
 import { loadNative } from '../../../../src/main/engine/compute/native'
 import { AdamW } from '../../../../src/main/engine/fission/adamw'
 
+import { values } from './values'
+
 const native = loadNative()
 const skip = !native.loaded && process.env.CI !== 'true'
 
-function values(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = scale * ((2 * s) / 2 ** 32 - 1)
-  }
-  return out
-}
 
 const shapes = [[3, 3, 5, 7], [37], [1, 1]]
 const cfg = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }

@@ -10,18 +10,11 @@ import { initBackend } from '../../../../src/main/engine/compute'
 import { registerWasmKernels } from '../../../../src/main/engine/compute/kernels'
 import { loadNative } from '../../../../src/main/engine/compute/native'
 
+import { values } from './values'
+
 const native = loadNative()
 const skip = !native.loaded && process.env.CI !== 'true'
 
-function values(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = scale * ((2 * s) / 2 ** 32 - 1)
-  }
-  return out
-}
 
 function close(got: Float32Array, ref: Float32Array, tol: number): void {
   expect(got.length).toBe(ref.length)
