@@ -172,8 +172,8 @@ export type FissionResult = {
   }[]
 }
 
-/** One metric of a model card: where, which, its value, its bootstrap 95% interval and images (engine/export/card.ts). */
-export type CardMetric = { split: string; metric: string; value: number; ci95?: [number, number]; n?: number }
+/** One metric of a model card: where, which, its value (null on the wire where it was undefined: NaN), its bootstrap 95% interval and images (engine/export/card.ts). */
+export type CardMetric = { split: string; metric: string; value: number | null; ci95?: [number, number]; n?: number }
 
 /** The model card an export writes into the model file (the JSON form of engine/export/card.ts ModelCard). */
 export type ModelCardJson = {

@@ -37,6 +37,6 @@ export const exportCommand: CliCommand = {
     out(`sha256 ${r.sha256}`)
     out(`${c.modelName}: ${c.method.kind} of ${c.method.ingredients.length} model(s), dataset ${c.dataset.name} (${c.dataset.classes.length} classes)`)
     out(`input float32 [N, ${c.preprocessing.size[0]}, ${c.preprocessing.size[1]}, ${c.preprocessing.channels}] NHWC = (pixel/255 − [${c.preprocessing.mean.join(', ')}]) / [${c.preprocessing.std.join(', ')}]`)
-    for (const m of c.metrics) out(`  ${m.split} ${m.metric} ${m.value.toFixed(4)}${m.ci95 ? ` [${m.ci95[0].toFixed(4)}, ${m.ci95[1].toFixed(4)}]` : ''}`)
+    for (const m of c.metrics) out(`  ${m.split} ${m.metric} ${m.value === null ? 'undefined' : m.value.toFixed(4)}${m.ci95 ? ` [${m.ci95[0].toFixed(4)}, ${m.ci95[1].toFixed(4)}]` : ''}`)
   }
 }

@@ -1,8 +1,9 @@
 /**
- * Reads the result of a 'fuse' job (the engine's FuseReport rows, as JSON) into typed rows,
- * checking every field: the renderer treats what it receives as untrusted.
+ * The fuse job's typed result (src/shared/job-results.ts FuseResult) as the Fusion and OOD
+ * views show it: intervals as lo/hi, per-level corruption values, the ensemble's cost.
  */
 import type { Json } from '../../shared/api'
+import type { FuseMethodRow, FuseResult, ValueCi } from '../../shared/job-results'
 import { METRIC_INFO } from '../../shared/vocabulary'
 
 /** A metric with its 95% bootstrap interval (null bounds when undefined). */
@@ -48,65 +49,40 @@ export interface FuseView {
   methods: FuseRow[]
 }
 
-type Obj = Record<string, Json>
-const obj = (v: Json | undefined): Obj | null => (v && typeof v === 'object' && !Array.isArray(v) ? v : null)
-const num = (v: Json | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
-const str = (v: Json | undefined, d = ''): string => (typeof v === 'string' ? v : d)
+const withCi = ({ value, ci }: ValueCi): MetricCi => ({ value, lo: ci[0], hi: ci[1] })
+const mapValues = <A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B> =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]))
 
-function metricMap(v: Json | undefined): Record<string, MetricCi> {
-  const out: Record<string, MetricCi> = {}
-  for (const [k, m] of Object.entries(obj(v) ?? {})) {
-    const o = obj(m)
-    const ci = Array.isArray(o?.ci) ? o.ci : []
-    if (o) out[k] = { value: num(o.value), lo: num(ci[0]), hi: num(ci[1]) }
-  }
-  return out
+/** The forward passes per image a method's accounting records, or null. */
+function inferencesPerImage(accounting: Json): number | null {
+  const n = accounting && typeof accounting === 'object' && !Array.isArray(accounting) ? accounting.inferencesPerImage : null
+  return typeof n === 'number' ? n : null
 }
 
-function row(v: Json): FuseRow | null {
-  const r = obj(v)
-  if (!r || typeof r.method !== 'string') return null
-  const vs = obj(r.vsBest)
-  const vsCi = Array.isArray(vs?.ci) ? vs.ci : []
-  const ood: FuseRow['ood'] = {}
-  for (const [id, o] of Object.entries(obj(r.ood) ?? {})) ood[id] = metricMap(obj(o)?.metrics)
-  const corruptions: FuseRow['corruptions'] = {}
-  for (const [id, levels] of Object.entries(obj(r.corruptions) ?? {})) {
-    if (Array.isArray(levels)) corruptions[id] = levels.map((l) => Object.fromEntries(Object.entries(obj(l) ?? {}).map(([k, x]) => [k, num(x)])))
-  }
+function row(r: FuseMethodRow): FuseRow {
   return {
     method: r.method,
-    label: str(r.label, r.method),
-    kind: str(r.kind),
-    modelId: typeof r.modelId === 'string' ? r.modelId : null,
-    val: num(r.val),
-    test: metricMap(r.test),
-    testN: num(r.testN),
-    vsBest: vs ? { difference: num(vs.difference), lo: num(vsCi[0]), hi: num(vsCi[1]), p: num(vs.p) } : null,
-    ood,
-    corruptions,
-    epochs: num(r.epochs),
-    seconds: num(r.seconds),
-    inferencesPerImage: num(obj(r.accounting)?.inferencesPerImage),
-    tree: r.tree ?? null
+    label: r.label,
+    kind: r.kind,
+    modelId: r.modelId,
+    val: r.val,
+    test: mapValues(r.test, withCi),
+    testN: r.testN,
+    vsBest: r.vsBest ? { difference: r.vsBest.difference, lo: r.vsBest.ci[0], hi: r.vsBest.ci[1], p: r.vsBest.p } : null,
+    ood: mapValues(r.ood, (o) => mapValues(o.metrics, withCi)),
+    corruptions: r.corruptions ?? {},
+    epochs: r.epochs,
+    seconds: r.seconds,
+    inferencesPerImage: inferencesPerImage(r.accounting),
+    tree: r.tree
   }
 }
 
-/** The rows of a fuse job result, or null when it is not one. */
-export function readFuseResult(result: Json): FuseView | null {
-  const r = obj(result)
-  if (!r || !Array.isArray(r.methods)) return null
-  return {
-    runId: str(r.runId),
-    metric: str(r.metric),
-    groupBy: str(r.groupBy),
-    backend: str(r.backend),
-    notes: Array.isArray(r.notes) ? r.notes.filter((n): n is string => typeof n === 'string') : [],
-    methods: r.methods.flatMap((m) => {
-      const x = row(m)
-      return x ? [x] : []
-    })
-  }
+/** The rows of a fuse job's result, or null when there is none yet. */
+export function readFuseResult(result: FuseResult | null): FuseView | null {
+  if (!result) return null
+  const { runId, metric, groupBy, backend, notes, methods } = result
+  return { runId, metric, groupBy, backend, notes, methods: methods.map(row) }
 }
 
 /** Human names of the engine's metric ids. */

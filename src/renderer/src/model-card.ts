@@ -1,5 +1,5 @@
-/** Reads the model card an export job returns (checked field by field; pure). */
-import type { Json } from '../../shared/api'
+/** The parts of an export job's model card (src/shared/job-results.ts ExportResult) the interface shows. */
+import type { ExportResult } from '../../shared/job-results'
 
 /** The parts of a model card the interface shows. */
 export interface CardView {
@@ -16,34 +16,24 @@ export interface CardView {
   weightsSha256: string
 }
 
-type Obj = Record<string, Json>
-const obj = (v: Json | undefined): Obj | null => (v && typeof v === 'object' && !Array.isArray(v) ? v : null)
-const str = (v: Json | undefined): string => (typeof v === 'string' ? v : '')
-const num = (v: Json | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
-
-/** The card of an export job result ({ file, sha256, card, files }), or null. */
-export function readCard(result: Json): CardView | null {
-  const card = obj(obj(result)?.card)
-  if (!card || typeof card.modelName !== 'string') return null
-  const dataset = obj(card.dataset)
-  const method = obj(card.method)
+/** The card of an export job's result, or null when there is none yet. */
+export function readCard(result: ExportResult | null): CardView | null {
+  if (!result) return null
+  const { modelName, createdAt, architecture, dataset, method, metrics, weightsSha256 } = result.card
   return {
-    modelName: card.modelName,
-    createdAt: str(card.createdAt),
-    architecture: str(obj(card.architecture)?.name),
-    dataset: str(dataset?.name),
-    task: str(dataset?.task),
-    classes: Array.isArray(dataset?.classes) ? dataset.classes.filter((c): c is string => typeof c === 'string') : [],
-    method: str(method?.kind),
-    description: str(method?.description),
-    ingredients: Array.isArray(method?.ingredients) ? method.ingredients.length : 0,
-    metrics: (Array.isArray(card.metrics) ? card.metrics : []).flatMap((m) => {
-      const o = obj(m)
-      const value = num(o?.value)
-      if (!o || value === null) return []
-      const ci = Array.isArray(o.ci95) ? o.ci95 : []
-      return [{ split: str(o.split), metric: str(o.metric), value, lo: num(ci[0]), hi: num(ci[1]), n: num(o.n) }]
-    }),
-    weightsSha256: str(card.weightsSha256)
+    modelName,
+    createdAt,
+    architecture: architecture.name,
+    dataset: dataset.name,
+    task: dataset.task,
+    classes: dataset.classes,
+    method: method.kind,
+    description: method.description ?? '',
+    ingredients: method.ingredients.length,
+    // a metric undefined on its split (NaN) arrives as null in JSON: nothing to show
+    metrics: metrics.flatMap(({ split, metric, value, ci95, n }) =>
+      typeof value === 'number' ? [{ split, metric, value, lo: ci95?.[0] ?? null, hi: ci95?.[1] ?? null, n: n ?? null }] : []
+    ),
+    weightsSha256
   }
 }

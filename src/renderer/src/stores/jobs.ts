@@ -2,7 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, triggerRef } from 'vue'
 import type { JobEvent, JobProgress, JobRecord, Json } from '../../../shared/api'
 import type { JobKindId, JobParamsInput } from '../../../shared/jobs'
-import type { JobRecordOf } from '../../../shared/job-results'
+import { isJobOf, type JobKindName, type JobRecordOf } from '../../../shared/job-results'
 import { api } from '../api'
 import { toUiError } from '../errors'
 import type { UiError } from '../errors'
@@ -136,9 +136,10 @@ export const useJobsStore = defineStore('jobs', () => {
   }
 
   /** Jobs of one kind, newest first (a getter returning a function: views read it, never stub it). */
-  const ofKind = computed(() => (kind: string): JobRecord[] =>
+  /** The jobs of one kind, newest first, their results typed as that kind's. */
+  const ofKind = computed(() => <K extends JobKindName>(kind: K): JobRecordOf<K>[] =>
     Object.values(jobs.value)
-      .filter((j) => j.kind === kind)
+      .filter((j): j is JobRecord & JobRecordOf<K> => isJobOf(j, kind))
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
   )
 
