@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { mount } from '@vue/test-utils'
 import { defineComponent, h, nextTick, ref } from 'vue'
+import type { Component } from 'vue'
 import DataTable from '../../../src/renderer/src/components/DataTable.vue'
 import LabelledSelect from '../../../src/renderer/src/components/LabelledSelect.vue'
 import Panel from '../../../src/renderer/src/components/Panel.vue'
@@ -26,12 +27,15 @@ const columns: Column<Row>[] = [
   { key: 'tag', label: 'Tag' }
 ]
 
+/** Mounts the (generic) table with rows of type Row. */
+const table = (props: Record<string, unknown>, slots: Record<string, unknown> = {}) => mount(DataTable as Component, { props, slots })
+
 describe('DataTable', () => {
   it('draws a header per column and a row per item: text, intervals, slots, row headers and right-aligned numbers', () => {
-    const w = mount(DataTable, {
-      props: { columns, rows, selected: 'r2', rowTest: 'row', 'data-test': 'the-table' },
-      slots: { 'cell-tag': ({ row }: { row: Row }) => h('em', row.name.toUpperCase()) }
-    })
+    const w = table(
+      { columns, rows, selected: 'r2', rowTest: 'row', 'data-test': 'the-table' },
+      { 'cell-tag': ({ row }: { row: Row }) => h('em', row.name.toUpperCase()) }
+    )
     expect(w.find('table').attributes('data-test')).toBe('the-table')
     expect(w.findAll('thead th').map((t) => t.text())).toEqual(['Name', 'Score', 'Test', 'Tag'])
     const body = w.findAll('tbody tr')
@@ -46,7 +50,7 @@ describe('DataTable', () => {
   })
 
   it('marks the sorted column, reports header clicks of sortable columns only, and a picked row', async () => {
-    const w = mount(DataTable, { props: { columns, rows, sortKey: 'score', direction: 'asc' as const } })
+    const w = table({ columns, rows, sortKey: 'score', direction: 'asc' })
     const heads = w.findAll('thead th')
     expect(heads.map((t) => t.text())).toEqual(['Name', 'Score ▲', 'Test', 'Tag'])
     expect(heads[1].classes()).toEqual(expect.arrayContaining(['sortable', 'sorted', 'num']))
@@ -60,10 +64,10 @@ describe('DataTable', () => {
   })
 
   it('says its sentence instead of an empty table, and shows the empty table without one', () => {
-    const empty = mount(DataTable, { props: { columns, rows: [], empty: 'Nothing yet.' } })
+    const empty = table({ columns, rows: [], empty: 'Nothing yet.' })
     expect(empty.find('table').exists()).toBe(false)
     expect(empty.find('p.muted').text()).toBe('Nothing yet.')
-    const bare = mount(DataTable, { props: { columns, rows: [] } })
+    const bare = table({ columns, rows: [] })
     expect(bare.findAll('thead th')).toHaveLength(4)
     expect(bare.findAll('tbody tr')).toHaveLength(0)
   })
