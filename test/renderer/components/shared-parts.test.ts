@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-/** The renderer's shared parts: the table, the labelled select's v-model, the choice with a fallback, the card. */
+/** The renderer's shared parts: the table, the labelled select, the choice with a fallback, the card. */
 import { describe, expect, it } from 'vitest'
 import { mount } from '@vue/test-utils'
 import { defineComponent, h, nextTick, ref } from 'vue'
@@ -74,7 +74,7 @@ describe('DataTable', () => {
 })
 
 describe('LabelledSelect', () => {
-  it('binds with v-model:value and passes other attributes to the select', async () => {
+  it('passes other attributes to the select, and a parent binding follows its choice', async () => {
     const Parent = defineComponent({
       setup() {
         const pick = ref('b')
@@ -86,7 +86,7 @@ describe('LabelledSelect', () => {
               'aria-label': 'The pick',
               options: [{ id: 'a', label: 'Alpha' }, { id: 'b', label: 'Beta' }],
               value: pick.value,
-              'onUpdate:value': (v: string) => (pick.value = v)
+              onChoose: (v: string) => (pick.value = v)
             }),
             h('output', pick.value)
           ])
@@ -94,9 +94,11 @@ describe('LabelledSelect', () => {
     })
     const w = mount(Parent)
     expect(w.find('#x').attributes('aria-label')).toBe('The pick')
+    expect(w.find('label').attributes('aria-label')).toBeUndefined()
     expect((w.find('#x').element as HTMLSelectElement).value).toBe('b')
     await w.find('#x').setValue('a')
     expect(w.find('output').text()).toBe('a')
+    expect((w.find('#x').element as HTMLSelectElement).value).toBe('a')
   })
 
   it('offers its `none` sentence as the only choice when there is nothing to choose', () => {
