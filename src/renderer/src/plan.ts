@@ -63,6 +63,12 @@ function formatLrShort(v: number): string {
   return `${Number(m)}e${Number(e)}`
 }
 
+/** The selection metric a run recorded in its config, else the default one. */
+export function metricOf(config: unknown): string {
+  const c = config && typeof config === 'object' && !Array.isArray(config) ? (config as Record<string, unknown>) : null
+  return typeof c?.metric === 'string' ? c.metric : PLAN_DEFAULTS.metric
+}
+
 /** The plan settings a run recorded in its config, or null when they are not there. */
 export function settingsOf(config: unknown): PlanSettings | null {
   if (!config || typeof config !== 'object' || Array.isArray(config)) return null

@@ -22,3 +22,26 @@ export function sortRows<T>(rows: readonly T[], key: (row: T) => Cell, direction
     .sort((x, y) => compareCells(x.k, y.k, direction) || x.i - y.i)
     .map((x) => x.row)
 }
+
+/** A column of a DataTable over rows of type T. */
+export interface Column<T> {
+  /** Unique among the table's columns; also its sort key and the name of its slot (`cell-KEY`). */
+  key: string
+  /** Header text. */
+  label: string
+  /** Right-aligned (numbers). */
+  num?: boolean
+  /** Clicking the header sorts by this column (the table emits `sort`). */
+  sortable?: boolean
+  /** A header cell (th) in each row, e.g. the row's name. */
+  head?: boolean
+  /** The cell's text, when neither `ci` nor a `cell-KEY` slot draws it. */
+  text?: (row: T) => string | number
+  /** The cell's value with its 95% confidence interval (drawn by CiCell). */
+  ci?: (row: T) => { value?: number | null; lo?: number | null; hi?: number | null } | undefined
+}
+
+/** The arrow a sorted column's header ends with. */
+export function sortArrow(key: string, sortKey: string | undefined, direction: Direction | undefined): string {
+  return key === sortKey ? (direction === 'asc' ? ' ▲' : ' ▼') : ''
+}
