@@ -26,23 +26,28 @@ export type ImportResult = {
   enlarged?: number
 }
 
-/** The columns of a CSV manifest and the role the importer gives each (see `inspectDataset`). */
-export type ManifestColumns = {
-  /** The manifest's file name, relative to the chosen folder. */
-  manifest: string
-  /** Every column of its header, in order. */
-  header: string[]
-  /** Column naming the image. */
+/** Which column of a CSV manifest plays which role (engine/data/manifest.ts detects them). */
+export type ColumnRoles = {
+  /** Column naming the image (relative path or id without extension). */
   path: string
-  /** Single class column, when labels are class names or numbers. */
+  /** Single class column (names or integers), when labels are class names or numbers. */
   label?: string
-  /** One-hot or multi-label columns, when labels are spread over columns. */
+  /** One-hot (single-label) or binary (multi-label) label columns, when labels are spread over columns. */
   labels?: string[]
+  /** 'onehot' when `labels` are one-hot columns of one class, 'multilabel' for independent labels. */
   labelKind: 'class' | 'onehot' | 'multilabel'
   /** Column of the dataset's own split, if any. */
   split?: string
   /** Patient / lesion column (its images never straddle splits), if any. */
   group?: string
+}
+
+/** The columns of a CSV manifest and the role the importer gives each (see `inspectDataset`). */
+export type ManifestColumns = ColumnRoles & {
+  /** The manifest's file name, relative to the chosen folder. */
+  manifest: string
+  /** Every column of its header, in order. */
+  header: string[]
 }
 
 /** What `inspectDataset` answers (the result of an 'inspect' job): what an import of that file or folder would see. */
