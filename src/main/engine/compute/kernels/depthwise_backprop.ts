@@ -41,7 +41,8 @@ function forEachTap(info: backend_util.Conv2DInfo, tap: (xo: number, fo: number,
   }
 }
 
-function depthwiseInfo(
+/** The conv info of a depthwise convolution (attrs of either gradient kernel). */
+export function depthwiseInfo(
   xShape: number[],
   filterShape: number[],
   attrs: DepthwiseConv2dNativeBackpropFilterAttrs | DepthwiseConv2dNativeBackpropInputAttrs
@@ -57,6 +58,26 @@ function depthwiseInfo(
   )
 }
 
+/**
+ * A gradient of shape `outShape` summed over every tap of `info`: `tap(p, q, out, c, m)` returns
+ * the visitor adding one tap's terms to `out` (zeroed first), `p` and `q` being heap views of the two
+ * inputs, `c` the input channels and `m` the channel multiplier.
+ */
+function sumOverTaps(
+  backend: BackendWasm,
+  info: backend_util.Conv2DInfo,
+  outShape: number[],
+  inputs: [TensorInfo, TensorInfo],
+  tap: (p: Float32Array, q: Float32Array, out: Float32Array, c: number, m: number) => (xo: number, fo: number, go: number) => void
+): TensorInfo {
+  const out = backend.makeOutput(outShape, 'float32')
+  const view = heapF32(backend, out)
+  view.fill(0)
+  const c = info.inChannels
+  forEachTap(info, tap(heapF32(backend, inputs[0]), heapF32(backend, inputs[1]), view, c, info.outChannels / c))
+  return out
+}
+
 /** dW of a depthwise convolution: dW[a,e,c,m] = Σ x[b,i,j,c] · dy[b,r,q,c·M+m]. */
 export function depthwiseBackpropFilterImpl(
   backend: BackendWasm,
@@ -65,20 +86,12 @@ export function depthwiseBackpropFilterImpl(
   attrs: DepthwiseConv2dNativeBackpropFilterAttrs
 ): TensorInfo {
   const info = depthwiseInfo(x.shape, attrs.filterShape, attrs)
-  const out = backend.makeOutput(attrs.filterShape, 'float32')
-  const xs = heapF32(backend, x)
-  const g = heapF32(backend, dy)
-  const dw = heapF32(backend, out)
-  dw.fill(0)
-  const c = info.inChannels
-  const m = info.outChannels / c
-  forEachTap(info, (xo, fo, go) => {
+  return sumOverTaps(backend, info, attrs.filterShape, [x, dy], (xs, g, dw, c, m) => (xo, fo, go) => {
     for (let k = 0; k < c; k++) {
       const v = xs[xo + k]
       for (let t = 0; t < m; t++) dw[fo + k * m + t] += v * g[go + k * m + t]
     }
   })
-  return out
 }
 
 /** dX of a depthwise convolution: dx[b,i,j,c] = Σ dy[b,r,q,c·M+m] · W[a,e,c,m]. */
@@ -89,21 +102,13 @@ export function depthwiseBackpropInputImpl(
   attrs: DepthwiseConv2dNativeBackpropInputAttrs
 ): TensorInfo {
   const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs)
-  const out = backend.makeOutput(attrs.inputShape, 'float32')
-  const f = heapF32(backend, filter)
-  const g = heapF32(backend, dy)
-  const dx = heapF32(backend, out)
-  dx.fill(0)
-  const c = info.inChannels
-  const m = info.outChannels / c
-  forEachTap(info, (xo, fo, go) => {
+  return sumOverTaps(backend, info, attrs.inputShape, [filter, dy], (f, g, dx, c, m) => (xo, fo, go) => {
     for (let k = 0; k < c; k++) {
       let s = 0
       for (let t = 0; t < m; t++) s += g[go + k * m + t] * f[fo + k * m + t]
       dx[xo + k] += s
     }
   })
-  return out
 }
 
 /** Registration glue for {@link depthwiseBackpropFilterImpl}. */

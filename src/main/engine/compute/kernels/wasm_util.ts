@@ -1,6 +1,6 @@
 // Glue shared by the project's wasm kernels: calling the backend's own kernels
 // directly (no engine bookkeeping, no tape) and reading/writing its heap.
-import { getKernel, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs'
+import { getKernel, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 
 /** Runs another wasm kernel on backend-level tensors; the caller owns (and disposes) the result. */
@@ -33,4 +33,30 @@ export function assertNHWC(kernel: string, dataFormat: string | undefined): void
   if (dataFormat != null && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
     throw new Error(`${kernel} on wasm supports dataFormat 'NHWC' only, got '${dataFormat}'`)
   }
+}
+
+/** A wasm kernel's call: its inputs, attributes and backend. */
+export type WasmKernelArgs = Parameters<KernelFunc>[0]
+
+/**
+ * The registration of a wasm kernel: `f` gets the inputs, the attributes as `A` and the backend,
+ * and the whole call (to hand on to another kernel).
+ */
+export function wasmKernel<A = unknown>(
+  kernelName: string,
+  f: (inputs: Record<string, TensorInfo>, attrs: A, backend: BackendWasm, args: WasmKernelArgs) => TensorInfo | TensorInfo[]
+): KernelConfig {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ((args: WasmKernelArgs) =>
+      f(args.inputs as Record<string, TensorInfo>, args.attrs as unknown as A, args.backend as BackendWasm, args)) as KernelFunc
+  }
+}
+
+/** A new float32 output of `shape`, computed in place by `fill` on its heap view (not called when it is empty). */
+export function floatOutput(backend: BackendWasm, shape: number[], fill: (out: Float32Array) => void): TensorInfo {
+  const out = backend.makeOutput(shape, 'float32')
+  if (shape.every((d) => d > 0)) fill(heapF32(backend, out))
+  return out
 }
