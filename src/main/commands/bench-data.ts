@@ -3,7 +3,7 @@
  * folder and reads one epoch of shuffled training batches from it, reporting throughput and
  * the process's peak resident memory (engine/data/bench.ts says exactly what is measured).
  */
-import { intFlag, startBackend, type CliCommand } from './types'
+import { intFlag, oneOf, startBackend, type CliCommand } from './types'
 
 export const benchDataCommand: CliCommand = {
   command: 'bench data',
@@ -12,13 +12,7 @@ export const benchDataCommand: CliCommand = {
     intFlag('--images <n>', 'images to generate (default 20000)', 1),
     intFlag('--size <px>', 'cache side in pixels (default 224)', 8),
     intFlag('--batch <n>', 'training batch size (default 128)', 1),
-    {
-      flags: '--source <s>', description: 'files (default: generate PNGs and import them) or synthetic (write the cache directly)',
-      parse: (v) => {
-        if (v !== 'files' && v !== 'synthetic') throw new Error(`--source must be files or synthetic, got '${v}'`)
-        return v
-      }
-    }
+    { flags: '--source <s>', description: 'files (default: generate PNGs and import them) or synthetic (write the cache directly)', parse: oneOf('--source', ['files', 'synthetic']) }
   ],
   async run(ctx, _args, o) {
     const { benchData } = await import('../engine/data/bench')

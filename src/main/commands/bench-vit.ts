@@ -1,11 +1,12 @@
 /** `bench vit`: a ViT training step and inference at full size on the active backend (optionally beside PyTorch). */
-import { intFlag, oneOf, startBackend, type CliCommand } from './types'
+import { VIT_ARCHITECTURE_IDS } from '../../shared/vocabulary'
+import { intFlag, oneOf, orList, startBackend, type CliCommand } from './types'
 
 export const benchVitCommand: CliCommand = {
   command: 'bench vit',
   description: 'Time a training step (AdamW) and inference of DeiT-S (or ViT-B/16, ViT-Ti/16) on random images on the active backend.',
   options: [
-    { flags: '--arch <name>', description: 'deit_s16 (default), vit_b16 or vit (ViT-Ti/16)', parse: oneOf('--arch', ['deit_s16', 'vit_b16', 'vit']) },
+    { flags: '--arch <name>', description: `${orList(VIT_ARCHITECTURE_IDS)} (default deit_s16)`, parse: oneOf('--arch', VIT_ARCHITECTURE_IDS) },
     intFlag('--size <px>', 'image side (default 224)', 16),
     intFlag('--batch <n>', 'images per step (default 8)', 1),
     intFlag('--steps <n>', 'timed steps, median taken (default 3)', 1),

@@ -1,6 +1,7 @@
 /** `bench train`: training/inference speed of the active backend (optionally beside PyTorch). */
 import type { BenchArchResult } from '../engine/compute/bench_arch'
 import type { BenchTrainResult } from '../engine/compute/bench'
+import { ARCHITECTURE_IDS } from '../../shared/vocabulary'
 import { intFlag, oneOf, startBackend, type CliCommand } from './types'
 
 export const benchTrainCommand: CliCommand = {
@@ -12,7 +13,7 @@ export const benchTrainCommand: CliCommand = {
     intFlag('--warmup <n>', 'untimed warm-up epochs (with --arch: warm-up steps, default 2)'),
     intFlag('--images <n>', 'random images per epoch (small CNN only)', 1),
     intFlag('--batch <n>', 'mini-batch size (default 64)', 1),
-    { flags: '--arch <name>', description: 'a registered architecture (smallcnn, resnet18, resnet50, mobilenetv2, ...)' },
+    { flags: '--arch <name>', description: `a registered architecture (${ARCHITECTURE_IDS.join(', ')})` },
     intFlag('--size <px>', 'with --arch: input side in pixels (default 64)', 1),
     { flags: '--channels <n>', description: 'with --arch: input channels, 1 or 3 (default 3)', parse: oneOf('--channels', ['1', '3']) },
     intFlag('--steps <n>', 'with --arch: timed steps (median taken; default 5)', 1),

@@ -133,3 +133,8 @@ export async function startBackend(ctx: CliContext): Promise<BackendInfo> {
   if (info.warning) ctx.log(`warning: ${info.warning}`)
   return info
 }
+
+/** Items in words: 'a', 'a or b', 'a, b or c' (a help text's choices, written from the vocabulary's lists). */
+export function orList(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`
+}

@@ -11,30 +11,21 @@ import {
   commonStart, linearRecipe, MERGE_DEFAULTS, MERGE_OPS, mergeKey, nominalRecipe, type MergeOp, type MergeSpec
 } from './merges'
 import type { FusionAccounting, FusionContext, FusionMethodConfig, FusionResult, MethodId, SoupNode } from './methods'
-import { FUSION_METHODS, groupMembers } from './methods'
+import { FUSION_METHODS, groupMembers, methodInfo } from './methods'
 import { recipeKey, type Recipe } from './recipe'
-import { HIER_LEVEL_IDS } from '../../../shared/vocabulary'
+import { FUSION_METHOD_IDS, HIER_LEVEL_IDS, PAPER_HIERARCHIES, type HierLevelId } from '../../../shared/vocabulary'
 
 export { makeMergeScorer, type MergeScorer } from './merges'
 
 /** A level of a hierarchy. */
-export type LevelMethod = 'uniform' | 'greedy' | MergeOp
+export type LevelMethod = HierLevelId
 export const LEVEL_METHODS: readonly LevelMethod[] = HIER_LEVEL_IDS
 
 /** A merge alone, or a hierarchy `hier:OUTER/INNER` of any two levels. */
 export const EXTRA_METHOD_PATTERN = new RegExp(`^(${MERGE_OPS.join('|')}|hier:(${LEVEL_METHODS.join('|')})/(${LEVEL_METHODS.join('|')}))$`)
 
-/** Labels and one-line descriptions of the merge methods. */
-const MERGE_INFO: Record<MergeOp, { label: string; description: string }> = {
-  modelstock: { label: 'Model Stock', description: 'per layer, interpolation between the members\' mean and the starting point by the angle between their updates (Jang et al., 2024)' },
-  ties: { label: 'TIES', description: 'task vectors trimmed to the top 20% magnitudes, sign election, disjoint mean (Yadav et al., 2023)' },
-  dare: { label: 'DARE', description: 'task-vector entries dropped with p = 0.9 and rescaled by 1/(1−p), then averaged (Yu et al., 2024)' },
-  taskarith: { label: 'Task arithmetic', description: 'starting point + λ·Σ task vectors, λ chosen on validation (Ilharco et al., 2023)' }
-}
-
-const ALIASES: Record<string, MethodId> = {
-  'greedy/uniform': 'gou', 'greedy/greedy': 'gog', 'uniform/uniform': 'uou', 'uniform/greedy': 'uog'
-}
+/** `OUTER/INNER` of the paper's hierarchies → their method id (`greedy/uniform` → gou, ...). */
+const ALIASES: Record<string, MethodId> = Object.fromEntries(Object.entries(PAPER_HIERARCHIES).map(([id, [outer, inner]]) => [`${outer}/${inner}`, id as MethodId]))
 
 /** Per-method accounting over both shared scorers. */
 class Tracker {
@@ -152,7 +143,7 @@ async function memberCands(ctx: FusionContext, ids: readonly string[], t: Tracke
 /** A merge method over all members (one level). */
 function flatMethod(op: MergeOp): FusionMethodConfig {
   return {
-    id: op, label: MERGE_INFO[op].label, description: MERGE_INFO[op].description, mergeable: true,
+    ...methodInfo(op), mergeable: true,
     async run(ctx) {
       commonStart(ctx.members, op)
       const t = new Tracker(ctx, op)
@@ -165,7 +156,7 @@ function flatMethod(op: MergeOp): FusionMethodConfig {
 
 /** `hier:OUTER/INNER` with at least one merge-method level. */
 function hierMethod(id: MethodId, outer: LevelMethod, inner: LevelMethod): FusionMethodConfig {
-  const label = (l: LevelMethod): string => (l === 'uniform' || l === 'greedy' ? l : MERGE_INFO[l].label)
+  const label = (l: LevelMethod): string => (l === 'uniform' || l === 'greedy' ? l : methodInfo(l).label)
   return {
     id, label: `${label(outer)} of ${label(inner)}`, mergeable: true,
     description: `hierarchical: each group merged by ${inner}, then the groups merged by ${outer}`,
@@ -242,6 +233,6 @@ export function levelsOf(id: string): [string, string] | null {
 /** Method config by id; throws naming the id when unknown. */
 export function fusionMethod(id: string): FusionMethodConfig {
   const m = FUSION_METHODS.find((c) => c.id === id) ?? extraMethod(id, (a) => FUSION_METHODS.find((c) => c.id === a))
-  if (!m) throw new Error(`unknown fusion method '${id}' (known: ${FUSION_METHODS.map((c) => c.id).join(', ')}, modelstock, ties, dare, taskarith, hier:OUTER/INNER)`)
+  if (!m) throw new Error(`unknown fusion method '${id}' (known: ${FUSION_METHOD_IDS.join(', ')}, hier:OUTER/INNER)`)
   return m
 }

@@ -15,6 +15,7 @@ import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
 import { recordCheckpoint } from '../integrity'
 import { fissionParams } from '../../../shared/jobs'
+import { metricsOf, type MetricId } from '../../../shared/vocabulary'
 import type { FissionResult } from '../../../shared/job-results'
 import { defineJob, type JobContext } from './types'
 import { mergeSlurm, readSlurmDefaults, type SlurmState } from '../slurm'
@@ -83,7 +84,7 @@ export interface MemberRow {
   epoch: number
   epochsTrained: number
   seconds: number
-  val: { acc: number; f1: number; recall: number; kappa: number; auc: number; loss: number }
+  val: Record<MetricId | 'loss', number>
 }
 
 /** The plan settings and units of a fission job's params (pure; also used by `fission --dry-run`). */
@@ -271,7 +272,7 @@ export const fissionJob = defineJob<'fission', FissionState>({
     for (const s of outcome.skipped) ctx.log('warn', `${s.unit} not run: ${s.reason}`)
     const members: MemberRow[] = outcome.members.map((m) => ({
       id: storeId(m.id), group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochsTrained: m.epochsTrained,
-      seconds: m.seconds, val: { acc: m.val.acc, f1: m.val.f1, recall: m.val.recall, kappa: m.val.kappa, auc: m.val.auc, loss: m.val.loss }
+      seconds: m.seconds, val: { ...metricsOf(m.val), loss: m.val.loss }
     }))
     return JSON.parse(JSON.stringify({
       run: {

@@ -151,9 +151,9 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     const fused = { grid: fusedGrid, fgg: await stage('fuse-fgg', (sub) => fuse(sub, fgg)) }
 
     // 5. The best soup by validation (a single model: neither the best member nor the ensemble).
-    const { methodsTable, pickBestSoup, treeText } = await import('../../engine/demo/report')
+    const { methodsTable, pickBestSoup, SOUP_METHOD_IDS, treeText } = await import('../../engine/demo/report')
     const best = pickBestSoup(fused as unknown as Parameters<typeof pickBestSoup>[0])
-    if (!best) throw new Error('no soup to export: give at least one soup method (uniform, greedy, gou, gog, uou, uog)')
+    if (!best) throw new Error(`no soup to export: give at least one soup method (${SOUP_METHOD_IDS.join(', ')})`)
     const exported = await stage('export', async (sub) => (await stages.export.run(sub, exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true }))) as Json)
 
     const runIds = { pretrain: state.stages.pretrain ? ((state.stages.pretrain.result as R).run as R).id as string : null, grid: (grid.run as R).id as string, fgg: (fgg.run as R).id as string }

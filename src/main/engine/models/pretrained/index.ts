@@ -20,13 +20,14 @@ import { looksLikeSafetensors, readSafetensors } from './safetensors'
 import type { FromTorch, FromTorchResult, MappingReport, TorchTensor, TorchTensors } from './tensors'
 import { decodeModel } from '../../export/onnx/model'
 import { fitVitWeights, torchTensorsFromOnnx, vitFromTorch } from '../vit-weights'
+import { VIT_ARCHITECTURE_IDS } from '../../../../shared/vocabulary'
 
 export type { FromTorch, FromTorchResult, MappingReport, TorchTensor, TorchTensors } from './tensors'
 
 /** One family of architectures the import recognises. */
 export interface PretrainedFamily {
   /** Engine architectures it produces. */
-  archs: string[]
+  archs: readonly string[]
   fromTorch: FromTorch
   /** Parameter modules in forward order per variant, for ONNX graphs whose names were folded away. */
   modules?: () => ModuleSpec[][]
@@ -40,7 +41,7 @@ export const PRETRAINED_FAMILIES: PretrainedFamily[] = [
   { archs: ['densenet121'], fromTorch: densenetFromTorch, modules: densenetModules },
   { archs: ['mobilenetv2'], fromTorch: mobilenetv2FromTorch, modules: mobilenetv2Modules },
   // torchvision VisionTransformer and timm deit/vit names; ONNX names recovered from the graph (MatMul weights folded and transposed by the export).
-  { archs: ['deit_s16', 'vit_b16', 'vit'], fromTorch: (t, o) => vitFromTorch(t, o), fromOnnx: (bytes) => torchTensorsFromOnnx(decodeModel(bytes)) }
+  { archs: VIT_ARCHITECTURE_IDS, fromTorch: (t, o) => vitFromTorch(t, o), fromOnnx: (bytes) => torchTensorsFromOnnx(decodeModel(bytes)) }
 ]
 
 /** Input preparation the weights expect: resize to `size`, x/255, then (x − mean)/std per channel. */
