@@ -21,7 +21,7 @@ import type {
   DatasetRecord, EvaluationRecord, ExportRecord, JobEvent, JobRecord, MemberRecord, MetricRecord,
   RunRecord, SoupIngredientRecord, SoupRecord
 } from './records'
-import type { BackendReport, CompareResult, DatasetInspection, JobRecordOf } from './job-results'
+import type { BackendReport, CompareResult, DatasetInspection, JobRecordOf, Preprocessing, WeightsOrigin } from './job-results'
 import type { JobKindId, StartJobRequest, StartJobRequestOf } from './jobs'
 import { fissionParams } from './jobs'
 import { METRIC_IDS } from './vocabulary'
@@ -130,9 +130,9 @@ export interface PretrainedNetwork {
   arch: string
   /** Outputs of its (kept) head. */
   numClasses: number
-  origin: { file: string; format: 'onnx' | 'safetensors'; sha256: string; bytes: number }
+  origin: WeightsOrigin
   /** Input the weights expect: size, channel order, mean and std after x/255. */
-  preprocessing: { size: [number, number]; channels: 3; channelOrder: 'RGB'; mean: number[]; std: number[] }
+  preprocessing: Preprocessing
   tensors: { matched: number; reshaped: number; skipped: number }
   importedAt: string
 }

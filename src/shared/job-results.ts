@@ -217,12 +217,18 @@ export type PredictResult = {
   errors: FileIssue[]
 }
 
+/** Input preparation imported weights expect: resize to `size` (height, width), x/255, then (x − mean)/std per channel. */
+export type Preprocessing = { size: [number, number]; channels: 3; channelOrder: 'RGB'; mean: number[]; std: number[] }
+
+/** The file imported weights came from: its name (never a path), format, SHA-256 and size in bytes. */
+export type WeightsOrigin = { file: string; format: 'onnx' | 'safetensors'; sha256: string; bytes: number }
+
 /** Result of an 'import-weights' job. */
 export type ImportWeightsResult = {
   model: {
     id: string; name: string; arch: string; classes: number
-    preprocessing: { size: [number, number]; channels: 3; channelOrder: 'RGB'; mean: number[]; std: number[] }
-    origin: { file: string; format: 'onnx' | 'safetensors'; sha256: string }
+    preprocessing: Preprocessing
+    origin: Omit<WeightsOrigin, 'bytes'>
     /** Tensor names: matched as they are, reshaped, and left out (the head of another task, ...). */
     tensors: { matched: string[]; reshaped: string[]; skipped: string[] }
   }

@@ -21,6 +21,7 @@ import type { FromTorch, FromTorchResult, MappingReport, TorchTensor, TorchTenso
 import { decodeModel } from '../../export/onnx/model'
 import { fitVitWeights, torchTensorsFromOnnx, vitFromTorch } from '../vit-weights'
 import { VIT_ARCHITECTURE_IDS } from '../../../../shared/vocabulary'
+import type { Preprocessing, WeightsOrigin } from '../../../../shared/job-results'
 
 export type { FromTorch, FromTorchResult, MappingReport, TorchTensor, TorchTensors } from './tensors'
 
@@ -43,16 +44,6 @@ export const PRETRAINED_FAMILIES: PretrainedFamily[] = [
   // torchvision VisionTransformer and timm deit/vit names; ONNX names recovered from the graph (MatMul weights folded and transposed by the export).
   { archs: VIT_ARCHITECTURE_IDS, fromTorch: (t, o) => vitFromTorch(t, o), fromOnnx: (bytes) => torchTensorsFromOnnx(decodeModel(bytes)) }
 ]
-
-/** Input preparation the weights expect: resize to `size`, x/255, then (x − mean)/std per channel. */
-export interface Preprocessing {
-  /** Height, width in pixels. */
-  size: [number, number]
-  channels: 3
-  channelOrder: 'RGB'
-  mean: number[]
-  std: number[]
-}
 
 /** ImageNet's preprocessing, the torchvision and timm convention. */
 export const IMAGENET_PREPROCESSING: Preprocessing = { size: [224, 224], channels: 3, channelOrder: 'RGB', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }
@@ -78,7 +69,7 @@ export interface PretrainedImport {
   report: MappingReport
   preprocessing: Preprocessing
   /** The file's name (no folder), format and SHA-256. */
-  origin: { file: string; format: 'onnx' | 'safetensors'; sha256: string; bytes: number }
+  origin: WeightsOrigin
 }
 
 function perChannel(v: number[] | undefined, fallback: number[], what: string): number[] {
