@@ -2,12 +2,10 @@ import {
   backend_util,
   Conv2DBackpropFilter,
   type Conv2DBackpropFilterAttrs,
-  type KernelConfig,
-  type KernelFunc,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { assertNHWC, heapF32, release, runWasmKernel } from './wasm_util'
+import { assertNHWC, heapF32, release, runWasmKernel, wasmKernel } from './wasm_util'
 
 /** Tuning of Conv2DBackpropFilter (tests lower the limit to exercise both paths). */
 export const conv2dBackpropFilterLimits = {
@@ -121,14 +119,4 @@ function viaConv(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: back
 }
 
 /** Registration glue for {@link conv2dBackpropFilterImpl}. */
-export const conv2dBackpropFilterConfig: KernelConfig = {
-  kernelName: Conv2DBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    conv2dBackpropFilterImpl(
-      backend as BackendWasm,
-      inputs.x as TensorInfo,
-      inputs.dy as TensorInfo,
-      attrs as unknown as Conv2DBackpropFilterAttrs
-    )) as KernelFunc
-}
+export const conv2dBackpropFilterConfig = wasmKernel<Conv2DBackpropFilterAttrs>(Conv2DBackpropFilter, ({ x, dy }, attrs, backend) => conv2dBackpropFilterImpl(backend, x, dy, attrs))

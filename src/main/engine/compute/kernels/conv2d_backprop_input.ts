@@ -2,12 +2,10 @@ import {
   backend_util,
   Conv2DBackpropInput,
   type Conv2DBackpropInputAttrs,
-  type KernelConfig,
-  type KernelFunc,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { assertNHWC, heapF32, release, runWasmKernel } from './wasm_util'
+import { assertNHWC, heapF32, release, runWasmKernel, wasmKernel } from './wasm_util'
 
 /**
  * dX of a 2-D convolution as ONE forward convolution on XNNPACK: the full
@@ -91,14 +89,4 @@ export function conv2dBackpropInputImpl(
 }
 
 /** Registration glue for {@link conv2dBackpropInputImpl}. */
-export const conv2dBackpropInputConfig: KernelConfig = {
-  kernelName: Conv2DBackpropInput,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    conv2dBackpropInputImpl(
-      backend as BackendWasm,
-      inputs.dy as TensorInfo,
-      inputs.filter as TensorInfo,
-      attrs as unknown as Conv2DBackpropInputAttrs
-    )) as KernelFunc
-}
+export const conv2dBackpropInputConfig = wasmKernel<Conv2DBackpropInputAttrs>(Conv2DBackpropInput, ({ dy, filter }, attrs, backend) => conv2dBackpropInputImpl(backend, dy, filter, attrs))

@@ -4,12 +4,10 @@ import {
   DepthwiseConv2dNativeBackpropInput,
   type DepthwiseConv2dNativeBackpropFilterAttrs,
   type DepthwiseConv2dNativeBackpropInputAttrs,
-  type KernelConfig,
-  type KernelFunc,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { heapF32 } from './wasm_util'
+import { heapF32, wasmKernel } from './wasm_util'
 
 type Shape4 = [number, number, number, number]
 
@@ -112,27 +110,7 @@ export function depthwiseBackpropInputImpl(
 }
 
 /** Registration glue for {@link depthwiseBackpropFilterImpl}. */
-export const depthwiseBackpropFilterConfig: KernelConfig = {
-  kernelName: DepthwiseConv2dNativeBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    depthwiseBackpropFilterImpl(
-      backend as BackendWasm,
-      inputs.x as TensorInfo,
-      inputs.dy as TensorInfo,
-      attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs
-    )) as KernelFunc
-}
+export const depthwiseBackpropFilterConfig = wasmKernel<DepthwiseConv2dNativeBackpropFilterAttrs>(DepthwiseConv2dNativeBackpropFilter, ({ x, dy }, attrs, backend) => depthwiseBackpropFilterImpl(backend, x, dy, attrs))
 
 /** Registration glue for {@link depthwiseBackpropInputImpl}. */
-export const depthwiseBackpropInputConfig: KernelConfig = {
-  kernelName: DepthwiseConv2dNativeBackpropInput,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    depthwiseBackpropInputImpl(
-      backend as BackendWasm,
-      inputs.dy as TensorInfo,
-      inputs.filter as TensorInfo,
-      attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs
-    )) as KernelFunc
-}
+export const depthwiseBackpropInputConfig = wasmKernel<DepthwiseConv2dNativeBackpropInputAttrs>(DepthwiseConv2dNativeBackpropInput, ({ dy, filter }, attrs, backend) => depthwiseBackpropInputImpl(backend, dy, filter, attrs))

@@ -1,13 +1,11 @@
 import {
   backend_util,
   MaxPoolGrad,
-  type KernelConfig,
-  type KernelFunc,
   type MaxPoolGradAttrs,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { heapF32 } from './wasm_util'
+import { heapF32, wasmKernel } from './wasm_util'
 
 /**
  * Max-pool gradient in one pass over the windows: each window's dy goes to
@@ -69,14 +67,4 @@ export function maxPoolGradImpl(
 }
 
 /** Registration glue for {@link maxPoolGradImpl}. */
-export const maxPoolGradConfig: KernelConfig = {
-  kernelName: MaxPoolGrad,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    maxPoolGradImpl(
-      backend as BackendWasm,
-      inputs.dy as TensorInfo,
-      inputs.input as TensorInfo,
-      attrs as unknown as MaxPoolGradAttrs
-    )) as KernelFunc
-}
+export const maxPoolGradConfig = wasmKernel<MaxPoolGradAttrs>(MaxPoolGrad, ({ dy, input }, attrs, backend) => maxPoolGradImpl(backend, dy, input, attrs))
