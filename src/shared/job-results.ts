@@ -171,10 +171,13 @@ export type FissionResult = {
     executor?: string; slurm?: { tasks: Json[]; submissions: { jobId: string }[] } | null
     memory?: { limitMiB: number; expectedPeakMiB: number; peakRssMiB: { job: number; units: Record<string, number | null> } }
   }
-  members: {
-    id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number
-    val: Record<string, number | null>
-  }[]
+  members: FissionMember[]
+}
+
+/** A member of a fission result (as the CLI prints it): its hyperparameters and validation loss and metrics (null where undefined). */
+export type FissionMember = {
+  id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number
+  val: Record<string, number | null>
 }
 
 /** One metric of a model card: where, which, its value, its bootstrap 95% interval and images (engine/export/card.ts). */

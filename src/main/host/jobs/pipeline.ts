@@ -120,10 +120,8 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     const oodIds = data.ood as string[]
 
     // 2. The shared starting point, then 3. the grid and FGG plans from it.
-    const plan = {
-      arch: p.arch, width: p.width, metric: p.metric, lpEpochs: p.lpEpochs, lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs,
-      cycle: p.cycle, a1: p.a1, a2: p.a2, batchSize: p.batchSize, workers: p.workers, executor: p.executor, slurm: p.slurm, memoryLimitMiB: p.memoryLimitMiB
-    }
+    // The fission settings: every param but the pipeline's own.
+    const { data: _data, pretrainEpochs: _pretrainEpochs, methods: _methods, corruptions: _corruptions, resamples: _resamples, seed: _seed, ...plan } = p
     const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<Json> => {
       const r = (await stages.fission.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))) as R
       const run = r.run as R
