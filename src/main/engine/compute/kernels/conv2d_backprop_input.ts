@@ -5,7 +5,7 @@ import {
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { assertNHWC, heapF32, release, runWasmKernel, wasmKernel } from './wasm_util'
+import { assertNHWC, heapF32, release, runConv2D, wasmKernel } from './wasm_util'
 
 /**
  * dX of a 2-D convolution as ONE forward convolution on XNNPACK: the full
@@ -53,12 +53,7 @@ export function conv2dBackpropInputImpl(
   let dx: TensorInfo
   if (sh === 1 && sw === 1 && top >= 0 && left >= 0 && bottom >= 0 && right >= 0) {
     // Stride 1: XNNPACK pads for us.
-    dx = runWasmKernel(backend, 'Conv2D', { x: dy, filter: flipped }, {
-      strides: 1,
-      dilations: 1,
-      pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-      dataFormat: 'NHWC'
-    })
+    dx = runConv2D(backend, dy, flipped, 1, [top, bottom, left, right])
   } else {
     const grid = backend.makeOutput([n, hp, wp, co], 'float32')
     const src = heapF32(backend, dy)
@@ -76,12 +71,7 @@ export function conv2dBackpropInputImpl(
         }
       }
     }
-    dx = runWasmKernel(backend, 'Conv2D', { x: grid, filter: flipped }, {
-      strides: 1,
-      dilations: 1,
-      pad: 'valid',
-      dataFormat: 'NHWC'
-    })
+    dx = runConv2D(backend, grid, flipped, 1, 'valid')
     release(backend, grid)
   }
   release(backend, flipped)

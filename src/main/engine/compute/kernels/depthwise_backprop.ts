@@ -7,9 +7,7 @@ import {
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { heapF32, wasmKernel } from './wasm_util'
-
-type Shape4 = [number, number, number, number]
+import { heapF32, wasmKernel, type Shape4 } from './wasm_util'
 
 /**
  * Visits every (input pixel, filter tap, output pixel) triple of a depthwise
@@ -77,40 +75,26 @@ function sumOverTaps(
 }
 
 /** dW of a depthwise convolution: dW[a,e,c,m] = Σ x[b,i,j,c] · dy[b,r,q,c·M+m]. */
-export function depthwiseBackpropFilterImpl(
-  backend: BackendWasm,
-  x: TensorInfo,
-  dy: TensorInfo,
-  attrs: DepthwiseConv2dNativeBackpropFilterAttrs
-): TensorInfo {
-  const info = depthwiseInfo(x.shape, attrs.filterShape, attrs)
-  return sumOverTaps(backend, info, attrs.filterShape, [x, dy], (xs, g, dw, c, m) => (xo, fo, go) => {
-    for (let k = 0; k < c; k++) {
-      const v = xs[xo + k]
-      for (let t = 0; t < m; t++) dw[fo + k * m + t] += v * g[go + k * m + t]
-    }
-  })
-}
+export const depthwiseBackpropFilterConfig = wasmKernel<DepthwiseConv2dNativeBackpropFilterAttrs>(
+  DepthwiseConv2dNativeBackpropFilter,
+  ({ x, dy }, attrs, backend) =>
+    sumOverTaps(backend, depthwiseInfo(x.shape, attrs.filterShape, attrs), attrs.filterShape, [x, dy], (xs, g, dw, c, m) => (xo, fo, go) => {
+      for (let k = 0; k < c; k++) {
+        const v = xs[xo + k]
+        for (let t = 0; t < m; t++) dw[fo + k * m + t] += v * g[go + k * m + t]
+      }
+    })
+)
 
 /** dX of a depthwise convolution: dx[b,i,j,c] = Σ dy[b,r,q,c·M+m] · W[a,e,c,m]. */
-export function depthwiseBackpropInputImpl(
-  backend: BackendWasm,
-  dy: TensorInfo,
-  filter: TensorInfo,
-  attrs: DepthwiseConv2dNativeBackpropInputAttrs
-): TensorInfo {
-  const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs)
-  return sumOverTaps(backend, info, attrs.inputShape, [filter, dy], (f, g, dx, c, m) => (xo, fo, go) => {
-    for (let k = 0; k < c; k++) {
-      let s = 0
-      for (let t = 0; t < m; t++) s += g[go + k * m + t] * f[fo + k * m + t]
-      dx[xo + k] += s
-    }
-  })
-}
-
-/** Registration glue for {@link depthwiseBackpropFilterImpl}. */
-export const depthwiseBackpropFilterConfig = wasmKernel<DepthwiseConv2dNativeBackpropFilterAttrs>(DepthwiseConv2dNativeBackpropFilter, ({ x, dy }, attrs, backend) => depthwiseBackpropFilterImpl(backend, x, dy, attrs))
-
-/** Registration glue for {@link depthwiseBackpropInputImpl}. */
-export const depthwiseBackpropInputConfig = wasmKernel<DepthwiseConv2dNativeBackpropInputAttrs>(DepthwiseConv2dNativeBackpropInput, ({ dy, filter }, attrs, backend) => depthwiseBackpropInputImpl(backend, dy, filter, attrs))
+export const depthwiseBackpropInputConfig = wasmKernel<DepthwiseConv2dNativeBackpropInputAttrs>(
+  DepthwiseConv2dNativeBackpropInput,
+  ({ dy, filter }, attrs, backend) =>
+    sumOverTaps(backend, depthwiseInfo(attrs.inputShape, filter.shape, attrs), attrs.inputShape, [filter, dy], (f, g, dx, c, m) => (xo, fo, go) => {
+      for (let k = 0; k < c; k++) {
+        let s = 0
+        for (let t = 0; t < m; t++) s += g[go + k * m + t] * f[fo + k * m + t]
+        dx[xo + k] += s
+      }
+    })
+)

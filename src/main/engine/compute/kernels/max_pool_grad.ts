@@ -5,7 +5,12 @@ import {
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { heapF32, wasmKernel } from './wasm_util'
+import { heapF32, wasmKernel, type Shape4 } from './wasm_util'
+
+/** The pool info of a MaxPoolGrad (no dilation) of an input of shape `xShape`. */
+export function maxPoolInfo(xShape: number[], a: MaxPoolGradAttrs): backend_util.Conv2DInfo {
+  return backend_util.computePool2DInfo(xShape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode)
+}
 
 /**
  * Max-pool gradient in one pass over the windows: each window's dy goes to
@@ -18,14 +23,7 @@ export function maxPoolGradImpl(
   x: TensorInfo,
   attrs: MaxPoolGradAttrs
 ): TensorInfo {
-  const info = backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode
-  )
+  const info = maxPoolInfo(x.shape, attrs)
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info
   const { top, left } = info.padInfo

@@ -38,6 +38,8 @@ import { adamwKernelConfig } from './adamw'
 import { FF_FILL_ROWS } from './mean_grad'
 import { FF_CLIP_GRAD, FF_RELU_GRAD } from './relu_grad'
 import { FF_BN_REDUCE } from './batchnorm_grad'
+import { backpropFilterInfo } from './conv2d_backprop_filter'
+import { maxPoolInfo } from './max_pool_grad'
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig, depthwiseInfo } from './depthwise_backprop'
 import { assertNHWC, floatOutput, heapF32, wasmKernel } from './wasm_util'
 
@@ -164,7 +166,7 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     }),
     wasmKernel<Conv2DBackpropFilterAttrs>(Conv2DBackpropFilter, ({ x, dy }, a, be) => {
       assertNHWC(Conv2DBackpropFilter, a.dataFormat)
-      const info = convInfo(x, a.filterShape, { ...a, dilations: 1 })
+      const info = backpropFilterInfo(x.shape, a)
       return floatOutput(be, a.filterShape, (out) => addon.conv2dBackpropFilter(heapF32(be, x), heapF32(be, dy), out, nativeGeom(info)))
     }),
     wasmKernel<Conv2DBackpropInputAttrs>(Conv2DBackpropInput, ({ dy, filter }, a, be) => {
@@ -173,7 +175,7 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
       return floatOutput(be, a.inputShape, (out) => addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), out, nativeGeom(info)))
     }),
     wasmKernel<MaxPoolGradAttrs>(MaxPoolGrad, ({ dy, input }, a, be) => {
-      const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode)
+      const info = maxPoolInfo(input.shape, a)
       return floatOutput(be, input.shape, (out) => addon.maxPoolGrad(heapF32(be, dy), heapF32(be, input), out, nativeGeom(info)))
     }),
     { kernelName: Sum, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Sum, false) },

@@ -3,6 +3,9 @@
 import { getKernel, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 
+/** A 4-d (NHWC or HWIO) shape. */
+export type Shape4 = [number, number, number, number]
+
 /** Runs another wasm kernel on backend-level tensors; the caller owns (and disposes) the result. */
 export function runWasmKernel(
   backend: BackendWasm,
@@ -13,6 +16,21 @@ export function runWasmKernel(
   const kernel = getKernel(name, 'wasm')
   if (kernel == null) throw new Error(`wasm backend has no ${name} kernel`)
   return kernel.kernelFunc({ inputs, attrs, backend }) as TensorInfo
+}
+
+/**
+ * The backend's own stride-1 NHWC Conv2D of `x` by `filter` (caller owns the result): `pad` 'valid' or
+ * explicit [top, bottom, left, right] rows and columns of zeros.
+ */
+export function runConv2D(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  dilations: number | [number, number],
+  pad: 'valid' | [number, number, number, number]
+): TensorInfo {
+  const padding = pad === 'valid' ? pad : [[0, 0], [pad[0], pad[1]], [pad[2], pad[3]], [0, 0]]
+  return runWasmKernel(backend, 'Conv2D', { x, filter }, { strides: 1, dilations, pad: padding, dataFormat: 'NHWC' })
 }
 
 /** Frees a backend-level intermediate made by {@link runWasmKernel} or `makeOutput`. */
