@@ -179,9 +179,14 @@ async function localSoups(ctx: FusionContext, t: TrackedScorer, kind: 'uniform' 
 async function flat(ctx: FusionContext, method: MethodId, recipe: Recipe, val: number, steps: GreedyStep[], t: TrackedScorer): Promise<FusionResult> {
   const members = await memberNodes(ctx, ctx.members, (id) => (recipe[id] ?? 0) > 0, recipe)
   const group: SoupNode = { level: 'group', id: 'all', val, kept: true, weight: 1, children: members }
+  return soupResult(ctx, t, method, recipe, val, steps, [group])
+}
+
+/** A soup's result: its recipe, score and selection steps, and its tree (the method's node over `groups`). */
+function soupResult(ctx: FusionContext, t: TrackedScorer, method: MethodId, recipe: Recipe, val: number, steps: GreedyStep[], groups: SoupNode[]): FusionResult {
   return {
     method, kind: 'soup', recipe, val, steps,
-    tree: { level: 'global', id: method, val, kept: true, weight: 1, children: [group] },
+    tree: { level: 'global', id: method, val, kept: true, weight: 1, children: groups },
     accounting: accounting(ctx, t)
   }
 }
@@ -214,11 +219,7 @@ function hierarchical(method: MethodId, local: 'uniform' | 'greedy', global: 'gr
         children: await memberNodes(ctx, l.group.members, (id) => l.kept.has(id), l.recipe)
       })
     }
-    return {
-      method, kind: 'soup', recipe, val, steps,
-      tree: { level: 'global', id: method, val, kept: true, weight: 1, children: groups },
-      accounting: accounting(ctx, t)
-    }
+    return soupResult(ctx, t, method, recipe, val, steps, groups)
   }
 }
 
