@@ -21,9 +21,10 @@ import type {
   DatasetRecord, EvaluationRecord, ExportRecord, JobEvent, JobRecord, MemberRecord, MetricRecord,
   RunRecord, SoupIngredientRecord, SoupRecord
 } from './records'
-import type { BackendReport, DatasetInspection, JobRecordOf } from './job-results'
+import type { BackendReport, CompareResult, DatasetInspection, JobRecordOf, Preprocessing, WeightsOrigin } from './job-results'
 import type { JobKindId, StartJobRequest, StartJobRequestOf } from './jobs'
-import { AUGMENT_PRESET_IDS, METRIC_IDS, PLAN_KINDS } from './vocabulary'
+import { fissionParams } from './jobs'
+import { METRIC_IDS } from './vocabulary'
 
 export type * from './records'
 export type * from './job-results'
@@ -129,9 +130,9 @@ export interface PretrainedNetwork {
   arch: string
   /** Outputs of its (kept) head. */
   numClasses: number
-  origin: { file: string; format: 'onnx' | 'safetensors'; sha256: string; bytes: number }
+  origin: WeightsOrigin
   /** Input the weights expect: size, channel order, mean and std after x/255. */
-  preprocessing: { size: [number, number]; channels: 3; channelOrder: 'RGB'; mean: number[]; std: number[] }
+  preprocessing: Preprocessing
   tensors: { matched: number; reshaped: number; skipped: number }
   importedAt: string
 }
@@ -164,22 +165,11 @@ export interface ModelCurvesReport {
 }
 
 /** What `compareMethods` answers: a paired bootstrap of metric(a) − metric(b) on the same test images. */
-export interface MethodComparison {
+export interface MethodComparison extends CompareResult {
   a: string
   b: string
-  /** Metric id (acc, f1, recall, kappa, auc). */
+  /** Metric id (one of METRIC_IDS). */
   metric: string
-  /** Test images both were scored on. */
-  n: number
-  /** metric(a) − metric(b) on all images, or null when undefined. */
-  difference: number | null
-  /** 95% percentile interval of the difference (null bounds when undefined). */
-  ci: [number | null, number | null]
-  /** Two-sided bootstrap p-value of "no difference", in (0, 1], or null. */
-  p: number | null
-  resamples: number
-  /** Resamples on which the metric was undefined (left out). */
-  undefinedResamples: number
 }
 
 /** What `estimateRun` answers: a plan's size and expected time before it starts. */
@@ -228,21 +218,9 @@ export interface RunMemoryEstimate {
 }
 
 /** The plan settings `estimateRun` takes (the fission job's, all optional but the dataset and plan). */
-const planRequest = z.object({
-  datasetId: id,
-  plan: z.enum(PLAN_KINDS),
-  arch: z.string().min(1).max(64).default('smallcnn'),
-  lpEpochs: z.number().int().min(0).optional(),
-  epochs: z.number().int().min(1).optional(),
-  lrs: z.array(z.number().positive()).min(1).optional(),
-  seeds: z.array(z.number().int().min(0)).min(1).optional(),
-  augs: z.array(z.enum(AUGMENT_PRESET_IDS)).min(1).optional(),
-  fggEpochs: z.number().int().min(1).optional(),
-  cycle: z.number().int().min(2).optional(),
-  batchSize: z.number().int().min(2).optional(),
-  /** Peak resident memory per engine process, MiB (default: 75% of the machine's memory / workers, at most 4 GiB). */
-  memoryLimitMiB: z.number().min(64).optional()
-}).strict()
+const planRequest = fissionParams.pick({
+  plan: true, lpEpochs: true, epochs: true, lrs: true, seeds: true, augs: true, fggEpochs: true, cycle: true, batchSize: true, memoryLimitMiB: true
+}).extend({ datasetId: id, arch: z.string().min(1).max(64).default('smallcnn') }).strict()
 
 /** Every command of the app. */
 export const commands = {

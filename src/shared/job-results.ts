@@ -26,23 +26,28 @@ export type ImportResult = {
   enlarged?: number
 }
 
-/** The columns of a CSV manifest and the role the importer gives each (see `inspectDataset`). */
-export type ManifestColumns = {
-  /** The manifest's file name, relative to the chosen folder. */
-  manifest: string
-  /** Every column of its header, in order. */
-  header: string[]
-  /** Column naming the image. */
+/** Which column of a CSV manifest plays which role (engine/data/manifest.ts detects them). */
+export type ColumnRoles = {
+  /** Column naming the image (relative path or id without extension). */
   path: string
-  /** Single class column, when labels are class names or numbers. */
+  /** Single class column (names or integers), when labels are class names or numbers. */
   label?: string
-  /** One-hot or multi-label columns, when labels are spread over columns. */
+  /** One-hot (single-label) or binary (multi-label) label columns, when labels are spread over columns. */
   labels?: string[]
+  /** 'onehot' when `labels` are one-hot columns of one class, 'multilabel' for independent labels. */
   labelKind: 'class' | 'onehot' | 'multilabel'
   /** Column of the dataset's own split, if any. */
   split?: string
   /** Patient / lesion column (its images never straddle splits), if any. */
   group?: string
+}
+
+/** The columns of a CSV manifest and the role the importer gives each (see `inspectDataset`). */
+export type ManifestColumns = ColumnRoles & {
+  /** The manifest's file name, relative to the chosen folder. */
+  manifest: string
+  /** Every column of its header, in order. */
+  header: string[]
 }
 
 /** What `inspectDataset` answers (the result of an 'inspect' job): what an import of that file or folder would see. */
@@ -166,10 +171,13 @@ export type FissionResult = {
     executor?: string; slurm?: { tasks: Json[]; submissions: { jobId: string }[] } | null
     memory?: { limitMiB: number; expectedPeakMiB: number; peakRssMiB: { job: number; units: Record<string, number | null> } }
   }
-  members: {
-    id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number
-    val: Record<string, number | null>
-  }[]
+  members: FissionMember[]
+}
+
+/** A member of a fission result (as the CLI prints it): its hyperparameters and validation loss and metrics (null where undefined). */
+export type FissionMember = {
+  id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number
+  val: Record<string, number | null>
 }
 
 /** One metric of a model card: where, which, its value (null on the wire where it was undefined: NaN), its bootstrap 95% interval and images (engine/export/card.ts). */
@@ -212,12 +220,18 @@ export type PredictResult = {
   errors: FileIssue[]
 }
 
+/** Input preparation imported weights expect: resize to `size` (height, width), x/255, then (x − mean)/std per channel. */
+export type Preprocessing = { size: [number, number]; channels: 3; channelOrder: 'RGB'; mean: number[]; std: number[] }
+
+/** The file imported weights came from: its name (never a path), format, SHA-256 and size in bytes. */
+export type WeightsOrigin = { file: string; format: 'onnx' | 'safetensors'; sha256: string; bytes: number }
+
 /** Result of an 'import-weights' job. */
 export type ImportWeightsResult = {
   model: {
     id: string; name: string; arch: string; classes: number
-    preprocessing: { size: [number, number]; channels: 3; channelOrder: 'RGB'; mean: number[]; std: number[] }
-    origin: { file: string; format: 'onnx' | 'safetensors'; sha256: string }
+    preprocessing: Preprocessing
+    origin: Omit<WeightsOrigin, 'bytes'>
     /** Tensor names: matched as they are, reshaped, and left out (the head of another task, ...). */
     tensors: { matched: string[]; reshaped: string[]; skipped: string[] }
   }

@@ -5,7 +5,7 @@
  *
  * Pure TypeScript: no node:*, no electron.
  */
-import type { AugmentPreset, MetricId, PlanKind } from './vocabulary'
+import { GRID_AUGMENT_IDS, type AugmentPreset, type MetricId, type PlanKind } from './vocabulary'
 
 export type { PlanKind } from './vocabulary'
 
@@ -51,7 +51,7 @@ export interface PlanSettings {
 export const PLAN_DEFAULTS: Omit<PlanSettings, 'kind'> = {
   lrs: [1e-3, 5e-4, 1e-4, 5e-5, 1e-5, 5e-6, 1e-6, 1e-7],
   seeds: [0, 1],
-  augs: ['minimal', 'medium', 'heavy'],
+  augs: [...GRID_AUGMENT_IDS],
   epochs: 50,
   fggEpochs: 17,
   cycle: 4,

@@ -20,6 +20,11 @@ export function isMetricId(id: string): id is MetricId {
   return (METRIC_IDS as readonly string[]).includes(id)
 }
 
+/** The metrics of `values` alone, in {@link METRIC_IDS} order. */
+export function metricsOf<T>(values: Readonly<Record<MetricId, T>>): Record<MetricId, T> {
+  return Object.fromEntries(METRIC_IDS.map((id) => [id, values[id]])) as Record<MetricId, T>
+}
+
 /** Each metric: `label` as in tables, `name` in a sentence or an axis, `description` as in the forms. */
 export const METRIC_INFO: readonly { id: MetricId; label: string; name: string; description: string }[] = [
   { id: 'acc', label: 'Accuracy', name: 'accuracy', description: 'Accuracy' },
@@ -45,7 +50,7 @@ export type MethodId = NamedMethodId | `hier:${string}/${string}`
 /** Methods whose result is one set of weights merged flat over all members (no groups). */
 export const FLAT_METHOD_IDS = ['best', 'uniform', 'greedy', ...MERGE_OP_IDS] as const
 /** The paper's hierarchical soups as [outer, inner] levels. */
-export const PAPER_HIERARCHIES: Readonly<Record<'gou' | 'gog' | 'uou' | 'uog', readonly [HierLevelId, HierLevelId]>> = {
+export const PAPER_HIERARCHIES: Readonly<Record<'gou' | 'gog' | 'uou' | 'uog', readonly ['uniform' | 'greedy', 'uniform' | 'greedy']>> = {
   gou: ['greedy', 'uniform'], gog: ['greedy', 'greedy'], uou: ['uniform', 'uniform'], uog: ['uniform', 'greedy']
 }
 /** The `hier:OUTER/INNER` grammar, both levels among {@link HIER_LEVEL_IDS}. */
@@ -78,15 +83,15 @@ export const FUSION_METHOD_INFO: readonly { id: NamedMethodId; label: string; de
   { id: 'taskarith', label: 'Task arithmetic', description: 'starting point + λ × the sum of task vectors, λ chosen on validation (Ilharco et al., 2023)' }
 ]
 
+/** Each id of `ids` with its label from `labels` (keyed by id: the compiler checks that every id has one). */
+function labelled<Id extends string>(ids: readonly Id[], labels: Record<Id, string>): readonly { id: Id; label: string }[] {
+  return ids.map((id) => ({ id, label: labels[id] }))
+}
+
 /** Each hierarchy level with its label. */
-export const HIER_LEVEL_INFO: readonly { id: HierLevelId; label: string }[] = [
-  { id: 'uniform', label: 'uniform' },
-  { id: 'greedy', label: 'greedy' },
-  { id: 'modelstock', label: 'Model Stock' },
-  { id: 'ties', label: 'TIES' },
-  { id: 'dare', label: 'DARE' },
-  { id: 'taskarith', label: 'task arithmetic' }
-]
+export const HIER_LEVEL_INFO = labelled(HIER_LEVEL_IDS, {
+  uniform: 'uniform', greedy: 'greedy', modelstock: 'Model Stock', ties: 'TIES', dare: 'DARE', taskarith: 'task arithmetic'
+})
 
 /** Augmentation presets (METHOD.md), from none to heavy. */
 export const AUGMENT_PRESET_IDS = ['none', 'minimal', 'medium', 'heavy'] as const
@@ -96,28 +101,24 @@ export const GRID_AUGMENT_IDS = ['minimal', 'medium', 'heavy'] as const satisfie
 export type GridAugmentPreset = (typeof GRID_AUGMENT_IDS)[number]
 
 /** Each augmentation preset with its label. */
-export const AUGMENT_PRESET_INFO: readonly { id: AugmentPreset; label: string }[] = [
-  { id: 'none', label: 'None' },
-  { id: 'minimal', label: 'Minimal (random resized crop 0.9–1.0)' },
-  { id: 'medium', label: 'Medium (crop 0.08–1.0, flip, colour jitter)' },
-  { id: 'heavy', label: 'Heavy (crop 0.7–1.2, RandAugment 2 ops, magnitude 15)' }
-]
+export const AUGMENT_PRESET_INFO = labelled(AUGMENT_PRESET_IDS, {
+  none: 'None',
+  minimal: 'Minimal (random resized crop 0.9–1.0)',
+  medium: 'Medium (crop 0.08–1.0, flip, colour jitter)',
+  heavy: 'Heavy (crop 0.7–1.2, RandAugment 2 ops, magnitude 15)'
+})
 
 /** Architecture ids (the engine's models registry keys), in the order the forms offer them. */
 export const ARCHITECTURE_IDS = ['smallcnn', 'resnet18', 'resnet50', 'mobilenetv2', 'densenet121', 'deit_s16', 'vit_b16', 'vit'] as const
 export type ArchitectureId = (typeof ARCHITECTURE_IDS)[number]
+/** The Vision Transformers among them (DeiT-S, ViT-B/16, and `vit` of any dimensions). */
+export const VIT_ARCHITECTURE_IDS = ['deit_s16', 'vit_b16', 'vit'] as const satisfies readonly ArchitectureId[]
 
 /** Each architecture with its label. */
-export const ARCHITECTURE_INFO: readonly { id: ArchitectureId; label: string }[] = [
-  { id: 'smallcnn', label: 'Small CNN (28 px, CPU friendly)' },
-  { id: 'resnet18', label: 'ResNet-18' },
-  { id: 'resnet50', label: 'ResNet-50' },
-  { id: 'mobilenetv2', label: 'MobileNetV2' },
-  { id: 'densenet121', label: 'DenseNet-121' },
-  { id: 'deit_s16', label: 'DeiT-S (ViT-S/16)' },
-  { id: 'vit_b16', label: 'ViT-B/16' },
-  { id: 'vit', label: 'ViT-Ti/16 (DeiT-Ti)' }
-]
+export const ARCHITECTURE_INFO = labelled(ARCHITECTURE_IDS, {
+  smallcnn: 'Small CNN (28 px, CPU friendly)', resnet18: 'ResNet-18', resnet50: 'ResNet-50', mobilenetv2: 'MobileNetV2',
+  densenet121: 'DenseNet-121', deit_s16: 'DeiT-S (ViT-S/16)', vit_b16: 'ViT-B/16', vit: 'ViT-Ti/16 (DeiT-Ti)'
+})
 
 /** Fission plan kinds. */
 export const PLAN_KINDS = ['grid', 'fgg', 'pretrain'] as const

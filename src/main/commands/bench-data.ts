@@ -3,28 +3,20 @@
  * folder and reads one epoch of shuffled training batches from it, reporting throughput and
  * the process's peak resident memory (engine/data/bench.ts says exactly what is measured).
  */
-import { intOption, type CliCommand } from './types'
+import { intFlag, oneOf, startBackend, type CliCommand } from './types'
 
 export const benchDataCommand: CliCommand = {
   command: 'bench data',
   description: 'Build a 20,000-image 224 px dataset cache and read one shuffled epoch; report speed and peak memory.',
   options: [
-    { flags: '--images <n>', description: 'images to generate (default 20000)', parse: intOption('--images', 1) },
-    { flags: '--size <px>', description: 'cache side in pixels (default 224)', parse: intOption('--size', 8) },
-    { flags: '--batch <n>', description: 'training batch size (default 128)', parse: intOption('--batch', 1) },
-    {
-      flags: '--source <s>', description: 'files (default: generate PNGs and import them) or synthetic (write the cache directly)',
-      parse: (v) => {
-        if (v !== 'files' && v !== 'synthetic') throw new Error(`--source must be files or synthetic, got '${v}'`)
-        return v
-      }
-    }
+    intFlag('--images <n>', 'images to generate (default 20000)', 1),
+    intFlag('--size <px>', 'cache side in pixels (default 224)', 8),
+    intFlag('--batch <n>', 'training batch size (default 128)', 1),
+    { flags: '--source <s>', description: 'files (default: generate PNGs and import them) or synthetic (write the cache directly)', parse: oneOf('--source', ['files', 'synthetic']) }
   ],
   async run(ctx, _args, o) {
-    const { initBackend } = await import('../engine/compute')
     const { benchData } = await import('../engine/data/bench')
-    const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })
-    if (info.warning) ctx.log(`warning: ${info.warning}`)
+    await startBackend(ctx)
     return benchData({
       images: o.images as number | undefined, size: o.size as number | undefined, batchSize: o.batch as number | undefined,
       source: o.source as 'files' | 'synthetic' | undefined, onProgress: (m) => ctx.log(m)

@@ -1,7 +1,7 @@
 /** `bench fission`: Fashion-MNIST pretraining → FGG on RetinaMNIST; wall times and test kappa (engine/fission/bench.ts). */
 import { resolve } from 'node:path'
 import { METRIC_IDS } from '../../shared/vocabulary'
-import { intOption, listOf, oneOf, positive, table, type CliCommand } from './types'
+import { intFlag, listOf, oneOf, positive, startBackend, table, type CliCommand } from './types'
 
 export const benchFissionCommand: CliCommand = {
   command: 'bench fission',
@@ -12,23 +12,21 @@ export const benchFissionCommand: CliCommand = {
     { flags: '--work <dir>', description: 'working folder, kept (a rerun resumes); default a new temporary folder' },
     { flags: '--arch <name>', description: 'architecture (default smallcnn)' },
     { flags: '--pretrained <dir>', description: 'start from this pretrained checkpoint folder instead of pretraining (e.g. WORK/pretrain/pretrain/best of an earlier run)' },
-    { flags: '--pretrain-epochs <n>', description: 'pretraining epochs (default 4)', parse: intOption('--pretrain-epochs', 1) },
-    { flags: '--pretrain-images <n>', description: 'pretrain on the first n training images only (default all 54,000)', parse: intOption('--pretrain-images', 1) },
+    intFlag('--pretrain-epochs <n>', 'pretraining epochs (default 4)', 1),
+    intFlag('--pretrain-images <n>', 'pretrain on the first n training images only (default all 54,000)', 1),
     { flags: '--lrs <list>', description: 'FGG base learning rates (default METHOD.md\'s 8)', parse: listOf('--lrs', positive('--lrs')) },
-    { flags: '--epochs <n>', description: 'FGG base epochs (default 10)', parse: intOption('--epochs', 1) },
-    { flags: '--fgg-epochs <n>', description: 'FGG cyclic epochs (default 17)', parse: intOption('--fgg-epochs', 1) },
-    { flags: '--cycle <n>', description: 'cycle length, epochs (default 4)', parse: intOption('--cycle', 2) },
-    { flags: '--lp-epochs <n>', description: 'linear-probe epochs (default 10)', parse: intOption('--lp-epochs') },
-    { flags: '--batch-size <n>', description: 'images per batch (default 128)', parse: intOption('--batch-size', 2) },
+    intFlag('--epochs <n>', 'FGG base epochs (default 10)', 1),
+    intFlag('--fgg-epochs <n>', 'FGG cyclic epochs (default 17)', 1),
+    intFlag('--cycle <n>', 'cycle length, epochs (default 4)', 2),
+    intFlag('--lp-epochs <n>', 'linear-probe epochs (default 10)'),
+    intFlag('--batch-size <n>', 'images per batch (default 128)', 2),
     { flags: '--metric <id>', description: 'selection metric (default kappa)', parse: oneOf('--metric', METRIC_IDS) },
-    { flags: '--workers <n>', description: 'engine processes at once (default one per core)', parse: intOption('--workers', 1) },
+    intFlag('--workers <n>', 'engine processes at once (default one per core)', 1),
     { flags: '--fuse', description: 'then fuse the members (best, uniform, greedy, GoU, GoG, corruption suite) and time it' }
   ],
   async run(ctx, _args, o) {
     const { benchFission } = await import('../engine/fission/bench')
-    const { initBackend } = await import('../engine/compute')
-    const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })
-    if (info.warning) ctx.log(`warning: ${info.warning}`)
+    const info = await startBackend(ctx)
     const repo = resolve(import.meta.dirname, '../../..')
     return benchFission({
       data: o.data ? resolve(String(o.data)) : resolve(repo, '../shared/data/medmnist/retinamnist.npz'),

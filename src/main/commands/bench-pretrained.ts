@@ -1,20 +1,18 @@
 /** `bench pretrained`: imported torchvision networks at full size against PyTorch's logits (the issue's Bar). */
-import { intOption, listOf, type CliCommand } from './types'
+import { intFlag, listOf, startBackend, type CliCommand } from './types'
 
 export const benchPretrainedCommand: CliCommand = {
   command: 'bench pretrained',
   description: 'Import seeded torchvision networks (safetensors and ONNX) and compare their logits with PyTorch on random images.',
   options: [
-    { flags: '--size <px>', description: 'image side (default 224)', parse: intOption('--size', 32) },
-    { flags: '--images <n>', description: 'random images (default 32)', parse: intOption('--images', 1) },
+    intFlag('--size <px>', 'image side (default 224)', 32),
+    intFlag('--images <n>', 'random images (default 32)', 1),
     { flags: '--nets <list>', description: 'resnet18,resnet50,densenet121,mobilenet_v2,vit_s16 (DeiT-S shape) (default all)', parse: listOf('--nets', (s) => s) },
     { flags: '--formats <list>', description: 'safetensors,onnx,preserve.onnx (default safetensors,onnx)', parse: listOf('--formats', (s) => s) }
   ],
   async run(ctx, _args, o) {
-    const { initBackend } = await import('../engine/compute')
     const { benchPretrained } = await import('../engine/models/pretrained/bench')
-    const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })
-    if (info.warning) ctx.log(`warning: ${info.warning}`)
+    const info = await startBackend(ctx)
     const r = await benchPretrained({ size: o.size as number | undefined, images: o.images as number | undefined, nets: o.nets as string[] | undefined, formats: o.formats as string[] | undefined, log: (l) => ctx.log(l) })
     return { backend: info.backend, ...r }
   },

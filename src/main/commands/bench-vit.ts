@@ -1,23 +1,22 @@
 /** `bench vit`: a ViT training step and inference at full size on the active backend (optionally beside PyTorch). */
-import { intOption, oneOf, type CliCommand } from './types'
+import { VIT_ARCHITECTURE_IDS } from '../../shared/vocabulary'
+import { intFlag, oneOf, orList, startBackend, type CliCommand } from './types'
 
 export const benchVitCommand: CliCommand = {
   command: 'bench vit',
   description: 'Time a training step (AdamW) and inference of DeiT-S (or ViT-B/16, ViT-Ti/16) on random images on the active backend.',
   options: [
-    { flags: '--arch <name>', description: 'deit_s16 (default), vit_b16 or vit (ViT-Ti/16)', parse: oneOf('--arch', ['deit_s16', 'vit_b16', 'vit']) },
-    { flags: '--size <px>', description: 'image side (default 224)', parse: intOption('--size', 16) },
-    { flags: '--batch <n>', description: 'images per step (default 8)', parse: intOption('--batch', 1) },
-    { flags: '--steps <n>', description: 'timed steps, median taken (default 3)', parse: intOption('--steps', 1) },
-    { flags: '--warmup <n>', description: 'untimed steps first (default 1)', parse: intOption('--warmup') },
+    { flags: '--arch <name>', description: `${orList(VIT_ARCHITECTURE_IDS)} (default deit_s16)`, parse: oneOf('--arch', VIT_ARCHITECTURE_IDS) },
+    intFlag('--size <px>', 'image side (default 224)', 16),
+    intFlag('--batch <n>', 'images per step (default 8)', 1),
+    intFlag('--steps <n>', 'timed steps, median taken (default 3)', 1),
+    intFlag('--warmup <n>', 'untimed steps first (default 1)'),
     { flags: '--torch', description: 'also run torchvision\'s VisionTransformer of the same dimensions (/usr/bin/python3) and report ratios' },
-    { flags: '--torch-threads <n>', description: 'PyTorch threads with --torch (default 1, like the engine)', parse: intOption('--torch-threads', 1) }
+    intFlag('--torch-threads <n>', 'PyTorch threads with --torch (default 1, like the engine)', 1)
   ],
   async run(ctx, _args, o) {
-    const { initBackend } = await import('../engine/compute')
     const { benchVit } = await import('../engine/models/vit-bench')
-    const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })
-    if (info.warning) ctx.log(`warning: ${info.warning}`)
+    const info = await startBackend(ctx)
     ctx.log(`benchmarking on ${info.compute ?? info.backend}...`)
     const result = await benchVit({
       arch: o.arch as string | undefined, size: o.size as number | undefined, batch: o.batch as number | undefined,

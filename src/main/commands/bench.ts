@@ -1,29 +1,28 @@
 /** `bench train`: training/inference speed of the active backend (optionally beside PyTorch). */
 import type { BenchArchResult } from '../engine/compute/bench_arch'
 import type { BenchTrainResult } from '../engine/compute/bench'
-import { intOption, oneOf, type CliCommand } from './types'
+import { ARCHITECTURE_IDS } from '../../shared/vocabulary'
+import { intFlag, oneOf, startBackend, type CliCommand } from './types'
 
 export const benchTrainCommand: CliCommand = {
   command: 'bench train',
   description:
     'Time training and inference on the active backend: a small CNN per 1,024 images, or with --arch any registered architecture per image.',
   options: [
-    { flags: '--epochs <n>', description: 'timed epochs (median taken; small CNN only)', parse: intOption('--epochs', 1) },
-    { flags: '--warmup <n>', description: 'untimed warm-up epochs (with --arch: warm-up steps, default 2)', parse: intOption('--warmup') },
-    { flags: '--images <n>', description: 'random images per epoch (small CNN only)', parse: intOption('--images', 1) },
-    { flags: '--batch <n>', description: 'mini-batch size (default 64)', parse: intOption('--batch', 1) },
-    { flags: '--arch <name>', description: 'a registered architecture (smallcnn, resnet18, resnet50, mobilenetv2, ...)' },
-    { flags: '--size <px>', description: 'with --arch: input side in pixels (default 64)', parse: intOption('--size', 1) },
+    intFlag('--epochs <n>', 'timed epochs (median taken; small CNN only)', 1),
+    intFlag('--warmup <n>', 'untimed warm-up epochs (with --arch: warm-up steps, default 2)'),
+    intFlag('--images <n>', 'random images per epoch (small CNN only)', 1),
+    intFlag('--batch <n>', 'mini-batch size (default 64)', 1),
+    { flags: '--arch <name>', description: `a registered architecture (${ARCHITECTURE_IDS.join(', ')})` },
+    intFlag('--size <px>', 'with --arch: input side in pixels (default 64)', 1),
     { flags: '--channels <n>', description: 'with --arch: input channels, 1 or 3 (default 3)', parse: oneOf('--channels', ['1', '3']) },
-    { flags: '--steps <n>', description: 'with --arch: timed steps (median taken; default 5)', parse: intOption('--steps', 1) },
+    intFlag('--steps <n>', 'with --arch: timed steps (median taken; default 5)', 1),
     { flags: '--profile', description: 'with --arch: time every tfjs kernel of the timed training steps' },
-    { flags: '--micro-batch <n>', description: 'with --arch: images per forward/backward pass (default: the trainer\'s plan from the measured footprint)', parse: intOption('--micro-batch', 1) },
+    intFlag('--micro-batch <n>', 'with --arch: images per forward/backward pass (default: the trainer\'s plan from the measured footprint)', 1),
     { flags: '--torch', description: 'also run PyTorch (/usr/bin/python3) on the same network and report ratios' }
   ],
   async run(ctx, _args, o) {
-    const { initBackend } = await import('../engine/compute')
-    const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })
-    if (info.warning) ctx.log(`warning: ${info.warning}`)
+    const info = await startBackend(ctx)
     ctx.log(`benchmarking on ${info.backend}...`)
     if (o.arch !== undefined) {
       const { benchArch } = await import('../engine/compute/bench_arch')

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import type { CliCommand } from './types'
+import { startBackend, type CliCommand } from './types'
 import { checkCheckpoint } from '../host/integrity'
 import { datasetNotReady, modelNotReady } from '../host/preflight'
 
@@ -45,10 +45,8 @@ export const evaluateCommand: CliCommand = {
     const dataset = app.store.datasets.get(String(o.dataset))
     if (!dataset) throw new Error(`dataset ${String(o.dataset)} not found`)
     if (datasetNotReady(dataset)) throw new Error(datasetNotReady(dataset))
-    const { initBackend } = await import('../engine/compute')
     const { evaluateModel, predictionsCsv } = await import('../engine/evaluate/model')
-    const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })
-    if (info.warning) ctx.log(`warning: ${info.warning}`)
+    const info = await startBackend(ctx)
     const r = await evaluateModel({
       checkpointDir: app.workspace.resolve(rel), datasetDir: app.workspace.datasetDir(dataset.id), split: split as 'test',
       classMap, bootstrap: { resamples: (o.resamples as number | undefined) ?? 1000 }

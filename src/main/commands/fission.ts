@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
-import { AUGMENT_PRESET_IDS, METRIC_IDS } from '../../shared/vocabulary'
+import { ARCHITECTURE_IDS, AUGMENT_PRESET_IDS, GRID_AUGMENT_IDS, METRIC_IDS, PLAN_KINDS } from '../../shared/vocabulary'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
-import { intOption, listOf, memorySize, oneOf, positive, table, type CliCommand } from './types'
+import { intFlag, intOption, listOf, memorySize, oneOf, orList, positive, table, type CliCommand } from './types'
 import type { FissionResult } from '../../shared/job-results'
 
 const AUGS: readonly string[] = AUGMENT_PRESET_IDS
@@ -34,20 +34,20 @@ export const fissionCommand: CliCommand = {
   description: 'Fission: train members by grid search, Fast Geometric Generation or pretraining (resumable).',
   options: [
     { flags: '--dataset <id>', description: 'dataset id or name (required)' },
-    { flags: '--plan <kind>', description: 'grid, fgg or pretrain (required)', parse: oneOf('--plan', ['grid', 'fgg', 'pretrain']) },
-    { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2, densenet121, deit_s16 (DeiT-S = ViT-S/16), vit_b16 or vit (ViT-Ti/16); an imported network (--from pt-…) sets its own' },
+    { flags: '--plan <kind>', description: `${orList(PLAN_KINDS)} (required)`, parse: oneOf('--plan', PLAN_KINDS) },
+    { flags: '--arch <name>', description: `${orList(ARCHITECTURE_IDS)} (default smallcnn); an imported network (--from pt-…) sets its own` },
     { flags: '--width <x>', description: 'channel-width multiplier of smallcnn / mobilenetv2 (default 1)', parse: positive('--width') },
     { flags: '--from <model>', description: 'random (default), a member or soup id, an imported network (pt-…, see: models), or a checkpoint / TF.js model.json path' },
-    { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members (default 0)', parse: intOption('--lp-epochs') },
-    { flags: '--epochs <n>', description: 'epochs of a grid member / FGG base / pretraining (default 50; pretrain 4)', parse: intOption('--epochs', 1) },
+    intFlag('--lp-epochs <n>', 'linear-probe epochs before the members (default 0)'),
+    intFlag('--epochs <n>', 'epochs of a grid member / FGG base / pretraining (default 50; pretrain 4)', 1),
     { flags: '--lrs <list>', description: 'learning rates, e.g. 1e-3,1e-4 (default METHOD.md\'s 8)', parse: listOf('--lrs', positive('--lrs')) },
     { flags: '--seeds <list>', description: 'grid seeds (default 0,1)', parse: listOf('--seeds', (s) => intOption('--seeds')(s)) },
-    { flags: '--augs <list>', description: 'grid augmentations: minimal,medium,heavy (default all three)', parse: listOf('--augs', oneOf('--augs', AUGS)) },
-    { flags: '--fgg-epochs <n>', description: 'FGG cyclic-phase epochs (default 17)', parse: intOption('--fgg-epochs', 1) },
-    { flags: '--cycle <n>', description: 'FGG cycle length in epochs, even (default 4)', parse: intOption('--cycle', 2) },
-    { flags: '--batch-size <n>', description: 'images per batch (default 128)', parse: intOption('--batch-size', 2) },
-    { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc (default acc)', parse: oneOf('--metric', METRICS) },
-    { flags: '--workers <n>', description: 'engine processes at once (default: one per core; 1 on a GPU)', parse: intOption('--workers', 1) },
+    { flags: '--augs <list>', description: `grid augmentations: ${GRID_AUGMENT_IDS.join(',')} (default all three)`, parse: listOf('--augs', oneOf('--augs', AUGS)) },
+    intFlag('--fgg-epochs <n>', 'FGG cyclic-phase epochs (default 17)', 1),
+    intFlag('--cycle <n>', 'FGG cycle length in epochs, even (default 4)', 2),
+    intFlag('--batch-size <n>', 'images per batch (default 128)', 2),
+    { flags: '--metric <id>', description: `selection metric: ${orList(METRIC_IDS)} (default acc)`, parse: oneOf('--metric', METRICS) },
+    intFlag('--workers <n>', 'engine processes at once (default: one per core; 1 on a GPU)', 1),
     { flags: '--memory-limit <size>', description: 'peak memory per engine process, MiB or e.g. 3.5GiB (default: 75% of the machine\'s memory / workers, at most 4 GiB); larger batches train in micro-batches', parse: memorySize('--memory-limit') },
     { flags: '--name <text>', description: 'run name' },
     ...slurmCliOptions

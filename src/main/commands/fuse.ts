@@ -4,7 +4,8 @@
  * metrics, corruption averages, epochs and time; --json prints the job's full result.
  */
 import type { JobRecord } from '../../shared/records'
-import type { CliCommand } from './types'
+import { DEFAULT_FUSE_METHOD_IDS, FUSION_METHOD_IDS, METRIC_IDS } from '../../shared/vocabulary'
+import { orList, type CliCommand } from './types'
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean)
 
@@ -33,12 +34,12 @@ const f3 = (v: number | null | undefined): string => (v === null || v === undefi
 
 export const fuseCommand: CliCommand = {
   command: 'fuse',
-  description: 'Fuse a run\'s members (best, uniform, greedy, GoU, GoG, ...) and report test metrics with 95% CIs, OOD and corruptions.',
+  description: `Fuse a run's members (${DEFAULT_FUSE_METHOD_IDS.join(', ')}, ...) and report test metrics with 95% CIs, OOD and corruptions.`,
   options: [
     { flags: '--run <id>', description: 'run whose members to fuse (required)' },
-    { flags: '--methods <list>', description: 'comma list of best,uniform,greedy,gou,gog,uou,uog,ensemble,modelstock,ties,dare,taskarith,hier:OUTER/INNER', parse: list },
+    { flags: '--methods <list>', description: `comma list of ${FUSION_METHOD_IDS.join(',')},hier:OUTER/INNER`, parse: list },
     { flags: '--group-by <key>', description: 'hierarchical groups: lr (default), lineage, seed, aug or any recorded hyperparameter' },
-    { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc (default: the run\'s)' },
+    { flags: '--metric <id>', description: `selection metric: ${orList(METRIC_IDS)} (default: the run's)` },
     { flags: '--ties <rule>', description: 'greedy ties: reject (default, strict improvement) or accept' },
     { flags: '--ood <ids>', description: 'comma list of dataset ids to evaluate out of distribution', parse: list },
     { flags: '--class-map <json>', description: 'explicit OOD class maps: {"<dataset id>": {"<its class>": "<run class>"}}', parse: classMapOption },

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
-import { intOption, type CliCommand } from './types'
+import { intFlag, type CliCommand } from './types'
 
 interface ImportResultJson {
   dataset: { id: string; name: string; classes: string[]; counts: Record<string, number>; perClass: Record<string, Record<string, number>> }
@@ -31,7 +31,7 @@ export const importCommand: CliCommand = {
         return v
       }
     },
-    { flags: '--size <px>', description: 'square side after resizing (default: the source\'s own, reduced to 224 when larger; never enlarged)', parse: intOption('--size', 8) },
+    intFlag('--size <px>', 'square side after resizing (default: the source\'s own, reduced to 224 when larger; never enlarged)', 8),
     {
       flags: '--channels <c>', description: 'keep (default) or 3 (gray repeated for ImageNet-style backbones)',
       parse: (v) => {
@@ -40,7 +40,7 @@ export const importCommand: CliCommand = {
       }
     },
     { flags: '--split <a/b/c>', description: 'train/val/test shares when the dataset has no split (default 70/10/20)' },
-    { flags: '--seed <n>', description: 'seed of a generated split (default 0)', parse: intOption('--seed') },
+    intFlag('--seed <n>', 'seed of a generated split (default 0)'),
     {
       flags: '--uncertain <policy>', description: 'CheXpert -1 labels: ones, zeros or ignore (default, masked)',
       parse: (v) => {

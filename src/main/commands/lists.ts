@@ -1,7 +1,7 @@
 /** `datasets`, `runs`, `jobs`: listings of the workspace. */
 import type { DatasetRecord, JobRecord, RunRecord } from '../../shared/records'
 import type { App } from '../host/app'
-import { intOption, table, type CliCommand, type CliContext } from './types'
+import { intFlag, table, type CliCommand, type CliContext } from './types'
 
 async function call<T>(ctx: CliContext, command: string, request: unknown): Promise<T> {
   return unwrap<T>(await ctx.app().dispatch(command, request, { emit: () => undefined, subscriptions: new Map() }))
@@ -13,7 +13,7 @@ export function unwrap<T>(reply: Awaited<ReturnType<App['dispatch']>>): T {
   return reply.data as T
 }
 
-const limitOption = { flags: '--limit <n>', description: 'at most this many (default 200)', parse: intOption('--limit', 1) }
+const limitOption = intFlag('--limit <n>', 'at most this many (default 200)', 1)
 
 export const datasetsCommand: CliCommand = {
   command: 'datasets',

@@ -8,7 +8,8 @@
  */
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
-import { intOption, listOf, table, type CliCommand } from './types'
+import { ARCHITECTURE_IDS } from '../../shared/vocabulary'
+import { intFlag, listOf, table, type CliCommand } from './types'
 import type { ImportWeightsResult } from '../../shared/job-results'
 
 type ImportResult = ImportWeightsResult
@@ -39,10 +40,10 @@ export const modelsImportCommand: CliCommand = {
   command: 'models import <file>',
   description: 'Import pretrained weights (.onnx or .safetensors from PyTorch / timm) as a starting point.',
   options: [
-    { flags: '--arch <name>', description: 'architecture where the tensors are ambiguous (resnet18, resnet50, densenet121, mobilenetv2, deit_s16, vit_b16, vit)' },
+    { flags: '--arch <name>', description: `architecture where the tensors are ambiguous (${ARCHITECTURE_IDS.filter((a) => a !== 'smallcnn').join(', ')})` },
     { flags: '--name <text>', description: 'name (default: the file name)' },
-    { flags: '--size <px>', description: 'input side the weights expect (default 224)', parse: intOption('--size', 16) },
-    { flags: '--heads <n>', description: 'a ViT\'s attention heads, where its width is not a multiple of 64 (not stored in the weights)', parse: intOption('--heads', 1) },
+    intFlag('--size <px>', 'input side the weights expect (default 224)', 16),
+    intFlag('--heads <n>', 'a ViT\'s attention heads, where its width is not a multiple of 64 (not stored in the weights)', 1),
     { flags: '--mean <r,g,b>', description: 'per-channel mean after x/255 (default ImageNet 0.485,0.456,0.406)', parse: listOf('--mean', number('--mean')) },
     { flags: '--std <r,g,b>', description: 'per-channel std (default ImageNet 0.229,0.224,0.225)', parse: listOf('--std', number('--std')) }
   ],

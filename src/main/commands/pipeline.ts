@@ -11,9 +11,9 @@ import type { Json, JobRecord } from '../../shared/records'
 import { pipelineParams } from '../host/jobs/pipeline'
 import type { PipelineResult } from '../../shared/job-results'
 import { DEFAULT_PRESET } from '../engine/demo/presets'
-import { AUGMENT_PRESET_IDS } from '../../shared/vocabulary'
+import { ARCHITECTURE_IDS, AUGMENT_PRESET_IDS, GRID_AUGMENT_IDS, METRIC_IDS } from '../../shared/vocabulary'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
-import { intOption, listOf, memorySize, oneOf, positive, table, type CliContext, type CliCommand, type CliOption } from './types'
+import { intFlag, intOption, listOf, memorySize, oneOf, orList, positive, table, type CliContext, type CliCommand, type CliOption } from './types'
 
 /** JSON with object keys sorted, so equal settings give equal text whatever the key order. */
 function canonical(v: unknown): string {
@@ -90,21 +90,21 @@ export function printPipeline(result: unknown, out: (line: string) => void): voi
 
 /** Plan flags shared by `demo` and `pipeline`. */
 export const planOptions: CliOption[] = [
-  { flags: '--arch <name>', description: 'smallcnn (default), resnet18, resnet50, mobilenetv2, densenet121, deit_s16 (DeiT-S = ViT-S/16), vit_b16 or vit (ViT-Ti/16)' },
+  { flags: '--arch <name>', description: `${orList(ARCHITECTURE_IDS)} (default smallcnn)` },
   { flags: '--width <x>', description: 'channel-width multiplier of smallcnn / mobilenetv2 (default 1)', parse: positive('--width') },
-  { flags: '--pretrain-epochs <n>', description: 'epochs of the shared starting point (0: start from random weights)', parse: intOption('--pretrain-epochs') },
-  { flags: '--lp-epochs <n>', description: 'linear-probe epochs before the members', parse: intOption('--lp-epochs') },
+  intFlag('--pretrain-epochs <n>', 'epochs of the shared starting point (0: start from random weights)'),
+  intFlag('--lp-epochs <n>', 'linear-probe epochs before the members'),
   { flags: '--lrs <list>', description: 'learning rates of the grid and FGG bases', parse: listOf('--lrs', positive('--lrs')) },
   { flags: '--seeds <list>', description: 'grid seeds', parse: listOf('--seeds', intOption('--seeds')) },
-  { flags: '--augs <list>', description: 'grid augmentations (minimal,medium,heavy)', parse: listOf('--augs', oneOf('--augs', AUGMENT_PRESET_IDS)) },
-  { flags: '--epochs <n>', description: 'epochs of a grid member / FGG base', parse: intOption('--epochs', 1) },
-  { flags: '--fgg-epochs <n>', description: 'FGG cyclic-phase epochs', parse: intOption('--fgg-epochs', 1) },
-  { flags: '--cycle <n>', description: 'FGG cycle length, epochs (even)', parse: intOption('--cycle', 2) },
-  { flags: '--batch-size <n>', description: 'images per batch', parse: intOption('--batch-size', 2) },
-  { flags: '--metric <id>', description: 'selection metric: acc, f1, recall, kappa or auc' },
-  { flags: '--workers <n>', description: 'training processes at once (default: one per core)', parse: intOption('--workers', 1) },
+  { flags: '--augs <list>', description: `grid augmentations (${GRID_AUGMENT_IDS.join(',')})`, parse: listOf('--augs', oneOf('--augs', AUGMENT_PRESET_IDS)) },
+  intFlag('--epochs <n>', 'epochs of a grid member / FGG base', 1),
+  intFlag('--fgg-epochs <n>', 'FGG cyclic-phase epochs', 1),
+  intFlag('--cycle <n>', 'FGG cycle length, epochs (even)', 2),
+  intFlag('--batch-size <n>', 'images per batch', 2),
+  { flags: '--metric <id>', description: `selection metric: ${orList(METRIC_IDS)}` },
+  intFlag('--workers <n>', 'training processes at once (default: one per core)', 1),
   { flags: '--memory-limit <size>', description: 'peak memory per engine process, MiB or e.g. 3.5GiB (default: 75% of the machine\'s memory / workers, at most 4 GiB)', parse: memorySize('--memory-limit') },
-  { flags: '--resamples <n>', description: 'bootstrap resamples of the CIs (default 1000)', parse: intOption('--resamples', 100) },
+  intFlag('--resamples <n>', 'bootstrap resamples of the CIs (default 1000)', 100),
   { flags: '--no-corruptions', description: 'skip the corruption suite' }
 ]
 
@@ -125,7 +125,7 @@ export const pipelineCommand: CliCommand = {
     { flags: '--csv <file>', description: 'CSV manifest naming the images under --data' },
     { flags: '--format <name>', description: 'auto (default), npz, idx, folder, csv or dicom' },
     { flags: '--name <text>', description: 'dataset name' },
-    { flags: '--size <px>', description: 'square image side in pixels', parse: intOption('--size', 8) },
+    intFlag('--size <px>', 'square image side in pixels', 8),
     { flags: '--split <a/b/c>', description: 'train/val/test split when the data has none, e.g. 70/10/20' },
     { flags: '--ood <paths>', description: 'comma list of out-of-distribution datasets with the same classes', parse: listOf('--ood', (s) => s) },
     ...planOptions,

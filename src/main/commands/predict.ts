@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
-import { intOption, type CliCommand } from './types'
+import { intFlag, type CliCommand } from './types'
 import type { PredictResult } from '../../shared/job-results'
 
 
@@ -18,7 +18,7 @@ export const predictCommand: CliCommand = {
     { flags: '--input <path>', description: '.npz of uint8 images, an image folder or a DICOM folder (required)' },
     { flags: '--out <file>', description: 'output .csv or .npy (required)' },
     { flags: '--logits', description: 'logits instead of probabilities' },
-    { flags: '--batch-size <n>', description: 'images per batch (default 16)', parse: intOption('--batch-size', 1) }
+    intFlag('--batch-size <n>', 'images per batch (default 16)', 1)
   ],
   async run(ctx, _args, o) {
     if (!o.model) throw new Error('predict: --model <id> is required')

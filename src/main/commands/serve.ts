@@ -1,11 +1,11 @@
 /** `serve`: the loopback bridge (contract over WebSocket + the built renderer) until Ctrl-C. */
 import { startBridge } from '../bridge'
-import { intOption, type CliCommand } from './types'
+import { intFlag, type CliCommand } from './types'
 
 export const serveCommand: CliCommand = {
   command: 'serve',
   description: 'Serve the app to a browser on this machine (127.0.0.1, token in the printed URL) until Ctrl-C.',
-  options: [{ flags: '--port <n>', description: 'TCP port (default: a free one)', parse: intOption('--port') }],
+  options: [intFlag('--port <n>', 'TCP port (default: a free one)')],
   async run(ctx, _args, opts) {
     const app = ctx.app()
     const bridge = await startBridge({ app, port: (opts.port as number | undefined) ?? 0 })

@@ -4,7 +4,7 @@
  * the workspace or its database: it trains its units and writes their folders and its status file.
  */
 import type { SlurmParams } from '../host/slurm'
-import { intOption, oneOf, type CliCommand, type CliOption } from './types'
+import { intFlag, intOption, oneOf, type CliCommand, type CliOption } from './types'
 
 /** Options of `--executor slurm` (shared by fission and pipeline). */
 export const slurmCliOptions: CliOption[] = [
@@ -12,7 +12,7 @@ export const slurmCliOptions: CliOption[] = [
   { flags: '--partition <name>', description: 'slurm: partition (default: the workspace\'s slurm.json, else the cluster\'s)' },
   { flags: '--account <name>', description: 'slurm: account to charge' },
   { flags: '--time <limit>', description: 'slurm: time limit per array task, e.g. 2:00:00' },
-  { flags: '--cpus-per-task <n>', description: 'slurm: CPUs per array task (default 1)', parse: intOption('--cpus-per-task', 1) },
+  intFlag('--cpus-per-task <n>', 'slurm: CPUs per array task (default 1)', 1),
   { flags: '--mem <size>', description: 'slurm: memory per array task, e.g. 4G' },
   { flags: '--gres <spec>', description: 'slurm: generic resources per array task, e.g. gpu:1' },
   { flags: '--sbatch-args <args>', description: 'slurm: more sbatch arguments, space-separated (e.g. "--qos=long --exclude=node3")' },

@@ -5,6 +5,7 @@
  */
 import type { JobRecord } from '../../shared/records'
 import type { App } from '../host/app'
+import type { BackendInfo } from '../engine/compute'
 
 /** Global options (valid before or after the command name). */
 export interface GlobalOptions {
@@ -115,4 +116,25 @@ export function memorySize(name: string): (s: string) => number {
     if (!(mib >= 64)) throw new Error(`${name}: '${s}' is not a memory size of at least 64 MiB (e.g. 3000, 3000MiB or 3.5GiB)`)
     return Math.floor(mib)
   }
+}
+
+/** An integer option `flags` (e.g. '--size <px>'), parsed by {@link intOption} under its own name: at least `min`. */
+export function intFlag(flags: string, description: string, min = 0): CliOption {
+  return { flags, description, parse: intOption(flags.split(' ')[0], min) }
+}
+
+/**
+ * Starts the engine's backend in this process (the global `--backend`, else auto) and logs its warning: running on
+ * something slower than the best backend is never silent.
+ */
+export async function startBackend(ctx: CliContext): Promise<BackendInfo> {
+  const { initBackend } = await import('../engine/compute')
+  const info = await initBackend({ backend: (ctx.globals.backend ?? 'auto') as 'auto' })
+  if (info.warning) ctx.log(`warning: ${info.warning}`)
+  return info
+}
+
+/** Items in words: 'a', 'a or b', 'a, b or c' (a help text's choices, written from the vocabulary's lists). */
+export function orList(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`
 }

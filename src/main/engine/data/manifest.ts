@@ -6,21 +6,7 @@
 import type { CsvTable } from './csv'
 import type { SplitName, TaskKind } from './types'
 import type { ImportIssue, UncertainPolicy } from './importers/types'
-
-/** Which column plays which role. */
-export interface ColumnRoles {
-  /** Column naming the image (relative path or id without extension). */
-  path: string
-  /** Single class column (names or integers), or undefined when `labels` is used. */
-  label?: string
-  /** One-hot (single-label) or binary (multi-label) label columns. */
-  labels?: string[]
-  /** 'onehot' when `labels` are one-hot columns of one class, 'multilabel' for independent labels. */
-  labelKind: 'class' | 'onehot' | 'multilabel'
-  split?: string
-  /** Patient / lesion id: its images never straddle splits. */
-  group?: string
-}
+import type { ColumnRoles } from '../../../shared/job-results'
 
 const PATH_NAMES = ['path', 'filepath', 'file_path', 'image_path', 'filename', 'file_name', 'file', 'image', 'image_id', 'imageid', 'img', 'id_code', 'patientid', 'patient_id', 'id']
 const LABEL_NAMES = ['label', 'labels', 'class', 'class_name', 'dx', 'diagnosis', 'target', 'category', 'grade', 'level']

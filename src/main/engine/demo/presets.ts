@@ -4,6 +4,7 @@
  * lrs × 2 seeds × 3 augmentations × E epochs, FGG lrs × (E + F) epochs with F ≈ E / 3, so FGG
  * costs (E + F) / 6E ≈ 22% of the grid (the paper: 536 / 2,400).
  */
+import { GRID_AUGMENT_IDS, type GridAugmentPreset } from '../../../shared/vocabulary'
 
 /** Settings of one demo scale. */
 export interface DemoPreset {
@@ -19,7 +20,7 @@ export interface DemoPreset {
   /** Learning rates of the grid and of the FGG bases. */
   lrs: number[]
   seeds: number[]
-  augs: Array<'minimal' | 'medium' | 'heavy'>
+  augs: GridAugmentPreset[]
   /** Epochs of a grid member and of an FGG base. */
   epochs: number
   /** FGG cyclic-phase epochs and cycle length (epochs). */
@@ -36,32 +37,24 @@ export interface DemoPreset {
   resamples: number
 }
 
-const common = { seed: 2024, seeds: [0, 1], augs: ['minimal', 'medium', 'heavy'] as DemoPreset['augs'], cycle: 4, a1: 1e-4, a2: 1e-6, resamples: 1000, width: 0.5 }
+/** What both scales share: they differ only in how many images they generate. */
+const common = {
+  seed: 2024, seeds: [0, 1], augs: [...GRID_AUGMENT_IDS], cycle: 4, a1: 1e-4, a2: 1e-6, resamples: 1000, width: 0.5,
+  size: 16, pretrainEpochs: 3, lrs: [2e-3, 2e-4], epochs: 3, fggEpochs: 1, batchSize: 64
+}
 
 /** `demo --quick`: about 2–3 minutes on 2 CPU cores (wasm), half of it evaluating 16 methods on 20 test sets. */
 export const QUICK_PRESET: DemoPreset = {
   ...common,
   counts: { train: 256, val: 160, test: 160 },
-  oodCounts: { train: 32, val: 32, test: 160 },
-  size: 16,
-  pretrainEpochs: 3,
-  lrs: [2e-3, 2e-4],
-  epochs: 3,
-  fggEpochs: 1,
-  batchSize: 64
+  oodCounts: { train: 32, val: 32, test: 160 }
 }
 
 /** `demo`: about 3 minutes on 2 CPU cores (wasm): 1.5× the images of --quick. */
 export const DEFAULT_PRESET: DemoPreset = {
   ...common,
   counts: { train: 384, val: 224, test: 224 },
-  oodCounts: { train: 32, val: 32, test: 224 },
-  size: 16,
-  pretrainEpochs: 3,
-  lrs: [2e-3, 2e-4],
-  epochs: 3,
-  fggEpochs: 1,
-  batchSize: 64
+  oodCounts: { train: 32, val: 32, test: 224 }
 }
 
 /** Planned epochs of the grid and of FGG (members only), and FGG's share of the grid's. */

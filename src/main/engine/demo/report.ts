@@ -53,7 +53,9 @@ export interface MethodsRow extends Omit<FuseRow, 'tree' | 'corruptions'> {
   corruptionMean: number | null
 }
 
-const SINGLE_MODEL_SOUPS = new Set<string>(PAPER_METHOD_IDS.filter((m) => m !== 'best' && m !== 'ensemble'))
+/** The paper's methods whose result is a soup: one model, exported by the pipeline (not the best member, not the ensemble). */
+export const SOUP_METHOD_IDS: readonly string[] = PAPER_METHOD_IDS.filter((m) => m !== 'best' && m !== 'ensemble')
+const SINGLE_MODEL_SOUPS = new Set<string>(SOUP_METHOD_IDS)
 
 /** The soup with the highest validation score over all plans (first in plan then method order on ties). */
 export function pickBestSoup(fused: Record<string, FuseResult>): { plan: string; method: string; modelId: string; val: number; tree: SoupTreeNode } | null {

@@ -3,7 +3,7 @@
  * {@link Predictions} set; the fusion selection loops, bootstrap and CLI all go through it.
  */
 import type { TaskKind } from '../data/types'
-import type { MetricId as SharedMetricId } from '../../../shared/vocabulary'
+import { METRIC_INFO, type MetricId as SharedMetricId } from '../../../shared/vocabulary'
 import {
   accuracy, argmaxRows, macroF1, macroRecall, multilabelAuroc, multilabelThresholdMetrics,
   ovrMacroAuroc, quadraticKappa
@@ -47,18 +47,18 @@ function single(p: Predictions, f: (yTrue: Int32Array | Float32Array, yPred: Int
   return f(p.yTrue, argmaxRows(p.probs, p.k))
 }
 
-/** Every metric, in display order. */
-export const METRICS: readonly MetricConfig[] = [
-  { id: 'acc', label: 'Accuracy', compute: (p) => (p.task === 'single' ? single(p, accuracy) : thresholded(p).acc) },
-  { id: 'f1', label: 'Macro-F1', compute: (p) => (p.task === 'single' ? single(p, macroF1) : thresholded(p).f1) },
-  { id: 'recall', label: 'Macro-recall', compute: (p) => (p.task === 'single' ? single(p, macroRecall) : thresholded(p).recall) },
+/** How each metric is computed. */
+const COMPUTE: Record<MetricId, MetricConfig['compute']> = {
+  acc: (p) => (p.task === 'single' ? single(p, accuracy) : thresholded(p).acc),
+  f1: (p) => (p.task === 'single' ? single(p, macroF1) : thresholded(p).f1),
+  recall: (p) => (p.task === 'single' ? single(p, macroRecall) : thresholded(p).recall),
   // Quadratic kappa needs ordered single labels; it is undefined for multi-label data.
-  { id: 'kappa', label: 'Quadratic κ', compute: (p) => (p.task === 'single' ? single(p, quadraticKappa) : NaN) },
-  {
-    id: 'auc', label: 'AUROC',
-    compute: (p) => (p.task === 'single' ? ovrMacroAuroc(p.yTrue, p.probs, p.k) : multilabelAuroc(p.yTrue, p.probs, p.k))
-  }
-]
+  kappa: (p) => (p.task === 'single' ? single(p, quadraticKappa) : NaN),
+  auc: (p) => (p.task === 'single' ? ovrMacroAuroc(p.yTrue, p.probs, p.k) : multilabelAuroc(p.yTrue, p.probs, p.k))
+}
+
+/** Every metric, in display order, labelled as in the vocabulary. */
+export const METRICS: readonly MetricConfig[] = METRIC_INFO.map((m) => ({ id: m.id, label: m.label, compute: COMPUTE[m.id] }))
 
 /** Metric config by id; throws naming the id when unknown. */
 export function metricById(id: string): MetricConfig {

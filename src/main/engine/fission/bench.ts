@@ -302,7 +302,7 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
   const best = members.reduce((a, b) => (b.val > a.val ? b : a))
   let fusion: FissionBenchResult['fusion']
   if (o.fuse) {
-    say('fusing the FGG members: best, uniform, greedy, GoU, GoG, with the corruption suite')
+    say(`fusing the FGG members: ${FUSE_METHODS.join(', ')}, with the corruption suite`)
     fusion = await fuseMembers(fggSetup.runDir, data, fgg.members, metric)
     say(`fusion done in ${fusion.seconds.toFixed(0)} s`)
   }

@@ -11,51 +11,34 @@ import {
   commonStart, linearRecipe, MERGE_DEFAULTS, MERGE_OPS, mergeKey, nominalRecipe, type MergeOp, type MergeSpec
 } from './merges'
 import type { FusionAccounting, FusionContext, FusionMethodConfig, FusionResult, MethodId, SoupNode } from './methods'
-import { FUSION_METHODS, groupMembers } from './methods'
-import { recipeKey, type Recipe } from './recipe'
-import { HIER_LEVEL_IDS } from '../../../shared/vocabulary'
+import { FUSION_METHODS, groupMembers, methodInfo } from './methods'
+import { EvaluationLog, recipeKey, type Recipe } from './recipe'
+import { FUSION_METHOD_IDS, HIER_LEVEL_IDS, PAPER_HIERARCHIES, type HierLevelId } from '../../../shared/vocabulary'
 
 export { makeMergeScorer, type MergeScorer } from './merges'
 
 /** A level of a hierarchy. */
-export type LevelMethod = 'uniform' | 'greedy' | MergeOp
+export type LevelMethod = HierLevelId
 export const LEVEL_METHODS: readonly LevelMethod[] = HIER_LEVEL_IDS
 
 /** A merge alone, or a hierarchy `hier:OUTER/INNER` of any two levels. */
 export const EXTRA_METHOD_PATTERN = new RegExp(`^(${MERGE_OPS.join('|')}|hier:(${LEVEL_METHODS.join('|')})/(${LEVEL_METHODS.join('|')}))$`)
 
-/** Labels and one-line descriptions of the merge methods. */
-const MERGE_INFO: Record<MergeOp, { label: string; description: string }> = {
-  modelstock: { label: 'Model Stock', description: 'per layer, interpolation between the members\' mean and the starting point by the angle between their updates (Jang et al., 2024)' },
-  ties: { label: 'TIES', description: 'task vectors trimmed to the top 20% magnitudes, sign election, disjoint mean (Yadav et al., 2023)' },
-  dare: { label: 'DARE', description: 'task-vector entries dropped with p = 0.9 and rescaled by 1/(1−p), then averaged (Yu et al., 2024)' },
-  taskarith: { label: 'Task arithmetic', description: 'starting point + λ·Σ task vectors, λ chosen on validation (Ilharco et al., 2023)' }
-}
-
-const ALIASES: Record<string, MethodId> = {
-  'greedy/uniform': 'gou', 'greedy/greedy': 'gog', 'uniform/uniform': 'uou', 'uniform/greedy': 'uog'
-}
+/** `OUTER/INNER` of the paper's hierarchies → their method id (`greedy/uniform` → gou, ...). */
+const ALIASES: Record<string, MethodId> = Object.fromEntries(Object.entries(PAPER_HIERARCHIES).map(([id, [outer, inner]]) => [`${outer}/${inner}`, id as MethodId]))
 
 /** Per-method accounting over both shared scorers. */
-class Tracker {
-  private readonly used = new Map<string, number>()
-  constructor(private readonly ctx: FusionContext, private readonly method: string) {}
+class Tracker extends EvaluationLog {
+  constructor(private readonly ctx: FusionContext, private readonly method: string) {
+    super()
+  }
 
   async score(s: MergeSpec): Promise<number> {
     const r = linearRecipe(s)
-    if (r) {
-      const got = await this.ctx.scorer.score(r)
-      this.used.set(`r:${recipeKey(r)}`, got.seconds)
-      return got.value
-    }
+    if (r) return this.record(`r:${recipeKey(r)}`, await this.ctx.scorer.score(r))
     if (!this.ctx.mergeScorer) throw new Error(`${this.method}: this fusion run cannot evaluate merged models (no merge scorer)`)
-    const got = await this.ctx.mergeScorer.score(s)
-    this.used.set(`m:${mergeKey(s)}`, got.seconds)
-    return got.value
+    return this.record(`m:${mergeKey(s)}`, await this.ctx.mergeScorer.score(s))
   }
-
-  get evaluations(): number { return this.used.size }
-  get seconds(): number { let s = 0; for (const v of this.used.values()) s += v; return s }
 }
 
 interface Cand { id: string; spec: MergeSpec; val: number }
@@ -79,33 +62,28 @@ function meanOf(cands: readonly Cand[], weights?: Recipe): MergeSpec {
 /** Merges candidates with one level method. */
 async function combine(level: LevelMethod, cands: Cand[], t: Tracker, ctx: FusionContext, scope: string): Promise<Combined> {
   const even = Object.fromEntries(cands.map((c) => [c.id, 1 / cands.length]))
+  const inputs = cands.map((c) => c.spec)
+  // A merge of fixed settings: the candidates weigh alike, no selection steps.
+  const fixed = async (spec: MergeSpec): Promise<Combined> => ({ spec, val: await t.score(spec), weights: even, steps: [] })
   switch (level) {
-    case 'uniform': {
-      const spec = meanOf(cands)
-      return { spec, val: await t.score(spec), weights: even, steps: [] }
-    }
+    case 'uniform':
+      return fixed(meanOf(cands))
     case 'greedy': {
       const byId = new Map(cands.map((c) => [c.id, c]))
       const g = await greedySoup(cands.map((c) => ({ id: c.id, recipe: { [c.id]: 1 }, val: c.val })), (r) => t.score(meanOf([...byId.values()], r)), { ties: ctx.ties, scope })
       return { spec: meanOf(cands, g.recipe), val: g.val, weights: { ...g.recipe }, steps: g.steps }
     }
-    case 'modelstock': {
-      const spec: MergeSpec = { op: 'modelstock', inputs: cands.map((c) => c.spec) }
-      return { spec, val: await t.score(spec), weights: even, steps: [] }
-    }
-    case 'ties': {
-      const spec: MergeSpec = { op: 'ties', inputs: cands.map((c) => c.spec), density: MERGE_DEFAULTS.tiesDensity, lambda: MERGE_DEFAULTS.tiesLambda }
-      return { spec, val: await t.score(spec), weights: even, steps: [] }
-    }
-    case 'dare': {
-      const spec: MergeSpec = { op: 'dare', inputs: cands.map((c) => c.spec), p: MERGE_DEFAULTS.dareP, seed: MERGE_DEFAULTS.dareSeed }
-      return { spec, val: await t.score(spec), weights: even, steps: [] }
-    }
+    case 'modelstock':
+      return fixed({ op: 'modelstock', inputs })
+    case 'ties':
+      return fixed({ op: 'ties', inputs, density: MERGE_DEFAULTS.tiesDensity, lambda: MERGE_DEFAULTS.tiesLambda })
+    case 'dare':
+      return fixed({ op: 'dare', inputs, p: MERGE_DEFAULTS.dareP, seed: MERGE_DEFAULTS.dareSeed })
     case 'taskarith': {
       let best: { spec: MergeSpec; val: number; lambda: number } | null = null
       const steps: GreedyStep[] = []
       for (const lambda of MERGE_DEFAULTS.taskArithLambdas) {
-        const spec: MergeSpec = { op: 'taskarith', inputs: cands.map((c) => c.spec), lambda }
+        const spec: MergeSpec = { op: 'taskarith', inputs, lambda }
         const val = await t.score(spec)
         const better = !best || (!Number.isNaN(val) && (Number.isNaN(best.val) || val > best.val))
         if (better) best = { spec, val, lambda }
@@ -152,7 +130,7 @@ async function memberCands(ctx: FusionContext, ids: readonly string[], t: Tracke
 /** A merge method over all members (one level). */
 function flatMethod(op: MergeOp): FusionMethodConfig {
   return {
-    id: op, label: MERGE_INFO[op].label, description: MERGE_INFO[op].description, mergeable: true,
+    ...methodInfo(op), mergeable: true,
     async run(ctx) {
       commonStart(ctx.members, op)
       const t = new Tracker(ctx, op)
@@ -165,7 +143,7 @@ function flatMethod(op: MergeOp): FusionMethodConfig {
 
 /** `hier:OUTER/INNER` with at least one merge-method level. */
 function hierMethod(id: MethodId, outer: LevelMethod, inner: LevelMethod): FusionMethodConfig {
-  const label = (l: LevelMethod): string => (l === 'uniform' || l === 'greedy' ? l : MERGE_INFO[l].label)
+  const label = (l: LevelMethod): string => (l === 'uniform' || l === 'greedy' ? l : methodInfo(l).label)
   return {
     id, label: `${label(outer)} of ${label(inner)}`, mergeable: true,
     description: `hierarchical: each group merged by ${inner}, then the groups merged by ${outer}`,
@@ -242,6 +220,6 @@ export function levelsOf(id: string): [string, string] | null {
 /** Method config by id; throws naming the id when unknown. */
 export function fusionMethod(id: string): FusionMethodConfig {
   const m = FUSION_METHODS.find((c) => c.id === id) ?? extraMethod(id, (a) => FUSION_METHODS.find((c) => c.id === a))
-  if (!m) throw new Error(`unknown fusion method '${id}' (known: ${FUSION_METHODS.map((c) => c.id).join(', ')}, modelstock, ties, dare, taskarith, hier:OUTER/INNER)`)
+  if (!m) throw new Error(`unknown fusion method '${id}' (known: ${FUSION_METHOD_IDS.join(', ')}, hier:OUTER/INNER)`)
   return m
 }

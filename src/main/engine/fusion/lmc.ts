@@ -16,11 +16,12 @@ import { readerSource } from '../fission/source'
 import { evaluateSource } from '../fission/trainer'
 import { loadModel, readCheckpoint, setWeights, type Checkpoint, type NamedWeight } from '../models/checkpoint'
 import { reestimateBatchNorm } from './batchnorm'
+import type { MetricId } from '../../../shared/vocabulary'
 
 /** Loss and metrics of one weight set on the split. */
 export interface PointScore {
   loss: number
-  metrics: { acc: number; f1: number; recall: number; kappa: number; auc: number }
+  metrics: Record<MetricId, number>
 }
 
 /** What the evaluator needs. */

@@ -8,7 +8,7 @@
 import { greedySoup, rankCandidates, type Candidate, type GreedyStep, type TiesRule } from './greedy'
 import { mixUniform, TrackedScorer, uniformRecipe, type Recipe, type Scorer } from './recipe'
 import type { MergeScorer, MergeSpec } from './merges'
-import type { MethodId as SharedMethodId } from '../../../shared/vocabulary'
+import { FUSION_METHOD_INFO, PAPER_HIERARCHIES, type MethodId as SharedMethodId, type NamedMethodId } from '../../../shared/vocabulary'
 
 /** A trained member as fusion sees it. */
 export interface FusionMember {
@@ -179,9 +179,14 @@ async function localSoups(ctx: FusionContext, t: TrackedScorer, kind: 'uniform' 
 async function flat(ctx: FusionContext, method: MethodId, recipe: Recipe, val: number, steps: GreedyStep[], t: TrackedScorer): Promise<FusionResult> {
   const members = await memberNodes(ctx, ctx.members, (id) => (recipe[id] ?? 0) > 0, recipe)
   const group: SoupNode = { level: 'group', id: 'all', val, kept: true, weight: 1, children: members }
+  return soupResult(ctx, t, method, recipe, val, steps, [group])
+}
+
+/** A soup's result: its recipe, score and selection steps, and its tree (the method's node over `groups`). */
+function soupResult(ctx: FusionContext, t: TrackedScorer, method: MethodId, recipe: Recipe, val: number, steps: GreedyStep[], groups: SoupNode[]): FusionResult {
   return {
     method, kind: 'soup', recipe, val, steps,
-    tree: { level: 'global', id: method, val, kept: true, weight: 1, children: [group] },
+    tree: { level: 'global', id: method, val, kept: true, weight: 1, children: groups },
     accounting: accounting(ctx, t)
   }
 }
@@ -214,18 +219,21 @@ function hierarchical(method: MethodId, local: 'uniform' | 'greedy', global: 'gr
         children: await memberNodes(ctx, l.group.members, (id) => l.kept.has(id), l.recipe)
       })
     }
-    return {
-      method, kind: 'soup', recipe, val, steps,
-      tree: { level: 'global', id: method, val, kept: true, weight: 1, children: groups },
-      accounting: accounting(ctx, t)
-    }
+    return soupResult(ctx, t, method, recipe, val, steps, groups)
   }
+}
+
+/** A named method's id, label and one-line description (the vocabulary's). */
+export function methodInfo(id: NamedMethodId): { id: NamedMethodId; label: string; description: string } {
+  const info = FUSION_METHOD_INFO.find((m) => m.id === id)
+  if (!info) throw new Error(`fusion method ${id} has no label in src/shared/vocabulary.ts`)
+  return info
 }
 
 /** Every fusion method, in table order. */
 export const FUSION_METHODS: readonly FusionMethodConfig[] = [
   {
-    id: 'best', label: 'Best individual', description: 'the member with the highest validation score', mergeable: true,
+    ...methodInfo('best'), mergeable: true,
     async run(ctx) {
       const t = new TrackedScorer(ctx.scorer)
       const [top] = rankCandidates(await memberCandidates(ctx.members, t))
@@ -233,7 +241,7 @@ export const FUSION_METHODS: readonly FusionMethodConfig[] = [
     }
   },
   {
-    id: 'uniform', label: 'Uniform soup', description: 'the mean of all members', mergeable: true,
+    ...methodInfo('uniform'), mergeable: true,
     async run(ctx) {
       const t = new TrackedScorer(ctx.scorer)
       const recipe = uniformRecipe(ctx.members.map((m) => m.id))
@@ -241,19 +249,19 @@ export const FUSION_METHODS: readonly FusionMethodConfig[] = [
     }
   },
   {
-    id: 'greedy', label: 'Greedy soup', description: 'members best first, each kept only if validation improves', mergeable: true,
+    ...methodInfo('greedy'), mergeable: true,
     async run(ctx) {
       const t = new TrackedScorer(ctx.scorer)
       const g = await greedySoup(await memberCandidates(ctx.members, t), (r) => t.score(r), { ties: ctx.ties, scope: 'all' })
       return flat(ctx, 'greedy', g.recipe, g.val, g.steps, t)
     }
   },
-  { id: 'gou', label: 'GoU', description: 'greedy soup over the groups\' uniform soups', mergeable: true, run: hierarchical('gou', 'uniform', 'greedy') },
-  { id: 'gog', label: 'GoG', description: 'greedy soup over the groups\' greedy soups', mergeable: true, run: hierarchical('gog', 'greedy', 'greedy') },
-  { id: 'uou', label: 'UoU', description: 'uniform soup of the groups\' uniform soups', mergeable: true, run: hierarchical('uou', 'uniform', 'uniform') },
-  { id: 'uog', label: 'UoG', description: 'uniform soup of the groups\' greedy soups', mergeable: true, run: hierarchical('uog', 'greedy', 'uniform') },
+  // The paper's hierarchical soups: gou, gog, uou, uog.
+  ...Object.entries(PAPER_HIERARCHIES).map(([id, [outer, inner]]) => ({
+    ...methodInfo(id as keyof typeof PAPER_HIERARCHIES), mergeable: true, run: hierarchical(id as MethodId, inner, outer)
+  })),
   {
-    id: 'ensemble', label: 'Ensemble', description: 'average of all members\' predicted probabilities (baseline; N inferences per image)', mergeable: false,
+    ...methodInfo('ensemble'), mergeable: false,
     async run(ctx) {
       if (!ctx.ensembleScore) throw new Error('ensemble: no prediction scorer was given')
       const ids = ctx.members.map((m) => m.id)

@@ -67,16 +67,14 @@ export function makeScorer(evaluate: (r: Recipe) => Promise<number>): Scorer {
   }
 }
 
-/** Per-method accounting over a shared scorer: distinct recipes it needed and their cost. */
-export class TrackedScorer {
+/** The distinct evaluations a method needed (by key) and what each cost when first computed. */
+export class EvaluationLog {
   private readonly used = new Map<string, number>()
-  constructor(private readonly inner: Scorer) {}
 
-  /** Score through the shared cache, recording the recipe as needed by this method. */
-  async score(r: Recipe): Promise<number> {
-    const s = await this.inner.score(r)
-    this.used.set(recipeKey(r), s.seconds)
-    return s.value
+  /** Notes `got` as needed under `key`; returns its value. */
+  protected record(key: string, got: Scored): number {
+    this.used.set(key, got.seconds)
+    return got.value
   }
 
   /** Distinct validation evaluations this method needed. */
@@ -89,6 +87,18 @@ export class TrackedScorer {
     let s = 0
     for (const v of this.used.values()) s += v
     return s
+  }
+}
+
+/** Per-method accounting over a shared scorer: distinct recipes it needed and their cost. */
+export class TrackedScorer extends EvaluationLog {
+  constructor(private readonly inner: Scorer) {
+    super()
+  }
+
+  /** Score through the shared cache, recording the recipe as needed by this method. */
+  async score(r: Recipe): Promise<number> {
+    return this.record(recipeKey(r), await this.inner.score(r))
   }
 }
 

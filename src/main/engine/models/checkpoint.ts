@@ -30,6 +30,7 @@ import { dirname, join } from 'node:path'
 import { getArch } from './index'
 import type { ArchBuildOptions, InputShape } from './types'
 import type { TaskKind } from '../data/types'
+import type { MetricId } from '../../../shared/vocabulary'
 
 /** Format tag stored in model.json. */
 export const CHECKPOINT_FORMAT = 'fissionfusion-checkpoint'
@@ -77,15 +78,10 @@ export interface OptimizerMeta {
   slots: SlotEntry[]
 }
 
-/** Metrics of one split after one epoch. Rates in [0, 1]; kappa in [−1, 1]; NaN when undefined. */
-export interface SplitMetrics {
+/** Metrics of one split after one epoch (every metric id). Rates in [0, 1]; kappa in [−1, 1]; NaN when undefined. */
+export interface SplitMetrics extends Record<MetricId, number> {
   /** Mean loss per sample (per observed label for multi-label). */
   loss: number
-  acc: number
-  f1: number
-  recall: number
-  kappa: number
-  auc: number
 }
 
 /** One epoch of a training, as recorded and streamed. */

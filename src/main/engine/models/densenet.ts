@@ -6,8 +6,8 @@
  * 3×3 stride-1 conv without max-pool (as the ResNet `small` stem).
  */
 import * as tf from '@tensorflow/tfjs'
-import { convBn, inputLayer, layerSeed, poolAndHead, symmetricPad } from './layers'
-import { stemOf } from './resnet'
+import { inputLayer, layerSeed, poolAndHead } from './layers'
+import { resnetStem } from './resnet'
 import type { ArchBuildOptions, ArchConfig } from './types'
 
 /** Layers per dense block of DenseNet-121. */
@@ -29,14 +29,7 @@ function conv(x: tf.SymbolicTensor, name: string, seed: number, filters: number,
 
 function build(o: ArchBuildOptions): tf.LayersModel {
   const input = inputLayer(o.inputShape)
-  let x: tf.SymbolicTensor
-  if (stemOf(o) === 'small') {
-    x = convBn(input, 'stem', o.seed, { filters: 64, kernel: 3 })
-  } else {
-    x = convBn(input, 'stem', o.seed, { filters: 64, kernel: 7, strides: 2 })
-    x = symmetricPad(x, 'stem_poolpad', 1)
-    x = tf.layers.maxPooling2d({ name: 'stem_pool', poolSize: 3, strides: 2, padding: 'valid' }).apply(x) as tf.SymbolicTensor
-  }
+  let x = resnetStem(input, o)
   let channels = 64
   DENSENET121_BLOCKS.forEach((n, b) => {
     for (let i = 0; i < n; i++) {

@@ -37,18 +37,22 @@ export function stemOf(o: ArchBuildOptions): 'small' | 'imagenet' {
   return o.stem ?? (Math.min(o.inputShape[0], o.inputShape[1]) < 64 ? 'small' : 'imagenet')
 }
 
+/**
+ * The 64-channel stem of ResNet and DenseNet: `small`, a 3×3 stride-1 conv; `imagenet`, a 7×7
+ * stride-2 conv and a 3×3 stride-2 max-pool (torchvision's).
+ */
+export function resnetStem(input: tf.SymbolicTensor, o: ArchBuildOptions): tf.SymbolicTensor {
+  if (stemOf(o) === 'small') return convBn(input, 'stem', o.seed, { filters: 64, kernel: 3 })
+  const x = convBn(input, 'stem', o.seed, { filters: 64, kernel: 7, strides: 2 })
+  // PyTorch pads the max-pool with −∞; after the ReLU zero padding gives the same maxima.
+  const padded = symmetricPad(x, 'stem_poolpad', 1)
+  return tf.layers.maxPooling2d({ name: 'stem_pool', poolSize: 3, strides: 2, padding: 'valid' }).apply(padded) as tf.SymbolicTensor
+}
+
 function resnet(name: string, block: Block, depths: number[]) {
   return (o: ArchBuildOptions): tf.LayersModel => {
     const input = inputLayer(o.inputShape)
-    let x: tf.SymbolicTensor
-    if (stemOf(o) === 'small') {
-      x = convBn(input, 'stem', o.seed, { filters: 64, kernel: 3 })
-    } else {
-      x = convBn(input, 'stem', o.seed, { filters: 64, kernel: 7, strides: 2 })
-      // PyTorch pads the max-pool with −∞; after the ReLU zero padding gives the same maxima.
-      x = symmetricPad(x, 'stem_poolpad', 1)
-      x = tf.layers.maxPooling2d({ name: 'stem_pool', poolSize: 3, strides: 2, padding: 'valid' }).apply(x) as tf.SymbolicTensor
-    }
+    let x = resnetStem(input, o)
     depths.forEach((n, stage) => {
       for (let i = 0; i < n; i++) {
         const stride = stage > 0 && i === 0 ? 2 : 1

@@ -52,64 +52,48 @@ export interface VitFromTorchOptions {
   heads?: number
 }
 
-interface Names {
-  patchW: string
-  patchB: string
-  cls: string
-  pos: string
-  block: (i: number) => { ln1w: string; ln1b: string; qkvW: string; qkvB: string; projW: string; projB: string; ln2w: string; ln2b: string; fc1W: string[]; fc1B: string[]; fc2W: string[]; fc2B: string[] }
-  lnW: string
-  lnB: string
-  headW: string
-  headB: string
+/** Each tensor outside the blocks: its [torchvision, timm] name. */
+const TOP_NAMES = {
+  patchW: ['conv_proj.weight', 'patch_embed.proj.weight'], patchB: ['conv_proj.bias', 'patch_embed.proj.bias'],
+  cls: ['class_token', 'cls_token'], pos: ['encoder.pos_embedding', 'pos_embed'],
+  lnW: ['encoder.ln.weight', 'norm.weight'], lnB: ['encoder.ln.bias', 'norm.bias'],
+  headW: ['heads.head.weight', 'head.weight'], headB: ['heads.head.bias', 'head.bias']
+} satisfies Record<string, [string, string]>
+
+/** Each tensor of an encoder block: its [torchvision, timm] name after the block's prefix (the MLP's: every name a version used). */
+const BLOCK_NAMES = {
+  ln1w: ['ln_1.weight', 'norm1.weight'], ln1b: ['ln_1.bias', 'norm1.bias'],
+  qkvW: ['self_attention.in_proj_weight', 'attn.qkv.weight'], qkvB: ['self_attention.in_proj_bias', 'attn.qkv.bias'],
+  projW: ['self_attention.out_proj.weight', 'attn.proj.weight'], projB: ['self_attention.out_proj.bias', 'attn.proj.bias'],
+  ln2w: ['ln_2.weight', 'norm2.weight'], ln2b: ['ln_2.bias', 'norm2.bias'],
+  fc1W: [['mlp.0.weight', 'mlp.linear_1.weight'], ['mlp.fc1.weight']], fc1B: [['mlp.0.bias', 'mlp.linear_1.bias'], ['mlp.fc1.bias']],
+  fc2W: [['mlp.3.weight', 'mlp.linear_2.weight'], ['mlp.fc2.weight']], fc2B: [['mlp.3.bias', 'mlp.linear_2.bias'], ['mlp.fc2.bias']]
+} satisfies Record<string, [string, string] | [string[], string[]]>
+
+/** One column of a [torchvision, timm] table. */
+type Column<T extends Record<string, [unknown, unknown]>> = { [R in keyof T]: T[R][0] }
+
+/** The tensor names of one convention. */
+interface Names extends Column<typeof TOP_NAMES> {
+  block: (i: number) => Column<typeof BLOCK_NAMES>
+  /** Prefix of block i's tensors. */
+  blockPrefix: (i: number) => string
   blockPattern: RegExp
 }
 
-const TORCHVISION: Names = {
-  patchW: 'conv_proj.weight',
-  patchB: 'conv_proj.bias',
-  cls: 'class_token',
-  pos: 'encoder.pos_embedding',
-  block: (i) => {
-    const p = `encoder.layers.encoder_layer_${i}.`
-    return {
-      ln1w: `${p}ln_1.weight`, ln1b: `${p}ln_1.bias`,
-      qkvW: `${p}self_attention.in_proj_weight`, qkvB: `${p}self_attention.in_proj_bias`,
-      projW: `${p}self_attention.out_proj.weight`, projB: `${p}self_attention.out_proj.bias`,
-      ln2w: `${p}ln_2.weight`, ln2b: `${p}ln_2.bias`,
-      fc1W: [`${p}mlp.0.weight`, `${p}mlp.linear_1.weight`], fc1B: [`${p}mlp.0.bias`, `${p}mlp.linear_1.bias`],
-      fc2W: [`${p}mlp.3.weight`, `${p}mlp.linear_2.weight`], fc2B: [`${p}mlp.3.bias`, `${p}mlp.linear_2.bias`]
-    }
-  },
-  lnW: 'encoder.ln.weight',
-  lnB: 'encoder.ln.bias',
-  headW: 'heads.head.weight',
-  headB: 'heads.head.bias',
-  blockPattern: /^encoder\.layers\.encoder_layer_(\d+)\./
+/** Column `k` of `table`, each name after `prefix`. */
+function column<T extends Record<string, [string, string] | [string[], string[]]>>(table: T, k: 0 | 1, prefix = ''): Column<T> {
+  const named = (n: string | string[]) => (typeof n === 'string' ? prefix + n : n.map((m) => prefix + m))
+  return Object.fromEntries(Object.entries(table).map(([role, names]) => [role, named(names[k])])) as Column<T>
 }
 
-const TIMM: Names = {
-  patchW: 'patch_embed.proj.weight',
-  patchB: 'patch_embed.proj.bias',
-  cls: 'cls_token',
-  pos: 'pos_embed',
-  block: (i) => {
-    const p = `blocks.${i}.`
-    return {
-      ln1w: `${p}norm1.weight`, ln1b: `${p}norm1.bias`,
-      qkvW: `${p}attn.qkv.weight`, qkvB: `${p}attn.qkv.bias`,
-      projW: `${p}attn.proj.weight`, projB: `${p}attn.proj.bias`,
-      ln2w: `${p}norm2.weight`, ln2b: `${p}norm2.bias`,
-      fc1W: [`${p}mlp.fc1.weight`], fc1B: [`${p}mlp.fc1.bias`],
-      fc2W: [`${p}mlp.fc2.weight`], fc2B: [`${p}mlp.fc2.bias`]
-    }
-  },
-  lnW: 'norm.weight',
-  lnB: 'norm.bias',
-  headW: 'head.weight',
-  headB: 'head.bias',
-  blockPattern: /^blocks\.(\d+)\./
+/** The names of convention `k`, blocks named `blockPrefix(i)` + the block's names. */
+function convention(k: 0 | 1, blockPrefix: (i: number) => string, blockPattern: RegExp): Names {
+  return { ...column(TOP_NAMES, k), block: (i) => column(BLOCK_NAMES, k, blockPrefix(i)), blockPrefix, blockPattern }
 }
+
+const TORCHVISION = convention(0, (i) => `encoder.layers.encoder_layer_${i}.`, /^encoder\.layers\.encoder_layer_(\d+)\./)
+const TIMM = convention(1, (i) => `blocks.${i}.`, /^blocks\.(\d+)\./)
 
 /** Tensors no engine ViT has: present → a clear refusal rather than a network that computes something else. */
 const UNSUPPORTED: [RegExp, string][] = [
@@ -182,7 +166,7 @@ export function vitFromTorch(tensors: ReadonlyMap<string, TorchTensor>, options:
     const m = names.blockPattern.exec(name)
     if (m) layers = Math.max(layers, Number(m[1]) + 1)
   }
-  if (layers === 0) throw new VitImportError(`no encoder blocks (${names === TORCHVISION ? 'encoder.layers.encoder_layer_0.*' : 'blocks.0.*'}) found`)
+  if (layers === 0) throw new VitImportError(`no encoder blocks (${names.blockPrefix(0)}*) found`)
   const fc1 = names.block(0).fc1W.map((n) => tensors.get(n)).find((t) => t !== undefined)
   if (!fc1) throw new VitImportError(`tensor ${names.block(0).fc1W[0]} is missing`)
   const mlp = fc1.shape[0]

@@ -15,7 +15,8 @@ import type { Store } from '../../store'
 import type { Workspace } from '../../workspace'
 import { recordCheckpoint } from '../integrity'
 import { fissionParams } from '../../../shared/jobs'
-import type { FissionResult } from '../../../shared/job-results'
+import { metricsOf } from '../../../shared/vocabulary'
+import type { FissionMember, FissionResult } from '../../../shared/job-results'
 import { defineJob, type JobContext } from './types'
 import { mergeSlurm, readSlurmDefaults, type SlurmState } from '../slurm'
 
@@ -72,27 +73,12 @@ async function withImportedArch(p: FissionParams, workspace: Workspace, store: S
   return { p: { ...p, arch: meta.arch }, archOptions: meta.archOptions }
 }
 
-/** A member as the CLI prints it (the issue's JSON shape). */
-export interface MemberRow {
-  [key: string]: Json
-  id: string
-  group: string
-  lr: number
-  seed: number
-  aug: string
-  epoch: number
-  epochsTrained: number
-  seconds: number
-  val: { acc: number; f1: number; recall: number; kappa: number; auc: number; loss: number }
-}
-
 /** The plan settings and units of a fission job's params (pure; also used by `fission --dry-run`). */
 export async function fissionPlanOf(p: FissionParams) {
   const { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } = await import('../../engine/fission/plans')
-  const given = Object.fromEntries(Object.entries({
-    lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs, cycle: p.cycle, a1: p.a1, a2: p.a2,
-    batchSize: p.batchSize, weightDecay: p.weightDecay, lpEpochs: p.lpEpochs, metric: p.metric
-  }).filter(([, v]) => v !== undefined))
+  // The plan settings the params give: those of their fields that are plan settings too.
+  const params: Record<string, unknown> = p
+  const given = Object.fromEntries(Object.keys(PLAN_DEFAULTS).map((k) => [k, params[k]]).filter(([, v]) => v !== undefined)) as Partial<typeof PLAN_DEFAULTS>
   const settings = { ...PLAN_DEFAULTS, ...(p.plan === 'pretrain' ? PRETRAIN_DEFAULTS : {}), ...given, kind: p.plan }
   return { settings, plan: buildPlan(settings) }
 }
@@ -269,9 +255,9 @@ export const fissionJob = defineJob<'fission', FissionState>({
     }
     ctx.store.runs.setStatus(runId, outcome.status === 'done' ? 'done' : outcome.status === 'cancelled' ? 'cancelled' : 'failed')
     for (const s of outcome.skipped) ctx.log('warn', `${s.unit} not run: ${s.reason}`)
-    const members: MemberRow[] = outcome.members.map((m) => ({
+    const members: FissionMember[] = outcome.members.map((m) => ({
       id: storeId(m.id), group: m.group, lr: m.lr, seed: m.seed, aug: m.aug, epoch: m.epoch, epochsTrained: m.epochsTrained,
-      seconds: m.seconds, val: { acc: m.val.acc, f1: m.val.f1, recall: m.val.recall, kappa: m.val.kappa, auc: m.val.auc, loss: m.val.loss }
+      seconds: m.seconds, val: { ...metricsOf(m.val), loss: m.val.loss }
     }))
     return JSON.parse(JSON.stringify({
       run: {

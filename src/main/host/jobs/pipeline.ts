@@ -120,10 +120,8 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     const oodIds = data.ood as string[]
 
     // 2. The shared starting point, then 3. the grid and FGG plans from it.
-    const plan = {
-      arch: p.arch, width: p.width, metric: p.metric, lpEpochs: p.lpEpochs, lrs: p.lrs, seeds: p.seeds, augs: p.augs, epochs: p.epochs, fggEpochs: p.fggEpochs,
-      cycle: p.cycle, a1: p.a1, a2: p.a2, batchSize: p.batchSize, workers: p.workers, executor: p.executor, slurm: p.slurm, memoryLimitMiB: p.memoryLimitMiB
-    }
+    // The fission settings: every param but the pipeline's own.
+    const { data: _data, pretrainEpochs: _pretrainEpochs, methods: _methods, corruptions: _corruptions, resamples: _resamples, seed: _seed, ...plan } = p
     const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<Json> => {
       const r = (await stages.fission.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))) as R
       const run = r.run as R
@@ -151,9 +149,9 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     const fused = { grid: fusedGrid, fgg: await stage('fuse-fgg', (sub) => fuse(sub, fgg)) }
 
     // 5. The best soup by validation (a single model: neither the best member nor the ensemble).
-    const { methodsTable, pickBestSoup, treeText } = await import('../../engine/demo/report')
+    const { methodsTable, pickBestSoup, SOUP_METHOD_IDS, treeText } = await import('../../engine/demo/report')
     const best = pickBestSoup(fused as unknown as Parameters<typeof pickBestSoup>[0])
-    if (!best) throw new Error('no soup to export: give at least one soup method (uniform, greedy, gou, gog, uou, uog)')
+    if (!best) throw new Error(`no soup to export: give at least one soup method (${SOUP_METHOD_IDS.join(', ')})`)
     const exported = await stage('export', async (sub) => (await stages.export.run(sub, exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true }))) as Json)
 
     const runIds = { pretrain: state.stages.pretrain ? ((state.stages.pretrain.result as R).run as R).id as string : null, grid: (grid.run as R).id as string, fgg: (fgg.run as R).id as string }

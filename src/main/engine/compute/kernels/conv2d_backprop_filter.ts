@@ -2,12 +2,10 @@ import {
   backend_util,
   Conv2DBackpropFilter,
   type Conv2DBackpropFilterAttrs,
-  type KernelConfig,
-  type KernelFunc,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { assertNHWC, heapF32, release, runWasmKernel } from './wasm_util'
+import { assertNHWC, heapF32, release, runConv2D, runWasmKernel, wasmKernel, type Shape4 } from './wasm_util'
 
 /** Tuning of Conv2DBackpropFilter (tests lower the limit to exercise both paths). */
 export const conv2dBackpropFilterLimits = {
@@ -21,6 +19,11 @@ export const conv2dBackpropFilterLimits = {
  * result is dW in HWIO order already. Large ones (where Pᵀ would not fit
  * comfortably): one forward convolution on XNNPACK (see {@link viaConv}).
  */
+/** The conv info of a Conv2DBackpropFilter (no dilation) of an input of shape `xShape`. */
+export function backpropFilterInfo(xShape: number[], a: Conv2DBackpropFilterAttrs): backend_util.Conv2DInfo {
+  return backend_util.computeConv2DInfo(xShape as Shape4, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode)
+}
+
 export function conv2dBackpropFilterImpl(
   backend: BackendWasm,
   x: TensorInfo,
@@ -28,14 +31,7 @@ export function conv2dBackpropFilterImpl(
   attrs: Conv2DBackpropFilterAttrs
 ): TensorInfo {
   assertNHWC(Conv2DBackpropFilter, attrs.dataFormat)
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode
-  )
+  const info = backpropFilterInfo(x.shape, attrs)
   const [kh, kw, ci] = attrs.filterShape
   const patchFloats = kh * kw * ci * info.batchSize * info.outHeight * info.outWidth
   return patchFloats <= conv2dBackpropFilterLimits.maxPatchFloats ? viaMatMul(backend, x, dy, info) : viaConv(backend, x, dy, info)
@@ -96,12 +92,7 @@ function viaConv(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: back
 
   const xT = runWasmKernel(backend, 'Transpose', { x }, { perm: [3, 1, 2, 0] })
   const dyT = runWasmKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] })
-  const conv = runWasmKernel(backend, 'Conv2D', { x: xT, filter: dyT }, {
-    strides: 1,
-    dilations: [sh, sw],
-    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-    dataFormat: 'NHWC'
-  })
+  const conv = runConv2D(backend, xT, dyT, [sh, sw], [top, bottom, left, right])
   release(backend, xT, dyT)
   // conv is [Ci, KH', KW', Co] with KH' ≥ KH; reorder to [KH, KW, Ci, Co].
   const out = backend.makeOutput([kh, kw, ci, co], 'float32')
@@ -121,14 +112,4 @@ function viaConv(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: back
 }
 
 /** Registration glue for {@link conv2dBackpropFilterImpl}. */
-export const conv2dBackpropFilterConfig: KernelConfig = {
-  kernelName: Conv2DBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    conv2dBackpropFilterImpl(
-      backend as BackendWasm,
-      inputs.x as TensorInfo,
-      inputs.dy as TensorInfo,
-      attrs as unknown as Conv2DBackpropFilterAttrs
-    )) as KernelFunc
-}
+export const conv2dBackpropFilterConfig = wasmKernel<Conv2DBackpropFilterAttrs>(Conv2DBackpropFilter, ({ x, dy }, attrs, backend) => conv2dBackpropFilterImpl(backend, x, dy, attrs))

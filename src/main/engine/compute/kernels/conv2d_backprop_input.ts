@@ -2,12 +2,10 @@ import {
   backend_util,
   Conv2DBackpropInput,
   type Conv2DBackpropInputAttrs,
-  type KernelConfig,
-  type KernelFunc,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { assertNHWC, heapF32, release, runWasmKernel } from './wasm_util'
+import { assertNHWC, heapF32, release, runConv2D, wasmKernel } from './wasm_util'
 
 /**
  * dX of a 2-D convolution as ONE forward convolution on XNNPACK: the full
@@ -55,12 +53,7 @@ export function conv2dBackpropInputImpl(
   let dx: TensorInfo
   if (sh === 1 && sw === 1 && top >= 0 && left >= 0 && bottom >= 0 && right >= 0) {
     // Stride 1: XNNPACK pads for us.
-    dx = runWasmKernel(backend, 'Conv2D', { x: dy, filter: flipped }, {
-      strides: 1,
-      dilations: 1,
-      pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-      dataFormat: 'NHWC'
-    })
+    dx = runConv2D(backend, dy, flipped, 1, [top, bottom, left, right])
   } else {
     const grid = backend.makeOutput([n, hp, wp, co], 'float32')
     const src = heapF32(backend, dy)
@@ -78,12 +71,7 @@ export function conv2dBackpropInputImpl(
         }
       }
     }
-    dx = runWasmKernel(backend, 'Conv2D', { x: grid, filter: flipped }, {
-      strides: 1,
-      dilations: 1,
-      pad: 'valid',
-      dataFormat: 'NHWC'
-    })
+    dx = runConv2D(backend, grid, flipped, 1, 'valid')
     release(backend, grid)
   }
   release(backend, flipped)
@@ -91,14 +79,4 @@ export function conv2dBackpropInputImpl(
 }
 
 /** Registration glue for {@link conv2dBackpropInputImpl}. */
-export const conv2dBackpropInputConfig: KernelConfig = {
-  kernelName: Conv2DBackpropInput,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    conv2dBackpropInputImpl(
-      backend as BackendWasm,
-      inputs.dy as TensorInfo,
-      inputs.filter as TensorInfo,
-      attrs as unknown as Conv2DBackpropInputAttrs
-    )) as KernelFunc
-}
+export const conv2dBackpropInputConfig = wasmKernel<Conv2DBackpropInputAttrs>(Conv2DBackpropInput, ({ dy, filter }, attrs, backend) => conv2dBackpropInputImpl(backend, dy, filter, attrs))

@@ -4,14 +4,10 @@ import {
   DepthwiseConv2dNativeBackpropInput,
   type DepthwiseConv2dNativeBackpropFilterAttrs,
   type DepthwiseConv2dNativeBackpropInputAttrs,
-  type KernelConfig,
-  type KernelFunc,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { heapF32 } from './wasm_util'
-
-type Shape4 = [number, number, number, number]
+import { heapF32, wasmKernel, type Shape4 } from './wasm_util'
 
 /**
  * Visits every (input pixel, filter tap, output pixel) triple of a depthwise
@@ -41,7 +37,8 @@ function forEachTap(info: backend_util.Conv2DInfo, tap: (xo: number, fo: number,
   }
 }
 
-function depthwiseInfo(
+/** The conv info of a depthwise convolution (attrs of either gradient kernel). */
+export function depthwiseInfo(
   xShape: number[],
   filterShape: number[],
   attrs: DepthwiseConv2dNativeBackpropFilterAttrs | DepthwiseConv2dNativeBackpropInputAttrs
@@ -57,77 +54,47 @@ function depthwiseInfo(
   )
 }
 
-/** dW of a depthwise convolution: dW[a,e,c,m] = Σ x[b,i,j,c] · dy[b,r,q,c·M+m]. */
-export function depthwiseBackpropFilterImpl(
+/**
+ * A gradient of shape `outShape` summed over every tap of `info`: `tap(p, q, out, c, m)` returns
+ * the visitor adding one tap's terms to `out` (zeroed first), `p` and `q` being heap views of the two
+ * inputs, `c` the input channels and `m` the channel multiplier.
+ */
+function sumOverTaps(
   backend: BackendWasm,
-  x: TensorInfo,
-  dy: TensorInfo,
-  attrs: DepthwiseConv2dNativeBackpropFilterAttrs
+  info: backend_util.Conv2DInfo,
+  outShape: number[],
+  inputs: [TensorInfo, TensorInfo],
+  tap: (p: Float32Array, q: Float32Array, out: Float32Array, c: number, m: number) => (xo: number, fo: number, go: number) => void
 ): TensorInfo {
-  const info = depthwiseInfo(x.shape, attrs.filterShape, attrs)
-  const out = backend.makeOutput(attrs.filterShape, 'float32')
-  const xs = heapF32(backend, x)
-  const g = heapF32(backend, dy)
-  const dw = heapF32(backend, out)
-  dw.fill(0)
+  const out = backend.makeOutput(outShape, 'float32')
+  const view = heapF32(backend, out)
+  view.fill(0)
   const c = info.inChannels
-  const m = info.outChannels / c
-  forEachTap(info, (xo, fo, go) => {
-    for (let k = 0; k < c; k++) {
-      const v = xs[xo + k]
-      for (let t = 0; t < m; t++) dw[fo + k * m + t] += v * g[go + k * m + t]
-    }
-  })
+  forEachTap(info, tap(heapF32(backend, inputs[0]), heapF32(backend, inputs[1]), view, c, info.outChannels / c))
   return out
 }
+
+/** dW of a depthwise convolution: dW[a,e,c,m] = Σ x[b,i,j,c] · dy[b,r,q,c·M+m]. */
+export const depthwiseBackpropFilterConfig = wasmKernel<DepthwiseConv2dNativeBackpropFilterAttrs>(
+  DepthwiseConv2dNativeBackpropFilter,
+  ({ x, dy }, attrs, backend) =>
+    sumOverTaps(backend, depthwiseInfo(x.shape, attrs.filterShape, attrs), attrs.filterShape, [x, dy], (xs, g, dw, c, m) => (xo, fo, go) => {
+      for (let k = 0; k < c; k++) {
+        const v = xs[xo + k]
+        for (let t = 0; t < m; t++) dw[fo + k * m + t] += v * g[go + k * m + t]
+      }
+    })
+)
 
 /** dX of a depthwise convolution: dx[b,i,j,c] = Σ dy[b,r,q,c·M+m] · W[a,e,c,m]. */
-export function depthwiseBackpropInputImpl(
-  backend: BackendWasm,
-  dy: TensorInfo,
-  filter: TensorInfo,
-  attrs: DepthwiseConv2dNativeBackpropInputAttrs
-): TensorInfo {
-  const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs)
-  const out = backend.makeOutput(attrs.inputShape, 'float32')
-  const f = heapF32(backend, filter)
-  const g = heapF32(backend, dy)
-  const dx = heapF32(backend, out)
-  dx.fill(0)
-  const c = info.inChannels
-  const m = info.outChannels / c
-  forEachTap(info, (xo, fo, go) => {
-    for (let k = 0; k < c; k++) {
-      let s = 0
-      for (let t = 0; t < m; t++) s += g[go + k * m + t] * f[fo + k * m + t]
-      dx[xo + k] += s
-    }
-  })
-  return out
-}
-
-/** Registration glue for {@link depthwiseBackpropFilterImpl}. */
-export const depthwiseBackpropFilterConfig: KernelConfig = {
-  kernelName: DepthwiseConv2dNativeBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    depthwiseBackpropFilterImpl(
-      backend as BackendWasm,
-      inputs.x as TensorInfo,
-      inputs.dy as TensorInfo,
-      attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs
-    )) as KernelFunc
-}
-
-/** Registration glue for {@link depthwiseBackpropInputImpl}. */
-export const depthwiseBackpropInputConfig: KernelConfig = {
-  kernelName: DepthwiseConv2dNativeBackpropInput,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    depthwiseBackpropInputImpl(
-      backend as BackendWasm,
-      inputs.dy as TensorInfo,
-      inputs.filter as TensorInfo,
-      attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs
-    )) as KernelFunc
-}
+export const depthwiseBackpropInputConfig = wasmKernel<DepthwiseConv2dNativeBackpropInputAttrs>(
+  DepthwiseConv2dNativeBackpropInput,
+  ({ dy, filter }, attrs, backend) =>
+    sumOverTaps(backend, depthwiseInfo(attrs.inputShape, filter.shape, attrs), attrs.inputShape, [filter, dy], (f, g, dx, c, m) => (xo, fo, go) => {
+      for (let k = 0; k < c; k++) {
+        let s = 0
+        for (let t = 0; t < m; t++) s += g[go + k * m + t] * f[fo + k * m + t]
+        dx[xo + k] += s
+      }
+    })
+)

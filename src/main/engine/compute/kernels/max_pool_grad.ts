@@ -1,13 +1,16 @@
 import {
   backend_util,
   MaxPoolGrad,
-  type KernelConfig,
-  type KernelFunc,
   type MaxPoolGradAttrs,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
-import { heapF32 } from './wasm_util'
+import { heapF32, wasmKernel, type Shape4 } from './wasm_util'
+
+/** The pool info of a MaxPoolGrad (no dilation) of an input of shape `xShape`. */
+export function maxPoolInfo(xShape: number[], a: MaxPoolGradAttrs): backend_util.Conv2DInfo {
+  return backend_util.computePool2DInfo(xShape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode)
+}
 
 /**
  * Max-pool gradient in one pass over the windows: each window's dy goes to
@@ -20,14 +23,7 @@ export function maxPoolGradImpl(
   x: TensorInfo,
   attrs: MaxPoolGradAttrs
 ): TensorInfo {
-  const info = backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode
-  )
+  const info = maxPoolInfo(x.shape, attrs)
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info
   const { top, left } = info.padInfo
@@ -69,14 +65,4 @@ export function maxPoolGradImpl(
 }
 
 /** Registration glue for {@link maxPoolGradImpl}. */
-export const maxPoolGradConfig: KernelConfig = {
-  kernelName: MaxPoolGrad,
-  backendName: 'wasm',
-  kernelFunc: (({ inputs, backend, attrs }) =>
-    maxPoolGradImpl(
-      backend as BackendWasm,
-      inputs.dy as TensorInfo,
-      inputs.input as TensorInfo,
-      attrs as unknown as MaxPoolGradAttrs
-    )) as KernelFunc
-}
+export const maxPoolGradConfig = wasmKernel<MaxPoolGradAttrs>(MaxPoolGrad, ({ dy, input }, attrs, backend) => maxPoolGradImpl(backend, dy, input, attrs))

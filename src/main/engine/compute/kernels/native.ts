@@ -38,8 +38,10 @@ import { adamwKernelConfig } from './adamw'
 import { FF_FILL_ROWS } from './mean_grad'
 import { FF_CLIP_GRAD, FF_RELU_GRAD } from './relu_grad'
 import { FF_BN_REDUCE } from './batchnorm_grad'
-import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_backprop'
-import { assertNHWC, heapF32 } from './wasm_util'
+import { backpropFilterInfo } from './conv2d_backprop_filter'
+import { maxPoolInfo } from './max_pool_grad'
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig, depthwiseInfo } from './depthwise_backprop'
+import { assertNHWC, floatOutput, heapF32, wasmKernel } from './wasm_util'
 
 type Info = backend_util.Conv2DInfo | ReturnType<typeof backend_util.computePool2DInfo>
 
@@ -73,12 +75,10 @@ function convInfo(x: TensorInfo, filterShape: number[], a: Conv2DAttrs): backend
  * an Add that is not a tensor plus a per-channel vector).
  */
 export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => KernelFunc): KernelConfig[] {
-  const conv = (x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, a: Conv2DAttrs, act: number, backend: BackendWasm) => {
+  const conv = (x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, a: Conv2DAttrs, act: number, be: BackendWasm) => {
     const info = convInfo(x, filter.shape, a)
-    const out = backend.makeOutput(info.outShape, 'float32')
-    const b = bias === undefined ? null : heapF32(backend, bias)
-    addon.conv2d(heapF32(backend, x), heapF32(backend, filter), b, heapF32(backend, out), nativeGeom(info), act)
-    return out
+    return floatOutput(be, info.outShape, (out) =>
+      addon.conv2d(heapF32(be, x), heapF32(be, filter), bias === undefined ? null : heapF32(be, bias), out, nativeGeom(info), act))
   }
   const isNHWC = (f: string | undefined): boolean => f == null || f === 'NHWC' || f === 'channelsLast'
   // b is a per-channel vector of a: shape [C] or [1, …, 1, C] with C = a's last dimension.
@@ -90,240 +90,94 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     util.sizeFromShape(a.shape) > 0
   // Identity and a same-dtype Cast share the input's heap buffer (reference
   // counted, as the cpu backend does) instead of copying it.
-  const share = (args: Parameters<KernelFunc>[0], name: string): TensorInfo | TensorInfo[] => {
-    const x = args.inputs.x as TensorInfo
-    const to = (args.attrs as unknown as Partial<CastAttrs> | undefined)?.dtype ?? x.dtype
-    if (x.dtype === 'string' || to !== x.dtype) return own(name)(args)
-    ;(args.backend as BackendWasm).incRef(x.dataId)
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
-  }
-  // Element-wise a op b over two float32 tensors of one shape (wasm's own binary ops are ~5× slower at these sizes).
-  const same = (args: Parameters<KernelFunc>[0], op: number): TensorInfo => {
-    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
-    const be = args.backend as BackendWasm
-    const out = be.makeOutput(a.shape, 'float32')
-    if (util.sizeFromShape(a.shape) > 0) addon.binary(heapF32(be, a), heapF32(be, b), heapF32(be, out), op)
-    return out
-  }
+  const share = (name: string): KernelConfig =>
+    wasmKernel<Partial<CastAttrs> | undefined>(name, ({ x }, attrs, be, args) => {
+      const to = attrs?.dtype ?? x.dtype
+      if (x.dtype === 'string' || to !== x.dtype) return own(name)(args)
+      be.incRef(x.dataId)
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
+    })
+  // a op b over two float32 tensors: of one shape, the addon's element-wise `op` (wasm's own binary ops are
+  // ~5× slower at these sizes); a tensor and a per-channel vector, `vector` (the vector first or second);
+  // anything else, the backend's own kernel.
+  const elementwise = (name: string, op: number, vector: (big: Float32Array, v: Float32Array, out: Float32Array, vectorFirst: boolean) => void) =>
+    wasmKernel(name, ({ a, b }, _attrs, be, args) => {
+      if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(name)(args)
+      if (util.arraysEqual(a.shape, b.shape)) return floatOutput(be, a.shape, (out) => addon.binary(heapF32(be, a), heapF32(be, b), out, op))
+      const [big, v, vectorFirst] = isBiasOf(a, b) ? [a, b, false] : isBiasOf(b, a) ? [b, a, true] : []
+      if (big === undefined || v === undefined || vectorFirst === undefined) return own(name)(args)
+      return floatOutput(be, big.shape, (out) => vector(heapF32(be, big), heapF32(be, v), out, vectorFirst))
+    })
   return [
-    {
-      kernelName: Sub,
-      backendName: 'wasm',
-      kernelFunc: ((args) => {
-        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
-        if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Sub)(args)
-        if (util.arraysEqual(a.shape, b.shape)) return same(args, 1)
-        // x − a per-channel vector (BatchNorm's moments), or the vector minus x.
-        const [big, v, op] = isBiasOf(a, b) ? [a, b, 1] : isBiasOf(b, a) ? [b, a, 3] : []
-        if (big === undefined || v === undefined || op === undefined) return own(Sub)(args)
-        const be = args.backend as BackendWasm
-        const out = be.makeOutput(big.shape, 'float32')
-        addon.biasOp(heapF32(be, big), heapF32(be, v), heapF32(be, out), op)
-        return out
-      }) as KernelFunc
-    },
-    {
-      kernelName: FF_RELU_GRAD,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, attrs, backend }) => {
-        const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo }
-        const be = backend as BackendWasm
-        const out = be.makeOutput(x.shape, 'float32')
-        const op = ({ relu: 3, relu6: 4, square: 5 } as Record<string, number>)[(attrs as unknown as { op: string }).op]
-        if (util.sizeFromShape(x.shape) > 0) addon.binary(heapF32(be, dy), heapF32(be, x), heapF32(be, out), op)
-        return out
-      }) as KernelFunc
-    },
-    {
-      // Per-channel statistics (BatchNorm in training and inference): one pass x · k + c.
-      kernelName: FusedBatchNorm,
-      backendName: 'wasm',
-      kernelFunc: ((args) => {
-        const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>
-        const eps = (args.attrs as unknown as { varianceEpsilon: number }).varianceEpsilon
-        const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
-          t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
-        if (x!.dtype !== 'float32' || !perChannel(mean, true) || !perChannel(variance, true) || !perChannel(offset, false) || !perChannel(scale, false)) {
-          return own(FusedBatchNorm)(args)
-        }
-        const be = args.backend as BackendWasm
-        const out = be.makeOutput(x!.shape, 'float32')
-        const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
-        addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), heapF32(be, out), eps)
-        return out
-      }) as KernelFunc
-    },
-    {
-      kernelName: FF_CLIP_GRAD,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, attrs, backend }) => {
-        const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo }
-        const { min, max } = attrs as unknown as { min: number; max: number }
-        const be = backend as BackendWasm
-        const out = be.makeOutput(x.shape, 'float32')
-        if (util.sizeFromShape(x.shape) > 0) addon.clipGrad(heapF32(be, dy), heapF32(be, x), heapF32(be, out), min, max)
-        return out
-      }) as KernelFunc
-    },
-    {
-      // Depthwise gradients with channel multiplier 1 (MobileNetV2); others run the JS kernels.
-      kernelName: DepthwiseConv2dNativeBackpropInput,
-      backendName: 'wasm',
-      kernelFunc: ((args) => {
-        const a = args.attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs
-        const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo }
-        if (filter.shape[3] !== 1 || dy.dtype !== 'float32') return depthwiseBackpropInputConfig.kernelFunc(args)
-        const info = backend_util.computeConv2DInfo(a.inputShape as [number, number, number, number], filter.shape as [number, number, number, number], a.strides, a.dilations, a.pad, a.dimRoundingMode, true)
-        const be = args.backend as BackendWasm
-        const out = be.makeOutput(a.inputShape, 'float32')
-        addon.depthwiseBackprop(0, heapF32(be, dy), heapF32(be, filter), heapF32(be, out), nativeGeom(info))
-        return out
-      }) as KernelFunc
-    },
-    {
-      kernelName: DepthwiseConv2dNativeBackpropFilter,
-      backendName: 'wasm',
-      kernelFunc: ((args) => {
-        const a = args.attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs
-        const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo }
-        if (a.filterShape[3] !== 1 || x.dtype !== 'float32') return depthwiseBackpropFilterConfig.kernelFunc(args)
-        const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape as [number, number, number, number], a.strides, a.dilations, a.pad, a.dimRoundingMode, true)
-        const be = args.backend as BackendWasm
-        const out = be.makeOutput(a.filterShape, 'float32')
-        addon.depthwiseBackprop(1, heapF32(be, x), heapF32(be, dy), heapF32(be, out), nativeGeom(info))
-        return out
-      }) as KernelFunc
-    },
-    {
-      kernelName: FF_BN_REDUCE,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, backend }) => {
-        const { dy, x, mean } = inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo }
-        const be = backend as BackendWasm
-        const outs = [be.makeOutput(mean.shape, 'float32'), be.makeOutput(mean.shape, 'float32')]
-        const [s1, s2] = outs.map((t) => heapF32(be, t))
-        addon.bnReduce(heapF32(be, dy), heapF32(be, x), heapF32(be, mean), s1, s2)
-        return outs
-      }) as KernelFunc
-    },
-    { kernelName: Identity, backendName: 'wasm', kernelFunc: ((args) => share(args, Identity)) as KernelFunc },
-    { kernelName: Cast, backendName: 'wasm', kernelFunc: ((args) => share(args, Cast)) as KernelFunc },
-    {
-      kernelName: Add,
-      backendName: 'wasm',
-      kernelFunc: ((args) => {
-        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
-        if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Add)(args)
-        if (util.arraysEqual(a.shape, b.shape)) return same(args, 0)
-        const [big, bias] = isBiasOf(a, b) ? [a, b] : isBiasOf(b, a) ? [b, a] : []
-        if (big === undefined || bias === undefined) return own(Add)(args)
-        const be = args.backend as BackendWasm
-        const out = be.makeOutput(big.shape, 'float32')
-        addon.addBias(heapF32(be, big), heapF32(be, bias), heapF32(be, out))
-        return out
-      }) as KernelFunc
-    },
-    {
-      // A tensor times a per-channel vector (BatchNorm's scale and its gradient); wasm's own broadcasting Multiply is ~10× slower.
-      kernelName: Multiply,
-      backendName: 'wasm',
-      kernelFunc: ((args) => {
-        const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo }
-        if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(Multiply)(args)
-        if (util.arraysEqual(a.shape, b.shape)) return same(args, 2)
-        const [big, v] = isBiasOf(a, b) ? [a, b] : isBiasOf(b, a) ? [b, a] : []
-        if (big === undefined || v === undefined) return own(Multiply)(args)
-        const be = args.backend as BackendWasm
-        const out = be.makeOutput(big.shape, 'float32')
-        addon.biasOp(heapF32(be, big), heapF32(be, v), heapF32(be, out), 2)
-        return out
-      }) as KernelFunc
-    },
-    {
-      kernelName: FF_FILL_ROWS,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, attrs, backend }) => {
-        const v = inputs.v as TensorInfo
-        const { shape, divisor } = attrs as unknown as { shape: number[]; divisor: number }
-        const be = backend as BackendWasm
-        const out = be.makeOutput(shape, 'float32')
-        addon.fillRows(heapF32(be, v), heapF32(be, out), divisor)
-        return out
-      }) as KernelFunc
-    },
-    {
-      kernelName: Conv2D,
-      backendName: 'wasm',
-      kernelFunc: ((args) => {
-        const a = args.attrs as unknown as Conv2DAttrs
-        const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo }
-        if (!isNHWC(a.dataFormat) || x.dtype !== 'float32') return own(Conv2D)(args)
-        return conv(x, filter, undefined, a, 0, args.backend as BackendWasm)
-      }) as KernelFunc
-    },
-    {
-      kernelName: FusedConv2D,
-      backendName: 'wasm',
-      kernelFunc: ((args) => {
-        const a = args.attrs as unknown as FusedConv2DAttrs
-        const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>
-        const act = ACTIVATIONS[a.activation ?? 'linear']
-        const co = filter!.shape[3]
-        const biasOk = bias == null || util.sizeFromShape(bias.shape) === co
-        if (!isNHWC(a.dataFormat) || act === undefined || preluActivationWeights != null || !biasOk || x!.dtype !== 'float32') {
-          return own(FusedConv2D)(args)
-        }
-        return conv(x!, filter!, bias ?? undefined, a, act, args.backend as BackendWasm)
-      }) as KernelFunc
-    },
-    {
-      kernelName: Conv2DBackpropFilter,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, attrs, backend }) => {
-        const a = attrs as unknown as Conv2DBackpropFilterAttrs
-        const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo }
-        assertNHWC(Conv2DBackpropFilter, a.dataFormat)
-        const info = convInfo(x, a.filterShape, { ...a, dilations: 1 })
-        const be = backend as BackendWasm
-        const out = be.makeOutput(a.filterShape, 'float32')
-        addon.conv2dBackpropFilter(heapF32(be, x), heapF32(be, dy), heapF32(be, out), nativeGeom(info))
-        return out
-      }) as KernelFunc
-    },
-    {
-      kernelName: Conv2DBackpropInput,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, attrs, backend }) => {
-        const a = attrs as unknown as Conv2DBackpropInputAttrs
-        const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo }
-        assertNHWC(Conv2DBackpropInput, a.dataFormat)
-        const info = convInfo({ ...dy, shape: a.inputShape }, filter.shape, { ...a, dilations: 1 })
-        const be = backend as BackendWasm
-        const out = be.makeOutput(a.inputShape, 'float32')
-        addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), heapF32(be, out), nativeGeom(info))
-        return out
-      }) as KernelFunc
-    },
-    {
-      kernelName: MaxPoolGrad,
-      backendName: 'wasm',
-      kernelFunc: (({ inputs, attrs, backend }) => {
-        const a = attrs as unknown as MaxPoolGradAttrs
-        const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo }
-        const info = backend_util.computePool2DInfo(
-          input.shape as [number, number, number, number],
-          a.filterSize,
-          a.strides,
-          1,
-          a.pad,
-          a.dimRoundingMode
-        )
-        const be = backend as BackendWasm
-        const out = be.makeOutput(input.shape, 'float32')
-        addon.maxPoolGrad(heapF32(be, dy), heapF32(be, input), heapF32(be, out), nativeGeom(info))
-        return out
-      }) as KernelFunc
-    },
+    // x − a per-channel vector (BatchNorm's moments), or the vector minus x.
+    elementwise(Sub, 1, (big, v, out, vectorFirst) => addon.biasOp(big, v, out, vectorFirst ? 3 : 1)),
+    wasmKernel<{ op: string }>(FF_RELU_GRAD, ({ dy, x }, { op }, be) =>
+      floatOutput(be, x.shape, (out) => addon.binary(heapF32(be, dy), heapF32(be, x), out, ({ relu: 3, relu6: 4, square: 5 } as Record<string, number>)[op]))),
+    // Per-channel statistics (BatchNorm in training and inference): one pass x · k + c.
+    wasmKernel<{ varianceEpsilon: number }>(FusedBatchNorm, (inputs, { varianceEpsilon }, be, args) => {
+      const { x, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>
+      const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
+        t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
+      if (x!.dtype !== 'float32' || !perChannel(mean, true) || !perChannel(variance, true) || !perChannel(offset, false) || !perChannel(scale, false)) {
+        return own(FusedBatchNorm)(args)
+      }
+      const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
+      return floatOutput(be, x!.shape, (out) => addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), out, varianceEpsilon))
+    }),
+    wasmKernel<{ min: number; max: number }>(FF_CLIP_GRAD, ({ dy, x }, { min, max }, be) =>
+      floatOutput(be, x.shape, (out) => addon.clipGrad(heapF32(be, dy), heapF32(be, x), out, min, max))),
+    // Depthwise gradients with channel multiplier 1 (MobileNetV2); others run the JS kernels.
+    wasmKernel<DepthwiseConv2dNativeBackpropInputAttrs>(DepthwiseConv2dNativeBackpropInput, ({ dy, filter }, a, be, args) => {
+      if (filter.shape[3] !== 1 || dy.dtype !== 'float32') return depthwiseBackpropInputConfig.kernelFunc(args)
+      const info = depthwiseInfo(a.inputShape, filter.shape, a)
+      return floatOutput(be, a.inputShape, (out) => addon.depthwiseBackprop(0, heapF32(be, dy), heapF32(be, filter), out, nativeGeom(info)))
+    }),
+    wasmKernel<DepthwiseConv2dNativeBackpropFilterAttrs>(DepthwiseConv2dNativeBackpropFilter, ({ x, dy }, a, be, args) => {
+      if (a.filterShape[3] !== 1 || x.dtype !== 'float32') return depthwiseBackpropFilterConfig.kernelFunc(args)
+      const info = depthwiseInfo(x.shape, a.filterShape, a)
+      return floatOutput(be, a.filterShape, (out) => addon.depthwiseBackprop(1, heapF32(be, x), heapF32(be, dy), out, nativeGeom(info)))
+    }),
+    wasmKernel(FF_BN_REDUCE, ({ dy, x, mean }, _attrs, be) => {
+      const outs = [be.makeOutput(mean.shape, 'float32'), be.makeOutput(mean.shape, 'float32')]
+      const [s1, s2] = outs.map((t) => heapF32(be, t))
+      addon.bnReduce(heapF32(be, dy), heapF32(be, x), heapF32(be, mean), s1, s2)
+      return outs
+    }),
+    share(Identity),
+    share(Cast),
+    elementwise(Add, 0, (big, bias, out) => addon.addBias(big, bias, out)),
+    // A tensor times a per-channel vector (BatchNorm's scale and its gradient); wasm's own broadcasting Multiply is ~10× slower.
+    elementwise(Multiply, 2, (big, v, out) => addon.biasOp(big, v, out, 2)),
+    wasmKernel<{ shape: number[]; divisor: number }>(FF_FILL_ROWS, ({ v }, { shape, divisor }, be) =>
+      floatOutput(be, shape, (out) => addon.fillRows(heapF32(be, v), out, divisor))),
+    wasmKernel<Conv2DAttrs>(Conv2D, ({ x, filter }, a, be, args) => {
+      if (!isNHWC(a.dataFormat) || x.dtype !== 'float32') return own(Conv2D)(args)
+      return conv(x, filter, undefined, a, 0, be)
+    }),
+    wasmKernel<FusedConv2DAttrs>(FusedConv2D, (inputs, a, be, args) => {
+      const { x, filter, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>
+      const act = ACTIVATIONS[a.activation ?? 'linear']
+      const co = filter!.shape[3]
+      const biasOk = bias == null || util.sizeFromShape(bias.shape) === co
+      if (!isNHWC(a.dataFormat) || act === undefined || preluActivationWeights != null || !biasOk || x!.dtype !== 'float32') {
+        return own(FusedConv2D)(args)
+      }
+      return conv(x!, filter!, bias ?? undefined, a, act, be)
+    }),
+    wasmKernel<Conv2DBackpropFilterAttrs>(Conv2DBackpropFilter, ({ x, dy }, a, be) => {
+      assertNHWC(Conv2DBackpropFilter, a.dataFormat)
+      const info = backpropFilterInfo(x.shape, a)
+      return floatOutput(be, a.filterShape, (out) => addon.conv2dBackpropFilter(heapF32(be, x), heapF32(be, dy), out, nativeGeom(info)))
+    }),
+    wasmKernel<Conv2DBackpropInputAttrs>(Conv2DBackpropInput, ({ dy, filter }, a, be) => {
+      assertNHWC(Conv2DBackpropInput, a.dataFormat)
+      const info = convInfo({ ...dy, shape: a.inputShape }, filter.shape, { ...a, dilations: 1 })
+      return floatOutput(be, a.inputShape, (out) => addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), out, nativeGeom(info)))
+    }),
+    wasmKernel<MaxPoolGradAttrs>(MaxPoolGrad, ({ dy, input }, a, be) => {
+      const info = maxPoolInfo(input.shape, a)
+      return floatOutput(be, input.shape, (out) => addon.maxPoolGrad(heapF32(be, dy), heapF32(be, input), out, nativeGeom(info)))
+    }),
     { kernelName: Sum, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Sum, false) },
     // BatchNorm's batch moments in training are Means over (N, H, W).
     { kernelName: Mean, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Mean, true) },

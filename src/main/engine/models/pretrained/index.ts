@@ -20,13 +20,15 @@ import { looksLikeSafetensors, readSafetensors } from './safetensors'
 import type { FromTorch, FromTorchResult, MappingReport, TorchTensor, TorchTensors } from './tensors'
 import { decodeModel } from '../../export/onnx/model'
 import { fitVitWeights, torchTensorsFromOnnx, vitFromTorch } from '../vit-weights'
+import { VIT_ARCHITECTURE_IDS } from '../../../../shared/vocabulary'
+import type { Preprocessing, WeightsOrigin } from '../../../../shared/job-results'
 
 export type { FromTorch, FromTorchResult, MappingReport, TorchTensor, TorchTensors } from './tensors'
 
 /** One family of architectures the import recognises. */
 export interface PretrainedFamily {
   /** Engine architectures it produces. */
-  archs: string[]
+  archs: readonly string[]
   fromTorch: FromTorch
   /** Parameter modules in forward order per variant, for ONNX graphs whose names were folded away. */
   modules?: () => ModuleSpec[][]
@@ -40,18 +42,8 @@ export const PRETRAINED_FAMILIES: PretrainedFamily[] = [
   { archs: ['densenet121'], fromTorch: densenetFromTorch, modules: densenetModules },
   { archs: ['mobilenetv2'], fromTorch: mobilenetv2FromTorch, modules: mobilenetv2Modules },
   // torchvision VisionTransformer and timm deit/vit names; ONNX names recovered from the graph (MatMul weights folded and transposed by the export).
-  { archs: ['deit_s16', 'vit_b16', 'vit'], fromTorch: (t, o) => vitFromTorch(t, o), fromOnnx: (bytes) => torchTensorsFromOnnx(decodeModel(bytes)) }
+  { archs: VIT_ARCHITECTURE_IDS, fromTorch: (t, o) => vitFromTorch(t, o), fromOnnx: (bytes) => torchTensorsFromOnnx(decodeModel(bytes)) }
 ]
-
-/** Input preparation the weights expect: resize to `size`, x/255, then (x − mean)/std per channel. */
-export interface Preprocessing {
-  /** Height, width in pixels. */
-  size: [number, number]
-  channels: 3
-  channelOrder: 'RGB'
-  mean: number[]
-  std: number[]
-}
 
 /** ImageNet's preprocessing, the torchvision and timm convention. */
 export const IMAGENET_PREPROCESSING: Preprocessing = { size: [224, 224], channels: 3, channelOrder: 'RGB', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }
@@ -77,7 +69,7 @@ export interface PretrainedImport {
   report: MappingReport
   preprocessing: Preprocessing
   /** The file's name (no folder), format and SHA-256. */
-  origin: { file: string; format: 'onnx' | 'safetensors'; sha256: string; bytes: number }
+  origin: WeightsOrigin
 }
 
 function perChannel(v: number[] | undefined, fallback: number[], what: string): number[] {
