@@ -10,7 +10,7 @@ import { commands, fieldIssues } from '../shared/api'
 import type { ChosenPath, Reply } from '../shared/api'
 import type { Dispatch, Session } from './host/handlers'
 import { closeSession, createSession } from './host/handlers'
-import { IPC_CHANNELS } from '../preload/channels'
+import { IPC_CHANNELS } from '../shared/channels'
 
 /** Shows the native dialog a `choosePath` request asks for. */
 async function choosePath(win: BrowserWindow, request: unknown): Promise<Reply> {

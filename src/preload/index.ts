@@ -6,7 +6,7 @@ import { contextBridge, ipcRenderer } from 'electron'
 import type { IpcRendererEvent } from 'electron'
 import { createClient } from '../shared/api'
 import type { Reply, Transport } from '../shared/api'
-import { IPC_CHANNELS } from './channels'
+import { IPC_CHANNELS } from '../shared/channels'
 
 const transport: Transport = {
   async invoke(command, request) {

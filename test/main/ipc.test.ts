@@ -23,7 +23,7 @@ vi.mock('electron', () => ({
 
 const { bindIpc } = await import('../../src/main/ipc')
 const { openApp } = await import('../../src/main/host/app')
-const { IPC_CHANNELS } = await import('../../src/preload/channels')
+const { IPC_CHANNELS } = await import('../../src/shared/channels')
 
 /** A stand-in for the window's webContents: records what main sends to it. */
 function fakeWindow() {
