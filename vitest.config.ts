@@ -31,7 +31,6 @@ if (typeof mapWithGroupBy.groupBy !== 'function') {
 export const E2E = ['test/e2e/**/*.test.ts']
 export const INTEGRATION = [
   'test/main/bridge/**/*.test.ts',
-  'test/main/pipeline/**/*.test.ts',
   'test/main/reliability/**/*.test.ts',
   'test/main/commands/cli.test.ts',
   'test/main/commands/export-cli.test.ts',
@@ -41,6 +40,8 @@ export const INTEGRATION = [
   'test/main/commands/merge-cli.test.ts',
   'test/main/commands/messages.test.ts',
   'test/main/commands/pretrained-cli.test.ts',
+  'test/main/pipeline/demo.test.ts',
+  'test/main/pipeline/pipeline-data.test.ts',
   'test/main/main-process-graph.test.ts',
   'test/main/ipc.test.ts',
   'test/main/self-check.test.ts',
