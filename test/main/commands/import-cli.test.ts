@@ -4,11 +4,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Store } from '../../../../src/main/store'
-import { Workspace } from '../../../../src/main/workspace'
-import { makeBadFolder } from '../../../fixtures/data/generate'
-import { HAVE_SHARED_DATA, SHARED_DATA } from '../../../fixtures/data/shared'
-import { cliJson } from '../../../fixtures/process'
+import { Store } from '../../../src/main/store'
+import { Workspace } from '../../../src/main/workspace'
+import { makeBadFolder } from '../../fixtures/data/generate'
+import { HAVE_SHARED_DATA, SHARED_DATA } from '../../fixtures/data/shared'
+import { cliJson } from '../../fixtures/process'
 
 const work = mkdtempSync(join(tmpdir(), 'ff-import-cli-'))
 const ws = join(work, 'ws')

@@ -4,10 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Store } from '../../../../src/main/store'
-import { Workspace } from '../../../../src/main/workspace'
-import { cliJson } from '../../../fixtures/process'
-import { writeDataset, writeMembers } from './tiny'
+import { Store } from '../../../src/main/store'
+import { Workspace } from '../../../src/main/workspace'
+import { cliJson } from '../../fixtures/process'
+import { writeDataset, writeMembers } from '../engine/fusion/tiny'
 
 const ws = mkdtempSync(join(tmpdir(), 'ff-fuse-cli-'))
 afterAll(() => rmSync(ws, { recursive: true, force: true }))

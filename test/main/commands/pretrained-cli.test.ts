@@ -10,14 +10,14 @@ import { join, relative } from 'node:path'
 import sharp from 'sharp'
 import { unzipSync } from 'fflate'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseNpy } from '../../../../src/main/engine/data/npy'
-import { importPretrained, listPretrained, pretrainedDir } from '../../../../src/main/engine/models/pretrained/library'
-import { initBackend } from '../../../../src/main/engine/compute/index'
-import { importDataset } from '../../../../src/main/engine/data/import'
-import { readCheckpoint } from '../../../../src/main/engine/models/checkpoint'
-import { buildPlan, PLAN_DEFAULTS } from '../../../../src/main/engine/fission/plans'
-import { runPlan } from '../../../../src/main/engine/fission/run'
-import { cliJson } from '../../../fixtures/process'
+import { parseNpy } from '../../../src/main/engine/data/npy'
+import { importPretrained, listPretrained, pretrainedDir } from '../../../src/main/engine/models/pretrained/library'
+import { initBackend } from '../../../src/main/engine/compute/index'
+import { importDataset } from '../../../src/main/engine/data/import'
+import { readCheckpoint } from '../../../src/main/engine/models/checkpoint'
+import { buildPlan, PLAN_DEFAULTS } from '../../../src/main/engine/fission/plans'
+import { runPlan } from '../../../src/main/engine/fission/run'
+import { cliJson } from '../../fixtures/process'
 
 const PYTHON = '/usr/bin/python3'
 const SIZE = 32
@@ -50,7 +50,7 @@ beforeAll(() => {
   }
   work = mkdtempSync(join(tmpdir(), 'ff-pretrained-cli-'))
   ws = join(work, 'ws')
-  execFileSync(PYTHON, [new URL('../../../fixtures/pretrained/make_nets.py', import.meta.url).pathname, work, String(SIZE), String(N), 'mobilenet_v2'], { stdio: 'pipe', env: { ...process.env, OMP_NUM_THREADS: '1' } })
+  execFileSync(PYTHON, [new URL('../../fixtures/pretrained/make_nets.py', import.meta.url).pathname, work, String(SIZE), String(N), 'mobilenet_v2'], { stdio: 'pipe', env: { ...process.env, OMP_NUM_THREADS: '1' } })
   ready = true
 }, 120_000)
 

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { readCheckpoint } from '../../../../src/main/engine/models/checkpoint'
-import { Store } from '../../../../src/main/store'
-import { Workspace } from '../../../../src/main/workspace'
-import { cliGroup, cliJson } from '../../../fixtures/process'
-import { writeSyntheticCache } from './helpers'
+import { readCheckpoint } from '../../../src/main/engine/models/checkpoint'
+import { Store } from '../../../src/main/store'
+import { Workspace } from '../../../src/main/workspace'
+import { cliGroup, cliJson } from '../../fixtures/process'
+import { writeSyntheticCache } from '../engine/fission/helpers'
 
 const dirs: string[] = []
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })

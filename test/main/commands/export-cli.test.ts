@@ -8,17 +8,17 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cardFromMetadata, decodeModel, type ModelCard } from '../../../../src/main/engine/export/index'
-import { sha256Hex } from '../../../../src/main/engine/export/files'
-import { averageCheckpoints } from '../../../../src/main/engine/fusion/average'
-import { ARCHITECTURES } from '../../../../src/main/engine/models/index'
-import { weightsOf, writeCheckpoint } from '../../../../src/main/engine/models/checkpoint'
-import { Store } from '../../../../src/main/store'
-import { Workspace } from '../../../../src/main/workspace'
-import { randomizeWeights, runOnnx, uniform } from './helpers'
+import { cardFromMetadata, decodeModel, type ModelCard } from '../../../src/main/engine/export/index'
+import { sha256Hex } from '../../../src/main/engine/export/files'
+import { averageCheckpoints } from '../../../src/main/engine/fusion/average'
+import { ARCHITECTURES } from '../../../src/main/engine/models/index'
+import { weightsOf, writeCheckpoint } from '../../../src/main/engine/models/checkpoint'
+import { Store } from '../../../src/main/store'
+import { Workspace } from '../../../src/main/workspace'
+import { randomizeWeights, runOnnx, uniform } from '../engine/export/helpers'
 
 const exec = promisify(execFile)
-const repo = fileURLToPath(new URL('../../../../', import.meta.url))
+const repo = fileURLToPath(new URL('../../../', import.meta.url))
 const ws = mkdtempSync(join(tmpdir(), 'ff-export-cli-'))
 afterAll(() => rmSync(ws, { recursive: true, force: true }))
 
