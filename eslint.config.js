@@ -4,6 +4,7 @@ import tseslint from 'typescript-eslint'
 import pluginVue from 'eslint-plugin-vue'
 import importX from 'eslint-plugin-import-x'
 import { wallsPlugin } from './eslint/import-walls.js'
+import prettierOff from 'eslint-config-prettier'
 
 export default tseslint.config(
   { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-artifacts/**', 'coverage/**', 'scratch/**', '.bench-*/**', 'native/build/**'] },
@@ -27,5 +28,7 @@ export default tseslint.config(
     files: ['src/**/*.{ts,vue,js,mjs,cjs}'],
     plugins: { walls: wallsPlugin },
     rules: { 'walls/allow-list': 'error' }
-  }
+  },
+  // Layout is Prettier's (npm run format): the style rules that would fight it are off.
+  prettierOff
 )
