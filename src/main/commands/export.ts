@@ -5,21 +5,20 @@
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
 import { resultOf, type ExportResult } from '../../shared/job-results'
-import type { CliCommand } from './types'
+import { oneOf, type CliCommand } from './types'
 
 export const exportCommand: CliCommand = {
   command: 'export',
   description: 'Export a member or soup as one ONNX (or TF.js) file carrying its model card.',
   options: [
     { flags: '--model <id>', description: 'member or soup id (required)' },
-    { flags: '--format <format>', description: 'onnx (default) or tfjs' },
+    { flags: '--format <format>', description: 'onnx (default) or tfjs', parse: oneOf('--format', ['onnx', 'tfjs']) },
     { flags: '--out <file>', description: 'file to write: x.onnx, or x.json for TF.js (default: exports/<id> in the workspace)' },
     { flags: '--card', description: 'also write the model card as Markdown beside the file (x.md)' }
   ],
   async run(ctx, _args, o) {
     if (!o.model) throw new Error('export: --model <id> is required')
     const format = o.format === undefined ? 'onnx' : String(o.format)
-    if (format !== 'onnx' && format !== 'tfjs') throw new Error(`export: --format must be onnx or tfjs, got '${format}'`)
     const params = { modelId: String(o.model), format, markdown: o.card === true, ...(o.out ? { out: resolve(String(o.out)) } : {}) }
     const job: JobRecord = await ctx.runJob('export', params)
     if (job.status !== 'completed') {

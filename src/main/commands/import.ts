@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { JobRecord } from '../../shared/records'
-import { intFlag, type CliCommand } from './types'
+import { intFlag, oneOf, type CliCommand } from './types'
 
 interface ImportResultJson {
   dataset: { id: string; name: string; classes: string[]; counts: Record<string, number>; perClass: Record<string, Record<string, number>> }
@@ -24,30 +24,15 @@ export const importCommand: CliCommand = {
   options: [
     { flags: '--csv <file>', description: 'CSV manifest naming the images below <path>' },
     { flags: '--name <name>', description: 'dataset name (default: the input\'s name)' },
-    {
-      flags: '--format <f>', description: `importer: ${FORMATS.join('|')} (default auto: by content)`,
-      parse: (v) => {
-        if (!FORMATS.includes(v)) throw new Error(`--format must be one of ${FORMATS.join(', ')}, got '${v}'`)
-        return v
-      }
-    },
+    { flags: '--format <f>', description: `importer: ${FORMATS.join('|')} (default auto: by content)`, parse: oneOf('--format', FORMATS) },
     intFlag('--size <px>', 'square side after resizing (default: the source\'s own, reduced to 224 when larger; never enlarged)', 8),
     {
       flags: '--channels <c>', description: 'keep (default) or 3 (gray repeated for ImageNet-style backbones)',
-      parse: (v) => {
-        if (v !== 'keep' && v !== '3') throw new Error(`--channels must be keep or 3, got '${v}'`)
-        return v === '3' ? 3 : 'keep'
-      }
+      parse: (v) => (oneOf('--channels', ['keep', '3'])(v) === '3' ? 3 : 'keep')
     },
     { flags: '--split <a/b/c>', description: 'train/val/test shares when the dataset has no split (default 70/10/20)' },
     intFlag('--seed <n>', 'seed of a generated split (default 0)'),
-    {
-      flags: '--uncertain <policy>', description: 'CheXpert -1 labels: ones, zeros or ignore (default, masked)',
-      parse: (v) => {
-        if (!['ones', 'zeros', 'ignore'].includes(v)) throw new Error(`--uncertain must be ones, zeros or ignore, got '${v}'`)
-        return v
-      }
-    },
+    { flags: '--uncertain <policy>', description: 'CheXpert -1 labels: ones, zeros or ignore (default, masked)', parse: oneOf('--uncertain', ['ones', 'zeros', 'ignore']) },
     { flags: '--path-column <name>', description: 'CSV column naming each image (default: auto-detected)' },
     { flags: '--label-column <name>', description: 'CSV class column (names or integers)' },
     { flags: '--label-columns <list>', description: 'comma list of one-hot or multi-label CSV columns', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },

@@ -90,11 +90,11 @@ export function positive(name: string): (s: string) => number {
   }
 }
 
-/** An option parser accepting one of `allowed` (case-insensitive), naming the option in its error. */
+/** An option parser accepting one of `allowed` (case-insensitive), naming the option and the choices in its error. */
 export function oneOf(name: string, allowed: readonly string[]): (s: string) => string {
   return (s) => {
     const v = s.trim().toLowerCase()
-    if (!allowed.includes(v)) throw new Error(`${name}: '${s}' is not one of ${allowed.join(', ')}`)
+    if (!allowed.includes(v)) throw new Error(`${name} must be ${orList(allowed)}, got '${s}'`)
     return v
   }
 }

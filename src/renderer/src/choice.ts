@@ -1,4 +1,4 @@
-import { computed, ref } from 'vue'
+import { computed, ref, watch } from 'vue'
 import type { WritableComputedRef } from 'vue'
 
 /**
@@ -13,4 +13,14 @@ export function useChoice<Id extends string>(valid: (id: string) => boolean, fal
       chosen.value = id
     }
   })
+}
+
+/**
+ * Loads what the current choices show: `load(request())` now and whenever the request changes, while it is not null
+ * (null: the choices do not make a request yet).
+ */
+export function useLoad<R>(request: () => R | null, load: (request: R) => Promise<unknown>): void {
+  watch(request, (r) => {
+    if (r !== null) void load(r)
+  }, { immediate: true })
 }

@@ -12,6 +12,18 @@ export interface NpyArray {
   data: Uint8Array | Float64Array
 }
 
+type ArrayType = new (buffer: ArrayBuffer) => ArrayLike<number | bigint>
+/** The typed array of each NumPy numeric kind ('i' int, 'u' unsigned, 'b' bool, 'f' float) at 1, 2, 4 and 8 bytes. */
+const ARRAYS: Record<string, readonly (ArrayType | null)[]> = {
+  i: [Int8Array, Int16Array, Int32Array, BigInt64Array],
+  u: [Uint8Array, Uint16Array, Uint32Array, BigUint64Array],
+  b: [Uint8Array, null, null, null],
+  f: [null, null, Float32Array, Float64Array]
+}
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+/** Reverses the byte order of every 2-, 4- or 8-byte element in place. */
+const SWAP: Record<number, (b: Buffer) => void> = { 2: (b) => b.swap16(), 4: (b) => b.swap32(), 8: (b) => b.swap64() }
+
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] // \x93NUMPY
 
 /** True when the bytes start with the `.npy` magic string. */
@@ -36,27 +48,17 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
   const count = shape.reduce((a, b) => a * b, 1)
   const body = bytes.subarray(start + headerLen)
   const kind = descr.slice(1)
-  const little = descr[0] !== '>'
-  const sizes: Record<string, number> = { u1: 1, i1: 1, b1: 1, u2: 2, i2: 2, u4: 4, i4: 4, u8: 8, i8: 8, f4: 4, f8: 8 }
-  const size = sizes[kind]
-  if (!size) throw new Error(`unsupported .npy dtype ${descr}`)
+  const size = Number(kind.slice(1))
+  const Type = ARRAYS[kind[0]]?.[[1, 2, 4, 8].indexOf(size)]
+  if (!Type || kind.length !== 2) throw new Error(`unsupported .npy dtype ${descr}`)
   if (body.length < count * size) throw new Error(`truncated .npy data: ${body.length} bytes for ${count} × ${descr}`)
   if (kind === 'u1' || kind === 'b1') return { dtype: descr, shape, data: body.subarray(0, count) }
-  const dv = new DataView(body.buffer, body.byteOffset, count * size)
-  const out = new Float64Array(count)
-  for (let i = 0; i < count; i++) {
-    const o = i * size
-    switch (kind) {
-      case 'i1': out[i] = dv.getInt8(o); break
-      case 'u2': out[i] = dv.getUint16(o, little); break
-      case 'i2': out[i] = dv.getInt16(o, little); break
-      case 'u4': out[i] = dv.getUint32(o, little); break
-      case 'i4': out[i] = dv.getInt32(o, little); break
-      case 'u8': out[i] = Number(dv.getBigUint64(o, little)); break
-      case 'i8': out[i] = Number(dv.getBigInt64(o, little)); break
-      case 'f4': out[i] = dv.getFloat32(o, little); break
-      default: out[i] = dv.getFloat64(o, little)
-    }
-  }
-  return { dtype: descr, shape, data: out }
+  // A copy of our own: aligned for the typed array, in the platform's byte order.
+  const own = new Uint8Array(body.subarray(0, count * size))
+  if (size > 1 && (descr[0] === '>') === LITTLE_ENDIAN) SWAP[size](Buffer.from(own.buffer))
+  const values = new Type(own.buffer)
+  if (size !== 8 || kind[0] === 'f') return { dtype: descr, shape, data: new Float64Array(values as ArrayLike<number>) }
+  const data = new Float64Array(count)
+  for (let i = 0; i < count; i++) data[i] = Number(values[i])
+  return { dtype: descr, shape, data }
 }
