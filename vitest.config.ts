@@ -56,6 +56,7 @@ export const INTEGRATION = [
   'test/main/engine/data/bad-input.test.ts',
   'test/main/engine/data/dicom-codecs.test.ts',
   'test/main/engine/data/dicom-pydicom-files.test.ts',
+  'test/main/engine/data/npy.test.ts',
   'test/main/engine/data/dicom.test.ts',
   'test/main/engine/data/idx.test.ts',
   'test/main/engine/data/image.test.ts',
