@@ -287,7 +287,7 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
     }
   }
   const t1 = Date.now()
-  const fgg = await runPlan(fggSetup, { concurrency: workers, runUnit: timedRunner, onEpoch: log })
+  const fgg = await runPlan(fggSetup, { concurrency: workers, runUnit: timedRunner, onEpoch: log }).finally(() => runner.close())
   const fggSeconds = (Date.now() - t1) / 1000
   say(`FGG plan ${fgg.status} in ${fggSeconds.toFixed(0)} s`)
   const training = profileOf(fgg, bare, unitWall)

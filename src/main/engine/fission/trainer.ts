@@ -351,8 +351,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const snapshots = (o.snapshotEpochs ?? []).filter((e) => e <= state.epoch).map((epoch) => ({ epoch, dir: join(o.dir, `epoch-${epoch}`) }))
   const params = trainableOf(o.model, o.trainable ?? 'all')
   const iters = itersPerEpoch(o.train.count, o.batchSize)
-  const save = (dir: string) =>
-    writeCheckpoint(dir, { meta: { ...o.meta, trainer: state }, weights: weightsOf(o.model), optimizer: opt.snapshot() })
+  const save = (dirs: string[]) =>
+    writeCheckpoint(dirs, { meta: { ...o.meta, trainer: state }, weights: weightsOf(o.model), optimizer: opt.snapshot() })
   const result = (status: TrainResult['status'], reason?: string): TrainResult => ({
     status, ...(reason ? { reason } : {}), epochsTrained: state.epoch, bestEpoch: state.bestEpoch,
     bestValLoss: state.bestValLoss, history: state.history, seconds: state.seconds, snapshots, timing: state.timing ?? zeroTiming()
@@ -429,13 +429,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         }
       }
       const c0 = performance.now()
-      if (improved && keepBest) await save(join(o.dir, 'best'))
-      if (o.snapshotEpochs?.includes(epoch)) {
-        const dir = join(o.dir, `epoch-${epoch}`)
-        await save(dir)
-        snapshots.push({ epoch, dir })
-      }
-      await save(stateDir)
+      // best/, the snapshot and state/ hold the same bytes: read, serialised and hashed once, written
+      // in this order (state/ last: a training killed before it redoes the epoch and rewrites them)
+      const dirs = [...(improved && keepBest ? [join(o.dir, 'best')] : []), ...(o.snapshotEpochs?.includes(epoch) ? [join(o.dir, `epoch-${epoch}`)] : []), stateDir]
+      await save(dirs)
+      if (o.snapshotEpochs?.includes(epoch)) snapshots.push({ epoch, dir: join(o.dir, `epoch-${epoch}`) })
       // (this epoch's own checkpoint time is counted after the state is written: it cannot hold itself)
       state.timing!.checkpoint += (performance.now() - c0) / 1000
       state.timing!.cpu = (before.cpu ?? 0) + cpuSince(cpu0)

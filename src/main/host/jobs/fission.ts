@@ -252,6 +252,7 @@ export const fissionJob = defineJob<'fission', FissionState>({
     let slurmTasks: Json = null
     let startEpochs: number | null = null
     let outcome: Awaited<ReturnType<typeof runPlan>>
+    try {
     if (slurmOptions) {
       const { runPlanOnSlurm } = await import('../slurm')
       const sOut = await runPlanOnSlurm(setup, {
@@ -277,6 +278,9 @@ export const fissionJob = defineJob<'fission', FissionState>({
       }
     } else {
       outcome = await runPlan(setup, { ...hooks, concurrency: workers, runUnit })
+    }
+    } finally {
+      runUnit.close() // the idle workers (reused across units) end with the plan
     }
     ctx.store.runs.setStatus(runId, outcome.status === 'done' ? 'done' : outcome.status === 'cancelled' ? 'cancelled' : 'failed')
     for (const s of outcome.skipped) ctx.log('warn', `${s.unit} not run: ${s.reason}`)
