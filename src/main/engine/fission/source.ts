@@ -17,8 +17,8 @@ export interface Batch {
   y: Int32Array | Float32Array
   /** Images in this batch. */
   n: number
-  /** Seconds spent preparing it on this thread: tensor creation / normalisation (`data`) and augmentation. */
-  seconds?: { data: number; augment: number }
+  /** Seconds spent preparing it on this thread: tensor creation / normalisation (`data`) and augmentation; `augmentCpu`: CPU seconds of the augmentation. */
+  seconds?: { data: number; augment: number; augmentCpu?: number }
 }
 
 /** Options of one pass. */
@@ -79,18 +79,22 @@ function preparedSource(count: number, shape: [number, number, number], raw: Raw
       for await (const batch of raw(batchSize, { shuffle, seed: deriveSeed(seed, epoch, 1) })) {
         const augSeed = deriveSeed(seed, epoch, 2, b++)
         let augment = 0
+        let augmentCpu = 0
         const t0 = performance.now()
         const x = tf.tidy(() => {
           let t = toUnitTensor(batch, { size: [h, w], channels: c as 1 | 3 })
           if (shuffle && o.augment && o.augment !== 'none') {
             const a0 = performance.now()
+            const c0 = process.cpuUsage()
             t = augmentBatch(t, o.augment, augSeed)
+            const cu = process.cpuUsage(c0)
+            augmentCpu = (cu.user + cu.system) / 1e6
             augment = (performance.now() - a0) / 1000
           }
           if (outC !== c) t = tf.tile(t, [1, 1, 1, outC])
           return normalise(t, norm)
         })
-        yield { x, y: batch.y, n: batch.n, seconds: { data: (performance.now() - t0) / 1000 - augment, augment } }
+        yield { x, y: batch.y, n: batch.n, seconds: { data: (performance.now() - t0) / 1000 - augment, augment, augmentCpu } }
       }
     }
   }

@@ -53,6 +53,12 @@ describe('unit worker pool', () => {
     expect(await weightsOf(pooled, out)).toEqual(a)
     expect(await weightsOf(fresh, outFresh)).toEqual(a)
     expect(out.members.map((m) => m.val)).toEqual(ref.members.map((m) => m.val))
+    // CPU seconds by part: the steps take some, the parts add up to at most the process's CPU over the epochs
+    for (const u of out.units) {
+      const t = u.result.timing!
+      expect(t.cpuParts!.train).toBeGreaterThan(0)
+      expect(Object.values(t.cpuParts!).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(t.cpu + 1e-3)
+    }
   }, 120_000)
 
   it('does not reuse a worker whose unit was cancelled', async () => {
