@@ -513,14 +513,25 @@ export function randAugmentArray(input: Float32Array, shape: [number, number, nu
 export function augmentBatch(x: tf.Tensor4D, preset: AugmentPreset, seed: number): tf.Tensor4D {
   if (preset === 'none') return x.clone()
   const [n, h, w, c] = x.shape
+  return tf.tensor4d(augmentArray(x.dataSync() as Float32Array, [n, h, w, c], preset, seed), [n, h, w, c])
+}
+
+/**
+ * {@link augmentBatch} on a typed array (N × H × W × C in [0, 1]): the same values, without the
+ * round trip through a tensor (the trainer's batches are made on the array and uploaded once).
+ * Returns a new array; `data` is not changed.
+ */
+export function augmentArray(data: Float32Array, shape: [number, number, number, number], preset: AugmentPreset, seed: number): Float32Array {
+  if (preset === 'none') return data.slice()
+  const [n, h, w, c] = shape
   const plan = planAugment(preset, n, h, w, seed)
-  let data = cropAndResizeArray(x.dataSync() as Float32Array, [n, h, w, c], samplingBoxes(plan.boxes, h, w, plan.flips))
+  let out = cropAndResizeArray(data, [n, h, w, c], samplingBoxes(plan.boxes, h, w, plan.flips))
   if (plan.jitter) {
     const { b, c: con, s } = plan.jitter
-    const y = tf.tidy(() => colourJitter(tf.tensor4d(data, [n, h, w, c]), b, con, s))
-    data = y.dataSync() as Float32Array
+    const y = tf.tidy(() => colourJitter(tf.tensor4d(out, [n, h, w, c]), b, con, s))
+    out = y.dataSync() as Float32Array
     y.dispose()
   }
-  if (plan.ops) data = randAugmentArray(data, [n, h, w, c], plan.ops)
-  return tf.tensor4d(data, [n, h, w, c])
+  if (plan.ops) out = randAugmentArray(out, [n, h, w, c], plan.ops)
+  return out
 }
