@@ -45,9 +45,10 @@ export const benchFissionCommand: CliCommand = {
     out(r.pretrain.given ? 'pretraining: none (a pretrained checkpoint was given)' : `pretraining: ${r.pretrain.images} Fashion-MNIST images × ${r.pretrain.epochs} epochs in ${r.pretrain.seconds.toFixed(0)} s (val acc ${f3(r.pretrain.valAcc)})`)
     out(`FGG: ${r.fgg.lrs.length} rates, ${r.fgg.lpEpochs} probe + ${r.fgg.epochs} base + ${r.fgg.fggEpochs} cyclic epochs (cycle ${r.fgg.cycle}), ${r.fgg.members} members, ${r.fgg.status} in ${r.fgg.seconds.toFixed(0)} s (${(r.fgg.seconds / 60).toFixed(1)} min)`)
     const t = r.training
-    const secs = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')
+    const secs = (x: object) => Object.entries(x as Record<string, number>).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')
     out(`per worker: ${t.perWorker.imagesPerSecond.toFixed(0)} images/s trained, ${(100 * t.perWorker.ratioToBare).toFixed(0)}% of the bare step's ${t.bare.imagesPerSecond.toFixed(0)} (batch ${t.bare.batch}, this run); per CPU second ${t.perWorker.imagesPerCpuSecond.toFixed(0)}, ${(100 * t.perWorker.cpuRatioToBare).toFixed(0)}% of the bare step's ${t.bare.imagesPerCpuSecond.toFixed(0)}`)
     out(`  wall seconds summed over workers: ${secs(t.perWorker.seconds)}`)
+    out(`  CPU seconds summed over workers: ${secs(t.perWorker.cpuParts)} (of ${t.perWorker.cpuSeconds.toFixed(1)})`)
     if (t.lp) out(`linear probe: ${t.lp.images} images; seconds: ${secs(t.lp.seconds)}`)
     out(`worker time outside the trainer (process and backend start, loading): ${t.unitOverheadSeconds.toFixed(1)} s`)
     for (const line of table(r.members.map((m) => ({ member: m.id, lr: m.lr, epoch: m.epoch, [`val ${r.metric}`]: f3(m.val), [`test ${r.metric}`]: f3(m.test), 'test acc': f3(m.testAcc) })), ['member', 'lr', 'epoch', `val ${r.metric}`, `test ${r.metric}`, 'test acc'])) out(line)

@@ -286,12 +286,17 @@ function roundHalfEven(v: number): number {
 }
 
 /**
- * Equalize (see {@link randAugmentOp}) of each image of `data` (n × plane, C channels) on the
+ * An op on the typed array: reads `n` images from `src` and writes them to `dst` (same layout,
+ * N × H·W × C, already allocated; never the same array).
+ */
+type ArrayOp = (src: Float32Array, dst: Float32Array, n: number, hw: number, c: number) => void
+
+/**
+ * Equalize (see {@link randAugmentOp}) of each image of `src` (n × plane, C channels) on the
  * typed array, with tfjs's float32 arithmetic: a per-image histogram is a few loops in JS,
  * a few dozen small kernels on a backend.
  */
-function equalizeArray(data: Float32Array, n: number, hw: number, c: number): Float32Array {
-  const out = new Float32Array(data.length)
+const equalizeArray: ArrayOp = (src, dst, n, hw, c) => {
   const v = new Uint8Array(hw)
   const hist = new Float64Array(256)
   const lut = new Float32Array(256)
@@ -300,7 +305,7 @@ function equalizeArray(data: Float32Array, n: number, hw: number, c: number): Fl
       const base = i * hw * c + k
       hist.fill(0)
       for (let p = 0; p < hw; p++) {
-        const q = Math.min(255, Math.max(0, roundHalfEven(Math.fround(data[base + p * c] * 255))))
+        const q = Math.min(255, Math.max(0, roundHalfEven(Math.fround(src[base + p * c] * 255))))
         v[p] = q
         hist[q]++
       }
@@ -318,90 +323,111 @@ function equalizeArray(data: Float32Array, n: number, hw: number, c: number): Fl
           lut[b + 1] = Math.min(255, Math.max(0, Math.floor(Math.fround((cum + Math.floor(step / 2)) / step))))
         }
       }
-      for (let p = 0; p < hw; p++) out[base + p * c] = Math.fround(lut[v[p]] / 255)
+      for (let p = 0; p < hw; p++) dst[base + p * c] = Math.fround(lut[v[p]] / 255)
     }
   }
-  return out
 }
 
-/** AutoContrast (see {@link randAugmentOp}) of each image of `data` on the typed array, float32 arithmetic. */
-function autoContrastArray(data: Float32Array, n: number, hw: number, c: number): Float32Array {
-  const out = new Float32Array(data.length)
+/** AutoContrast (see {@link randAugmentOp}) of each image of `src` on the typed array, float32 arithmetic. */
+const autoContrastArray: ArrayOp = (src, dst, n, hw, c) => {
   for (let i = 0; i < n; i++) {
     for (let k = 0; k < c; k++) {
       const base = i * hw * c + k
       let lo = Infinity
       let hi = -Infinity
       for (let p = 0; p < hw; p++) {
-        const x = data[base + p * c]
+        const x = src[base + p * c]
         if (x < lo) lo = x
         if (x > hi) hi = x
       }
       const range = Math.fround(hi - lo)
       for (let p = 0; p < hw; p++) {
-        const x = data[base + p * c]
+        const x = src[base + p * c]
         const y = range > 0 ? Math.fround(Math.fround(x - lo) / range) : x
-        out[base + p * c] = Math.min(1, Math.max(0, y))
+        dst[base + p * c] = Math.min(1, Math.max(0, y))
       }
     }
   }
-  return out
 }
 
 /**
  * tf.image.transform (bilinear, constant fill 0, projective row [0, 0]) of every image by the
- * same matrix `m`, on the typed array: tfjs's kernel arithmetic with the matrix as float32.
+ * same matrix `m`, on the typed array: tfjs's kernel arithmetic with the matrix as float32. The
+ * sampling positions, weights and in-image corners depend on the matrix only: computed once per
+ * call, then applied to every image and channel.
  */
-function affineArray(data: Float32Array, n: number, h: number, w: number, c: number, m: number[]): Float32Array {
+function affineArray(h: number, w: number, m: number[]): ArrayOp {
   const [a0, a1, a2, b0, b1, b2] = m.map(Math.fround)
-  const out = new Float32Array(data.length)
-  const plane = h * w * c
-  const at = (base: number, y: number, x: number, k: number): number => (y >= 0 && y < h && x >= 0 && x < w ? data[base + (y * w + x) * c + k] : 0)
-  for (let i = 0; i < n; i++) {
-    const base = i * plane
-    for (let oy = 0; oy < h; oy++) {
-      for (let ox = 0; ox < w; ox++) {
-        const x = a0 * ox + a1 * oy + a2
-        const y = b0 * ox + b1 * oy + b2
-        const yF = Math.floor(y)
-        const xF = Math.floor(x)
-        const o = base + (oy * w + ox) * c
+  const hw = h * w
+  // per output pixel: the four corners' pixel index (−1 outside the image) and the bilinear weights
+  const corner = new Int32Array(4 * hw)
+  const wgt = new Float64Array(4 * hw)
+  const inside = (yy: number, xx: number) => (yy >= 0 && yy < h && xx >= 0 && xx < w ? yy * w + xx : -1)
+  for (let oy = 0; oy < h; oy++) {
+    for (let ox = 0; ox < w; ox++) {
+      const x = a0 * ox + a1 * oy + a2
+      const y = b0 * ox + b1 * oy + b2
+      const yF = Math.floor(y)
+      const xF = Math.floor(x)
+      const p = 4 * (oy * w + ox)
+      corner[p] = inside(yF, xF)
+      corner[p + 1] = inside(yF, xF + 1)
+      corner[p + 2] = inside(yF + 1, xF)
+      corner[p + 3] = inside(yF + 1, xF + 1)
+      wgt[p] = xF + 1 - x
+      wgt[p + 1] = x - xF
+      wgt[p + 2] = yF + 1 - y
+      wgt[p + 3] = y - yF
+    }
+  }
+  return (src, dst, n, _hw, c) => {
+    for (let i = 0; i < n; i++) {
+      const base = i * hw * c
+      for (let q = 0; q < hw; q++) {
+        const p = 4 * q
+        const t0 = corner[p]
+        const t1 = corner[p + 1]
+        const u0 = corner[p + 2]
+        const u1 = corner[p + 3]
+        const wx0 = wgt[p]
+        const wx1 = wgt[p + 1]
+        const wy0 = wgt[p + 2]
+        const wy1 = wgt[p + 3]
+        const o = base + q * c
         for (let k = 0; k < c; k++) {
-          const top = (xF + 1 - x) * at(base, yF, xF, k) + (x - xF) * at(base, yF, xF + 1, k)
-          const bottom = (xF + 1 - x) * at(base, yF + 1, xF, k) + (x - xF) * at(base, yF + 1, xF + 1, k)
-          out[o + k] = (yF + 1 - y) * top + (y - yF) * bottom
+          const top = wx0 * (t0 < 0 ? 0 : src[base + t0 * c + k]) + wx1 * (t1 < 0 ? 0 : src[base + t1 * c + k])
+          const bottom = wx0 * (u0 < 0 ? 0 : src[base + u0 * c + k]) + wx1 * (u1 < 0 ? 0 : src[base + u1 * c + k])
+          dst[o + k] = wy0 * top + wy1 * bottom
         }
       }
     }
   }
-  return out
 }
 
 /** Element-wise RandAugment ops on the typed array, float32 rounding at each tensor op's step. */
-function pointArray(op: 'Brightness' | 'Color' | 'Posterize' | 'Solarize', sign: 1 | -1): (data: Float32Array, n: number, hw: number, c: number) => Float32Array {
+function pointArray(op: 'Brightness' | 'Color' | 'Posterize' | 'Solarize', sign: 1 | -1): ArrayOp {
   const f32 = Math.fround
   const frac = HEAVY_MAGNITUDE / 30
   const factor = f32(1 + sign * 0.9 * frac)
   const clip = (v: number) => Math.min(1, Math.max(0, v))
-  return (data, n, hw, c) => {
-    const out = new Float32Array(data.length)
-    if (op === 'Brightness') for (let i = 0; i < data.length; i++) out[i] = clip(f32(data[i] * factor))
+  return (src, dst, n, hw, c) => {
+    const len = n * hw * c
+    if (op === 'Brightness') for (let i = 0; i < len; i++) dst[i] = clip(f32(src[i] * factor))
     else if (op === 'Solarize') {
       const t = f32(1 - frac)
-      for (let i = 0; i < data.length; i++) out[i] = data[i] >= t ? f32(1 - data[i]) : data[i]
+      for (let i = 0; i < len; i++) dst[i] = src[i] >= t ? f32(1 - src[i]) : src[i]
     } else if (op === 'Posterize') {
       const q = 2 ** (8 - (8 - Math.round(HEAVY_MAGNITUDE / 7.5)))
-      for (let i = 0; i < data.length; i++) out[i] = f32((Math.floor(roundHalfEven(f32(data[i] * 255)) / q) * q) / 255)
+      for (let i = 0; i < len; i++) dst[i] = f32((Math.floor(roundHalfEven(f32(src[i] * 255)) / q) * q) / 255)
     } else {
       // Color: blend with the gray image (luma weights as float32 products, summed in channel order)
       const [r, g, b] = [0.299, 0.587, 0.114].map(f32)
       for (let p = 0; p < n * hw; p++) {
         const o = p * c
-        const d = c === 3 ? f32(f32(f32(data[o] * r) + f32(data[o + 1] * g)) + f32(data[o + 2] * b)) : data[o]
-        for (let k = 0; k < c; k++) out[o + k] = clip(f32(d + f32(f32(data[o + k] - d) * factor)))
+        const d = c === 3 ? f32(f32(f32(src[o] * r) + f32(src[o + 1] * g)) + f32(src[o + 2] * b)) : src[o]
+        for (let k = 0; k < c; k++) dst[o + k] = clip(f32(d + f32(f32(src[o + k] - d) * factor)))
       }
     }
-    return out
   }
 }
 
@@ -423,25 +449,25 @@ function affineOf(op: RandAugmentOp, sign: 1 | -1, h: number, w: number): number
 }
 
 /** Ops computed on the typed array instead of as tensor ops (per-image statistics and resampling are slow as kernels). */
-function arrayOp(op: RandAugmentOp, sign: 1 | -1, h: number, w: number): ((data: Float32Array, n: number, hw: number, c: number) => Float32Array) | null {
+function arrayOp(op: RandAugmentOp, sign: 1 | -1, h: number, w: number): ArrayOp | null {
   if (op === 'Equalize') return equalizeArray
   if (op === 'AutoContrast') return autoContrastArray
   if (op === 'Brightness' || op === 'Color' || op === 'Posterize' || op === 'Solarize') return pointArray(op, sign)
   const m = affineOf(op, sign, h, w)
-  return m ? (data, n, _hw, c) => affineArray(data, n, h, w, c, m) : null
+  return m ? affineArray(h, w, m) : null
 }
 
 /**
  * Applies each image's RandAugment ops (slot by slot: every image's first op, then every second
  * op) to `data` (N × H × W × C, [0, 1]). Images drawing the same op and sign at a slot share its
  * parameters (the magnitude is fixed), so each such group is transformed in one batched call: a
- * few dozen tensor ops per batch instead of a dozen per image. Equalize and AutoContrast, per-image
- * statistics, run on the typed array.
+ * few dozen tensor ops per batch instead of a dozen per image. Equalize, AutoContrast, the
+ * geometric and the point ops run on the typed array, image by image from one slot's array into
+ * the next one's (no regrouping copies); Contrast and Sharpness, as tensor ops, on their group.
  */
 export function randAugmentArray(input: Float32Array, shape: [number, number, number, number], ops: { op: RandAugmentOp; sign: 1 | -1 }[][]): Float32Array {
   const [, h, w, c] = shape
   const plane = h * w * c
-  // Regrouped on the CPU side: the wasm backend's Gather is slow, a typed-array copy is not.
   let data = input
   const slots = Math.max(0, ...ops.map((o) => o.length))
   for (let s = 0; s < slots; s++) {
@@ -456,17 +482,22 @@ export function randAugmentArray(input: Float32Array, shape: [number, number, nu
     const out = new Float32Array(data.length)
     for (const [key, idx] of groups) {
       const [op, sign] = key.split(':') as [RandAugmentOp, string]
+      const onArray = arrayOp(op, Number(sign) as 1 | -1, h, w)
+      if (onArray) {
+        for (const image of idx) onArray(data.subarray(image * plane, (image + 1) * plane), out.subarray(image * plane, (image + 1) * plane), 1, h * w, c)
+        continue
+      }
+      if (op === 'Identity') {
+        for (const image of idx) out.set(data.subarray(image * plane, (image + 1) * plane), image * plane)
+        continue
+      }
+      // Regrouped on the CPU side: the wasm backend's Gather is slow, a typed-array copy is not.
       const part = new Float32Array(idx.length * plane)
       idx.forEach((image, k) => part.set(data.subarray(image * plane, (image + 1) * plane), k * plane))
-      let done: Float32Array = part
-      const onArray = arrayOp(op, Number(sign) as 1 | -1, h, w)
-      if (onArray) done = onArray(part, idx.length, h * w, c)
-      else if (op !== 'Identity') {
-        // (tidy returns the tensor: returning the typed array would make tidy walk every element)
-        const y = tf.tidy(() => randAugmentOp(tf.tensor4d(part, [idx.length, h, w, c]), op, HEAVY_MAGNITUDE, Number(sign) as 1 | -1))
-        done = y.dataSync() as Float32Array
-        y.dispose()
-      }
+      // (tidy returns the tensor: returning the typed array would make tidy walk every element)
+      const y = tf.tidy(() => randAugmentOp(tf.tensor4d(part, [idx.length, h, w, c]), op, HEAVY_MAGNITUDE, Number(sign) as 1 | -1))
+      const done = y.dataSync() as Float32Array
+      y.dispose()
       idx.forEach((image, k) => out.set(done.subarray(k * plane, (k + 1) * plane), image * plane))
     }
     data = out
@@ -482,14 +513,25 @@ export function randAugmentArray(input: Float32Array, shape: [number, number, nu
 export function augmentBatch(x: tf.Tensor4D, preset: AugmentPreset, seed: number): tf.Tensor4D {
   if (preset === 'none') return x.clone()
   const [n, h, w, c] = x.shape
+  return tf.tensor4d(augmentArray(x.dataSync() as Float32Array, [n, h, w, c], preset, seed), [n, h, w, c])
+}
+
+/**
+ * {@link augmentBatch} on a typed array (N × H × W × C in [0, 1]): the same values, without the
+ * round trip through a tensor (the trainer's batches are made on the array and uploaded once).
+ * Returns a new array; `data` is not changed.
+ */
+export function augmentArray(data: Float32Array, shape: [number, number, number, number], preset: AugmentPreset, seed: number): Float32Array {
+  if (preset === 'none') return data.slice()
+  const [n, h, w, c] = shape
   const plan = planAugment(preset, n, h, w, seed)
-  let data = cropAndResizeArray(x.dataSync() as Float32Array, [n, h, w, c], samplingBoxes(plan.boxes, h, w, plan.flips))
+  let out = cropAndResizeArray(data, [n, h, w, c], samplingBoxes(plan.boxes, h, w, plan.flips))
   if (plan.jitter) {
     const { b, c: con, s } = plan.jitter
-    const y = tf.tidy(() => colourJitter(tf.tensor4d(data, [n, h, w, c]), b, con, s))
-    data = y.dataSync() as Float32Array
+    const y = tf.tidy(() => colourJitter(tf.tensor4d(out, [n, h, w, c]), b, con, s))
+    out = y.dataSync() as Float32Array
     y.dispose()
   }
-  if (plan.ops) data = randAugmentArray(data, [n, h, w, c], plan.ops)
-  return tf.tensor4d(data, [n, h, w, c])
+  if (plan.ops) out = randAugmentArray(out, [n, h, w, c], plan.ops)
+  return out
 }

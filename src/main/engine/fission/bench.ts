@@ -26,7 +26,7 @@ import { batchLoss, labelTensors } from './losses'
 import { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } from './plans'
 import { processUnitRunner } from './pool'
 import { runPlan, type PlanOutcome, type RunSetup, type UnitRunner } from './run'
-import type { TrainTiming } from './trainer'
+import type { TimingParts, TrainTiming } from './trainer'
 import { DEFAULT_FUSE_METHOD_IDS } from '../../../shared/vocabulary'
 
 /** Settings of the benchmark; defaults are the issue's recipe. */
@@ -108,9 +108,13 @@ export interface TrainingProfile {
    * trainer (and per CPU second, which other programs on a shared machine do not inflate), the
    * ratios to the bare step's, and that time split (wall seconds summed over units).
    */
-  perWorker: { imagesPerSecond: number; ratioToBare: number; imagesPerCpuSecond: number; cpuRatioToBare: number; images: number; seconds: Omit<TrainTiming, 'images' | 'cpu'>; cpuSeconds: number }
+  perWorker: {
+    imagesPerSecond: number; ratioToBare: number; imagesPerCpuSecond: number; cpuRatioToBare: number; images: number; seconds: TimingParts; cpuSeconds: number
+    /** CPU seconds by part (summed over units; cpuSeconds also holds what lies between the parts: the per-epoch training metrics, GC outside them). */
+    cpuParts: TimingParts
+  }
   /** The linear probe (one unit, head only, the other workers wait for it). */
-  lp: { images: number; seconds: Omit<TrainTiming, 'images' | 'cpu'> } | null
+  lp: { images: number; seconds: TimingParts } | null
   /** Worker time outside the trainer: process start, backend start, reading the starting checkpoint, summed over units. */
   unitOverheadSeconds: number
 }
@@ -175,12 +179,15 @@ async function fuseMembers(runDir: string, data: string, members: PlanOutcome['m
 
 /** Sums the trainer timings of a plan's units (see {@link TrainingProfile}). */
 function profileOf(plan: PlanOutcome, bare: TrainingProfile['bare'], unitWall: number): TrainingProfile {
-  const sum = (units: PlanOutcome['units']): TrainTiming => {
-    const t: TrainTiming = { train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0, images: 0, cpu: 0 }
-    for (const u of units) for (const k of Object.keys(t) as (keyof TrainTiming)[]) t[k] += u.result.timing?.[k] ?? 0
+  const sum = (units: PlanOutcome['units']): Required<TrainTiming> => {
+    const t: Required<TrainTiming> = { train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0, images: 0, cpu: 0, cpuParts: { train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0 } }
+    for (const u of units) {
+      for (const k of ['train', 'augment', 'data', 'eval', 'checkpoint', 'images', 'cpu'] as const) t[k] += u.result.timing?.[k] ?? 0
+      for (const k of Object.keys(t.cpuParts) as (keyof TimingParts)[]) t.cpuParts[k] += u.result.timing?.cpuParts?.[k] ?? 0
+    }
     return t
   }
-  const round = (t: TrainTiming): Omit<TrainTiming, 'images' | 'cpu'> =>
+  const round = (t: TimingParts): TimingParts =>
     ({ train: +t.train.toFixed(2), augment: +t.augment.toFixed(2), data: +t.data.toFixed(2), eval: +t.eval.toFixed(2), checkpoint: +t.checkpoint.toFixed(2) })
   const total = (t: TrainTiming) => t.train + t.augment + t.data + t.eval + t.checkpoint
   const fine = sum(plan.units.filter((u) => u.unit !== 'lp'))
@@ -192,7 +199,7 @@ function profileOf(plan: PlanOutcome, bare: TrainingProfile['bare'], unitWall: n
     perWorker: {
       imagesPerSecond: +rate.toFixed(1), ratioToBare: +(rate / bare.imagesPerSecond).toFixed(3),
       imagesPerCpuSecond: +(fine.images / Math.max(fine.cpu, 1e-9)).toFixed(1), cpuRatioToBare: +(fine.images / Math.max(fine.cpu, 1e-9) / bare.imagesPerCpuSecond).toFixed(3),
-      images: fine.images, seconds: round(fine), cpuSeconds: +fine.cpu.toFixed(1)
+      images: fine.images, seconds: round(fine), cpuSeconds: +fine.cpu.toFixed(1), cpuParts: round(fine.cpuParts)
     },
     lp: lp ? { images: lp.images, seconds: round(lp) } : null,
     unitOverheadSeconds: +(unitWall - total(fine) - (lp ? total(lp) : 0)).toFixed(1)
@@ -287,7 +294,7 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
     }
   }
   const t1 = Date.now()
-  const fgg = await runPlan(fggSetup, { concurrency: workers, runUnit: timedRunner, onEpoch: log })
+  const fgg = await runPlan(fggSetup, { concurrency: workers, runUnit: timedRunner, onEpoch: log }).finally(() => runner.close())
   const fggSeconds = (Date.now() - t1) / 1000
   say(`FGG plan ${fgg.status} in ${fggSeconds.toFixed(0)} s`)
   const training = profileOf(fgg, bare, unitWall)

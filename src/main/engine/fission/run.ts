@@ -10,7 +10,7 @@ import { DatasetReader, DEFAULT_NORMALISATION, type Normalisation } from '../dat
 import type { DatasetMeta } from '../data/types'
 import { type CheckpointInput, hasCheckpoint, loadModel, readCheckpoint, readCheckpointMeta, setWeights, weightsOf, writeCheckpoint, type EpochRecord, type SplitMetrics } from '../models/checkpoint'
 import { checkpointStart, randomStart, tfjsStart, type StartingPoint } from '../models/start'
-import type { ArchBuildOptions } from '../models/types'
+import { archOptionsOf, type ArchOptions } from '../models/types'
 import { getArch } from '../models/index'
 import { type Footprint, MiB, peakRss, planMemory } from '../models/memory'
 import type { MemberSpec, Plan, UnitSpec } from './plans'
@@ -32,7 +32,8 @@ export interface RunSetup {
   /** Dataset cache folder (absolute). */
   dataset: string
   arch: string
-  archOptions?: Pick<ArchBuildOptions, 'widthMultiplier' | 'stem'>
+  /** The architecture's options (width, stem, a free-form ViT's dimensions); a checkpoint start supplies those not set here. */
+  archOptions?: ArchOptions
   /** Model input channels; gray datasets are repeated (default 3, so backbones transfer between gray and RGB). */
   channels?: 1 | 3
   start: StartSource
@@ -85,9 +86,9 @@ async function datasetMeta(dir: string): Promise<DatasetMeta> {
 }
 
 /** @param normalization the starting point's (an imported network's ImageNet statistics), else METHOD.md's default */
-function checkpointMeta(setup: RunSetup, meta: DatasetMeta, normalization: Normalisation = DEFAULT_NORMALISATION): Omit<CheckpointInput['meta'], 'trainer'> {
+function checkpointMeta(setup: RunSetup, meta: DatasetMeta, normalization: Normalisation = DEFAULT_NORMALISATION, archOptions: ArchOptions = setup.archOptions ?? {}): Omit<CheckpointInput['meta'], 'trainer'> {
   return {
-    arch: setup.arch, archOptions: setup.archOptions ?? {}, inputShape: [meta.size[0], meta.size[1], setup.channels ?? 3],
+    arch: setup.arch, archOptions, inputShape: [meta.size[0], meta.size[1], setup.channels ?? 3],
     classes: meta.classes, task: meta.task, output: 'logits', normalization, info: setup.info
   }
 }
@@ -112,8 +113,9 @@ export async function prepareStart(setup: RunSetup): Promise<StartReport | null>
   if (setup.start.kind === 'random') start = randomStart({ ...o, seed: setup.start.seed ?? o.seed })
   else if (setup.start.kind === 'checkpoint') {
     const from = await checkpointStart(setup.start.dir, o)
-    // The starting point's preprocessing (e.g. an imported network's ImageNet mean / std) carries over to every member.
-    if (from.source.meta.normalization) cmeta = checkpointMeta(setup, meta, from.source.meta.normalization)
+    // The starting point's preprocessing (e.g. an imported network's ImageNet mean / std) and the
+    // options the model was built with (e.g. a free-form ViT's dimensions) carry over to every member.
+    cmeta = checkpointMeta(setup, meta, from.source.meta.normalization ?? DEFAULT_NORMALISATION, archOptionsOf(from.options))
     start = from
   } else start = await tfjsStart(setup.start.path, o)
   try {
@@ -164,7 +166,7 @@ export const runUnitHere: UnitRunner = async (setup, unitId, hooks) => {
     const normalisation = from.meta.normalization ?? DEFAULT_NORMALISATION
     const prep = { channels: setup.channels ?? 3, normalisation }
     const result = await train({
-      model, meta: checkpointMeta(setup, reader.meta, normalisation),
+      model, meta: checkpointMeta(setup, reader.meta, normalisation, from.meta.archOptions),
       train: readerSource(reader, 'train', { ...prep, augment: unit.augment }), val: readerSource(reader, 'val', prep),
       epochs: unit.epochs, batchSize: unit.batchSize, ...(mem ? { microBatch: mem.microBatch, evalBatchSize: mem.evalBatch } : {}), schedule: unit.schedule, optimizer: unit.optimizer,
       optimizerState: unit.carryOptimizer ? from.optimizer : undefined, seed: unit.seed, trainable: unit.trainable,

@@ -108,12 +108,34 @@ export interface TrainTiming {
   checkpoint: number
   images: number
   cpu: number
+  /** CPU seconds of this process by part (same parts; absent in results of older versions). */
+  cpuParts?: TimingParts
 }
+
+/** Seconds by part of a training's time. */
+export interface TimingParts {
+  train: number
+  augment: number
+  data: number
+  eval: number
+  checkpoint: number
+}
+
+const zeroParts = (): TimingParts => ({ train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0 })
 
 /** The trainer's state as stored in state/ (TrainerState plus the timing, a JSON extension). */
 type State = TrainerState & { timing?: TrainTiming }
 
-const zeroTiming = (): TrainTiming => ({ train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0, images: 0, cpu: 0 })
+const zeroTiming = (): TrainTiming => ({ train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0, images: 0, cpu: 0, cpuParts: zeroParts() })
+
+/** CPU seconds (user + system) between two readings of process.cpuUsage(). */
+function cpuDelta(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {
+  return (b.user - a.user + b.system - a.system) / 1e6
+}
+
+function addParts(a: TimingParts, b: TimingParts): TimingParts {
+  return { train: a.train + b.train, augment: a.augment + b.augment, data: a.data + b.data, eval: a.eval + b.eval, checkpoint: a.checkpoint + b.checkpoint }
+}
 
 /** CPU seconds (user + system) of this process since `from`. */
 function cpuSince(from: NodeJS.CpuUsage): number {
@@ -351,8 +373,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const snapshots = (o.snapshotEpochs ?? []).filter((e) => e <= state.epoch).map((epoch) => ({ epoch, dir: join(o.dir, `epoch-${epoch}`) }))
   const params = trainableOf(o.model, o.trainable ?? 'all')
   const iters = itersPerEpoch(o.train.count, o.batchSize)
-  const save = (dir: string) =>
-    writeCheckpoint(dir, { meta: { ...o.meta, trainer: state }, weights: weightsOf(o.model), optimizer: opt.snapshot() })
+  const save = (dirs: string[]) =>
+    writeCheckpoint(dirs, { meta: { ...o.meta, trainer: state }, weights: weightsOf(o.model), optimizer: opt.snapshot() })
   const result = (status: TrainResult['status'], reason?: string): TrainResult => ({
     status, ...(reason ? { reason } : {}), epochsTrained: state.epoch, bestEpoch: state.bestEpoch,
     bestValLoss: state.bestValLoss, history: state.history, seconds: state.seconds, snapshots, timing: state.timing ?? zeroTiming()
@@ -374,12 +396,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       let seen = 0
       let i = 0
       let lr = state.lr
+      const cpuParts = zeroParts()
       let waited = performance.now()
+      let waitedCpu = process.cpuUsage()
       for await (const { x, y, n, seconds: prep } of o.train.batches({ batchSize: o.batchSize, shuffle: true, seed: o.seed, epoch })) {
         const got = performance.now()
+        const gotCpu = process.cpuUsage()
         time.augment += prep?.augment ?? 0
         time.data += (got - waited) / 1000 - (prep?.augment ?? 0)
-        if (n < 2) { x.dispose(); waited = performance.now(); continue }
+        cpuParts.augment += prep?.augmentCpu ?? 0
+        cpuParts.data += cpuDelta(waitedCpu, gotCpu) - (prep?.augmentCpu ?? 0)
+        if (n < 2) { x.dispose(); waited = performance.now(); waitedCpu = process.cpuUsage(); continue }
         if (o.signal?.aborted) { x.dispose(); return result('cancelled') }
         lr = lrAt(o.schedule, epoch, i, iters)
         try {
@@ -400,17 +427,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         time.images += n
         await tick()
         waited = performance.now()
+        waitedCpu = process.cpuUsage()
         time.train += (waited - got) / 1000
+        cpuParts.train += cpuDelta(gotCpu, waitedCpu)
         if (STEP_PACE_MS > 0) {
           await new Promise((r) => setTimeout(r, STEP_PACE_MS))
           waited = performance.now()
+          waitedCpu = process.cpuUsage()
         }
       }
       if (o.signal?.aborted) return result('cancelled')
       const trainMetrics = metricsOf(task, k, ys, probs, lossSum / Math.max(seen, 1))
       const e0 = performance.now()
+      const ec0 = process.cpuUsage()
       const { metrics: val } = await evaluateSource(o.model, o.val, task, k, { batchSize: o.evalBatchSize ?? o.batchSize, classWeights: o.classWeights, uncertain: o.uncertain, signal: o.signal })
       time.eval += (performance.now() - e0) / 1000
+      cpuParts.eval += cpuSince(ec0)
       if (o.signal?.aborted) return result('cancelled')
       if (!Number.isFinite(val.loss)) {
         return await finish(result('diverged', `validation loss became ${val.loss} at epoch ${epoch}; the last checkpoint is epoch ${state.epoch}`))
@@ -425,19 +457,20 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         sinceBest: improved ? 0 : state.sinceBest + 1,
         timing: {
           train: before.train + time.train, augment: before.augment + time.augment, data: before.data + time.data,
-          eval: before.eval + time.eval, checkpoint: before.checkpoint, images: before.images + time.images, cpu: (before.cpu ?? 0) + cpuSince(cpu0)
+          eval: before.eval + time.eval, checkpoint: before.checkpoint, images: before.images + time.images, cpu: (before.cpu ?? 0) + cpuSince(cpu0),
+          cpuParts: addParts(before.cpuParts ?? zeroParts(), cpuParts)
         }
       }
       const c0 = performance.now()
-      if (improved && keepBest) await save(join(o.dir, 'best'))
-      if (o.snapshotEpochs?.includes(epoch)) {
-        const dir = join(o.dir, `epoch-${epoch}`)
-        await save(dir)
-        snapshots.push({ epoch, dir })
-      }
-      await save(stateDir)
+      const cc0 = process.cpuUsage()
+      // best/, the snapshot and state/ hold the same bytes: read, serialised and hashed once, written
+      // in this order (state/ last: a training killed before it redoes the epoch and rewrites them)
+      const dirs = [...(improved && keepBest ? [join(o.dir, 'best')] : []), ...(o.snapshotEpochs?.includes(epoch) ? [join(o.dir, `epoch-${epoch}`)] : []), stateDir]
+      await save(dirs)
+      if (o.snapshotEpochs?.includes(epoch)) snapshots.push({ epoch, dir: join(o.dir, `epoch-${epoch}`) })
       // (this epoch's own checkpoint time is counted after the state is written: it cannot hold itself)
       state.timing!.checkpoint += (performance.now() - c0) / 1000
+      state.timing!.cpuParts!.checkpoint += cpuSince(cc0)
       state.timing!.cpu = (before.cpu ?? 0) + cpuSince(cpu0)
       o.onEpoch?.(record)
       if (o.patience !== undefined && state.sinceBest >= o.patience && state.epoch < o.epochs) {

@@ -248,9 +248,10 @@ let tmpCounter = 0
  * Writes a checkpoint folder atomically (see the file header), with the SHA-256 of its binary
  * files in model.json. A failed write (disk full, I/O error) leaves the previous checkpoint and
  * no temporary folder, and throws a what-to-do sentence (io/atomic.ts). `kind` names it in
- * messages and fault injection (FF_FAULT=enospc@checkpoint:3).
+ * messages and fault injection (FF_FAULT=enospc@checkpoint:3). Several folders (`dir` a list)
+ * get the same bytes, serialised and hashed once, written one after the other in the list's order.
  */
-export async function writeCheckpoint(dir: string, input: CheckpointInput, o: { kind?: 'checkpoint' | 'soup' } = {}): Promise<void> {
+export async function writeCheckpoint(dirs: string | string[], input: CheckpointInput, o: { kind?: 'checkpoint' | 'soup' } = {}): Promise<void> {
   const weights: WeightEntry[] = []
   let offset = 0
   for (const w of input.weights) {
@@ -276,7 +277,11 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput, o: { 
   const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, version: 1, ...input.meta, weights, ...(optimizer ? { optimizer } : {}), sha256 }
   const kind = o.kind ?? 'checkpoint'
   const bytes = [...weightChunks, ...optChunks].reduce((a, c) => a + c.byteLength, 0)
+  const json = new TextEncoder().encode(JSON.stringify(meta, null, 1))
+  for (const dir of typeof dirs === 'string' ? [dirs] : dirs) await writeFolder(dir, kind, bytes, weightChunks, optimizer ? optChunks : null, json)
+}
 
+async function writeFolder(dir: string, kind: 'checkpoint' | 'soup', bytes: number, weightChunks: Uint8Array[], optChunks: Uint8Array[] | null, json: Uint8Array): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}-${tmpCounter++}`
   const old = `${dir}.old`
   try {
@@ -285,8 +290,8 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput, o: { 
     await fsp.rm(tmp, { recursive: true, force: true })
     await fsp.mkdir(tmp)
     await writeSynced(join(tmp, 'weights.bin'), weightChunks)
-    if (optimizer) await writeSynced(join(tmp, 'optimizer.bin'), optChunks)
-    await writeSynced(join(tmp, 'model.json'), [new TextEncoder().encode(JSON.stringify(meta, null, 1))])
+    if (optChunks) await writeSynced(join(tmp, 'optimizer.bin'), optChunks)
+    await writeSynced(join(tmp, 'model.json'), [json])
     await syncDir(tmp)
   } catch (e) {
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined)

@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, promises as fsp } from 'node:fs'
 import { totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ArchBuildOptions, InputShape } from './types'
+import type { ArchOptions, InputShape } from './types'
 
 export const MiB = 2 ** 20
 export const GiB = 2 ** 30
@@ -48,7 +48,7 @@ export const FOOTPRINT_VERSION = 6
 export interface Footprint {
   version: number
   arch: string
-  archOptions: Pick<ArchBuildOptions, 'widthMultiplier' | 'stem'>
+  archOptions: ArchOptions
   /** The input shape planned for. */
   inputShape: InputShape
   /** The shape actually measured (smaller than inputShape for inputs over {@link MEASURE_MAX_SIDE} px). */
@@ -105,7 +105,8 @@ export function measuredShapeOf([h, w, c]: InputShape, minSize = 1): InputShape 
 
 /** Cache key of a footprint. */
 export function footprintKey(o: { arch: string; archOptions?: Footprint['archOptions']; inputShape: InputShape; backend: string }): string {
-  const opts = [o.archOptions?.widthMultiplier ?? 1, o.archOptions?.stem ?? 'auto']
+  const v = o.archOptions?.vit
+  const opts = [o.archOptions?.widthMultiplier ?? 1, o.archOptions?.stem ?? 'auto', ...(v ? [`vit${[v.patch, v.hidden, v.layers, v.heads, v.mlp].map((d) => d ?? '').join('.')}`] : [])]
   return `v${FOOTPRINT_VERSION}-${o.backend}-${o.arch}-${opts.join('-')}-${o.inputShape.join('x')}`.replace(/[^A-Za-z0-9._-]/g, '_')
 }
 

@@ -53,12 +53,17 @@ export function transferStart(o: StartOptions, weights: NamedWeight[], source: s
   }
 }
 
-/** Backbone of a workspace checkpoint (its architecture unless `arch` says otherwise) with a new head. */
-export async function checkpointStart(dir: string, o: Omit<StartOptions, 'arch' | 'inputShape'> & Partial<Pick<StartOptions, 'arch' | 'inputShape'>>): Promise<StartingPoint & { source: Checkpoint }> {
+/**
+ * Backbone of a workspace checkpoint (its architecture unless `arch` says otherwise) with a new head.
+ * The model is built with the checkpoint's architecture options (e.g. a free-form ViT's dimensions)
+ * overridden by those set in `o`; `options` says which it was built with (what its checkpoints must record).
+ */
+export async function checkpointStart(dir: string, o: Omit<StartOptions, 'arch' | 'inputShape'> & Partial<Pick<StartOptions, 'arch' | 'inputShape'>>): Promise<StartingPoint & { source: Checkpoint; options: StartOptions }> {
   const source = await readCheckpoint(dir, { optimizer: false })
   const { arch, archOptions, inputShape } = source.meta
-  const opts: StartOptions = { ...archOptions, arch, inputShape, ...o } as StartOptions
-  return { ...transferStart(opts, source.weights, dir), source }
+  const defined = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
+  const options: StartOptions = { ...archOptions, arch, inputShape, ...defined } as StartOptions
+  return { ...transferStart(options, source.weights, dir), source, options }
 }
 
 /** A TF.js weights manifest group (model.json `weightsManifest[*]`). */

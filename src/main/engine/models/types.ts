@@ -22,6 +22,18 @@ export interface ArchBuildOptions {
   vit?: Partial<{ patch: number; hidden: number; layers: number; heads: number; mlp: number }>
 }
 
+/** The options of an architecture beyond shape, classes and seed: what a checkpoint's `archOptions` and a run's setup carry. */
+export type ArchOptions = Pick<ArchBuildOptions, 'widthMultiplier' | 'stem' | 'vit'>
+
+/** The {@link ArchOptions} set in `o` (undefined ones left out), e.g. of the options a model was built with. */
+export function archOptionsOf(o: Partial<ArchOptions>): ArchOptions {
+  return {
+    ...(o.widthMultiplier !== undefined ? { widthMultiplier: o.widthMultiplier } : {}),
+    ...(o.stem !== undefined ? { stem: o.stem } : {}),
+    ...(o.vit !== undefined ? { vit: { ...o.vit } } : {})
+  }
+}
+
 /**
  * One architecture. Every model it builds is a functional tf.LayersModel whose
  * input is a normalised float image batch (N, H, W, C) and whose output is the

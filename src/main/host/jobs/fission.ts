@@ -18,6 +18,7 @@ import { fissionParams } from '../../../shared/jobs'
 import { metricsOf } from '../../../shared/vocabulary'
 import type { FissionMember, FissionResult } from '../../../shared/job-results'
 import { defineJob, type JobContext } from './types'
+import type { ArchOptions } from '../../engine/models/types'
 import { mergeSlurm, readSlurmDefaults, type SlurmState } from '../slurm'
 
 
@@ -59,11 +60,21 @@ function resolveStart(from: string, workspace: Workspace, store: Store): { kind:
  * the network's; `--arch` may only repeat it. Warns when the dataset's image size differs from the
  * size the weights were pretrained at (the run trains at the dataset's size).
  */
-async function withImportedArch(p: FissionParams, workspace: Workspace, store: Store, warn: (m: string) => void): Promise<{ p: FissionParams; archOptions?: { widthMultiplier?: number; stem?: 'small' | 'imagenet' } }> {
+async function withImportedArch(p: FissionParams, workspace: Workspace, store: Store, warn: (m: string) => void): Promise<{ p: FissionParams; archOptions?: ArchOptions }> {
   const fallback = p.width !== undefined ? { widthMultiplier: p.width } : undefined
   const { isPretrained, pretrainedDir } = await import('../../engine/models/pretrained/library')
-  if (!isPretrained(workspace.dir, p.from)) return { p, archOptions: fallback }
   const { readCheckpointMeta } = await import('../../engine/models/checkpoint')
+  if (!isPretrained(workspace.dir, p.from)) {
+    // A workspace checkpoint of the same architecture (e.g. a member of a free-form ViT run) keeps
+    // its options (the ViT's dimensions, the stem), so the memory plan measures the network that trains.
+    let start: ReturnType<typeof resolveStart> | null = null
+    try { start = resolveStart(p.from, workspace, store) } catch { /* named again when the run starts */ }
+    if (start?.kind !== 'checkpoint') return { p, archOptions: fallback }
+    const meta = await readCheckpointMeta(start.dir).catch(() => null)
+    if (!meta || meta.arch !== p.arch) return { p, archOptions: fallback }
+    const options = { ...meta.archOptions, ...fallback }
+    return { p, ...(Object.keys(options).length > 0 ? { archOptions: options } : {}) }
+  }
   const meta = await readCheckpointMeta(pretrainedDir(workspace.dir, p.from))
   if (p.arch !== 'smallcnn' && p.arch !== meta.arch) throw new Error(`--from ${p.from} is a ${meta.arch}; --arch ${p.arch} does not match it`)
   const size = (store.datasets.get(p.datasetId)?.meta as { size?: number[] } | null | undefined)?.size
@@ -88,7 +99,7 @@ export async function fissionPlanOf(p: FissionParams) {
  * dataset's image size (measured once per workspace in a short-lived engine process), the
  * micro-batch of each batch size, logged; throws before any work when not even one image fits.
  */
-async function planRunMemory(ctx: JobContext, p: FissionParams, archOptions: { widthMultiplier?: number; stem?: 'small' | 'imagenet' } | undefined, batchSizes: number[], workers: number, backend: string) {
+async function planRunMemory(ctx: JobContext, p: FissionParams, archOptions: ArchOptions | undefined, batchSizes: number[], workers: number, backend: string) {
   const { footprintFor, planMemory, defaultMemoryLimit, formatBytes, MiB: mib } = await import('../../engine/models/memory')
   const { DatasetReader } = await import('../../engine/data/reader')
   const size = (await DatasetReader.open(ctx.workspace.datasetDir(p.datasetId)).then((r) => r.close().then(() => r.meta), () => null))?.size
@@ -227,6 +238,7 @@ export const fissionJob = defineJob<'fission', FissionState>({
     let slurmTasks: Json = null
     let startEpochs: number | null = null
     let outcome: Awaited<ReturnType<typeof runPlan>>
+    try {
     if (slurmOptions) {
       const { runPlanOnSlurm } = await import('../slurm')
       const sOut = await runPlanOnSlurm(setup, {
@@ -252,6 +264,9 @@ export const fissionJob = defineJob<'fission', FissionState>({
       }
     } else {
       outcome = await runPlan(setup, { ...hooks, concurrency: workers, runUnit })
+    }
+    } finally {
+      runUnit.close() // the idle workers (reused across units) end with the plan
     }
     ctx.store.runs.setStatus(runId, outcome.status === 'done' ? 'done' : outcome.status === 'cancelled' ? 'cancelled' : 'failed')
     for (const s of outcome.skipped) ctx.log('warn', `${s.unit} not run: ${s.reason}`)
