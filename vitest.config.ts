@@ -57,6 +57,8 @@ export const INTEGRATION = [
   'test/main/engine/data/dicom-codecs.test.ts',
   'test/main/engine/data/dicom-pydicom-files.test.ts',
   'test/main/engine/data/npy.test.ts',
+  'test/main/engine/fission/pool.test.ts',
+  'test/main/engine/fission/vit-options.test.ts',
   'test/main/engine/data/dicom.test.ts',
   'test/main/engine/data/idx.test.ts',
   'test/main/engine/data/image.test.ts',
