@@ -207,7 +207,7 @@ export const fuseJob = defineJob<'fuse', FuseState>({
       datasetDir: ctx.workspace.datasetDir(run.datasetId),
       metric, methods: p.methods, groupBy: p.groupBy, ties: p.ties,
       bootstrap: { resamples: p.resamples, seed: p.seed },
-      ood, corruptions: p.corruptions, corruptionSeed: p.seed, corruptionImages: p.corruptionImages, bnBatches: p.bnBatches,
+      ood, corruptions: p.corruptions, corruptionSeed: p.seed, corruptionImages: p.corruptionImages, corruptionEnsemble: p.corruptionEnsemble, bnBatches: p.bnBatches,
       signal: ctx.signal,
       log: (m) => ctx.log('info', m),
       progress: (stage, done, total) => {
@@ -242,6 +242,7 @@ export const fuseJob = defineJob<'fuse', FuseState>({
       runId: p.runId, datasetId: run.datasetId, metric: report.metric, groupBy: report.groupBy, backend: info.backend,
       // where the time went: the fusion's parts (engine/fusion/run.ts FuseSeconds), storing the per-image test predictions, the total
       seconds: { ...report.seconds, predictions: +((Date.now() - tp) / 1000).toFixed(2), total },
+      corruptionSuite: report.corruptionSuite,
       members: report.members,
       notes: [...damaged.map((d) => `member ${d.memberId} (${d.name}) is damaged and was left out: ${d.reason}`), ...report.notes], damaged,
       methods: report.methods.map(methodRow),

@@ -142,7 +142,8 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     // 4. Every fusion method on both runs. The grid's fusion computes in this process while FGG
     // trains in worker processes, so both cores stay busy.
     const fuse = async (sub: JobContext, run: R): Promise<Json> => (await stages.fuse.run(sub, fuseParams.parse({
-      runId: (run.run as R).id, methods: p.methods, metric: p.metric, ood: oodIds, corruptions: p.corruptions, resamples: p.resamples, seed: p.seed
+      runId: (run.run as R).id, methods: p.methods, metric: p.metric, ood: oodIds, corruptions: p.corruptions, resamples: p.resamples, seed: p.seed,
+      corruptionEnsemble: p.corruptionEnsemble, ...(p.corruptionImages > 0 ? { corruptionImages: p.corruptionImages } : {})
     }))) as Json
     const [fgg, fusedGrid] = await Promise.all([
       stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })),
@@ -177,6 +178,13 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       seconds: Object.values(state.stages).reduce((s, v) => s + v.seconds, 0),
       attemptSeconds: (Date.now() - t0) / 1000,
       metric,
+      // per run: its training (the fission stage) and its fusion (the fuse stage, with the fuse job's parts), and what the corruption suite ran on
+      fusion: Object.fromEntries((['grid', 'fgg'] as const).map((plan) => {
+        const f = fused[plan] as R
+        const training = state.stages[plan]?.seconds ?? 0
+        const fuseSeconds = state.stages[`fuse-${plan}`]?.seconds ?? 0
+        return [plan, { trainingSeconds: training, fuseSeconds, ratio: training > 0 ? fuseSeconds / training : null, parts: f.seconds ?? null, corruptionSuite: f.corruptionSuite ?? null }]
+      })),
       compute: { pretrainEpochs: epochsOf('pretrain'), gridEpochs: epochsOf('grid'), fggEpochs: epochsOf('fgg'), fggToGrid: epochsOf('fgg') / Math.max(1, epochsOf('grid')) },
       members,
       methods: methodsTable(fusedResults, metric),
