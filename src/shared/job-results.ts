@@ -158,6 +158,8 @@ export type FuseResult = {
   methods: FuseMethodRow[]
   /** Per method id: its per-image test predictions (workspace-relative CSV), for paired comparisons. */
   predictions: Record<string, string>
+  /** Threads of the native kernels the fusion ran on (absent in results of older versions). */
+  threads?: number
 }
 
 /** Result of a 'fission' job (`fissionfusion fission --json`). */

@@ -134,7 +134,9 @@ export const fuseParams = z.object({
   /** Seed of the bootstrap and the corruption noise. */
   seed: z.number().int().min(0).default(0),
   /** BatchNorm re-estimation of final soups on this many training batches (0 = off). */
-  bnBatches: z.number().int().min(0).max(10_000).default(0)
+  bnBatches: z.number().int().min(0).max(10_000).default(0),
+  /** Threads of the native kernels while fusing (default: the engine process's, one); the pipeline gives every core to a fusion that runs alone. */
+  threads: z.number().int().min(1).max(256).optional()
 }).strict()
 
 /** Params of an export job. */

@@ -27,6 +27,9 @@ describe('fuse job result', () => {
     expect(gog.corruptions.blur.map((l) => l.acc)).toEqual([0.8, 0.7, null])
     expect(gog.inferencesPerImage).toBe(1)
     expect(readFuseResult({ methods: 'x' })).toBeNull()
+    // what the corruption suite ran on: absent in older results, else images of how many and whether the ensemble too
+    expect(view?.corruptionSuite).toBeNull()
+    expect(readFuseResult({ methods: [], corruptionSuite: { images: 100, of: 624, seed: 0, ensemble: false } })?.corruptionSuite).toEqual({ images: 100, of: 624, ensemble: false })
     expect(metricName('kappa')).toBe('quadratic kappa')
   })
 })

@@ -46,6 +46,8 @@ export interface FuseView {
   backend: string
   notes: string[]
   methods: FuseRow[]
+  /** What the corruption suite ran on: test images of how many, whether the ensemble too (null: not run or not recorded). */
+  corruptionSuite: { images: number; of: number; ensemble: boolean } | null
 }
 
 type Obj = Record<string, Json>
@@ -102,6 +104,12 @@ export function readFuseResult(result: Json): FuseView | null {
     groupBy: str(r.groupBy),
     backend: str(r.backend),
     notes: Array.isArray(r.notes) ? r.notes.filter((n): n is string => typeof n === 'string') : [],
+    corruptionSuite: (() => {
+      const s = obj(r.corruptionSuite)
+      const images = num(s?.images)
+      const of = num(s?.of)
+      return s && images !== null && of !== null ? { images, of, ensemble: s.ensemble !== false } : null
+    })(),
     methods: r.methods.flatMap((m) => {
       const x = row(m)
       return x ? [x] : []

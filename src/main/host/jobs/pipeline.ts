@@ -141,15 +141,18 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     const grid = await stage('grid', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'grid', from, name: 'grid search' }))
     // 4. Every fusion method on both runs. The grid's fusion computes in this process while FGG
     // trains in worker processes, so both cores stay busy.
-    const fuse = async (sub: JobContext, run: R): Promise<Json> => (await stages.fuse.run(sub, fuseParams.parse({
+    // The grid's fusion shares the cores with FGG's training: one thread; FGG's runs alone: every core
+    // (or every core for both when the training runs on Slurm).
+    const cores = (await import('node:os')).availableParallelism()
+    const fuse = async (sub: JobContext, run: R, threads: number): Promise<Json> => (await stages.fuse.run(sub, fuseParams.parse({ threads,
       runId: (run.run as R).id, methods: p.methods, metric: p.metric, ood: oodIds, corruptions: p.corruptions, resamples: p.resamples, seed: p.seed,
       corruptionEnsemble: p.corruptionEnsemble, ...(p.corruptionImages > 0 ? { corruptionImages: p.corruptionImages } : {})
     }))) as Json
     const [fgg, fusedGrid] = await Promise.all([
       stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })),
-      stage('fuse-grid', (sub) => fuse(sub, grid))
+      stage('fuse-grid', (sub) => fuse(sub, grid, p.executor === 'slurm' ? cores : 1))
     ])
-    const fused = { grid: fusedGrid, fgg: await stage('fuse-fgg', (sub) => fuse(sub, fgg)) }
+    const fused = { grid: fusedGrid, fgg: await stage('fuse-fgg', (sub) => fuse(sub, fgg, cores)) }
 
     // 5. The best soup by validation (a single model: neither the best member nor the ensemble).
     const { methodsTable, pickBestSoup, treeText } = await import('../../engine/demo/report')
