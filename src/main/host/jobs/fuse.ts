@@ -257,7 +257,7 @@ export const fuseJob = defineJob<'fuse', FuseState>({
     })) as FuseResult
     } finally {
       // the engine process's own setting again (a pipeline's next stage trains)
-      if (native.loaded && threads !== info.threads) native.addon.setThreads(info.threads)
+      if (native.loaded && info.backend === 'wasm') native.addon.setThreads(info.threads)
     }
   }
 })

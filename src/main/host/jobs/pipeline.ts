@@ -148,9 +148,19 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       runId: (run.run as R).id, methods: p.methods, metric: p.metric, ood: oodIds, corruptions: p.corruptions, resamples: p.resamples, seed: p.seed,
       corruptionEnsemble: p.corruptionEnsemble, ...(p.corruptionImages > 0 ? { corruptionImages: p.corruptionImages } : {})
     }))) as Json
+    let gridFused = false
     const [fgg, fusedGrid] = await Promise.all([
-      stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })),
-      stage('fuse-grid', (sub) => fuse(sub, grid, p.executor === 'slurm' ? cores : 1))
+      stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })).then(async (r) => {
+        // FGG's training has ended: the grid's fusion, if still going, takes every core
+        const { loadNative } = await import('../../engine/compute/native')
+        const native = loadNative()
+        if (!gridFused && native.loaded && cores > 1 && p.executor !== 'slurm' && info.backend === 'wasm') {
+          native.addon.setThreads(cores)
+          ctx.log('info', `fuse-grid: FGG's training has ended; the grid's fusion goes on with ${cores} threads`)
+        }
+        return r
+      }),
+      stage('fuse-grid', (sub) => fuse(sub, grid, p.executor === 'slurm' ? cores : 1)).finally(() => { gridFused = true })
     ])
     const fused = { grid: fusedGrid, fgg: await stage('fuse-fgg', (sub) => fuse(sub, fgg, cores)) }
 
