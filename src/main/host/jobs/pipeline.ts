@@ -81,8 +81,16 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       }
       sub.progress({ fraction: 0, phase: 'start', etaSeconds: null })
       const started = Date.now()
-      const result = await fn(sub)
-      ctx.signal.throwIfAborted()
+      let result: Json
+      try {
+        result = await fn(sub)
+        ctx.signal.throwIfAborted()
+      } catch (e) {
+        // an interrupted attempt's time counts too: a resumed stage reports the seconds it took in all
+        rec.seconds += (Date.now() - started) / 1000
+        ctx.state.set(state)
+        throw e
+      }
       rec.result = result
       rec.seconds += (Date.now() - started) / 1000
       ctx.state.set(state)
