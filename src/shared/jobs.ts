@@ -225,7 +225,7 @@ export const probeParams = z.object({}).strict()
  * The pipeline's default cap of the corruption suite (test images, a seeded subset): the suite
  * costs 18 inference passes per model, and the pipeline's fusion stays a fraction of its training.
  */
-export const PIPELINE_CORRUPTION_IMAGES = 64
+export const PIPELINE_CORRUPTION_IMAGES = 32
 
 const counts = z.object({ train: z.number().int().min(1), val: z.number().int().min(1), test: z.number().int().min(1) }).strict()
 const importSpec = importParams.omit({ datasetId: true })

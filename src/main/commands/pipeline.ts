@@ -122,7 +122,7 @@ export const planOptions: CliOption[] = [
   { flags: '--memory-limit <size>', description: 'peak memory per engine process, MiB or e.g. 3.5GiB (default: 75% of the machine\'s memory / workers, at most 4 GiB)', parse: memorySize('--memory-limit') },
   { flags: '--resamples <n>', description: 'bootstrap resamples of the CIs (default 1000)', parse: intOption('--resamples', 100) },
   { flags: '--no-corruptions', description: 'skip the corruption suite' },
-  { flags: '--corruption-images <n>', description: 'corruption suite on at most n test images, a seeded subset (0: all; default 64 in pipeline, all in demo)', parse: intOption('--corruption-images') },
+  { flags: '--corruption-images <n>', description: 'corruption suite on at most n test images, a seeded subset (0: all; default 32 in pipeline, all in demo)', parse: intOption('--corruption-images') },
   { flags: '--corruption-ensemble', description: 'also run the ensemble baseline (every member) on the corruption suite (default: pipeline no, demo yes)' }
 ]
 

@@ -10,8 +10,8 @@ const data = { kind: 'import', source: { input: '/data/pneumoniamnist.npz', size
 describe('pipeline fusion budget', () => {
   it('caps the corruption suite at a seeded subset and leaves the ensemble out by default; flags override', () => {
     const p = pipelineParams.parse({ data })
-    expect(PIPELINE_CORRUPTION_IMAGES).toBe(64)
-    expect(p.corruptionImages).toBe(64)
+    expect(PIPELINE_CORRUPTION_IMAGES).toBe(32)
+    expect(p.corruptionImages).toBe(32)
     expect(p.corruptionEnsemble).toBe(false)
     const all = pipelineParams.parse({ data, ...planParams({ corruptionImages: 0, corruptionEnsemble: true }) })
     expect([all.corruptionImages, all.corruptionEnsemble]).toEqual([0, true])
