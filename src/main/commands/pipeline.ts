@@ -99,7 +99,7 @@ export function fusionLines(r: Pick<PipelineResult, 'fusion'>): string[] {
   }
   for (const [plan, f] of runs) {
     const parts = f.parts ? Object.entries(f.parts).filter(([k, v]) => k !== 'total' && v >= 0.05).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ') : ''
-    lines.push(`  fusion of the ${plan} run: ${f.fuseSeconds.toFixed(0)} s = ${f.ratio === null ? '—' : `${(100 * f.ratio).toFixed(0)}%`} of its training (${f.trainingSeconds.toFixed(0)} s)${parts ? `; ${parts}` : ''}`)
+    lines.push(`  fusion of the ${plan} run: ${f.fuseSeconds.toFixed(0)} s = ${f.ratio === null ? '—' : `${(100 * f.ratio).toFixed(1)}%`} of its training (${f.trainingSeconds.toFixed(0)} s)${parts ? `; ${parts}` : ''}`)
   }
   return lines
 }

@@ -28,8 +28,8 @@ describe('pipeline fusion budget', () => {
     expect(lines).toEqual([
       '  corrupt. (grid): on 100 of 624 test images (a subset drawn with seed 0; --corruption-images 0 for all); the ensemble is not run on it (--corruption-ensemble)',
       '  corrupt. (fgg): on all of 400 test images',
-      '  fusion of the grid run: 80 s = 20% of its training (400 s); load 10.0, val 20.0',
-      '  fusion of the fgg run: 30 s = 30% of its training (100 s)'
+      '  fusion of the grid run: 80 s = 20.0% of its training (400 s); load 10.0, val 20.0',
+      '  fusion of the fgg run: 30 s = 30.0% of its training (100 s)'
     ])
   })
 
