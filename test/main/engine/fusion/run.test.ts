@@ -115,7 +115,8 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
     expect(held.methods[2].test).toEqual(streamed.methods[2].test)
     // where the time went: the parts never exceed the run's wall time and account for most of it
     const parts = Object.values(held.seconds).reduce((a, b) => a + b, 0)
-    expect(held.seconds.suite).toBeGreaterThan(0)
+    // making 360 tiny corrupted images can round to 0.00 s; predicting them (2 models) cannot
+    expect(held.seconds.suite).toBeGreaterThanOrEqual(0)
     expect(held.seconds.corruptions).toBeGreaterThan(0)
     expect(parts).toBeLessThanOrEqual(wall + 0.05)
     expect(parts).toBeGreaterThan(0.5 * wall)
