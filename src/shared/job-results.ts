@@ -154,13 +154,17 @@ export type FuseResult = {
   groupBy: string
   backend: string
   /** Where the fusion's time went (engine/fusion/run.ts FuseSeconds), storing the per-image predictions, and the total. */
-  seconds: { load: number; bn: number; val: number; test: number; ood: number; corruptions: number; bootstrap: number; predictions: number; total: number }
+  seconds: { load: number; bn: number; val: number; test: number; ood: number; suite: number; corruptions: number; bootstrap: number; predictions: number; total: number }
+  /** What the corruption suite ran on: test images corrupted of the split's, its seed, whether the ensemble was run on it (null: not run). */
+  corruptionSuite?: { images: number; of: number; seed: number; ensemble: boolean } | null
   members: { id: string; val: number | null }[]
   notes: string[]
   damaged: Json
   methods: FuseMethodRow[]
   /** Per method id: its per-image test predictions (workspace-relative CSV), for paired comparisons. */
   predictions: Record<string, string>
+  /** Threads of the native kernels the fusion ran on (absent in results of older versions). */
+  threads?: number
 }
 
 /** Result of a 'fission' job (`fissionfusion fission --json`). */
@@ -280,6 +284,14 @@ export type PipelineResult = {
   seconds: number
   stages: Record<string, number>
   compute: { pretrainEpochs: number; gridEpochs: number; fggEpochs: number; fggToGrid: number }
+  /**
+   * Per run (grid, fgg): seconds of its training and of its fusion stage, their ratio, the fuse job's
+   * seconds by part and what the corruption suite ran on (absent in results of older versions).
+   */
+  fusion?: Record<string, {
+    trainingSeconds: number; fuseSeconds: number; ratio: number | null
+    parts: Record<string, number> | null; corruptionSuite: { images: number; of: number; seed: number; ensemble: boolean } | null
+  }>
   members: { plan: string; name: string; group: string | null; lr: number | null; seed: number | null; aug: string | null; epoch: number | null; epochs: number; seconds: number; val: number | null }[]
   methods: {
     plan: string; method: string; val: number | null; test: Record<string, ValueCi>

@@ -127,12 +127,16 @@ export const fuseParams = z.object({
   corruptions: z.boolean().default(false),
   /** Run the corruption suite on at most this many test images, a seeded subset (default all). */
   corruptionImages: z.number().int().min(1).optional(),
+  /** Also run the ensemble baseline on the corruption suite (every member's passes; default true). */
+  corruptionEnsemble: z.boolean().default(true),
   /** Bootstrap resamples of the CIs (≥ 1,000 for reporting). */
   resamples: z.number().int().min(100).max(100_000).default(1000),
   /** Seed of the bootstrap and the corruption noise. */
   seed: z.number().int().min(0).default(0),
   /** BatchNorm re-estimation of final soups on this many training batches (0 = off). */
-  bnBatches: z.number().int().min(0).max(10_000).default(0)
+  bnBatches: z.number().int().min(0).max(10_000).default(0),
+  /** Threads of the native kernels while fusing (default: the engine process's, one); the pipeline gives every core to a fusion that runs alone. */
+  threads: z.number().int().min(1).max(256).optional()
 }).strict()
 
 /** Params of an export job. */
@@ -217,6 +221,12 @@ export const inspectParams = importParams.pick({ input: true, csv: true, format:
 /** Params of a probe job (none). */
 export const probeParams = z.object({}).strict()
 
+/**
+ * The pipeline's default cap of the corruption suite (test images, a seeded subset): the suite
+ * costs 18 inference passes per model, and the pipeline's fusion stays a fraction of its training.
+ */
+export const PIPELINE_CORRUPTION_IMAGES = 32
+
 const counts = z.object({ train: z.number().int().min(1), val: z.number().int().min(1), test: z.number().int().min(1) }).strict()
 const importSpec = importParams.omit({ datasetId: true })
 
@@ -248,6 +258,13 @@ export const pipelineParams = z.object({
   executor: z.enum(['local', 'slurm']).optional(),
   methods: z.array(z.enum(PAPER_METHOD_IDS)).min(1).default([...PAPER_METHOD_IDS]),
   corruptions: z.boolean().default(true),
+  /**
+   * Corruption suite on at most this many test images, a seeded subset (the run's fusion costs a
+   * fraction of its training); 0: every test image.
+   */
+  corruptionImages: z.number().int().min(0).default(PIPELINE_CORRUPTION_IMAGES),
+  /** Also run the ensemble baseline (every member) on the corruption suite (default false: the soups and the best member only). */
+  corruptionEnsemble: z.boolean().default(false),
   resamples: z.number().int().min(100).max(100_000).default(1000),
   /** Seed of the bootstrap and corruption noise. */
   seed: z.number().int().min(0).default(0)

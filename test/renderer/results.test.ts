@@ -14,7 +14,7 @@ const gogRow: FuseMethodRow = {
 
 const fuseResult: FuseResult = {
   runId: 'run_1', datasetId: 'ds_1', metric: 'acc', groupBy: 'lr', backend: 'wasm', notes: ['resized'],
-  seconds: { load: 1, bn: 0, val: 1, test: 1, ood: 1, corruptions: 0, bootstrap: 0, predictions: 0, total: 4 },
+  seconds: { load: 1, bn: 0, val: 1, test: 1, ood: 1, suite: 0, corruptions: 0, bootstrap: 0, predictions: 0, total: 4 },
   members: [], damaged: null, methods: [gogRow], predictions: {}
 }
 
@@ -32,6 +32,10 @@ describe('fuse job result', () => {
     expect(readFuseResult({ ...fuseResult, methods: [{ ...gogRow, corruptions: null, accounting: null }] })?.methods[0])
       .toMatchObject({ corruptions: {}, inferencesPerImage: null })
     expect(readFuseResult(null)).toBeNull()
+    // what the corruption suite ran on: absent in older results, else images of how many and whether the ensemble too
+    expect(view?.corruptionSuite).toBeNull()
+    expect(readFuseResult({ ...fuseResult, methods: [], corruptionSuite: { images: 100, of: 624, seed: 0, ensemble: false } })?.corruptionSuite)
+      .toEqual({ images: 100, of: 624, ensemble: false })
     expect(metricName('kappa')).toBe('quadratic kappa')
   })
 })

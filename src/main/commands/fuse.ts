@@ -47,7 +47,9 @@ export const fuseCommand: CliCommand = {
     { flags: '--corruption-images <n>', description: 'run the corruption suite on at most n test images (a seeded subset; default all)', parse: Number },
     { flags: '--resamples <n>', description: 'bootstrap resamples of the CIs (default 1000)', parse: Number },
     { flags: '--bn-batches <n>', description: 're-estimate BatchNorm statistics of each soup on n training batches (default 0: off)', parse: Number },
-    { flags: '--seed <n>', description: 'seed of the bootstrap and corruption noise (default 0)', parse: Number }
+    { flags: '--seed <n>', description: 'seed of the bootstrap and corruption noise (default 0)', parse: Number },
+    { flags: '--corruption-ensemble <yes|no>', description: 'also run the ensemble (every member) on the corruption suite (default yes)', parse: (v: string) => { if (v !== 'yes' && v !== 'no') throw new Error(`--corruption-ensemble: expected yes or no, got '${v}'`); return v === 'yes' } },
+    { flags: '--threads <n>', description: 'threads of the native kernels while fusing (default 1; all cores when nothing else runs)', parse: Number }
   ],
   async run(ctx, _args, o) {
     if (!o.run) throw new Error('fuse: --run <id> is required')
@@ -55,7 +57,7 @@ export const fuseCommand: CliCommand = {
     const params = Object.fromEntries(Object.entries({
       runId: o.run, methods: o.methods, groupBy: o.groupBy, metric: o.metric, ties: o.ties, ood: o.ood, classMap: o.classMap,
       corruptions: o.corruptions === true ? true : undefined, resamples: o.resamples, bnBatches: o.bnBatches, seed: o.seed,
-      corruptionImages: o.corruptionImages
+      corruptionImages: o.corruptionImages, corruptionEnsemble: o.corruptionEnsemble, threads: o.threads
     }).filter(([, v]) => v !== undefined))
     const job: JobRecord = await ctx.runJob('fuse', params)
     if (job.status !== 'completed') {
@@ -83,7 +85,10 @@ export const fuseCommand: CliCommand = {
     out(line(head))
     out(line(widths.map((w) => '-'.repeat(w))))
     rows.forEach((row) => out(line(row)))
-    if (r.methods.some((m) => m.corruptions)) out(`corrupt. = mean ${r.metric} over 6 corruptions × 3 severities of the test split`)
+    const suite = (r as { corruptionSuite?: { images: number; of: number; seed: number; ensemble: boolean } | null }).corruptionSuite
+    if (r.methods.some((m) => m.corruptions)) {
+      out(`corrupt. = mean ${r.metric} over 6 corruptions × 3 severities of the test split${suite ? ` on ${suite.images === suite.of ? 'all' : suite.images} of its ${suite.of} images${suite.images < suite.of ? ` (a subset drawn with seed ${suite.seed})` : ''}${suite.ensemble ? '' : '; the ensemble is not run on it'}` : ''}`)
+    }
     for (const n of r.notes) out(`note: ${n}`)
   }
 }

@@ -12,6 +12,7 @@ import { benchDataCommand } from './bench-data'
 import { benchFissionCommand } from './bench-fission'
 import { benchPretrainedCommand } from './bench-pretrained'
 import { benchVitCommand } from './bench-vit'
+import { benchPipelineCommand } from './bench-pipeline'
 import { demoCommand } from './demo'
 import { doctorCommand } from './doctor'
 import { evaluateCommand } from './evaluate'
@@ -62,5 +63,6 @@ export const cliCommands: readonly CliCommand[] = [
   interpolateCommand,
   planeCommand,
   benchPretrainedCommand,
-  benchVitCommand
+  benchVitCommand,
+  benchPipelineCommand
 ]

@@ -79,6 +79,7 @@ export function printPipeline(result: unknown, out: (line: string) => void): voi
     'corrupt.': f3(m.corruptionMean), epochs: m.epochs, 'time s': m.seconds.toFixed(1)
   }))
   for (const l of table(rows, Object.keys(rows[0] ?? { method: '' }))) out(`  ${l}`)
+  for (const l of fusionLines(r)) out(l)
   out('')
   out(`exported soup: ${r.best.method} of the ${r.best.plan} run (best validation ${r.metric} ${f3(r.best.val)} among the soups); its tree:`)
   for (const l of r.treeText) out(`  ${l}`)
@@ -86,6 +87,21 @@ export function printPipeline(result: unknown, out: (line: string) => void): voi
   const rel = (f: string): string => (relative(process.cwd(), f).startsWith('..') ? f : relative(process.cwd(), f) || f)
   out(`exported: ${rel(r.export.file)}`)
   for (const f of r.export.files.filter((x) => x !== r.export.file)) out(`          ${rel(f)}`)
+}
+
+/** What the corruption suite ran on and each run's fusion time against its training, for the printed report. */
+export function fusionLines(r: Pick<PipelineResult, 'fusion'>): string[] {
+  const lines: string[] = []
+  const runs = Object.entries(r.fusion ?? {})
+  const suites = runs.map(([plan, f]) => [plan, f.corruptionSuite] as const).filter(([, s]) => s)
+  for (const [plan, s] of suites) {
+    lines.push(`  corrupt. (${plan}): on ${s!.images === s!.of ? 'all' : s!.images} of ${s!.of} test images${s!.images < s!.of ? ` (a subset drawn with seed ${s!.seed}; --corruption-images 0 for all)` : ''}${s!.ensemble ? '' : '; the ensemble is not run on it (--corruption-ensemble)'}`)
+  }
+  for (const [plan, f] of runs) {
+    const parts = f.parts ? Object.entries(f.parts).filter(([k, v]) => k !== 'total' && v >= 0.05).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ') : ''
+    lines.push(`  fusion of the ${plan} run: ${f.fuseSeconds.toFixed(0)} s = ${f.ratio === null ? '—' : `${(100 * f.ratio).toFixed(1)}%`} of its training (${f.trainingSeconds.toFixed(0)} s)${parts ? `; ${parts}` : ''}`)
+  }
+  return lines
 }
 
 /** Plan flags shared by `demo` and `pipeline`. */
@@ -105,7 +121,9 @@ export const planOptions: CliOption[] = [
   intFlag('--workers <n>', 'training processes at once (default: one per core)', 1),
   { flags: '--memory-limit <size>', description: 'peak memory per engine process, MiB or e.g. 3.5GiB (default: 75% of the machine\'s memory / workers, at most 4 GiB)', parse: memorySize('--memory-limit') },
   intFlag('--resamples <n>', 'bootstrap resamples of the CIs (default 1000)', 100),
-  { flags: '--no-corruptions', description: 'skip the corruption suite' }
+  { flags: '--no-corruptions', description: 'skip the corruption suite' },
+  intFlag('--corruption-images <n>', 'corruption suite on at most n test images, a seeded subset (0: all; default 32 in pipeline, all in demo)'),
+  { flags: '--corruption-ensemble', description: 'also run the ensemble baseline (every member) on the corruption suite (default: pipeline no, demo yes)' }
 ]
 
 /** The plan params given on the command line (undefined ones are left out). */
@@ -113,7 +131,7 @@ export function planParams(o: Record<string, unknown>): Record<string, unknown> 
   return Object.fromEntries(Object.entries({
     arch: o.arch, width: o.width, pretrainEpochs: o.pretrainEpochs, lpEpochs: o.lpEpochs, lrs: o.lrs, seeds: o.seeds, augs: o.augs, epochs: o.epochs,
     fggEpochs: o.fggEpochs, cycle: o.cycle, batchSize: o.batchSize, metric: o.metric, workers: o.workers, resamples: o.resamples, memoryLimitMiB: o.memoryLimit,
-    corruptions: o.corruptions === false ? false : undefined
+    corruptions: o.corruptions === false ? false : undefined, corruptionImages: o.corruptionImages, corruptionEnsemble: o.corruptionEnsemble === true ? true : undefined
   }).filter(([, v]) => v !== undefined))
 }
 

@@ -47,6 +47,8 @@ export interface FuseView {
   backend: string
   notes: string[]
   methods: FuseRow[]
+  /** What the corruption suite ran on: test images of how many, whether the ensemble too (null: not run or not recorded). */
+  corruptionSuite: { images: number; of: number; ensemble: boolean } | null
 }
 
 const withCi = ({ value, ci }: ValueCi): MetricCi => ({ value, lo: ci[0], hi: ci[1] })
@@ -81,8 +83,12 @@ function row(r: FuseMethodRow): FuseRow {
 /** The rows of a fuse job's result, or null when there is none yet. */
 export function readFuseResult(result: FuseResult | null): FuseView | null {
   if (!result) return null
-  const { runId, metric, groupBy, backend, notes, methods } = result
-  return { runId, metric, groupBy, backend, notes, methods: methods.map(row) }
+  const { runId, metric, groupBy, backend, notes, methods, corruptionSuite } = result
+  return {
+    runId, metric, groupBy, backend, notes,
+    corruptionSuite: corruptionSuite ? { images: corruptionSuite.images, of: corruptionSuite.of, ensemble: corruptionSuite.ensemble } : null,
+    methods: methods.map(row)
+  }
 }
 
 /** Human names of the engine's metric ids. */

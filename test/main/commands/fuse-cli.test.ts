@@ -12,6 +12,9 @@ import { writeDataset, writeMembers } from '../engine/fusion/tiny'
 const ws = mkdtempSync(join(tmpdir(), 'ff-fuse-cli-'))
 afterAll(() => rmSync(ws, { recursive: true, force: true }))
 
+/** The best member's test metrics from the first fuse (1 thread, whole suite). */
+let first: Record<string, { value: number; ci: [number, number] }> | null = null
+
 const cli = (...args: string[]): Promise<unknown> => cliJson(ws, 'wasm', args, { FF_THREADS: '1' })
 
 beforeAll(async () => {
@@ -84,9 +87,31 @@ describe('fuse and evaluate commands', () => {
     })
     // where the time went
     const secs = (r as unknown as { seconds: Record<string, number> }).seconds
-    expect(Object.keys(secs).sort()).toEqual(['bn', 'bootstrap', 'corruptions', 'load', 'ood', 'predictions', 'test', 'total', 'val'])
+    expect(Object.keys(secs).sort()).toEqual(['bn', 'bootstrap', 'corruptions', 'load', 'ood', 'predictions', 'suite', 'test', 'total', 'val'])
     expect(secs.corruptions).toBeGreaterThan(0)
-    expect(secs.load + secs.val + secs.test + secs.corruptions + secs.bootstrap + secs.predictions).toBeLessThanOrEqual(secs.total)
+    expect(secs.load + secs.val + secs.test + secs.suite + secs.corruptions + secs.bootstrap + secs.predictions).toBeLessThanOrEqual(secs.total)
+    first = r.methods[0].test
+  })
+
+  it('fuse --threads 2 --corruption-images 20 --corruption-ensemble no: the same best member\'s metrics, the suite\'s extent and the threads reported, parts summing to about the total', async () => {
+    expect(first).not.toBeNull()
+    const r = await cli('fuse', '--run', 'run_tiny', '--methods', 'best,ensemble', '--resamples', '200', '--corruptions', '--corruption-images', '20', '--corruption-ensemble', 'no', '--threads', '2') as {
+      methods: { method: string; test: Record<string, { value: number; ci: [number, number] }>; corruptions: unknown }[]
+      corruptionSuite: unknown; threads: number; notes: string[]; seconds: Record<string, number>
+    }
+    expect(r.threads).toBe(2)
+    expect(r.corruptionSuite).toEqual({ images: 20, of: 50, seed: 0, ensemble: false })
+    expect(r.notes).toContain('corruption suite on 20 of 50 test images (a seeded subset)')
+    expect(r.methods[0].corruptions).toBeTruthy()
+    expect(r.methods[1].corruptions).toBeNull()
+    for (const [k, v] of Object.entries(first!)) {
+      expect(r.methods[0].test[k].value).toBeCloseTo(v.value, 9)
+      expect(r.methods[0].test[k].ci[0]).toBeCloseTo(v.ci[0], 9)
+    }
+    const { total, ...parts } = r.seconds
+    const sum = Object.values(parts).reduce((a, b) => a + b, 0)
+    expect(sum).toBeLessThanOrEqual(total + 0.05)
+    expect(sum).toBeGreaterThan(0.5 * total)
   })
 
   it('names a missing run or model clearly', async () => {

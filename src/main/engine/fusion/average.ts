@@ -83,9 +83,19 @@ export class WeightAccumulator {
       name: e.name,
       shape: e.shape.slice(),
       kind: e.kind,
-      data: e.kind === 'int' ? (this.firstInts[i] as Float32Array) : Float32Array.from(this.sums[i], (v) => v / this.total)
+      data: e.kind === 'int' ? (this.firstInts[i] as Float32Array) : quotient(this.sums[i], this.total)
     }))
   }
+}
+
+/**
+ * sum / total as float32, element by element (the same values as `Float32Array.from(sum, (v) => v / total)`,
+ * which V8 runs ~50× slower: 4.4 s for ResNet-18's 11 M weights).
+ */
+function quotient(sum: Float64Array, total: number): Float32Array {
+  const out = new Float32Array(sum.length)
+  for (let j = 0; j < sum.length; j++) out[j] = sum[j] / total
+  return out
 }
 
 function sizeOf(shape: readonly number[]): number {

@@ -66,6 +66,14 @@ export interface FuseOptions {
    * model; each image keeps the noise it gets in the full suite.
    */
   corruptionImages?: number
+  /**
+   * Also run the ensemble baseline on the corruption suite (default true). Its outputs are the
+   * average of every member's, so it costs members × 18 passes; false leaves the ensemble's
+   * corruption row empty, with a note (the pipeline's default).
+   */
+  corruptionEnsemble?: boolean
+  /** Memory for the corruption suite's images made once per run (default 512 MiB); a larger suite is made again per model, batch by batch. */
+  suiteBytes?: number
   /** Re-estimate BatchNorm statistics of each final soup on this many training batches (0 = off, the default). */
   bnBatches?: number
   /** Images per inference batch (default 256). */
@@ -126,6 +134,8 @@ export interface FuseReport {
   notes: string[]
   /** Where the time went (see {@link FuseSeconds}). */
   seconds: FuseSeconds
+  /** What the corruption suite ran on (null when it was not run). */
+  corruptionSuite: CorruptionSuiteInfo | null
   /**
    * Test-split probabilities (n × K, rows in split order) computed on the way, by member id
    * (members whose test outputs were needed: the best, every member for the ensemble) and by
@@ -135,11 +145,21 @@ export interface FuseReport {
   testProbs: { members: Map<string, Float32Array>; methods: Map<string, Float32Array> }
 }
 
+/** The corruption suite's extent: test images corrupted, of how many, and whether the ensemble was run on it. */
+export interface CorruptionSuiteInfo {
+  images: number
+  of: number
+  /** Seed of the subset and of the noise. */
+  seed: number
+  ensemble: boolean
+}
+
 /**
  * Seconds of a fusion run by where they went: `load` reading and averaging member weights into
  * the model, `bn` BatchNorm re-estimation passes, `val` validation passes of the selection
  * (members and trial soups), `test` and `ood` the test and out-of-distribution passes,
- * `corruptions` making and predicting the corruption suite, `bootstrap` the CIs and paired tests.
+ * `suite` making the corrupted images (once per fusion run when they fit in memory),
+ * `corruptions` predicting them, `bootstrap` the CIs and paired tests.
  */
 export interface FuseSeconds {
   load: number
@@ -147,6 +167,7 @@ export interface FuseSeconds {
   val: number
   test: number
   ood: number
+  suite: number
   corruptions: number
   bootstrap: number
 }
@@ -164,6 +185,12 @@ const MEMBER_CACHE_BYTES = 1024 * 2 ** 20
 
 /** Splits up to this size stay in memory (validation is scored many times); larger ones are streamed. */
 const IN_MEMORY_BYTES = 256 * 2 ** 20
+
+/**
+ * The corruption suite's images (18 per test image in the suite) are made once per fusion run
+ * and kept up to this size; beyond it they are made again for each model, batch by batch.
+ */
+const SUITE_BYTES = 512 * 2 ** 20
 
 async function splitSource(reader: DatasetReader, split: SplitName, batchSize: number, o: { rows?: Int32Array; keep?: boolean } = {}): Promise<SplitSource> {
   const labels = await reader.labels(split)
@@ -214,7 +241,7 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
   const byId = new Map(o.members.map((m) => [m.id, m]))
 
   let shared: tf.LayersModel | null = null
-  const seconds: FuseSeconds = { load: 0, bn: 0, val: 0, test: 0, ood: 0, corruptions: 0, bootstrap: 0 }
+  const seconds: FuseSeconds = { load: 0, bn: 0, val: 0, test: 0, ood: 0, suite: 0, corruptions: 0, bootstrap: 0 }
   const timed = async <T>(part: keyof FuseSeconds, f: () => Promise<T> | T): Promise<T> => {
     const t = performance.now()
     try {
@@ -227,7 +254,8 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
   try {
     const val = await splitSource(reader, 'val', batchSize, { keep: true })
     if (val.n === 0) throw new Error('fuse: the dataset has no validation images to select soups with')
-    const test = await splitSource(reader, 'test', batchSize)
+    // the test split is predicted once per model evaluated: kept in memory when small enough
+    const test = await splitSource(reader, 'test', batchSize, { keep: true })
     const predictions = (yTrue: Int32Array | Float32Array, probs: Float32Array): Predictions => ({ task: meta.task, k, yTrue, probs })
 
     /**
@@ -341,13 +369,8 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       }
     }
 
-    /** Test, OOD and corruption probabilities of one model. */
-    interface Outputs { test: Float32Array; ood: Float32Array[]; corrupt: Float32Array[][] }
-    /**
-     * One pass over the test split: each batch is predicted clean, then corrupted at every
-     * (corruption, severity) and predicted again, so the split is read once and only one batch
-     * of corrupted images exists at a time.
-     */
+    /** Test, OOD and corruption probabilities of one model (`corrupt` null when the suite was not run on it). */
+    interface Outputs { test: Float32Array; ood: Float32Array[]; corrupt: Float32Array[][] | null }
     const imageBytes = meta.size[0] * meta.size[1] * meta.channels
     const cap = o.corruptions && o.corruptionImages !== undefined && o.corruptionImages < test.n ? Math.max(1, Math.floor(o.corruptionImages)) : null
     const inSuite = cap === null ? null : new Uint8Array(test.n)
@@ -355,6 +378,8 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       for (const r of permutation(test.n, deriveSubsetSeed(o.corruptionSeed ?? 0)).subarray(0, cap)) inSuite[r] = 1
       log(`corruption suite on ${cap} of ${test.n} test images (a seeded subset)`)
     }
+    const suiteN = cap ?? test.n
+    const corruptionSuite: CorruptionSuiteInfo | null = o.corruptions ? { images: suiteN, of: test.n, seed: o.corruptionSeed ?? 0, ensemble: o.corruptionEnsemble !== false } : null
     const width = meta.task === 'single' ? 1 : k
     const suiteTruth = inSuite
       ? (() => {
@@ -372,23 +397,69 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       rows.forEach((i, j) => x.set(corruptBatch(b.x.subarray(i * imageBytes, (i + 1) * imageBytes), shapeOf(meta), id, severity, o.corruptionSeed ?? 0, b.at + i), j * imageBytes))
       return { x, n: rows.length }
     }
-    const outputsOf = async (model: tf.LayersModel): Promise<Outputs> => {
-      const clean: Float32Array[] = []
-      const corrupt: Float32Array[][][] = o.corruptions ? CORRUPTIONS.map(() => [[], [], []]) : []
+    const levels = CORRUPTIONS.length * 3
+    /**
+     * Every corrupted image of the suite, made once per fusion run when they fit in
+     * {@link SUITE_BYTES}: (corruption, severity) blocks of the suite's images in split order.
+     */
+    let held: Uint8Array | null = null
+    const holdSuite = o.corruptions && levels * suiteN * imageBytes <= (o.suiteBytes ?? SUITE_BYTES)
+    const makeSuite = async (): Promise<Uint8Array> => {
+      const all = new Uint8Array(levels * suiteN * imageBytes)
+      let at = 0
       for await (const b of test.batches()) {
-        clean.push(await timed('test', async () => (await predictBatches(model, [b], predictOpts)).probs))
-        if (o.corruptions) {
-          await timed('corruptions', async () => {
-            for (const [j, c] of CORRUPTIONS.entries()) {
-              for (const severity of [1, 2, 3] as const) {
-                const batch = corrupted(b, c.id, severity)
-                if (batch.n > 0) corrupt[j][severity - 1].push((await predictBatches(model, [batch], predictOpts)).probs)
-              }
-            }
-          })
+        o.signal?.throwIfAborted()
+        let n = 0
+        for (const [j, c] of CORRUPTIONS.entries()) {
+          for (const severity of [1, 2, 3] as const) {
+            const batch = corrupted(b, c.id, severity)
+            all.set(batch.x, ((j * 3 + severity - 1) * suiteN + at) * imageBytes)
+            n = batch.n
+          }
         }
+        at += n
       }
-      const out: Outputs = { test: concatF32(clean), ood: [], corrupt: corrupt.map((levels) => levels.map(concatF32)) }
+      return all
+    }
+    /** Probabilities of the held suite: per corruption, per severity (one streamed pass in full batches). */
+    const predictSuite = async (model: tf.LayersModel, all: Uint8Array): Promise<Float32Array[][]> => {
+      const total = levels * suiteN
+      const batches = function* (): Generator<ImageBatch> {
+        for (let s = 0; s < total; s += batchSize) yield { x: all.subarray(s * imageBytes, Math.min(total, s + batchSize) * imageBytes), n: Math.min(total, s + batchSize) - s }
+      }
+      const probs = (await predictBatches(model, batches(), predictOpts)).probs
+      return CORRUPTIONS.map((_, j) => [0, 1, 2].map((s) => probs.slice((j * 3 + s) * suiteN * k, (j * 3 + s + 1) * suiteN * k)))
+    }
+    /**
+     * The model's outputs. The test split is predicted clean in one pass; the corruption suite is
+     * made once and predicted in full batches (held), or, when too large to hold, each test batch is
+     * corrupted at every (corruption, severity) and predicted, one corrupted batch at a time.
+     */
+    const outputsOf = async (model: tf.LayersModel, withCorruptions = !!o.corruptions): Promise<Outputs> => {
+      let corrupt: Float32Array[][] | null = null
+      let clean: Float32Array
+      if (!withCorruptions || holdSuite) {
+        clean = await timed('test', () => predictSplit(model, test))
+        if (withCorruptions) {
+          held ??= await timed('suite', makeSuite)
+          corrupt = await timed('corruptions', () => predictSuite(model, held!))
+        }
+      } else {
+        const parts: Float32Array[] = []
+        const streamed: Float32Array[][][] = CORRUPTIONS.map(() => [[], [], []])
+        for await (const b of test.batches()) {
+          parts.push(await timed('test', async () => (await predictBatches(model, [b], predictOpts)).probs))
+          for (const [j, c] of CORRUPTIONS.entries()) {
+            for (const severity of [1, 2, 3] as const) {
+              const batch = await timed('suite', () => corrupted(b, c.id, severity))
+              if (batch.n > 0) streamed[j][severity - 1].push(await timed('corruptions', async () => (await predictBatches(model, [batch], predictOpts)).probs))
+            }
+          }
+        }
+        clean = concatF32(parts)
+        corrupt = streamed.map((l) => l.map(concatF32))
+      }
+      const out: Outputs = { test: clean, ood: [], corrupt }
       for (const s of oodSets) {
         const p = await timed('ood', () => predictBatches(model, s.split.batches(), { ...predictOpts, imageShape: s.shape }))
         for (const note of p.notes) if (!notes.includes(`OOD ${s.input.id}: ${note}`)) log(`OOD ${s.input.id}: ${note}`)
@@ -420,6 +491,8 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     const ctx = { members: o.members, scorer, ensembleScore, groupBy: o.groupBy ?? 'lr', ties: o.ties, mergeScorer }
     let bestTest: Float32Array | null = null
     const outputsCache = new Map<string, Outputs>()
+    /** A cached model's outputs serve another method when they include the corruption suite where it is run. */
+    const usable = (out: Outputs | undefined): boolean => !!out && (!o.corruptions || out.corrupt !== null)
     const bestTestProbs = async (): Promise<Float32Array> => {
       if (!bestTest) {
         const best = reports.find((r) => r.method === 'best') ?? done.get('best') ?? null
@@ -446,22 +519,25 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       let modelId: string | null = null
       let outputs: Outputs
       if (result.kind === 'ensemble') {
+        const withCorruptions = !!o.corruptions && o.corruptionEnsemble !== false
+        if (o.corruptions && !withCorruptions) log(`${id}: not run on the corruption suite (it would cost ${o.members.length} members × ${levels} passes over ${suiteN} images); its corruption row is empty`)
         const each: Outputs[] = []
         for (const m of o.members) {
           // members already evaluated (the best individual) are not predicted again
           const key = recipeKey({ [m.id]: 1 })
-          const cached = o.bnBatches ? undefined : outputsCache.get(key)
-          const out = cached ?? (await withModel({ [m.id]: 1 }, outputsOf))
-          if (!o.bnBatches) outputsCache.set(key, out)
+          const hit = o.bnBatches ? undefined : outputsCache.get(key)
+          const cached = hit && (!withCorruptions || hit.corrupt) ? hit : undefined
+          const out = cached ?? (await withModel({ [m.id]: 1 }, (model) => outputsOf(model, withCorruptions)))
+          if (!o.bnBatches && !hit) outputsCache.set(key, out)
           memberTest.set(m.id, out.test)
           each.push(out)
         }
         outputs = {
           test: averageProbs(each.map((e) => e.test)),
           ood: oodSets.map((_, j) => averageProbs(each.map((e) => e.ood[j]))),
-          corrupt: each[0].corrupt.map((levels, c) => levels.map((_, s) => averageProbs(each.map((e) => e.corrupt[c][s]))))
+          corrupt: withCorruptions ? each[0].corrupt!.map((levels, c) => levels.map((_, s) => averageProbs(each.map((e) => e.corrupt![c][s])))) : null
         }
-      } else if (!o.bnBatches && outputsCache.has(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe))) {
+      } else if (!o.bnBatches && usable(outputsCache.get(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe)))) {
         // same weights as an earlier method (e.g. a greedy soup that kept only the best member)
         outputs = outputsCache.get(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe))!
         if (o.saveSoup && id !== 'best') modelId = await withModel(result.recipe, (_m, ckpt) => o.saveSoup!(result, ckpt), result.merge)
@@ -486,8 +562,8 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
         test: test_,
         ...(id === 'best' ? {} : { vsBest: await pairedVsBest(outputs.test) }),
         ood: Object.fromEntries(oodSets.map((s, j) => [s.input.id, { ...report(s.split.yTrue, outputs.ood[j]), unmappedSource: s.mapping.unmappedSource, unmatchedRun: s.mapping.unmatchedRun }])),
-        ...(o.corruptions ? {
-          corruptions: Object.fromEntries(CORRUPTIONS.map((c, j) => [c.id, outputs.corrupt[j].map((p) => scoreAll(predictions(suiteTruth, p)))])) as Record<CorruptionId, Record<MetricId, number>[]>
+        ...(o.corruptions && outputs.corrupt ? {
+          corruptions: Object.fromEntries(CORRUPTIONS.map((c, j) => [c.id, outputs.corrupt![j].map((p) => scoreAll(predictions(suiteTruth, p)))])) as Record<CorruptionId, Record<MetricId, number>[]>
         } : {}),
         epochs: result.accounting.memberEpochs,
         seconds: result.accounting.memberSeconds + result.accounting.soupSeconds,
@@ -506,7 +582,7 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     const members: { id: string; val: number }[] = []
     for (const m of o.members) members.push({ id: m.id, val: (await scorer.score({ [m.id]: 1 })).value })
     const round = Object.fromEntries(Object.entries(seconds).map(([key, v]) => [key, +v.toFixed(2)])) as unknown as FuseSeconds
-    return { metric: o.metric, groupBy: ctx.groupBy, members, methods: reports, notes, seconds: round, testProbs: { members: memberTest, methods: methodTest } }
+    return { metric: o.metric, groupBy: ctx.groupBy, members, methods: reports, notes, seconds: round, corruptionSuite, testProbs: { members: memberTest, methods: methodTest } }
   } finally {
     // assigned inside withModel, which TypeScript does not see here
     (shared as tf.LayersModel | null)?.dispose()

@@ -168,7 +168,13 @@ export const fuseJob = defineJob<'fuse', FuseState>({
 
     const info = await initBackend()
     if (info.warning) ctx.log('warn', info.warning)
-    ctx.log('info', `fusing ${ready.length} members of ${p.runId} on ${info.backend}; selection metric ${metric}, groups by ${p.groupBy}`)
+    const { loadNative } = await import('../../engine/compute/native')
+    const native = loadNative()
+    const threads = p.threads !== undefined && native.loaded && info.backend === 'wasm' ? p.threads : info.threads
+    if (p.threads !== undefined && threads !== p.threads) ctx.log('warn', `--threads ${p.threads}: the native kernels are not in use (${info.backend}${native.loaded ? '' : `: ${native.reason}`}); fusing on ${info.threads} thread${info.threads === 1 ? '' : 's'}`)
+    if (native.loaded && threads !== info.threads) native.addon.setThreads(threads)
+    try {
+    ctx.log('info', `fusing ${ready.length} members of ${p.runId} on ${info.backend} (${threads} thread${threads === 1 ? '' : 's'}); selection metric ${metric}, groups by ${p.groupBy}`)
     const state = ctx.state.get() ?? { done: [] }
     const t0 = Date.now()
     let lastProgress = 0
@@ -207,7 +213,7 @@ export const fuseJob = defineJob<'fuse', FuseState>({
       datasetDir: ctx.workspace.datasetDir(run.datasetId),
       metric, methods: p.methods, groupBy: p.groupBy, ties: p.ties,
       bootstrap: { resamples: p.resamples, seed: p.seed },
-      ood, corruptions: p.corruptions, corruptionSeed: p.seed, corruptionImages: p.corruptionImages, bnBatches: p.bnBatches,
+      ood, corruptions: p.corruptions, corruptionSeed: p.seed, corruptionImages: p.corruptionImages, corruptionEnsemble: p.corruptionEnsemble, bnBatches: p.bnBatches,
       signal: ctx.signal,
       log: (m) => ctx.log('info', m),
       progress: (stage, done, total) => {
@@ -242,11 +248,16 @@ export const fuseJob = defineJob<'fuse', FuseState>({
       runId: p.runId, datasetId: run.datasetId, metric: report.metric, groupBy: report.groupBy, backend: info.backend,
       // where the time went: the fusion's parts (engine/fusion/run.ts FuseSeconds), storing the per-image test predictions, the total
       seconds: { ...report.seconds, predictions: +((Date.now() - tp) / 1000).toFixed(2), total },
+      corruptionSuite: report.corruptionSuite,
       members: report.members,
       notes: [...damaged.map((d) => `member ${d.memberId} (${d.name}) is damaged and was left out: ${d.reason}`), ...report.notes], damaged,
       methods: report.methods.map(methodRow),
       // per method id: its per-image test predictions (workspace-relative), for paired comparisons
-      predictions
+      predictions, threads
     })) as FuseResult
+    } finally {
+      // the engine process's own setting again (a pipeline's next stage trains)
+      if (native.loaded && info.backend === 'wasm') native.addon.setThreads(info.threads)
+    }
   }
 })

@@ -81,8 +81,16 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       }
       sub.progress({ fraction: 0, phase: 'start', etaSeconds: null })
       const started = Date.now()
-      const result = await fn(sub)
-      ctx.signal.throwIfAborted()
+      let result: Json
+      try {
+        result = await fn(sub)
+        ctx.signal.throwIfAborted()
+      } catch (e) {
+        // an interrupted attempt's time counts too: a resumed stage reports the seconds it took in all
+        rec.seconds += (Date.now() - started) / 1000
+        ctx.state.set(state)
+        throw e
+      }
       rec.result = result
       rec.seconds += (Date.now() - started) / 1000
       ctx.state.set(state)
@@ -139,14 +147,28 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     const grid = await stage('grid', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'grid', from, name: 'grid search' }))
     // 4. Every fusion method on both runs. The grid's fusion computes in this process while FGG
     // trains in worker processes, so both cores stay busy.
-    const fuse = async (sub: JobContext, run: R): Promise<Json> => (await stages.fuse.run(sub, fuseParams.parse({
-      runId: (run.run as R).id, methods: p.methods, metric: p.metric, ood: oodIds, corruptions: p.corruptions, resamples: p.resamples, seed: p.seed
+    // The grid's fusion shares the cores with FGG's training: one thread; FGG's runs alone: every core
+    // (or every core for both when the training runs on Slurm).
+    const cores = (await import('node:os')).availableParallelism()
+    const fuse = async (sub: JobContext, run: R, threads: number): Promise<Json> => (await stages.fuse.run(sub, fuseParams.parse({ threads,
+      runId: (run.run as R).id, methods: p.methods, metric: p.metric, ood: oodIds, corruptions: p.corruptions, resamples: p.resamples, seed: p.seed,
+      corruptionEnsemble: p.corruptionEnsemble, ...(p.corruptionImages > 0 ? { corruptionImages: p.corruptionImages } : {})
     }))) as Json
+    let gridFused = false
     const [fgg, fusedGrid] = await Promise.all([
-      stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })),
-      stage('fuse-grid', (sub) => fuse(sub, grid))
+      stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })).then(async (r) => {
+        // FGG's training has ended: the grid's fusion, if still going, takes every core
+        const { loadNative } = await import('../../engine/compute/native')
+        const native = loadNative()
+        if (!gridFused && native.loaded && cores > 1 && p.executor !== 'slurm' && info.backend === 'wasm') {
+          native.addon.setThreads(cores)
+          ctx.log('info', `fuse-grid: FGG's training has ended; the grid's fusion goes on with ${cores} threads`)
+        }
+        return r
+      }),
+      stage('fuse-grid', (sub) => fuse(sub, grid, p.executor === 'slurm' ? cores : 1)).finally(() => { gridFused = true })
     ])
-    const fused = { grid: fusedGrid, fgg: await stage('fuse-fgg', (sub) => fuse(sub, fgg)) }
+    const fused = { grid: fusedGrid, fgg: await stage('fuse-fgg', (sub) => fuse(sub, fgg, cores)) }
 
     // 5. The best soup by validation (a single model: neither the best member nor the ensemble).
     const { methodsTable, pickBestSoup, SOUP_METHOD_IDS, treeText } = await import('../../engine/demo/report')
@@ -175,6 +197,13 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       seconds: Object.values(state.stages).reduce((s, v) => s + v.seconds, 0),
       attemptSeconds: (Date.now() - t0) / 1000,
       metric,
+      // per run: its training (the fission stage) and its fusion (the fuse stage, with the fuse job's parts), and what the corruption suite ran on
+      fusion: Object.fromEntries((['grid', 'fgg'] as const).map((plan) => {
+        const f = fused[plan] as R
+        const training = state.stages[plan]?.seconds ?? 0
+        const fuseSeconds = state.stages[`fuse-${plan}`]?.seconds ?? 0
+        return [plan, { trainingSeconds: training, fuseSeconds, ratio: training > 0 ? fuseSeconds / training : null, parts: f.seconds ?? null, corruptionSuite: f.corruptionSuite ?? null }]
+      })),
       compute: { pretrainEpochs: epochsOf('pretrain'), gridEpochs: epochsOf('grid'), fggEpochs: epochsOf('fgg'), fggToGrid: epochsOf('fgg') / Math.max(1, epochsOf('grid')) },
       members,
       methods: methodsTable(fusedResults, metric),

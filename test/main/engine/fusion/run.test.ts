@@ -8,6 +8,7 @@ import { runFusion, type FuseMemberInput } from '../../../../src/main/engine/fus
 import { averageCheckpoints } from '../../../../src/main/engine/fusion/average'
 import { metricById, scoreAll } from '../../../../src/main/engine/evaluate'
 import { SIZE, writeDataset, writeMembers } from './tiny'
+import { corruptBatch } from '../../../../src/main/engine/evaluate/ood'
 import { initBackend } from '../../../../src/main/engine/compute'
 
 const root = mkdtempSync(join(tmpdir(), 'ff-fuse-'))
@@ -87,6 +88,57 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
     for (const levels of Object.values(capped.methods[0].corruptions!)) {
       for (const m of levels) expect(Math.abs(m.acc * 20 - Math.round(m.acc * 20))).toBeLessThan(1e-9)
     }
+  })
+
+  it('makes the corruption suite once and predicts it in full batches: same scores as corrupting each batch per model; the ensemble can be left out, said so', async () => {
+    const opts = { members, datasetDir: join(root, 'ds'), metric: 'acc' as const, methods: ['best', 'uniform', 'ensemble'] as const, bootstrap: { resamples: 10 }, corruptions: true, corruptionImages: 20, batchSize: 16 }
+    const before = tf.memory().numTensors
+    const t0 = performance.now()
+    const held = await runFusion({ ...opts, methods: [...opts.methods], corruptionEnsemble: false })
+    const wall = (performance.now() - t0) / 1000
+    expect(tf.memory().numTensors).toBe(before)
+    const streamed = await runFusion({ ...opts, methods: [...opts.methods], suiteBytes: 0 })
+    expect(held.corruptionSuite).toEqual({ images: 20, of: 50, seed: 0, ensemble: false })
+    expect(streamed.corruptionSuite).toEqual({ images: 20, of: 50, seed: 0, ensemble: true })
+    for (const i of [0, 1]) {
+      for (const [id, levels] of Object.entries(held.methods[i].corruptions!)) {
+        levels.forEach((m, s) => {
+          for (const [k, v] of Object.entries(m)) expect(v).toBeCloseTo(streamed.methods[i].corruptions![id as 'blur'][s][k as 'acc'], 9)
+        })
+      }
+      expect(held.methods[i].test).toEqual(streamed.methods[i].test)
+    }
+    expect(held.methods[2].corruptions).toBeUndefined()
+    expect(Object.keys(streamed.methods[2].corruptions!)).toHaveLength(6)
+    expect(held.notes).toContain('ensemble: not run on the corruption suite (it would cost 6 members × 18 passes over 20 images); its corruption row is empty')
+    // the ensemble's clean test metrics do not depend on it
+    expect(held.methods[2].test).toEqual(streamed.methods[2].test)
+    // where the time went: the parts never exceed the run's wall time and account for most of it
+    const parts = Object.values(held.seconds).reduce((a, b) => a + b, 0)
+    // making 360 tiny corrupted images can round to 0.00 s; predicting them (2 models) cannot
+    expect(held.seconds.suite).toBeGreaterThanOrEqual(0)
+    expect(held.seconds.corruptions).toBeGreaterThan(0)
+    expect(parts).toBeLessThanOrEqual(wall + 0.05)
+    expect(parts).toBeGreaterThan(0.5 * wall)
+  })
+
+  it('scores the held corruption suite as an independent corruption and prediction of the best member', async () => {
+    const report = await runFusion({ members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['best'], bootstrap: { resamples: 10 }, corruptions: true, corruptionSeed: 3, batchSize: 16 })
+    const id = report.methods[0].ingredients[0].memberId
+    const model = await loadModel(members.find((m) => m.id === id)!.dir)
+    const x = new Uint8Array(readFileSync(join(root, 'ds', 'test.images.u8')))
+    const y = new Int32Array(new Uint8Array(readFileSync(join(root, 'ds', 'test.labels.i32'))).buffer)
+    for (const [c, severity] of [['blur', 2], ['jpeg', 3], ['gaussian-noise', 1]] as const) {
+      const xc = corruptBatch(x, [SIZE, SIZE, 1], c, severity, 3, 0)
+      const probs = tf.tidy(() => {
+        const t = tf.tensor4d(Float32Array.from(xc, (v) => (v / 255 - 0.5) / 0.25), [50, SIZE, SIZE, 1]).tile([1, 1, 1, 3])
+        return Float32Array.from(tf.softmax(model.predict(t) as tf.Tensor).dataSync())
+      })
+      const expected = scoreAll({ task: 'single', k: 3, yTrue: y, probs })
+      expect(report.methods[0].corruptions![c][severity - 1].acc).toBe(expected.acc)
+      expect(report.methods[0].corruptions![c][severity - 1].auc).toBeCloseTo(expected.auc, 6)
+    }
+    model.dispose()
   })
 
   it('the best individual\'s test metrics equal an independent evaluation of that member', async () => {
