@@ -629,7 +629,10 @@ static const char *simd_name = "generic";
 
 static void pick_simd(void) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+  // FF_NATIVE_SIMD=avx2|generic (tests, diagnosis): a narrower set than the CPU allows.
+  const char *force = getenv("FF_NATIVE_SIMD");
+  const int avx512 = force == NULL || *force == 0 || strcmp(force, "avx512") == 0, avx2 = avx512 || strcmp(force, "avx2") == 0;
+  if (avx512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx512;
     conv_im = conv_im_avx512;
     dw_gemm = dw_gemm_avx512;
@@ -637,7 +640,7 @@ static void pick_simd(void) {
     conv_small = conv_small_avx512;
     dw_small = dw_small_avx512;
     simd_name = "AVX-512";
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  } else if (avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx2;
     conv_im = conv_im_avx2;
     dw_gemm = dw_gemm_avx2;
@@ -676,8 +679,14 @@ static int run_conv_small(const Geom *g, const float *x, const float *w, const f
 // reuse of neighbouring windows) and there are images enough to fill the blocks.
 static int im_ok(const Geom *g) {
   // A last block of few images wastes its empty rows (batch 8: 6 + 2 of 12): at most 25% spare.
-  const int rows = (g->n + IR - 1) / IR * IR;
-  return g->oh * g->ow <= im_max_pixels && g->n >= 2 && rows * 4 <= g->n * 5;
+  const int rows = (g->n + IR - 1) / IR * IR, pixels = g->oh * g->ow, taps = g->kh * g->kw, k = taps * g->ci;
+  if (!(pixels <= im_max_pixels && g->n >= 2 && rows * 4 <= g->n * 5)) return 0;
+  // Measured on ResNet-18 (64 px) and ResNet-50 (224 px) shapes: pixel-major is faster for strided
+  // convolutions, for 14×14 maps with long sums (ResNet-50's third stage: 130 → 210 GFLOP/s) and for
+  // 1×1 convolutions with long sums, whose 64-channel filter slices crowd L2.
+  if (g->sh != 1 || g->sw != 1) return 0;
+  if (pixels > 64 && k > 576) return 0;
+  return taps > 1 || k <= 1024;
 }
 
 static void run_conv_direct(const Geom *g, const float *x, const float *w, const float *bias, int act,
@@ -840,6 +849,71 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
+// ceil(a / b) for b > 0 and any sign of a.
+static int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+// floor(a / b) for b > 0 and any sign of a.
+static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Input gradient of a strided convolution without a patch matrix. The pixels i of dx with
+// (i + top) % sh == ph (and likewise for columns) form one phase: only the taps a ≡ ph (mod sh)
+// reach them, and over those taps dx is a stride-1 convolution of dy with the flipped,
+// transposed sub-filter. Each phase runs the direct kernels into a buffer whose rows are then
+// copied to their places in dx; a phase no tap reaches (1×1 stride 2: three of four) is zero.
+// Works for stride 1 too (one phase). Returns 0 when a buffer cannot be allocated.
+static int backprop_input_phases(const Geom *g, const float *dy, const float *w, float *dx) {
+  const int ci = g->ci, co = g->co;
+  float *sub = get_scratch((size_t)g->kh * g->kw * ci * co);
+  const float *zero = get_zeros(co);
+  if (sub == NULL || zero == NULL) return 0;
+  float *out = NULL;
+  size_t out_len = 0;
+  for (int ph = 0; ph < g->sh; ph++)
+    for (int pw = 0; pw < g->sw; pw++) {
+      const int u0 = ceil_div(g->top - ph, g->sh), u1 = floor_div(g->h - 1 + g->top - ph, g->sh);
+      const int v0 = ceil_div(g->left - pw, g->sw), v1 = floor_div(g->w - 1 + g->left - pw, g->sw);
+      const int hu = u1 - u0 + 1, wv = v1 - v0 + 1;
+      if (hu <= 0 || wv <= 0) continue;
+      const int ka = ph < g->kh ? (g->kh - ph + g->sh - 1) / g->sh : 0;
+      const int kb = pw < g->kw ? (g->kw - pw + g->sw - 1) / g->sw : 0;
+      if (ka > 0 && kb > 0) {
+        // sub[α, β, o, c] = w[ph + sh·(ka − 1 − α), pw + sw·(kb − 1 − β), c, o], transposed in 16×16 tiles.
+        for (int al = 0; al < ka; al++)
+          for (int be = 0; be < kb; be++) {
+            const int a = ph + g->sh * (ka - 1 - al), b = pw + g->sw * (kb - 1 - be);
+            const float *src = w + ((size_t)a * g->kw + b) * ci * co;
+            float *dst = sub + ((size_t)al * kb + be) * co * ci;
+            for (int c0 = 0; c0 < ci; c0 += 16)
+              for (int o0 = 0; o0 < co; o0 += 16) {
+                const int c1 = c0 + 16 < ci ? c0 + 16 : ci, o1 = o0 + 16 < co ? o0 + 16 : co;
+                for (int c = c0; c < c1; c++)
+                  for (int o = o0; o < o1; o++) dst[(size_t)o * ci + c] = src[(size_t)c * co + o];
+              }
+          }
+        const size_t need = (size_t)g->n * hu * wv * ci;
+        if (need > out_len) {
+          free(out);
+          out = malloc(need * sizeof(float));
+          out_len = out == NULL ? 0 : need;
+          if (out == NULL) return 0;
+        }
+        const Geom t = {g->n, g->oh, g->ow, co, hu, wv, ci, ka, kb, 1, 1, 1, 1, ka - 1 - u0, kb - 1 - v0};
+        run_conv_direct(&t, dy, sub, NULL, 0, zero, out);
+      }
+      for (int b = 0; b < g->n; b++)
+        for (int u = 0; u < hu; u++) {
+          const int i = g->sh * (u + u0) + ph - g->top;
+          float *drow = dx + ((size_t)b * g->h + i) * g->w * ci;
+          for (int v = 0; v < wv; v++) {
+            float *dst = drow + (size_t)(g->sw * (v + v0) + pw - g->left) * ci;
+            if (ka > 0 && kb > 0) memcpy(dst, out + (((size_t)b * hu + u) * wv + v) * ci, (size_t)ci * sizeof(float));
+            else memset(dst, 0, (size_t)ci * sizeof(float));
+          }
+        }
+    }
+  free(out);
+  return 1;
+}
+
 // conv2dBackpropInput(dy, filter, dx, geom): dP = dy·Wᵀ, scattered back into dx.
 static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -879,6 +953,14 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
       }
     const Geom t = {g.n, g.oh, g.ow, co, g.h, g.w, g.ci, g.kh, g.kw, 1, 1, 1, 1, g.kh - 1 - g.top, g.kw - 1 - g.left};
     run_conv_direct(&t, d, flipped, NULL, 0, zero, dx);
+    return NULL;
+  }
+  if (g.dh == 1 && g.dw == 1 && g.ci % 16 == 0 && g.kh * g.kw <= MAX_TAPS && !is_pointwise(&g)) {
+    const int r = backprop_input_phases(&g, d, f, dx);
+    if (r == 0) {
+      napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: out of memory");
+      return NULL;
+    }
     return NULL;
   }
   if (is_pointwise(&g)) {

@@ -92,7 +92,14 @@ describe.skipIf(skip)('native convolutions at ResNet / MobileNetV2 shapes', () =
     { x: [3, 21, 21, 3], k: 7, co: 64, s: 2, pad: 'same' },
     { x: [2, 19, 20, 1], k: 7, co: 64, s: 2, pad: 'same' },
     { x: [3, 17, 17, 3], k: 3, co: 32, s: 2, pad: 'same' },
-    { x: [2, 15, 15, 1], k: 3, co: 32, s: 1, pad: 'valid' }
+    { x: [2, 15, 15, 1], k: 3, co: 32, s: 1, pad: 'valid' },
+    // Strided input gradients by phases: explicitly padded (valid) even and odd inputs, channels
+    // not a multiple of 64, 1×1 stride 2 with valid padding, a 5×5 window, stride 3.
+    { x: [5, 10, 10, 16], k: 3, co: 32, s: 2, pad: 'valid' },
+    { x: [3, 11, 11, 48], k: 3, co: 16, s: 2, pad: 'valid' },
+    { x: [4, 9, 9, 32], k: 1, co: 48, s: 2, pad: 'valid' },
+    { x: [3, 13, 13, 16], k: 5, co: 16, s: 2, pad: 'same' },
+    { x: [2, 12, 11, 16], k: 3, co: 32, s: 3, pad: 'same' }
   ]
   for (const c of cases) {
     it(`conv x ${c.x} ${c.k}×${c.k} → ${c.co} stride ${c.s} ${c.pad}`, () => {
