@@ -1108,6 +1108,20 @@ static napi_value bias_op(napi_env env, napi_callback_info info) {
 
 // bnReduce(dy, x, mean, sumDy, sumDyXc): per channel (last axis) Σ dy and Σ dy·(x − mean),
 // in double (BatchNorm's gradient; one pass instead of a subtraction, a product and two sums).
+// Σ dy and Σ dy·(x − mean) per column in double, rows read in order (one sequential pass; a
+// column block at a time re-read the tensor cols/64 times with a stride of a row).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void bn_reduce_body(const float *restrict dy, const float *restrict x, const float *restrict mean,
+                           double *restrict acc1, double *restrict acc2, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *d = dy + r * cols, *xr = x + r * cols;
+    for (size_t t = 0; t < cols; t++) {
+      acc1[t] += d[t];
+      acc2[t] += d[t] * (xr[t] - mean[t]);
+    }
+  }
+}
+
 static napi_value bn_reduce(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -1123,23 +1137,17 @@ static napi_value bn_reduce(napi_env env, napi_callback_info info) {
   const float *dy = a[0], *x = a[1], *mean = a[2];
   float *s1 = a[3], *s2 = a[4];
   const size_t cols = len[2], rows = len[0] / cols;
-  enum { B = 64 };
-  double acc1[B], acc2[B];
-  for (size_t c0 = 0; c0 < cols; c0 += B) {
-    const size_t n = cols - c0 < B ? cols - c0 : B;
-    for (size_t t = 0; t < n; t++) acc1[t] = acc2[t] = 0;
-    for (size_t r = 0; r < rows; r++) {
-      const float *d = dy + r * cols + c0, *xr = x + r * cols + c0;
-      for (size_t t = 0; t < n; t++) {
-        acc1[t] += d[t];
-        acc2[t] += d[t] * (xr[t] - mean[c0 + t]);
-      }
-    }
-    for (size_t t = 0; t < n; t++) {
-      s1[c0 + t] = (float)acc1[t];
-      s2[c0 + t] = (float)acc2[t];
-    }
+  double *acc = calloc(2 * cols, sizeof(double));
+  if (acc == NULL) {
+    napi_throw_error(env, NULL, "ff_native.bnReduce: out of memory");
+    return NULL;
   }
+  bn_reduce_body(dy, x, mean, acc, acc + cols, rows, cols);
+  for (size_t t = 0; t < cols; t++) {
+    s1[t] = (float)acc[t];
+    s2[t] = (float)acc[cols + t];
+  }
+  free(acc);
   return NULL;
 }
 
@@ -1354,6 +1362,58 @@ static napi_value clip_grad(napi_env env, napi_callback_info info) {
 }
 
 // sumRows(x, out, rows, cols): out[c] = Σ_r x[r, c] (a sum over leading axes).
+// Column sums in double, rows read in order (one sequential pass).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void sum_rows_body(const float *restrict x, double *restrict acc, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *row = x + r * cols;
+    for (size_t t = 0; t < cols; t++) acc[t] += row[t];
+  }
+}
+
+// slice(x, out, shape, begin, size): out = x[begin : begin + size] over every axis (float32,
+// row-major); the caller merges trailing axes taken whole, so each copy is one contiguous run.
+static napi_value slice(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *xv, *ov, *sv, *bv, *zv;
+  size_t lx, lo, ls, lb, lz;
+  int ok = argc == 5 && typed(env, argv[0], &xv, &lx) && typed(env, argv[1], &ov, &lo) &&
+           typed_as(env, argv[2], napi_int32_array, &sv, &ls) && typed_as(env, argv[3], napi_int32_array, &bv, &lb) &&
+           typed_as(env, argv[4], napi_int32_array, &zv, &lz) && ls >= 1 && ls <= 8 && lb == ls && lz == ls;
+  const int32_t *shape = sv, *begin = bv, *size = zv;
+  size_t in = 1, outn = 1;
+  for (size_t d = 0; ok && d < ls; d++) {
+    ok = begin[d] >= 0 && size[d] >= 0 && begin[d] + size[d] <= shape[d];
+    in *= (size_t)shape[d];
+    outn *= (size_t)size[d];
+  }
+  if (!ok || in != lx || outn != lo) {
+    napi_throw_error(env, NULL, "ff_native.slice: bad arguments");
+    return NULL;
+  }
+  if (outn == 0) return NULL;
+  const float *x = xv;
+  float *out = ov;
+  const int r = (int)ls;
+  size_t stride[8];
+  stride[r - 1] = 1;
+  for (int d = r - 2; d >= 0; d--) stride[d] = stride[d + 1] * (size_t)shape[d + 1];
+  const size_t run = (size_t)size[r - 1], rowsn = outn / run;
+  int idx[8] = {0};
+  for (size_t k = 0; k < rowsn; k++) {
+    size_t off = (size_t)begin[r - 1];
+    for (int d = 0; d < r - 1; d++) off += (size_t)(begin[d] + idx[d]) * stride[d];
+    memcpy(out + k * run, x + off, run * sizeof(float));
+    for (int d = r - 2; d >= 0; d--) {
+      if (++idx[d] < size[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return NULL;
+}
+
 static napi_value sum_rows(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -1369,18 +1429,15 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
   }
   const float *x = xv;
   float *out = ov;
-  // Accumulate in double per column block: sums of ~10⁵ floats stay within 1e-6.
-  enum { B = 64 };
-  double acc[B];
-  for (int c0 = 0; c0 < cols; c0 += B) {
-    const int n = cols - c0 < B ? cols - c0 : B;
-    for (int t = 0; t < n; t++) acc[t] = 0;
-    for (int r = 0; r < rows; r++) {
-      const float *row = x + (size_t)r * cols + c0;
-      for (int t = 0; t < n; t++) acc[t] += row[t];
-    }
-    for (int t = 0; t < n; t++) out[c0 + t] = (float)acc[t];
+  // Accumulated in double: sums of ~10⁵ floats stay within 1e-6.
+  double *acc = calloc(cols > 0 ? cols : 1, sizeof(double));
+  if (acc == NULL) {
+    napi_throw_error(env, NULL, "ff_native.sumRows: out of memory");
+    return NULL;
   }
+  sum_rows_body(x, acc, rows, cols);
+  for (int t = 0; t < cols; t++) out[t] = (float)acc[t];
+  free(acc);
   return NULL;
 }
 
@@ -1466,6 +1523,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
     {"fillRows", NULL, fill_rows, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
+    {"slice", NULL, slice, NULL, NULL, NULL, napi_default, NULL},
     {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"blasConfig", NULL, blas_config, NULL, NULL, NULL, napi_default, NULL},

@@ -42,6 +42,8 @@ export interface NativeAddon {
   fillRows(v: Float32Array, out: Float32Array, divisor: number): void
   /** out[c] = Σ_r x[r·cols + c] for r < rows. */
   sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void
+  /** out = x[begin : begin + size] along every axis of a row-major float32 tensor of `shape` (at most 8 axes). */
+  slice(x: Float32Array, out: Float32Array, shape: Int32Array, begin: Int32Array, size: Int32Array): void
   /**
    * One AdamW step over a parameter: writes p1, m1, v1 from p, g, m, v (equal lengths);
    * h = [β1, 1 − β1, β2, 1 − β2, √(1 − β2^t), ε, 1 − lr·wd, lr / (1 − β1^t)] (see kernels/adamw.ts).

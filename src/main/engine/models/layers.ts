@@ -24,6 +24,45 @@ export interface ConvBnOptions {
   activation?: 'relu' | 'relu6' | 'none'
 }
 
+/** The fields of tfjs-layers' Conv2D that {@link plainConv2d} reads. */
+interface Conv2DFields {
+  kernel: tf.LayerVariable
+  bias: tf.LayerVariable | null
+  strides: [number, number]
+  padding: 'same' | 'valid'
+  dataFormat: string
+  dilationRate: [number, number]
+  activation: { getClassName(): string }
+}
+
+type LayerClass = new (args: Parameters<typeof tf.layers.conv2d>[0]) => tf.layers.Layer
+let plainConv2dClass: LayerClass | undefined
+
+/**
+ * tf.layers.conv2d whose call, without a bias or an activation (every convBn convolution), is
+ * the plain tf.conv2d. tfjs-layers runs tf.fused.conv2d, whose gradient computes the input's
+ * gradient eagerly even where nothing uses it: the stem's, whose input is the image (ResNet-50
+ * at 224 px: ~40 ms of every 4-image pass). tf.conv2d's gradient computes only what the tape
+ * needs. Same function, weights, config and class name ('Conv2D': export and serialisation
+ * see tfjs-layers' own layer).
+ */
+export function plainConv2d(args: Parameters<typeof tf.layers.conv2d>[0]): tf.layers.Layer {
+  if (plainConv2dClass === undefined) {
+    const Base = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'plain_conv2d_probe' })).constructor as LayerClass
+    plainConv2dClass = class PlainConv2D extends Base {
+      static className = 'Conv2D'
+      override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+        const f = this as unknown as Conv2DFields
+        const x = Array.isArray(inputs) ? inputs[0] : inputs
+        const plain = f.bias == null && f.activation.getClassName().toLowerCase() === 'linear' && f.dataFormat === 'channelsLast' && x.rank === 4
+        if (!plain) return super.call(inputs, kwargs)
+        return tf.tidy(() => tf.conv2d(x as tf.Tensor4D, f.kernel.read() as tf.Tensor4D, f.strides, f.padding, 'NHWC', f.dilationRate))
+      }
+    }
+  }
+  return new plainConv2dClass(args)
+}
+
 /** conv (no bias) → BatchNorm → activation, with layers named `<name>_conv`, `<name>_bn`, `<name>_act`. */
 export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: ConvBnOptions): tf.SymbolicTensor {
   const strides = o.strides ?? 1
@@ -38,7 +77,7 @@ export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: Conv
         name: `${name}_conv`,
         depthwiseInitializer: tf.initializers.heNormal({ seed: layerSeed(seed, name) })
       })
-    : tf.layers.conv2d({
+    : plainConv2d({
         ...common,
         name: `${name}_conv`,
         filters: o.filters,

@@ -127,4 +127,28 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
       }, 1e-5)
     })
   }
+  // Slices (the zero padding's gradient before a strided convolution): inner, trailing whole,
+  // every axis, -1 sizes, empty, 1-D and 2-D, and the gradient of a pad through tf.grads.
+  for (const [shape, begin, size] of [
+    [[3, 9, 8, 5], [0, 1, 1, 0], [3, 7, 6, 5]],
+    [[2, 7, 7, 3], [1, 2, 0, 0], [1, -1, 7, 3]],
+    [[4, 5, 6, 7], [1, 1, 2, 3], [2, 3, 3, 4]],
+    [[4, 5, 6, 1], [0, 0, 0, 0], [4, 5, 6, 1]],
+    [[5, 3], [2, 1], [0, 2]],
+    [[17], [3], [11]],
+    [[2, 3, 4, 5, 6], [1, 0, 1, 2, 3], [1, 3, 2, 2, 3]]
+  ] as [number[], number[], number[]][]) {
+    it(`slice ${shape} from ${begin} size ${size}`, () => {
+      same(() => [tf.slice(t(shape, 7), begin, size)], 0)
+    })
+  }
+  it('the gradient of a zero padding (a slice) on 1 and 3 channels, odd sizes', () => {
+    for (const c of [1, 3, 16]) {
+      same(() => {
+        const x = t([3, 7, 9, c], 8)
+        const r = t([3, 9, 11, c], 9)
+        return [tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.pad(v as tf.Tensor4D, [[0, 0], [1, 1], [1, 1], [0, 0]]), r)))(x)]
+      }, 0)
+    }
+  })
 })

@@ -15,6 +15,8 @@ import {
   FusedConv2D,
   MaxPoolGrad,
   Mean,
+  Slice,
+  slice_util,
   Multiply,
   Sub,
   Sum,
@@ -30,6 +32,7 @@ import {
   type MaxPoolGradAttrs,
   type CastAttrs,
   type SumAttrs,
+  type SliceAttrs,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
@@ -321,6 +324,28 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
         const be = backend as BackendWasm
         const out = be.makeOutput(input.shape, 'float32')
         addon.maxPoolGrad(heapF32(be, dy), heapF32(be, input), heapF32(be, out), nativeGeom(info))
+        return out
+      }) as KernelFunc
+    },
+    {
+      // A float32 slice (the gradient of the zero padding before every strided convolution): the
+      // backend's own copies element by element across the padded axes.
+      kernelName: Slice,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const x = args.inputs.x as TensorInfo
+        const a = args.attrs as unknown as SliceAttrs
+        if (x.dtype !== 'float32' || x.shape.length < 1 || x.shape.length > 8) return own(Slice)(args)
+        const [begin, size] = slice_util.parseSliceParams(x, a.begin, a.size)
+        const be = args.backend as BackendWasm
+        const out = be.makeOutput(size, 'float32')
+        if (util.sizeFromShape(size) === 0) return out
+        // Trailing axes taken whole merge into one contiguous run.
+        let k = x.shape.length - 1
+        while (k > 0 && begin[k] === 0 && size[k] === x.shape[k]) k--
+        const tail = util.sizeFromShape(x.shape.slice(k + 1))
+        const merged = (v: number[], whole: number) => Int32Array.from([...v.slice(0, k), v[k] * whole])
+        addon.slice(heapF32(be, x), heapF32(be, out), merged(x.shape, tail), merged(begin, tail), merged(size, tail))
         return out
       }) as KernelFunc
     },
