@@ -5,6 +5,7 @@
 // direct kernels; the others a patch matrix and OpenBLAS's sgemm.
 #include <node_api.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -860,35 +861,51 @@ static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b)
 // transposed sub-filter. Each phase runs the direct kernels into a buffer whose rows are then
 // copied to their places in dx; a phase no tap reaches (1×1 stride 2: three of four) is zero.
 // Works for stride 1 too (one phase). Returns 0 when a buffer cannot be allocated.
-static int backprop_input_phases(const Geom *g, const float *dy, const float *w, float *dx) {
+// Taps of phase ph of a window of k taps at stride s (0 when none reaches it).
+static int phase_taps(int k, int s, int ph) { return ph < k ? (k - ph + s - 1) / s : 0; }
+
+// The transposed, flipped sub-filter of every phase, one after another (stride 1: the whole
+// filter flipped): sub[α, β, o, c] = w[ph + sh·(ka − 1 − α), pw + sw·(kb − 1 − β), c, o],
+// transposed in 16×16 tiles (a plain strided loop misses the cache at 512 channels).
+static void prepare_backprop_filter(const Geom *g, const float *w, float *out) {
   const int ci = g->ci, co = g->co;
-  float *sub = get_scratch((size_t)g->kh * g->kw * ci * co);
-  const float *zero = get_zeros(co);
-  if (sub == NULL || zero == NULL) return 0;
-  float *out = NULL;
-  size_t out_len = 0;
+  float *sub = out;
   for (int ph = 0; ph < g->sh; ph++)
     for (int pw = 0; pw < g->sw; pw++) {
+      const int ka = phase_taps(g->kh, g->sh, ph), kb = phase_taps(g->kw, g->sw, pw);
+      for (int al = 0; al < ka; al++)
+        for (int be = 0; be < kb; be++) {
+          const int a = ph + g->sh * (ka - 1 - al), b = pw + g->sw * (kb - 1 - be);
+          const float *src = w + ((size_t)a * g->kw + b) * ci * co;
+          float *dst = sub + ((size_t)al * kb + be) * co * ci;
+          for (int c0 = 0; c0 < ci; c0 += 16)
+            for (int o0 = 0; o0 < co; o0 += 16) {
+              const int c1 = c0 + 16 < ci ? c0 + 16 : ci, o1 = o0 + 16 < co ? o0 + 16 : co;
+              for (int c = c0; c < c1; c++)
+                for (int o = o0; o < o1; o++) dst[(size_t)o * ci + c] = src[(size_t)c * co + o];
+            }
+        }
+      sub += (size_t)ka * kb * ci * co;
+    }
+}
+
+static int backprop_input_phases(const Geom *g, const float *dy, const float *prepared, float *dx) {
+  const int ci = g->ci, co = g->co;
+  const float *zero = get_zeros(co);
+  if (zero == NULL) return 0;
+  float *out = NULL;
+  size_t out_len = 0;
+  const float *sub = prepared;
+  for (int ph = 0; ph < g->sh; ph++)
+    for (int pw = 0; pw < g->sw; pw++) {
+      const int ka = phase_taps(g->kh, g->sh, ph), kb = phase_taps(g->kw, g->sw, pw);
+      const float *phase_filter = sub;
+      sub += (size_t)ka * kb * ci * co;
       const int u0 = ceil_div(g->top - ph, g->sh), u1 = floor_div(g->h - 1 + g->top - ph, g->sh);
       const int v0 = ceil_div(g->left - pw, g->sw), v1 = floor_div(g->w - 1 + g->left - pw, g->sw);
       const int hu = u1 - u0 + 1, wv = v1 - v0 + 1;
       if (hu <= 0 || wv <= 0) continue;
-      const int ka = ph < g->kh ? (g->kh - ph + g->sh - 1) / g->sh : 0;
-      const int kb = pw < g->kw ? (g->kw - pw + g->sw - 1) / g->sw : 0;
       if (ka > 0 && kb > 0) {
-        // sub[α, β, o, c] = w[ph + sh·(ka − 1 − α), pw + sw·(kb − 1 − β), c, o], transposed in 16×16 tiles.
-        for (int al = 0; al < ka; al++)
-          for (int be = 0; be < kb; be++) {
-            const int a = ph + g->sh * (ka - 1 - al), b = pw + g->sw * (kb - 1 - be);
-            const float *src = w + ((size_t)a * g->kw + b) * ci * co;
-            float *dst = sub + ((size_t)al * kb + be) * co * ci;
-            for (int c0 = 0; c0 < ci; c0 += 16)
-              for (int o0 = 0; o0 < co; o0 += 16) {
-                const int c1 = c0 + 16 < ci ? c0 + 16 : ci, o1 = o0 + 16 < co ? o0 + 16 : co;
-                for (int c = c0; c < c1; c++)
-                  for (int o = o0; o < o1; o++) dst[(size_t)o * ci + c] = src[(size_t)c * co + o];
-              }
-          }
         const size_t need = (size_t)g->n * hu * wv * ci;
         if (need > out_len) {
           free(out);
@@ -897,7 +914,7 @@ static int backprop_input_phases(const Geom *g, const float *dy, const float *w,
           if (out == NULL) return 0;
         }
         const Geom t = {g->n, g->oh, g->ow, co, hu, wv, ci, ka, kb, 1, 1, 1, 1, ka - 1 - u0, kb - 1 - v0};
-        run_conv_direct(&t, dy, sub, NULL, 0, zero, out);
+        run_conv_direct(&t, dy, phase_filter, NULL, 0, zero, out);
       }
       for (int b = 0; b < g->n; b++)
         for (int u = 0; u < hu; u++) {
@@ -914,50 +931,44 @@ static int backprop_input_phases(const Geom *g, const float *dy, const float *w,
   return 1;
 }
 
-// conv2dBackpropInput(dy, filter, dx, geom): dP = dy·Wᵀ, scattered back into dx.
+// conv2dBackpropInput(dy, filter, dx, geom[, prepared, fill]): dx of a convolution. Direct kernels
+// (stride 1 and strided, by phases) run on the filter transposed for them: into `prepared` (as many
+// floats as the filter) when `fill` is true, read from it when false (the caller keeps it for the
+// same filter and geometry: the micro-batches of a step share their weights), else into scratch.
+// The other cases: dP = dy·Wᵀ (sgemm), scattered back into dx.
 static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void *dy, *f, *dx;
-  size_t ldy, lf, ldx;
+  void *dy, *f, *dx, *pre = NULL;
+  size_t ldy, lf, ldx, lpre = 0;
+  bool fill = true;
   Geom g;
-  if (argc != 4 || !typed(env, argv[0], &dy, &ldy) || !typed(env, argv[1], &f, &lf) ||
-      !typed(env, argv[2], &dx, &ldx) || !geom(env, argv[3], &g) || !sizes_ok(&g, ldx, lf, ldy)) {
+  if ((argc != 4 && argc != 6) || !typed(env, argv[0], &dy, &ldy) || !typed(env, argv[1], &f, &lf) ||
+      !typed(env, argv[2], &dx, &ldx) || !geom(env, argv[3], &g) || !sizes_ok(&g, ldx, lf, ldy) ||
+      (argc == 6 && (!typed(env, argv[4], &pre, &lpre) || napi_get_value_bool(env, argv[5], &fill) != napi_ok ||
+                     (pre != NULL && lpre != lf)))) {
     napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: bad arguments");
     return NULL;
   }
   const int k = g.kh * g.kw * g.ci, rows = g.n * g.oh * g.ow, co = g.co;
   const float *d = dy;
-  if (g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ci % 16 == 0 && g.kh * g.kw <= MAX_TAPS &&
-      g.kh - 1 - g.top >= 0 && g.kw - 1 - g.left >= 0) {
-    // Stride 1: dx is the convolution of dy with the flipped filter, in/out channels swapped.
-    float *flipped = get_scratch((size_t)k * co);
+  const int stride1 = g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ci % 16 == 0 && g.kh * g.kw <= MAX_TAPS &&
+                      g.kh - 1 - g.top >= 0 && g.kw - 1 - g.left >= 0;
+  const int phases = !stride1 && g.dh == 1 && g.dw == 1 && g.ci % 16 == 0 && g.kh * g.kw <= MAX_TAPS && !is_pointwise(&g);
+  if (stride1 || phases) {
+    float *w = pre != NULL ? (float *)pre : get_scratch((size_t)k * co);
     const float *zero = get_zeros(co);
-    if (flipped == NULL || zero == NULL) {
+    if (w == NULL || zero == NULL) {
       napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: out of memory");
       return NULL;
     }
-    const float *w = f;
-    for (int a = 0; a < g.kh; a++)
-      for (int b = 0; b < g.kw; b++) {
-        const float *src = w + ((size_t)(g.kh - 1 - a) * g.kw + (g.kw - 1 - b)) * g.ci * co;
-        float *dst = flipped + ((size_t)a * g.kw + b) * co * g.ci;
-        // Transposed in 16×16 tiles (a plain strided loop misses the cache at 512 channels).
-        for (int c0 = 0; c0 < g.ci; c0 += 16)
-          for (int o0 = 0; o0 < co; o0 += 16) {
-            const int c1 = c0 + 16 < g.ci ? c0 + 16 : g.ci, o1 = o0 + 16 < co ? o0 + 16 : co;
-            for (int c = c0; c < c1; c++)
-              for (int o = o0; o < o1; o++) dst[(size_t)o * g.ci + c] = src[(size_t)c * co + o];
-          }
-      }
-    const Geom t = {g.n, g.oh, g.ow, co, g.h, g.w, g.ci, g.kh, g.kw, 1, 1, 1, 1, g.kh - 1 - g.top, g.kw - 1 - g.left};
-    run_conv_direct(&t, d, flipped, NULL, 0, zero, dx);
-    return NULL;
-  }
-  if (g.dh == 1 && g.dw == 1 && g.ci % 16 == 0 && g.kh * g.kw <= MAX_TAPS && !is_pointwise(&g)) {
-    const int r = backprop_input_phases(&g, d, f, dx);
-    if (r == 0) {
+    if (pre == NULL || fill) prepare_backprop_filter(&g, f, w);
+    if (stride1) {
+      // Stride 1: dx is the convolution of dy with the flipped filter, in/out channels swapped.
+      const Geom t = {g.n, g.oh, g.ow, co, g.h, g.w, g.ci, g.kh, g.kw, 1, 1, 1, 1, g.kh - 1 - g.top, g.kw - 1 - g.left};
+      run_conv_direct(&t, d, w, NULL, 0, zero, dx);
+    } else if (!backprop_input_phases(&g, d, w, dx)) {
       napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: out of memory");
       return NULL;
     }

@@ -17,8 +17,11 @@ export interface NativeAddon {
   conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, g: NativeGeom, act: number): void
   /** dw (HWIO) of a convolution. */
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, g: NativeGeom): void
-  /** dx (NHWC) of a convolution. */
-  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, g: NativeGeom): void
+  /**
+   * dx (NHWC) of a convolution. `prepared` (as many floats as the filter) receives the filter
+   * transposed for the direct kernels when `fill`, and is read instead of transposing it again when not.
+   */
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, g: NativeGeom, prepared?: Float32Array | null, fill?: boolean): void
   /** dx of a max pool (geometry: ci = channels, kh×kw = window). */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, g: NativeGeom): void
   /** out = x + bias, bias (length C) broadcast over x's last axis (x.length a multiple of C). */

@@ -121,4 +121,25 @@ describe.skipIf(skip)('native convolutions at ResNet / MobileNetV2 shapes', () =
     expect(got.some((v) => v === 0)).toBe(true)
     expect(relErr(got, ref)).toBeLessThanOrEqual(1e-5)
   })
+  it('input gradients keep the transposed filter for the same filter tensor only (micro-batches), strides 1 and 2', () => {
+    for (const s of [1, 2]) {
+      const xs: Shape4 = [3, 9, 9, 32]
+      const ys: Shape4 = s === 1 ? [3, 9, 9, 48] : [3, 5, 5, 48]
+      const go = (w: tf.Tensor4D, dySeed: number): Float32Array =>
+        tf.tidy(() => tf.conv2dTranspose(tf.tensor4d(values(tf.util.sizeFromShape(ys), dySeed), ys), w, xs, s, 'same').dataSync() as Float32Array)
+      const steps = (): Float32Array[] => {
+        const w1 = tf.tensor4d(values(9 * 32 * 48, 11), [3, 3, 32, 48])
+        const w2 = tf.tensor4d(values(9 * 32 * 48, 12), [3, 3, 32, 48])
+        // w1 twice (the second reads the kept transpose), then w2 (its own), then w1 again.
+        const out = [go(w1, 1), go(w1, 2), go(w2, 1), go(w1, 3)]
+        tf.dispose([w1, w2])
+        return out
+      }
+      tf.setBackend('cpu')
+      const ref = steps()
+      tf.setBackend('wasm')
+      const got = steps()
+      got.forEach((g, i) => expect(relErr(g, ref[i]), `stride ${s}, call ${i}`).toBeLessThanOrEqual(1e-5))
+    }
+  })
 })
