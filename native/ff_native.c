@@ -170,7 +170,7 @@ static inline __attribute__((always_inline)) void store_act(v16 v, int act, floa
 static int direct_ok(const Geom *g) { return g->co % 16 == 0 && g->kh * g->kw <= MAX_TAPS; }
 
 static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g, const float *x, const float *w, const float *bias, int act, const float *zero, int m_begin, int m_end,
-                        float *y, const int OB) {
+                        int o_begin, int o_end, float *y, const int OB) {
   const int ohw = g->oh * g->ow, ci = g->ci, co = g->co, taps = g->kh * g->kw;
   const float *src[ROWS][MAX_TAPS];
   ptrdiff_t tap_offset[MAX_TAPS];
@@ -205,7 +205,7 @@ static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g
         }
       }
     }
-    for (int o = 0; o < co; o += 16 * OB) {
+    for (int o = o_begin; o < o_end; o += 16 * OB) {
       v16 acc[ROWS][4];
       _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
         const v16 b0 = bias != NULL ? load16(bias + o + 16 * k) : (v16){0};
@@ -551,14 +551,15 @@ static inline __attribute__((always_inline)) void dw_small_body(const Geom *g, c
   } while (0)
 
 // One body, compiled three times; the CPU's features pick one (CPU models do not matter).
-typedef void ConvDirect(const Geom *, const float *, const float *, const float *, int, const float *, int, int, float *);
+typedef void ConvDirect(const Geom *, const float *, const float *, const float *, int, const float *, int, int, int, int, float *);
 // AVX-512: 6 pixels × 64 channels of sums in registers (24 zmm) when the channels allow; AVX2 6 × 16.
+// Output channels [o_begin, o_end) (multiples of 64 when co is).
 #define CONV_DIRECT_VARIANT(name, attr, WIDE)                                                                    \
   attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act,               \
-                        const float *zero, int m_begin, int m_end, float *y) {                                  \
-    if (WIDE >= 4 && g->co % 64 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 4);          \
-    else if (WIDE >= 2 && g->co % 32 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 2);     \
-    else conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 1);                                      \
+                        const float *zero, int m_begin, int m_end, int o_begin, int o_end, float *y) {          \
+    if (WIDE >= 4 && g->co % 64 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, o_begin, o_end, y, 4);      \
+    else if (WIDE >= 2 && g->co % 32 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, o_begin, o_end, y, 2); \
+    else conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, o_begin, o_end, y, 1);                                  \
   }
 #define DW_DIRECT_VARIANT(name, attr)                                                                        \
   attr static void name(const Geom *g, const float *x, const float *dy, float *dw, int begin, int end) {        \
@@ -690,6 +691,12 @@ static int im_ok(const Geom *g) {
   return taps > 1 || k <= 1024;
 }
 
+#ifndef DIRECT_L2_BYTES
+#define DIRECT_L2_BYTES (1024 * 1024)
+#endif
+#ifndef DIRECT_PANEL_BYTES
+#define DIRECT_PANEL_BYTES (512 * 1024)
+#endif
 static void run_conv_direct(const Geom *g, const float *x, const float *w, const float *bias, int act,
                             const float *zero, float *y) {
   if (small_ok(g) && run_conv_small(g, x, w, bias, act, y)) return;
@@ -702,10 +709,22 @@ static void run_conv_direct(const Geom *g, const float *x, const float *w, const
     return;
   }
   const int rows = g->n * g->oh * g->ow, blocks = (rows + ROWS - 1) / ROWS, nt = blocks < threads ? 1 : threads;
+  // A filter larger than L2 would be streamed from L3 for every block of 6 pixels: with many output
+  // channels and short sums (ResNet-50's stride-2 shortcuts, 1024 → 2048: 130-150 → 180 GFLOP/s)
+  // they go in panels whose filter slice (≤ ~512 KiB) stays in L2 while every pixel uses it. With
+  // long sums re-reading the input per panel costs more than it saves (measured), so not then.
+  const size_t k = (size_t)g->kh * g->kw * g->ci, bytes = k * g->co * sizeof(float);
+  int panel = g->co;
+  if (bytes > DIRECT_L2_BYTES && g->co % 64 == 0 && g->co >= 1024 && k <= 1024) {
+    panel = (int)(DIRECT_PANEL_BYTES / (k * sizeof(float) * 64)) * 64;
+    if (panel < 64) panel = 64;
+    if (panel > g->co) panel = g->co;
+  }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int part = 0; part < nt; part++) {
     const int m0 = (int)((long long)blocks * part / nt) * ROWS, m1 = (int)((long long)blocks * (part + 1) / nt) * ROWS;
-    conv_direct(g, x, w, bias, act, zero, m0, m1 < rows ? m1 : rows, y);
+    for (int o = 0; o < g->co; o += panel)
+      conv_direct(g, x, w, bias, act, zero, m0, m1 < rows ? m1 : rows, o, o + panel < g->co ? o + panel : g->co, y);
   }
 }
 

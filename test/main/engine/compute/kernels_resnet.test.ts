@@ -99,7 +99,10 @@ describe.skipIf(skip)('native convolutions at ResNet / MobileNetV2 shapes', () =
     { x: [3, 11, 11, 48], k: 3, co: 16, s: 2, pad: 'valid' },
     { x: [4, 9, 9, 32], k: 1, co: 48, s: 2, pad: 'valid' },
     { x: [3, 13, 13, 16], k: 5, co: 16, s: 2, pad: 'same' },
-    { x: [2, 12, 11, 16], k: 3, co: 32, s: 3, pad: 'same' }
+    { x: [2, 12, 11, 16], k: 3, co: 32, s: 3, pad: 'same' },
+    // A filter over 1 MiB with many output channels and a short sum: output-channel panels.
+    { x: [2, 3, 3, 272], k: 1, co: 1088, s: 1, pad: 'same' },
+    { x: [2, 4, 4, 384], k: 1, co: 1024, s: 2, pad: 'valid' }
   ]
   for (const c of cases) {
     it(`conv x ${c.x} ${c.k}×${c.k} → ${c.co} stride ${c.s} ${c.pad}`, () => {
