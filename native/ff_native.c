@@ -1265,16 +1265,30 @@ static void bn_body(const float *restrict x, const float *restrict m, const floa
     for (size_t t = 0; t < cols; t++) out[t] = (x[t] - m[t]) * k[t] + c[t];
 }
 
-// batchNorm(x, mean, variance, offset|null, scale|null, out, epsilon): per channel (last axis)
-// out = (x − mean) · scale / √(variance + ε) + offset, as (x − mean) · k + c with k, c per channel.
+// The same followed by ReLU (NaN kept, as tfjs's cpu backend does): BatchNorm + ReLU in inference, one pass.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void bn_relu_body(const float *restrict x, const float *restrict m, const float *restrict k, const float *restrict c,
+                         float *restrict out, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++, x += cols, out += cols)
+    for (size_t t = 0; t < cols; t++) {
+      const float v = (x[t] - m[t]) * k[t] + c[t];
+      out[t] = v < 0.f ? 0.f : v;
+    }
+}
+
+// batchNorm(x, mean, variance, offset|null, scale|null, out, epsilon[, relu]): per channel (last axis)
+// out = (x − mean) · scale / √(variance + ε) + offset, as (x − mean) · k + c with k, c per channel;
+// then max(0, ·) when relu is true.
 static napi_value batch_norm(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *a[6];
   size_t len[6];
   double eps;
-  int ok = argc == 7 && napi_get_value_double(env, argv[6], &eps) == napi_ok;
+  bool relu = false;
+  int ok = (argc == 7 || argc == 8) && napi_get_value_double(env, argv[6], &eps) == napi_ok &&
+           (argc == 7 || napi_get_value_bool(env, argv[7], &relu) == napi_ok);
   for (int i = 0; ok && i < 6; i++) ok = typed(env, argv[i], &a[i], &len[i]);
   const size_t cols = ok ? len[1] : 0;
   ok = ok && a[0] != NULL && a[1] != NULL && a[2] != NULL && a[5] != NULL && cols > 0 && len[0] % cols == 0 &&
@@ -1294,7 +1308,8 @@ static napi_value batch_norm(napi_env env, napi_callback_info info) {
     k[t] = (scale != NULL ? scale[t] : 1.f) / sqrtf(var[t] + (float)eps);
     c[t] = off != NULL ? off[t] : 0.f;
   }
-  bn_body(a[0], mean, k, c, a[5], len[0] / cols, cols);
+  if (relu) bn_relu_body(a[0], mean, k, c, a[5], len[0] / cols, cols);
+  else bn_body(a[0], mean, k, c, a[5], len[0] / cols, cols);
   return NULL;
 }
 

@@ -34,7 +34,7 @@ export interface NativeAddon {
   /** v (length C) broadcast over x's last axis: op 1 out = x − v, 2 x · v, 3 v − x. */
   biasOp(x: Float32Array, v: Float32Array, out: Float32Array, op: number): void
   /** BatchNorm over x's last axis (C = mean.length): out = (x − mean) · scale / √(variance + ε) + offset. */
-  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number, relu?: boolean): void
   /** out = dy where min ≤ x ≤ max, else 0 (the gradient of ClipByValue). */
   clipGrad(dy: Float32Array, x: Float32Array, out: Float32Array, min: number, max: number): void
   /** Depthwise gradient, channel multiplier 1: which 0 → dx from (dy, filter), 1 → dw from (x, dy). */

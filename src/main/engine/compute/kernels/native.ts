@@ -15,6 +15,7 @@ import {
   FusedConv2D,
   MaxPoolGrad,
   Mean,
+  Relu,
   Slice,
   slice_util,
   Multiply,
@@ -40,7 +41,7 @@ import type { NativeAddon } from '../native'
 import { adamwKernelConfig } from './adamw'
 import { FF_FILL_ROWS } from './mean_grad'
 import { FF_CLIP_GRAD, FF_RELU_GRAD } from './relu_grad'
-import { FF_BN_REDUCE } from './batchnorm_grad'
+import { FF_BN_REDUCE, FF_BN_RELU } from './batchnorm_grad'
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_backprop'
 import { assertNHWC, heapF32 } from './wasm_util'
 
@@ -155,6 +156,28 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
         const out = be.makeOutput(x!.shape, 'float32')
         const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
         addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), heapF32(be, out), eps)
+        return out
+      }) as KernelFunc
+    },
+    {
+      // BatchNorm + ReLU in inference (models/layers.ts): one pass instead of two.
+      kernelName: FF_BN_RELU,
+      backendName: 'wasm',
+      kernelFunc: ((args) => {
+        const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>
+        const eps = (args.attrs as unknown as { varianceEpsilon: number }).varianceEpsilon
+        const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
+          t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
+        const be = args.backend as BackendWasm
+        if (x!.dtype !== 'float32' || !perChannel(mean, true) || !perChannel(variance, true) || !perChannel(offset, false) || !perChannel(scale, false)) {
+          const y = own(FusedBatchNorm)(args) as TensorInfo
+          const out = own(Relu)({ inputs: { x: y }, attrs: {}, backend: be }) as TensorInfo
+          be.disposeData(y.dataId)
+          return out
+        }
+        const out = be.makeOutput(x!.shape, 'float32')
+        const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
+        addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), heapF32(be, out), eps, true)
         return out
       }) as KernelFunc
     },
