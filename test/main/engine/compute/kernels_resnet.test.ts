@@ -133,7 +133,7 @@ describe.skipIf(skip)('native convolutions at ResNet / MobileNetV2 shapes', () =
       const steps = (): Float32Array[] => {
         const w1 = tf.tensor4d(values(9 * 32 * 48, 11), [3, 3, 32, 48])
         const w2 = tf.tensor4d(values(9 * 32 * 48, 12), [3, 3, 32, 48])
-        // w1 twice (the second reads the kept transpose), then w2 (its own), then w1 again.
+        // w1 twice (the second keeps its transpose), then w2, then w1 again (reads the kept transpose).
         const out = [go(w1, 1), go(w1, 2), go(w2, 1), go(w1, 3)]
         tf.dispose([w1, w2])
         return out

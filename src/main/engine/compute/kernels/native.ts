@@ -78,7 +78,8 @@ function convInfo(x: TensorInfo, filterShape: number[], a: Conv2DAttrs): backend
  */
 export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => KernelFunc): KernelConfig[] {
   // Conv2DBackpropInput's transposed filters, by the filter tensor's data id (collected with it).
-  const prepared = new WeakMap<object, Map<string, Float32Array>>()
+  // (null: seen once, nothing kept yet.)
+  const prepared = new WeakMap<object, Map<string, Float32Array | null>>()
   const conv = (x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, a: Conv2DAttrs, act: number, backend: BackendWasm) => {
     const info = convInfo(x, filter.shape, a)
     const out = backend.makeOutput(info.outShape, 'float32')
@@ -328,16 +329,17 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
         const info = convInfo({ ...dy, shape: a.inputShape }, filter.shape, { ...a, dilations: 1 })
         const be = backend as BackendWasm
         const out = be.makeOutput(a.inputShape, 'float32')
-        // The filter transposed for the direct kernels, kept while its tensor lives (tensors are
-        // immutable; a weight update makes a new one): the micro-batches of a step share it.
+        // The filter transposed for the direct kernels, kept from its second use on while its
+        // tensor lives (tensors are immutable; a weight update makes a new one): the micro-batches
+        // of a step share it. A filter used once per step (no micro-batches) keeps nothing.
         const key = `${info.strideHeight},${info.strideWidth},${info.padInfo.top},${info.padInfo.left},${info.inHeight},${info.inWidth}`
-        const size = util.sizeFromShape(filter.shape)
         let byGeom = prepared.get(filter.dataId)
         if (byGeom === undefined) prepared.set(filter.dataId, (byGeom = new Map()))
         let buf = byGeom.get(key)
-        const fill = buf === undefined
-        if (buf === undefined) byGeom.set(key, (buf = new Float32Array(size)))
-        addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), heapF32(be, out), nativeGeom(info), buf, fill)
+        const fill = buf == null
+        if (buf === undefined) byGeom.set(key, null)
+        else if (buf === null) byGeom.set(key, (buf = new Float32Array(util.sizeFromShape(filter.shape))))
+        addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), heapF32(be, out), nativeGeom(info), buf ?? null, fill)
         return out
       }) as KernelFunc
     },
