@@ -5,6 +5,7 @@
 // direct kernels; the others a patch matrix and OpenBLAS's sgemm.
 #include <node_api.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -169,7 +170,7 @@ static inline __attribute__((always_inline)) void store_act(v16 v, int act, floa
 static int direct_ok(const Geom *g) { return g->co % 16 == 0 && g->kh * g->kw <= MAX_TAPS; }
 
 static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g, const float *x, const float *w, const float *bias, int act, const float *zero, int m_begin, int m_end,
-                        float *y, const int OB) {
+                        int o_begin, int o_end, float *y, const int OB) {
   const int ohw = g->oh * g->ow, ci = g->ci, co = g->co, taps = g->kh * g->kw;
   const float *src[ROWS][MAX_TAPS];
   ptrdiff_t tap_offset[MAX_TAPS];
@@ -204,7 +205,7 @@ static inline __attribute__((always_inline)) void conv_direct_body(const Geom *g
         }
       }
     }
-    for (int o = 0; o < co; o += 16 * OB) {
+    for (int o = o_begin; o < o_end; o += 16 * OB) {
       v16 acc[ROWS][4];
       _Pragma("GCC unroll 8") for (int k = 0; k < OB; k++) {
         const v16 b0 = bias != NULL ? load16(bias + o + 16 * k) : (v16){0};
@@ -550,14 +551,15 @@ static inline __attribute__((always_inline)) void dw_small_body(const Geom *g, c
   } while (0)
 
 // One body, compiled three times; the CPU's features pick one (CPU models do not matter).
-typedef void ConvDirect(const Geom *, const float *, const float *, const float *, int, const float *, int, int, float *);
+typedef void ConvDirect(const Geom *, const float *, const float *, const float *, int, const float *, int, int, int, int, float *);
 // AVX-512: 6 pixels × 64 channels of sums in registers (24 zmm) when the channels allow; AVX2 6 × 16.
+// Output channels [o_begin, o_end) (multiples of 64 when co is).
 #define CONV_DIRECT_VARIANT(name, attr, WIDE)                                                                    \
   attr static void name(const Geom *g, const float *x, const float *w, const float *bias, int act,               \
-                        const float *zero, int m_begin, int m_end, float *y) {                                  \
-    if (WIDE >= 4 && g->co % 64 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 4);          \
-    else if (WIDE >= 2 && g->co % 32 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 2);     \
-    else conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, y, 1);                                      \
+                        const float *zero, int m_begin, int m_end, int o_begin, int o_end, float *y) {          \
+    if (WIDE >= 4 && g->co % 64 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, o_begin, o_end, y, 4);      \
+    else if (WIDE >= 2 && g->co % 32 == 0) conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, o_begin, o_end, y, 2); \
+    else conv_direct_body(g, x, w, bias, act, zero, m_begin, m_end, o_begin, o_end, y, 1);                                  \
   }
 #define DW_DIRECT_VARIANT(name, attr)                                                                        \
   attr static void name(const Geom *g, const float *x, const float *dy, float *dw, int begin, int end) {        \
@@ -629,7 +631,10 @@ static const char *simd_name = "generic";
 
 static void pick_simd(void) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+  // FF_NATIVE_SIMD=avx2|generic (tests, diagnosis): a narrower set than the CPU allows.
+  const char *force = getenv("FF_NATIVE_SIMD");
+  const int avx512 = force == NULL || *force == 0 || strcmp(force, "avx512") == 0, avx2 = avx512 || strcmp(force, "avx2") == 0;
+  if (avx512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx512;
     conv_im = conv_im_avx512;
     dw_gemm = dw_gemm_avx512;
@@ -637,7 +642,7 @@ static void pick_simd(void) {
     conv_small = conv_small_avx512;
     dw_small = dw_small_avx512;
     simd_name = "AVX-512";
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  } else if (avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     conv_direct = conv_direct_avx2;
     conv_im = conv_im_avx2;
     dw_gemm = dw_gemm_avx2;
@@ -676,10 +681,22 @@ static int run_conv_small(const Geom *g, const float *x, const float *w, const f
 // reuse of neighbouring windows) and there are images enough to fill the blocks.
 static int im_ok(const Geom *g) {
   // A last block of few images wastes its empty rows (batch 8: 6 + 2 of 12): at most 25% spare.
-  const int rows = (g->n + IR - 1) / IR * IR;
-  return g->oh * g->ow <= im_max_pixels && g->n >= 2 && rows * 4 <= g->n * 5;
+  const int rows = (g->n + IR - 1) / IR * IR, pixels = g->oh * g->ow, taps = g->kh * g->kw, k = taps * g->ci;
+  if (!(pixels <= im_max_pixels && g->n >= 2 && rows * 4 <= g->n * 5)) return 0;
+  // Measured on ResNet-18 (64 px) and ResNet-50 (224 px) shapes: pixel-major is faster for strided
+  // convolutions, for 14×14 maps with long sums (ResNet-50's third stage: 130 → 210 GFLOP/s) and for
+  // 1×1 convolutions with long sums, whose 64-channel filter slices crowd L2.
+  if (g->sh != 1 || g->sw != 1) return 0;
+  if (pixels > 64 && k > 576) return 0;
+  return taps > 1 || k <= 1024;
 }
 
+#ifndef DIRECT_L2_BYTES
+#define DIRECT_L2_BYTES (1024 * 1024)
+#endif
+#ifndef DIRECT_PANEL_BYTES
+#define DIRECT_PANEL_BYTES (512 * 1024)
+#endif
 static void run_conv_direct(const Geom *g, const float *x, const float *w, const float *bias, int act,
                             const float *zero, float *y) {
   if (small_ok(g) && run_conv_small(g, x, w, bias, act, y)) return;
@@ -692,10 +709,22 @@ static void run_conv_direct(const Geom *g, const float *x, const float *w, const
     return;
   }
   const int rows = g->n * g->oh * g->ow, blocks = (rows + ROWS - 1) / ROWS, nt = blocks < threads ? 1 : threads;
+  // A filter larger than L2 would be streamed from L3 for every block of 6 pixels: with many output
+  // channels and short sums (ResNet-50's stride-2 shortcuts, 1024 → 2048: 130-150 → 180 GFLOP/s)
+  // they go in panels whose filter slice (≤ ~512 KiB) stays in L2 while every pixel uses it. With
+  // long sums re-reading the input per panel costs more than it saves (measured), so not then.
+  const size_t k = (size_t)g->kh * g->kw * g->ci, bytes = k * g->co * sizeof(float);
+  int panel = g->co;
+  if (bytes > DIRECT_L2_BYTES && g->co % 64 == 0 && g->co >= 1024 && k <= 1024) {
+    panel = (int)(DIRECT_PANEL_BYTES / (k * sizeof(float) * 64)) * 64;
+    if (panel < 64) panel = 64;
+    if (panel > g->co) panel = g->co;
+  }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int part = 0; part < nt; part++) {
     const int m0 = (int)((long long)blocks * part / nt) * ROWS, m1 = (int)((long long)blocks * (part + 1) / nt) * ROWS;
-    conv_direct(g, x, w, bias, act, zero, m0, m1 < rows ? m1 : rows, y);
+    for (int o = 0; o < g->co; o += panel)
+      conv_direct(g, x, w, bias, act, zero, m0, m1 < rows ? m1 : rows, o, o + panel < g->co ? o + panel : g->co, y);
   }
 }
 
@@ -840,45 +869,128 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
-// conv2dBackpropInput(dy, filter, dx, geom): dP = dy·Wᵀ, scattered back into dx.
+// ceil(a / b) for b > 0 and any sign of a.
+static int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+// floor(a / b) for b > 0 and any sign of a.
+static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Input gradient of a strided convolution without a patch matrix. The pixels i of dx with
+// (i + top) % sh == ph (and likewise for columns) form one phase: only the taps a ≡ ph (mod sh)
+// reach them, and over those taps dx is a stride-1 convolution of dy with the flipped,
+// transposed sub-filter. Each phase runs the direct kernels into a buffer whose rows are then
+// copied to their places in dx; a phase no tap reaches (1×1 stride 2: three of four) is zero.
+// Works for stride 1 too (one phase). Returns 0 when a buffer cannot be allocated.
+// Taps of phase ph of a window of k taps at stride s (0 when none reaches it).
+static int phase_taps(int k, int s, int ph) { return ph < k ? (k - ph + s - 1) / s : 0; }
+
+// The transposed, flipped sub-filter of every phase, one after another (stride 1: the whole
+// filter flipped): sub[α, β, o, c] = w[ph + sh·(ka − 1 − α), pw + sw·(kb − 1 − β), c, o],
+// transposed in 16×16 tiles (a plain strided loop misses the cache at 512 channels).
+static void prepare_backprop_filter(const Geom *g, const float *w, float *out) {
+  const int ci = g->ci, co = g->co;
+  float *sub = out;
+  for (int ph = 0; ph < g->sh; ph++)
+    for (int pw = 0; pw < g->sw; pw++) {
+      const int ka = phase_taps(g->kh, g->sh, ph), kb = phase_taps(g->kw, g->sw, pw);
+      for (int al = 0; al < ka; al++)
+        for (int be = 0; be < kb; be++) {
+          const int a = ph + g->sh * (ka - 1 - al), b = pw + g->sw * (kb - 1 - be);
+          const float *src = w + ((size_t)a * g->kw + b) * ci * co;
+          float *dst = sub + ((size_t)al * kb + be) * co * ci;
+          for (int c0 = 0; c0 < ci; c0 += 16)
+            for (int o0 = 0; o0 < co; o0 += 16) {
+              const int c1 = c0 + 16 < ci ? c0 + 16 : ci, o1 = o0 + 16 < co ? o0 + 16 : co;
+              for (int c = c0; c < c1; c++)
+                for (int o = o0; o < o1; o++) dst[(size_t)o * ci + c] = src[(size_t)c * co + o];
+            }
+        }
+      sub += (size_t)ka * kb * ci * co;
+    }
+}
+
+static int backprop_input_phases(const Geom *g, const float *dy, const float *prepared, float *dx) {
+  const int ci = g->ci, co = g->co;
+  const float *zero = get_zeros(co);
+  if (zero == NULL) return 0;
+  float *out = NULL;
+  size_t out_len = 0;
+  const float *sub = prepared;
+  for (int ph = 0; ph < g->sh; ph++)
+    for (int pw = 0; pw < g->sw; pw++) {
+      const int ka = phase_taps(g->kh, g->sh, ph), kb = phase_taps(g->kw, g->sw, pw);
+      const float *phase_filter = sub;
+      sub += (size_t)ka * kb * ci * co;
+      const int u0 = ceil_div(g->top - ph, g->sh), u1 = floor_div(g->h - 1 + g->top - ph, g->sh);
+      const int v0 = ceil_div(g->left - pw, g->sw), v1 = floor_div(g->w - 1 + g->left - pw, g->sw);
+      const int hu = u1 - u0 + 1, wv = v1 - v0 + 1;
+      if (hu <= 0 || wv <= 0) continue;
+      if (ka > 0 && kb > 0) {
+        const size_t need = (size_t)g->n * hu * wv * ci;
+        if (need > out_len) {
+          free(out);
+          out = malloc(need * sizeof(float));
+          out_len = out == NULL ? 0 : need;
+          if (out == NULL) return 0;
+        }
+        const Geom t = {g->n, g->oh, g->ow, co, hu, wv, ci, ka, kb, 1, 1, 1, 1, ka - 1 - u0, kb - 1 - v0};
+        run_conv_direct(&t, dy, phase_filter, NULL, 0, zero, out);
+      }
+      for (int b = 0; b < g->n; b++)
+        for (int u = 0; u < hu; u++) {
+          const int i = g->sh * (u + u0) + ph - g->top;
+          float *drow = dx + ((size_t)b * g->h + i) * g->w * ci;
+          for (int v = 0; v < wv; v++) {
+            float *dst = drow + (size_t)(g->sw * (v + v0) + pw - g->left) * ci;
+            if (ka > 0 && kb > 0) memcpy(dst, out + (((size_t)b * hu + u) * wv + v) * ci, (size_t)ci * sizeof(float));
+            else memset(dst, 0, (size_t)ci * sizeof(float));
+          }
+        }
+    }
+  free(out);
+  return 1;
+}
+
+// conv2dBackpropInput(dy, filter, dx, geom[, prepared, fill]): dx of a convolution. Direct kernels
+// (stride 1 and strided, by phases) run on the filter transposed for them: into `prepared` (as many
+// floats as the filter) when `fill` is true, read from it when false (the caller keeps it for the
+// same filter and geometry: the micro-batches of a step share their weights), else into scratch.
+// The other cases: dP = dy·Wᵀ (sgemm), scattered back into dx.
 static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void *dy, *f, *dx;
-  size_t ldy, lf, ldx;
+  void *dy, *f, *dx, *pre = NULL;
+  size_t ldy, lf, ldx, lpre = 0;
+  bool fill = true;
   Geom g;
-  if (argc != 4 || !typed(env, argv[0], &dy, &ldy) || !typed(env, argv[1], &f, &lf) ||
-      !typed(env, argv[2], &dx, &ldx) || !geom(env, argv[3], &g) || !sizes_ok(&g, ldx, lf, ldy)) {
+  if ((argc != 4 && argc != 6) || !typed(env, argv[0], &dy, &ldy) || !typed(env, argv[1], &f, &lf) ||
+      !typed(env, argv[2], &dx, &ldx) || !geom(env, argv[3], &g) || !sizes_ok(&g, ldx, lf, ldy) ||
+      (argc == 6 && (!typed(env, argv[4], &pre, &lpre) || napi_get_value_bool(env, argv[5], &fill) != napi_ok ||
+                     (pre != NULL && lpre != lf)))) {
     napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: bad arguments");
     return NULL;
   }
   const int k = g.kh * g.kw * g.ci, rows = g.n * g.oh * g.ow, co = g.co;
   const float *d = dy;
-  if (g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ci % 16 == 0 && g.kh * g.kw <= MAX_TAPS &&
-      g.kh - 1 - g.top >= 0 && g.kw - 1 - g.left >= 0) {
-    // Stride 1: dx is the convolution of dy with the flipped filter, in/out channels swapped.
-    float *flipped = get_scratch((size_t)k * co);
+  const int stride1 = g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ci % 16 == 0 && g.kh * g.kw <= MAX_TAPS &&
+                      g.kh - 1 - g.top >= 0 && g.kw - 1 - g.left >= 0;
+  const int phases = !stride1 && g.dh == 1 && g.dw == 1 && g.ci % 16 == 0 && g.kh * g.kw <= MAX_TAPS && !is_pointwise(&g);
+  if (stride1 || phases) {
+    float *w = pre != NULL ? (float *)pre : get_scratch((size_t)k * co);
     const float *zero = get_zeros(co);
-    if (flipped == NULL || zero == NULL) {
+    if (w == NULL || zero == NULL) {
       napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: out of memory");
       return NULL;
     }
-    const float *w = f;
-    for (int a = 0; a < g.kh; a++)
-      for (int b = 0; b < g.kw; b++) {
-        const float *src = w + ((size_t)(g.kh - 1 - a) * g.kw + (g.kw - 1 - b)) * g.ci * co;
-        float *dst = flipped + ((size_t)a * g.kw + b) * co * g.ci;
-        // Transposed in 16×16 tiles (a plain strided loop misses the cache at 512 channels).
-        for (int c0 = 0; c0 < g.ci; c0 += 16)
-          for (int o0 = 0; o0 < co; o0 += 16) {
-            const int c1 = c0 + 16 < g.ci ? c0 + 16 : g.ci, o1 = o0 + 16 < co ? o0 + 16 : co;
-            for (int c = c0; c < c1; c++)
-              for (int o = o0; o < o1; o++) dst[(size_t)o * g.ci + c] = src[(size_t)c * co + o];
-          }
-      }
-    const Geom t = {g.n, g.oh, g.ow, co, g.h, g.w, g.ci, g.kh, g.kw, 1, 1, 1, 1, g.kh - 1 - g.top, g.kw - 1 - g.left};
-    run_conv_direct(&t, d, flipped, NULL, 0, zero, dx);
+    if (pre == NULL || fill) prepare_backprop_filter(&g, f, w);
+    if (stride1) {
+      // Stride 1: dx is the convolution of dy with the flipped filter, in/out channels swapped.
+      const Geom t = {g.n, g.oh, g.ow, co, g.h, g.w, g.ci, g.kh, g.kw, 1, 1, 1, 1, g.kh - 1 - g.top, g.kw - 1 - g.left};
+      run_conv_direct(&t, d, w, NULL, 0, zero, dx);
+    } else if (!backprop_input_phases(&g, d, w, dx)) {
+      napi_throw_error(env, NULL, "ff_native.conv2dBackpropInput: out of memory");
+      return NULL;
+    }
     return NULL;
   }
   if (is_pointwise(&g)) {
@@ -1026,6 +1138,20 @@ static napi_value bias_op(napi_env env, napi_callback_info info) {
 
 // bnReduce(dy, x, mean, sumDy, sumDyXc): per channel (last axis) Σ dy and Σ dy·(x − mean),
 // in double (BatchNorm's gradient; one pass instead of a subtraction, a product and two sums).
+// Σ dy and Σ dy·(x − mean) per column in double, rows read in order (one sequential pass; a
+// column block at a time re-read the tensor cols/64 times with a stride of a row).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void bn_reduce_body(const float *restrict dy, const float *restrict x, const float *restrict mean,
+                           double *restrict acc1, double *restrict acc2, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *d = dy + r * cols, *xr = x + r * cols;
+    for (size_t t = 0; t < cols; t++) {
+      acc1[t] += d[t];
+      acc2[t] += d[t] * (xr[t] - mean[t]);
+    }
+  }
+}
+
 static napi_value bn_reduce(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -1041,23 +1167,17 @@ static napi_value bn_reduce(napi_env env, napi_callback_info info) {
   const float *dy = a[0], *x = a[1], *mean = a[2];
   float *s1 = a[3], *s2 = a[4];
   const size_t cols = len[2], rows = len[0] / cols;
-  enum { B = 64 };
-  double acc1[B], acc2[B];
-  for (size_t c0 = 0; c0 < cols; c0 += B) {
-    const size_t n = cols - c0 < B ? cols - c0 : B;
-    for (size_t t = 0; t < n; t++) acc1[t] = acc2[t] = 0;
-    for (size_t r = 0; r < rows; r++) {
-      const float *d = dy + r * cols + c0, *xr = x + r * cols + c0;
-      for (size_t t = 0; t < n; t++) {
-        acc1[t] += d[t];
-        acc2[t] += d[t] * (xr[t] - mean[c0 + t]);
-      }
-    }
-    for (size_t t = 0; t < n; t++) {
-      s1[c0 + t] = (float)acc1[t];
-      s2[c0 + t] = (float)acc2[t];
-    }
+  double *acc = calloc(2 * cols, sizeof(double));
+  if (acc == NULL) {
+    napi_throw_error(env, NULL, "ff_native.bnReduce: out of memory");
+    return NULL;
   }
+  bn_reduce_body(dy, x, mean, acc, acc + cols, rows, cols);
+  for (size_t t = 0; t < cols; t++) {
+    s1[t] = (float)acc[t];
+    s2[t] = (float)acc[cols + t];
+  }
+  free(acc);
   return NULL;
 }
 
@@ -1145,16 +1265,30 @@ static void bn_body(const float *restrict x, const float *restrict m, const floa
     for (size_t t = 0; t < cols; t++) out[t] = (x[t] - m[t]) * k[t] + c[t];
 }
 
-// batchNorm(x, mean, variance, offset|null, scale|null, out, epsilon): per channel (last axis)
-// out = (x − mean) · scale / √(variance + ε) + offset, as (x − mean) · k + c with k, c per channel.
+// The same followed by ReLU (NaN kept, as tfjs's cpu backend does): BatchNorm + ReLU in inference, one pass.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void bn_relu_body(const float *restrict x, const float *restrict m, const float *restrict k, const float *restrict c,
+                         float *restrict out, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++, x += cols, out += cols)
+    for (size_t t = 0; t < cols; t++) {
+      const float v = (x[t] - m[t]) * k[t] + c[t];
+      out[t] = v < 0.f ? 0.f : v;
+    }
+}
+
+// batchNorm(x, mean, variance, offset|null, scale|null, out, epsilon[, relu]): per channel (last axis)
+// out = (x − mean) · scale / √(variance + ε) + offset, as (x − mean) · k + c with k, c per channel;
+// then max(0, ·) when relu is true.
 static napi_value batch_norm(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *a[6];
   size_t len[6];
   double eps;
-  int ok = argc == 7 && napi_get_value_double(env, argv[6], &eps) == napi_ok;
+  bool relu = false;
+  int ok = (argc == 7 || argc == 8) && napi_get_value_double(env, argv[6], &eps) == napi_ok &&
+           (argc == 7 || napi_get_value_bool(env, argv[7], &relu) == napi_ok);
   for (int i = 0; ok && i < 6; i++) ok = typed(env, argv[i], &a[i], &len[i]);
   const size_t cols = ok ? len[1] : 0;
   ok = ok && a[0] != NULL && a[1] != NULL && a[2] != NULL && a[5] != NULL && cols > 0 && len[0] % cols == 0 &&
@@ -1174,7 +1308,8 @@ static napi_value batch_norm(napi_env env, napi_callback_info info) {
     k[t] = (scale != NULL ? scale[t] : 1.f) / sqrtf(var[t] + (float)eps);
     c[t] = off != NULL ? off[t] : 0.f;
   }
-  bn_body(a[0], mean, k, c, a[5], len[0] / cols, cols);
+  if (relu) bn_relu_body(a[0], mean, k, c, a[5], len[0] / cols, cols);
+  else bn_body(a[0], mean, k, c, a[5], len[0] / cols, cols);
   return NULL;
 }
 
@@ -1272,6 +1407,58 @@ static napi_value clip_grad(napi_env env, napi_callback_info info) {
 }
 
 // sumRows(x, out, rows, cols): out[c] = Σ_r x[r, c] (a sum over leading axes).
+// Column sums in double, rows read in order (one sequential pass).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void sum_rows_body(const float *restrict x, double *restrict acc, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *row = x + r * cols;
+    for (size_t t = 0; t < cols; t++) acc[t] += row[t];
+  }
+}
+
+// slice(x, out, shape, begin, size): out = x[begin : begin + size] over every axis (float32,
+// row-major); the caller merges trailing axes taken whole, so each copy is one contiguous run.
+static napi_value slice(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *xv, *ov, *sv, *bv, *zv;
+  size_t lx, lo, ls, lb, lz;
+  int ok = argc == 5 && typed(env, argv[0], &xv, &lx) && typed(env, argv[1], &ov, &lo) &&
+           typed_as(env, argv[2], napi_int32_array, &sv, &ls) && typed_as(env, argv[3], napi_int32_array, &bv, &lb) &&
+           typed_as(env, argv[4], napi_int32_array, &zv, &lz) && ls >= 1 && ls <= 8 && lb == ls && lz == ls;
+  const int32_t *shape = sv, *begin = bv, *size = zv;
+  size_t in = 1, outn = 1;
+  for (size_t d = 0; ok && d < ls; d++) {
+    ok = begin[d] >= 0 && size[d] >= 0 && begin[d] + size[d] <= shape[d];
+    in *= (size_t)shape[d];
+    outn *= (size_t)size[d];
+  }
+  if (!ok || in != lx || outn != lo) {
+    napi_throw_error(env, NULL, "ff_native.slice: bad arguments");
+    return NULL;
+  }
+  if (outn == 0) return NULL;
+  const float *x = xv;
+  float *out = ov;
+  const int r = (int)ls;
+  size_t stride[8];
+  stride[r - 1] = 1;
+  for (int d = r - 2; d >= 0; d--) stride[d] = stride[d + 1] * (size_t)shape[d + 1];
+  const size_t run = (size_t)size[r - 1], rowsn = outn / run;
+  int idx[8] = {0};
+  for (size_t k = 0; k < rowsn; k++) {
+    size_t off = (size_t)begin[r - 1];
+    for (int d = 0; d < r - 1; d++) off += (size_t)(begin[d] + idx[d]) * stride[d];
+    memcpy(out + k * run, x + off, run * sizeof(float));
+    for (int d = r - 2; d >= 0; d--) {
+      if (++idx[d] < size[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return NULL;
+}
+
 static napi_value sum_rows(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -1287,18 +1474,15 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
   }
   const float *x = xv;
   float *out = ov;
-  // Accumulate in double per column block: sums of ~10⁵ floats stay within 1e-6.
-  enum { B = 64 };
-  double acc[B];
-  for (int c0 = 0; c0 < cols; c0 += B) {
-    const int n = cols - c0 < B ? cols - c0 : B;
-    for (int t = 0; t < n; t++) acc[t] = 0;
-    for (int r = 0; r < rows; r++) {
-      const float *row = x + (size_t)r * cols + c0;
-      for (int t = 0; t < n; t++) acc[t] += row[t];
-    }
-    for (int t = 0; t < n; t++) out[c0 + t] = (float)acc[t];
+  // Accumulated in double: sums of ~10⁵ floats stay within 1e-6.
+  double *acc = calloc(cols > 0 ? cols : 1, sizeof(double));
+  if (acc == NULL) {
+    napi_throw_error(env, NULL, "ff_native.sumRows: out of memory");
+    return NULL;
   }
+  sum_rows_body(x, acc, rows, cols);
+  for (int t = 0; t < cols; t++) out[t] = (float)acc[t];
+  free(acc);
   return NULL;
 }
 
@@ -1384,6 +1568,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
     {"fillRows", NULL, fill_rows, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
+    {"slice", NULL, slice, NULL, NULL, NULL, napi_default, NULL},
     {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"blasConfig", NULL, blas_config, NULL, NULL, NULL, napi_default, NULL},

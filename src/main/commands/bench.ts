@@ -1,5 +1,5 @@
 /** `bench train`: training/inference speed of the active backend (optionally beside PyTorch). */
-import type { BenchArchResult } from '../engine/compute/bench_arch'
+import type { BenchArchResult, KernelTime } from '../engine/compute/bench_arch'
 import type { BenchTrainResult } from '../engine/compute/bench'
 import { ARCHITECTURE_IDS } from '../../shared/vocabulary'
 import { intFlag, oneOf, startBackend, type CliCommand } from './types'
@@ -17,7 +17,7 @@ export const benchTrainCommand: CliCommand = {
     intFlag('--size <px>', 'with --arch: input side in pixels (default 64)', 1),
     { flags: '--channels <n>', description: 'with --arch: input channels, 1 or 3 (default 3)', parse: oneOf('--channels', ['1', '3']) },
     intFlag('--steps <n>', 'with --arch: timed steps (median taken; default 5)', 1),
-    { flags: '--profile', description: 'with --arch: time every tfjs kernel of the timed training steps' },
+    { flags: '--profile', description: 'with --arch: time every tfjs kernel (wall and CPU) of the timed training steps and inference passes' },
     intFlag('--micro-batch <n>', 'with --arch: images per forward/backward pass (default: the trainer\'s plan from the measured footprint)', 1),
     { flags: '--torch', description: 'also run PyTorch (/usr/bin/python3) on the same network and report ratios' }
   ],
@@ -62,8 +62,10 @@ function printArch(r: BenchArchResult, out: (line: string) => void): void {
     out(`  in CPU time (less sensitive to load): train ${r.ratio.train_cpu.toFixed(2)}×, inference ${r.ratio.infer_cpu.toFixed(2)}×`)
   }
   if (r.torch_error) out(`PyTorch not measured: ${r.torch_error}`)
-  if (r.profile) {
-    out('kernels of the timed training steps (exclusive ms, summed):')
-    for (const k of r.profile.slice(0, 25)) out(`  ${k.kernel.padEnd(28)} ${k.ms.toFixed(0).padStart(8)} ms ${String(k.calls).padStart(6)} calls ${(100 * k.share).toFixed(1).padStart(5)}%`)
+  const table = (title: string, rows: KernelTime[]): void => {
+    out(`${title} (exclusive ms, summed; wall and CPU):`)
+    for (const k of rows.slice(0, 25)) out(`  ${k.kernel.padEnd(28)} ${k.ms.toFixed(0).padStart(8)} ms ${k.cpu_ms.toFixed(0).padStart(8)} ms CPU ${String(k.calls).padStart(6)} calls ${(100 * k.share).toFixed(1).padStart(5)}%`)
   }
+  if (r.profile) table('kernels of the timed training steps', r.profile)
+  if (r.profile_infer) table('kernels of the timed inference passes', r.profile_infer)
 }

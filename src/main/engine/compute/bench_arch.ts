@@ -71,6 +71,8 @@ export interface KernelTime {
   kernel: string
   /** Exclusive wall time, summed over the timed steps (ms). */
   ms: number
+  /** Exclusive CPU time of the process (all threads), summed over the timed steps (ms): steadier than wall time on a shared machine. */
+  cpu_ms: number
   calls: number
   /** Share of the summed kernel time. */
   share: number
@@ -99,8 +101,10 @@ export interface BenchArchResult {
   /** Our time per image / PyTorch's, same run (below 1 = faster): wall-clock medians, and CPU-time medians. */
   ratio?: { train: number; infer: number; train_cpu: number; infer_cpu: number }
   torch_error?: string
-  /** With `profile`: kernels by exclusive time, largest first. */
+  /** With `profile`: kernels of the timed training steps by exclusive time, largest first. */
   profile?: KernelTime[]
+  /** With `profile`: the same for the timed inference passes. */
+  profile_infer?: KernelTime[]
   /** Load average (1 min) before and after: the machine is shared. */
   load: [number, number]
 }
@@ -141,34 +145,44 @@ export const TORCH_TWINS: Readonly<Record<string, string>> = {
 }
 
 /**
- * Wraps every kernel of the active backend so its exclusive wall time is
- * summed while `on()` says so; returns the table and a function that restores
- * the original kernels.
+ * Wraps every kernel of the active backend so its exclusive wall and CPU time
+ * are summed into `table()` while it is not null; returns a function that
+ * restores the original kernels.
  */
-function kernelTimer(on: () => boolean): { table: Map<string, { ms: number; calls: number }>; restore: () => void } {
+function kernelTimer(table: () => Map<string, { ms: number; cpu: number; calls: number }> | null): { restore: () => void } {
   const backendName = tf.getBackend()
-  const table = new Map<string, { ms: number; calls: number }>()
   const originals = tf.getKernelsForBackend(backendName)
-  const stack: number[] = []
+  const stack: [number, number][] = []
+  const cpuNow = (): number => {
+    const c = process.cpuUsage()
+    return (c.user + c.system) / 1000
+  }
   for (const k of originals) {
     const inner = k.kernelFunc
     tf.unregisterKernel(k.kernelName, backendName)
     tf.registerKernel({
       ...k,
       kernelFunc: ((args: Parameters<tf.KernelFunc>[0]) => {
-        if (!on()) return inner(args)
-        stack.push(0)
+        const t = table()
+        if (t === null) return inner(args)
+        stack.push([0, 0])
         const t0 = performance.now()
+        const c0 = cpuNow()
         try {
           return inner(args)
         } finally {
           const total = performance.now() - t0
-          const children = stack.pop() ?? 0
-          if (stack.length > 0) stack[stack.length - 1] += total
-          const row = table.get(k.kernelName) ?? { ms: 0, calls: 0 }
-          row.ms += total - children
+          const cpu = cpuNow() - c0
+          const children = stack.pop() ?? [0, 0]
+          if (stack.length > 0) {
+            stack[stack.length - 1][0] += total
+            stack[stack.length - 1][1] += cpu
+          }
+          const row = t.get(k.kernelName) ?? { ms: 0, cpu: 0, calls: 0 }
+          row.ms += total - children[0]
+          row.cpu += cpu - children[1]
           row.calls++
-          table.set(k.kernelName, row)
+          t.set(k.kernelName, row)
         }
       }) as tf.KernelFunc
     })
@@ -179,7 +193,14 @@ function kernelTimer(on: () => boolean): { table: Map<string, { ms: number; call
       tf.registerKernel(k)
     }
   }
-  return { table, restore }
+  return { restore }
+}
+
+function kernelTable(t: Map<string, { ms: number; cpu: number; calls: number }>): KernelTime[] {
+  const total = [...t.values()].reduce((a, r) => a + r.ms, 0)
+  return [...t.entries()]
+    .map(([kernel, r]) => ({ kernel, ms: r.ms, cpu_ms: r.cpu, calls: r.calls, share: r.ms / total }))
+    .sort((a, b) => b.ms - a.ms)
 }
 
 /** Runs the twin with Debian's /usr/bin/python3 on one thread; throws with the reason when it cannot. */
@@ -276,7 +297,10 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
   )
   const x = tf.randomUniform([o.batch, ...inputShape], 0, 1, 'float32', 7) as tf.Tensor4D
   const labels = { y: tf.tensor1d(Int32Array.from({ length: o.batch }, (_, i) => i % classes), 'int32') }
-  let profiling = false
+  type Table = Map<string, { ms: number; cpu: number; calls: number }>
+  const trainTable: Table = new Map()
+  const inferTable: Table = new Map()
+  let profiling: Table | null = null
   const timer = o.profile ? kernelTimer(() => profiling) : undefined
   try {
     const cpuTrain: number[] = []
@@ -319,15 +343,17 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
     const inference: number[] = []
     try {
       for (let i = 0; i < warmup; i++) step()
-      profiling = true
+      profiling = trainTable
       for (let i = 0; i < steps; i++) train.push(step(cpuTrain))
-      profiling = false
+      profiling = null
     } catch (e) {
       throw describeFailure(e, o, 'training')
     }
     try {
       for (let i = 0; i < warmup; i++) infer()
+      profiling = inferTable
       for (let i = 0; i < steps; i++) inference.push(infer(cpuInfer))
+      profiling = null
     } catch (e) {
       throw describeFailure(e, o, 'inference')
     }
@@ -349,10 +375,8 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
       load: [load0, NaN]
     }
     if (timer) {
-      const total = [...timer.table.values()].reduce((a, r) => a + r.ms, 0)
-      result.profile = [...timer.table.entries()]
-        .map(([kernel, r]) => ({ kernel, ms: r.ms, calls: r.calls, share: r.ms / total }))
-        .sort((a, b) => b.ms - a.ms)
+      result.profile = kernelTable(trainTable)
+      result.profile_infer = kernelTable(inferTable)
     }
     if (o.compareTorch) {
       try {

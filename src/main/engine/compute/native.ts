@@ -17,8 +17,11 @@ export interface NativeAddon {
   conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, g: NativeGeom, act: number): void
   /** dw (HWIO) of a convolution. */
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, g: NativeGeom): void
-  /** dx (NHWC) of a convolution. */
-  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, g: NativeGeom): void
+  /**
+   * dx (NHWC) of a convolution. `prepared` (as many floats as the filter) receives the filter
+   * transposed for the direct kernels when `fill`, and is read instead of transposing it again when not.
+   */
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, g: NativeGeom, prepared?: Float32Array | null, fill?: boolean): void
   /** dx of a max pool (geometry: ci = channels, kh×kw = window). */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, g: NativeGeom): void
   /** out = x + bias, bias (length C) broadcast over x's last axis (x.length a multiple of C). */
@@ -31,7 +34,7 @@ export interface NativeAddon {
   /** v (length C) broadcast over x's last axis: op 1 out = x − v, 2 x · v, 3 v − x. */
   biasOp(x: Float32Array, v: Float32Array, out: Float32Array, op: number): void
   /** BatchNorm over x's last axis (C = mean.length): out = (x − mean) · scale / √(variance + ε) + offset. */
-  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number, relu?: boolean): void
   /** out = dy where min ≤ x ≤ max, else 0 (the gradient of ClipByValue). */
   clipGrad(dy: Float32Array, x: Float32Array, out: Float32Array, min: number, max: number): void
   /** Depthwise gradient, channel multiplier 1: which 0 → dx from (dy, filter), 1 → dw from (x, dy). */
@@ -42,6 +45,8 @@ export interface NativeAddon {
   fillRows(v: Float32Array, out: Float32Array, divisor: number): void
   /** out[c] = Σ_r x[r·cols + c] for r < rows. */
   sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number): void
+  /** out = x[begin : begin + size] along every axis of a row-major float32 tensor of `shape` (at most 8 axes). */
+  slice(x: Float32Array, out: Float32Array, shape: Int32Array, begin: Int32Array, size: Int32Array): void
   /**
    * One AdamW step over a parameter: writes p1, m1, v1 from p, g, m, v (equal lengths);
    * h = [β1, 1 − β1, β2, 1 − β2, √(1 − β2^t), ε, 1 − lr·wd, lr / (1 − β1^t)] (see kernels/adamw.ts).

@@ -4,6 +4,7 @@
  * recipes from the reference implementation transfer.
  */
 import * as tf from '@tensorflow/tfjs'
+import { FF_BN_RELU } from '../compute/kernels/batchnorm_grad'
 import { FEATURES_LAYER, HEAD_LAYER } from './types'
 
 /** A per-layer seed derived from the model seed and the layer name (FNV-1a), so layers of equal shape differ. */
@@ -24,6 +25,111 @@ export interface ConvBnOptions {
   activation?: 'relu' | 'relu6' | 'none'
 }
 
+/** The fields of tfjs-layers' Conv2D that {@link plainConv2d} reads. */
+interface Conv2DFields {
+  kernel: tf.LayerVariable
+  bias: tf.LayerVariable | null
+  strides: [number, number]
+  padding: 'same' | 'valid'
+  dataFormat: string
+  dilationRate: [number, number]
+  activation: { getClassName(): string }
+}
+
+type LayerClass = new (args: Parameters<typeof tf.layers.conv2d>[0]) => tf.layers.Layer
+let plainConv2dClass: LayerClass | undefined
+
+/**
+ * tf.layers.conv2d whose call, without a bias or an activation (every convBn convolution), is
+ * the plain tf.conv2d. tfjs-layers runs tf.fused.conv2d, whose gradient computes the input's
+ * gradient eagerly even where nothing uses it: the stem's, whose input is the image (ResNet-50
+ * at 224 px: ~40 ms of every 4-image pass). tf.conv2d's gradient computes only what the tape
+ * needs. Same function, weights, config and class name ('Conv2D': export and serialisation
+ * see tfjs-layers' own layer).
+ */
+export function plainConv2d(args: Parameters<typeof tf.layers.conv2d>[0]): tf.layers.Layer {
+  if (plainConv2dClass === undefined) {
+    const Base = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'plain_conv2d_probe' })).constructor as LayerClass
+    plainConv2dClass = class PlainConv2D extends Base {
+      static className = 'Conv2D'
+      override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+        const f = this as unknown as Conv2DFields
+        const x = Array.isArray(inputs) ? inputs[0] : inputs
+        const plain = f.bias == null && f.activation.getClassName().toLowerCase() === 'linear' && f.dataFormat === 'channelsLast' && x.rank === 4
+        if (!plain) return super.call(inputs, kwargs)
+        return tf.tidy(() => tf.conv2d(x as tf.Tensor4D, f.kernel.read() as tf.Tensor4D, f.strides, f.padding, 'NHWC', f.dilationRate))
+      }
+    }
+  }
+  return new plainConv2dClass(args)
+}
+
+/** The fields of tfjs-layers' BatchNormalization that {@link reluBatchNorm} reads. */
+interface BatchNormFields {
+  movingMean: tf.LayerVariable
+  movingVariance: tf.LayerVariable
+  beta?: tf.LayerVariable | null
+  gamma?: tf.LayerVariable | null
+  epsilon: number
+  axis: number
+}
+
+// Outputs of reluBatchNorm layers that are already rectified (their ReLU layer passes them on).
+const rectified = new WeakSet<tf.Tensor>()
+type BatchNormClass = new (args: Parameters<typeof tf.layers.batchNormalization>[0]) => tf.layers.Layer
+type ReLUClass = new (args: Parameters<typeof tf.layers.reLU>[0]) => tf.layers.Layer
+let reluBatchNormClass: BatchNormClass | undefined
+let passReluClass: ReLUClass | undefined
+
+/**
+ * A BatchNormalization layer for a BatchNorm that a ReLU follows ({@link passReLU}): in inference,
+ * where the backend has the fused kernel (wasm + native) and no gradient is being taken, it
+ * applies the ReLU in the same pass (ResNets at batch 32 and 224 px: two passes over ~100 MB
+ * activations become one) and marks its output, which the following ReLU layer then passes on
+ * without another pass. Training, other backends and gradients run tfjs-layers' own call. Same
+ * weights, config and class name ('BatchNormalization'). Only for a BatchNorm whose sole
+ * consumer is that ReLU (convBn).
+ */
+function reluBatchNorm(args: Parameters<typeof tf.layers.batchNormalization>[0]): tf.layers.Layer {
+  if (reluBatchNormClass === undefined) {
+    const Base = Object.getPrototypeOf(tf.layers.batchNormalization({ name: 'relu_bn_probe' })).constructor as BatchNormClass
+    reluBatchNormClass = class ReluBatchNormalization extends Base {
+      static className = 'BatchNormalization'
+      override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+        const f = this as unknown as BatchNormFields
+        const x = Array.isArray(inputs) ? inputs[0] : inputs
+        const fused =
+          kwargs.training !== true && x.rank === 4 && x.dtype === 'float32' && (f.axis === -1 || f.axis === 3) &&
+          tf.engine().state.gradientDepth === 0 && tf.getKernel(FF_BN_RELU, tf.getBackend()) != null
+        if (!fused) return super.call(inputs, kwargs)
+        const ins: Record<string, tf.Tensor> = { x, mean: f.movingMean.read(), variance: f.movingVariance.read() }
+        if (f.beta) ins.offset = f.beta.read()
+        if (f.gamma) ins.scale = f.gamma.read()
+        const y = tf.engine().runKernel(FF_BN_RELU, ins, { varianceEpsilon: f.epsilon }) as tf.Tensor
+        rectified.add(y)
+        return y
+      }
+    }
+  }
+  return new reluBatchNormClass(args)
+}
+
+/** tf.layers.reLU that passes on (without a pass over it) an input {@link reluBatchNorm} already rectified. */
+function passReLU(args: Parameters<typeof tf.layers.reLU>[0]): tf.layers.Layer {
+  if (passReluClass === undefined) {
+    const Base = Object.getPrototypeOf(tf.layers.reLU({ name: 'pass_relu_probe' })).constructor as ReLUClass
+    passReluClass = class PassReLU extends Base {
+      static className = 'ReLU'
+      override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+        const x = Array.isArray(inputs) ? inputs[0] : inputs
+        if (rectified.has(x) && (this as unknown as { maxValue?: number | null }).maxValue == null) return tf.clone(x)
+        return super.call(inputs, kwargs)
+      }
+    }
+  }
+  return new passReluClass(args)
+}
+
 /** conv (no bias) → BatchNorm → activation, with layers named `<name>_conv`, `<name>_bn`, `<name>_act`. */
 export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: ConvBnOptions): tf.SymbolicTensor {
   const strides = o.strides ?? 1
@@ -38,16 +144,17 @@ export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: Conv
         name: `${name}_conv`,
         depthwiseInitializer: tf.initializers.heNormal({ seed: layerSeed(seed, name) })
       })
-    : tf.layers.conv2d({
+    : plainConv2d({
         ...common,
         name: `${name}_conv`,
         filters: o.filters,
         kernelInitializer: tf.initializers.heNormal({ seed: layerSeed(seed, name) })
       })
   let y = conv.apply(x) as tf.SymbolicTensor
-  y = tf.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9, epsilon: 1e-5 }).apply(y) as tf.SymbolicTensor
   const act = o.activation ?? 'relu'
-  if (act === 'relu') y = tf.layers.reLU({ name: `${name}_act` }).apply(y) as tf.SymbolicTensor
+  const bn = { name: `${name}_bn`, momentum: 0.9, epsilon: 1e-5 }
+  y = (act === 'relu' ? reluBatchNorm(bn) : tf.layers.batchNormalization(bn)).apply(y) as tf.SymbolicTensor
+  if (act === 'relu') y = passReLU({ name: `${name}_act` }).apply(y) as tf.SymbolicTensor
   if (act === 'relu6') y = tf.layers.reLU({ name: `${name}_act`, maxValue: 6 }).apply(y) as tf.SymbolicTensor
   return y
 }

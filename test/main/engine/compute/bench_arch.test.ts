@@ -23,8 +23,15 @@ it('times training steps and inference of a registered architecture, per image, 
   expect(r.params).toBe(864 + 9216 + 18432 + 36864 + 73728 + 2 * 320 + 1290)
   // The profile covers the convolutions and their gradients.
   const names = r.profile!.map((k) => k.kernel)
-  for (const k of ['FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']) expect(names).toContain(k)
+  // (convBn's convolutions run the plain Conv2D; the first one's input gradient is not computed.)
+  for (const k of ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']) expect(names).toContain(k)
+  expect(r.profile!.find((k) => k.kernel === 'Conv2DBackpropInput')!.calls).toBe(3 * 4)
   expect(r.profile!.reduce((a, k) => a + k.share, 0)).toBeCloseTo(1, 6)
+  for (const k of r.profile!) expect(k.cpu_ms).toBeGreaterThanOrEqual(0)
+  // Inference passes are profiled apart: BatchNorm + ReLU fused, no separate ReLU pass.
+  const infer = r.profile_infer!.map((k) => k.kernel)
+  expect(infer).toContain('FFBatchNormRelu')
+  expect(infer).not.toContain('Relu')
   // The profiling wrappers are gone again: kernels still compute.
   expect(tf.tidy(() => tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, tf.ones([3, 3, 1, 1]) as tf.Tensor4D, 1, 'valid').dataSync()[0])).toBe(9)
 })

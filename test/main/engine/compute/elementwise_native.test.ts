@@ -9,6 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../../../src/main/engine/compute'
 import { registerWasmKernels } from '../../../../src/main/engine/compute/kernels'
 import { loadNative } from '../../../../src/main/engine/compute/native'
+import { FF_BN_RELU } from '../../../../src/main/engine/compute/kernels/batchnorm_grad'
+import { convBn, inputLayer } from '../../../../src/main/engine/models/layers'
 
 import { values } from './values'
 
@@ -127,4 +129,90 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
       }, 1e-5)
     })
   }
+  // Slices (the zero padding's gradient before a strided convolution): inner, trailing whole,
+  // every axis, -1 sizes, empty, 1-D and 2-D, and the gradient of a pad through tf.grads.
+  for (const [shape, begin, size] of [
+    [[3, 9, 8, 5], [0, 1, 1, 0], [3, 7, 6, 5]],
+    [[2, 7, 7, 3], [1, 2, 0, 0], [1, -1, 7, 3]],
+    [[4, 5, 6, 7], [1, 1, 2, 3], [2, 3, 3, 4]],
+    [[4, 5, 6, 1], [0, 0, 0, 0], [4, 5, 6, 1]],
+    [[5, 3], [2, 1], [0, 2]],
+    [[17], [3], [11]],
+    [[2, 3, 4, 5, 6], [1, 0, 1, 2, 3], [1, 3, 2, 2, 3]]
+  ] as [number[], number[], number[]][]) {
+    it(`slice ${shape} from ${begin} size ${size}`, () => {
+      same(() => [tf.slice(t(shape, 7), begin, size)], 0)
+    })
+  }
+  it('the gradient of a zero padding (a slice) on 1 and 3 channels, odd sizes', () => {
+    for (const c of [1, 3, 16]) {
+      same(() => {
+        const x = t([3, 7, 9, c], 8)
+        const r = t([3, 9, 11, c], 9)
+        return [tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.pad(v as tf.Tensor4D, [[0, 0], [1, 1], [1, 1], [0, 0]]), r)))(x)]
+      }, 0)
+    }
+  })
+  it('BatchNorm + ReLU in one pass (FFBatchNormRelu) equals relu(batchNorm) on the cpu backend, 1, 3 and 16 channels, NaN kept', () => {
+    for (const c of [1, 3, 16]) {
+      const xv = values(2 * 5 * 7 * c, 21, 3)
+      xv[4] = NaN
+      const args = (): Record<string, tf.Tensor> => ({
+        x: tf.tensor4d(xv, [2, 5, 7, c]),
+        mean: t([c], 22),
+        variance: tf.tensor1d(values(c, 23, 0.5).map((v) => v + 0.6)),
+        offset: t([c], 24),
+        scale: t([c], 25)
+      })
+      tf.setBackend('cpu')
+      const ref = tf.tidy(() => {
+        const a = args()
+        return tf.relu(tf.batchNorm(a.x, a.mean, a.variance, a.offset, a.scale, 1e-5)).dataSync() as Float32Array
+      })
+      tf.setBackend('wasm')
+      const tensors = tf.memory().numTensors
+      const got = tf.tidy(() => (tf.engine().runKernel(FF_BN_RELU, args(), { varianceEpsilon: 1e-5 }) as tf.Tensor).dataSync() as Float32Array)
+      expect(tf.memory().numTensors).toBe(tensors)
+      expect(Number.isNaN(got[4])).toBe(true)
+      close(got, ref, 1e-6)
+    }
+  })
+  it('convBn in inference fuses BatchNorm and ReLU (no Relu kernel), same outputs as the cpu backend; training unchanged', async () => {
+    const build = (): tf.LayersModel => {
+      const input = inputLayer([9, 9, 3])
+      let y = convBn(input, 'a', 5, { filters: 16, kernel: 3 })
+      y = convBn(y, 'b', 5, { filters: 16, kernel: 3, strides: 2, activation: 'none' })
+      y = convBn(y, 'c', 5, { filters: 16, kernel: 1 })
+      return tf.model({ inputs: input, outputs: y })
+    }
+    const x = values(3 * 9 * 9 * 3, 26)
+    const run = (m: tf.LayersModel, training: boolean): Float32Array =>
+      tf.tidy(() => (m.apply(tf.tensor4d(x, [3, 9, 9, 3]), { training }) as tf.Tensor).dataSync() as Float32Array)
+    tf.setBackend('cpu')
+    const cpuModel = build()
+    // Moving statistics away from 0 / 1 so that inference differs from training.
+    for (const l of cpuModel.layers.filter((l) => l.getClassName() === 'BatchNormalization')) {
+      const [g, b, m, v] = l.getWeights()
+      l.setWeights([g.add(0.3), b.add(0.1), m.add(0.2), v.add(0.5)])
+    }
+    const weights = cpuModel.getWeights().map((w) => w.dataSync().slice())
+    const shapes = cpuModel.getWeights().map((w) => w.shape)
+    const refInfer = run(cpuModel, false)
+    const refTrain = run(cpuModel, true)
+    cpuModel.dispose()
+    tf.setBackend('wasm')
+    const m = build()
+    const ws = weights.map((w, i) => tf.tensor(w, shapes[i]))
+    m.setWeights(ws)
+    tf.dispose(ws)
+    const tensors = tf.memory().numTensors
+    const prof = await tf.profile(() => run(m, false))
+    const names = prof.kernels.map((k) => k.name)
+    expect(names.filter((n) => n === FF_BN_RELU).length).toBe(2)
+    expect(names).not.toContain('Relu')
+    close(run(m, false), refInfer, 1e-5)
+    close(run(m, true), refTrain, 1e-5)
+    expect(tf.memory().numTensors).toBe(tensors)
+    m.dispose()
+  })
 })

@@ -92,7 +92,17 @@ describe.skipIf(skip)('native convolutions at ResNet / MobileNetV2 shapes', () =
     { x: [3, 21, 21, 3], k: 7, co: 64, s: 2, pad: 'same' },
     { x: [2, 19, 20, 1], k: 7, co: 64, s: 2, pad: 'same' },
     { x: [3, 17, 17, 3], k: 3, co: 32, s: 2, pad: 'same' },
-    { x: [2, 15, 15, 1], k: 3, co: 32, s: 1, pad: 'valid' }
+    { x: [2, 15, 15, 1], k: 3, co: 32, s: 1, pad: 'valid' },
+    // Strided input gradients by phases: explicitly padded (valid) even and odd inputs, channels
+    // not a multiple of 64, 1×1 stride 2 with valid padding, a 5×5 window, stride 3.
+    { x: [5, 10, 10, 16], k: 3, co: 32, s: 2, pad: 'valid' },
+    { x: [3, 11, 11, 48], k: 3, co: 16, s: 2, pad: 'valid' },
+    { x: [4, 9, 9, 32], k: 1, co: 48, s: 2, pad: 'valid' },
+    { x: [3, 13, 13, 16], k: 5, co: 16, s: 2, pad: 'same' },
+    { x: [2, 12, 11, 16], k: 3, co: 32, s: 3, pad: 'same' },
+    // A filter over 1 MiB with many output channels and a short sum: output-channel panels.
+    { x: [2, 3, 3, 272], k: 1, co: 1088, s: 1, pad: 'same' },
+    { x: [2, 4, 4, 384], k: 1, co: 1024, s: 2, pad: 'valid' }
   ]
   for (const c of cases) {
     it(`conv x ${c.x} ${c.k}×${c.k} → ${c.co} stride ${c.s} ${c.pad}`, () => {
@@ -113,5 +123,26 @@ describe.skipIf(skip)('native convolutions at ResNet / MobileNetV2 shapes', () =
     const got = go()
     expect(got.some((v) => v === 0)).toBe(true)
     expect(relErr(got, ref)).toBeLessThanOrEqual(1e-5)
+  })
+  it('input gradients keep the transposed filter for the same filter tensor only (micro-batches), strides 1 and 2', () => {
+    for (const s of [1, 2]) {
+      const xs: Shape4 = [3, 9, 9, 32]
+      const ys: Shape4 = s === 1 ? [3, 9, 9, 48] : [3, 5, 5, 48]
+      const go = (w: tf.Tensor4D, dySeed: number): Float32Array =>
+        tf.tidy(() => tf.conv2dTranspose(tf.tensor4d(values(tf.util.sizeFromShape(ys), dySeed), ys), w, xs, s, 'same').dataSync() as Float32Array)
+      const steps = (): Float32Array[] => {
+        const w1 = tf.tensor4d(values(9 * 32 * 48, 11), [3, 3, 32, 48])
+        const w2 = tf.tensor4d(values(9 * 32 * 48, 12), [3, 3, 32, 48])
+        // w1 twice (the second keeps its transpose), then w2, then w1 again (reads the kept transpose).
+        const out = [go(w1, 1), go(w1, 2), go(w2, 1), go(w1, 3)]
+        tf.dispose([w1, w2])
+        return out
+      }
+      tf.setBackend('cpu')
+      const ref = steps()
+      tf.setBackend('wasm')
+      const got = steps()
+      got.forEach((g, i) => expect(relErr(g, ref[i]), `stride ${s}, call ${i}`).toBeLessThanOrEqual(1e-5))
+    }
   })
 })

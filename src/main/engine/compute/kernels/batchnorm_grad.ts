@@ -9,6 +9,12 @@ import { add, backend_util, engine, FusedBatchNorm, getBackend, getKernel, mul, 
 export const FF_BN_REDUCE = 'FFBatchNormReduce'
 
 /**
+ * Kernel name of BatchNorm followed by ReLU in one pass (inference only: no gradient; native on
+ * wasm). Inputs as FusedBatchNorm's ({x, mean, variance, offset, scale}), attrs {varianceEpsilon}.
+ */
+export const FF_BN_RELU = 'FFBatchNormRelu'
+
+/**
  * y = (x − mean) · r · scale + offset with r = 1/√(variance + ε); with S₁ = Σ dy and
  * S₂ = Σ dy·(x − mean) over the axes mean broadcasts along:
  *   ∂x = dy · r · scale, ∂mean = −r · scale · S₁, ∂variance = −½ r³ · scale · S₂,

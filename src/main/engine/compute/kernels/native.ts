@@ -15,6 +15,9 @@ import {
   FusedConv2D,
   MaxPoolGrad,
   Mean,
+  Relu,
+  Slice,
+  slice_util,
   Multiply,
   Sub,
   Sum,
@@ -30,6 +33,7 @@ import {
   type MaxPoolGradAttrs,
   type CastAttrs,
   type SumAttrs,
+  type SliceAttrs,
   type TensorInfo
 } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
@@ -37,7 +41,7 @@ import type { NativeAddon } from '../native'
 import { adamwKernelConfig } from './adamw'
 import { FF_FILL_ROWS } from './mean_grad'
 import { FF_CLIP_GRAD, FF_RELU_GRAD } from './relu_grad'
-import { FF_BN_REDUCE } from './batchnorm_grad'
+import { FF_BN_REDUCE, FF_BN_RELU } from './batchnorm_grad'
 import { backpropFilterInfo } from './conv2d_backprop_filter'
 import { maxPoolInfo } from './max_pool_grad'
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig, depthwiseInfo } from './depthwise_backprop'
@@ -75,6 +79,9 @@ function convInfo(x: TensorInfo, filterShape: number[], a: Conv2DAttrs): backend
  * an Add that is not a tensor plus a per-channel vector).
  */
 export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => KernelFunc): KernelConfig[] {
+  // Conv2DBackpropInput's transposed filters, by the filter tensor's data id (collected with it).
+  // (null: seen once, nothing kept yet.)
+  const prepared = new WeakMap<object, Map<string, Float32Array | null>>()
   const conv = (x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, a: Conv2DAttrs, act: number, be: BackendWasm) => {
     const info = convInfo(x, filter.shape, a)
     return floatOutput(be, info.outShape, (out) =>
@@ -124,6 +131,20 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
       const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
       return floatOutput(be, x!.shape, (out) => addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), out, varianceEpsilon))
     }),
+    // BatchNorm + ReLU in inference (models/layers.ts): one pass instead of two.
+    wasmKernel<{ varianceEpsilon: number }>(FF_BN_RELU, (inputs, { varianceEpsilon }, be, args) => {
+      const { x, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>
+      const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
+        t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
+      if (x!.dtype !== 'float32' || !perChannel(mean, true) || !perChannel(variance, true) || !perChannel(offset, false) || !perChannel(scale, false)) {
+        const y = own(FusedBatchNorm)(args) as TensorInfo
+        const out = own(Relu)({ inputs: { x: y }, attrs: {}, backend: be }) as TensorInfo
+        be.disposeData(y.dataId)
+        return out
+      }
+      const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
+      return floatOutput(be, x!.shape, (out) => addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), out, varianceEpsilon, true))
+    }),
     wasmKernel<{ min: number; max: number }>(FF_CLIP_GRAD, ({ dy, x }, { min, max }, be) =>
       floatOutput(be, x.shape, (out) => addon.clipGrad(heapF32(be, dy), heapF32(be, x), out, min, max))),
     // Depthwise gradients with channel multiplier 1 (MobileNetV2); others run the JS kernels.
@@ -172,11 +193,34 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     wasmKernel<Conv2DBackpropInputAttrs>(Conv2DBackpropInput, ({ dy, filter }, a, be) => {
       assertNHWC(Conv2DBackpropInput, a.dataFormat)
       const info = convInfo({ ...dy, shape: a.inputShape }, filter.shape, { ...a, dilations: 1 })
-      return floatOutput(be, a.inputShape, (out) => addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), out, nativeGeom(info)))
+      // The filter transposed for the direct kernels, kept from its second use on while its
+      // tensor lives (tensors are immutable; a weight update makes a new one): the micro-batches
+      // of a step share it. A filter used once per step (no micro-batches) keeps nothing.
+      const key = `${info.strideHeight},${info.strideWidth},${info.padInfo.top},${info.padInfo.left},${info.inHeight},${info.inWidth}`
+      let byGeom = prepared.get(filter.dataId)
+      if (byGeom === undefined) prepared.set(filter.dataId, (byGeom = new Map()))
+      let buf = byGeom.get(key)
+      const fill = buf == null
+      if (buf === undefined) byGeom.set(key, null)
+      else if (buf === null) byGeom.set(key, (buf = new Float32Array(util.sizeFromShape(filter.shape))))
+      return floatOutput(be, a.inputShape, (out) =>
+        addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), out, nativeGeom(info), buf ?? null, fill))
     }),
     wasmKernel<MaxPoolGradAttrs>(MaxPoolGrad, ({ dy, input }, a, be) => {
       const info = maxPoolInfo(input.shape, a)
       return floatOutput(be, input.shape, (out) => addon.maxPoolGrad(heapF32(be, dy), heapF32(be, input), out, nativeGeom(info)))
+    }),
+    // A float32 slice (the gradient of the zero padding before every strided convolution): the
+    // backend's own copies element by element across the padded axes.
+    wasmKernel<SliceAttrs>(Slice, ({ x }, a, be, args) => {
+      if (x.dtype !== 'float32' || x.shape.length < 1 || x.shape.length > 8) return own(Slice)(args)
+      const [begin, size] = slice_util.parseSliceParams(x, a.begin, a.size)
+      // Trailing axes taken whole merge into one contiguous run.
+      let k = x.shape.length - 1
+      while (k > 0 && begin[k] === 0 && size[k] === x.shape[k]) k--
+      const tail = util.sizeFromShape(x.shape.slice(k + 1))
+      const merged = (v: number[], whole: number) => Int32Array.from([...v.slice(0, k), v[k] * whole])
+      return floatOutput(be, size, (out) => addon.slice(heapF32(be, x), out, merged(x.shape, tail), merged(begin, tail), merged(size, tail)))
     }),
     { kernelName: Sum, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Sum, false) },
     // BatchNorm's batch moments in training are Means over (N, H, W).
