@@ -33,7 +33,8 @@ const mainEntries: Record<string, string> = {
 const devCsp: Plugin = {
   name: 'fissionfusion-dev-csp',
   apply: 'serve',
-  transformIndexHtml: (html) => html.replace(/(http-equiv="Content-Security-Policy" content=")[^"]*/, `$1${DEV_CONTENT_SECURITY_POLICY}`)
+  transformIndexHtml: (html) =>
+    html.replace(/(http-equiv="Content-Security-Policy" content=")[^"]*/, `$1${DEV_CONTENT_SECURITY_POLICY}`)
 }
 
 export default defineConfig({

@@ -7,7 +7,18 @@ import { wallsPlugin } from './eslint/import-walls.js'
 import prettierOff from 'eslint-config-prettier'
 
 export default tseslint.config(
-  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-artifacts/**', 'coverage/**', 'scratch/**', '.bench-*/**', 'native/build/**'] },
+  {
+    ignores: [
+      'out/**',
+      'dist/**',
+      'node_modules/**',
+      'test-artifacts/**',
+      'coverage/**',
+      'scratch/**',
+      '.bench-*/**',
+      'native/build/**'
+    ]
+  },
   ...tseslint.configs.recommended,
   ...pluginVue.configs['flat/recommended'],
   {

@@ -53,7 +53,16 @@ export const LAYERS = [
     paths: ['src/main/engine'],
     runs: 'engine processes: plain Node + TensorFlow.js, no Electron, no SQL',
     may: ['engine', 'shared', 'platform'],
-    packages: ['@tensorflow/*', '@cornerstonejs/*', 'dicom-parser', 'jpeg-lossless-decoder-js', 'fflate', 'protobufjs', 'sharp', 'zod'],
+    packages: [
+      '@tensorflow/*',
+      '@cornerstonejs/*',
+      'dicom-parser',
+      'jpeg-lossless-decoder-js',
+      'fflate',
+      'protobufjs',
+      'sharp',
+      'zod'
+    ],
     node: true
   },
   {
@@ -90,7 +99,12 @@ export const LAYERS = [
   },
   {
     id: 'electron-main',
-    paths: ['src/main/index.ts', 'src/main/utility-launcher.ts', 'src/main/window-options.ts', 'src/main/startup-page.ts'],
+    paths: [
+      'src/main/index.ts',
+      'src/main/utility-launcher.ts',
+      'src/main/window-options.ts',
+      'src/main/startup-page.ts'
+    ],
     runs: 'Electron main: the composition root (window, session, engine launcher)',
     may: ['electron-main', 'ipc', 'host', 'shared', 'leaf'],
     packages: ['electron'],
@@ -182,7 +196,9 @@ export function resolveSpecifier(specifier, fromFile) {
   const spec = specifier.replace(/[?#].*$/, '')
   if (spec.startsWith('node:')) return { kind: 'node', name: spec }
   if (spec.startsWith('.') || spec.startsWith('/')) {
-    const rel = relative(ROOT, resolve(dirname(fromFile), spec)).split(sep).join('/')
+    const rel = relative(ROOT, resolve(dirname(fromFile), spec))
+      .split(sep)
+      .join('/')
     const layer = layerOfPath(rel)
     return layer ? { kind: 'layer', name: layer.id, path: rel } : { kind: 'outside', path: rel }
   }
@@ -217,7 +233,9 @@ export function violation(layer, relFile, target) {
     case 'package':
       return packageAllowed(layer, target.name) || exception(target.name) ? undefined : `the package ${target.name}`
     case 'layer':
-      return layer.may.includes(target.name) || exception(target.name) ? undefined : `${target.path} (layer ${target.name})`
+      return layer.may.includes(target.name) || exception(target.name)
+        ? undefined
+        : `${target.path} (layer ${target.name})`
     case 'outside':
       return `${target.path}, which is in no layer`
   }
@@ -270,7 +288,8 @@ const allowListRule = {
       // typescript-eslint 8 calls the string `source` (older: `argument`, a TSLiteralType).
       TSImportType: (node) => check(node, 'source' in node ? node.source : node.argument?.literal),
       CallExpression: (node) => {
-        if (node.callee.type === 'Identifier' && node.callee.name === 'require' && node.arguments.length === 1) check(node, node.arguments[0])
+        if (node.callee.type === 'Identifier' && node.callee.name === 'require' && node.arguments.length === 1)
+          check(node, node.arguments[0])
       }
     }
   }

@@ -23,7 +23,17 @@ const out = path.join(root, 'native', 'electron')
 const gyp = [
   process.env.npm_config_node_gyp,
   path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
+  path.join(
+    path.dirname(process.execPath),
+    '..',
+    'lib',
+    'node_modules',
+    'npm',
+    'node_modules',
+    'node-gyp',
+    'bin',
+    'node-gyp.js'
+  )
 ].find((f) => f && existsSync(f))
 if (!gyp) {
   console.error('build-electron-natives: node-gyp not found (it ships with npm)')
@@ -31,14 +41,24 @@ if (!gyp) {
 }
 
 const headers = process.env.ELECTRON_HEADERS_DIR
-const where = headers ? [`--nodedir=${path.resolve(headers)}`] : [`--dist-url=${process.env.npm_config_disturl || 'https://electronjs.org/headers'}`]
+const where = headers
+  ? [`--nodedir=${path.resolve(headers)}`]
+  : [`--dist-url=${process.env.npm_config_disturl || 'https://electronjs.org/headers'}`]
 const work = mkdtempSync(path.join(tmpdir(), 'ff-electron-sqlite-'))
 try {
   cpSync(source, work, { recursive: true, filter: (f) => !f.includes(`${path.sep}build${path.sep}`) })
-  console.log(`building better-sqlite3 for Electron ${electron} (${headers ? `headers ${headers}` : 'headers from the dist URL'})`)
-  const run = spawnSync(process.execPath, [gyp, 'rebuild', '--release', `--target=${electron}`, '--runtime=electron', '--arch=' + process.arch, ...where], { cwd: work, stdio: 'inherit' })
+  console.log(
+    `building better-sqlite3 for Electron ${electron} (${headers ? `headers ${headers}` : 'headers from the dist URL'})`
+  )
+  const run = spawnSync(
+    process.execPath,
+    [gyp, 'rebuild', '--release', `--target=${electron}`, '--runtime=electron', '--arch=' + process.arch, ...where],
+    { cwd: work, stdio: 'inherit' }
+  )
   if (run.status !== 0) {
-    console.error(`build-electron-natives: node-gyp exited with ${run.status}${headers ? '' : ' (offline? set ELECTRON_HEADERS_DIR to a local Electron headers folder)'}`)
+    console.error(
+      `build-electron-natives: node-gyp exited with ${run.status}${headers ? '' : ' (offline? set ELECTRON_HEADERS_DIR to a local Electron headers folder)'}`
+    )
     process.exit(1)
   }
   mkdirSync(out, { recursive: true })

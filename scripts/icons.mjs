@@ -10,7 +10,11 @@ import sharp from 'sharp'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'resources', 'icons')
 const svg = readFileSync(join(dir, 'icon.svg'))
-const png = (px) => sharp(svg, { density: Math.ceil((72 * px) / 64) }).resize(px, px).png().toBuffer()
+const png = (px) =>
+  sharp(svg, { density: Math.ceil((72 * px) / 64) })
+    .resize(px, px)
+    .png()
+    .toBuffer()
 
 // ICO: a directory of PNG images (allowed since Windows Vista), 256 px stored as size 0.
 async function ico(sizes) {
@@ -35,13 +39,15 @@ async function ico(sizes) {
 
 // ICNS: 'icns' + length, then (type, length, PNG) entries: ic07 128, ic08 256, ic09 512, ic10 1024.
 async function icns(entries) {
-  const parts = await Promise.all(entries.map(async ([type, px]) => {
-    const data = await png(px)
-    const h = Buffer.alloc(8)
-    h.write(type, 0, 'ascii')
-    h.writeUInt32BE(8 + data.length, 4)
-    return Buffer.concat([h, data])
-  }))
+  const parts = await Promise.all(
+    entries.map(async ([type, px]) => {
+      const data = await png(px)
+      const h = Buffer.alloc(8)
+      h.write(type, 0, 'ascii')
+      h.writeUInt32BE(8 + data.length, 4)
+      return Buffer.concat([h, data])
+    })
+  )
   const body = Buffer.concat(parts)
   const h = Buffer.alloc(8)
   h.write('icns', 0, 'ascii')
@@ -51,5 +57,13 @@ async function icns(entries) {
 
 writeFileSync(join(dir, 'icon.png'), await png(512))
 writeFileSync(join(dir, 'icon.ico'), await ico([16, 24, 32, 48, 64, 128, 256]))
-writeFileSync(join(dir, 'icon.icns'), await icns([['ic07', 128], ['ic08', 256], ['ic09', 512], ['ic10', 1024]]))
+writeFileSync(
+  join(dir, 'icon.icns'),
+  await icns([
+    ['ic07', 128],
+    ['ic08', 256],
+    ['ic09', 512],
+    ['ic10', 1024]
+  ])
+)
 console.log('icons written to resources/icons: icon.png, icon.ico, icon.icns')

@@ -19,10 +19,16 @@ const missing = (what) => {
 // Requiring 'electron' without its binary starts a download: look for the binary first.
 const electronPkg = path.dirname(createRequire(import.meta.url).resolve('electron/package.json'))
 const pathFile = path.join(electronPkg, 'path.txt')
-const electron = existsSync(pathFile) ? path.join(electronPkg, 'dist', readFileSync(pathFile, 'utf8').trim()) : undefined
-if (!electron || !existsSync(electron)) missing('no Electron binary (node_modules/electron/dist); offline, put Electron\'s zip in ELECTRON_CACHE and run `node node_modules/electron/install.js`')
+const electron = existsSync(pathFile)
+  ? path.join(electronPkg, 'dist', readFileSync(pathFile, 'utf8').trim())
+  : undefined
+if (!electron || !existsSync(electron))
+  missing(
+    "no Electron binary (node_modules/electron/dist); offline, put Electron's zip in ELECTRON_CACHE and run `node node_modules/electron/install.js`"
+  )
 if (!existsSync(path.join(root, 'out', 'main', 'index.js'))) missing('not built: run `npm run build` first')
-if (spawnSync('xvfb-run', ['--help'], { stdio: 'ignore' }).error) missing('xvfb-run not found (Debian: apt-get install xvfb)')
+if (spawnSync('xvfb-run', ['--help'], { stdio: 'ignore' }).error)
+  missing('xvfb-run not found (Debian: apt-get install xvfb)')
 
 const workspace = mkdtempSync(path.join(tmpdir(), 'ff-smoke-'))
 const shot = path.join(root, 'test-artifacts', 'desktop-smoke.png')
@@ -34,8 +40,12 @@ try {
     env: { ...process.env, FF_WORKSPACE: workspace, FF_SMOKE_SCREENSHOT: shot },
     timeout: 180_000
   })
-  if (run.status === 0) console.log(`smoke:desktop: window opened, self-check passed; screenshot ${path.relative(root, shot)}`)
-  else console.error(`smoke:desktop: failed (exit ${run.status ?? run.signal})${existsSync(shot) ? `; screenshot ${path.relative(root, shot)}` : ''}`)
+  if (run.status === 0)
+    console.log(`smoke:desktop: window opened, self-check passed; screenshot ${path.relative(root, shot)}`)
+  else
+    console.error(
+      `smoke:desktop: failed (exit ${run.status ?? run.signal})${existsSync(shot) ? `; screenshot ${path.relative(root, shot)}` : ''}`
+    )
   process.exitCode = run.status ?? 1
 } finally {
   rmSync(workspace, { recursive: true, force: true })

@@ -36,12 +36,16 @@ function forbid(target: Patchable, name: string, what: string, make: (error: () 
 for (const name of CHILD_PROCESS) {
   forbid(childProcess as unknown as Patchable, name, `child_process.${name}`, (error) => () => error())
 }
-forbid(workerThreads as unknown as Patchable, 'Worker', 'new Worker (worker_threads)', (error) =>
-  class {
-    constructor() {
-      error()
+forbid(
+  workerThreads as unknown as Patchable,
+  'Worker',
+  'new Worker (worker_threads)',
+  (error) =>
+    class {
+      constructor() {
+        error()
+      }
     }
-  }
 )
 forbid(net.Server.prototype as unknown as Patchable, 'listen', 'listening on a network port', (error) => () => error())
 syncBuiltinESMExports()

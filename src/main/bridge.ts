@@ -46,11 +46,24 @@ export interface Bridge {
 }
 
 const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json; charset=utf-8', '.map': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif',
-  '.webp': 'image/webp', '.ico': 'image/x-icon', '.woff': 'font/woff', '.woff2': 'font/woff2', '.ttf': 'font/ttf',
-  '.wasm': 'application/wasm', '.txt': 'text/plain; charset=utf-8'
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.wasm': 'application/wasm',
+  '.txt': 'text/plain; charset=utf-8'
 }
 
 /** Largest WebSocket frame accepted, bytes. */
@@ -99,7 +112,9 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
 
   function authorised(req: IncomingMessage, url: URL): boolean {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
-    return [url.searchParams.get('token') ?? undefined, bearer, cookie(req.headers.cookie, cookieName)].some((t) => sameSecret(t, token))
+    return [url.searchParams.get('token') ?? undefined, bearer, cookie(req.headers.cookie, cookieName)].some((t) =>
+      sameSecret(t, token)
+    )
   }
 
   function refusal(req: IncomingMessage, url: URL): [number, string] | null {
@@ -136,7 +151,9 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
       }
       target = indexFile
     }
-    res.writeHead(200, { 'Content-Type': MIME[extname(target).toLowerCase()] ?? 'application/octet-stream' }).end(readFileSync(target))
+    res
+      .writeHead(200, { 'Content-Type': MIME[extname(target).toLowerCase()] ?? 'application/octet-stream' })
+      .end(readFileSync(target))
   }
 
   const server = createServer((req, res) => {
@@ -164,7 +181,9 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     const refused = url.pathname === '/ws' ? refusal(req, url) : ([404, 'not found'] as [number, string])
     if (refused) {
-      socket.end(`HTTP/1.1 ${refused[0]} ${refused[0] === 401 ? 'Unauthorized' : refused[0] === 403 ? 'Forbidden' : 'Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+      socket.end(
+        `HTTP/1.1 ${refused[0]} ${refused[0] === 401 ? 'Unauthorized' : refused[0] === 403 ? 'Forbidden' : 'Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`
+      )
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws))
@@ -183,7 +202,16 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
         call = JSON.parse(String(data)) as Partial<BridgeCall>
         if (typeof call !== 'object' || call === null || typeof call.id !== 'number') throw new Error('no numeric id')
       } catch (e) {
-        send({ id: null, reply: { ok: false, error: { code: 'invalid_request', message: `unreadable frame: ${(e as Error).message}; expected {id, command, request}` } } })
+        send({
+          id: null,
+          reply: {
+            ok: false,
+            error: {
+              code: 'invalid_request',
+              message: `unreadable frame: ${(e as Error).message}; expected {id, command, request}`
+            }
+          }
+        })
         return
       }
       const id = call.id

@@ -51,7 +51,10 @@ function createContext(globals: GlobalOptions): CliContext & { closeApp(): Promi
         workspaceDir: ctx.workspaceDir(),
         onEngineOutput: globals.verbose ? (_id, text) => process.stderr.write(text) : () => undefined
       })
-      if (app.workspace.readOnly) process.stderr.write(`warning: ${app.workspace.readOnly}: it is open read-only (lists and reports work; jobs are refused)\n`)
+      if (app.workspace.readOnly)
+        process.stderr.write(
+          `warning: ${app.workspace.readOnly}: it is open read-only (lists and reports work; jobs are refused)\n`
+        )
       return app
     },
     out: (line) => {
@@ -102,13 +105,18 @@ function addCommand(program: Command, spec: CliCommand): void {
   for (const o of spec.options ?? []) {
     const parse = o.parse
     if (parse) {
-      cmd.option(o.flags, o.description, (v: string) => {
-        try {
-          return parse(v)
-        } catch (e) {
-          throw new InvalidArgumentError((e as Error).message)
-        }
-      }, o.default)
+      cmd.option(
+        o.flags,
+        o.description,
+        (v: string) => {
+          try {
+            return parse(v)
+          } catch (e) {
+            throw new InvalidArgumentError((e as Error).message)
+          }
+        },
+        o.default
+      )
     } else {
       cmd.option(o.flags, o.description, o.default as string | boolean | undefined)
     }
@@ -118,7 +126,12 @@ function addCommand(program: Command, spec: CliCommand): void {
     const globals = self.optsWithGlobals() as GlobalOptions & Record<string, unknown>
     const args = self.processedArgs as string[]
     const humanLines: string[] = []
-    const ctx = createContext({ workspace: globals.workspace, backend: globals.backend, json: globals.json === true, verbose: globals.verbose === true })
+    const ctx = createContext({
+      workspace: globals.workspace,
+      backend: globals.backend,
+      json: globals.json === true,
+      verbose: globals.verbose === true
+    })
     try {
       const result = await spec.run(ctx, args, self.opts())
       if (result !== undefined) {
@@ -136,9 +149,14 @@ function addCommand(program: Command, spec: CliCommand): void {
 /** Builds the commander program with the global options and every registered command. */
 export function buildProgram(commands: readonly CliCommand[] = cliCommands): Command {
   const program = new Command('fissionfusion')
-    .description('FissionFusion Workstation: Fission (many fine-tuned models, cheaply) and Fusion (model soups), offline.')
+    .description(
+      'FissionFusion Workstation: Fission (many fine-tuned models, cheaply) and Fusion (model soups), offline.'
+    )
     .version(APP_VERSION)
-    .option('-w, --workspace <dir>', 'workspace folder (default: env FF_WORKSPACE, else the local app-data folder, e.g. ~/.local/share/FissionFusion)')
+    .option(
+      '-w, --workspace <dir>',
+      'workspace folder (default: env FF_WORKSPACE, else the local app-data folder, e.g. ~/.local/share/FissionFusion)'
+    )
     .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: env FF_BACKEND, else auto)')
     .option('--json', 'print exactly one JSON document on stdout (logs on stderr)')
     .option('--verbose', 'show stack traces and engine output')
@@ -178,13 +196,19 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     // with --json a usage error is also the one JSON document on stdout.
     if (err.code?.startsWith('commander.')) {
       const code = err.exitCode ?? 1
-      if (json && code !== 0) await writeStdout(JSON.stringify({ error: { code: 'invalid_argument', message: commanderMessage(err.message) } }) + '\n')
+      if (json && code !== 0)
+        await writeStdout(
+          JSON.stringify({ error: { code: 'invalid_argument', message: commanderMessage(err.message) } }) + '\n'
+        )
       return code
     }
     const message = errorText(e).split('\n')[0]
     process.stderr.write(`error: ${message}\n`)
     if (verbose && err.stack) process.stderr.write(err.stack + '\n')
-    if (json) await writeStdout(JSON.stringify({ error: { code: interrupted ? 'cancelled' : err.code ?? 'error', message } }) + '\n')
+    if (json)
+      await writeStdout(
+        JSON.stringify({ error: { code: interrupted ? 'cancelled' : (err.code ?? 'error'), message } }) + '\n'
+      )
     return interrupted ? 130 : 1
   }
 }

@@ -14,7 +14,13 @@ import { chooseWorkspaceDir } from './workspace'
 import { bindIpc } from './ipc'
 import { utilityLauncher } from './utility-launcher'
 import { startupFailureUrl, workspaceActions } from './startup-page'
-import { CONTENT_SECURITY_POLICY, DEV_CONTENT_SECURITY_POLICY, isAllowedNavigation, windowOptions, withCsp } from './window-options'
+import {
+  CONTENT_SECURITY_POLICY,
+  DEV_CONTENT_SECURITY_POLICY,
+  isAllowedNavigation,
+  windowOptions,
+  withCsp
+} from './window-options'
 import { errorText } from '../shared/errors'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -41,7 +47,13 @@ function createWindow(workspace: App): BrowserWindow {
   win.once('ready-to-show', () => win.show())
   // The interface itself failed to load (a broken install): say so instead of a blank window.
   win.webContents.on('did-fail-load', (_event, code, description, url) => {
-    if (url === appUrl) void win.loadURL(startupFailureUrl('the interface did not load', `${description} (${code})`, ['Reinstall the app.', 'Run `fissionfusion doctor` in a terminal to check the engine.']))
+    if (url === appUrl)
+      void win.loadURL(
+        startupFailureUrl('the interface did not load', `${description} (${code})`, [
+          'Reinstall the app.',
+          'Run `fissionfusion doctor` in a terminal to check the engine.'
+        ])
+      )
   })
   void win.loadURL(appUrl)
   return win
@@ -53,7 +65,8 @@ function createWindow(workspace: App): BrowserWindow {
  * no check failed).
  */
 async function smoke(win: BrowserWindow, report: SelfCheckReport): Promise<void> {
-  if (win.webContents.isLoading()) await new Promise<void>((resolve) => win.webContents.once('did-finish-load', () => resolve()))
+  if (win.webContents.isLoading())
+    await new Promise<void>((resolve) => win.webContents.once('did-finish-load', () => resolve()))
   await new Promise((resolve) => setTimeout(resolve, 2000))
   const image = await win.webContents.capturePage()
   writeFileSync(process.env.FF_SMOKE_SCREENSHOT!, image.toPNG())
@@ -64,13 +77,23 @@ async function smoke(win: BrowserWindow, report: SelfCheckReport): Promise<void>
 function lockDownSession(): void {
   const ses = session.defaultSession
   // No remote content: only the app's files (and the dev server while developing).
-  const devOrigin = !app.isPackaged && process.env.ELECTRON_RENDERER_URL ? new URL(process.env.ELECTRON_RENDERER_URL).origin : undefined
+  const devOrigin =
+    !app.isPackaged && process.env.ELECTRON_RENDERER_URL ? new URL(process.env.ELECTRON_RENDERER_URL).origin : undefined
   const csp = devOrigin ? DEV_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY
-  ses.webRequest.onHeadersReceived((details, callback) => callback({ responseHeaders: withCsp(details.responseHeaders, csp) }))
+  ses.webRequest.onHeadersReceived((details, callback) =>
+    callback({ responseHeaders: withCsp(details.responseHeaders, csp) })
+  )
   ses.webRequest.onBeforeRequest((details, callback) => {
     const url = new URL(details.url)
-    const local = url.protocol === 'file:' || url.protocol === 'data:' || url.protocol === 'devtools:' || (devOrigin !== undefined && url.origin === devOrigin)
-    const devSocket = devOrigin !== undefined && (url.protocol === 'ws:' || url.protocol === 'wss:') && url.hostname === new URL(devOrigin).hostname
+    const local =
+      url.protocol === 'file:' ||
+      url.protocol === 'data:' ||
+      url.protocol === 'devtools:' ||
+      (devOrigin !== undefined && url.origin === devOrigin)
+    const devSocket =
+      devOrigin !== undefined &&
+      (url.protocol === 'ws:' || url.protocol === 'wss:') &&
+      url.hostname === new URL(devOrigin).hostname
     callback({ cancel: !(local || devSocket) })
   })
   ses.setPermissionRequestHandler((_contents, _permission, callback) => callback(false))
@@ -104,7 +127,9 @@ if (!app.requestSingleInstanceLock()) {
     const win = createWindow(core)
     if (process.env.FF_SMOKE_SCREENSHOT) {
       const session = createSession(() => undefined)
-      void core.dispatch('selfCheck', {}, session).then((r) => smoke(win, r.ok ? (r.data as SelfCheckReport) : { ok: false, checks: [] }))
+      void core
+        .dispatch('selfCheck', {}, session)
+        .then((r) => smoke(win, r.ok ? (r.data as SelfCheckReport) : { ok: false, checks: [] }))
     }
     app.on('activate', () => {
       if (core && BrowserWindow.getAllWindows().length === 0) createWindow(core)

@@ -16,7 +16,10 @@ import { IPC_CHANNELS } from '../shared/channels'
 async function choosePath(win: BrowserWindow, request: unknown): Promise<Reply> {
   const parsed = commands.choosePath.request.safeParse(request)
   if (!parsed.success) {
-    return { ok: false, error: { code: 'invalid_request', message: 'invalid choosePath request', issues: fieldIssues(parsed.error) } }
+    return {
+      ok: false,
+      error: { code: 'invalid_request', message: 'invalid choosePath request', issues: fieldIssues(parsed.error) }
+    }
   }
   const { purpose, title, defaultPath } = parsed.data
   let data: ChosenPath
@@ -24,7 +27,11 @@ async function choosePath(win: BrowserWindow, request: unknown): Promise<Reply> 
     const r = await dialog.showSaveDialog(win, { title, defaultPath })
     data = { path: r.canceled || !r.filePath ? null : r.filePath }
   } else {
-    const r = await dialog.showOpenDialog(win, { title, defaultPath, properties: [purpose === 'folder' ? 'openDirectory' : 'openFile'] })
+    const r = await dialog.showOpenDialog(win, {
+      title,
+      defaultPath,
+      properties: [purpose === 'folder' ? 'openDirectory' : 'openFile']
+    })
     data = { path: r.canceled ? null : (r.filePaths[0] ?? null) }
   }
   return { ok: true, data }
@@ -42,7 +49,8 @@ export function bindIpc(dispatch: Dispatch, win: BrowserWindow): () => void {
       return { ok: false, error: { code: 'unauthorized', message: 'request from an unknown frame' } }
     }
     if (command === 'choosePath') return choosePath(win, request)
-    if (typeof command !== 'string') return { ok: false, error: { code: 'unknown_command', message: 'command name must be a string' } }
+    if (typeof command !== 'string')
+      return { ok: false, error: { code: 'unknown_command', message: 'command name must be a string' } }
     return dispatch(command, request, session)
   }
   ipcMain.handle(IPC_CHANNELS.invoke, handle)

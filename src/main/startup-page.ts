@@ -4,7 +4,8 @@
  * error box and a quit, or a blank window. A self-contained HTML document as a data: URL.
  */
 
-const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+const escape = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 
 /** The page as a `data:` URL for `BrowserWindow.loadURL`. */
 export function startupFailureUrl(what: string, detail: string, actions: readonly string[]): string {
@@ -27,10 +28,16 @@ export function workspaceActions(error: unknown): string[] {
   const text = error instanceof Error ? error.message : String(error)
   const actions: string[] = []
   if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version/.test(text)) {
-    actions.push('The database library was built for another runtime: reinstall the app, or from the repository run `npm run build:electron-natives`.')
+    actions.push(
+      'The database library was built for another runtime: reinstall the app, or from the repository run `npm run build:electron-natives`.'
+    )
   }
-  if (/newer|schema_too_new/i.test(text)) actions.push('This workspace was written by a newer version of the app: install that version, or open another workspace.')
-  if (/EACCES|EPERM|EROFS|read-only/i.test(text)) actions.push('The folder cannot be written: fix its permissions or choose another workspace.')
+  if (/newer|schema_too_new/i.test(text))
+    actions.push(
+      'This workspace was written by a newer version of the app: install that version, or open another workspace.'
+    )
+  if (/EACCES|EPERM|EROFS|read-only/i.test(text))
+    actions.push('The folder cannot be written: fix its permissions or choose another workspace.')
   actions.push('Choose another workspace folder: set FF_WORKSPACE before starting the app.')
   actions.push('Run `fissionfusion doctor` in a terminal to see what the engine finds on this machine.')
   return actions

@@ -29,10 +29,10 @@ export const CONTENT_SECURITY_POLICY = [
  * The CSP while developing with the renderer dev server only (`npm run dev`): Vite injects
  * styles as <style> elements and reloads over a WebSocket. Never used by a build.
  */
-export const DEV_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace(
-  "connect-src 'self'",
-  "connect-src 'self' ws://localhost:* ws://127.0.0.1:*"
-)
+export const DEV_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+  "style-src 'self'",
+  "style-src 'self' 'unsafe-inline'"
+).replace("connect-src 'self'", "connect-src 'self' ws://localhost:* ws://127.0.0.1:*")
 
 /**
  * Options of the application window.
@@ -80,7 +80,10 @@ export function isAllowedNavigation(url: string, appUrl: string): boolean {
  * @param headers the response headers Electron passes to onHeadersReceived
  * @param csp the policy (the built app's unless developing)
  */
-export function withCsp(headers: Record<string, string[]> | undefined, csp: string = CONTENT_SECURITY_POLICY): Record<string, string[]> {
+export function withCsp(
+  headers: Record<string, string[]> | undefined,
+  csp: string = CONTENT_SECURITY_POLICY
+): Record<string, string[]> {
   const out: Record<string, string[]> = {}
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (name.toLowerCase() !== 'content-security-policy') out[name] = value

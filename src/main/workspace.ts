@@ -33,7 +33,10 @@ export class WorkspaceError extends Error {
  * (default `~/.local/share/FissionFusion`), macOS `~/Library/Application Support/FissionFusion`,
  * Windows `%LOCALAPPDATA%\FissionFusion`.
  */
-export function defaultWorkspaceDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function defaultWorkspaceDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform
+): string {
   const home = homedir()
   if (platform === 'win32') return join(env.LOCALAPPDATA || join(home, 'AppData', 'Local'), APP_NAME)
   if (platform === 'darwin') return join(home, 'Library', 'Application Support', APP_NAME)
@@ -45,7 +48,10 @@ export function defaultWorkspaceDir(env: NodeJS.ProcessEnv = process.env, platfo
  * Windows, `~/.config` on Linux). A workspace found there and none at the new default is still
  * used, so an upgrade loses nothing; `doctor` names the folder in use.
  */
-export function legacyWorkspaceDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function legacyWorkspaceDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform
+): string {
   const home = homedir()
   if (platform === 'win32') return join(env.APPDATA || join(home, 'AppData', 'Roaming'), APP_NAME)
   if (platform === 'darwin') return join(home, 'Library', 'Application Support', APP_NAME)
@@ -56,11 +62,16 @@ export function legacyWorkspaceDir(env: NodeJS.ProcessEnv = process.env, platfor
  * The folder to use: the `--workspace` option, else env FF_WORKSPACE, else the default (or the
  * pre-0.2 default when only that one holds a workspace).
  */
-export function chooseWorkspaceDir(option?: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function chooseWorkspaceDir(
+  option?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform
+): string {
   if (option || env.FF_WORKSPACE) return resolve(option || env.FF_WORKSPACE!)
   const current = defaultWorkspaceDir(env, platform)
   const legacy = legacyWorkspaceDir(env, platform)
-  if (legacy !== current && !existsSync(join(current, DB_FILE)) && existsSync(join(legacy, DB_FILE))) return resolve(legacy)
+  if (legacy !== current && !existsSync(join(current, DB_FILE)) && existsSync(join(legacy, DB_FILE)))
+    return resolve(legacy)
   return resolve(current)
 }
 
@@ -99,7 +110,10 @@ export class Workspace {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       if (!['EROFS', 'EACCES', 'EPERM'].includes(code ?? '') || !existsSync(join(abs, DB_FILE))) throw e
-      readOnly = code === 'EROFS' ? 'the workspace is on a read-only file system' : 'the workspace folder or its database file is not writable'
+      readOnly =
+        code === 'EROFS'
+          ? 'the workspace is on a read-only file system'
+          : 'the workspace folder or its database file is not writable'
     }
     return new Workspace(abs, readOnly)
   }
@@ -142,7 +156,8 @@ export class Workspace {
   /** A path inside the workspace as stored in the database: relative, `/`-separated. */
   toRelative(absPath: string): string {
     const rel = relative(this.dir, resolve(absPath))
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new WorkspaceError(`${absPath} is outside the workspace`)
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+      throw new WorkspaceError(`${absPath} is outside the workspace`)
     return rel.split(sep).join('/')
   }
 
@@ -150,7 +165,8 @@ export class Workspace {
   resolve(relPath: string): string {
     if (isAbsolute(relPath)) throw new WorkspaceError(`expected a path relative to the workspace, got an absolute one`)
     const abs = resolve(this.dir, relPath)
-    if (abs !== this.dir && !abs.startsWith(this.dir + sep)) throw new WorkspaceError(`${relPath} points outside the workspace`)
+    if (abs !== this.dir && !abs.startsWith(this.dir + sep))
+      throw new WorkspaceError(`${relPath} points outside the workspace`)
     return abs
   }
 }

@@ -18,10 +18,25 @@
  */
 import { z } from 'zod'
 import type {
-  DatasetRecord, EvaluationRecord, ExportRecord, JobEvent, JobRecord, MemberRecord, MetricRecord,
-  RunRecord, SoupIngredientRecord, SoupRecord
+  DatasetRecord,
+  EvaluationRecord,
+  ExportRecord,
+  JobEvent,
+  JobRecord,
+  MemberRecord,
+  MetricRecord,
+  RunRecord,
+  SoupIngredientRecord,
+  SoupRecord
 } from './records'
-import type { BackendReport, CompareResult, DatasetInspection, JobRecordOf, Preprocessing, WeightsOrigin } from './job-results'
+import type {
+  BackendReport,
+  CompareResult,
+  DatasetInspection,
+  JobRecordOf,
+  Preprocessing,
+  WeightsOrigin
+} from './job-results'
 import type { JobKindId, StartJobRequest, StartJobRequestOf } from './jobs'
 import { fissionParams } from './jobs'
 import { METRIC_IDS } from './vocabulary'
@@ -44,12 +59,18 @@ interface CommandSpec<Req extends z.ZodType, Res, In = z.input<Req>> {
   input?: In
 }
 
-function command<Req extends z.ZodType, Res, In = z.input<Req>>(spec: CommandSpec<Req, Res, In>): CommandSpec<Req, Res, In> {
+function command<Req extends z.ZodType, Res, In = z.input<Req>>(
+  spec: CommandSpec<Req, Res, In>
+): CommandSpec<Req, Res, In> {
   return spec
 }
 
 /** An id as sent by clients: non-empty, short, printable. */
-const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be an id (letters, digits, _ and -)')
+const id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be an id (letters, digits, _ and -)')
 /** Page size for lists (1–1000, default 200). */
 const limit = z.number().int().min(1).max(1000).default(200)
 const none = z.object({}).strict()
@@ -218,50 +239,110 @@ export interface RunMemoryEstimate {
 }
 
 /** The plan settings `estimateRun` takes (the fission job's, all optional but the dataset and plan). */
-const planRequest = fissionParams.pick({
-  plan: true, lpEpochs: true, epochs: true, lrs: true, seeds: true, augs: true, fggEpochs: true, cycle: true, batchSize: true, memoryLimitMiB: true
-}).extend({ datasetId: id, arch: z.string().min(1).max(64).default('smallcnn') }).strict()
+const planRequest = fissionParams
+  .pick({
+    plan: true,
+    lpEpochs: true,
+    epochs: true,
+    lrs: true,
+    seeds: true,
+    augs: true,
+    fggEpochs: true,
+    cycle: true,
+    batchSize: true,
+    memoryLimitMiB: true
+  })
+  .extend({ datasetId: id, arch: z.string().min(1).max(64).default('smallcnn') })
+  .strict()
 
 /** Every command of the app. */
 export const commands = {
-  workspaceInfo: command({ description: 'Workspace folder, schema version and record counts.', request: none, response: type<WorkspaceInfo>() }),
+  workspaceInfo: command({
+    description: 'Workspace folder, schema version and record counts.',
+    request: none,
+    response: type<WorkspaceInfo>()
+  }),
 
-  listDatasets: command({ description: 'All datasets, newest first.', request: z.object({ limit }).strict(), response: type<DatasetRecord[]>() }),
-  getDataset: command({ description: 'One dataset.', request: z.object({ id }).strict(), response: type<DatasetRecord>() }),
+  listDatasets: command({
+    description: 'All datasets, newest first.',
+    request: z.object({ limit }).strict(),
+    response: type<DatasetRecord[]>()
+  }),
+  getDataset: command({
+    description: 'One dataset.',
+    request: z.object({ id }).strict(),
+    response: type<DatasetRecord>()
+  }),
 
   listRuns: command({
     description: 'Runs, newest first, optionally of one dataset.',
     request: z.object({ datasetId: id.optional(), limit }).strict(),
     response: type<RunRecord[]>()
   }),
-  getRun: command({ description: 'A run with its members and soups.', request: z.object({ id }).strict(), response: type<RunDetail>() }),
+  getRun: command({
+    description: 'A run with its members and soups.',
+    request: z.object({ id }).strict(),
+    response: type<RunDetail>()
+  }),
 
-  listMembers: command({ description: 'Members of a run.', request: z.object({ runId: id }).strict(), response: type<MemberRecord[]>() }),
-  getMember: command({ description: 'One member.', request: z.object({ id }).strict(), response: type<MemberRecord>() }),
+  listMembers: command({
+    description: 'Members of a run.',
+    request: z.object({ runId: id }).strict(),
+    response: type<MemberRecord[]>()
+  }),
+  getMember: command({
+    description: 'One member.',
+    request: z.object({ id }).strict(),
+    response: type<MemberRecord>()
+  }),
   listMetrics: command({
     description: 'Per-epoch metrics of a member.',
     request: z.object({ memberId: id }).strict(),
     response: type<MetricRecord[]>()
   }),
 
-  listSoups: command({ description: 'Soups of a run.', request: z.object({ runId: id }).strict(), response: type<SoupRecord[]>() }),
-  getSoup: command({ description: 'A soup with its ingredients.', request: z.object({ id }).strict(), response: type<SoupDetail>() }),
+  listSoups: command({
+    description: 'Soups of a run.',
+    request: z.object({ runId: id }).strict(),
+    response: type<SoupRecord[]>()
+  }),
+  getSoup: command({
+    description: 'A soup with its ingredients.',
+    request: z.object({ id }).strict(),
+    response: type<SoupDetail>()
+  }),
 
   listEvaluations: command({
     description: 'Evaluations filtered by model, dataset or split.',
-    request: z.object({
-      memberId: id.optional(), soupId: id.optional(), runId: id.optional(),
-      datasetId: id.optional(), split: z.string().max(32).optional(), limit: z.number().int().min(1).max(10000).default(1000)
-    }).strict(),
+    request: z
+      .object({
+        memberId: id.optional(),
+        soupId: id.optional(),
+        runId: id.optional(),
+        datasetId: id.optional(),
+        split: z.string().max(32).optional(),
+        limit: z.number().int().min(1).max(10000).default(1000)
+      })
+      .strict(),
     response: type<EvaluationRecord[]>()
   }),
 
-  listExports: command({ description: 'Exported model files, newest first.', request: z.object({ limit }).strict(), response: type<ExportRecord[]>() }),
+  listExports: command({
+    description: 'Exported model files, newest first.',
+    request: z.object({ limit }).strict(),
+    response: type<ExportRecord[]>()
+  }),
 
-  listJobKinds: command({ description: 'Job kinds that startJob accepts.', request: none, response: type<JobKindInfo[]>() }),
+  listJobKinds: command({
+    description: 'Job kinds that startJob accepts.',
+    request: none,
+    response: type<JobKindInfo[]>()
+  }),
   listJobs: command({
     description: 'Jobs, newest first.',
-    request: z.object({ status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(), limit }).strict(),
+    request: z
+      .object({ status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(), limit })
+      .strict(),
     response: type<JobRecord[]>()
   }),
   getJob: command({ description: 'One job.', request: z.object({ id }).strict(), response: type<JobRecord>() }),
@@ -271,17 +352,31 @@ export const commands = {
     input: type<StartJobRequest>(),
     response: type<JobRecord>()
   }),
-  cancelJob: command({ description: 'Ask a running job to stop (within one step).', request: z.object({ id }).strict(), response: type<JobRecord>() }),
-  resumeJob: command({ description: 'Continue a failed or cancelled job from its saved state.', request: z.object({ id }).strict(), response: type<JobRecord>() }),
+  cancelJob: command({
+    description: 'Ask a running job to stop (within one step).',
+    request: z.object({ id }).strict(),
+    response: type<JobRecord>()
+  }),
+  resumeJob: command({
+    description: 'Continue a failed or cancelled job from its saved state.',
+    request: z.object({ id }).strict(),
+    response: type<JobRecord>()
+  }),
   subscribeJobs: command({
-    description: 'Receive `jobEvent` events (of one job, or all). Answers the recorded events after `afterSeq` so none is missed.',
+    description:
+      'Receive `jobEvent` events (of one job, or all). Answers the recorded events after `afterSeq` so none is missed.',
     request: z.object({ jobId: id.optional(), afterSeq: z.number().int().min(0).optional() }).strict(),
     response: type<{ backlog: JobEvent[] }>()
   }),
-  unsubscribeJobs: command({ description: 'Stop receiving job events.', request: none, response: type<{ ok: true }>() }),
+  unsubscribeJobs: command({
+    description: 'Stop receiving job events.',
+    request: none,
+    response: type<{ ok: true }>()
+  }),
 
   browseFolder: command({
-    description: 'List the names of the subfolders and files of a folder (read-only; for the folder picker). Default: home.',
+    description:
+      'List the names of the subfolders and files of a folder (read-only; for the folder picker). Default: home.',
     request: z.object({ path: z.string().max(4096).optional(), showHidden: z.boolean().default(false) }).strict(),
     response: type<FolderListing>()
   }),
@@ -291,16 +386,25 @@ export const commands = {
     response: type<Record<string, string[]>>()
   }),
   inspectDataset: command({
-    description: 'What importing a file or folder would see: format, CSV columns and their roles, classes, counts, defaults.',
-    request: z.object({
-      path: z.string().min(1).max(4096),
-      csv: z.string().max(4096).optional(),
-      format: z.enum(['auto', 'npz', 'idx', 'csv', 'dicom', 'folder']).default('auto'),
-      columns: z.object({
-        path: z.string().max(256).optional(), label: z.string().max(256).optional(), split: z.string().max(256).optional(),
-        group: z.string().max(256).optional(), labels: z.array(z.string().max(256)).min(2).optional()
-      }).strict().optional()
-    }).strict(),
+    description:
+      'What importing a file or folder would see: format, CSV columns and their roles, classes, counts, defaults.',
+    request: z
+      .object({
+        path: z.string().min(1).max(4096),
+        csv: z.string().max(4096).optional(),
+        format: z.enum(['auto', 'npz', 'idx', 'csv', 'dicom', 'folder']).default('auto'),
+        columns: z
+          .object({
+            path: z.string().max(256).optional(),
+            label: z.string().max(256).optional(),
+            split: z.string().max(256).optional(),
+            group: z.string().max(256).optional(),
+            labels: z.array(z.string().max(256)).min(2).optional()
+          })
+          .strict()
+          .optional()
+      })
+      .strict(),
     response: type<DatasetInspection>()
   }),
   modelCurves: command({
@@ -318,15 +422,26 @@ export const commands = {
     request: planRequest,
     response: type<RunEstimate>()
   }),
-  backendInfo: command({ description: 'The compute backend the engine runs on, and why (fallbacks).', request: none, response: type<BackendReport>() }),
-  selfCheck: command({ description: 'Start-up self-check: database, workspace writable, engine backend, native kernels.', request: none, response: type<SelfCheckReport>() }),
+  backendInfo: command({
+    description: 'The compute backend the engine runs on, and why (fallbacks).',
+    request: none,
+    response: type<BackendReport>()
+  }),
+  selfCheck: command({
+    description: 'Start-up self-check: database, workspace writable, engine backend, native kernels.',
+    request: none,
+    response: type<SelfCheckReport>()
+  }),
   choosePath: command({
-    description: 'A native dialog to choose a folder, a file or a save destination (desktop app only; in a browser use browseFolder).',
-    request: z.object({
-      purpose: z.enum(['folder', 'file', 'save']),
-      title: z.string().max(200).optional(),
-      defaultPath: z.string().max(4096).optional()
-    }).strict(),
+    description:
+      'A native dialog to choose a folder, a file or a save destination (desktop app only; in a browser use browseFolder).',
+    request: z
+      .object({
+        purpose: z.enum(['folder', 'file', 'save']),
+        title: z.string().max(200).optional(),
+        defaultPath: z.string().max(4096).optional()
+      })
+      .strict(),
     response: type<ChosenPath>()
   }),
   listPretrained: command({
@@ -391,7 +506,9 @@ export class ApiCallError extends Error implements ApiError {
   }
   /** The plain error object (what goes on the wire). */
   toJSON(): ApiError {
-    return this.issues ? { code: this.code, message: this.message, issues: this.issues } : { code: this.code, message: this.message }
+    return this.issues
+      ? { code: this.code, message: this.message, issues: this.issues }
+      : { code: this.code, message: this.message }
   }
 }
 
@@ -417,9 +534,10 @@ export interface Transport {
 }
 
 // All fields optional → the request argument may be left out.
-type CallOf<K extends CommandName> = Record<string, never> extends RequestOf<K>
-  ? (request?: RequestOf<K>) => Promise<ResponseOf<K>>
-  : (request: RequestOf<K>) => Promise<ResponseOf<K>>
+type CallOf<K extends CommandName> =
+  Record<string, never> extends RequestOf<K>
+    ? (request?: RequestOf<K>) => Promise<ResponseOf<K>>
+    : (request: RequestOf<K>) => Promise<ResponseOf<K>>
 
 /** `startJob` of one kind: params typed by the kind's schema, the answered record's result by its result type. */
 export type StartJobCall = <K extends JobKindId>(request: StartJobRequestOf<K>) => Promise<JobRecordOf<K>>

@@ -49,7 +49,10 @@ export function bridgeUrlFromPage(location: { host: string; search: string }): s
 }
 
 /** Connects to the bridge at `url` (which includes `?token=`). */
-export function createBridgeTransport(url: string, Socket: SocketFactory = (globalThis as unknown as { WebSocket: SocketFactory }).WebSocket): BridgeTransport {
+export function createBridgeTransport(
+  url: string,
+  Socket: SocketFactory = (globalThis as unknown as { WebSocket: SocketFactory }).WebSocket
+): BridgeTransport {
   const socket = new Socket(url)
   const pending = new Map<number, (reply: Reply) => void>()
   const listeners = new Map<string, Set<(payload: unknown) => void>>()
@@ -59,7 +62,9 @@ export function createBridgeTransport(url: string, Socket: SocketFactory = (glob
 
   const ready = new Promise<void>((resolve, reject) => {
     socket.addEventListener('open', () => resolve())
-    socket.addEventListener('error', () => reject(new Error(`cannot connect to ${url.replace(/token=[^&]*/, 'token=…')}`)))
+    socket.addEventListener('error', () =>
+      reject(new Error(`cannot connect to ${url.replace(/token=[^&]*/, 'token=…')}`))
+    )
   })
   ready.catch(() => undefined) // the error is also reported through calls and onClose
 
@@ -80,7 +85,8 @@ export function createBridgeTransport(url: string, Socket: SocketFactory = (glob
   socket.addEventListener('close', (ev) => {
     closed = true
     const code = (ev as { code?: number }).code ?? 1006
-    for (const resolve of pending.values()) resolve({ ok: false, error: { code: 'unavailable', message: `bridge connection closed (${code})` } })
+    for (const resolve of pending.values())
+      resolve({ ok: false, error: { code: 'unavailable', message: `bridge connection closed (${code})` } })
     pending.clear()
     for (const l of closeListeners) l(code)
   })

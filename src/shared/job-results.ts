@@ -18,7 +18,14 @@ export type FileIssue = { file: string; reason: string }
 
 /** Result of an 'import' job. */
 export type ImportResult = {
-  dataset: { id: string; name: string; classes: string[]; counts: Record<string, number>; perClass: Json; size?: number[] }
+  dataset: {
+    id: string
+    name: string
+    classes: string[]
+    counts: Record<string, number>
+    perClass: Json
+    size?: number[]
+  }
   imported: number
   failed: number
   errors: FileIssue[]
@@ -154,7 +161,18 @@ export type FuseResult = {
   groupBy: string
   backend: string
   /** Where the fusion's time went (engine/fusion/run.ts FuseSeconds), storing the per-image predictions, and the total. */
-  seconds: { load: number; bn: number; val: number; test: number; ood: number; suite: number; corruptions: number; bootstrap: number; predictions: number; total: number }
+  seconds: {
+    load: number
+    bn: number
+    val: number
+    test: number
+    ood: number
+    suite: number
+    corruptions: number
+    bootstrap: number
+    predictions: number
+    total: number
+  }
   /** What the corruption suite ran on: test images corrupted of the split's, its seed, whether the ensemble was run on it (null: not run). */
   corruptionSuite?: { images: number; of: number; seed: number; ensemble: boolean } | null
   members: { id: string; val: number | null }[]
@@ -170,17 +188,35 @@ export type FuseResult = {
 /** Result of a 'fission' job (`fissionfusion fission --json`). */
 export type FissionResult = {
   run: {
-    id: string; plan: string; backend: string; workers: number; status: string; seconds: number; metric: string
+    id: string
+    plan: string
+    backend: string
+    workers: number
+    status: string
+    seconds: number
+    metric: string
     units: { id: string; status: string; reason: string | null }[]
-    executor?: string; slurm?: { tasks: Json[]; submissions: { jobId: string }[] } | null
-    memory?: { limitMiB: number; expectedPeakMiB: number; peakRssMiB: { job: number; units: Record<string, number | null> } }
+    executor?: string
+    slurm?: { tasks: Json[]; submissions: { jobId: string }[] } | null
+    memory?: {
+      limitMiB: number
+      expectedPeakMiB: number
+      peakRssMiB: { job: number; units: Record<string, number | null> }
+    }
   }
   members: FissionMember[]
 }
 
 /** A member of a fission result (as the CLI prints it): its hyperparameters and validation loss and metrics (null where undefined). */
 export type FissionMember = {
-  id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number
+  id: string
+  group: string
+  lr: number
+  seed: number
+  aug: string
+  epoch: number
+  epochsTrained: number
+  seconds: number
   val: Record<string, number | null>
 }
 
@@ -196,9 +232,20 @@ export type ModelCardJson = {
   createdAt: string
   architecture: { name: string; options: { [key: string]: Json } }
   dataset: { name: string; task: 'single' | 'multilabel'; classes: string[] }
-  preprocessing: { size: [number, number]; channels: 1 | 3; layout: 'NHWC'; scale: number; mean: number[]; std: number[] }
+  preprocessing: {
+    size: [number, number]
+    channels: 1 | 3
+    layout: 'NHWC'
+    scale: number
+    mean: number[]
+    std: number[]
+  }
   output: { name: string; activation: 'softmax' | 'sigmoid' }
-  method: { kind: string; description?: string; ingredients: { id: string; hyperparameters: { [key: string]: string | number | boolean | null } }[] }
+  method: {
+    kind: string
+    description?: string
+    ingredients: { id: string; hyperparameters: { [key: string]: string | number | boolean | null } }[]
+  }
   metrics: CardMetric[]
   weightsSha256: string
 }
@@ -233,7 +280,10 @@ export type WeightsOrigin = { file: string; format: 'onnx' | 'safetensors'; sha2
 /** Result of an 'import-weights' job. */
 export type ImportWeightsResult = {
   model: {
-    id: string; name: string; arch: string; classes: number
+    id: string
+    name: string
+    arch: string
+    classes: number
     preprocessing: Preprocessing
     origin: Omit<WeightsOrigin, 'bytes'>
     /** Tensor names: matched as they are, reshaped, and left out (the head of another task, ...). */
@@ -288,14 +338,37 @@ export type PipelineResult = {
    * Per run (grid, fgg): seconds of its training and of its fusion stage, their ratio, the fuse job's
    * seconds by part and what the corruption suite ran on (absent in results of older versions).
    */
-  fusion?: Record<string, {
-    trainingSeconds: number; fuseSeconds: number; ratio: number | null
-    parts: Record<string, number> | null; corruptionSuite: { images: number; of: number; seed: number; ensemble: boolean } | null
-  }>
-  members: { plan: string; name: string; group: string | null; lr: number | null; seed: number | null; aug: string | null; epoch: number | null; epochs: number; seconds: number; val: number | null }[]
+  fusion?: Record<
+    string,
+    {
+      trainingSeconds: number
+      fuseSeconds: number
+      ratio: number | null
+      parts: Record<string, number> | null
+      corruptionSuite: { images: number; of: number; seed: number; ensemble: boolean } | null
+    }
+  >
+  members: {
+    plan: string
+    name: string
+    group: string | null
+    lr: number | null
+    seed: number | null
+    aug: string | null
+    epoch: number | null
+    epochs: number
+    seconds: number
+    val: number | null
+  }[]
   methods: {
-    plan: string; method: string; val: number | null; test: Record<string, ValueCi>
-    ood: Record<string, { metrics: Record<string, ValueCi> }>; corruptionMean: number | null; epochs: number; seconds: number
+    plan: string
+    method: string
+    val: number | null
+    test: Record<string, ValueCi>
+    ood: Record<string, { metrics: Record<string, ValueCi> }>
+    corruptionMean: number | null
+    epochs: number
+    seconds: number
   }[]
   best: { plan: string; method: string; modelId: string; val: number }
   treeText: string[]
@@ -323,14 +396,23 @@ export interface JobResults {
 export type JobKindName = keyof JobResults
 
 /** A job record of kind K: its result typed (null until it completes). */
-export type JobRecordOf<K extends JobKindName> = Omit<JobRecord, 'kind' | 'result'> & { kind: K; result: JobResults[K] | null }
+export type JobRecordOf<K extends JobKindName> = Omit<JobRecord, 'kind' | 'result'> & {
+  kind: K
+  result: JobResults[K] | null
+}
 
 /** Whether `job` is of kind K (its result then has K's type). */
-export function isJobOf<K extends JobKindName>(job: JobRecord | JobRecordOf<JobKindName>, kind: K): job is JobRecordOf<K> & JobRecord {
+export function isJobOf<K extends JobKindName>(
+  job: JobRecord | JobRecordOf<JobKindName>,
+  kind: K
+): job is JobRecordOf<K> & JobRecord {
   return job.kind === kind
 }
 
 /** The typed result of a completed job of kind K, or null (another kind, or not completed). */
-export function resultOf<K extends JobKindName>(job: JobRecord | JobRecordOf<JobKindName> | null | undefined, kind: K): JobResults[K] | null {
+export function resultOf<K extends JobKindName>(
+  job: JobRecord | JobRecordOf<JobKindName> | null | undefined,
+  kind: K
+): JobResults[K] | null {
   return job && isJobOf(job, kind) && job.status === 'completed' ? job.result : null
 }

@@ -69,7 +69,13 @@ export const PLAN_DEFAULTS: Omit<PlanSettings, 'kind'> = {
 }
 
 /** Pretraining defaults (METHOD.md's offline recipe): 4 epochs, Adam 1e-3, batch 128, no augmentation. */
-export const PRETRAIN_DEFAULTS: Partial<PlanSettings> = { lrs: [1e-3], epochs: 4, batchSize: 128, weightDecay: 0, augs: ['none'] }
+export const PRETRAIN_DEFAULTS: Partial<PlanSettings> = {
+  lrs: [1e-3],
+  epochs: 4,
+  batchSize: 128,
+  weightDecay: 0,
+  augs: ['none']
+}
 
 /**
  * A learning-rate schedule as stored in checkpoints and plans (plain JSON). Every schedule is
@@ -103,7 +109,14 @@ export function cyclicT(epoch: number, i: number, itersPerEpoch: number, cycle: 
 }
 
 /** FGG's triangular cyclic rate at iteration `i` of 1-based `epoch` (METHOD.md). */
-export function cyclicLr(a1: number, a2: number, cycle: number, epoch: number, i: number, itersPerEpoch: number): number {
+export function cyclicLr(
+  a1: number,
+  a2: number,
+  cycle: number,
+  epoch: number,
+  i: number,
+  itersPerEpoch: number
+): number {
   const t = cyclicT(epoch, i, itersPerEpoch, cycle)
   return t < 0.5 ? a1 * (1 - 2 * t) + a2 * 2 * t : a1 * (2 * t - 1) + a2 * (2 - 2 * t)
 }

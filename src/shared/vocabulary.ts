@@ -30,7 +30,12 @@ export const METRIC_INFO: readonly { id: MetricId; label: string; name: string; 
   { id: 'acc', label: 'Accuracy', name: 'accuracy', description: 'Accuracy' },
   { id: 'f1', label: 'Macro-F1', name: 'macro-F1', description: 'Macro-F1' },
   { id: 'recall', label: 'Macro-recall', name: 'macro-recall', description: 'Macro-recall (balanced accuracy)' },
-  { id: 'kappa', label: 'Quadratic κ', name: 'quadratic kappa', description: "Cohen's kappa, quadratic (ordinal grades)" },
+  {
+    id: 'kappa',
+    label: 'Quadratic κ',
+    name: 'quadratic kappa',
+    description: "Cohen's kappa, quadratic (ordinal grades)"
+  },
   { id: 'auc', label: 'AUROC', name: 'AUROC', description: 'AUROC (mean over classes / labels)' }
 ]
 
@@ -50,8 +55,13 @@ export type MethodId = NamedMethodId | `hier:${string}/${string}`
 /** Methods whose result is one set of weights merged flat over all members (no groups). */
 export const FLAT_METHOD_IDS = ['best', 'uniform', 'greedy', ...MERGE_OP_IDS] as const
 /** The paper's hierarchical soups as [outer, inner] levels. */
-export const PAPER_HIERARCHIES: Readonly<Record<'gou' | 'gog' | 'uou' | 'uog', readonly ['uniform' | 'greedy', 'uniform' | 'greedy']>> = {
-  gou: ['greedy', 'uniform'], gog: ['greedy', 'greedy'], uou: ['uniform', 'uniform'], uog: ['uniform', 'greedy']
+export const PAPER_HIERARCHIES: Readonly<
+  Record<'gou' | 'gog' | 'uou' | 'uog', readonly ['uniform' | 'greedy', 'uniform' | 'greedy']>
+> = {
+  gou: ['greedy', 'uniform'],
+  gog: ['greedy', 'greedy'],
+  uou: ['uniform', 'uniform'],
+  uog: ['uniform', 'greedy']
 }
 /** The `hier:OUTER/INNER` grammar, both levels among {@link HIER_LEVEL_IDS}. */
 export const HIER_METHOD_PATTERN = new RegExp(`^hier:(${HIER_LEVEL_IDS.join('|')})/(${HIER_LEVEL_IDS.join('|')})$`)
@@ -62,7 +72,13 @@ export function isMethodId(id: string): id is MethodId {
 }
 
 /** The methods a fuse job runs unless told otherwise (the paper's table). */
-export const DEFAULT_FUSE_METHOD_IDS = ['best', 'uniform', 'greedy', 'gou', 'gog'] as const satisfies readonly NamedMethodId[]
+export const DEFAULT_FUSE_METHOD_IDS = [
+  'best',
+  'uniform',
+  'greedy',
+  'gou',
+  'gog'
+] as const satisfies readonly NamedMethodId[]
 
 /** Each named fusion method with a label and a one-line explanation (as in the forms). */
 export const FUSION_METHOD_INFO: readonly { id: NamedMethodId; label: string; description: string }[] = [
@@ -73,24 +89,50 @@ export const FUSION_METHOD_INFO: readonly { id: NamedMethodId; label: string; de
   { id: 'gog', label: 'GoG', description: "greedy soup over the groups' greedy soups" },
   { id: 'uou', label: 'UoU', description: "uniform soup of the groups' uniform soups" },
   { id: 'uog', label: 'UoG', description: "uniform soup of the groups' greedy soups" },
-  { id: 'ensemble', label: 'Ensemble', description: "average of the members' predicted probabilities (baseline, not one model)" },
   {
-    id: 'modelstock', label: 'Model Stock',
-    description: "per layer, between the members' mean and their starting point by the angle of their updates (Jang et al., 2024)"
+    id: 'ensemble',
+    label: 'Ensemble',
+    description: "average of the members' predicted probabilities (baseline, not one model)"
   },
-  { id: 'ties', label: 'TIES', description: 'task vectors trimmed to their top 20%, sign election, disjoint mean (Yadav et al., 2023)' },
-  { id: 'dare', label: 'DARE', description: 'task-vector entries dropped at random (p = 0.9), rescaled, averaged (Yu et al., 2024)' },
-  { id: 'taskarith', label: 'Task arithmetic', description: 'starting point + λ × the sum of task vectors, λ chosen on validation (Ilharco et al., 2023)' }
+  {
+    id: 'modelstock',
+    label: 'Model Stock',
+    description:
+      "per layer, between the members' mean and their starting point by the angle of their updates (Jang et al., 2024)"
+  },
+  {
+    id: 'ties',
+    label: 'TIES',
+    description: 'task vectors trimmed to their top 20%, sign election, disjoint mean (Yadav et al., 2023)'
+  },
+  {
+    id: 'dare',
+    label: 'DARE',
+    description: 'task-vector entries dropped at random (p = 0.9), rescaled, averaged (Yu et al., 2024)'
+  },
+  {
+    id: 'taskarith',
+    label: 'Task arithmetic',
+    description: 'starting point + λ × the sum of task vectors, λ chosen on validation (Ilharco et al., 2023)'
+  }
 ]
 
 /** Each id of `ids` with its label from `labels` (keyed by id: the compiler checks that every id has one). */
-function labelled<Id extends string>(ids: readonly Id[], labels: Record<Id, string>): readonly { id: Id; label: string }[] {
+function labelled<Id extends string>(
+  ids: readonly Id[],
+  labels: Record<Id, string>
+): readonly { id: Id; label: string }[] {
   return ids.map((id) => ({ id, label: labels[id] }))
 }
 
 /** Each hierarchy level with its label. */
 export const HIER_LEVEL_INFO = labelled(HIER_LEVEL_IDS, {
-  uniform: 'uniform', greedy: 'greedy', modelstock: 'Model Stock', ties: 'TIES', dare: 'DARE', taskarith: 'task arithmetic'
+  uniform: 'uniform',
+  greedy: 'greedy',
+  modelstock: 'Model Stock',
+  ties: 'TIES',
+  dare: 'DARE',
+  taskarith: 'task arithmetic'
 })
 
 /** Augmentation presets (METHOD.md), from none to heavy. */
@@ -109,15 +151,30 @@ export const AUGMENT_PRESET_INFO = labelled(AUGMENT_PRESET_IDS, {
 })
 
 /** Architecture ids (the engine's models registry keys), in the order the forms offer them. */
-export const ARCHITECTURE_IDS = ['smallcnn', 'resnet18', 'resnet50', 'mobilenetv2', 'densenet121', 'deit_s16', 'vit_b16', 'vit'] as const
+export const ARCHITECTURE_IDS = [
+  'smallcnn',
+  'resnet18',
+  'resnet50',
+  'mobilenetv2',
+  'densenet121',
+  'deit_s16',
+  'vit_b16',
+  'vit'
+] as const
 export type ArchitectureId = (typeof ARCHITECTURE_IDS)[number]
 /** The Vision Transformers among them (DeiT-S, ViT-B/16, and `vit` of any dimensions). */
 export const VIT_ARCHITECTURE_IDS = ['deit_s16', 'vit_b16', 'vit'] as const satisfies readonly ArchitectureId[]
 
 /** Each architecture with its label. */
 export const ARCHITECTURE_INFO = labelled(ARCHITECTURE_IDS, {
-  smallcnn: 'Small CNN (28 px, CPU friendly)', resnet18: 'ResNet-18', resnet50: 'ResNet-50', mobilenetv2: 'MobileNetV2',
-  densenet121: 'DenseNet-121', deit_s16: 'DeiT-S (ViT-S/16)', vit_b16: 'ViT-B/16', vit: 'ViT-Ti/16 (DeiT-Ti)'
+  smallcnn: 'Small CNN (28 px, CPU friendly)',
+  resnet18: 'ResNet-18',
+  resnet50: 'ResNet-50',
+  mobilenetv2: 'MobileNetV2',
+  densenet121: 'DenseNet-121',
+  deit_s16: 'DeiT-S (ViT-S/16)',
+  vit_b16: 'ViT-B/16',
+  vit: 'ViT-Ti/16 (DeiT-Ti)'
 })
 
 /** Fission plan kinds. */

@@ -41,15 +41,21 @@ const pageProblems: string[] = []
 /** Starts `fissionfusion serve --json` and resolves with the URL it prints. */
 function serve(dir: string): Promise<string> {
   return new Promise((resolveUrl, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/fissionfusion.mjs'), '--workspace', dir, 'serve', '--json'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin/fissionfusion.mjs'), '--workspace', dir, 'serve', '--json'],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe']
+      }
+    )
     server = child
     let stderr = ''
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
     child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)))
-    createInterface({ input: child.stdout! }).once('line', (line) => resolveUrl((JSON.parse(line) as { url: string }).url))
+    createInterface({ input: child.stdout! }).once('line', (line) =>
+      resolveUrl((JSON.parse(line) as { url: string }).url)
+    )
   })
 }
 
@@ -93,7 +99,10 @@ describe('the workstation in a browser', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`)
     // The renderer the bridge serves is the electron-vite build output.
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: ROOT, stdio: 'pipe' })
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
+      cwd: ROOT,
+      stdio: 'pipe'
+    })
     mkdirSync(ARTIFACTS, { recursive: true })
     workspace = mkdtempSync(join(tmpdir(), 'ff-e2e-ws-'))
     userData = mkdtempSync(join(tmpdir(), 'ff-e2e-chromium-'))
@@ -103,7 +112,15 @@ describe('the workstation in a browser', () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1360, height: 860 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run'
+      ]
     })
     page = browser.pages()[0] ?? (await browser.newPage())
     page.on('console', (m) => {
@@ -129,14 +146,28 @@ describe('the workstation in a browser', () => {
     const badge = page.locator('[data-test="backend"]')
     // The first call chooses the backend (loads tfjs and its wasm binary): allow it time.
     await expect.poll(() => badge.innerText(), { timeout: 60_000, interval: 250 }).not.toMatch(/Checking/)
-    expect(await badge.innerText()).toMatch(/^(CPU|GPU) · (native kernels|JS kernels|pure JavaScript|TensorFlow)\b.*\d+ threads?( per worker)?$/)
+    expect(await badge.innerText()).toMatch(
+      /^(CPU|GPU) · (native kernels|JS kernels|pure JavaScript|TensorFlow)\b.*\d+ threads?( per worker)?$/
+    )
     expect(await page.locator('.workspace').innerText()).toContain(workspace)
     // what computes, as `doctor --json` reports it on this machine (the same environment as the server)
     const doctor = JSON.parse(
-      execFileSync(process.execPath, [join(ROOT, 'bin/fissionfusion.mjs'), '--workspace', workspace, 'doctor', '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      execFileSync(
+        process.execPath,
+        [join(ROOT, 'bin/fissionfusion.mjs'), '--workspace', workspace, 'doctor', '--json'],
+        { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }
+      )
     ) as { backend: { backend: string; compute: string; native?: { loaded: boolean } } }
     expect(await badge.getAttribute('title')).toContain(doctor.backend.compute)
-    expect(await badge.innerText()).toContain(doctor.backend.native?.loaded ? 'native kernels' : doctor.backend.backend === 'cpu' ? 'pure JavaScript' : doctor.backend.backend === 'wasm' ? 'JS kernels' : 'TensorFlow')
+    expect(await badge.innerText()).toContain(
+      doctor.backend.native?.loaded
+        ? 'native kernels'
+        : doctor.backend.backend === 'cpu'
+          ? 'pure JavaScript'
+          : doctor.backend.backend === 'wasm'
+            ? 'JS kernels'
+            : 'TensorFlow'
+    )
     const slower = doctor.backend.backend === 'cpu' || doctor.backend.native?.loaded === false
     expect(await page.locator('[data-test="compute-warning"]').count()).toBe(slower ? 1 : 0)
   })
@@ -157,25 +188,41 @@ describe('the workstation in a browser', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'view-datasets-import.png'), fullPage: true })
   })
 
-  it('detects a CSV manifest\'s columns and classes in the import wizard, each correctable', async () => {
+  it("detects a CSV manifest's columns and classes in the import wizard, each correctable", async () => {
     const dir = join(workspace + '-data', 'csv-source')
     mkdirSync(join(dir, 'img'), { recursive: true })
-    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer()
-    const rows = [['a', 'benign', 'train'], ['b', 'malignant', 'train'], ['c', 'benign', 'test'], ['d', 'malignant', 'val']]
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer()
+    const rows = [
+      ['a', 'benign', 'train'],
+      ['b', 'malignant', 'train'],
+      ['c', 'benign', 'test'],
+      ['d', 'malignant', 'val']
+    ]
     for (const [f] of rows) writeFileSync(join(dir, 'img', `${f}.png`), png)
-    writeFileSync(join(dir, 'manifest.csv'), ['image_id,diagnosis,split,age', ...rows.map(([f, dx, sp]) => `img/${f}.png,${dx},${sp},50`)].join('\n') + '\n')
+    writeFileSync(
+      join(dir, 'manifest.csv'),
+      ['image_id,diagnosis,split,age', ...rows.map(([f, dx, sp]) => `img/${f}.png,${dx},${sp},50`)].join('\n') + '\n'
+    )
     await openView('datasets', 'Datasets')
     if (!(await page.locator('[data-test="import-wizard"]').isVisible())) await page.click('[data-test="import-open"]')
     await page.fill('#imp-path', dir)
-    await page.locator('[data-test="detected-format"]', { hasText: 'CSV manifest + images' }).waitFor({ timeout: 30_000 })
+    await page
+      .locator('[data-test="detected-format"]', { hasText: 'CSV manifest + images' })
+      .waitFor({ timeout: 30_000 })
     expect(await page.locator('#imp-col-path').inputValue()).toBe('image_id')
     expect(await page.locator('#imp-col-label').inputValue()).toBe('diagnosis')
     expect(await page.locator('#imp-col-split').inputValue()).toBe('split')
-    expect(await page.locator('[data-test="detected-classes"]').innerText()).toMatch(/Classes \(2\):\s*benign · 2\s*malignant · 2/)
+    expect(await page.locator('[data-test="detected-classes"]').innerText()).toMatch(
+      /Classes \(2\):\s*benign · 2\s*malignant · 2/
+    )
     expect(await page.locator('[data-test="detected"]').innerText()).toContain('its own (2 train · 1 test · 1 val)')
     // a wrong correction is shown at once: no row has a split named in column age
     await page.selectOption('#imp-col-split', 'age')
-    await expect.poll(() => page.locator('[data-test="detected"]').innerText(), { timeout: 30_000 }).toContain('4 input(s) will not be imported')
+    await expect
+      .poll(() => page.locator('[data-test="detected"]').innerText(), { timeout: 30_000 })
+      .toContain('4 input(s) will not be imported')
     await expectClean()
     await page.screenshot({ path: join(ARTIFACTS, 'view-datasets-detected-columns.png'), fullPage: true })
   })
@@ -185,8 +232,12 @@ describe('the workstation in a browser', () => {
     await openView('datasets', 'Datasets')
     if (!(await page.locator('[data-test="import-wizard"]').isVisible())) await page.click('[data-test="import-open"]')
     await page.fill('#imp-path', npz)
-    await page.locator('[data-test="detected-format"]', { hasText: 'MedMNIST archive (.npz)' }).waitFor({ timeout: 30_000 })
-    expect(await page.locator('[data-test="detected"]').innerText()).toMatch(/its own \(160 train · 40 val · 60 test\)[\s\S]*28 × 28 px[\s\S]*1 \(gray\)/)
+    await page
+      .locator('[data-test="detected-format"]', { hasText: 'MedMNIST archive (.npz)' })
+      .waitFor({ timeout: 30_000 })
+    expect(await page.locator('[data-test="detected"]').innerText()).toMatch(
+      /its own \(160 train · 40 val · 60 test\)[\s\S]*28 × 28 px[\s\S]*1 \(gray\)/
+    )
     expect(await page.locator('[data-test="detected-columns"]').count()).toBe(0)
     await page.fill('#imp-name', 'pneumonia subset')
     await page.click('[data-test="import-start"]')
@@ -215,9 +266,13 @@ describe('the workstation in a browser', () => {
     // 2 groups × (1 base model + 1 snapshot at epoch 2 of the cycle phase); 2 × (1 + 2) epochs.
     const estimate = page.locator('[data-test="estimate"]')
     await expect.poll(() => estimate.innerText(), { timeout: 30_000 }).toMatch(/4\s*models \(2 groups\)/)
-    await expect.poll(() => estimate.innerText(), { timeout: 30_000 }).toMatch(/6\s*training epochs \(4 trainings of 160 images\)/)
+    await expect
+      .poll(() => estimate.innerText(), { timeout: 30_000 })
+      .toMatch(/6\s*training epochs \(4 trainings of 160 images\)/)
     expect(await page.locator('[data-test="estimate-time"]').innerText()).toBe('not measured yet')
-    expect(await page.locator('[data-test="estimate-basis"]').innerText()).toMatch(/^Speed: not measured yet: no finished smallcnn model at 28 × 28 px on (tensorflow|wasm|cpu)/)
+    expect(await page.locator('[data-test="estimate-basis"]').innerText()).toMatch(
+      /^Speed: not measured yet: no finished smallcnn model at 28 × 28 px on (tensorflow|wasm|cpu)/
+    )
     await page.screenshot({ path: join(ARTIFACTS, 'flow-2-new-run.png'), fullPage: true })
     await page.click('[data-test="run-start"]')
     await page.locator('header h1', { hasText: 'Training' }).waitFor()
@@ -234,8 +289,12 @@ describe('the workstation in a browser', () => {
     await openView('new-run', 'New run')
     await page.selectOption('#run-arch', 'smallcnn')
     await page.fill('#run-epochs', '1')
-    await expect.poll(() => page.locator('[data-test="estimate-time"]').innerText(), { timeout: 30_000 }).toMatch(/^≈ \d+( min \d+)? s$|^≈ \d+ h \d+ min$/)
-    expect(await page.locator('[data-test="estimate-basis"]').innerText()).toMatch(/^Speed: median speed of 4 finished smallcnn models at 28 × 28 px on (tensorflow|wasm|cpu) in this workspace\.$/)
+    await expect
+      .poll(() => page.locator('[data-test="estimate-time"]').innerText(), { timeout: 30_000 })
+      .toMatch(/^≈ \d+( min \d+)? s$|^≈ \d+ h \d+ min$/)
+    expect(await page.locator('[data-test="estimate-basis"]').innerText()).toMatch(
+      /^Speed: median speed of 4 finished smallcnn models at 28 × 28 px on (tensorflow|wasm|cpu) in this workspace\.$/
+    )
     await expectClean()
     await page.screenshot({ path: join(ARTIFACTS, 'flow-4b-new-run-measured.png'), fullPage: true })
   }, 900_000)
@@ -247,21 +306,33 @@ describe('the workstation in a browser', () => {
     await page.locator('[data-test="methods-table"] tbody tr').first().waitFor({ timeout: 600_000 })
     await page.locator('[aria-label="Soup hierarchy tree"] canvas').waitFor()
     const table = await page.locator('[data-test="methods-table"]').innerText()
-    for (const label of ['Best individual', 'Uniform soup', 'Greedy soup', 'GoU', 'GoG', 'Ensemble']) expect(table).toContain(label)
+    for (const label of ['Best individual', 'Uniform soup', 'Greedy soup', 'GoU', 'GoG', 'Ensemble'])
+      expect(table).toContain(label)
     expect(table).toMatch(/\d\.\d{3}\s+\[\d\.\d{3}, \d\.\d{3}\]/)
     const sentence = page.locator('[data-test="comparison"]')
-    await expect.poll(() => sentence.innerText(), { timeout: 60_000 }).toMatch(/^GoG scores .* Best individual on test accuracy \(95% CI of the difference -?\d\.\d{3} to -?\d\.\d{3}, p = \d\.\d{3}\)/)
+    await expect
+      .poll(() => sentence.innerText(), { timeout: 60_000 })
+      .toMatch(
+        /^GoG scores .* Best individual on test accuracy \(95% CI of the difference -?\d\.\d{3} to -?\d\.\d{3}, p = \d\.\d{3}\)/
+      )
     // any two methods, on another metric
     await page.selectOption('#fu-cmp-a', 'uniform')
     await page.selectOption('#fu-cmp-b', 'ensemble')
     await page.selectOption('#fu-cmp-metric', 'auc')
-    await expect.poll(() => sentence.innerText(), { timeout: 60_000 }).toMatch(/^Uniform soup scores .* Ensemble on test AUROC \(95% CI of the difference -?\d\.\d{3} to -?\d\.\d{3}, p = \d\.\d{3}\)/)
-    expect(await page.locator('[data-test="comparison-numbers"]').innerText()).toMatch(/-?\d\.\d{3}\s*difference \(Uniform soup − Ensemble\)\s*\[-?\d\.\d{3}, -?\d\.\d{3}\]\s*95% CI\s*\d\.\d{3}\s*p-value/)
+    await expect
+      .poll(() => sentence.innerText(), { timeout: 60_000 })
+      .toMatch(
+        /^Uniform soup scores .* Ensemble on test AUROC \(95% CI of the difference -?\d\.\d{3} to -?\d\.\d{3}, p = \d\.\d{3}\)/
+      )
+    expect(await page.locator('[data-test="comparison-numbers"]').innerText()).toMatch(
+      /-?\d\.\d{3}\s*difference \(Uniform soup − Ensemble\)\s*\[-?\d\.\d{3}, -?\d\.\d{3}\]\s*95% CI\s*\d\.\d{3}\s*p-value/
+    )
     // ROC curves (two classes + chance) and the confusion matrix of the GoG soup, then of a member
     const roc = page.locator('[aria-label="ROC curves"]')
     await roc.locator('canvas').waitFor({ timeout: 60_000 })
     expect(await roc.getAttribute('data-series')).toBe('3')
-    const cells = async (): Promise<number[]> => (await page.locator('[data-test="confusion"] tbody td').allInnerTexts()).map(Number)
+    const cells = async (): Promise<number[]> =>
+      (await page.locator('[data-test="confusion"] tbody td').allInnerTexts()).map(Number)
     expect((await cells()).length).toBe(4)
     expect((await cells()).reduce((a, v) => a + v, 0)).toBe(SUBSET.test)
     expect(await page.locator('[data-test="confusion"] thead').innerText()).toMatch(/predicted[\s\S]*\w/)
@@ -281,7 +352,9 @@ describe('the workstation in a browser', () => {
   it('exports the merged model with its card', async () => {
     await openView('export', 'Export')
     await page.locator('#ex-model option', { hasText: 'GoG' }).waitFor({ state: 'attached' })
-    await page.selectOption('#ex-model', { label: (await page.locator('#ex-model option', { hasText: 'GoG' }).first().innerText()).trim() })
+    await page.selectOption('#ex-model', {
+      label: (await page.locator('#ex-model option', { hasText: 'GoG' }).first().innerText()).trim()
+    })
     await page.click('[data-test="export-save"]')
     await page.locator('[data-test="exports-table"] tbody tr').first().waitFor({ timeout: 300_000 })
     expect(await page.locator('[data-test="exports-table"]').innerText()).toMatch(/exports\//)

@@ -34,12 +34,18 @@ const pageProblems: string[] = []
 
 function serve(dir: string): Promise<string> {
   return new Promise((resolveUrl, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/fissionfusion.mjs'), '--workspace', dir, 'serve', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin/fissionfusion.mjs'), '--workspace', dir, 'serve', '--json'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }
+    )
     server = child
     let stderr = ''
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
     child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)))
-    createInterface({ input: child.stdout! }).once('line', (line) => resolveUrl((JSON.parse(line) as { url: string }).url))
+    createInterface({ input: child.stdout! }).once('line', (line) =>
+      resolveUrl((JSON.parse(line) as { url: string }).url)
+    )
   })
 }
 
@@ -47,8 +53,10 @@ function serve(dir: string): Promise<string> {
 function rendererFresh(): boolean {
   const built = join(ROOT, 'out/renderer/index.html')
   if (!existsSync(built)) return false
-  const newest = (dir: string): number => readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile()).reduce((m, e) => Math.max(m, statSync(join(e.parentPath, e.name)).mtimeMs), 0)
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile())
+      .reduce((m, e) => Math.max(m, statSync(join(e.parentPath, e.name)).mtimeMs), 0)
   return statSync(built).mtimeMs > Math.max(newest(join(ROOT, 'src/renderer')), newest(join(ROOT, 'src/shared')))
 }
 
@@ -72,10 +80,33 @@ async function tinyRun(): Promise<void> {
   try {
     const classes = ['q0', 'q1', 'q2', 'q3']
     const counts = { train: 64, val: 64, test: 64 }
-    store.datasets.create({ id: 'ds_quad', name: 'quadrants', format: 'synthetic', task: 'single', status: 'ready', classes, counts, dir: 'datasets/ds_quad' })
+    store.datasets.create({
+      id: 'ds_quad',
+      name: 'quadrants',
+      format: 'synthetic',
+      task: 'single',
+      status: 'ready',
+      classes,
+      counts,
+      dir: 'datasets/ds_quad'
+    })
     writeDataset(workspace.datasetDir('ds_quad'), classes, counts, 5)
-    store.runs.create({ id: 'run_quad', name: 'tiny FGG', datasetId: 'ds_quad', kind: 'fgg', config: { metric: 'acc', lpEpochs: 0 } })
-    const meta = { arch: 'smallcnn', archOptions: {}, inputShape: [8, 8, 3] as [number, number, number], classes, task: 'single' as const, output: 'logits' as const, normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } }
+    store.runs.create({
+      id: 'run_quad',
+      name: 'tiny FGG',
+      datasetId: 'ds_quad',
+      kind: 'fgg',
+      config: { metric: 'acc', lpEpochs: 0 }
+    })
+    const meta = {
+      arch: 'smallcnn',
+      archOptions: {},
+      inputShape: [8, 8, 3] as [number, number, number],
+      classes,
+      task: 'single' as const,
+      output: 'logits' as const,
+      normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }
+    }
     const model = getArch('smallcnn').build({ inputShape: [8, 8, 3], numClasses: classes.length, seed: 10 })
     const start = weightsOf(model)
     model.dispose()
@@ -85,14 +116,30 @@ async function tinyRun(): Promise<void> {
       const dir = start.map((w) => Float32Array.from(w.data, () => rng.normal()))
       let parent: string | null = null
       for (const e of [0, 1, 2]) {
-        const w = start.map((x, t) => ({ ...x, data: x.kind === 'trainable' ? x.data.map((v, j) => v + 0.1 * dir[t][j] + 0.04 * rng.normal()) : x.data }))
+        const w = start.map((x, t) => ({
+          ...x,
+          data: x.kind === 'trainable' ? x.data.map((v, j) => v + 0.1 * dir[t][j] + 0.04 * rng.normal()) : x.data
+        }))
         const id = `mem_lr${g}_e${e}`
-        store.runs.createMember({ id, runId: 'run_quad', name: `fgg-lr${lr}-e${e}`, parentId: parent, groupKey: String(lr), hyperparams: { lr, seed: 0, epoch: e } })
+        store.runs.createMember({
+          id,
+          runId: 'run_quad',
+          name: `fgg-lr${lr}-e${e}`,
+          parentId: parent,
+          groupKey: String(lr),
+          hyperparams: { lr, seed: 0, epoch: e }
+        })
         const staging = join(ws, 'staging', id)
         await writeCheckpoint(staging, { meta, weights: w })
         const d = workspace.memberDir('run_quad', id)
         cpSync(staging, d, { recursive: true })
-        store.runs.updateMember(id, { checkpointPath: workspace.toRelative(d), status: 'done', epochs: 2, wallSeconds: 1, valScore: 0.5 })
+        store.runs.updateMember(id, {
+          checkpointPath: workspace.toRelative(d),
+          status: 'done',
+          epochs: 2,
+          wallSeconds: 1,
+          valScore: 0.5
+        })
         parent = id
       }
     }
@@ -100,7 +147,20 @@ async function tinyRun(): Promise<void> {
   } finally {
     store.close()
   }
-  await cliJson(ws, 'wasm', ['fuse', '--run', 'run_quad', '--methods', 'best,uniform,modelstock,ties,hier:greedy/modelstock', '--resamples', '200'], { FF_THREADS: '1' })
+  await cliJson(
+    ws,
+    'wasm',
+    [
+      'fuse',
+      '--run',
+      'run_quad',
+      '--methods',
+      'best,uniform,modelstock,ties,hier:greedy/modelstock',
+      '--resamples',
+      '200'
+    ],
+    { FF_THREADS: '1' }
+  )
 }
 
 describe('the fusion pictures in a browser', () => {
@@ -108,18 +168,36 @@ describe('the fusion pictures in a browser', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`)
     // the renderer the bridge serves: built unless out/ is newer than every renderer / contract source
     // (`npm test` builds first; app.test.ts rebuilds too, so two builds are not raced needlessly)
-    if (!rendererFresh()) execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: ROOT, stdio: 'pipe' })
+    if (!rendererFresh())
+      execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
+        cwd: ROOT,
+        stdio: 'pipe'
+      })
     mkdirSync(ARTIFACTS, { recursive: true })
     await tinyRun()
     const url = await serve(ws)
     browser = await chromium.launchPersistentContext(userData, {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1360, height: 860 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1360, height: 860 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run'
+      ]
     })
     page = browser.pages()[0] ?? (await browser.newPage())
-    page.on('console', (m) => { if (m.type() === 'error') pageProblems.push(`console: ${m.text()}`) })
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageProblems.push(`console: ${m.text()}`)
+    })
     page.on('pageerror', (e) => pageProblems.push(`page error: ${e.message}`))
-    page.on('response', (r) => { if (r.status() >= 400) pageProblems.push(`HTTP ${r.status()} for ${new URL(r.url()).pathname}`) })
+    page.on('response', (r) => {
+      if (r.status() >= 400) pageProblems.push(`HTTP ${r.status()} for ${new URL(r.url()).pathname}`)
+    })
     await page.goto(url)
     await page.locator('.workspace').waitFor()
   }, 600_000)
@@ -140,19 +218,25 @@ describe('the fusion pictures in a browser', () => {
     const chart = page.locator('[aria-label="Linear mode connectivity"]')
     await chart.locator('canvas').waitFor({ timeout: 300_000 })
     expect(await chart.getAttribute('data-series')).toBe('3')
-    expect(await page.locator('[data-test="lmc-summary"]').innerText()).toMatch(/fgg-lr0\.001-e0 \(λ = 0\) → fgg-lr0\.0001-e2 \(λ = 1\)[\s\S]*Loss barrier: \d+\.\d{4} at λ = \d\.\d{2}/)
+    expect(await page.locator('[data-test="lmc-summary"]').innerText()).toMatch(
+      /fgg-lr0\.001-e0 \(λ = 0\) → fgg-lr0\.0001-e2 \(λ = 1\)[\s\S]*Loss barrier: \d+\.\d{4} at λ = \d\.\d{2}/
+    )
     await expectClean()
     await chart.scrollIntoViewIfNeeded()
     await page.screenshot({ path: join(ARTIFACTS, 'fusion-lmc.png'), fullPage: true })
     await chart.screenshot({ path: join(ARTIFACTS, 'fusion-lmc-chart.png') })
   }, 600_000)
 
-  it('shows each level\'s method in the soup tree and draws the loss plane with the models and soups', async () => {
+  it("shows each level's method in the soup tree and draws the loss plane with the models and soups", async () => {
     await openView('fusion', 'Fusion')
     await page.locator('[aria-label="Soup hierarchy tree"] canvas').waitFor({ timeout: 60_000 })
-    expect(await page.locator('[data-test="methods-table"]').innerText()).toMatch(/Model Stock[\s\S]*TIES[\s\S]*greedy of Model Stock/)
+    expect(await page.locator('[data-test="methods-table"]').innerText()).toMatch(
+      /Model Stock[\s\S]*TIES[\s\S]*greedy of Model Stock/
+    )
     await page.selectOption('[aria-label="Method whose tree is shown"]', 'hier:greedy/modelstock')
-    await page.locator('[aria-label="Soup hierarchy tree"]').screenshot({ path: join(ARTIFACTS, 'fusion-tree-hier.png') })
+    await page
+      .locator('[aria-label="Soup hierarchy tree"]')
+      .screenshot({ path: join(ARTIFACTS, 'fusion-tree-hier.png') })
     await page.selectOption('#plane-a', 'mem_lr0_e0')
     await page.selectOption('#plane-b', 'mem_lr0_e2')
     await page.selectOption('#plane-c', 'mem_lr1_e1')

@@ -5,7 +5,16 @@
  * (`electronDist`): the app's files, asar and resources are laid out exactly as in a real
  * package, only the Electron executable is a placeholder.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  copyFileSync
+} from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,17 +48,21 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 describe('electron-builder configuration', () => {
   it('unpacks native binaries and wasm from the asar, ships the kernels and the Electron build of SQLite as resources', () => {
     expect(config.asarUnpack).toEqual(expect.arrayContaining(['**/*.node', '**/*.wasm']))
-    expect(config.extraResources).toEqual(expect.arrayContaining([
-      { from: 'native/build/Release/ff_native.node', to: 'native/ff_native.node' },
-      { from: 'native/electron/better_sqlite3.node', to: 'native/better_sqlite3.node' }
-    ]))
+    expect(config.extraResources).toEqual(
+      expect.arrayContaining([
+        { from: 'native/build/Release/ff_native.node', to: 'native/ff_native.node' },
+        { from: 'native/electron/better_sqlite3.node', to: 'native/better_sqlite3.node' }
+      ])
+    )
     // better-sqlite3 is built for Electron by scripts/build-electron-natives.mjs, not rebuilt in node_modules (the CLI keeps its Node build)
     expect(config.npmRebuild).toBe(false)
   })
 
   it('packs the built app only: no tests, fixtures, sources or the repository native/ folder', () => {
     expect(config.files).toContain('out/**/*')
-    expect(config.files).toEqual(expect.arrayContaining(['!**/{test,tests,__tests__,fixtures,example,examples}/**', '!src/**', '!native/**']))
+    expect(config.files).toEqual(
+      expect.arrayContaining(['!**/{test,tests,__tests__,fixtures,example,examples}/**', '!src/**', '!native/**'])
+    )
   })
 
   it('builds AppImage and .deb (needing OpenBLAS and libgomp), per-machine NSIS and dmg', () => {
@@ -58,7 +71,8 @@ describe('electron-builder configuration', () => {
     expect(config.win.target.map((t) => t.target)).toEqual(['nsis'])
     expect(config.nsis.perMachine).toBe(true)
     expect(config.mac.target).toEqual(['dmg'])
-    for (const icon of ['icon.png', 'icon.ico', 'icon.icns']) expect(existsSync(join(ROOT, 'resources', 'icons', icon)), icon).toBe(true)
+    for (const icon of ['icon.png', 'icon.ico', 'icon.icns'])
+      expect(existsSync(join(ROOT, 'resources', 'icons', icon)), icon).toBe(true)
   })
 })
 
@@ -80,7 +94,9 @@ describe('native binaries of each runtime', () => {
     expect(electronBinary('better_sqlite3.node', { repoNative, electron: true })).toBeUndefined()
     mkdirSync(join(repoNative, 'electron'))
     writeFileSync(join(repoNative, 'electron', 'better_sqlite3.node'), '')
-    expect(electronBinary('better_sqlite3.node', { repoNative, electron: true })).toBe(join(repoNative, 'electron', 'better_sqlite3.node'))
+    expect(electronBinary('better_sqlite3.node', { repoNative, electron: true })).toBe(
+      join(repoNative, 'electron', 'better_sqlite3.node')
+    )
     expect(electronBinary('better_sqlite3.node', { repoNative, electron: false })).toBeUndefined()
   })
 
@@ -102,22 +118,60 @@ describe('native binaries of each runtime', () => {
     // A config file (an object would be merged into electron-builder.json, doubling its lists).
     const { $schema: _schema, ...base } = config as BuilderConfig & { $schema?: string }
     const file = join(work, 'electron-builder.json')
-    writeFileSync(file, JSON.stringify({
-      ...base,
-      electronDist: electron,
-      electronVersion: '45.5.0',
-      directories: { output: out, buildResources: 'resources' },
-      extraResources: config.extraResources.map((r) => (r.to === 'native/better_sqlite3.node' ? { from: sqlite, to: r.to } : r))
-    }))
-    await builder.build({ projectDir: ROOT, targets: builder.Platform.LINUX.createTarget('dir', builder.Arch.x64), publish: 'never', config: file })
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...base,
+        electronDist: electron,
+        electronVersion: '45.5.0',
+        directories: { output: out, buildResources: 'resources' },
+        extraResources: config.extraResources.map((r) =>
+          r.to === 'native/better_sqlite3.node' ? { from: sqlite, to: r.to } : r
+        )
+      })
+    )
+    await builder.build({
+      projectDir: ROOT,
+      targets: builder.Platform.LINUX.createTarget('dir', builder.Arch.x64),
+      publish: 'never',
+      config: file
+    })
     const resources = join(out, 'linux-unpacked', 'resources')
     const asar = (await import('@electron/asar')) as unknown as { listPackage(p: string): string[] }
     const files = asar.listPackage(join(resources, 'app.asar'))
     expect(files).toContain('/out/main/index.js')
     expect(files).toContain('/out/main/engine.js')
-    expect(files.filter((f) => /\/(test|tests|__tests__|fixtures)\//.test(f) || f.startsWith('/src/') || f.startsWith('/native/'))).toEqual([])
-    expect(existsSync(join(resources, 'app.asar.unpacked', 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))).toBe(true)
-    expect(existsSync(join(resources, 'app.asar.unpacked', 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist', 'tfjs-backend-wasm-simd.wasm'))).toBe(true)
+    expect(
+      files.filter(
+        (f) => /\/(test|tests|__tests__|fixtures)\//.test(f) || f.startsWith('/src/') || f.startsWith('/native/')
+      )
+    ).toEqual([])
+    expect(
+      existsSync(
+        join(
+          resources,
+          'app.asar.unpacked',
+          'node_modules',
+          'better-sqlite3',
+          'build',
+          'Release',
+          'better_sqlite3.node'
+        )
+      )
+    ).toBe(true)
+    expect(
+      existsSync(
+        join(
+          resources,
+          'app.asar.unpacked',
+          'node_modules',
+          '@tensorflow',
+          'tfjs-backend-wasm',
+          'dist',
+          'tfjs-backend-wasm-simd.wasm'
+        )
+      )
+    ).toBe(true)
     expect(nativeAddonFile(join(ROOT, 'native'), resources)).toBe(join(resources, 'native', 'ff_native.node'))
     expect(sqliteOptions(resources)).toEqual({ nativeBinding: join(resources, 'native', 'better_sqlite3.node') })
   })

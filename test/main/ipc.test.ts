@@ -60,7 +60,10 @@ describe('the contract over IPC', () => {
     const info = (await invoke(from, 'workspaceInfo', {})) as { ok: boolean; data: { dir: string } }
     expect(info.ok).toBe(true)
     expect(info.data.dir).toBe(dir)
-    const bad = (await invoke(from, 'getJob', { id: '../etc' })) as { ok: boolean; error: { code: string; issues: { path: string }[] } }
+    const bad = (await invoke(from, 'getJob', { id: '../etc' })) as {
+      ok: boolean
+      error: { code: string; issues: { path: string }[] }
+    }
     expect(bad.ok).toBe(false)
     expect(bad.error.code).toBe('invalid_request')
     expect(bad.error.issues[0].path).toBe('id')
@@ -71,7 +74,9 @@ describe('the contract over IPC', () => {
     const w = fakeWindow()
     bindIpc(app.dispatch, w.win)
     const invoke = electron.handlers.get(IPC_CHANNELS.invoke) as Handler
-    const reply = (await invoke({ sender: w.webContents, senderFrame: {} }, 'workspaceInfo', {})) as { error: { code: string } }
+    const reply = (await invoke({ sender: w.webContents, senderFrame: {} }, 'workspaceInfo', {})) as {
+      error: { code: string }
+    }
     expect(reply.error.code).toBe('unauthorized')
     const other = (await invoke({ sender: {}, senderFrame: {} }, 'workspaceInfo', {})) as { error: { code: string } }
     expect(other.error.code).toBe('unauthorized')
@@ -83,8 +88,13 @@ describe('the contract over IPC', () => {
     const invoke = electron.handlers.get(IPC_CHANNELS.invoke) as Handler
     const from = { sender: w.webContents, senderFrame: w.webContents.mainFrame }
     await invoke(from, 'subscribeJobs', {})
-    const started = (await invoke(from, 'startJob', { kind: 'selftest', params: { steps: 2, stepMs: 0 } })) as { data: { id: string } }
-    await vi.waitFor(() => expect(w.sent.some((s) => (s[2] as { type: string; jobId: string }).type === 'completed')).toBe(true), { timeout: 60_000, interval: 100 })
+    const started = (await invoke(from, 'startJob', { kind: 'selftest', params: { steps: 2, stepMs: 0 } })) as {
+      data: { id: string }
+    }
+    await vi.waitFor(
+      () => expect(w.sent.some((s) => (s[2] as { type: string; jobId: string }).type === 'completed')).toBe(true),
+      { timeout: 60_000, interval: 100 }
+    )
     expect(w.sent.every((s) => s[0] === IPC_CHANNELS.event && s[1] === 'jobEvent')).toBe(true)
     expect(w.sent.every((s) => (s[2] as { jobId: string }).jobId === started.data.id)).toBe(true)
   })
@@ -95,7 +105,10 @@ describe('the contract over IPC', () => {
     const invoke = electron.handlers.get(IPC_CHANNELS.invoke) as Handler
     const from = { sender: w.webContents, senderFrame: w.webContents.mainFrame }
     electron.showOpenDialog.mockResolvedValueOnce({ canceled: false, filePaths: ['/data/retina'] })
-    expect(await invoke(from, 'choosePath', { purpose: 'folder' })).toEqual({ ok: true, data: { path: '/data/retina' } })
+    expect(await invoke(from, 'choosePath', { purpose: 'folder' })).toEqual({
+      ok: true,
+      data: { path: '/data/retina' }
+    })
     expect(electron.showOpenDialog.mock.calls[0][1].properties).toEqual(['openDirectory'])
     electron.showSaveDialog.mockResolvedValueOnce({ canceled: true, filePath: '' })
     expect(await invoke(from, 'choosePath', { purpose: 'save' })).toEqual({ ok: true, data: { path: null } })
@@ -109,10 +122,18 @@ describe('the contract over IPC', () => {
     const invoke = electron.handlers.get(IPC_CHANNELS.invoke) as Handler
     const from = { sender: w.webContents, senderFrame: w.webContents.mainFrame }
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3])
-    const ds = app.store.datasets.create({ name: 'x', format: 'npz', task: 'single', meta: { thumbnails: { a: ['a0.png', '../../../fissionfusion.db', 'gone.png'] } } })
+    const ds = app.store.datasets.create({
+      name: 'x',
+      format: 'npz',
+      task: 'single',
+      meta: { thumbnails: { a: ['a0.png', '../../../fissionfusion.db', 'gone.png'] } }
+    })
     mkdirSync(join(dir, 'datasets', ds.id, 'thumbs'), { recursive: true })
     writeFileSync(join(dir, 'datasets', ds.id, 'thumbs', 'a0.png'), png)
-    const reply = (await invoke(from, 'datasetThumbnails', { id: ds.id })) as { ok: boolean; data: Record<string, string[]> }
+    const reply = (await invoke(from, 'datasetThumbnails', { id: ds.id })) as {
+      ok: boolean
+      data: Record<string, string[]>
+    }
     expect(reply.data).toEqual({ a: [`data:image/png;base64,${png.toString('base64')}`] })
   })
 

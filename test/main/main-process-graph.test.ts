@@ -48,21 +48,34 @@ describe('no TensorFlow.js in the Electron main process', () => {
     expect([...packages].filter((p) => p.startsWith('@tensorflow/'))).toEqual([])
   })
 
-  it.runIf(HAVE_SHARED_DATA)('answering the window\'s requests (backend, import, inspect, estimate) loads no @tensorflow module in the main process', async () => {
-    const ws = mkdtempSync(join(tmpdir(), 'ff-main-graph-'))
-    dirs.push(ws)
-    const npz = join(SHARED_DATA, 'medmnist', 'retinamnist.npz')
-    const fixture = join(ROOT, 'test', 'fixtures', 'main-process.ts')
-    const once = async (mode: string): Promise<{ outcomes: Record<string, unknown>; tensorflow: string[] }> => {
-      const dir = join(ws, mode)
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture, dir, npz, mode], { cwd: ROOT, maxBuffer: 16 << 20 })
-      return JSON.parse(stdout.trim().split('\n').pop()!)
+  it.runIf(HAVE_SHARED_DATA)(
+    "answering the window's requests (backend, import, inspect, estimate) loads no @tensorflow module in the main process",
+    async () => {
+      const ws = mkdtempSync(join(tmpdir(), 'ff-main-graph-'))
+      dirs.push(ws)
+      const npz = join(SHARED_DATA, 'medmnist', 'retinamnist.npz')
+      const fixture = join(ROOT, 'test', 'fixtures', 'main-process.ts')
+      const once = async (mode: string): Promise<{ outcomes: Record<string, unknown>; tensorflow: string[] }> => {
+        const dir = join(ws, mode)
+        const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture, dir, npz, mode], {
+          cwd: ROOT,
+          maxBuffer: 16 << 20
+        })
+        return JSON.parse(stdout.trim().split('\n').pop()!)
+      }
+      const app = await once('app')
+      expect(app.outcomes).toMatchObject({
+        workspaceInfo: true,
+        backendInfo: true,
+        import: 'completed',
+        inspectDataset: true,
+        estimateRun: true,
+        listJobs: true
+      })
+      expect(app.tensorflow).toEqual([])
+      // The same check sees tfjs when this process does load the engine's compute module.
+      const control = await once('control')
+      expect(control.tensorflow.length).toBeGreaterThan(0)
     }
-    const app = await once('app')
-    expect(app.outcomes).toMatchObject({ workspaceInfo: true, backendInfo: true, import: 'completed', inspectDataset: true, estimateRun: true, listJobs: true })
-    expect(app.tensorflow).toEqual([])
-    // The same check sees tfjs when this process does load the engine's compute module.
-    const control = await once('control')
-    expect(control.tensorflow.length).toBeGreaterThan(0)
-  })
+  )
 })

@@ -18,7 +18,11 @@ describe('start-up self-check', () => {
     const app = openApp({ workspaceDir: dir })
     try {
       const before = readdirSync(dir).sort()
-      const reply = await app.dispatch('selfCheck', {}, createSession(() => undefined))
+      const reply = await app.dispatch(
+        'selfCheck',
+        {},
+        createSession(() => undefined)
+      )
       expect(reply.ok).toBe(true)
       const report = (reply as { data: SelfCheckReport }).data
       const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]))
@@ -42,16 +46,24 @@ describe('start-up self-check', () => {
       const report = await selfCheck(app, () => Promise.reject(new Error('engine process exited with code 127')))
       expect(report.ok).toBe(false)
       const engine = report.checks.find((c) => c.id === 'backend')!
-      expect(engine).toMatchObject({ status: 'fail', detail: 'no engine process could start: engine process exited with code 127' })
+      expect(engine).toMatchObject({
+        status: 'fail',
+        detail: 'no engine process could start: engine process exited with code 127'
+      })
       expect(engine.action).toMatch(/doctor/)
     } finally {
       await app.close()
     }
   })
 
-  it('the window\'s failure page says what failed and what to do, escaped', () => {
+  it("the window's failure page says what failed and what to do, escaped", () => {
     const e = new Error('The module was compiled against a different Node.js version using NODE_MODULE_VERSION 115 <b>')
-    const html = decodeURIComponent(startupFailureUrl('the workspace cannot be opened', e.message, workspaceActions(e)).replace(/^data:text\/html;charset=utf-8,/, ''))
+    const html = decodeURIComponent(
+      startupFailureUrl('the workspace cannot be opened', e.message, workspaceActions(e)).replace(
+        /^data:text\/html;charset=utf-8,/,
+        ''
+      )
+    )
     expect(html).toContain('cannot start: the workspace cannot be opened')
     expect(html).toContain('NODE_MODULE_VERSION 115 &lt;b&gt;')
     expect(html).toContain('npm run build:electron-natives')

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { CONTENT_SECURITY_POLICY, DEV_CONTENT_SECURITY_POLICY, isAllowedNavigation, windowOptions, withCsp } from '../../src/main/window-options'
+import {
+  CONTENT_SECURITY_POLICY,
+  DEV_CONTENT_SECURITY_POLICY,
+  isAllowedNavigation,
+  windowOptions,
+  withCsp
+} from '../../src/main/window-options'
 
 /** Parses a CSP string into directive → sources. */
 function parseCsp(csp: string): Map<string, string[]> {

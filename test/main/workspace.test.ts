@@ -3,7 +3,14 @@ import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Store } from '../../src/main/store'
-import { chooseWorkspaceDir, DB_FILE, defaultWorkspaceDir, legacyWorkspaceDir, Workspace, WorkspaceError } from '../../src/main/workspace'
+import {
+  chooseWorkspaceDir,
+  DB_FILE,
+  defaultWorkspaceDir,
+  legacyWorkspaceDir,
+  Workspace,
+  WorkspaceError
+} from '../../src/main/workspace'
 
 const dirs: string[] = []
 function tmp(): string {
@@ -39,7 +46,9 @@ describe('workspace', () => {
     const dir = tmp()
     writeFileSync(join(dir, 'thesis.docx'), 'x')
     expect(() => Workspace.open(dir)).toThrow(WorkspaceError)
-    expect(() => Workspace.open(dir)).toThrow(/is not a FissionFusion workspace: it is not empty and has no fissionfusion\.db/)
+    expect(() => Workspace.open(dir)).toThrow(
+      /is not a FissionFusion workspace: it is not empty and has no fissionfusion\.db/
+    )
     // Refusing leaves the folder as it was.
     expect(existsSync(join(dir, 'datasets'))).toBe(false)
     expect(() => Workspace.open(join(dir, 'thesis.docx'))).toThrow(/is a file, not a workspace folder/)
@@ -48,7 +57,9 @@ describe('workspace', () => {
   it('stores relative paths and refuses paths that leave the workspace', () => {
     const ws = Workspace.open(tmp())
     expect(ws.toRelative(ws.memberDir('run_1', 'mem_1') + '/w.bin')).toBe('runs/run_1/members/mem_1/w.bin')
-    expect(ws.resolve('runs/run_1/members/mem_1/w.bin')).toBe(join(ws.dir, 'runs', 'run_1', 'members', 'mem_1', 'w.bin'))
+    expect(ws.resolve('runs/run_1/members/mem_1/w.bin')).toBe(
+      join(ws.dir, 'runs', 'run_1', 'members', 'mem_1', 'w.bin')
+    )
     expect(() => ws.resolve('../outside')).toThrow(/outside the workspace/)
     expect(() => ws.resolve('/etc/passwd')).toThrow(/relative/)
     expect(() => ws.toRelative('/etc/passwd')).toThrow(/outside the workspace/)
@@ -59,7 +70,12 @@ describe('workspace', () => {
     expect(defaultWorkspaceDir({}, 'linux')).toBe(join(homedir(), '.local', 'share', 'FissionFusion'))
     expect(defaultWorkspaceDir({ XDG_DATA_HOME: '/x/data' }, 'linux')).toBe('/x/data/FissionFusion')
     expect(defaultWorkspaceDir({}, 'darwin')).toBe(join(homedir(), 'Library', 'Application Support', 'FissionFusion'))
-    expect(defaultWorkspaceDir({ LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local', APPDATA: 'C:\\Users\\u\\AppData\\Roaming' }, 'win32')).toBe(join('C:\\Users\\u\\AppData\\Local', 'FissionFusion'))
+    expect(
+      defaultWorkspaceDir(
+        { LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local', APPDATA: 'C:\\Users\\u\\AppData\\Roaming' },
+        'win32'
+      )
+    ).toBe(join('C:\\Users\\u\\AppData\\Local', 'FissionFusion'))
   })
 
   it('keeps using a workspace at the pre-0.2 default (Electron userData) when the new default has none', () => {
@@ -80,6 +96,8 @@ describe('workspace', () => {
     mkdirSync(join(d, 'a'))
     expect(chooseWorkspaceDir(join(d, 'a'), { FF_WORKSPACE: join(d, 'b') })).toBe(join(d, 'a'))
     expect(chooseWorkspaceDir(undefined, { FF_WORKSPACE: join(d, 'b') })).toBe(join(d, 'b'))
-    expect(chooseWorkspaceDir(undefined, { XDG_DATA_HOME: '/x/data' })).toBe(process.platform === 'linux' ? '/x/data/FissionFusion' : defaultWorkspaceDir({ XDG_DATA_HOME: '/x/data' }))
+    expect(chooseWorkspaceDir(undefined, { XDG_DATA_HOME: '/x/data' })).toBe(
+      process.platform === 'linux' ? '/x/data/FissionFusion' : defaultWorkspaceDir({ XDG_DATA_HOME: '/x/data' })
+    )
   })
 })

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { formatCi, formatCount, formatDuration, formatLr, formatNumber } from '../../src/renderer/src/format'
-import { PLAN_DEFAULTS, cosineLr, cyclicLr, fggSnapshots, parseNumberList, plannedSchedule, settingsOf } from '../../src/renderer/src/plan'
+import {
+  PLAN_DEFAULTS,
+  cosineLr,
+  cyclicLr,
+  fggSnapshots,
+  parseNumberList,
+  plannedSchedule,
+  settingsOf
+} from '../../src/renderer/src/plan'
 import { compareCells, sortRows } from '../../src/renderer/src/table'
 import { metricKind, seriesOf } from '../../src/renderer/src/curves'
 import { classCountsOption, soupTreeOption } from '../../src/renderer/src/chart-options'
@@ -52,7 +60,10 @@ describe('learning-rate schedules (METHOD.md formulas)', () => {
     const s = { ...PLAN_DEFAULTS, kind: 'fgg' as const, lrs: [1e-3], epochs: 1, fggEpochs: 2, cycle: 2, batchSize: 32 }
     const [line] = plannedSchedule(s, 128) // 4 iterations per epoch
     expect(line.name).toBe('lr 1e-3')
-    expect(line.points.slice(0, 2)).toEqual([[0, 1e-3], [1, 1e-3]])
+    expect(line.points.slice(0, 2)).toEqual([
+      [0, 1e-3],
+      [1, 1e-3]
+    ])
     const cyclic = line.points.slice(2)
     expect(cyclic.map((p) => p[0])).toEqual([1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75])
     expect(cyclic[0][1]).toBeCloseTo(1e-8, 15) // epoch 1 of c = 2 starts at t = 0.5: the minimum
@@ -86,12 +97,22 @@ describe('curves and chart options', () => {
         { memberId: m.id, epoch: 1, name: 'val_accuracy', value: Number.NaN }
       ]
     }
-    expect(seriesOf([m], metrics, 'loss')).toEqual([{ name: 'val_loss', points: [[1, 0.7], [2, 0.5]] }])
+    expect(seriesOf([m], metrics, 'loss')).toEqual([
+      {
+        name: 'val_loss',
+        points: [
+          [1, 0.7],
+          [2, 0.5]
+        ]
+      }
+    ])
     expect(seriesOf([m], metrics, 'metric')).toEqual([])
   })
 
   it('draws one bar series per split with the class counts in class order', () => {
-    const option = classCountsOption({ train: { a: 3, b: 5 }, test: { b: 2 } }, ['a', 'b']) as { series: { name: string; data: number[] }[] }
+    const option = classCountsOption({ train: { a: 3, b: 5 }, test: { b: 2 } }, ['a', 'b']) as {
+      series: { name: string; data: number[] }[]
+    }
     expect(option.series).toEqual([
       { name: 'train', type: 'bar', data: [3, 5] },
       { name: 'test', type: 'bar', data: [0, 2] }
@@ -99,7 +120,15 @@ describe('curves and chart options', () => {
   })
 
   it('marks kept tree nodes and prints their score', () => {
-    const option = soupTreeOption({ name: 'gog', score: 0.9, kept: null, children: [{ name: 'm1', score: 0.85, kept: true, children: [] }, { name: 'm2', score: 0.7, kept: false, children: [] }] }) as {
+    const option = soupTreeOption({
+      name: 'gog',
+      score: 0.9,
+      kept: null,
+      children: [
+        { name: 'm1', score: 0.85, kept: true, children: [] },
+        { name: 'm2', score: 0.7, kept: false, children: [] }
+      ]
+    }) as {
       series: { data: { name: string; children: { name: string; itemStyle: { color: string } }[] }[] }[]
     }
     const root = option.series[0].data[0]

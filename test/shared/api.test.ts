@@ -37,15 +37,26 @@ describe('the contract', () => {
     const err = await api.getJob({ id: 'job_x' }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ApiCallError)
     expect((err as ApiCallError).toJSON()).toEqual({ code: 'not_found', message: 'job job_x not found' })
-    expect(calls).toEqual([['listDatasets', {}], ['getJob', { id: 'job_x' }]])
+    expect(calls).toEqual([
+      ['listDatasets', {}],
+      ['getJob', { id: 'job_x' }]
+    ])
   })
 
   it('the dispatcher never throws: bad input, unknown commands and handler failures are typed replies', async () => {
     const app = tempApp()
     const session = createSession(() => undefined)
     try {
-      const dispatch = createDispatcher({ ...createHandlers(app), workspaceInfo: () => { throw new Error('disk on fire') } })
-      expect(await dispatch('workspaceInfo', {}, session)).toEqual({ ok: false, error: { code: 'internal', message: 'disk on fire' } })
+      const dispatch = createDispatcher({
+        ...createHandlers(app),
+        workspaceInfo: () => {
+          throw new Error('disk on fire')
+        }
+      })
+      expect(await dispatch('workspaceInfo', {}, session)).toEqual({
+        ok: false,
+        error: { code: 'internal', message: 'disk on fire' }
+      })
       expect(await dispatch('__proto__', {}, session)).toMatchObject({ ok: false, error: { code: 'unknown_command' } })
       expect(await dispatch('toString', {}, session)).toMatchObject({ ok: false, error: { code: 'unknown_command' } })
       const bad = await dispatch('listEvaluations', { split: 5, limit: 0 }, session)
@@ -54,7 +65,10 @@ describe('the contract', () => {
       expect(error.code).toBe('invalid_request')
       expect(error.issues!.map((i) => i.path).sort()).toEqual(['limit', 'split'])
       expect(error.message).toBe(`invalid request for listEvaluations: ${describeIssues(error.issues!)}`)
-      expect(await dispatch('listJobs', 'not an object', session)).toMatchObject({ ok: false, error: { code: 'invalid_request' } })
+      expect(await dispatch('listJobs', 'not an object', session)).toMatchObject({
+        ok: false,
+        error: { code: 'invalid_request' }
+      })
     } finally {
       await app.cleanup()
     }

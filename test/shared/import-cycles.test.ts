@@ -29,9 +29,13 @@ function resolveImport(from: string, spec: string): string | null {
 
 /** Static imports and re-exports of a file (not `import()`). */
 export function importsOf(file: string): string[] {
-  const src = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '')
+  const src = readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '')
   const out: string[] = []
-  for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]/g)) {
+  for (const m of src.matchAll(
+    /(?:^|\n)\s*(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]/g
+  )) {
     const target = resolveImport(file, m[1])
     if (target) out.push(target)
   }

@@ -35,7 +35,12 @@ const forbidden: [string, string, string, string][] = [
   ['src/preload/x.ts', "import { readFileSync } from 'node:fs'", 'preload', 'node:fs'],
   ['src/preload/x.ts', "import { Store } from '../main/store'", 'preload', '../main/store'],
   ['src/renderer/src/x.ts', "import { ipcRenderer } from 'electron'", 'renderer', 'electron'],
-  ['src/renderer/src/x.ts', "import { IPC_CHANNELS } from '../../preload/channels'", 'renderer', '../../preload/channels'],
+  [
+    'src/renderer/src/x.ts',
+    "import { IPC_CHANNELS } from '../../preload/channels'",
+    'renderer',
+    '../../preload/channels'
+  ],
   ['src/renderer/src/x.ts', "import * as tf from '@tensorflow/tfjs'", 'renderer', '@tensorflow/tfjs'],
   ['src/renderer/src/x.ts', "import type { Store } from '../../main/store'", 'renderer', '../../main/store'],
   ['src/main/engine/data/x.ts', "import { Store } from '../../store'", 'engine', '../../store'],
@@ -45,7 +50,12 @@ const forbidden: [string, string, string, string][] = [
   ['src/main/engine/data/x.ts', "import { bindIpc } from '../../ipc'", 'engine', '../../ipc'],
   ['src/main/store/x.ts', "import { openApp } from '../host/app'", 'store', '../host/app'],
   ['src/main/store/repos/x.ts', "import * as tf from '@tensorflow/tfjs'", 'store', '@tensorflow/tfjs'],
-  ['src/main/store/x.ts', "import { trainUnit } from '../engine/fission/trainer'", 'store', '../engine/fission/trainer'],
+  [
+    'src/main/store/x.ts',
+    "import { trainUnit } from '../engine/fission/trainer'",
+    'store',
+    '../engine/fission/trainer'
+  ],
   ['src/main/host/x.ts', "import { utilityProcess } from 'electron'", 'host', 'electron'],
   ['src/main/host/x.ts', "import { bindIpc } from '../ipc'", 'host', '../ipc'],
   ['src/main/host/jobs/x.ts', "import { cliProgram } from '../../cli'", 'host', '../../cli'],
@@ -58,7 +68,12 @@ const forbidden: [string, string, string, string][] = [
   ['src/main/ipc.ts', "import { IPC_CHANNELS } from '../preload/channels'", 'ipc', '../preload/channels'],
   ['src/main/ipc.ts', "import { Store } from './store'", 'ipc', './store'],
   ['src/main/bridge.ts', "import { ipcMain } from 'electron'", 'bridge', 'electron'],
-  ['src/main/index.ts', "import { trainUnit } from './engine/fission/trainer'", 'electron-main', './engine/fission/trainer'],
+  [
+    'src/main/index.ts',
+    "import { trainUnit } from './engine/fission/trainer'",
+    'electron-main',
+    './engine/fission/trainer'
+  ],
   ['src/main/index.ts', "import { startBridge } from './bridge'", 'electron-main', './bridge'],
   ['src/main/platform/x.ts', "import { Store } from '../store'", 'platform', '../store'],
   ['src/main/workspace.ts', "import { openApp } from './host/app'", 'leaf', './host/app'],
@@ -67,16 +82,46 @@ const forbidden: [string, string, string, string][] = [
 
 /** [file, code] that the walls allow (each line an import of the file's own row). */
 const allowed: [string, string][] = [
-  ['src/shared/x.ts', "import { z } from 'zod'\nimport type { Api } from './api'\nexport { IPC_CHANNELS } from './channels'"],
-  ['src/preload/x.ts', "import { contextBridge } from 'electron'\nimport { createClient } from '../shared/api'\nimport { IPC_CHANNELS } from '../shared/channels'"],
-  ['src/renderer/src/x.ts', "import { ref } from 'vue'\nimport { defineStore } from 'pinia'\nimport { use } from 'echarts/core'\nimport VChart from 'vue-echarts'\nimport type { Api } from '../../shared/api'\nimport { fmt } from './format'"],
-  ['src/main/engine/data/x.ts', "import * as tf from '@tensorflow/tfjs'\nimport '@tensorflow/tfjs-backend-wasm'\nimport { readFileSync } from 'node:fs'\nimport { gunzipSync } from 'zlib'\nimport sharp from 'sharp'\nimport { METRIC_IDS } from '../../../shared/vocabulary'\nimport { electronBinary } from '../../platform/binaries'\nimport { atomicWrite } from '../io/atomic'\nconst c = require('@cornerstonejs/codec-charls/decodewasmjs')"],
-  ['src/main/store/x.ts', "import Database from 'better-sqlite3'\nimport { randomUUID } from 'node:crypto'\nimport type { JobRecord } from '../../shared/records'\nimport { electronBinary } from '../platform/binaries'"],
-  ['src/main/host/jobs/x.ts', "import { z } from 'zod'\nimport { Store } from '../../store'\nimport { trainUnit } from '../../engine/fission/trainer'\nimport { Workspace } from '../../workspace'\nimport { APP_VERSION } from '../../version'"],
-  ['src/main/commands/x.ts', "import { openApp } from '../host/app'\nimport { startBridge } from '../bridge'\nimport { Workspace } from '../workspace'\nexport const f = async () => (await import('../engine/compute')).initBackend"],
-  ['src/main/commands/doctor.ts', "import { Store } from '../store'\nimport { SCHEMA_VERSION } from '../store/migrations'"],
-  ['src/main/index.ts', "import { app } from 'electron'\nimport { bindIpc } from './ipc'\nimport { openApp } from './host/app'\nimport { utilityLauncher } from './utility-launcher'"],
-  ['src/renderer/src/views/X.vue', "<script setup lang=\"ts\">\nimport { ref } from 'vue'\nimport type { Api } from '../../../shared/api'\nconst n = ref<Api | null>(null)\n</script>\n<template><div>{{ n }}</div></template>\n"]
+  [
+    'src/shared/x.ts',
+    "import { z } from 'zod'\nimport type { Api } from './api'\nexport { IPC_CHANNELS } from './channels'"
+  ],
+  [
+    'src/preload/x.ts',
+    "import { contextBridge } from 'electron'\nimport { createClient } from '../shared/api'\nimport { IPC_CHANNELS } from '../shared/channels'"
+  ],
+  [
+    'src/renderer/src/x.ts',
+    "import { ref } from 'vue'\nimport { defineStore } from 'pinia'\nimport { use } from 'echarts/core'\nimport VChart from 'vue-echarts'\nimport type { Api } from '../../shared/api'\nimport { fmt } from './format'"
+  ],
+  [
+    'src/main/engine/data/x.ts',
+    "import * as tf from '@tensorflow/tfjs'\nimport '@tensorflow/tfjs-backend-wasm'\nimport { readFileSync } from 'node:fs'\nimport { gunzipSync } from 'zlib'\nimport sharp from 'sharp'\nimport { METRIC_IDS } from '../../../shared/vocabulary'\nimport { electronBinary } from '../../platform/binaries'\nimport { atomicWrite } from '../io/atomic'\nconst c = require('@cornerstonejs/codec-charls/decodewasmjs')"
+  ],
+  [
+    'src/main/store/x.ts',
+    "import Database from 'better-sqlite3'\nimport { randomUUID } from 'node:crypto'\nimport type { JobRecord } from '../../shared/records'\nimport { electronBinary } from '../platform/binaries'"
+  ],
+  [
+    'src/main/host/jobs/x.ts',
+    "import { z } from 'zod'\nimport { Store } from '../../store'\nimport { trainUnit } from '../../engine/fission/trainer'\nimport { Workspace } from '../../workspace'\nimport { APP_VERSION } from '../../version'"
+  ],
+  [
+    'src/main/commands/x.ts',
+    "import { openApp } from '../host/app'\nimport { startBridge } from '../bridge'\nimport { Workspace } from '../workspace'\nexport const f = async () => (await import('../engine/compute')).initBackend"
+  ],
+  [
+    'src/main/commands/doctor.ts',
+    "import { Store } from '../store'\nimport { SCHEMA_VERSION } from '../store/migrations'"
+  ],
+  [
+    'src/main/index.ts',
+    "import { app } from 'electron'\nimport { bindIpc } from './ipc'\nimport { openApp } from './host/app'\nimport { utilityLauncher } from './utility-launcher'"
+  ],
+  [
+    'src/renderer/src/views/X.vue',
+    "<script setup lang=\"ts\">\nimport { ref } from 'vue'\nimport type { Api } from '../../../shared/api'\nconst n = ref<Api | null>(null)\n</script>\n<template><div>{{ n }}</div></template>\n"
+  ]
 ]
 
 describe('import walls (eslint/import-walls.js through eslint.config.js)', () => {
@@ -120,7 +165,8 @@ describe('import walls (eslint/import-walls.js through eslint.config.js)', () =>
   })
 
   it('a .vue component importing electron or the main side is refused', async () => {
-    const code = "<script setup lang=\"ts\">\nimport { ipcRenderer } from 'electron'\nimport { Store } from '../../../main/store'\nconst x = [ipcRenderer, Store]\n</script>\n<template><div>{{ x }}</div></template>\n"
+    const code =
+      "<script setup lang=\"ts\">\nimport { ipcRenderer } from 'electron'\nimport { Store } from '../../../main/store'\nconst x = [ipcRenderer, Store]\n</script>\n<template><div>{{ x }}</div></template>\n"
     const messages = await wallMessages('src/renderer/src/views/Bad.vue', code)
     expect(messages).toHaveLength(2)
     expect(messages[0]).toContain("Layer renderer (src/renderer/src/views/Bad.vue) may not import 'electron'")
@@ -130,13 +176,22 @@ describe('import walls (eslint/import-walls.js through eslint.config.js)', () =>
   it('a file under src/ in no layer, and an import leaving src/, are errors', async () => {
     const none = await wallMessages('src/main/newroom/x.ts', "import { z } from 'zod'\nexport const y = z\n")
     expect(none).toEqual([expect.stringContaining('src/main/newroom/x.ts is in no layer')])
-    const out = await wallMessages('src/main/host/x.ts', "import pkg from '../../../package.json'\nexport const v = pkg\n")
-    expect(out).toEqual([expect.stringContaining("may not import '../../../package.json': that is package.json, which is in no layer")])
+    const out = await wallMessages(
+      'src/main/host/x.ts',
+      "import pkg from '../../../package.json'\nexport const v = pkg\n"
+    )
+    expect(out).toEqual([
+      expect.stringContaining("may not import '../../../package.json': that is package.json, which is in no layer")
+    ])
   })
 
   it('the exception is one file wide: doctor.ts may import the store, its neighbours may not', async () => {
-    expect(await wallMessages('src/main/commands/doctor.ts', "import { Store } from '../store'\nexport const s = Store\n")).toEqual([])
-    expect(await wallMessages('src/main/commands/doctors.ts', "import { Store } from '../store'\nexport const s = Store\n")).toHaveLength(1)
+    expect(
+      await wallMessages('src/main/commands/doctor.ts', "import { Store } from '../store'\nexport const s = Store\n")
+    ).toEqual([])
+    expect(
+      await wallMessages('src/main/commands/doctors.ts', "import { Store } from '../store'\nexport const s = Store\n")
+    ).toHaveLength(1)
   })
 })
 
@@ -169,15 +224,25 @@ describe('the walls table', () => {
   it('docs/ARCHITECTURE.md shows the same rows as LAYERS and EXCEPTIONS', () => {
     const doc = readFileSync(join(ROOT, 'docs', 'ARCHITECTURE.md'), 'utf8')
     const section = doc.slice(doc.indexOf('## What each layer may import'))
-    const tables = section.slice(0, section.indexOf('\n## ')).split(/\n\s*\n/).filter((b) => b.trim().startsWith('|'))
+    const tables = section
+      .slice(0, section.indexOf('\n## '))
+      .split(/\n\s*\n/)
+      .filter((b) => b.trim().startsWith('|'))
     expect(tables).toHaveLength(2)
     const rows = (table: string): string[][] =>
       table
         .trim()
         .split('\n')
         .slice(2)
-        .map((r) => r.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim()))
-    const list = (cell: string): string[] => (cell === 'none' ? [] : cell.split(',').map((c) => c.trim().replace(/^`|`$/g, '')))
+        .map((r) =>
+          r
+            .trim()
+            .replace(/^\||\|$/g, '')
+            .split('|')
+            .map((c) => c.trim())
+        )
+    const list = (cell: string): string[] =>
+      cell === 'none' ? [] : cell.split(',').map((c) => c.trim().replace(/^`|`$/g, ''))
     expect(
       rows(tables[0]).map(([id, paths, runs, may, packages, node]) => ({
         id,
@@ -188,6 +253,8 @@ describe('the walls table', () => {
         node: node === 'yes'
       }))
     ).toEqual(LAYERS)
-    expect(rows(tables[1]).map(([file, imports, why]) => ({ file: list(file)[0], imports: list(imports)[0], why }))).toEqual(EXCEPTIONS)
+    expect(
+      rows(tables[1]).map(([file, imports, why]) => ({ file: list(file)[0], imports: list(imports)[0], why }))
+    ).toEqual(EXCEPTIONS)
   })
 })

@@ -7,18 +7,46 @@
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import type { Api, JobRecord } from '../../src/shared/api'
 import {
-  resultOf, type CompareResult, type ExportResult, type FuseResult, type JobRecordOf, type JobResults, type PlaneResult
+  resultOf,
+  type CompareResult,
+  type ExportResult,
+  type FuseResult,
+  type JobRecordOf,
+  type JobResults,
+  type PlaneResult
 } from '../../src/shared/job-results'
-import { JOB_KIND_IDS, jobParamSchemas, type JobKindId, type JobParams, type StartJobRequest } from '../../src/shared/jobs'
+import {
+  JOB_KIND_IDS,
+  jobParamSchemas,
+  type JobKindId,
+  type JobParams,
+  type StartJobRequest
+} from '../../src/shared/jobs'
 import { jobKinds } from '../../src/main/host/jobs'
 
 const record = (kind: string, status: JobRecord['status'], result: JobRecord['result']): JobRecord => ({
-  id: 'job_1', kind, status, params: {}, progress: 1, phase: null, etaSeconds: null, resumable: false, attempt: 1, state: null,
-  result, error: null, exitReason: null, runId: null, datasetId: null, createdAt: '', startedAt: null, finishedAt: null
+  id: 'job_1',
+  kind,
+  status,
+  params: {},
+  progress: 1,
+  phase: null,
+  etaSeconds: null,
+  resumable: false,
+  attempt: 1,
+  state: null,
+  result,
+  error: null,
+  exitReason: null,
+  runId: null,
+  datasetId: null,
+  createdAt: '',
+  startedAt: null,
+  finishedAt: null
 })
 
 describe('typed jobs', () => {
-  it('startJob answers the kind\'s typed record (type test)', () => {
+  it("startJob answers the kind's typed record (type test)", () => {
     type Start = Api['startJob']
     expectTypeOf<ReturnType<typeof fuse>>().toEqualTypeOf<Promise<JobRecordOf<'fuse'>>>()
     expectTypeOf<JobRecordOf<'fuse'>['result']>().toEqualTypeOf<FuseResult | null>()
@@ -34,7 +62,9 @@ describe('typed jobs', () => {
     const wrong: StartJobRequest = { kind: 'selftest', params: { steps: 'many' } }
     // @ts-expect-error -- not a job kind
     const unknown: StartJobRequest = { kind: 'nope', params: {} }
-    expectTypeOf<JobParams<'fission'>['metric']>().toEqualTypeOf<'acc' | 'f1' | 'recall' | 'kappa' | 'auc' | undefined>()
+    expectTypeOf<JobParams<'fission'>['metric']>().toEqualTypeOf<
+      'acc' | 'f1' | 'recall' | 'kappa' | 'auc' | undefined
+    >()
     function fuse(start: Start) {
       return start({ kind: 'fuse', params: { runId: 'run_1' } })
     }
@@ -43,7 +73,19 @@ describe('typed jobs', () => {
   })
 
   it('resultOf answers the result of a completed job of that kind only, typed', () => {
-    const plane = { datasetId: 'ds', runId: 'run', split: 'val', backend: 'cpu', gridSize: 2, margin: 0, models: [], xs: [], ys: [], grid: [], soups: [] }
+    const plane = {
+      datasetId: 'ds',
+      runId: 'run',
+      split: 'val',
+      backend: 'cpu',
+      gridSize: 2,
+      margin: 0,
+      models: [],
+      xs: [],
+      ys: [],
+      grid: [],
+      soups: []
+    }
     const done = record('plane', 'completed', plane)
     const r = resultOf(done, 'plane')
     expectTypeOf(r).toEqualTypeOf<PlaneResult | null>()
@@ -59,10 +101,34 @@ describe('typed jobs', () => {
     for (const k of jobKinds) expect(k.params).toBe(jobParamSchemas[k.kind as JobKindId])
   })
 
-  it('the pipeline takes the fission job\'s plan settings with the fission job\'s rules', () => {
-    const shared = ['arch', 'width', 'metric', 'lpEpochs', 'lrs', 'seeds', 'augs', 'epochs', 'fggEpochs', 'cycle', 'a1', 'a2', 'batchSize', 'workers', 'slurm'] as const
+  it("the pipeline takes the fission job's plan settings with the fission job's rules", () => {
+    const shared = [
+      'arch',
+      'width',
+      'metric',
+      'lpEpochs',
+      'lrs',
+      'seeds',
+      'augs',
+      'epochs',
+      'fggEpochs',
+      'cycle',
+      'a1',
+      'a2',
+      'batchSize',
+      'workers',
+      'slurm'
+    ] as const
     for (const key of shared) expect(jobParamSchemas.pipeline.shape[key]).toBe(jobParamSchemas.fission.shape[key])
-    const bad = jobParamSchemas.pipeline.safeParse({ data: { kind: 'synthetic', counts: { train: 1, val: 1, test: 1 }, oodCounts: { train: 1, val: 1, test: 1 }, seed: 0 }, cycle: 1 })
+    const bad = jobParamSchemas.pipeline.safeParse({
+      data: {
+        kind: 'synthetic',
+        counts: { train: 1, val: 1, test: 1 },
+        oodCounts: { train: 1, val: 1, test: 1 },
+        seed: 0
+      },
+      cycle: 1
+    })
     expect(bad.success).toBe(false)
     expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(['cycle'])
   })

@@ -32,7 +32,9 @@ interface Project {
 
 /** The inline projects as vitest resolves them: each extends the root block, whose arrays it appends to. */
 function projects(): Project[] {
-  const declared = (config.test?.projects ?? []) as Array<{ test?: { name?: string; include?: string[]; exclude?: string[]; setupFiles?: string | string[] } }>
+  const declared = (config.test?.projects ?? []) as Array<{
+    test?: { name?: string; include?: string[]; exclude?: string[]; setupFiles?: string | string[] }
+  }>
   const root = config.test ?? {}
   return declared.map((p) => ({
     name: p.test?.name ?? '',
@@ -78,7 +80,11 @@ describe('test projects', () => {
     const e2e = files.filter((f) => member(byName.get('e2e')!, f))
     expect(e2e.length).toBeGreaterThan(0)
     expect(e2e.every((f) => f.startsWith('test/e2e/'))).toBe(true)
-    expect(files.filter((f) => f.startsWith('test/main/cli/') || /-cli\.test\.ts$/.test(f) && !f.startsWith('test/main/commands/'))).toEqual([])
+    expect(
+      files.filter(
+        (f) => f.startsWith('test/main/cli/') || (/-cli\.test\.ts$/.test(f) && !f.startsWith('test/main/commands/'))
+      )
+    ).toEqual([])
   })
 
   it('run unit files under the guard that keeps them in-process and fast', () => {

@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest'
 import {
-  ARCHITECTURE_IDS, ARCHITECTURE_INFO, AUGMENT_PRESET_IDS, AUGMENT_PRESET_INFO, DEFAULT_FUSE_METHOD_IDS, FUSION_METHOD_IDS,
-  FUSION_METHOD_INFO, HIER_LEVEL_IDS, HIER_LEVEL_INFO, isMethodId, MERGE_OP_IDS, METRIC_IDS, METRIC_INFO, PAPER_HIERARCHIES
+  ARCHITECTURE_IDS,
+  ARCHITECTURE_INFO,
+  AUGMENT_PRESET_IDS,
+  AUGMENT_PRESET_INFO,
+  DEFAULT_FUSE_METHOD_IDS,
+  FUSION_METHOD_IDS,
+  FUSION_METHOD_INFO,
+  HIER_LEVEL_IDS,
+  HIER_LEVEL_INFO,
+  isMethodId,
+  MERGE_OP_IDS,
+  METRIC_IDS,
+  METRIC_INFO,
+  PAPER_HIERARCHIES
 } from '../../src/shared/vocabulary'
 import { METRICS } from '../../src/main/engine/evaluate'
 import { FUSION_METHODS } from '../../src/main/engine/fusion/methods'
@@ -18,17 +30,20 @@ describe('the shared vocabulary matches the engine registries', () => {
   })
 
   it('fusion method ids are the fusion registry plus the merge methods, and the hier grammar agrees', () => {
-    expect(FUSION_METHODS.map((m) => m.id)).toEqual(FUSION_METHOD_IDS.filter((id) => !(MERGE_OP_IDS as readonly string[]).includes(id)))
+    expect(FUSION_METHODS.map((m) => m.id)).toEqual(
+      FUSION_METHOD_IDS.filter((id) => !(MERGE_OP_IDS as readonly string[]).includes(id))
+    )
     expect([...MERGE_OPS]).toEqual([...MERGE_OP_IDS])
     expect([...LEVEL_METHODS]).toEqual([...HIER_LEVEL_IDS])
     for (const id of FUSION_METHOD_IDS) expect(fusionMethod(id).id).toBe(id)
     expect(FUSION_METHOD_INFO.map((m) => m.id)).toEqual([...FUSION_METHOD_IDS])
     expect(HIER_LEVEL_INFO.map((m) => m.id)).toEqual([...HIER_LEVEL_IDS])
-    for (const outer of HIER_LEVEL_IDS) for (const inner of HIER_LEVEL_IDS) {
-      const id = `hier:${outer}/${inner}`
-      expect(isMethodId(id)).toBe(true)
-      expect(EXTRA_METHOD_PATTERN.test(id)).toBe(true)
-    }
+    for (const outer of HIER_LEVEL_IDS)
+      for (const inner of HIER_LEVEL_IDS) {
+        const id = `hier:${outer}/${inner}`
+        expect(isMethodId(id)).toBe(true)
+        expect(EXTRA_METHOD_PATTERN.test(id)).toBe(true)
+      }
     for (const bad of ['hier:best/uniform', 'hier:uniform', 'soup', 'hier:greedy/ensemble', '']) {
       expect(isMethodId(bad)).toBe(false)
       expect(() => fusionMethod(bad)).toThrow()

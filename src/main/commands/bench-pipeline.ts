@@ -36,59 +36,103 @@ export interface BenchPipelineResult {
 }
 
 /** The per-run figures of a pipeline result (stage seconds; the fuse parts when the result has them). */
-export function pipelineFigures(r: PipelineResult & { jobId: string; workspace: string }, limit: number): BenchPipelineResult {
+export function pipelineFigures(
+  r: PipelineResult & { jobId: string; workspace: string },
+  limit: number
+): BenchPipelineResult {
   const runs: BenchPipelineRun[] = ['grid', 'fgg'].map((plan) => {
     const trainingSeconds = r.stages[plan] ?? 0
     const fuseSeconds = r.stages[`fuse-${plan}`] ?? 0
     const f = r.fusion?.[plan]
     return {
-      plan, members: r.members.filter((m) => m.plan === plan).length, trainingSeconds, fuseSeconds,
-      ratio: trainingSeconds > 0 ? fuseSeconds / trainingSeconds : null, parts: f?.parts ?? null, corruptionSuite: f?.corruptionSuite ?? null
+      plan,
+      members: r.members.filter((m) => m.plan === plan).length,
+      trainingSeconds,
+      fuseSeconds,
+      ratio: trainingSeconds > 0 ? fuseSeconds / trainingSeconds : null,
+      parts: f?.parts ?? null,
+      corruptionSuite: f?.corruptionSuite ?? null
     }
   })
   return {
-    jobId: r.jobId, workspace: r.workspace, backend: r.engine ?? r.backend, stages: r.stages, runs, limit,
+    jobId: r.jobId,
+    workspace: r.workspace,
+    backend: r.engine ?? r.backend,
+    stages: r.stages,
+    runs,
+    limit,
     holds: runs.every((x) => x.ratio !== null && x.ratio <= limit)
   }
 }
 
 export const benchPipelineCommand: CliCommand = {
   command: 'bench pipeline',
-  description: 'Run the pipeline (or read a finished one, --job) and print per run its training seconds, its fusion seconds by part and fusion / training.',
+  description:
+    'Run the pipeline (or read a finished one, --job) and print per run its training seconds, its fusion seconds by part and fusion / training.',
   options: [
     { flags: '--job <id>', description: 'report this finished pipeline job of the workspace instead of running one' },
-    { flags: '--limit <ratio>', description: 'the Bar: fusion at most this share of the training it fuses (default 0.25)', parse: positive('--limit') },
+    {
+      flags: '--limit <ratio>',
+      description: 'the Bar: fusion at most this share of the training it fuses (default 0.25)',
+      parse: positive('--limit')
+    },
     ...(pipelineCommand.options ?? [])
   ],
   async run(ctx, args, o) {
     const limit = (o.limit as number | undefined) ?? 0.25
     if (!ctx.globals.workspace && !process.env.FF_WORKSPACE) {
-      throw new Error('bench pipeline trains and keeps every member in its workspace: give one (-w DIR or FF_WORKSPACE), not your default workspace')
+      throw new Error(
+        'bench pipeline trains and keeps every member in its workspace: give one (-w DIR or FF_WORKSPACE), not your default workspace'
+      )
     }
     let result: Record<string, Json>
     if (o.job) {
       const job = ctx.app().store.jobs.get(String(o.job))
-      if (!job || job.kind !== 'pipeline') throw new Error(`--job ${String(o.job)}: no pipeline job with this id in ${ctx.workspaceDir()}`)
-      if (job.status !== 'completed') throw new Error(`--job ${job.id}: the pipeline job is ${job.status}, not completed`)
+      if (!job || job.kind !== 'pipeline')
+        throw new Error(`--job ${String(o.job)}: no pipeline job with this id in ${ctx.workspaceDir()}`)
+      if (job.status !== 'completed')
+        throw new Error(`--job ${job.id}: the pipeline job is ${job.status}, not completed`)
       result = { jobId: job.id, workspace: ctx.workspaceDir(), ...(job.result as Record<string, Json>) }
     } else {
       result = (await pipelineCommand.run(ctx, args, o)) as Record<string, Json>
     }
-    return pipelineFigures(result as unknown as PipelineResult & { jobId: string; workspace: string }, limit) as unknown as Json
+    return pipelineFigures(
+      result as unknown as PipelineResult & { jobId: string; workspace: string },
+      limit
+    ) as unknown as Json
   },
   print(result, out) {
     const r = result as unknown as BenchPipelineResult
     out(`pipeline job ${r.jobId} in ${r.workspace} (${r.backend})`)
-    out(`stages: ${Object.entries(r.stages).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}`)
+    out(
+      `stages: ${Object.entries(r.stages)
+        .map(([k, v]) => `${k} ${v.toFixed(0)} s`)
+        .join(', ')}`
+    )
     const rows = r.runs.map((x) => ({
-      run: x.plan, members: x.members, 'training s': x.trainingSeconds.toFixed(0), 'fusion s': x.fuseSeconds.toFixed(0),
-      'fusion / training': x.ratio === null ? '—' : `${(100 * x.ratio).toFixed(1)}%`, [`≤ ${(100 * r.limit).toFixed(0)}%`]: x.ratio !== null && x.ratio <= r.limit ? 'yes' : 'no',
-      corruptions: x.corruptionSuite ? `${x.corruptionSuite.images} of ${x.corruptionSuite.of} test images${x.corruptionSuite.ensemble ? ', ensemble too' : ', not the ensemble'}` : 'not run'
+      run: x.plan,
+      members: x.members,
+      'training s': x.trainingSeconds.toFixed(0),
+      'fusion s': x.fuseSeconds.toFixed(0),
+      'fusion / training': x.ratio === null ? '—' : `${(100 * x.ratio).toFixed(1)}%`,
+      [`≤ ${(100 * r.limit).toFixed(0)}%`]: x.ratio !== null && x.ratio <= r.limit ? 'yes' : 'no',
+      corruptions: x.corruptionSuite
+        ? `${x.corruptionSuite.images} of ${x.corruptionSuite.of} test images${x.corruptionSuite.ensemble ? ', ensemble too' : ', not the ensemble'}`
+        : 'not run'
     }))
     for (const l of table(rows, Object.keys(rows[0]))) out(l)
     for (const x of r.runs) {
-      if (x.parts) out(`fusion of ${x.plan}, seconds by part: ${Object.entries(x.parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`)
+      if (x.parts)
+        out(
+          `fusion of ${x.plan}, seconds by part: ${Object.entries(x.parts)
+            .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+            .join(', ')}`
+        )
     }
-    out(r.holds ? `each fusion stage ≤ ${(100 * r.limit).toFixed(0)}% of its run's training: holds` : `each fusion stage ≤ ${(100 * r.limit).toFixed(0)}% of its run's training: does NOT hold`)
+    out(
+      r.holds
+        ? `each fusion stage ≤ ${(100 * r.limit).toFixed(0)}% of its run's training: holds`
+        : `each fusion stage ≤ ${(100 * r.limit).toFixed(0)}% of its run's training: does NOT hold`
+    )
   }
 }

@@ -10,12 +10,25 @@ import type { CliCommand } from './types'
 
 export const demoCommand: CliCommand = {
   command: 'demo',
-  description: 'Run the whole method on the embedded synthetic radiographs (+ an OOD scanner twin); --quick for a smaller, faster version.',
-  options: [{ flags: '--quick', description: 'smaller data and plans (about 2–3 minutes on 2 CPU cores, vs about 3 for the default)' }, ...planOptions],
+  description:
+    'Run the whole method on the embedded synthetic radiographs (+ an OOD scanner twin); --quick for a smaller, faster version.',
+  options: [
+    {
+      flags: '--quick',
+      description: 'smaller data and plans (about 2–3 minutes on 2 CPU cores, vs about 3 for the default)'
+    },
+    ...planOptions
+  ],
   async run(ctx, _args, o) {
     const { counts, oodCounts, size, seed, ...scale } = o.quick === true ? QUICK_PRESET : DEFAULT_PRESET
     // the demo's images are small: the whole corruption suite, the ensemble included, unless told otherwise
-    return runPipeline(ctx, { data: { kind: 'synthetic', counts, oodCounts, size, seed }, ...scale, corruptionImages: 0, corruptionEnsemble: true, ...planParams(o) })
+    return runPipeline(ctx, {
+      data: { kind: 'synthetic', counts, oodCounts, size, seed },
+      ...scale,
+      corruptionImages: 0,
+      corruptionEnsemble: true,
+      ...planParams(o)
+    })
   },
   print: printPipeline
 }

@@ -24,7 +24,13 @@ export const doctorCommand: CliCommand = {
       try {
         const store = Store.open(Workspace.open(dir).dbPath)
         try {
-          workspace = { dir, exists: true, schemaVersion: store.schemaVersion(), integrity: store.integrityCheck().join('; '), journalMode: store.journalMode() }
+          workspace = {
+            dir,
+            exists: true,
+            schemaVersion: store.schemaVersion(),
+            integrity: store.integrityCheck().join('; '),
+            journalMode: store.journalMode()
+          }
         } finally {
           store.close()
         }
@@ -52,10 +58,14 @@ export const doctorCommand: CliCommand = {
   },
   print(result, out) {
     const r = result as Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
-    out(`FissionFusion ${r.app.version} (schema ${r.app.schemaVersion}), node ${r.node}${r.electron ? `, electron ${r.electron}` : ''}, ${r.platform}, ${r.cpus} CPUs, ${r.memoryGiB.total} GiB`)
+    out(
+      `FissionFusion ${r.app.version} (schema ${r.app.schemaVersion}), node ${r.node}${r.electron ? `, electron ${r.electron}` : ''}, ${r.platform}, ${r.cpus} CPUs, ${r.memoryGiB.total} GiB`
+    )
     if (r.backend) {
       const b = r.backend
-      out(`backend: ${b.backend} (${b.device}, ${b.threads} thread${b.threads === 1 ? '' : 's'}${b.simd ? ', SIMD' : ''}), tfjs ${b.tfjsVersion}, requested ${b.requested}`)
+      out(
+        `backend: ${b.backend} (${b.device}, ${b.threads} thread${b.threads === 1 ? '' : 's'}${b.simd ? ', SIMD' : ''}), tfjs ${b.tfjsVersion}, requested ${b.requested}`
+      )
       if (b.compute) out(`  compute: ${b.compute}`)
       for (const f of b.fallbacks ?? []) out(`  skipped ${f.backend}: ${f.reason}`)
       if (b.kernels?.length) out(`  own kernels: ${b.kernels.join(', ')}`)
@@ -64,6 +74,8 @@ export const doctorCommand: CliCommand = {
       out(`backend: unavailable: ${r.backendError}`)
     }
     const w = r.workspace
-    out(`workspace: ${w.dir}${w.exists ? (w.error ? ` (cannot open: ${w.error})` : ` (schema ${w.schemaVersion}, ${w.journalMode}, integrity ${w.integrity})`) : ' (not created yet)'}`)
+    out(
+      `workspace: ${w.dir}${w.exists ? (w.error ? ` (cannot open: ${w.error})` : ` (schema ${w.schemaVersion}, ${w.journalMode}, integrity ${w.integrity})`) : ' (not created yet)'}`
+    )
   }
 }

@@ -11,13 +11,20 @@ import { datasetNotReady, modelNotReady } from '../host/preflight'
 
 export const evaluateCommand: CliCommand = {
   command: 'evaluate',
-  description: 'Score a model (member or soup) on a dataset split, with 95% CIs; optionally write per-image predictions as CSV.',
+  description:
+    'Score a model (member or soup) on a dataset split, with 95% CIs; optionally write per-image predictions as CSV.',
   options: [
     { flags: '--model <id>', description: 'member (mem_…) or soup (soup_…) id (required)' },
-    { flags: '--dataset <id>', description: 'dataset id (required); its classes must map onto the model\'s by name or --class-map' },
+    {
+      flags: '--dataset <id>',
+      description: "dataset id (required); its classes must map onto the model's by name or --class-map"
+    },
     { flags: '--split <name>', description: 'train, val or test', default: 'test' },
     { flags: '--class-map <json>', description: 'explicit class map {"<dataset class>": "<model class>"}' },
-    { flags: '--predictions <file.csv>', description: 'write per-image predictions (row index in the split, label(s), probabilities)' },
+    {
+      flags: '--predictions <file.csv>',
+      description: 'write per-image predictions (row index in the split, label(s), probabilities)'
+    },
     { flags: '--resamples <n>', description: 'bootstrap resamples of the CIs (default 1000)', parse: Number }
   ],
   async run(ctx, _args, o) {
@@ -48,8 +55,11 @@ export const evaluateCommand: CliCommand = {
     const { evaluateModel, predictionsCsv } = await import('../engine/evaluate/model')
     const info = await startBackend(ctx)
     const r = await evaluateModel({
-      checkpointDir: app.workspace.resolve(rel), datasetDir: app.workspace.datasetDir(dataset.id), split: split as 'test',
-      classMap, bootstrap: { resamples: (o.resamples as number | undefined) ?? 1000 }
+      checkpointDir: app.workspace.resolve(rel),
+      datasetDir: app.workspace.datasetDir(dataset.id),
+      split: split as 'test',
+      classMap,
+      bootstrap: { resamples: (o.resamples as number | undefined) ?? 1000 }
     })
     for (const n of r.notes) ctx.log(`note: ${n}`)
     if (o.predictions) {
@@ -59,15 +69,28 @@ export const evaluateCommand: CliCommand = {
     }
     const clean = (v: number): number | null => (Number.isFinite(v) ? v : null)
     return {
-      modelId: id, datasetId: dataset.id, split, n: r.n, backend: info.backend,
-      metrics: Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, { value: clean(v.value), ci: [clean(v.ci[0]), clean(v.ci[1])] }])),
+      modelId: id,
+      datasetId: dataset.id,
+      split,
+      n: r.n,
+      backend: info.backend,
+      metrics: Object.fromEntries(
+        Object.entries(r.metrics).map(([k, v]) => [k, { value: clean(v.value), ci: [clean(v.ci[0]), clean(v.ci[1])] }])
+      ),
       unmappedClasses: r.mapping.unmappedSource
     }
   },
   print(result, out) {
-    const r = result as { modelId: string; datasetId: string; split: string; n: number; metrics: Record<string, { value: number | null; ci: (number | null)[] }> }
+    const r = result as {
+      modelId: string
+      datasetId: string
+      split: string
+      n: number
+      metrics: Record<string, { value: number | null; ci: (number | null)[] }>
+    }
     out(`${r.modelId} on ${r.datasetId}/${r.split} (${r.n} images):`)
     const f = (v: number | null): string => (v === null ? '—' : v.toFixed(4))
-    for (const [k, v] of Object.entries(r.metrics)) out(`  ${k.padEnd(7)} ${f(v.value)}  [${f(v.ci[0])}, ${f(v.ci[1])}]`)
+    for (const [k, v] of Object.entries(r.metrics))
+      out(`  ${k.padEnd(7)} ${f(v.value)}  [${f(v.ci[0])}, ${f(v.ci[1])}]`)
   }
 }

@@ -9,11 +9,13 @@ import type { InterpolateResult } from '../../shared/job-results'
 
 type Result = InterpolateResult
 
-const f4 = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(4))
+const f4 = (v: number | null | undefined): string =>
+  v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(4)
 
 function range(v: string): [number, number] {
   const parts = v.split(',').map((s) => Number(s.trim()))
-  if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x)) || parts[1] <= parts[0]) throw new Error(`--range: expected two numbers lo,hi with lo < hi, got '${v}'`)
+  if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x)) || parts[1] <= parts[0])
+    throw new Error(`--range: expected two numbers lo,hi with lo < hi, got '${v}'`)
   return parts as [number, number]
 }
 
@@ -26,26 +28,55 @@ export const interpolateCommand: CliCommand = {
     { flags: '--steps <n>', description: 'points along the path, ends included (default 11)', parse: Number },
     { flags: '--range <lo,hi>', description: 'λ range (default 0,1)', parse: range },
     { flags: '--split <name>', description: 'train, val (default) or test' },
-    { flags: '--bn-batches <n>', description: 're-estimate BatchNorm statistics at every point on n training batches (default 0: interpolate them)', parse: Number }
+    {
+      flags: '--bn-batches <n>',
+      description:
+        're-estimate BatchNorm statistics at every point on n training batches (default 0: interpolate them)',
+      parse: Number
+    }
   ],
   async run(ctx, _args, o) {
     if (!o.a || !o.b) throw new Error('interpolate: --a <id> and --b <id> are required')
-    const params = Object.fromEntries(Object.entries({
-      a: o.a, b: o.b, steps: o.steps, range: o.range, split: o.split, bnBatches: o.bnBatches
-    }).filter(([, v]) => v !== undefined))
+    const params = Object.fromEntries(
+      Object.entries({
+        a: o.a,
+        b: o.b,
+        steps: o.steps,
+        range: o.range,
+        split: o.split,
+        bnBatches: o.bnBatches
+      }).filter(([, v]) => v !== undefined)
+    )
     const job: JobRecord = await ctx.runJob('interpolate', params)
     if (job.status !== 'completed') {
       process.exitCode = 1
-      throw new Error(`interpolate job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}${job.resumable ? ` (resume: fissionfusion job resume ${job.id})` : ''}`)
+      throw new Error(
+        `interpolate job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}${job.resumable ? ` (resume: fissionfusion job resume ${job.id})` : ''}`
+      )
     }
     return job.result
   },
   print(result, out) {
     const r = result as Result
-    out(`${r.a} → ${r.b} on ${r.split}${r.bnBatches ? ` (BatchNorm statistics re-estimated on ${r.bnBatches} training batches)` : ''}`)
+    out(
+      `${r.a} → ${r.b} on ${r.split}${r.bnBatches ? ` (BatchNorm statistics re-estimated on ${r.bnBatches} training batches)` : ''}`
+    )
     const metrics = Object.keys(r.points[0]?.metrics ?? {})
-    out(['λ', 'loss', ...metrics].map((h) => h.padEnd(8)).join(' ').trimEnd())
-    for (const p of r.points) out([p.lambda.toFixed(3), f4(p.loss), ...metrics.map((m) => f4(p.metrics[m]))].map((c) => c.padEnd(8)).join(' ').trimEnd())
-    out(`barrier: ${f4(r.barrier)} (at λ = ${r.barrierLambda.toFixed(3)}; loss above the straight line between the end losses)`)
+    out(
+      ['λ', 'loss', ...metrics]
+        .map((h) => h.padEnd(8))
+        .join(' ')
+        .trimEnd()
+    )
+    for (const p of r.points)
+      out(
+        [p.lambda.toFixed(3), f4(p.loss), ...metrics.map((m) => f4(p.metrics[m]))]
+          .map((c) => c.padEnd(8))
+          .join(' ')
+          .trimEnd()
+      )
+    out(
+      `barrier: ${f4(r.barrier)} (at λ = ${r.barrierLambda.toFixed(3)}; loss above the straight line between the end losses)`
+    )
   }
 }

@@ -13,7 +13,9 @@ function parseParams(text: string): unknown {
 
 function printJob(result: unknown, out: (line: string) => void): void {
   const j = result as JobRecord
-  out(`job ${j.id} (${j.kind}) ${j.status}${j.error ? `: ${j.error}` : ''}${j.resumable ? ` — resumable: fissionfusion job resume ${j.id}` : ''}`)
+  out(
+    `job ${j.id} (${j.kind}) ${j.status}${j.error ? `: ${j.error}` : ''}${j.resumable ? ` — resumable: fissionfusion job resume ${j.id}` : ''}`
+  )
   if (j.status === 'completed') out(`result: ${JSON.stringify(j.result)}`)
 }
 
@@ -48,5 +50,6 @@ export const jobKindsCommand: CliCommand = {
   command: 'job kinds',
   description: 'List the job kinds.',
   run: (ctx) => call(ctx, 'listJobKinds', {}),
-  print: (r, out) => (r as Array<{ kind: string; description: string }>).forEach((k) => out(`${k.kind.padEnd(16)} ${k.description}`))
+  print: (r, out) =>
+    (r as Array<{ kind: string; description: string }>).forEach((k) => out(`${k.kind.padEnd(16)} ${k.description}`))
 }

@@ -9,7 +9,6 @@ import type { JobRecord } from '../../shared/records'
 import { intFlag, type CliCommand } from './types'
 import type { PredictResult } from '../../shared/job-results'
 
-
 export const predictCommand: CliCommand = {
   command: 'predict',
   description: 'Outputs of a model (member, soup or imported network) on new images, as CSV or .npy.',
@@ -23,10 +22,17 @@ export const predictCommand: CliCommand = {
   async run(ctx, _args, o) {
     if (!o.model) throw new Error('predict: --model <id> is required')
     if (!o.input) throw new Error('predict: --input <path> is required')
-    if (!o.out || !/\.(csv|npy)$/i.test(String(o.out))) throw new Error('predict: --out <file> ending in .csv or .npy is required')
-    const params = Object.fromEntries(Object.entries({
-      modelId: o.model, input: resolve(String(o.input)), out: resolve(String(o.out)), logits: o.logits === true, batchSize: o.batchSize
-    }).filter(([, v]) => v !== undefined))
+    if (!o.out || !/\.(csv|npy)$/i.test(String(o.out)))
+      throw new Error('predict: --out <file> ending in .csv or .npy is required')
+    const params = Object.fromEntries(
+      Object.entries({
+        modelId: o.model,
+        input: resolve(String(o.input)),
+        out: resolve(String(o.out)),
+        logits: o.logits === true,
+        batchSize: o.batchSize
+      }).filter(([, v]) => v !== undefined)
+    )
     const job: JobRecord = await ctx.runJob('predict', params)
     if (job.status !== 'completed') {
       process.exitCode = 1
@@ -36,7 +42,9 @@ export const predictCommand: CliCommand = {
   },
   print(result, out) {
     const r = result as PredictResult
-    out(`${r.images} image(s) → ${r.out}: ${r.outputs} ${r.kind} per image (${r.arch}, input ${r.preprocessing.size.join('×')}, mean ${String(r.preprocessing.mean)}, std ${String(r.preprocessing.std)}), ${r.seconds.toFixed(1)} s`)
+    out(
+      `${r.images} image(s) → ${r.out}: ${r.outputs} ${r.kind} per image (${r.arch}, input ${r.preprocessing.size.join('×')}, mean ${String(r.preprocessing.mean)}, std ${String(r.preprocessing.std)}), ${r.seconds.toFixed(1)} s`
+    )
     for (const n of r.notes) out(`  ${n}`)
     if (r.failed > 0) out(`${r.failed} file(s) could not be used:`)
     for (const e of r.errors.slice(0, 50)) out(`  ${e.file}: ${e.reason}`)

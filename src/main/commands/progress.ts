@@ -4,8 +4,11 @@ import type { JobEvent } from '../../shared/records'
 function formatEta(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return ''
   const s = Math.round(seconds)
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
-    : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${s}s`
 }
 
 /** Renders job events to `stream`; returns the listener and a function that ends the display. */
@@ -27,7 +30,9 @@ export function progressPrinter(stream: NodeJS.WriteStream): { onEvent: (e: JobE
         if (tty) {
           const width = 30
           const filled = Math.round((pct / 100) * width)
-          stream.write(`\r\x1b[2K[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${p.phase}${eta ? `  ETA ${eta}` : ''}`)
+          stream.write(
+            `\r\x1b[2K[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${p.phase}${eta ? `  ETA ${eta}` : ''}`
+          )
           barShown = true
         } else if (Date.now() - lastLine >= 1000 || p.phase.split(' ')[0] !== lastPhase || pct === 100) {
           // Plain lines at most once a second (or when the phase changes), for logs and pipes.

@@ -75,7 +75,10 @@ export function intOption(name: string, min = 0): (v: string) => number {
 /** A comma-separated list option parser; each item parsed by `parse`. */
 export function listOf<T>(name: string, parse: (s: string) => T): (v: string) => T[] {
   return (v) => {
-    const items = v.split(',').map((s) => s.trim()).filter(Boolean)
+    const items = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
     if (items.length === 0) throw new Error(`${name}: give a comma-separated list`)
     return items.map(parse)
   }
@@ -102,9 +105,17 @@ export function oneOf(name: string, allowed: readonly string[]): (s: string) => 
 /** Formats rows as an aligned text table. */
 export function table(rows: Array<Record<string, unknown>>, columns: string[]): string[] {
   if (rows.length === 0) return ['(none)']
-  const cells = rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '' : typeof r[c] === 'object' ? JSON.stringify(r[c]) : String(r[c]))))
+  const cells = rows.map((r) =>
+    columns.map((c) =>
+      r[c] === null || r[c] === undefined ? '' : typeof r[c] === 'object' ? JSON.stringify(r[c]) : String(r[c])
+    )
+  )
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)))
-  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()
+  const line = (vals: string[]): string =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd()
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)]
 }
 
@@ -113,7 +124,8 @@ export function memorySize(name: string): (s: string) => number {
   return (s) => {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(mib|gib|mb|gb|m|g)?\s*$/i.exec(s)
     const mib = m ? Number(m[1]) * ((m[2] ?? 'm').toLowerCase().startsWith('g') ? 1024 : 1) : NaN
-    if (!(mib >= 64)) throw new Error(`${name}: '${s}' is not a memory size of at least 64 MiB (e.g. 3000, 3000MiB or 3.5GiB)`)
+    if (!(mib >= 64))
+      throw new Error(`${name}: '${s}' is not a memory size of at least 64 MiB (e.g. 3000, 3000MiB or 3.5GiB)`)
     return Math.floor(mib)
   }
 }

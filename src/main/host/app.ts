@@ -43,8 +43,11 @@ export function openApp(options: AppOptions): App {
       appVersion: APP_VERSION,
       ...(workspace.readOnly ? { readOnly: workspace.readOnly } : {}),
       counts: {
-        datasets: store.datasets.count(), runs: store.runs.count(), members: store.runs.countMembers(),
-        soups: store.soups.count(), jobs: store.jobs.count()
+        datasets: store.datasets.count(),
+        runs: store.runs.count(),
+        members: store.runs.countMembers(),
+        soups: store.soups.count(),
+        jobs: store.jobs.count()
       }
     }),
     close: async () => {

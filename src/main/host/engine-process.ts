@@ -86,10 +86,12 @@ onMessage((msg) => {
     controller.abort()
   } else if (msg.t === 'run' && !started) {
     started = true
-    void run(msg).catch((e: Error): FromEngine => ({ t: 'error', message: e.message })).then(async (outcome) => {
-      await send(outcome)
-      process.exit(0)
-    })
+    void run(msg)
+      .catch((e: Error): FromEngine => ({ t: 'error', message: e.message }))
+      .then(async (outcome) => {
+        await send(outcome)
+        process.exit(0)
+      })
   }
 })
 

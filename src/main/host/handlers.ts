@@ -16,9 +16,22 @@ import { readFile } from 'node:fs/promises'
 import { availableParallelism, homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import {
-  ApiCallError, commands, describeIssues, fieldIssues,
-  type ApiError, type BackendReport, type CommandName, type DatasetInspection, type FolderEntry, type FolderListing,
-  type Json, type MethodComparison, type ModelCurvesReport, type ParsedRequestOf, type ResponseOf, type RunEstimate
+  ApiCallError,
+  commands,
+  describeIssues,
+  fieldIssues,
+  type ApiError,
+  type BackendReport,
+  type CommandName,
+  type DatasetInspection,
+  type FolderEntry,
+  type FolderListing,
+  type Json,
+  type MethodComparison,
+  type ModelCurvesReport,
+  type ParsedRequestOf,
+  type ResponseOf,
+  type RunEstimate
 } from '../../shared/api'
 import type { AppCore, Dispatch } from './core'
 import { type Session } from './session'
@@ -38,7 +51,6 @@ export type Handlers = {
   [K in CommandName]: (request: ParsedRequestOf<K>, session: Session) => ResponseOf<K> | Promise<ResponseOf<K>>
 }
 
-
 function notFound(what: string, id: string): never {
   throw new ApiCallError({ code: 'not_found', message: `${what} ${id} not found` })
 }
@@ -51,13 +63,22 @@ export function browseFolder(path: string | undefined, showHidden: boolean): Fol
   const dir = resolve(path ?? homedir())
   let names: Dirent[]
   try {
-    if (!statSync(dir).isDirectory()) throw new ApiCallError({ code: 'invalid_request', message: `${dir} is not a folder`, issues: [{ path: 'path', message: 'not a folder' }] })
+    if (!statSync(dir).isDirectory())
+      throw new ApiCallError({
+        code: 'invalid_request',
+        message: `${dir} is not a folder`,
+        issues: [{ path: 'path', message: 'not a folder' }]
+      })
     names = readdirSync(dir, { withFileTypes: true })
   } catch (e) {
     if (e instanceof ApiCallError) throw e
     const code = (e as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new ApiCallError({ code: 'not_found', message: `folder ${dir} does not exist` })
-    throw new ApiCallError({ code: 'invalid_request', message: `cannot list ${dir}: ${code ?? (e as Error).message}`, issues: [{ path: 'path', message: 'cannot be listed' }] })
+    throw new ApiCallError({
+      code: 'invalid_request',
+      message: `cannot list ${dir}: ${code ?? (e as Error).message}`,
+      issues: [{ path: 'path', message: 'cannot be listed' }]
+    })
   }
   const entries: FolderEntry[] = []
   for (const d of names) {
@@ -74,7 +95,12 @@ export function browseFolder(path: string | undefined, showHidden: boolean): Fol
   }
   entries.sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'dir' ? -1 : 1))
   const parent = dirname(dir)
-  return { path: dir, parent: parent === dir ? null : parent, entries: entries.slice(0, MAX_ENTRIES), truncated: entries.length > MAX_ENTRIES }
+  return {
+    path: dir,
+    parent: parent === dir ? null : parent,
+    entries: entries.slice(0, MAX_ENTRIES),
+    truncated: entries.length > MAX_ENTRIES
+  }
 }
 
 /** The handlers of every command, over an open app. */
@@ -134,7 +160,10 @@ export function createHandlers(app: AppCore): Handlers {
     selfCheck: () => selfCheck(app, () => (backend ??= probeBackend(app))),
     // The desktop app answers this with a native dialog (src/main/ipc.ts); other transports have none.
     choosePath: () => {
-      throw new ApiCallError({ code: 'unavailable', message: 'no native dialog here: choose the folder in the in-app browser' })
+      throw new ApiCallError({
+        code: 'unavailable',
+        message: 'no native dialog here: choose the folder in the in-app browser'
+      })
     },
     listPretrained: async () => (await import('../engine/models/pretrained/list')).listPretrainedSync(app.workspace.dir)
   }
@@ -154,7 +183,9 @@ function readThumbnails(app: AppCore, datasetId: string, meta: Json): Record<str
     const names = files.filter((f): f is string => typeof f === 'string' && /^[\w.-]+$/.test(f) && !f.startsWith('.'))
     out[cls] = names.slice(0, MAX_THUMBNAILS).flatMap((file) => {
       try {
-        return [`data:image/png;base64,${readFileSync(app.workspace.resolve(`datasets/${datasetId}/thumbs/${file}`)).toString('base64')}`]
+        return [
+          `data:image/png;base64,${readFileSync(app.workspace.resolve(`datasets/${datasetId}/thumbs/${file}`)).toString('base64')}`
+        ]
       } catch {
         return [] // a missing thumbnail is not worth failing the summary for
       }
@@ -168,36 +199,63 @@ function readThumbnails(app: AppCore, datasetId: string, meta: Json): Record<str
  * result, so the main process never blocks on engine work; a failure rejects with `code` and
  * the engine's message.
  */
-async function inEngine<K extends JobKindId>(app: AppCore, kind: K, params: JobParamsInput<K>, code: ApiError['code']): Promise<JobResults[K]> {
+async function inEngine<K extends JobKindId>(
+  app: AppCore,
+  kind: K,
+  params: JobParamsInput<K>,
+  code: ApiError['code']
+): Promise<JobResults[K]> {
   const done = await app.jobs.wait(app.jobs.start(kind, params).id)
   const result = resultOf(done, kind)
-  if (done.status !== 'completed' || !result) throw new ApiCallError({ code, message: done.error ?? `the ${kind} request was ${done.status}` })
+  if (done.status !== 'completed' || !result)
+    throw new ApiCallError({ code, message: done.error ?? `the ${kind} request was ${done.status}` })
   return result
 }
 
 /** The importers' view of a file or folder (an 'inspect' engine job); a source no importer accepts is a request error naming why. */
 async function inspectDataset(app: AppCore, req: ParsedRequestOf<'inspectDataset'>): Promise<DatasetInspection> {
   const input = resolve(req.path)
-  if (!existsSync(input)) throw new ApiCallError({ code: 'not_found', message: `${input} does not exist`, issues: [{ path: 'path', message: 'does not exist' }] })
-  const params = { input, format: req.format, ...(req.csv ? { csv: resolve(req.csv) } : {}), ...(req.columns ? { columns: req.columns } : {}) }
+  if (!existsSync(input))
+    throw new ApiCallError({
+      code: 'not_found',
+      message: `${input} does not exist`,
+      issues: [{ path: 'path', message: 'does not exist' }]
+    })
+  const params = {
+    input,
+    format: req.format,
+    ...(req.csv ? { csv: resolve(req.csv) } : {}),
+    ...(req.columns ? { columns: req.columns } : {})
+  }
   return inEngine(app, 'inspect', params, 'invalid_request')
 }
 
 /** Reads a stored predictions CSV (workspace-relative), or answers not_found saying how to make it. */
 async function readPredictions(app: AppCore, rel: string, what: string): Promise<ParsedPredictions> {
   const file = app.workspace.resolve(rel)
-  if (!existsSync(file)) throw new ApiCallError({ code: 'not_found', message: `no test predictions of ${what} yet: fuse the run (Fusion view) to compute them` })
+  if (!existsSync(file))
+    throw new ApiCallError({
+      code: 'not_found',
+      message: `no test predictions of ${what} yet: fuse the run (Fusion view) to compute them`
+    })
   return parsePredictionsCsv(await readFile(file, 'utf8'))
 }
 
 /** Confusion matrix and ROC curves of a member or soup of a run, from the test predictions its fuse job stored. */
-async function modelCurves(app: AppCore, { runId, modelId }: ParsedRequestOf<'modelCurves'>): Promise<ModelCurvesReport> {
+async function modelCurves(
+  app: AppCore,
+  { runId, modelId }: ParsedRequestOf<'modelCurves'>
+): Promise<ModelCurvesReport> {
   const run = app.store.runs.get(runId) ?? notFound('run', runId)
   const member = app.store.runs.getMember(modelId)
   const soup = member ? undefined : app.store.soups.get(modelId)
   if ((member?.runId ?? soup?.runId) !== runId) notFound(`model of run ${runId}`, modelId)
   const dataset = app.store.datasets.get(run.datasetId) ?? notFound('dataset', run.datasetId)
-  const { predictions } = await readPredictions(app, predictionsPath(runId, modelId), member ? `member ${member.name}` : `soup ${soup!.name}`)
+  const { predictions } = await readPredictions(
+    app,
+    predictionsPath(runId, modelId),
+    member ? `member ${member.name}` : `soup ${soup!.name}`
+  )
   const { modelCurves: curves } = await import('../engine/evaluate/curves')
   return { modelId, modelKind: member ? 'member' : 'soup', split: 'test', ...curves(predictions, dataset.classes) }
 }
@@ -213,19 +271,30 @@ const comparisons = new Map<string, Promise<MethodComparison>>()
  * its resamples and seed. Computed by a 'compare' job in an engine process (seconds on a large
  * test set), whose result this answers.
  */
-function compareMethods(app: AppCore, { jobId, a, b, metric }: ParsedRequestOf<'compareMethods'>): Promise<MethodComparison> {
+function compareMethods(
+  app: AppCore,
+  { jobId, a, b, metric }: ParsedRequestOf<'compareMethods'>
+): Promise<MethodComparison> {
   const job = app.store.jobs.get(jobId) ?? notFound('job', jobId)
   const result = resultOf(job, 'fuse')
   if (!result) throw new ApiCallError({ code: 'conflict', message: `job ${jobId} is not a finished fusion` })
   const files: Partial<Record<string, string>> = result.predictions ?? {}
   const fileOf = (m: string): string => {
     const f = files[m]
-    if (typeof f !== 'string' || !existsSync(app.workspace.resolve(f))) throw new ApiCallError({ code: 'not_found', message: `fusion ${jobId} kept no test predictions of method '${m}' (fuse the run again to compare it)` })
+    if (typeof f !== 'string' || !existsSync(app.workspace.resolve(f)))
+      throw new ApiCallError({
+        code: 'not_found',
+        message: `fusion ${jobId} kept no test predictions of method '${m}' (fuse the run again to compare it)`
+      })
     return f
   }
   const params = asObj(job.params) ?? {}
   const selection = metric ?? (typeof result.metric === 'string' ? result.metric : 'acc')
-  if (!isMetricId(selection)) throw new ApiCallError({ code: 'internal', message: `fusion ${jobId} recorded an unknown selection metric '${selection}'` })
+  if (!isMetricId(selection))
+    throw new ApiCallError({
+      code: 'internal',
+      message: `fusion ${jobId} recorded an unknown selection metric '${selection}'`
+    })
   const request = {
     files: [fileOf(a), fileOf(b)] satisfies [string, string],
     metric: selection,
@@ -280,25 +349,46 @@ async function estimateRun(app: AppCore, req: ParsedRequestOf<'estimateRun'>): P
     const train = d?.counts.train ?? 0
     if (!d || train === 0 || sizeOf(d.meta) !== sizeOf(dataset.meta)) continue
     for (const m of app.store.runs.listMembers(run.id)) {
-      if (m.status === 'done' && m.backend === info.backend && m.hyperparams.arch === arch && m.epochs > 0 && m.wallSeconds > 0) rates.push(m.wallSeconds / m.epochs / train)
+      if (
+        m.status === 'done' &&
+        m.backend === info.backend &&
+        m.hyperparams.arch === arch &&
+        m.epochs > 0 &&
+        m.wallSeconds > 0
+      )
+        rates.push(m.wallSeconds / m.epochs / train)
     }
   }
   const epochs = plan.units.reduce((a, u) => a + u.epochs, 0)
   const side = JSON.parse(sizeOf(dataset.meta)) as number[] | null
   const px = side ? `${side.join(' × ')} px` : 'this image size'
   const rate = rates.length ? median(rates) : null
-  const memory = await estimateMemory(app, asObj(dataset.meta)?.size ? dataset.meta : readJson(join(app.workspace.datasetDir(dataset.id), 'meta.json')), arch, plan.units.map((u) => u.batchSize), workers, info.backend, memoryLimitMiB)
+  const memory = await estimateMemory(
+    app,
+    asObj(dataset.meta)?.size ? dataset.meta : readJson(join(app.workspace.datasetDir(dataset.id), 'meta.json')),
+    arch,
+    plan.units.map((u) => u.batchSize),
+    workers,
+    info.backend,
+    memoryLimitMiB
+  )
   return {
     ...memory,
-    members: members.length, groups: new Set(members.map((m) => m.group)).size, epochs, trainings: plan.units.length, workers,
-    backend: info.backend, trainImages,
+    members: members.length,
+    groups: new Set(members.map((m) => m.group)).size,
+    epochs,
+    trainings: plan.units.length,
+    workers,
+    backend: info.backend,
+    trainImages,
     seconds: rate === null ? null : (epochs * trainImages * rate) / Math.min(workers, plan.units.length),
     secondsPerImage: rate,
-    basis: unknownWhy !== null
-      ? `not estimated: the engine's backend is not known (${unknownWhy})`
-      : rate === null
-      ? `not measured yet: no finished ${arch} model at ${px} on ${info.backend} in this workspace (the first run measures it)`
-      : `median speed of ${rates.length} finished ${arch} model${rates.length > 1 ? 's' : ''} at ${px} on ${info.backend} in this workspace`
+    basis:
+      unknownWhy !== null
+        ? `not estimated: the engine's backend is not known (${unknownWhy})`
+        : rate === null
+          ? `not measured yet: no finished ${arch} model at ${px} on ${info.backend} in this workspace (the first run measures it)`
+          : `median speed of ${rates.length} finished ${arch} model${rates.length > 1 ? 's' : ''} at ${px} on ${info.backend} in this workspace`
   }
 }
 
@@ -315,20 +405,40 @@ const readJson = (file: string): Json => {
  * (measured once per workspace in a short-lived engine process, then cached; the first call for
  * an architecture and size takes seconds) and the micro-batches of the plan's largest batch.
  */
-async function estimateMemory(app: AppCore, meta: Json, arch: string, batchSizes: number[], workers: number, backendName: string, limitMiB?: number): Promise<Pick<RunEstimate, 'memory' | 'memoryNote'>> {
+async function estimateMemory(
+  app: AppCore,
+  meta: Json,
+  arch: string,
+  batchSizes: number[],
+  workers: number,
+  backendName: string,
+  limitMiB?: number
+): Promise<Pick<RunEstimate, 'memory' | 'memoryNote'>> {
   const size = asObj(meta)?.size
-  if (!Array.isArray(size) || typeof size[0] !== 'number' || typeof size[1] !== 'number') return { memory: null, memoryNote: 'the dataset has no image size' }
+  if (!Array.isArray(size) || typeof size[0] !== 'number' || typeof size[1] !== 'number')
+    return { memory: null, memoryNote: 'the dataset has no image size' }
   try {
     const { footprintFor, planMemory, defaultMemoryLimit, MiB } = await import('../engine/models/memory')
-    const fp = await footprintFor({ arch, inputShape: [size[0], size[1], 3], backend: backendName, cacheDir: join(app.workspace.dir, 'cache', 'memory') })
+    const fp = await footprintFor({
+      arch,
+      inputShape: [size[0], size[1], 3],
+      backend: backendName,
+      cacheDir: join(app.workspace.dir, 'cache', 'memory')
+    })
     const limitBytes = limitMiB !== undefined ? limitMiB * MiB : defaultMemoryLimit(workers)
     const plans = [...new Set(batchSizes)].map((b) => planMemory(fp, b, limitBytes))
     const m = plans.find((x) => !x.fits) ?? plans.reduce((a, b) => (b.expectedPeakBytes > a.expectedPeakBytes ? b : a))
     return {
       memory: {
-        limitMiB: Math.round(limitBytes / MiB), limitGiven: limitMiB !== undefined, expectedPeakMiB: Math.round(m.expectedPeakBytes / MiB),
-        perImageMiB: Math.round(fp.trainPerImageBytes / MiB), batchSize: m.batchSize, microBatch: m.microBatch, microBatches: m.microBatches,
-        fits: m.fits, message: m.message ?? null
+        limitMiB: Math.round(limitBytes / MiB),
+        limitGiven: limitMiB !== undefined,
+        expectedPeakMiB: Math.round(m.expectedPeakBytes / MiB),
+        perImageMiB: Math.round(fp.trainPerImageBytes / MiB),
+        batchSize: m.batchSize,
+        microBatch: m.microBatch,
+        microBatches: m.microBatches,
+        fits: m.fits,
+        message: m.message ?? null
       }
     }
   } catch (e) {
@@ -363,7 +473,10 @@ export function createDispatcher(handlers: Handlers): Dispatch {
     const parsed = commands[name].request.safeParse(request ?? {})
     if (!parsed.success) {
       const issues = fieldIssues(parsed.error)
-      return { ok: false, error: { code: 'invalid_request', message: `invalid request for ${name}: ${describeIssues(issues)}`, issues } }
+      return {
+        ok: false,
+        error: { code: 'invalid_request', message: `invalid request for ${name}: ${describeIssues(issues)}`, issues }
+      }
     }
     try {
       const handler = handlers[name] as (req: unknown, s: Session) => unknown

@@ -23,7 +23,8 @@ export function recordCheckpoint(store: Store, workspace: Workspace, relDir: str
   const file = join(abs, 'weights.bin')
   let sha: string | undefined
   try {
-    sha = (JSON.parse(readFileSync(join(abs, 'model.json'), 'utf8')) as { sha256?: { weights?: string } }).sha256?.weights
+    sha = (JSON.parse(readFileSync(join(abs, 'model.json'), 'utf8')) as { sha256?: { weights?: string } }).sha256
+      ?.weights
   } catch {
     // hashed from the file below
   }
@@ -43,16 +44,21 @@ export async function checkCheckpoint(store: Store, workspace: Workspace, relDir
   let reason: string | undefined
   let fromMeta: string | undefined
   try {
-    fromMeta = (JSON.parse(readFileSync(join(abs, 'model.json'), 'utf8')) as { sha256?: { weights?: string } }).sha256?.weights
+    fromMeta = (JSON.parse(readFileSync(join(abs, 'model.json'), 'utf8')) as { sha256?: { weights?: string } }).sha256
+      ?.weights
   } catch (e) {
-    reason = existsSync(join(abs, 'model.json')) ? `${relDir}/model.json is not valid JSON` : `${relDir}/model.json is missing`
+    reason = existsSync(join(abs, 'model.json'))
+      ? `${relDir}/model.json is not valid JSON`
+      : `${relDir}/model.json is missing`
     void e
   }
   if (!reason) {
     const expected = recorded?.sha256 ?? fromMeta
     if (!existsSync(join(abs, 'weights.bin'))) reason = `${rel} is missing`
-    else if (expected && (await sha256File(join(abs, 'weights.bin'))) !== expected) reason = `${rel} does not match the SHA-256 recorded when it was written`
-    else if (recorded && fromMeta && fromMeta !== recorded.sha256) reason = `${relDir}/model.json names other weights than the ones recorded when it was written`
+    else if (expected && (await sha256File(join(abs, 'weights.bin'))) !== expected)
+      reason = `${rel} does not match the SHA-256 recorded when it was written`
+    else if (recorded && fromMeta && fromMeta !== recorded.sha256)
+      reason = `${relDir}/model.json names other weights than the ones recorded when it was written`
   }
   if (reason && recorded) {
     try {
@@ -65,13 +71,22 @@ export async function checkCheckpoint(store: Store, workspace: Workspace, relDir
 }
 
 /** A member left out because its weights are damaged. */
-export interface DamagedMember { memberId: string; name: string; reason: string }
+export interface DamagedMember {
+  memberId: string
+  name: string
+  reason: string
+}
 
 /**
  * Checks every member's checkpoint; damaged ones are set to failed and returned apart, with a
  * warning through `warn`. The sound ones keep their order.
  */
-export async function leaveOutDamaged(store: Store, workspace: Workspace, members: MemberRecord[], warn: (message: string) => void): Promise<{ kept: MemberRecord[]; damaged: DamagedMember[] }> {
+export async function leaveOutDamaged(
+  store: Store,
+  workspace: Workspace,
+  members: MemberRecord[],
+  warn: (message: string) => void
+): Promise<{ kept: MemberRecord[]; damaged: DamagedMember[] }> {
   const kept: MemberRecord[] = []
   const damaged: DamagedMember[] = []
   for (const m of members) {

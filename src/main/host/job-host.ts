@@ -50,13 +50,16 @@ const PROGRESS_INTERVAL_MS = 200
 const TERMINAL = new Set(['completed', 'failed', 'cancelled'])
 
 function exitReason(code: number | null, signal: NodeJS.Signals | null): string {
-  if (signal) return `engine process killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory or killed)' : signal === 'SIGABRT' ? ' (native abort)' : ''}`
+  if (signal)
+    return `engine process killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory or killed)' : signal === 'SIGABRT' ? ' (native abort)' : ''}`
   return `engine process exited with code ${code}`
 }
 
 /** The line of a dead process's output that says what happened (V8's "FATAL ERROR", an abort message), else its last line. */
 function crashMessage(tail: string[]): string {
-  const telling = tail.filter((l) => /fatal|out of memory|error|abort|assert|segmentation/i.test(l) && !/^\s*\d+: 0x/.test(l))
+  const telling = tail.filter(
+    (l) => /fatal|out of memory|error|abort|assert|segmentation/i.test(l) && !/^\s*\d+: 0x/.test(l)
+  )
   return (telling.at(-1) ?? tail.at(-1) ?? '').trim().slice(0, 300)
 }
 
@@ -116,7 +119,14 @@ export class JobHost {
     for (const j of this.store.jobs.unfinished()) {
       if (this.running.has(j.id) || this.queue.includes(j.id)) continue
       if (j.pid !== null && isAlive(j.pid)) continue
-      this.emit(this.store.jobs.fail(j.id, 'the app stopped while this job was running', 'app or engine process ended unexpectedly', this.isResumable(j.kind)))
+      this.emit(
+        this.store.jobs.fail(
+          j.id,
+          'the app stopped while this job was running',
+          'app or engine process ended unexpectedly',
+          this.isResumable(j.kind)
+        )
+      )
       recovered.push(this.store.jobs.get(j.id)!)
     }
     return recovered
@@ -128,15 +138,33 @@ export class JobHost {
     const parsed = kind.params.safeParse(params ?? {})
     if (!parsed.success) {
       const issues = fieldIssues(parsed.error, 'params')
-      throw new ApiCallError({ code: 'invalid_request', message: `invalid params for job '${kind.kind}': ${describeIssues(issues)}`, issues })
+      throw new ApiCallError({
+        code: 'invalid_request',
+        message: `invalid params for job '${kind.kind}': ${describeIssues(issues)}`,
+        issues
+      })
     }
-    if (this.workspace.readOnly) throw new ApiCallError({ code: 'unavailable', message: `${this.workspace.readOnly}: jobs cannot run here; copy the workspace to a writable folder (or remount it read-write) and open it there` })
+    if (this.workspace.readOnly)
+      throw new ApiCallError({
+        code: 'unavailable',
+        message: `${this.workspace.readOnly}: jobs cannot run here; copy the workspace to a writable folder (or remount it read-write) and open it there`
+      })
     const links = kind.links?.(parsed.data) ?? {}
     // Checked and recorded in one write transaction: two app instances cannot both start a writer of one run.
     const job = this.store.transaction(() => {
-      const refusal = preflight(this.store, kind.kind, parsed.data as Record<string, unknown>, links.runId ?? (parsed.data as { runId?: string }).runId)
+      const refusal = preflight(
+        this.store,
+        kind.kind,
+        parsed.data as Record<string, unknown>,
+        links.runId ?? (parsed.data as { runId?: string }).runId
+      )
       if (refusal) throw new ApiCallError({ code: 'conflict', message: refusal })
-      return this.store.jobs.create({ kind: kind.kind, params: parsed.data as Json, runId: links.runId, datasetId: links.datasetId })
+      return this.store.jobs.create({
+        kind: kind.kind,
+        params: parsed.data as Json,
+        runId: links.runId,
+        datasetId: links.datasetId
+      })
     })
     // Queued jobs carry this host's pid, so another app instance leaves them alone.
     this.store.jobs.setPid(job.id, process.pid)
@@ -148,10 +176,18 @@ export class JobHost {
   resume(id: string): JobRecord {
     const job = this.requireJob(id)
     if (!TERMINAL.has(job.status) || job.status === 'completed') {
-      throw new ApiCallError({ code: 'conflict', message: `job ${id} is ${job.status}; only a failed or cancelled job can be resumed` })
+      throw new ApiCallError({
+        code: 'conflict',
+        message: `job ${id} is ${job.status}; only a failed or cancelled job can be resumed`
+      })
     }
-    if (!job.resumable) throw new ApiCallError({ code: 'conflict', message: `job ${id} (${job.kind}) cannot be resumed` })
-    if (this.workspace.readOnly) throw new ApiCallError({ code: 'unavailable', message: `${this.workspace.readOnly}: jobs cannot run here; copy the workspace to a writable folder (or remount it read-write) and open it there` })
+    if (!job.resumable)
+      throw new ApiCallError({ code: 'conflict', message: `job ${id} (${job.kind}) cannot be resumed` })
+    if (this.workspace.readOnly)
+      throw new ApiCallError({
+        code: 'unavailable',
+        message: `${this.workspace.readOnly}: jobs cannot run here; copy the workspace to a writable folder (or remount it read-write) and open it there`
+      })
     const kind = this.requireKind(job.kind)
     const refusal = preflight(this.store, kind.kind, (job.params ?? {}) as Record<string, unknown>, job.runId)
     if (refusal) throw new ApiCallError({ code: 'conflict', message: refusal })
@@ -180,10 +216,17 @@ export class JobHost {
       // Run by another app instance (e.g. the CLI while the window is open): its engine
       // process takes SIGTERM as a cancel request, and that instance records the outcome.
       const pid = this.store.jobs.unfinished().find((j) => j.id === id)?.pid
-      if (!pid || !isAlive(pid)) throw new ApiCallError({ code: 'conflict', message: `job ${id} is marked running but its engine process is gone; reopen the workspace to recover it` })
+      if (!pid || !isAlive(pid))
+        throw new ApiCallError({
+          code: 'conflict',
+          message: `job ${id} is marked running but its engine process is gone; reopen the workspace to recover it`
+        })
       process.kill(pid, 'SIGTERM')
     } else if (job.status === 'queued') {
-      throw new ApiCallError({ code: 'conflict', message: `job ${id} is queued in another app instance; cancel it there` })
+      throw new ApiCallError({
+        code: 'conflict',
+        message: `job ${id} is queued in another app instance; cancel it there`
+      })
     }
     return this.store.jobs.get(id)!
   }
@@ -285,7 +328,8 @@ export class JobHost {
   }
 
   private pump(): void {
-    while (!this.closed && this.running.size < this.maxConcurrent && this.queue.length > 0) this.launch(this.queue.shift()!)
+    while (!this.closed && this.running.size < this.maxConcurrent && this.queue.length > 0)
+      this.launch(this.queue.shift()!)
   }
 
   private launch(id: string): void {
@@ -295,11 +339,26 @@ export class JobHost {
       proc = this.launcher()
     } catch (e) {
       this.emit(this.store.jobs.start(id, null))
-      this.finish(id, this.store.jobs.fail(id, `could not start the engine process: ${(e as Error).message}`, null, this.isResumable(job.kind)))
+      this.finish(
+        id,
+        this.store.jobs.fail(
+          id,
+          `could not start the engine process: ${(e as Error).message}`,
+          null,
+          this.isResumable(job.kind)
+        )
+      )
       return
     }
     let resolveExit!: () => void
-    const r: Running = { proc, cancelRequested: false, tail: [], exited: new Promise((res) => (resolveExit = res)), lastProgressAt: 0, lastPhase: '' }
+    const r: Running = {
+      proc,
+      cancelRequested: false,
+      tail: [],
+      exited: new Promise((res) => (resolveExit = res)),
+      lastProgressAt: 0,
+      lastPhase: ''
+    }
     this.running.set(id, r)
     const started = this.store.jobs.start(id, proc.pid ?? null)
     this.emit(started)
@@ -318,7 +377,14 @@ export class JobHost {
         this.pump()
       }
     })
-    proc.send({ t: 'run', jobId: id, kind: job.kind, params: job.params, workspaceDir: this.workspace.dir, attempt: (started as { attempt: number }).attempt })
+    proc.send({
+      t: 'run',
+      jobId: id,
+      kind: job.kind,
+      params: job.params,
+      workspaceDir: this.workspace.dir,
+      attempt: (started as { attempt: number }).attempt
+    })
   }
 
   private onEngineMessage(id: string, r: Running, m: FromEngine): void {
@@ -330,12 +396,12 @@ export class JobHost {
       // phase or the end are always kept.
       const now = Date.now()
       const p = m.progress
-      if (!p.metrics && p.fraction < 1 && p.phase === r.lastPhase && now - r.lastProgressAt < PROGRESS_INTERVAL_MS) return
+      if (!p.metrics && p.fraction < 1 && p.phase === r.lastPhase && now - r.lastProgressAt < PROGRESS_INTERVAL_MS)
+        return
       r.lastProgressAt = now
       r.lastPhase = p.phase
       this.emit(this.store.jobs.progress(id, p))
-    }
-    else if (m.t === 'log') this.emit(this.store.jobs.log(id, m.level, m.message))
+    } else if (m.t === 'log') this.emit(this.store.jobs.log(id, m.level, m.message))
     else r.outcome = m
   }
 
@@ -347,7 +413,8 @@ export class JobHost {
     else if (o?.t === 'cancelled') this.finish(id, this.store.jobs.cancel(id, resumable))
     else if (o?.t === 'error') this.finish(id, this.store.jobs.fail(id, o.message, null, resumable))
     else if (r.cancelRequested) this.finish(id, this.store.jobs.cancel(id, resumable))
-    else if (this.closed) this.finish(id, this.store.jobs.fail(id, 'the app closed while this job was running', 'app closed', resumable))
+    else if (this.closed)
+      this.finish(id, this.store.jobs.fail(id, 'the app closed while this job was running', 'app closed', resumable))
     else {
       const reason = exitReason(code, signal)
       const said = crashMessage(r.tail)

@@ -36,7 +36,9 @@ function tsxImport(): string {
 }
 
 /** Forks `entry` with Node + tsx; stdout/stderr are captured (never mixed into the app's stdout). */
-export function forkLauncher(options: { entry?: string; execArgv?: string[]; env?: NodeJS.ProcessEnv } = {}): EngineLauncher {
+export function forkLauncher(
+  options: { entry?: string; execArgv?: string[]; env?: NodeJS.ProcessEnv } = {}
+): EngineLauncher {
   return () => {
     const child = fork(options.entry ?? ENGINE_ENTRY, [], {
       execArgv: ['--import', tsxImport(), ...(options.execArgv ?? [])],

@@ -10,7 +10,8 @@ import type { Store } from '../store'
 /** Why a dataset cannot be used yet, or undefined when it is ready. */
 export function datasetNotReady(d: DatasetRecord): string | undefined {
   if (d.status === 'ready') return undefined
-  if (d.status === 'failed') return `dataset ${d.id} (${d.name}) is not ready: its import failed (${d.error ?? 'no reason recorded'}); import it again`
+  if (d.status === 'failed')
+    return `dataset ${d.id} (${d.name}) is not ready: its import failed (${d.error ?? 'no reason recorded'}); import it again`
   return `dataset ${d.id} (${d.name}) is not ready: it is still importing`
 }
 
@@ -22,8 +23,10 @@ export function datasetNotReady(d: DatasetRecord): string | undefined {
 export function runNotReady(r: RunRecord, writer?: JobRecord, lastFission?: JobRecord): string | undefined {
   if (r.status === 'done' || r.status === 'cancelled' || (r.status === 'pending' && !writer)) return undefined
   const resume = lastFission ? `fissionfusion job resume ${lastFission.id}` : 'fissionfusion job list, then job resume'
-  if (r.status === 'failed') return `run ${r.id} (${r.name}) is not ready: its training failed; resume it (${resume}) or start a new run`
-  if (!writer && r.status === 'running') return `run ${r.id} (${r.name}) is not ready: its training was interrupted; resume it (${resume})`
+  if (r.status === 'failed')
+    return `run ${r.id} (${r.name}) is not ready: its training failed; resume it (${resume}) or start a new run`
+  if (!writer && r.status === 'running')
+    return `run ${r.id} (${r.name}) is not ready: its training was interrupted; resume it (${resume})`
   return `run ${r.id} (${r.name}) is not ready: it is ${r.status === 'running' ? 'still training' : 'not trained yet'}${writer ? ` (job ${writer.id})` : ''}`
 }
 
@@ -59,10 +62,16 @@ function needModel(store: Store, id: string, field: string): string | undefined 
  * The reason a job of `kind` with (validated) `params` must not start now, or undefined.
  * `runId` is the run it writes, when known (its `links`).
  */
-export function preflight(store: Store, kind: string, params: Record<string, unknown>, runId?: string | null): string | undefined {
+export function preflight(
+  store: Store,
+  kind: string,
+  params: Record<string, unknown>,
+  runId?: string | null
+): string | undefined {
   if (runId && RUN_WRITERS.has(kind)) {
     const busy = store.jobs.unfinished().find((j) => j.runId === runId && RUN_WRITERS.has(j.kind))
-    if (busy) return `run ${runId} is being written by job ${busy.id} (${busy.kind}, ${busy.status}); wait for it or cancel it (fissionfusion job cancel ${busy.id})`
+    if (busy)
+      return `run ${runId} is being written by job ${busy.id} (${busy.kind}, ${busy.status}); wait for it or cancel it (fissionfusion job cancel ${busy.id})`
   }
   if (kind === 'fuse') {
     const id = str(params.runId)

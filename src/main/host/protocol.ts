@@ -3,8 +3,7 @@ import type { Json, JobProgress, LogLevel } from '../../shared/records'
 
 /** App → engine. */
 export type ToEngine =
-  | { t: 'run'; jobId: string; kind: string; params: Json; workspaceDir: string; attempt: number }
-  | { t: 'cancel' }
+  { t: 'run'; jobId: string; kind: string; params: Json; workspaceDir: string; attempt: number } | { t: 'cancel' }
 
 /** Engine → app. Exactly one of done / error / cancelled ends a job. */
 export type FromEngine =

@@ -20,9 +20,13 @@ export type NativeBinary = 'better_sqlite3.node' | 'ff_native.node'
  * The packaged app's resources folder: env FF_RESOURCES_DIR (set by the app for its engine
  * processes), else Electron's `process.resourcesPath` in a packaged app; undefined on Node.
  */
-export function resourcesDir(env: NodeJS.ProcessEnv = process.env, proc: { resourcesPath?: string; versions: NodeJS.ProcessVersions } = process): string | undefined {
+export function resourcesDir(
+  env: NodeJS.ProcessEnv = process.env,
+  proc: { resourcesPath?: string; versions: NodeJS.ProcessVersions } = process
+): string | undefined {
   if (env.FF_RESOURCES_DIR) return env.FF_RESOURCES_DIR
-  if (proc.versions.electron && proc.resourcesPath && existsSync(join(proc.resourcesPath, 'native'))) return proc.resourcesPath
+  if (proc.versions.electron && proc.resourcesPath && existsSync(join(proc.resourcesPath, 'native')))
+    return proc.resourcesPath
   return undefined
 }
 
@@ -30,7 +34,10 @@ export function resourcesDir(env: NodeJS.ProcessEnv = process.env, proc: { resou
  * The binary built for this runtime in the packaged resources (or, on Electron from the
  * repository, native/electron/ beside `repoNative`), or undefined: use the Node build.
  */
-export function electronBinary(name: NativeBinary, o: { resources?: string; repoNative?: string; electron?: boolean } = {}): string | undefined {
+export function electronBinary(
+  name: NativeBinary,
+  o: { resources?: string; repoNative?: string; electron?: boolean } = {}
+): string | undefined {
   const resources = o.resources ?? resourcesDir()
   if (resources) {
     const file = join(resources, 'native', name)

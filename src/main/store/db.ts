@@ -35,7 +35,8 @@ function readUserVersion(db: Db): number {
 
 function checkMigrationList(list: readonly Migration[]): void {
   list.forEach((m, i) => {
-    if (m.version !== i + 1) throw new StoreError('bad_migrations', `migration #${i} has version ${m.version}, expected ${i + 1}`)
+    if (m.version !== i + 1)
+      throw new StoreError('bad_migrations', `migration #${i} has version ${m.version}, expected ${i + 1}`)
   })
 }
 
@@ -111,7 +112,8 @@ function migrate(db: Db, path: string, list: readonly Migration[], latest: numbe
   })
   apply.immediate()
   const fkProblems = db.pragma('foreign_key_check') as unknown[]
-  if (fkProblems.length > 0) throw new StoreError('bad_migrations', `foreign key check failed after migration: ${JSON.stringify(fkProblems[0])}`)
+  if (fkProblems.length > 0)
+    throw new StoreError('bad_migrations', `foreign key check failed after migration: ${JSON.stringify(fkProblems[0])}`)
 }
 
 /**
@@ -126,7 +128,10 @@ export function openDatabaseReadOnly(path: string, list: readonly Migration[] = 
     refuseIfNewer(version, path, latest)
     if (version < latest) {
       db.close()
-      throw new StoreError('bad_migrations', `The workspace database ${path} is read-only and has schema version ${version}, older than this app's ${latest}: open it once where it is writable to upgrade it.`)
+      throw new StoreError(
+        'bad_migrations',
+        `The workspace database ${path} is read-only and has schema version ${version}, older than this app's ${latest}: open it once where it is writable to upgrade it.`
+      )
     }
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
     return db
@@ -137,7 +142,8 @@ export function openDatabaseReadOnly(path: string, list: readonly Migration[] = 
     if (e instanceof StoreError) throw e
   }
   const dir = mkdtempSync(join(tmpdir(), 'ff-readonly-'))
-  for (const suffix of ['', '-wal']) if (existsSync(path + suffix)) copyFileSync(path + suffix, join(dir, `snapshot.db${suffix}`))
+  for (const suffix of ['', '-wal'])
+    if (existsSync(path + suffix)) copyFileSync(path + suffix, join(dir, `snapshot.db${suffix}`))
   try {
     return check(new Database(join(dir, 'snapshot.db'), { readonly: true, fileMustExist: true, ...sqliteOptions() }))
   } catch (e) {

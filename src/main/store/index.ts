@@ -35,7 +35,10 @@ export class Store {
   /** SHA-256 of weights files as written (integrity checks before use). */
   readonly files: FilesRepo
 
-  private constructor(private readonly db: Db, /** Database file. */ readonly path: string) {
+  private constructor(
+    private readonly db: Db,
+    /** Database file. */ readonly path: string
+  ) {
     this.datasets = new DatasetsRepo(db)
     this.runs = new RunsRepo(db)
     this.soups = new SoupsRepo(db)

@@ -17,7 +17,10 @@ const base = {
 }
 
 /** Images per class, one bar group per class, one bar per split. */
-export function classCountsOption(perClass: Record<string, Record<string, number>>, classes: string[]): EChartsCoreOption {
+export function classCountsOption(
+  perClass: Record<string, Record<string, number>>,
+  classes: string[]
+): EChartsCoreOption {
   const splits = ['train', 'val', 'test'].filter((s) => perClass[s])
   return {
     ...base,
@@ -47,7 +50,11 @@ export function linesOption(series: LineSeries[], xName: string, yName: string, 
 }
 
 /** One bar group per category, one bar per series (OOD: dataset × method). */
-export function groupedBarsOption(categories: string[], series: { name: string; values: (number | null)[] }[], yName: string): EChartsCoreOption {
+export function groupedBarsOption(
+  categories: string[],
+  series: { name: string; values: (number | null)[] }[],
+  yName: string
+): EChartsCoreOption {
   return {
     ...base,
     legend: { top: 0, type: 'scroll' },
@@ -117,8 +124,22 @@ export function rocOption(curves: { name: string; fpr: number[]; tpr: number[] }
     // the axis name beside the axis, so the legend above the plot never covers it
     yAxis: { type: 'value', min: 0, max: 1, name: 'true positive rate', nameLocation: 'middle', nameGap: 34 },
     series: [
-      ...curves.map((c) => ({ name: c.name, type: 'line', showSymbol: false, data: c.fpr.map((x, i) => [x, c.tpr[i]]) })),
-      { name: 'chance', type: 'line', showSymbol: false, lineStyle: { type: 'dashed', color: '#9aa3b2' }, data: [[0, 0], [1, 1]] }
+      ...curves.map((c) => ({
+        name: c.name,
+        type: 'line',
+        showSymbol: false,
+        data: c.fpr.map((x, i) => [x, c.tpr[i]])
+      })),
+      {
+        name: 'chance',
+        type: 'line',
+        showSymbol: false,
+        lineStyle: { type: 'dashed', color: '#9aa3b2' },
+        data: [
+          [0, 0],
+          [1, 1]
+        ]
+      }
     ]
   }
 }

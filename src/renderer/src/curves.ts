@@ -15,7 +15,12 @@ export function metricKind(name: string): 'loss' | 'lr' | 'metric' | 'other' {
  * Series are named "member · metric" when several members are shown, else just the metric;
  * `only` keeps just the named metrics.
  */
-export function seriesOf(members: MemberRecord[], metrics: Record<string, MetricRecord[]>, kind: 'loss' | 'lr' | 'metric', only?: string[]): LineSeries[] {
+export function seriesOf(
+  members: MemberRecord[],
+  metrics: Record<string, MetricRecord[]>,
+  kind: 'loss' | 'lr' | 'metric',
+  only?: string[]
+): LineSeries[] {
   const out: LineSeries[] = []
   for (const m of members) {
     const byName = new Map<string, [number, number][]>()

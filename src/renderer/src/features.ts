@@ -1,4 +1,10 @@
-import { ARCHITECTURE_INFO, FUSION_METHOD_INFO, HIER_LEVEL_INFO, METRIC_INFO, type MetricId } from '../../shared/vocabulary'
+import {
+  ARCHITECTURE_INFO,
+  FUSION_METHOD_INFO,
+  HIER_LEVEL_INFO,
+  METRIC_INFO,
+  type MetricId
+} from '../../shared/vocabulary'
 
 /**
  * The job kinds behind each feature of the interface. A view whose kind the engine does not
@@ -37,4 +43,7 @@ export const GROUPINGS = [
 ] as const
 
 /** Selection metrics (the engine's metric ids), chosen per dataset. */
-export const METRICS: readonly { id: MetricId; label: string }[] = METRIC_INFO.map((m) => ({ id: m.id, label: m.description }))
+export const METRICS: readonly { id: MetricId; label: string }[] = METRIC_INFO.map((m) => ({
+  id: m.id,
+  label: m.description
+}))

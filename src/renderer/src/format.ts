@@ -31,7 +31,12 @@ export function formatCount(value: number | undefined | null): string {
 }
 
 /** A value with its 95% confidence interval: "0.912 [0.887, 0.934]". */
-export function formatCi(value: number | undefined | null, low?: number | null, high?: number | null, digits = 3): string {
+export function formatCi(
+  value: number | undefined | null,
+  low?: number | null,
+  high?: number | null,
+  digits = 3
+): string {
   const v = formatNumber(value, digits)
   if (low === undefined || low === null || high === undefined || high === null) return v
   return `${v} [${formatNumber(low, digits)}, ${formatNumber(high, digits)}]`

@@ -57,7 +57,8 @@ const mapValues = <A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B
 
 /** The forward passes per image a method's accounting records, or null. */
 function inferencesPerImage(accounting: Json): number | null {
-  const n = accounting && typeof accounting === 'object' && !Array.isArray(accounting) ? accounting.inferencesPerImage : null
+  const n =
+    accounting && typeof accounting === 'object' && !Array.isArray(accounting) ? accounting.inferencesPerImage : null
   return typeof n === 'number' ? n : null
 }
 
@@ -70,7 +71,9 @@ function row(r: FuseMethodRow): FuseRow {
     val: r.val,
     test: mapValues(r.test, withCi),
     testN: r.testN,
-    vsBest: r.vsBest ? { difference: r.vsBest.difference, lo: r.vsBest.ci[0], hi: r.vsBest.ci[1], p: r.vsBest.p } : null,
+    vsBest: r.vsBest
+      ? { difference: r.vsBest.difference, lo: r.vsBest.ci[0], hi: r.vsBest.ci[1], p: r.vsBest.p }
+      : null,
     ood: mapValues(r.ood, (o) => mapValues(o.metrics, withCi)),
     corruptions: r.corruptions ?? {},
     epochs: r.epochs,
@@ -85,8 +88,14 @@ export function readFuseResult(result: FuseResult | null): FuseView | null {
   if (!result) return null
   const { runId, metric, groupBy, backend, notes, methods, corruptionSuite } = result
   return {
-    runId, metric, groupBy, backend, notes,
-    corruptionSuite: corruptionSuite ? { images: corruptionSuite.images, of: corruptionSuite.of, ensemble: corruptionSuite.ensemble } : null,
+    runId,
+    metric,
+    groupBy,
+    backend,
+    notes,
+    corruptionSuite: corruptionSuite
+      ? { images: corruptionSuite.images, of: corruptionSuite.of, ensemble: corruptionSuite.ensemble }
+      : null,
     methods: methods.map(row)
   }
 }

@@ -32,7 +32,9 @@ export function readCard(result: ExportResult | null): CardView | null {
     ingredients: method.ingredients.length,
     // a metric undefined on its split (NaN) arrives as null in JSON: nothing to show
     metrics: metrics.flatMap(({ split, metric, value, ci95, n }) =>
-      typeof value === 'number' ? [{ split, metric, value, lo: ci95?.[0] ?? null, hi: ci95?.[1] ?? null, n: n ?? null }] : []
+      typeof value === 'number'
+        ? [{ split, metric, value, lo: ci95?.[0] ?? null, hi: ci95?.[1] ?? null, n: n ?? null }]
+        : []
     ),
     weightsSha256
   }

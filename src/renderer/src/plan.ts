@@ -4,7 +4,11 @@
  * schedule arithmetic are the engine's own (src/shared/plan.ts); this file adds the form's helpers.
  */
 import {
-  cosineLr, cyclicLr, fggSnapshotEpochs, PLAN_DEFAULTS as SHARED_PLAN_DEFAULTS, type PlanSettings as SharedPlanSettings
+  cosineLr,
+  cyclicLr,
+  fggSnapshotEpochs,
+  PLAN_DEFAULTS as SHARED_PLAN_DEFAULTS,
+  type PlanSettings as SharedPlanSettings
 } from '../../shared/plan'
 import type { GridAugmentPreset } from '../../shared/vocabulary'
 
@@ -40,7 +44,10 @@ const SAMPLES_PER_EPOCH = 16
  * @param s the plan's settings
  * @param trainImages training images (sets the iterations per epoch)
  */
-export function plannedSchedule(s: Pick<PlanSettings, 'kind' | 'lrs' | 'epochs' | 'fggEpochs' | 'cycle' | 'a1' | 'a2' | 'batchSize'>, trainImages: number): { name: string; points: [number, number][] }[] {
+export function plannedSchedule(
+  s: Pick<PlanSettings, 'kind' | 'lrs' | 'epochs' | 'fggEpochs' | 'cycle' | 'a1' | 'a2' | 'batchSize'>,
+  trainImages: number
+): { name: string; points: [number, number][] }[] {
   const iters = Math.max(1, Math.ceil(trainImages / Math.max(1, s.batchSize)))
   const step = Math.max(1, Math.floor(iters / SAMPLES_PER_EPOCH))
   return s.lrs.map((lr0) => {
@@ -51,7 +58,8 @@ export function plannedSchedule(s: Pick<PlanSettings, 'kind' | 'lrs' | 'epochs' 
     }
     if (s.kind === 'fgg') {
       for (let e = 1; e <= s.fggEpochs; e++) {
-        for (let i = 0; i < iters; i += step) points.push([s.epochs + e - 1 + i / iters, cyclicLr(s.a1, s.a2, s.cycle, e, i, iters)])
+        for (let i = 0; i < iters; i += step)
+          points.push([s.epochs + e - 1 + i / iters, cyclicLr(s.a1, s.a2, s.cycle, e, i, iters)])
       }
     }
     return { name: `lr ${formatLrShort(lr0)}`, points: points.filter((p) => p[1] > 0) }

@@ -38,17 +38,35 @@ export function levelMethods(id: string): [string | null, string | null] {
   return FLAT.includes(id) ? [null, id] : [null, null]
 }
 
-function convert(node: Record<string, Json>, names: Map<string, string>, levels: [string | null, string | null]): TreeNode | null {
+function convert(
+  node: Record<string, Json>,
+  names: Map<string, string>,
+  levels: [string | null, string | null]
+): TreeNode | null {
   if (typeof node.id !== 'string') return null
   const val = typeof node.val === 'number' && Number.isFinite(node.val) ? node.val : null
-  const children = Array.isArray(node.children) ? node.children.flatMap((c) => { const o = obj(c); const t = o && convert(o, names, levels); return t ? [t] : [] }) : []
+  const children = Array.isArray(node.children)
+    ? node.children.flatMap((c) => {
+        const o = obj(c)
+        const t = o && convert(o, names, levels)
+        return t ? [t] : []
+      })
+    : []
   const level = node.level
   // each soup level shows the method that merged it (stored by the engine, else known from the id)
-  const method = typeof node.method === 'string' ? node.method : level === 'global' ? levels[0] : level === 'group' ? levels[1] : null
+  const method =
+    typeof node.method === 'string'
+      ? node.method
+      : level === 'global'
+        ? levels[0]
+        : level === 'group'
+          ? levels[1]
+          : null
   const detail = typeof node.detail === 'string' ? ` · ${node.detail}` : ''
-  const soupName = level === 'global'
-    ? `${node.id}${method && method !== node.id ? ` · ${method}` : ''}${detail}`
-    : `${method ? `${method} · ` : ''}${node.id}${detail}`
+  const soupName =
+    level === 'global'
+      ? `${node.id}${method && method !== node.id ? ` · ${method}` : ''}${detail}`
+      : `${method ? `${method} · ` : ''}${node.id}${detail}`
   return {
     name: level === 'member' ? (names.get(node.id) ?? node.id) : soupName,
     score: val,
@@ -63,7 +81,11 @@ function convert(node: Record<string, Json>, names: Map<string, string>, levels:
  * @param names member id → display name
  * @param kept whether the parent kept this soup (null at the root)
  */
-export function treeFromRecords(input: SoupTreeInput, names: Map<string, string>, kept: boolean | null = null): TreeNode {
+export function treeFromRecords(
+  input: SoupTreeInput,
+  names: Map<string, string>,
+  kept: boolean | null = null
+): TreeNode {
   const label = input.soup.groupKey ? `${input.soup.method} · ${input.soup.groupKey}` : input.soup.method
   return {
     name: label,

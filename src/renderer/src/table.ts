@@ -11,7 +11,10 @@ export function compareCells(a: Cell, b: Cell, direction: Direction): number {
   const emptyA = a === null || a === undefined || (typeof a === 'number' && !Number.isFinite(a))
   const emptyB = b === null || b === undefined || (typeof b === 'number' && !Number.isFinite(b))
   if (emptyA || emptyB) return emptyA === emptyB ? 0 : emptyA ? 1 : -1
-  const order = typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b), undefined, { numeric: true })
+  const order =
+    typeof a === 'number' && typeof b === 'number'
+      ? a - b
+      : String(a).localeCompare(String(b), undefined, { numeric: true })
   return direction === 'asc' ? order : -order
 }
 

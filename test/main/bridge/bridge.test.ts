@@ -14,14 +14,21 @@ let app: ReturnType<typeof tempApp>
 let bridge: Bridge
 let root: string
 
-interface Res { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Res {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
 
 /** A raw GET (the path is sent as given, unnormalised). */
 function get(path: string, headers: Record<string, string> = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port: bridge.port, path, headers }, (res) => {
       let body = ''
-      res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }))
+      res
+        .setEncoding('utf8')
+        .on('data', (c) => (body += c))
+        .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }))
     })
     req.on('error', reject)
     req.end()
@@ -50,7 +57,10 @@ beforeAll(async () => {
   app = tempApp()
   root = mkdtempSync(join(tmpdir(), 'ff-renderer-'))
   mkdirSync(join(root, 'site', 'assets'), { recursive: true })
-  writeFileSync(join(root, 'site', 'index.html'), '<!doctype html><title>FF app</title><script src="/assets/app.js"></script>')
+  writeFileSync(
+    join(root, 'site', 'index.html'),
+    '<!doctype html><title>FF app</title><script src="/assets/app.js"></script>'
+  )
   writeFileSync(join(root, 'site', 'assets', 'app.js'), 'console.log(1)')
   writeFileSync(join(root, 'site', 'assets', 'kernel.wasm'), Buffer.from([0, 97, 115, 109]))
   writeFileSync(join(root, 'secret.txt'), 'TOP SECRET')
@@ -103,13 +113,21 @@ describe('bridge: the contract over a loopback WebSocket', () => {
     expect(bad).toMatchObject({ code: 'invalid_request', issues: [{ path: 'id' }] })
     expect((bad as Error).message).toMatch(/^invalid request for getJob: id: /)
     const extra = await api.listJobs({ limit: 5, bogus: true } as never).catch((e: ApiCallError) => e.toJSON())
-    expect(extra).toMatchObject({ code: 'invalid_request', issues: [{ path: '', message: expect.stringContaining('bogus') }] })
+    expect(extra).toMatchObject({
+      code: 'invalid_request',
+      issues: [{ path: '', message: expect.stringContaining('bogus') }]
+    })
     const missing = await api.getRun({ id: 'run_nope' }).catch((e: ApiCallError) => e.toJSON())
     expect(missing).toEqual({ code: 'not_found', message: 'run run_nope not found' })
-    // @ts-expect-error -- steps must be a number: the contract's types say so, and the host refuses it at run time
-    const badParams = await api.startJob({ kind: 'selftest', params: { steps: 'many' } }).catch((e: ApiCallError) => e.toJSON())
+    const badParams = await api
+      // @ts-expect-error -- steps must be a number: the contract's types say so, and the host refuses it at run time
+      .startJob({ kind: 'selftest', params: { steps: 'many' } })
+      .catch((e: ApiCallError) => e.toJSON())
     expect(badParams).toMatchObject({ code: 'invalid_request', issues: [{ path: 'params.steps' }] })
-    expect(await transport.invoke('dropTables', {})).toEqual({ ok: false, error: { code: 'unknown_command', message: "unknown command 'dropTables'" } })
+    expect(await transport.invoke('dropTables', {})).toEqual({
+      ok: false,
+      error: { code: 'unknown_command', message: "unknown command 'dropTables'" }
+    })
     expect((await api.workspaceInfo()).dir).toBe(app.workspace.dir)
     transport.close()
   })
@@ -122,9 +140,13 @@ describe('bridge: the contract over a loopback WebSocket', () => {
     ws.send('{not json')
     ws.send(JSON.stringify({ command: 'workspaceInfo' }))
     ws.send(JSON.stringify({ id: 7, command: 'workspaceInfo', request: null }))
-    for (let waited = 0; replies.length < 3 && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20))
+    for (let waited = 0; replies.length < 3 && waited < 10_000; waited += 20)
+      await new Promise((r) => setTimeout(r, 20))
     expect(replies[0]).toMatchObject({ id: null, reply: { ok: false, error: { code: 'invalid_request' } } })
-    expect(replies[1]).toMatchObject({ id: null, reply: { ok: false, error: { code: 'invalid_request', message: expect.stringContaining('no numeric id') } } })
+    expect(replies[1]).toMatchObject({
+      id: null,
+      reply: { ok: false, error: { code: 'invalid_request', message: expect.stringContaining('no numeric id') } }
+    })
     expect(replies[2]).toMatchObject({ id: 7, reply: { ok: true } })
     ws.close()
   })
@@ -136,7 +158,8 @@ describe('bridge: the contract over a loopback WebSocket', () => {
     const job = await api.startJob({ kind: 'selftest', params: { steps: 3, stepMs: 10 } })
     const { backlog } = await api.subscribeJobs({ jobId: job.id })
     await new Promise<void>((resolve) => {
-      const check = (): void => ([...backlog, ...events].some((e) => e.type === 'completed') ? resolve() : void setTimeout(check, 50))
+      const check = (): void =>
+        [...backlog, ...events].some((e) => e.type === 'completed') ? resolve() : void setTimeout(check, 50)
       check()
     })
     const types = [...backlog, ...events].map((e) => e.type)
@@ -150,11 +173,16 @@ describe('bridge: the contract over a loopback WebSocket', () => {
   it('browseFolder lists names only', async () => {
     const { api, transport } = client()
     const listing = await api.browseFolder({ path: root })
-    expect(listing.entries).toEqual([{ name: 'site', kind: 'dir' }, { name: 'secret.txt', kind: 'file' }])
+    expect(listing.entries).toEqual([
+      { name: 'site', kind: 'dir' },
+      { name: 'secret.txt', kind: 'file' }
+    ])
     expect(JSON.stringify(listing)).not.toContain('TOP SECRET')
     expect(listing.parent).toBe(tmpdir())
     await expect(api.browseFolder({ path: join(root, 'nope') })).rejects.toMatchObject({ code: 'not_found' })
-    await expect(api.browseFolder({ path: join(root, 'secret.txt') })).rejects.toMatchObject({ code: 'invalid_request' })
+    await expect(api.browseFolder({ path: join(root, 'secret.txt') })).rejects.toMatchObject({
+      code: 'invalid_request'
+    })
     transport.close()
   })
 })
@@ -191,7 +219,14 @@ describe('bridge: static files', () => {
 
   it('never serves a file outside the renderer folder', async () => {
     const auth = { Authorization: `Bearer ${bridge.token}` }
-    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/assets/..%2f..%2fsecret.txt', '/%2e%2e%5csecret.txt', '/assets/%00']) {
+    for (const path of [
+      '/../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/..%2fsecret.txt',
+      '/assets/..%2f..%2fsecret.txt',
+      '/%2e%2e%5csecret.txt',
+      '/assets/%00'
+    ]) {
       const res = await get(path, auth)
       expect(res.body).not.toContain('TOP SECRET')
       expect(res.status).not.toBe(200)

@@ -17,21 +17,53 @@ import { tempApp } from '../host/helpers'
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
-const CODES: ApiErrorCode[] = ['invalid_request', 'unknown_command', 'not_found', 'conflict', 'unauthorized', 'unavailable', 'internal']
+const CODES: ApiErrorCode[] = [
+  'invalid_request',
+  'unknown_command',
+  'not_found',
+  'conflict',
+  'unauthorized',
+  'unavailable',
+  'internal'
+]
 // Engine processes are never started here: a job that would need one fails at once, typed.
 let app: ReturnType<typeof tempApp>
 let bridge: Bridge
 
 beforeAll(async () => {
-  app = tempApp({ launcher: () => { throw new Error('no engine processes in the bridge load test') } })
+  app = tempApp({
+    launcher: () => {
+      throw new Error('no engine processes in the bridge load test')
+    }
+  })
   const s = app.store
-  s.datasets.create({ id: 'ds_a', name: 'alpha', format: 'npz', task: 'single', status: 'ready', classes: ['a', 'b'], counts: { train: 100, val: 10, test: 10 }, meta: { size: [28, 28] } })
+  s.datasets.create({
+    id: 'ds_a',
+    name: 'alpha',
+    format: 'npz',
+    task: 'single',
+    status: 'ready',
+    classes: ['a', 'b'],
+    counts: { train: 100, val: 10, test: 10 },
+    meta: { size: [28, 28] }
+  })
   s.datasets.create({ id: 'ds_b', name: 'broken', format: 'npz', task: 'single', status: 'failed' })
   s.runs.create({ id: 'run_a', name: 'a run', datasetId: 'ds_a', kind: 'grid', config: { metric: 'acc' } })
   s.runs.setStatus('run_a', 'done')
   for (let i = 0; i < 5; i++) {
-    s.runs.createMember({ id: `mem_${i}`, runId: 'run_a', name: `m${i}`, hyperparams: { lr: 1e-3, seed: i, arch: 'smallcnn' } })
-    s.runs.updateMember(`mem_${i}`, { status: 'done', checkpointPath: `runs/run_a/members/mem_${i}`, epochs: 2, wallSeconds: 3, backend: 'wasm' })
+    s.runs.createMember({
+      id: `mem_${i}`,
+      runId: 'run_a',
+      name: `m${i}`,
+      hyperparams: { lr: 1e-3, seed: i, arch: 'smallcnn' }
+    })
+    s.runs.updateMember(`mem_${i}`, {
+      status: 'done',
+      checkpointPath: `runs/run_a/members/mem_${i}`,
+      epochs: 2,
+      wallSeconds: 3,
+      backend: 'wasm'
+    })
   }
   bridge = await startBridge({ app, rendererDir: app.workspace.dir })
 })
@@ -41,23 +73,47 @@ afterAll(async () => {
   await app?.cleanup()
 })
 
-type Reply = { id: number | null; reply: { ok: true; data: unknown } | { ok: false; error: { code: ApiErrorCode; message: string } } }
+type Reply = {
+  id: number | null
+  reply: { ok: true; data: unknown } | { ok: false; error: { code: ApiErrorCode; message: string } }
+}
 type Kind = 'valid' | 'invalid' | 'unknown' | 'frame'
 
 /** The i-th request of a client: what to send and what kind of answer it must get. */
 function requestOf(i: number, id: number): { text: string; kind: Kind } {
   const call = (command: string, request: unknown): string => JSON.stringify({ id, command, request })
   switch (i % 10) {
-    case 0: return { text: call('listDatasets', { limit: 50 }), kind: 'valid' }
-    case 1: return { text: call('getDataset', { id: 'ds_a' }), kind: 'valid' }
-    case 2: return { text: call('getRun', { id: 'run_a' }), kind: 'valid' }
-    case 3: return { text: call('listMembers', { runId: 'run_a' }), kind: 'valid' }
-    case 4: return { text: call('estimateRun', { datasetId: 'ds_a', plan: 'grid', arch: 'smallcnn', lrs: [1e-3, 1e-4], seeds: [0], augs: ['none'], epochs: 2 }), kind: 'valid' }
-    case 5: return { text: call('listJobs', { limit: 20 }), kind: 'valid' }
-    case 6: return { text: call('getDataset', { id: 42, extra: true }), kind: 'invalid' }
-    case 7: return { text: call('dropAllTables', {}), kind: 'unknown' }
-    case 8: return { text: i % 20 === 8 ? '{"id": 1, "command": ' : '[1,2,3]', kind: 'frame' }
-    default: return { text: call('workspaceInfo', {}), kind: 'valid' }
+    case 0:
+      return { text: call('listDatasets', { limit: 50 }), kind: 'valid' }
+    case 1:
+      return { text: call('getDataset', { id: 'ds_a' }), kind: 'valid' }
+    case 2:
+      return { text: call('getRun', { id: 'run_a' }), kind: 'valid' }
+    case 3:
+      return { text: call('listMembers', { runId: 'run_a' }), kind: 'valid' }
+    case 4:
+      return {
+        text: call('estimateRun', {
+          datasetId: 'ds_a',
+          plan: 'grid',
+          arch: 'smallcnn',
+          lrs: [1e-3, 1e-4],
+          seeds: [0],
+          augs: ['none'],
+          epochs: 2
+        }),
+        kind: 'valid'
+      }
+    case 5:
+      return { text: call('listJobs', { limit: 20 }), kind: 'valid' }
+    case 6:
+      return { text: call('getDataset', { id: 42, extra: true }), kind: 'invalid' }
+    case 7:
+      return { text: call('dropAllTables', {}), kind: 'unknown' }
+    case 8:
+      return { text: i % 20 === 8 ? '{"id": 1, "command": ' : '[1,2,3]', kind: 'frame' }
+    default:
+      return { text: call('workspaceInfo', {}), kind: 'valid' }
   }
 }
 
@@ -82,7 +138,7 @@ function client(c: number): Promise<{ byKind: Record<Kind, Reply[]>; ms: number 
     ws.on('open', pump)
     ws.on('message', (data) => {
       const m = JSON.parse(String(data)) as Reply
-      byKind[m.id === null ? 'frame' : kinds.get(m.id) ?? 'valid'].push(m)
+      byKind[m.id === null ? 'frame' : (kinds.get(m.id) ?? 'valid')].push(m)
       if (++got === 200) {
         ws.close()
         resolve({ byKind, ms: Date.now() - t0 })
@@ -117,7 +173,9 @@ describe('bridge under load', () => {
     await new Promise((r) => setTimeout(r, 200))
     gc()
     const grown = (process.memoryUsage().heapUsed - heap0) / 2 ** 20
-    console.log(`bridge load: 10,000 requests from 50 clients in ${seconds.toFixed(1)} s; heap ${grown >= 0 ? '+' : ''}${grown.toFixed(1)} MB after`)
+    console.log(
+      `bridge load: 10,000 requests from 50 clients in ${seconds.toFixed(1)} s; heap ${grown >= 0 ? '+' : ''}${grown.toFixed(1)} MB after`
+    )
     expect(grown).toBeLessThan(25)
   }, 120_000)
 })
@@ -127,10 +185,37 @@ describe('every contract command, fuzzed', () => {
   // biased towards plausible values (known ids, small numbers, enum-like words), so that many
   // requests pass validation and reach the handlers
   const value = fc.oneof(
-    { weight: 5, arbitrary: fc.constantFrom(...ids) }, { weight: 3, arbitrary: fc.integer({ min: -2, max: 300 }) },
-    { weight: 2, arbitrary: fc.constantFrom('grid', 'fgg', 'pretrain', 'smallcnn', 'acc', 'kappa', 'best', 'uniform', 'npz', 'auto', 'selftest', 'fuse', 'test') },
-    { weight: 1, arbitrary: fc.string() }, { weight: 1, arbitrary: fc.double() }, { weight: 1, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constant(null) },
-    { weight: 2, arbitrary: fc.array(fc.oneof(fc.constantFrom(...ids), fc.constantFrom(1e-3, 1e-4, 0, 2), fc.constantFrom('none', 'heavy')), { maxLength: 3 }) },
+    { weight: 5, arbitrary: fc.constantFrom(...ids) },
+    { weight: 3, arbitrary: fc.integer({ min: -2, max: 300 }) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        'grid',
+        'fgg',
+        'pretrain',
+        'smallcnn',
+        'acc',
+        'kappa',
+        'best',
+        'uniform',
+        'npz',
+        'auto',
+        'selftest',
+        'fuse',
+        'test'
+      )
+    },
+    { weight: 1, arbitrary: fc.string() },
+    { weight: 1, arbitrary: fc.double() },
+    { weight: 1, arbitrary: fc.boolean() },
+    { weight: 1, arbitrary: fc.constant(null) },
+    {
+      weight: 2,
+      arbitrary: fc.array(
+        fc.oneof(fc.constantFrom(...ids), fc.constantFrom(1e-3, 1e-4, 0, 2), fc.constantFrom('none', 'heavy')),
+        { maxLength: 3 }
+      )
+    },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }
   )
   const names = Object.keys(commands).filter((n) => n !== 'subscribeJobs' && n !== 'unsubscribeJobs')
@@ -143,20 +228,28 @@ describe('every contract command, fuzzed', () => {
       const keys = Object.keys(schema.shape ?? {})
       const request = fc.oneof(
         { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
-        { weight: 4, arbitrary: keys.length ? fc.record(Object.fromEntries(keys.map((k) => [k, value])), { requiredKeys: [] }) : fc.constant({}) }
-      )
-      await fc.assert(fc.asyncProperty(request, async (req) => {
-        const reply = await app.dispatch(name, req, session)
-        if (reply.ok) {
-          validated++
-          return
+        {
+          weight: 4,
+          arbitrary: keys.length
+            ? fc.record(Object.fromEntries(keys.map((k) => [k, value])), { requiredKeys: [] })
+            : fc.constant({})
         }
-        if (reply.error.code !== 'invalid_request') validated++
-        expect(CODES).toContain(reply.error.code)
-        expect(reply.error.code, `${name} ${JSON.stringify(req)}: ${reply.error.message}`).not.toBe('internal')
-        expect(reply.error.message).not.toContain('[object Object]')
-        expect(reply.error.message.length).toBeGreaterThan(5)
-      }), { numRuns: 60, seed: 7 })
+      )
+      await fc.assert(
+        fc.asyncProperty(request, async (req) => {
+          const reply = await app.dispatch(name, req, session)
+          if (reply.ok) {
+            validated++
+            return
+          }
+          if (reply.error.code !== 'invalid_request') validated++
+          expect(CODES).toContain(reply.error.code)
+          expect(reply.error.code, `${name} ${JSON.stringify(req)}: ${reply.error.message}`).not.toBe('internal')
+          expect(reply.error.message).not.toContain('[object Object]')
+          expect(reply.error.message.length).toBeGreaterThan(5)
+        }),
+        { numRuns: 60, seed: 7 }
+      )
     }
     // the fuzzing reached the handlers, not only the validators
     expect(validated).toBeGreaterThan(names.length * 10)

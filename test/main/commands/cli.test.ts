@@ -24,13 +24,22 @@ afterAll(() => {
 
 /** Runs the CLI (node bin/fissionfusion.mjs, what npx runs) with a workspace in `env`. */
 function cli(args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [BIN, ...args], { cwd: tmpdir(), encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 })
+  return spawnSync(process.execPath, [BIN, ...args], {
+    cwd: tmpdir(),
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000
+  })
 }
 
 describe('npx fissionfusion', () => {
   it('`npx fissionfusion doctor --json` prints exactly one JSON document with the backend and versions', () => {
     const ws = join(tmp(), 'ws')
-    const r = spawnSync('npx', ['fissionfusion', 'doctor', '--json', '--workspace', ws], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
+    const r = spawnSync('npx', ['fissionfusion', 'doctor', '--json', '--workspace', ws], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000
+    })
     expect(r.status).toBe(0)
     const doc = JSON.parse(r.stdout) // throws if stdout is anything but one JSON document
     const tfjsVersion = createRequire(import.meta.url)('@tensorflow/tfjs/package.json').version
@@ -41,7 +50,11 @@ describe('npx fissionfusion', () => {
     expect(doc.backend.threads).toBeGreaterThanOrEqual(1)
     expect(Array.isArray(doc.backend.fallbacks)).toBe(true)
     // tfjs-node is not installed here: the skipped native backend is listed with its reason.
-    if (doc.backend.backend !== 'tensorflow') expect(doc.backend.fallbacks[0]).toMatchObject({ backend: 'tensorflow', reason: expect.stringContaining('tfjs-node') })
+    if (doc.backend.backend !== 'tensorflow')
+      expect(doc.backend.fallbacks[0]).toMatchObject({
+        backend: 'tensorflow',
+        reason: expect.stringContaining('tfjs-node')
+      })
     expect(doc.workspace).toMatchObject({ dir: ws, exists: false })
     expect(doc.app.version).toBe(createRequire(import.meta.url)(join(ROOT, 'package.json')).version)
   })
@@ -56,7 +69,21 @@ describe('npx fissionfusion', () => {
   })
 
   it('`bench train` runs the training benchmark on the chosen backend', () => {
-    const r = cli(['bench', 'train', '--epochs', '1', '--warmup', '0', '--images', '64', '--json', '--backend', 'wasm', '--workspace', tmp()])
+    const r = cli([
+      'bench',
+      'train',
+      '--epochs',
+      '1',
+      '--warmup',
+      '0',
+      '--images',
+      '64',
+      '--json',
+      '--backend',
+      'wasm',
+      '--workspace',
+      tmp()
+    ])
     expect(r.status).toBe(0)
     const doc = JSON.parse(r.stdout)
     expect(doc).toMatchObject({ backend: 'wasm', epochs_timed: 1, warmup: 0, images: 64 })
@@ -92,7 +119,9 @@ describe('npx fissionfusion', () => {
     const r = cli(['job', 'run', 'selftest', '--params', '{"steps":4,"stepMs":0,"failAtStep":2}', '--workspace', ws])
     expect(r.status).toBe(1)
     const id = /job (job_\w+)/.exec(r.stdout)![1]
-    expect(r.stdout).toContain(`failed: selftest failed at step 2 as asked (failAtStep) — resumable: fissionfusion job resume ${id}`)
+    expect(r.stdout).toContain(
+      `failed: selftest failed at step 2 as asked (failAtStep) — resumable: fissionfusion job resume ${id}`
+    )
     // The resumed attempt starts at step 2 again and fails there again: the checkpoint was kept.
     const again = cli(['job', 'resume', id, '--json', '--workspace', ws])
     expect(JSON.parse(again.stdout)).toMatchObject({ status: 'failed', attempt: 2, state: { nextStep: 2 } })
@@ -111,7 +140,9 @@ describe('npx fissionfusion', () => {
     const json = cli(['show', 'run_nope', '--json', '--workspace', ws])
     expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'not_found', message: 'run run_nope not found' } })
     const params = cli(['job', 'run', 'selftest', '--params', '{"steps":0}', '--workspace', ws])
-    expect(params.stderr).toBe("error: invalid params for job 'selftest': params.steps: Too small: expected number to be >=1\n")
+    expect(params.stderr).toBe(
+      "error: invalid params for job 'selftest': params.steps: Too small: expected number to be >=1\n"
+    )
   })
 
   it('refuses a folder that is not a workspace, and a database from a newer app', () => {
@@ -119,14 +150,20 @@ describe('npx fissionfusion', () => {
     writeFileSync(join(notWs, 'notes.txt'), 'x')
     const r = cli(['jobs', '--workspace', notWs])
     expect(r.status).toBe(1)
-    expect(r.stderr).toMatch(/^error: .* is not a FissionFusion workspace: it is not empty and has no fissionfusion\.db/)
+    expect(r.stderr).toMatch(
+      /^error: .* is not a FissionFusion workspace: it is not empty and has no fissionfusion\.db/
+    )
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
   })
 
   it('`npx fissionfusion serve` prints a tokened URL, answers the contract over it, and stops on SIGINT', async () => {
     const ws = tmp()
     // Its own process group, so Ctrl-C (SIGINT) reaches npx and the CLI under it, as in a terminal.
-    const child = spawn('npx', ['fissionfusion', 'serve', '--port', '0', '--workspace', ws], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const child = spawn('npx', ['fissionfusion', 'serve', '--port', '0', '--workspace', ws], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true
+    })
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -148,7 +185,10 @@ describe('npx fissionfusion', () => {
       origin = u.origin
       expect((await fetch(`${u.origin}/`)).status).toBe(401)
       expect([200, 503]).toContain((await fetch(url)).status)
-      const transport = createBridgeTransport(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`, WebSocket as unknown as SocketFactory)
+      const transport = createBridgeTransport(
+        `ws://${u.host}/ws?token=${u.searchParams.get('token')}`,
+        WebSocket as unknown as SocketFactory
+      )
       const info = await createClient(transport).workspaceInfo()
       expect(info.dir).toBe(ws)
       transport.close()

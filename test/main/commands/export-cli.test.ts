@@ -24,7 +24,11 @@ afterAll(() => rmSync(ws, { recursive: true, force: true }))
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [join(repo, 'bin/fissionfusion.mjs'), '--workspace', ws, ...args], { cwd: repo, maxBuffer: 64 << 20 })
+    const { stdout, stderr } = await exec(
+      process.execPath,
+      [join(repo, 'bin/fissionfusion.mjs'), '--workspace', ws, ...args],
+      { cwd: repo, maxBuffer: 64 << 20 }
+    )
     return { code: 0, stdout, stderr }
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string }
@@ -39,30 +43,107 @@ beforeAll(async () => {
   const workspace = Workspace.open(ws)
   const store = Store.open(workspace.dbPath)
   try {
-    store.datasets.create({ id: 'ds_pn', name: 'PneumoniaMNIST', format: 'npz', task: 'single', status: 'ready', classes: CLASSES, counts: { train: 10, val: 10, test: 10 }, dir: 'datasets/ds_pn' })
-    store.datasets.create({ id: 'ds_ood', name: 'ChestX-ray shifted', format: 'folder', task: 'single', status: 'ready', classes: CLASSES, counts: { train: 0, val: 0, test: 10 }, dir: 'datasets/ds_ood' })
+    store.datasets.create({
+      id: 'ds_pn',
+      name: 'PneumoniaMNIST',
+      format: 'npz',
+      task: 'single',
+      status: 'ready',
+      classes: CLASSES,
+      counts: { train: 10, val: 10, test: 10 },
+      dir: 'datasets/ds_pn'
+    })
+    store.datasets.create({
+      id: 'ds_ood',
+      name: 'ChestX-ray shifted',
+      format: 'folder',
+      task: 'single',
+      status: 'ready',
+      classes: CLASSES,
+      counts: { train: 0, val: 0, test: 10 },
+      dir: 'datasets/ds_ood'
+    })
     store.runs.create({ id: 'run_1', name: 'grid', datasetId: 'ds_pn', kind: 'grid', config: { metric: 'acc' } })
     const dirs: string[] = []
-    for (const [i, lr] of [[1, 1e-4], [2, 1e-5]] as const) {
+    for (const [i, lr] of [
+      [1, 1e-4],
+      [2, 1e-5]
+    ] as const) {
       const model = ARCHITECTURES.smallcnn.build({ inputShape: [28, 28, 1], numClasses: 2, seed: i })
       randomizeWeights(model, 10 * i)
-      const rec = store.runs.createMember({ id: `mem_${i}`, runId: 'run_1', name: `member ${i}`, groupKey: String(lr), hyperparams: { lr, seed: i, aug: 'heavy' } })
+      const rec = store.runs.createMember({
+        id: `mem_${i}`,
+        runId: 'run_1',
+        name: `member ${i}`,
+        groupKey: String(lr),
+        hyperparams: { lr, seed: i, aug: 'heavy' }
+      })
       const dir = workspace.memberDir('run_1', rec.id)
-      await writeCheckpoint(dir, { meta: { arch: 'smallcnn', archOptions: {}, inputShape: [28, 28, 1], classes: CLASSES, task: 'single', output: 'logits' }, weights: weightsOf(model) })
+      await writeCheckpoint(dir, {
+        meta: {
+          arch: 'smallcnn',
+          archOptions: {},
+          inputShape: [28, 28, 1],
+          classes: CLASSES,
+          task: 'single',
+          output: 'logits'
+        },
+        weights: weightsOf(model)
+      })
       model.dispose()
-      store.runs.updateMember(rec.id, { checkpointPath: workspace.toRelative(dir), status: 'done', epochs: 3, wallSeconds: 1 })
+      store.runs.updateMember(rec.id, {
+        checkpointPath: workspace.toRelative(dir),
+        status: 'done',
+        epochs: 3,
+        wallSeconds: 1
+      })
       dirs.push(dir)
     }
     const avg = await averageCheckpoints(dirs.map((dir) => ({ dir, weight: 1 })))
     const soupDir = workspace.soupDir('run_1', 'soup_u')
     await writeCheckpoint(soupDir, { meta: avg.meta, weights: avg.weights })
     // A hierarchical soup whose only kept ingredient is a local soup over both members.
-    store.soups.create({ id: 'soup_u', runId: 'run_1', name: 'uniform (acc)', method: 'uniform', selectionMetric: 'acc', valScore: 0.7, checkpointPath: workspace.toRelative(soupDir), status: 'done' },
-      [{ memberId: 'mem_1', childSoupId: null, weight: 0.5, kept: true, stepScore: null }, { memberId: 'mem_2', childSoupId: null, weight: 0.5, kept: true, stepScore: null }])
-    store.soups.create({ id: 'soup_g', runId: 'run_1', name: 'GoU (acc)', method: 'gou', groupBy: 'lr', selectionMetric: 'acc', valScore: 0.72, checkpointPath: workspace.toRelative(soupDir), status: 'done' },
-      [{ memberId: null, childSoupId: 'soup_u', weight: 1, kept: true, stepScore: 0.72 }])
+    store.soups.create(
+      {
+        id: 'soup_u',
+        runId: 'run_1',
+        name: 'uniform (acc)',
+        method: 'uniform',
+        selectionMetric: 'acc',
+        valScore: 0.7,
+        checkpointPath: workspace.toRelative(soupDir),
+        status: 'done'
+      },
+      [
+        { memberId: 'mem_1', childSoupId: null, weight: 0.5, kept: true, stepScore: null },
+        { memberId: 'mem_2', childSoupId: null, weight: 0.5, kept: true, stepScore: null }
+      ]
+    )
+    store.soups.create(
+      {
+        id: 'soup_g',
+        runId: 'run_1',
+        name: 'GoU (acc)',
+        method: 'gou',
+        groupBy: 'lr',
+        selectionMetric: 'acc',
+        valScore: 0.72,
+        checkpointPath: workspace.toRelative(soupDir),
+        status: 'done'
+      },
+      [{ memberId: null, childSoupId: 'soup_u', weight: 1, kept: true, stepScore: 0.72 }]
+    )
     store.evaluations.record([
-      { soupId: 'soup_g', datasetId: 'ds_pn', split: 'test', metric: 'acc', value: 0.81, ciLo: 0.78, ciHi: 0.84, n: 624 },
+      {
+        soupId: 'soup_g',
+        datasetId: 'ds_pn',
+        split: 'test',
+        metric: 'acc',
+        value: 0.81,
+        ciLo: 0.78,
+        ciHi: 0.84,
+        n: 624
+      },
       { soupId: 'soup_g', datasetId: 'ds_ood', split: 'test', metric: 'acc', value: 0.6, ciLo: 0.5, ciHi: 0.7, n: 100 }
     ])
   } finally {
@@ -94,7 +175,14 @@ describe('fissionfusion export', () => {
       { split: 'test', metric: 'acc', value: 0.81, ci95: [0.78, 0.84], n: 624 },
       { split: 'ood:ChestX-ray shifted', metric: 'acc', value: 0.6, ci95: [0.5, 0.7], n: 100 }
     ])
-    expect(card.preprocessing).toEqual({ size: [28, 28], channels: 1, layout: 'NHWC', scale: 1 / 255, mean: [0.5], std: [0.25] })
+    expect(card.preprocessing).toEqual({
+      size: [28, 28],
+      channels: 1,
+      layout: 'NHWC',
+      scale: 1 / 255,
+      mean: [0.5],
+      std: [0.25]
+    })
     const probs = await runOnnx(bytes, uniform(3 * 28 * 28, 1, -2, 2), [3, 28, 28, 1])
     for (let i = 0; i < 3; i++) expect(probs.data[2 * i] + probs.data[2 * i + 1]).toBeCloseTo(1, 5)
     expect(bytes.includes(Buffer.from(ws))).toBe(false)
@@ -102,7 +190,14 @@ describe('fissionfusion export', () => {
     const store = Store.open(join(ws, 'fissionfusion.db'))
     try {
       const [rec] = store.evaluations.listExports()
-      expect(rec).toMatchObject({ soupId: 'soup_g', memberId: null, format: 'onnx', path: 'exports/gou.onnx', bytes: bytes.length, sha256: res.sha256 })
+      expect(rec).toMatchObject({
+        soupId: 'soup_g',
+        memberId: null,
+        format: 'onnx',
+        path: 'exports/gou.onnx',
+        bytes: bytes.length,
+        sha256: res.sha256
+      })
     } finally {
       store.close()
     }
@@ -114,7 +209,10 @@ describe('fissionfusion export', () => {
     const res = JSON.parse(r.stdout) as { file: string; card: ModelCard }
     expect(res.file).toBe(join(ws, 'exports', 'mem_2.json'))
     expect(existsSync(join(ws, 'exports', 'mem_2.weights.bin'))).toBe(true)
-    expect(res.card.method).toMatchObject({ kind: 'member', ingredients: [{ id: 'mem_2', hyperparameters: { lr: 1e-5, seed: 2, aug: 'heavy' } }] })
+    expect(res.card.method).toMatchObject({
+      kind: 'member',
+      ingredients: [{ id: 'mem_2', hyperparameters: { lr: 1e-5, seed: 2, aug: 'heavy' } }]
+    })
   })
 
   it('fails with a clear message for an unknown model or format', async () => {

@@ -14,7 +14,9 @@ import { cliGroup, cliJson } from '../../fixtures/process'
 import { writeSyntheticCache } from '../engine/fission/helpers'
 
 const dirs: string[] = []
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
 
 /** A fresh workspace holding one synthetic dataset `ds_syn`. */
 function workspaceWithDataset(counts: { train: number; val: number; test: number }, size: number): string {
@@ -26,7 +28,16 @@ function workspaceWithDataset(counts: { train: number; val: number; test: number
     const src = writeSyntheticCache({ counts, size, channels: 1, classes: 3, seed: 11 })
     dirs.push(src)
     cpSync(src, workspace.datasetDir('ds_syn'), { recursive: true })
-    store.datasets.create({ id: 'ds_syn', name: 'synthetic bands', format: 'synthetic', task: 'single', status: 'ready', classes: ['c0', 'c1', 'c2'], counts, dir: 'datasets/ds_syn' })
+    store.datasets.create({
+      id: 'ds_syn',
+      name: 'synthetic bands',
+      format: 'synthetic',
+      task: 'single',
+      status: 'ready',
+      classes: ['c0', 'c1', 'c2'],
+      counts,
+      dir: 'datasets/ds_syn'
+    })
   } finally {
     store.close()
   }
@@ -34,18 +45,61 @@ function workspaceWithDataset(counts: { train: number; val: number; test: number
 }
 
 interface FissionJson {
-  run: { id: string; plan: string; backend: string; workers: number; status: string; units: { id: string; status: string }[] }
-  members: { id: string; group: string; lr: number; seed: number; aug: string; epoch: number; epochsTrained: number; seconds: number; val: Record<string, number> }[]
+  run: {
+    id: string
+    plan: string
+    backend: string
+    workers: number
+    status: string
+    units: { id: string; status: string }[]
+  }
+  members: {
+    id: string
+    group: string
+    lr: number
+    seed: number
+    aug: string
+    epoch: number
+    epochsTrained: number
+    seconds: number
+    val: Record<string, number>
+  }[]
 }
 
 describe('fissionfusion fission', () => {
   it('--plan fgg prints the run and every member (base + cyclic snapshots per rate) and records them with their lineage', async () => {
     const ws = workspaceWithDataset({ train: 48, val: 24, test: 24 }, 12)
-    const r = await cliJson(ws, 'wasm', ['fission', '--dataset', 'ds_syn', '--plan', 'fgg', '--lrs', '3e-3,1e-3', '--epochs', '2', '--fgg-epochs', '5',
-      '--cycle', '4', '--batch-size', '8', '--workers', '2', '--metric', 'f1']) as FissionJson
+    const r = (await cliJson(ws, 'wasm', [
+      'fission',
+      '--dataset',
+      'ds_syn',
+      '--plan',
+      'fgg',
+      '--lrs',
+      '3e-3,1e-3',
+      '--epochs',
+      '2',
+      '--fgg-epochs',
+      '5',
+      '--cycle',
+      '4',
+      '--batch-size',
+      '8',
+      '--workers',
+      '2',
+      '--metric',
+      'f1'
+    ])) as FissionJson
     expect(r.run).toMatchObject({ plan: 'fgg', backend: 'wasm', workers: 2, status: 'done' })
     // 2 rates × (base + snapshots at cyclic epochs 1 and 5)
-    expect(r.members.map((m) => [m.group, m.epoch]).sort()).toEqual([['1e-3', 0], ['1e-3', 1], ['1e-3', 5], ['3e-3', 0], ['3e-3', 1], ['3e-3', 5]])
+    expect(r.members.map((m) => [m.group, m.epoch]).sort()).toEqual([
+      ['1e-3', 0],
+      ['1e-3', 1],
+      ['1e-3', 5],
+      ['3e-3', 0],
+      ['3e-3', 1],
+      ['3e-3', 5]
+    ])
     for (const m of r.members) {
       expect(m.lr).toBe(m.group === '3e-3' ? 3e-3 : 1e-3)
       expect(m.aug).toBe('heavy')
@@ -81,7 +135,26 @@ describe('fissionfusion fission', () => {
 
   it('killed with SIGKILL mid-epoch and resumed with `job resume`: the same weights as an uninterrupted run, no epoch recorded twice', async () => {
     const counts = { train: 384, val: 48, test: 24 }
-    const args = ['fission', '--dataset', 'ds_syn', '--plan', 'grid', '--lrs', '2e-3', '--seeds', '0', '--augs', 'heavy', '--epochs', '3', '--batch-size', '16', '--workers', '1', '--json']
+    const args = [
+      'fission',
+      '--dataset',
+      'ds_syn',
+      '--plan',
+      'grid',
+      '--lrs',
+      '2e-3',
+      '--seeds',
+      '0',
+      '--augs',
+      'heavy',
+      '--epochs',
+      '3',
+      '--batch-size',
+      '16',
+      '--workers',
+      '1',
+      '--json'
+    ]
     const straightWs = workspaceWithDataset(counts, 16)
     const straight = JSON.parse((await cliGroup(['--workspace', straightWs, ...args]).done).stdout) as FissionJson
     expect(straight.run.status).toBe('done')
@@ -94,10 +167,18 @@ describe('fissionfusion fission', () => {
     try {
       const t0 = Date.now()
       for (;;) {
-        const row = db.prepare("SELECT at FROM job_events WHERE type = 'progress' AND payload_json LIKE '%epoch 1\"%' ORDER BY seq LIMIT 1").get() as { at: string } | undefined
+        const row = db
+          .prepare(
+            "SELECT at FROM job_events WHERE type = 'progress' AND payload_json LIKE '%epoch 1\"%' ORDER BY seq LIMIT 1"
+          )
+          .get() as { at: string } | undefined
         if (row) {
           // An epoch's length, from the memory plan logged just before training (the workspace's first run measures the footprint first).
-          const planned = db.prepare("SELECT at FROM job_events WHERE type = 'log' AND payload_json LIKE '%memory:%' ORDER BY seq LIMIT 1").get() as { at: string } | undefined
+          const planned = db
+            .prepare(
+              "SELECT at FROM job_events WHERE type = 'log' AND payload_json LIKE '%memory:%' ORDER BY seq LIMIT 1"
+            )
+            .get() as { at: string } | undefined
           epochMs = planned ? Date.parse(row.at) - Date.parse(planned.at) : Date.now() - t0
           break
         }
@@ -138,21 +219,26 @@ describe('fissionfusion fission', () => {
     try {
       const a = straightStore.runs.listMembers(straight.run.id)
       const b = resumedStore.runs.listMembers(runId)
-      expect(b.map((m) => [m.name, m.status, m.epochs, m.valScore])).toEqual(a.map((m) => [m.name, m.status, m.epochs, m.valScore]))
+      expect(b.map((m) => [m.name, m.status, m.epochs, m.valScore])).toEqual(
+        a.map((m) => [m.name, m.status, m.epochs, m.valScore])
+      )
       for (const [i, m] of a.entries()) {
         for (const which of ['best', 'state']) {
-          const x = await readCheckpoint(join(Workspace.open(straightWs).runDir(straight.run.id), 'grid', m.name, which))
+          const x = await readCheckpoint(
+            join(Workspace.open(straightWs).runDir(straight.run.id), 'grid', m.name, which)
+          )
           const y = await readCheckpoint(join(Workspace.open(ws).runDir(runId), 'grid', b[i].name, which))
           expect(y.weights.map((w) => Array.from(w.data))).toEqual(x.weights.map((w) => Array.from(w.data)))
-          expect([...y.optimizer!.moments.values()].map((mv) => Array.from(mv.m))).toEqual([...x.optimizer!.moments.values()].map((mv) => Array.from(mv.m)))
+          expect([...y.optimizer!.moments.values()].map((mv) => Array.from(mv.m))).toEqual(
+            [...x.optimizer!.moments.values()].map((mv) => Array.from(mv.m))
+          )
         }
       }
       // Each completed epoch was reported once over both attempts (the interrupted epoch only by the resumed one).
-      const phases = resumedStore.jobs.events({ jobId, limit: 10_000 })
-        .flatMap((e) => {
-          const m = e.type === 'progress' ? / epoch (\d+)$/.exec(e.progress.phase) : null
-          return m ? [m[1]] : []
-        })
+      const phases = resumedStore.jobs.events({ jobId, limit: 10_000 }).flatMap((e) => {
+        const m = e.type === 'progress' ? / epoch (\d+)$/.exec(e.progress.phase) : null
+        return m ? [m[1]] : []
+      })
       expect(phases).toEqual(['1', '2', '3'])
       const job = resumedStore.jobs.get(jobId)!
       expect(job.status).toBe('completed')

@@ -22,16 +22,41 @@ beforeAll(async () => {
   const store = Store.open(workspace.dbPath)
   try {
     const classes = ['q0', 'q1', 'q2']
-    store.datasets.create({ id: 'ds_tiny', name: 'tiny', format: 'synthetic', task: 'single', status: 'ready', classes, counts: { train: 32, val: 40, test: 50 }, dir: 'datasets/ds_tiny' })
+    store.datasets.create({
+      id: 'ds_tiny',
+      name: 'tiny',
+      format: 'synthetic',
+      task: 'single',
+      status: 'ready',
+      classes,
+      counts: { train: 32, val: 40, test: 50 },
+      dir: 'datasets/ds_tiny'
+    })
     writeDataset(workspace.datasetDir('ds_tiny'), classes, { train: 32, val: 40, test: 50 }, 5)
-    store.runs.create({ id: 'run_tiny', name: 'tiny fgg', datasetId: 'ds_tiny', kind: 'fgg', config: { metric: 'acc' } })
+    store.runs.create({
+      id: 'run_tiny',
+      name: 'tiny fgg',
+      datasetId: 'ds_tiny',
+      kind: 'fgg',
+      config: { metric: 'acc' }
+    })
     const members = await writeMembers(join(ws, 'staging'), classes)
     for (const m of members) {
-      const rec = store.runs.createMember({ id: `mem_${m.id}`, runId: 'run_tiny', name: m.id, hyperparams: { lr: m.hparams.lr as number, seed: m.hparams.seed as number } })
+      const rec = store.runs.createMember({
+        id: `mem_${m.id}`,
+        runId: 'run_tiny',
+        name: m.id,
+        hyperparams: { lr: m.hparams.lr as number, seed: m.hparams.seed as number }
+      })
       const dir = workspace.memberDir('run_tiny', rec.id)
       const { cpSync } = await import('node:fs')
       cpSync(m.dir, dir, { recursive: true })
-      store.runs.updateMember(rec.id, { checkpointPath: workspace.toRelative(dir), status: 'done', epochs: 4, wallSeconds: 2 })
+      store.runs.updateMember(rec.id, {
+        checkpointPath: workspace.toRelative(dir),
+        status: 'done',
+        epochs: 4,
+        wallSeconds: 2
+      })
     }
   } finally {
     store.close()
@@ -40,8 +65,27 @@ beforeAll(async () => {
 
 describe('fuse and evaluate commands', () => {
   it('fuse --json prints the table as JSON, records soups and their evaluations; evaluate scores a soup and writes its CSV', async () => {
-    const r = await cli('fuse', '--run', 'run_tiny', '--methods', 'best,uniform,greedy,gou,gog', '--resamples', '200', '--corruptions') as {
-      methods: { method: string; modelId: string | null; val: number; test: Record<string, { value: number; ci: [number, number] }>; epochs: number; seconds: number; ingredients: unknown[]; tree: { children: unknown[] }; corruptions: unknown }[]
+    const r = (await cli(
+      'fuse',
+      '--run',
+      'run_tiny',
+      '--methods',
+      'best,uniform,greedy,gou,gog',
+      '--resamples',
+      '200',
+      '--corruptions'
+    )) as {
+      methods: {
+        method: string
+        modelId: string | null
+        val: number
+        test: Record<string, { value: number; ci: [number, number] }>
+        epochs: number
+        seconds: number
+        ingredients: unknown[]
+        tree: { children: unknown[] }
+        corruptions: unknown
+      }[]
     }
     expect(r.methods.map((m) => m.method)).toEqual(['best', 'uniform', 'greedy', 'gou', 'gog'])
     for (const m of r.methods) {
@@ -70,7 +114,17 @@ describe('fuse and evaluate commands', () => {
     }
 
     const csv = join(ws, 'preds.csv')
-    const e = await cli('evaluate', '--model', soupId, '--dataset', 'ds_tiny', '--predictions', csv, '--resamples', '200') as { modelId: string; n: number; metrics: Record<string, { value: number }> }
+    const e = (await cli(
+      'evaluate',
+      '--model',
+      soupId,
+      '--dataset',
+      'ds_tiny',
+      '--predictions',
+      csv,
+      '--resamples',
+      '200'
+    )) as { modelId: string; n: number; metrics: Record<string, { value: number }> }
     expect(e.n).toBe(50)
     // the same model on the same split: the fuse table's test accuracy
     expect(e.metrics.acc.value).toBeCloseTo(r.methods[1].test.acc.value, 12)
@@ -78,7 +132,9 @@ describe('fuse and evaluate commands', () => {
     expect(lines[0]).toBe('index,label,p0,p1,p2')
     expect(lines).toHaveLength(51)
     // the per-image predictions the fuse job stored from its own test pass (not predicted again) are evaluate's
-    const stored = readFileSync(join(ws, 'runs', 'run_tiny', 'predictions', `${soupId}.test.csv`), 'utf8').trimEnd().split('\n')
+    const stored = readFileSync(join(ws, 'runs', 'run_tiny', 'predictions', `${soupId}.test.csv`), 'utf8')
+      .trimEnd()
+      .split('\n')
     expect(stored.length).toBe(lines.length)
     stored.forEach((line, i) => {
       const [a, b] = [line.split(','), lines[i].split(',')]
@@ -87,17 +143,48 @@ describe('fuse and evaluate commands', () => {
     })
     // where the time went
     const secs = (r as unknown as { seconds: Record<string, number> }).seconds
-    expect(Object.keys(secs).sort()).toEqual(['bn', 'bootstrap', 'corruptions', 'load', 'ood', 'predictions', 'suite', 'test', 'total', 'val'])
+    expect(Object.keys(secs).sort()).toEqual([
+      'bn',
+      'bootstrap',
+      'corruptions',
+      'load',
+      'ood',
+      'predictions',
+      'suite',
+      'test',
+      'total',
+      'val'
+    ])
     expect(secs.corruptions).toBeGreaterThan(0)
-    expect(secs.load + secs.val + secs.test + secs.suite + secs.corruptions + secs.bootstrap + secs.predictions).toBeLessThanOrEqual(secs.total)
+    expect(
+      secs.load + secs.val + secs.test + secs.suite + secs.corruptions + secs.bootstrap + secs.predictions
+    ).toBeLessThanOrEqual(secs.total)
     first = r.methods[0].test
   })
 
-  it('fuse --threads 2 --corruption-images 20 --corruption-ensemble no: the same best member\'s metrics, the suite\'s extent and the threads reported, parts summing to about the total', async () => {
+  it("fuse --threads 2 --corruption-images 20 --corruption-ensemble no: the same best member's metrics, the suite's extent and the threads reported, parts summing to about the total", async () => {
     expect(first).not.toBeNull()
-    const r = await cli('fuse', '--run', 'run_tiny', '--methods', 'best,ensemble', '--resamples', '200', '--corruptions', '--corruption-images', '20', '--corruption-ensemble', 'no', '--threads', '2') as {
+    const r = (await cli(
+      'fuse',
+      '--run',
+      'run_tiny',
+      '--methods',
+      'best,ensemble',
+      '--resamples',
+      '200',
+      '--corruptions',
+      '--corruption-images',
+      '20',
+      '--corruption-ensemble',
+      'no',
+      '--threads',
+      '2'
+    )) as {
       methods: { method: string; test: Record<string, { value: number; ci: [number, number] }>; corruptions: unknown }[]
-      corruptionSuite: unknown; threads: number; notes: string[]; seconds: Record<string, number>
+      corruptionSuite: unknown
+      threads: number
+      notes: string[]
+      seconds: Record<string, number>
     }
     expect(r.threads).toBe(2)
     expect(r.corruptionSuite).toEqual({ images: 20, of: 50, seed: 0, ensemble: false })
@@ -125,6 +212,8 @@ describe('fuse and evaluate commands', () => {
       throw new Error(`${args.join(' ')} did not fail`)
     }
     expect(await failure('fuse', '--run', 'run_nope')).toMatch(/run run_nope not found/)
-    expect(await failure('evaluate', '--model', 'soup_nope', '--dataset', 'ds_tiny')).toMatch(/model soup_nope: no member or soup/)
+    expect(await failure('evaluate', '--model', 'soup_nope', '--dataset', 'ds_tiny')).toMatch(
+      /model soup_nope: no member or soup/
+    )
   })
 })

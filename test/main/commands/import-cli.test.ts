@@ -19,9 +19,18 @@ const cli = (...args: string[]): Promise<unknown> => cliJson(ws, 'cpu', args)
 describe.skipIf(!HAVE_SHARED_DATA)('import and bench data commands', () => {
   it('import --json: bad files listed, the rest imported, exit code 0, dataset recorded as ready', async () => {
     const root = join(work, 'bad')
-    const { good, bad } = await makeBadFolder(root, join(SHARED_DATA, 'dicom/dicomparser/testImages/deflate/report_dfl'))
+    const { good, bad } = await makeBadFolder(
+      root,
+      join(SHARED_DATA, 'dicom/dicomparser/testImages/deflate/report_dfl')
+    )
     const r = (await cli('import', root, '--csv', join(root, 'labels.csv'), '--size', '16', '--name', 'bad input')) as {
-      dataset: { id: string; name: string; classes: string[]; counts: Record<string, number>; perClass: Record<string, Record<string, number>> }
+      dataset: {
+        id: string
+        name: string
+        classes: string[]
+        counts: Record<string, number>
+        perClass: Record<string, Record<string, number>>
+      }
       imported: number
       failed: number
       errors: { file: string; reason: string }[]
@@ -46,7 +55,13 @@ describe.skipIf(!HAVE_SHARED_DATA)('import and bench data commands', () => {
   })
 
   it('bench data --json reports throughput and a bounded peak RSS', async () => {
-    const r = (await cli('bench', 'data', '--images', '300', '--size', '32', '--source', 'synthetic')) as { images: number; cacheBytes: number; batches: number; peakRssMiB: number; epochImagesPerSecond: number }
+    const r = (await cli('bench', 'data', '--images', '300', '--size', '32', '--source', 'synthetic')) as {
+      images: number
+      cacheBytes: number
+      batches: number
+      peakRssMiB: number
+      epochImagesPerSecond: number
+    }
     expect(r.images).toBe(300)
     expect(r.cacheBytes).toBe(300 * 32 * 32 * 3)
     expect(r.batches).toBe(3)

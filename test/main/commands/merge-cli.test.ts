@@ -21,10 +21,33 @@ beforeAll(async () => {
   const workspace = Workspace.open(ws)
   const store = Store.open(workspace.dbPath)
   try {
-    store.datasets.create({ id: 'ds_tiny', name: 'tiny', format: 'synthetic', task: 'single', status: 'ready', classes, counts: { train: 32, val: 40, test: 50 }, dir: 'datasets/ds_tiny' })
+    store.datasets.create({
+      id: 'ds_tiny',
+      name: 'tiny',
+      format: 'synthetic',
+      task: 'single',
+      status: 'ready',
+      classes,
+      counts: { train: 32, val: 40, test: 50 },
+      dir: 'datasets/ds_tiny'
+    })
     writeDataset(workspace.datasetDir('ds_tiny'), classes, { train: 32, val: 40, test: 50 }, 5)
-    store.runs.create({ id: 'run_fgg', name: 'tiny fgg', datasetId: 'ds_tiny', kind: 'fgg', config: { metric: 'acc', lpEpochs: 0 } })
-    const meta = { arch: 'smallcnn', archOptions: {}, inputShape: [SIZE, SIZE, 3] as [number, number, number], classes, task: 'single' as const, output: 'logits' as const, normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } }
+    store.runs.create({
+      id: 'run_fgg',
+      name: 'tiny fgg',
+      datasetId: 'ds_tiny',
+      kind: 'fgg',
+      config: { metric: 'acc', lpEpochs: 0 }
+    })
+    const meta = {
+      arch: 'smallcnn',
+      archOptions: {},
+      inputShape: [SIZE, SIZE, 3] as [number, number, number],
+      classes,
+      task: 'single' as const,
+      output: 'logits' as const,
+      normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }
+    }
     const model = getArch('smallcnn').build({ inputShape: [SIZE, SIZE, 3], numClasses: 3, seed: 10 })
     const start = weightsOf(model)
     model.dispose()
@@ -35,14 +58,28 @@ beforeAll(async () => {
       const dir = start.map((w) => Float32Array.from(w.data, () => rng.normal()))
       let parent: string | null = null
       for (const e of [0, 1, 2]) {
-        const w = start.map((x, t) => ({ ...x, data: x.kind === 'trainable' ? x.data.map((v, j) => v + 0.08 * dir[t][j] + 0.03 * rng.normal()) : x.data }))
+        const w = start.map((x, t) => ({
+          ...x,
+          data: x.kind === 'trainable' ? x.data.map((v, j) => v + 0.08 * dir[t][j] + 0.03 * rng.normal()) : x.data
+        }))
         const id = `mem_${g}${e}`
-        const rec = store.runs.createMember({ id, runId: 'run_fgg', name: id, parentId: parent, hyperparams: { lr, seed: 0, epoch: e } })
+        const rec = store.runs.createMember({
+          id,
+          runId: 'run_fgg',
+          name: id,
+          parentId: parent,
+          hyperparams: { lr, seed: 0, epoch: e }
+        })
         const d = workspace.memberDir('run_fgg', rec.id)
         const staging = join(ws, 'staging', id)
         await writeCheckpoint(staging, { meta, weights: w })
         cpSync(staging, d, { recursive: true })
-        store.runs.updateMember(id, { checkpointPath: workspace.toRelative(d), status: 'done', epochs: 2, wallSeconds: 1 })
+        store.runs.updateMember(id, {
+          checkpointPath: workspace.toRelative(d),
+          status: 'done',
+          epochs: 2,
+          wallSeconds: 1
+        })
         parent = id
       }
     }
@@ -52,15 +89,34 @@ beforeAll(async () => {
 })
 
 interface Row {
-  method: string; modelId: string | null; val: number; test: Record<string, { value: number; ci: [number, number] }>
-  epochs: number; seconds: number; accounting: { valEvaluations: number; soupSeconds: number }
+  method: string
+  modelId: string | null
+  val: number
+  test: Record<string, { value: number; ci: [number, number] }>
+  epochs: number
+  seconds: number
+  accounting: { valEvaluations: number; soupSeconds: number }
   tree: { id: string; method?: string; children: { method?: string; detail?: string }[] }
 }
 
 describe('fuse with the merge methods', () => {
-  it('reports every method, the paper\'s and the merges, with bootstrap CIs and compute; the tree names each level\'s method', async () => {
-    const methods = ['best', 'uniform', 'greedy', 'gou', 'gog', 'modelstock', 'ties', 'dare', 'taskarith', 'hier:greedy/modelstock', 'hier:greedy/uniform']
-    const r = await cli('fuse', '--run', 'run_fgg', '--methods', methods.join(','), '--resamples', '200') as { methods: Row[] }
+  it("reports every method, the paper's and the merges, with bootstrap CIs and compute; the tree names each level's method", async () => {
+    const methods = [
+      'best',
+      'uniform',
+      'greedy',
+      'gou',
+      'gog',
+      'modelstock',
+      'ties',
+      'dare',
+      'taskarith',
+      'hier:greedy/modelstock',
+      'hier:greedy/uniform'
+    ]
+    const r = (await cli('fuse', '--run', 'run_fgg', '--methods', methods.join(','), '--resamples', '200')) as {
+      methods: Row[]
+    }
     expect(r.methods.map((m) => m.method)).toEqual(methods)
     for (const m of r.methods) {
       expect(Object.keys(m.test).sort()).toEqual(['acc', 'auc', 'f1', 'kappa', 'recall'])
@@ -92,20 +148,35 @@ describe('fuse with the merge methods', () => {
     }
     // and exported as one ONNX model with its card
     const out = join(ws, 'modelstock.onnx')
-    const ex = await cli('export', '--model', by.get('hier:greedy/modelstock')!.modelId!, '--format', 'onnx', '--out', out, '--card') as { file: string; card: { method: { kind: string; ingredients: unknown[] } } }
+    const ex = (await cli(
+      'export',
+      '--model',
+      by.get('hier:greedy/modelstock')!.modelId!,
+      '--format',
+      'onnx',
+      '--out',
+      out,
+      '--card'
+    )) as { file: string; card: { method: { kind: string; ingredients: unknown[] } } }
     expect(existsSync(out)).toBe(true)
     expect(ex.card.method.kind).toBe('hier:greedy/modelstock soup')
     // the members the greedy outer level kept (with the nominal weights the fuse table reports)
-    expect(ex.card.method.ingredients).toHaveLength((by.get('hier:greedy/modelstock') as unknown as { ingredients: unknown[] }).ingredients.length)
+    expect(ex.card.method.ingredients).toHaveLength(
+      (by.get('hier:greedy/modelstock') as unknown as { ingredients: unknown[] }).ingredients.length
+    )
   })
 
-  it('interpolate and plane print the documented JSON; the plane shows the run\'s soups with their distance', async () => {
-    const lmc = await cli('interpolate', '--a', 'mem_00', '--b', 'mem_12', '--steps', '3') as { points: { lambda: number; loss: number; metrics: Record<string, number> }[]; barrier: number }
+  it("interpolate and plane print the documented JSON; the plane shows the run's soups with their distance", async () => {
+    const lmc = (await cli('interpolate', '--a', 'mem_00', '--b', 'mem_12', '--steps', '3')) as {
+      points: { lambda: number; loss: number; metrics: Record<string, number> }[]
+      barrier: number
+    }
     expect(lmc.points.map((p) => p.lambda)).toEqual([0, 0.5, 1])
     for (const p of lmc.points) expect(Object.keys(p.metrics).sort()).toEqual(['acc', 'auc', 'f1', 'kappa', 'recall'])
     expect(lmc.barrier).toBeGreaterThanOrEqual(0)
-    const plane = await cli('plane', '--models', 'mem_00,mem_02,mem_12', '--grid', '3') as {
-      models: { id: string; x: number; y: number; loss: number }[]; grid: { x: number; y: number; loss: number; metrics: Record<string, number> }[]
+    const plane = (await cli('plane', '--models', 'mem_00,mem_02,mem_12', '--grid', '3')) as {
+      models: { id: string; x: number; y: number; loss: number }[]
+      grid: { x: number; y: number; loss: number; metrics: Record<string, number> }[]
       soups: { id: string; method: string; x: number; y: number; distance: number }[]
     }
     expect(plane.models.map((m) => m.id)).toEqual(['mem_00', 'mem_02', 'mem_12'])
@@ -115,10 +186,14 @@ describe('fuse with the merge methods', () => {
     expect(plane.soups.map((s) => s.method)).toEqual(expect.arrayContaining(['uniform', 'modelstock', 'ties']))
     for (const s of plane.soups) expect(s.distance).toBeGreaterThan(0)
     await expect(cli('plane', '--models', 'mem_00,mem_02')).rejects.toThrow(/exactly three model ids/)
-    await expect(cli('interpolate', '--a', 'mem_00', '--b', 'nope')).rejects.toThrow(/b: no member or soup has the id nope/)
+    await expect(cli('interpolate', '--a', 'mem_00', '--b', 'nope')).rejects.toThrow(
+      /b: no member or soup has the id nope/
+    )
   })
 
   it('names an unknown level of a hierarchy', async () => {
-    await expect(cli('fuse', '--run', 'run_fgg', '--methods', 'hier:greedy/foo')).rejects.toThrow(/params.methods.0: unknown fusion method.*hier:OUTER\/INNER/)
+    await expect(cli('fuse', '--run', 'run_fgg', '--methods', 'hier:greedy/foo')).rejects.toThrow(
+      /params.methods.0: unknown fusion method.*hier:OUTER\/INNER/
+    )
   })
 })

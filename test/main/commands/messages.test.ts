@@ -15,13 +15,22 @@ import { CLI, ROOT, cliJson } from '../../fixtures/process'
 
 const run = promisify(execFile)
 let ws = ''
-beforeAll(() => { ws = mkdtempSync(join(tmpdir(), 'ff-messages-')) })
+beforeAll(() => {
+  ws = mkdtempSync(join(tmpdir(), 'ff-messages-'))
+})
 afterAll(() => rmSync(ws, { recursive: true, force: true }))
 
 /** Runs the CLI to its end whatever its exit code. */
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {}
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, '--workspace', ws, ...args], { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 64 << 20 })
+    const { stdout, stderr } = await run(process.execPath, [CLI, '--workspace', ws, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      maxBuffer: 64 << 20
+    })
     return { code: 0, stdout, stderr }
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string }
@@ -47,31 +56,86 @@ describe('command-line messages', () => {
     expect(await cliJson(ws, 'wasm', ['jobs'])).toEqual([])
   })
 
-  it('npx prints no npm warning before the CLI\'s own output', async () => {
+  it("npx prints no npm warning before the CLI's own output", async () => {
     const { stdout, stderr } = await run('npx', ['fissionfusion', '--version'], { cwd: ROOT, env: process.env })
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
     expect(stderr).not.toMatch(/npm warn/i)
   })
 
-  it.runIf(HAVE_SHARED_DATA)('a warning is said once per job, not once per worker process; Ctrl-C exits 130', async () => {
-    const imported = (await cliJson(ws, 'wasm', ['import', join(SHARED_DATA, 'medmnist', 'retinamnist.npz'), '--name', 'retina'])) as { dataset: { id: string } }
-    const id = imported.dataset.id
-    // The JS kernels (FF_NATIVE=0) make every engine process warn: the job's and each worker's.
-    const r = await cli(['fission', '--dataset', id, '--plan', 'grid', '--lrs', '1e-3,1e-4', '--seeds', '0', '--augs', 'minimal', '--epochs', '1', '--width', '0.25', '--workers', '2'], { FF_NATIVE: '0', FF_BACKEND: 'wasm' })
-    expect(r.code, r.stderr.slice(-1500)).toBe(0)
-    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('[warn]'))
-    expect(warnings.some((l) => /native kernels/.test(l))).toBe(true)
-    expect(new Set(warnings).size).toBe(warnings.length)
+  it.runIf(HAVE_SHARED_DATA)(
+    'a warning is said once per job, not once per worker process; Ctrl-C exits 130',
+    async () => {
+      const imported = (await cliJson(ws, 'wasm', [
+        'import',
+        join(SHARED_DATA, 'medmnist', 'retinamnist.npz'),
+        '--name',
+        'retina'
+      ])) as { dataset: { id: string } }
+      const id = imported.dataset.id
+      // The JS kernels (FF_NATIVE=0) make every engine process warn: the job's and each worker's.
+      const r = await cli(
+        [
+          'fission',
+          '--dataset',
+          id,
+          '--plan',
+          'grid',
+          '--lrs',
+          '1e-3,1e-4',
+          '--seeds',
+          '0',
+          '--augs',
+          'minimal',
+          '--epochs',
+          '1',
+          '--width',
+          '0.25',
+          '--workers',
+          '2'
+        ],
+        { FF_NATIVE: '0', FF_BACKEND: 'wasm' }
+      )
+      expect(r.code, r.stderr.slice(-1500)).toBe(0)
+      const warnings = r.stderr.split('\n').filter((l) => l.startsWith('[warn]'))
+      expect(warnings.some((l) => /native kernels/.test(l))).toBe(true)
+      expect(new Set(warnings).size).toBe(warnings.length)
 
-    // Ctrl-C while a job runs: it is cancelled and the CLI exits as a shell expects (128 + SIGINT).
-    const child = spawn(process.execPath, [CLI, '--workspace', ws, 'fission', '--dataset', id, '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'minimal', '--epochs', '30', '--width', '0.25', '--workers', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FF_BACKEND: 'wasm' } })
-    let err = ''
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString()
-      if (/started \(attempt/.test(err) && !child.killed) setTimeout(() => child.kill('SIGINT'), 1500)
-    })
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
-    expect(code, err.slice(-1500)).toBe(130)
-    expect(err).toMatch(/cancelling/)
-  }, 300_000)
+      // Ctrl-C while a job runs: it is cancelled and the CLI exits as a shell expects (128 + SIGINT).
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          '--workspace',
+          ws,
+          'fission',
+          '--dataset',
+          id,
+          '--plan',
+          'grid',
+          '--lrs',
+          '1e-3',
+          '--seeds',
+          '0',
+          '--augs',
+          'minimal',
+          '--epochs',
+          '30',
+          '--width',
+          '0.25',
+          '--workers',
+          '1'
+        ],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FF_BACKEND: 'wasm' } }
+      )
+      let err = ''
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString()
+        if (/started \(attempt/.test(err) && !child.killed) setTimeout(() => child.kill('SIGINT'), 1500)
+      })
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+      expect(code, err.slice(-1500)).toBe(130)
+      expect(err).toMatch(/cancelling/)
+    },
+    300_000
+  )
 })

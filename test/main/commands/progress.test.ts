@@ -3,13 +3,25 @@ import type { JobEvent } from '../../../src/shared/records'
 import { progressPrinter } from '../../../src/main/commands/progress'
 
 function fakeStream(isTTY: boolean): NodeJS.WriteStream & { text: string } {
-  const s = { isTTY, text: '', write(chunk: string) { s.text += chunk; return true } }
+  const s = {
+    isTTY,
+    text: '',
+    write(chunk: string) {
+      s.text += chunk
+      return true
+    }
+  }
   return s as unknown as NodeJS.WriteStream & { text: string }
 }
 
 const at = '2026-01-01T00:00:00.000Z'
-const progress = (fraction: number, phase: string, etaSeconds: number | null, seq: number): JobEvent =>
-  ({ seq, jobId: 'job_1', at, type: 'progress', progress: { fraction, phase, etaSeconds } })
+const progress = (fraction: number, phase: string, etaSeconds: number | null, seq: number): JobEvent => ({
+  seq,
+  jobId: 'job_1',
+  at,
+  type: 'progress',
+  progress: { fraction, phase, etaSeconds }
+})
 
 describe('progress display', () => {
   it('draws one redrawn bar on a TTY, with percent, phase and ETA', () => {

@@ -22,9 +22,17 @@ describe('children of an engine process', () => {
     dirs.push(out)
     mkdirSync(join(out, 'main', 'chunks'), { recursive: true })
     writeFileSync(join(out, 'main', 'engine.js'), '')
-    const fromChunk = childScript(pathToFileURL(join(out, 'main', 'chunks', 'pool-x1y2.js')).href, './worker.ts', 'worker')
+    const fromChunk = childScript(
+      pathToFileURL(join(out, 'main', 'chunks', 'pool-x1y2.js')).href,
+      './worker.ts',
+      'worker'
+    )
     expect(fromChunk).toEqual({ file: join(out, 'main', 'worker.js'), execArgv: [] })
-    const fromRoot = childScript(pathToFileURL(join(out, 'main', 'engine.js')).href, '../fission/footprint-probe.ts', 'footprint-probe')
+    const fromRoot = childScript(
+      pathToFileURL(join(out, 'main', 'engine.js')).href,
+      '../fission/footprint-probe.ts',
+      'footprint-probe'
+    )
     expect(fromRoot).toEqual({ file: join(out, 'main', 'footprint-probe.js'), execArgv: [] })
   })
 })

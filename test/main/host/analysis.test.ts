@@ -5,7 +5,14 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { MethodComparison, ModelCurvesReport, Reply, RunEstimate, DatasetInspection, BackendReport } from '../../../src/shared/api'
+import type {
+  MethodComparison,
+  ModelCurvesReport,
+  Reply,
+  RunEstimate,
+  DatasetInspection,
+  BackendReport
+} from '../../../src/shared/api'
 import { createSession } from '../../../src/main/host/handlers'
 import { binaryAuroc } from '../../../src/main/engine/evaluate/metrics'
 import { parsePredictionsCsv } from '../../../src/main/engine/evaluate/model'
@@ -18,7 +25,12 @@ const session = createSession(() => undefined)
 const classes = ['q0', 'q1', 'q2']
 const TEST_N = 50
 let fuseJobId = ''
-interface Row { method: string; modelId: string | null; test: Record<string, { value: number }>; vsBest: { difference: number; ci: [number, number]; p: number } | null }
+interface Row {
+  method: string
+  modelId: string | null
+  test: Record<string, { value: number }>
+  vsBest: { difference: number; ci: [number, number]; p: number } | null
+}
 let rows: Row[] = []
 let predictionFiles: Record<string, string> = {}
 
@@ -30,16 +42,40 @@ async function call<T>(command: string, request: unknown): Promise<T> {
 
 beforeAll(async () => {
   const { store, workspace } = app
-  store.datasets.create({ id: 'ds_tiny', name: 'tiny', format: 'synthetic', task: 'single', status: 'ready', classes, counts: { train: 32, val: 40, test: TEST_N }, dir: 'datasets/ds_tiny' })
+  store.datasets.create({
+    id: 'ds_tiny',
+    name: 'tiny',
+    format: 'synthetic',
+    task: 'single',
+    status: 'ready',
+    classes,
+    counts: { train: 32, val: 40, test: TEST_N },
+    dir: 'datasets/ds_tiny'
+  })
   writeDataset(workspace.datasetDir('ds_tiny'), classes, { train: 32, val: 40, test: TEST_N }, 5)
   store.runs.create({ id: 'run_tiny', name: 'tiny fgg', datasetId: 'ds_tiny', kind: 'fgg', config: { metric: 'acc' } })
   for (const m of await writeMembers(join(workspace.dir, 'staging'), classes)) {
-    const rec = store.runs.createMember({ id: `mem_${m.id}`, runId: 'run_tiny', name: m.id, hyperparams: { lr: m.hparams.lr as number, seed: m.hparams.seed as number } })
+    const rec = store.runs.createMember({
+      id: `mem_${m.id}`,
+      runId: 'run_tiny',
+      name: m.id,
+      hyperparams: { lr: m.hparams.lr as number, seed: m.hparams.seed as number }
+    })
     const dir = workspace.memberDir('run_tiny', rec.id)
     cpSync(m.dir, dir, { recursive: true })
-    store.runs.updateMember(rec.id, { checkpointPath: workspace.toRelative(dir), status: 'done', epochs: 4, wallSeconds: 2 })
+    store.runs.updateMember(rec.id, {
+      checkpointPath: workspace.toRelative(dir),
+      status: 'done',
+      epochs: 4,
+      wallSeconds: 2
+    })
   }
-  const job = app.jobs.start('fuse', { runId: 'run_tiny', methods: ['best', 'uniform', 'greedy', 'gou', 'ensemble'], resamples: 300, seed: 3 })
+  const job = app.jobs.start('fuse', {
+    runId: 'run_tiny',
+    methods: ['best', 'uniform', 'greedy', 'gou', 'ensemble'],
+    resamples: 300,
+    seed: 3
+  })
   const done = await app.jobs.wait(job.id)
   expect(done.status, done.error ?? '').toBe('completed')
   fuseJobId = job.id
@@ -49,23 +85,28 @@ beforeAll(async () => {
 afterAll(() => app.cleanup())
 
 /** Area under a polyline by trapezoids (independent of the metrics module's rank formula). */
-const trapezoid = (pts: { fpr: number; tpr: number }[]): number => pts.slice(1).reduce((a, p, i) => a + ((p.fpr - pts[i].fpr) * (p.tpr + pts[i].tpr)) / 2, 0)
+const trapezoid = (pts: { fpr: number; tpr: number }[]): number =>
+  pts.slice(1).reduce((a, p, i) => a + ((p.fpr - pts[i].fpr) * (p.tpr + pts[i].tpr)) / 2, 0)
 
-describe('the fuse job\'s stored test predictions', () => {
-  it('one CSV per method and member; the ensemble\'s rows are the mean of the six members\'', () => {
+describe("the fuse job's stored test predictions", () => {
+  it("one CSV per method and member; the ensemble's rows are the mean of the six members'", () => {
     expect(Object.keys(predictionFiles).sort()).toEqual(['best', 'ensemble', 'gou', 'greedy', 'uniform'])
     const read = (rel: string) => parsePredictionsCsv(readFileSync(app.workspace.resolve(rel), 'utf8'))
-    const members = app.store.runs.listMembers('run_tiny').map((m) => read(predictionsPath('run_tiny', m.id)).predictions.probs)
+    const members = app.store.runs
+      .listMembers('run_tiny')
+      .map((m) => read(predictionsPath('run_tiny', m.id)).predictions.probs)
     const ensemble = read(predictionFiles.ensemble)
     expect(ensemble.predictions.probs.length).toBe(TEST_N * classes.length)
     expect(Array.from(ensemble.rows)).toEqual(Array.from({ length: TEST_N }, (_, i) => i))
-    ensemble.predictions.probs.forEach((v, i) => expect(v).toBeCloseTo(members.reduce((a, p) => a + p[i], 0) / members.length, 6))
+    ensemble.predictions.probs.forEach((v, i) =>
+      expect(v).toBeCloseTo(members.reduce((a, p) => a + p[i], 0) / members.length, 6)
+    )
     expect(predictionFiles.best).toBe(predictionsPath('run_tiny', rows[0].modelId!))
   })
 })
 
 describe('modelCurves', () => {
-  it('the best member: confusion counts sum to n with the test accuracy on the diagonal; the AUROC is the fuse report\'s', async () => {
+  it("the best member: confusion counts sum to n with the test accuracy on the diagonal; the AUROC is the fuse report's", async () => {
     const best = rows.find((r) => r.method === 'best')!
     const c = await call<ModelCurvesReport>('modelCurves', { runId: 'run_tiny', modelId: best.modelId })
     expect(c.modelKind).toBe('member')
@@ -101,7 +142,7 @@ describe('modelCurves', () => {
 })
 
 describe('compareMethods', () => {
-  it('X vs best reproduces the fuse job\'s own paired bootstrap (same images, resamples and seed)', async () => {
+  it("X vs best reproduces the fuse job's own paired bootstrap (same images, resamples and seed)", async () => {
     for (const r of rows.filter((x) => x.vsBest)) {
       const cmp = await call<MethodComparison>('compareMethods', { jobId: fuseJobId, a: r.method, b: 'best' })
       expect(cmp.metric).toBe('acc')
@@ -116,9 +157,19 @@ describe('compareMethods', () => {
 
   it('any two methods (ensemble included): the difference is the difference of their test scores, antisymmetric', async () => {
     const by = new Map(rows.map((r) => [r.method, r]))
-    const ab = await call<MethodComparison>('compareMethods', { jobId: fuseJobId, a: 'gou', b: 'ensemble', metric: 'f1' })
+    const ab = await call<MethodComparison>('compareMethods', {
+      jobId: fuseJobId,
+      a: 'gou',
+      b: 'ensemble',
+      metric: 'f1'
+    })
     expect(ab.difference).toBeCloseTo(by.get('gou')!.test.f1.value - by.get('ensemble')!.test.f1.value, 6)
-    const ba = await call<MethodComparison>('compareMethods', { jobId: fuseJobId, a: 'ensemble', b: 'gou', metric: 'f1' })
+    const ba = await call<MethodComparison>('compareMethods', {
+      jobId: fuseJobId,
+      a: 'ensemble',
+      b: 'gou',
+      metric: 'f1'
+    })
     expect(ba.difference).toBeCloseTo(-ab.difference!, 12)
     expect(ba.ci[0]).toBeCloseTo(-ab.ci[1]!, 12)
     expect(ba.p).toBeCloseTo(ab.p!, 12)
@@ -131,30 +182,69 @@ describe('compareMethods', () => {
 
 describe('estimateRun', () => {
   it('counts members and epochs with the plan builder; times them by the median speed of past members on this backend', async () => {
-    const plan = { datasetId: 'ds_tiny', plan: 'fgg', arch: 'smallcnn', lrs: [1e-3, 1e-4], epochs: 1, fggEpochs: 2, cycle: 2 }
+    const plan = {
+      datasetId: 'ds_tiny',
+      plan: 'fgg',
+      arch: 'smallcnn',
+      lrs: [1e-3, 1e-4],
+      epochs: 1,
+      fggEpochs: 2,
+      cycle: 2
+    }
     const before = await call<RunEstimate>('estimateRun', plan)
     // 2 groups × (1 base + 1 snapshot); 2 × (1 + 2) epochs in 4 trainings
-    expect(before).toMatchObject({ members: 4, groups: 2, epochs: 6, trainings: 4, trainImages: 32, seconds: null, secondsPerImage: null })
+    expect(before).toMatchObject({
+      members: 4,
+      groups: 2,
+      epochs: 6,
+      trainings: 4,
+      trainImages: 32,
+      seconds: null,
+      secondsPerImage: null
+    })
     expect(before.basis).toMatch(/^not measured yet: no finished smallcnn model/)
     // memory: smallcnn at this size fits the default limit in one pass; 64 MiB cannot hold one engine process
-    expect(before.memory).toMatchObject({ limitGiven: false, batchSize: 128, microBatch: 128, microBatches: 1, fits: true, message: null })
+    expect(before.memory).toMatchObject({
+      limitGiven: false,
+      batchSize: 128,
+      microBatch: 128,
+      microBatches: 1,
+      fits: true,
+      message: null
+    })
     expect(before.memory!.expectedPeakMiB).toBeGreaterThan(50)
     expect(before.memory!.expectedPeakMiB).toBeLessThanOrEqual(before.memory!.limitMiB)
     expect(before.memory!.limitMiB).toBeLessThanOrEqual(4096)
     const tight = await call<RunEstimate>('estimateRun', { ...plan, memoryLimitMiB: 64 })
     expect(tight.memory).toMatchObject({ limitMiB: 64, limitGiven: true, fits: false })
-    expect(tight.memory!.message).toMatch(/^smallcnn at \d+×\d+×3 needs about \d+ MiB per engine process to train even one image at a time .*more than the memory limit of 64 MiB: import the data at a smaller size .*--arch.*--memory-limit/)
+    expect(tight.memory!.message).toMatch(
+      /^smallcnn at \d+×\d+×3 needs about \d+ MiB per engine process to train even one image at a time .*more than the memory limit of 64 MiB: import the data at a smaller size .*--arch.*--memory-limit/
+    )
     const { backend } = await call<BackendReport>('backendInfo', {})
     expect(before.backend).toBe(backend)
     // three measured members: 2 s / 4 epochs, 4 s / 4, 8 s / 4 over 32 images → median 4 / 4 / 32
-    ;[2, 4, 8].forEach((s, i) => app.store.runs.updateMember(`mem_m0${i}`, { backend, wallSeconds: s, hyperparams: { lr: 1e-3, seed: i, arch: 'smallcnn' } }))
+    ;[2, 4, 8].forEach((s, i) =>
+      app.store.runs.updateMember(`mem_m0${i}`, {
+        backend,
+        wallSeconds: s,
+        hyperparams: { lr: 1e-3, seed: i, arch: 'smallcnn' }
+      })
+    )
     const after = await call<RunEstimate>('estimateRun', plan)
     expect(after.secondsPerImage).toBeCloseTo(4 / 4 / 32, 12)
     expect(after.seconds).toBeCloseTo((6 * 32 * (4 / 4 / 32)) / Math.min(after.workers, 4), 9)
     expect(after.basis).toMatch(/^median speed of 3 finished smallcnn models/)
     // METHOD.md's reference plans: the grid is 48 members and 2,400 epochs, FGG 48 members and 536 epochs
-    expect(await call<RunEstimate>('estimateRun', { datasetId: 'ds_tiny', plan: 'grid' })).toMatchObject({ members: 48, epochs: 2400, groups: 8 })
-    expect(await call<RunEstimate>('estimateRun', { datasetId: 'ds_tiny', plan: 'fgg' })).toMatchObject({ members: 48, epochs: 536, groups: 8 })
+    expect(await call<RunEstimate>('estimateRun', { datasetId: 'ds_tiny', plan: 'grid' })).toMatchObject({
+      members: 48,
+      epochs: 2400,
+      groups: 8
+    })
+    expect(await call<RunEstimate>('estimateRun', { datasetId: 'ds_tiny', plan: 'fgg' })).toMatchObject({
+      members: 48,
+      epochs: 536,
+      groups: 8
+    })
     const bad = await app.dispatch('estimateRun', { ...plan, cycle: 3 }, session)
     expect(bad).toMatchObject({ ok: false, error: { code: 'invalid_request' } })
   })
@@ -164,9 +254,17 @@ describe('inspectDataset', () => {
   it('a CSV manifest: the format, every column with its detected role, classes and the split column', async () => {
     const dir = join(app.workspace.dir, 'csvdata')
     mkdirSync(join(dir, 'img'), { recursive: true })
-    const png = await sharp({ create: { width: 6, height: 6, channels: 3, background: '#808080' } }).png().toBuffer()
+    const png = await sharp({ create: { width: 6, height: 6, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer()
     const lines = ['filename,diagnosis,fold,age']
-    const spec = [['a', 'mel', 'train'], ['b', 'nev', 'train'], ['c', 'nev', 'test'], ['d', 'mel', 'val'], ['e', 'nev', 'train']]
+    const spec = [
+      ['a', 'mel', 'train'],
+      ['b', 'nev', 'train'],
+      ['c', 'nev', 'test'],
+      ['d', 'mel', 'val'],
+      ['e', 'nev', 'train']
+    ]
     for (const [f, dx, fold] of spec) {
       writeFileSync(join(dir, 'img', `${f}.png`), png)
       lines.push(`img/${f}.png,${dx},${fold},40`)
@@ -175,7 +273,14 @@ describe('inspectDataset', () => {
     writeFileSync(join(dir, 'labels.csv'), lines.join('\n') + '\n')
     const r = await call<DatasetInspection>('inspectDataset', { path: dir })
     expect(r.format).toBe('csv')
-    expect(r.columns).toMatchObject({ manifest: 'labels.csv', header: ['filename', 'diagnosis', 'fold', 'age'], path: 'filename', label: 'diagnosis', split: 'fold', labelKind: 'class' })
+    expect(r.columns).toMatchObject({
+      manifest: 'labels.csv',
+      header: ['filename', 'diagnosis', 'fold', 'age'],
+      path: 'filename',
+      label: 'diagnosis',
+      split: 'fold',
+      labelKind: 'class'
+    })
     expect(r.classes).toEqual(['mel', 'nev'])
     expect(r.perClass).toEqual({ mel: 2, nev: 3 })
     expect(r.perSplit).toEqual({ train: 3, val: 1, test: 1 })
@@ -183,22 +288,46 @@ describe('inspectDataset', () => {
     expect(r.issueCount).toBe(1)
     expect(r.issues[0]).toEqual({ file: 'img/zz.png', reason: 'file not found in the chosen folder' })
     // a correction: no split column → the import would make its own split
-    const fixed = await call<DatasetInspection>('inspectDataset', { path: dir, columns: { path: 'filename', label: 'diagnosis', split: 'age' } })
+    const fixed = await call<DatasetInspection>('inspectDataset', {
+      path: dir,
+      columns: { path: 'filename', label: 'diagnosis', split: 'age' }
+    })
     expect(fixed.columns?.split).toBe('age')
     const wrong = await app.dispatch('inspectDataset', { path: dir, columns: { label: 'nope' } }, session)
-    expect(wrong).toMatchObject({ ok: false, error: { code: 'invalid_request', message: expect.stringContaining('column "nope" not found') } })
+    expect(wrong).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_request', message: expect.stringContaining('column "nope" not found') }
+    })
   })
 
   it('a folder of class folders under split folders; a missing path is not_found', async () => {
     const dir = join(app.workspace.dir, 'folderdata')
-    const png = await sharp({ create: { width: 28, height: 28, channels: 3, background: '#404040' } }).png().toBuffer()
-    for (const [split, cls, n] of [['train', 'normal', 3], ['train', 'pneumonia', 2], ['test', 'normal', 1]] as const) {
+    const png = await sharp({ create: { width: 28, height: 28, channels: 3, background: '#404040' } })
+      .png()
+      .toBuffer()
+    for (const [split, cls, n] of [
+      ['train', 'normal', 3],
+      ['train', 'pneumonia', 2],
+      ['test', 'normal', 1]
+    ] as const) {
       mkdirSync(join(dir, split, cls), { recursive: true })
       for (let i = 0; i < n; i++) writeFileSync(join(dir, split, cls, `${i}.png`), png)
     }
     const r = await call<DatasetInspection>('inspectDataset', { path: dir })
-    expect(r).toMatchObject({ format: 'folder', task: 'single', classes: ['normal', 'pneumonia'], perClass: { normal: 4, pneumonia: 2 }, perSplit: { train: 5, test: 1 }, items: 6, ownSplit: true, issueCount: 0 })
+    expect(r).toMatchObject({
+      format: 'folder',
+      task: 'single',
+      classes: ['normal', 'pneumonia'],
+      perClass: { normal: 4, pneumonia: 2 },
+      perSplit: { train: 5, test: 1 },
+      items: 6,
+      ownSplit: true,
+      issueCount: 0
+    })
     expect(r.columns).toBeUndefined()
-    expect(await app.dispatch('inspectDataset', { path: join(dir, 'nope') }, session)).toMatchObject({ ok: false, error: { code: 'not_found' } })
+    expect(await app.dispatch('inspectDataset', { path: join(dir, 'nope') }, session)).toMatchObject({
+      ok: false,
+      error: { code: 'not_found' }
+    })
   })
 })

@@ -13,18 +13,28 @@ afterAll(() => app.cleanup())
 
 describe('backendInfo', () => {
   it('reports the compute sentence and the native kernels as doctor does', async () => {
-    const reply: Reply = await app.dispatch('backendInfo', {}, createSession(() => undefined))
+    const reply: Reply = await app.dispatch(
+      'backendInfo',
+      {},
+      createSession(() => undefined)
+    )
     if (!reply.ok) throw new Error(reply.error.message)
     const report = reply.data as BackendReport
     const doctor = JSON.parse(
-      execFileSync(process.execPath, [join(ROOT, 'bin/fissionfusion.mjs'), '--workspace', app.workspace.dir, 'doctor', '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      execFileSync(
+        process.execPath,
+        [join(ROOT, 'bin/fissionfusion.mjs'), '--workspace', app.workspace.dir, 'doctor', '--json'],
+        { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }
+      )
     ) as { backend: BackendReport }
     expect(typeof report.compute).toBe('string')
     expect(report.compute).toBe(doctor.backend.compute)
     expect(report.native).toEqual(doctor.backend.native)
     expect(report.warning).toEqual(doctor.backend.warning)
     if (report.backend === 'wasm') {
-      expect(report.compute).toMatch(report.native?.loaded ? /^wasm \+ native kernels \(.+, \d+ threads?\)$/ : /^wasm \+ JS kernels: .+/)
+      expect(report.compute).toMatch(
+        report.native?.loaded ? /^wasm \+ native kernels \(.+, \d+ threads?\)$/ : /^wasm \+ JS kernels: .+/
+      )
       // the JS kernels are never a silent fallback
       if (!report.native?.loaded) expect(report.warning).toContain('native kernels')
     }

@@ -18,7 +18,12 @@ export function tempApp(options: Partial<AppOptions> = {}): App & { cleanup(): P
 }
 
 /** Resolves with the first event of `jobId` that matches, within `ms`. */
-export function nextEvent(app: App, jobId: () => string | undefined, match: (e: JobEvent) => boolean, ms = 30_000): Promise<JobEvent> {
+export function nextEvent(
+  app: App,
+  jobId: () => string | undefined,
+  match: (e: JobEvent) => boolean,
+  ms = 30_000
+): Promise<JobEvent> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       stop()

@@ -57,7 +57,11 @@ describe('jobs in engine processes', () => {
   it('SIGKILL mid-way: the database stays consistent, the job is failed + resumable, and resume continues from its state', async () => {
     const app = track(tempApp())
     const job: { id?: string } = {}
-    const fifth = nextEvent(app, () => job.id, (e) => e.type === 'progress' && e.progress.fraction >= 5 / 40)
+    const fifth = nextEvent(
+      app,
+      () => job.id,
+      (e) => e.type === 'progress' && e.progress.fraction >= 5 / 40
+    )
     const id = (job.id = app.jobs.start('selftest', { steps: 40, stepMs: 30 }).id)
     await fifth
     process.kill(enginePid(app.store, id), 'SIGKILL')
@@ -94,7 +98,11 @@ describe('jobs in engine processes', () => {
     const app = track(tempApp())
     for (const delayMs of [150, 400]) {
       const job: { id?: string } = {}
-      const first = nextEvent(app, () => job.id, (e) => e.type === 'progress')
+      const first = nextEvent(
+        app,
+        () => job.id,
+        (e) => e.type === 'progress'
+      )
       const id = (job.id = app.jobs.start('selftest', { steps: 100_000, stepMs: 0 }).id)
       await first
       await new Promise((r) => setTimeout(r, delayMs))
@@ -112,7 +120,11 @@ describe('jobs in engine processes', () => {
   it('cancel stops within one step; the cancelled job resumes to completion', async () => {
     const app = track(tempApp())
     const job: { id?: string } = {}
-    const third = nextEvent(app, () => job.id, (e) => e.type === 'progress' && e.progress.fraction >= 3 / 12)
+    const third = nextEvent(
+      app,
+      () => job.id,
+      (e) => e.type === 'progress' && e.progress.fraction >= 3 / 12
+    )
     const id = (job.id = app.jobs.start('selftest', { steps: 12, stepMs: 150 }).id)
     await third
     const stepsAtCancel = app.store.selftest.steps(id).length
@@ -130,8 +142,12 @@ describe('jobs in engine processes', () => {
     const done = await app.jobs.wait(id)
     expect(done.status).toBe('completed')
     expect(checkRows(app.store, id)).toBe(12)
-    expect(app.store.jobs.events({ jobId: id }).map((e) => e.type).filter((t) => t !== 'progress' && t !== 'log'))
-      .toEqual(['started', 'cancelled', 'started', 'completed'])
+    expect(
+      app.store.jobs
+        .events({ jobId: id })
+        .map((e) => e.type)
+        .filter((t) => t !== 'progress' && t !== 'log')
+    ).toEqual(['started', 'cancelled', 'started', 'completed'])
   })
 
   it('a job that throws is failed (resumable) with its message; resume of a completed job is refused', async () => {
@@ -164,17 +180,29 @@ describe('jobs in engine processes', () => {
   const crashEntry = fileURLToPath(new URL('./fixtures/crash-engine.ts', import.meta.url))
 
   it('an engine that aborts natively or runs out of memory fails its job with the reason; the app goes on', async () => {
-    const abortApp = track(tempApp({ launcher: forkLauncher({ entry: crashEntry, env: { ...process.env, FF_TEST_CRASH: 'abort' } }) }))
+    const abortApp = track(
+      tempApp({ launcher: forkLauncher({ entry: crashEntry, env: { ...process.env, FF_TEST_CRASH: 'abort' } }) })
+    )
     const a = await abortApp.jobs.wait(abortApp.jobs.start('selftest', {}).id)
     expect(a).toMatchObject({ status: 'failed', resumable: true })
     expect(a.exitReason).toBe('engine process killed by SIGABRT (native abort)')
 
-    const oomApp = track(tempApp({ launcher: forkLauncher({ entry: crashEntry, execArgv: ['--max-old-space-size=32'], env: { ...process.env, FF_TEST_CRASH: 'oom' } }) }))
+    const oomApp = track(
+      tempApp({
+        launcher: forkLauncher({
+          entry: crashEntry,
+          execArgv: ['--max-old-space-size=32'],
+          env: { ...process.env, FF_TEST_CRASH: 'oom' }
+        })
+      })
+    )
     const o = await oomApp.jobs.wait(oomApp.jobs.start('selftest', {}).id)
     expect(o.status).toBe('failed')
     expect(o.error).toMatch(/heap out of memory/i)
 
-    const exitApp = track(tempApp({ launcher: forkLauncher({ entry: crashEntry, env: { ...process.env, FF_TEST_CRASH: 'exit' } }) }))
+    const exitApp = track(
+      tempApp({ launcher: forkLauncher({ entry: crashEntry, env: { ...process.env, FF_TEST_CRASH: 'exit' } }) })
+    )
     const x = await exitApp.jobs.wait(exitApp.jobs.start('selftest', {}).id)
     expect(x.exitReason).toBe('engine process exited with code 3')
     // This process (the app) is alive and its store works.
@@ -187,7 +215,13 @@ describe('jobs in engine processes', () => {
     const counting = track(tempApp({ launcher: () => (launched++, inner()) }))
     await counting.jobs.wait(counting.jobs.start('selftest', { steps: 1, stepMs: 0 }).id)
     expect(launched).toBe(1)
-    const broken = track(tempApp({ launcher: () => { throw new Error('no engine binary') } }))
+    const broken = track(
+      tempApp({
+        launcher: () => {
+          throw new Error('no engine binary')
+        }
+      })
+    )
     const j = await broken.jobs.wait(broken.jobs.start('selftest', {}).id)
     expect(j).toMatchObject({ status: 'failed', error: 'could not start the engine process: no engine binary' })
   })
@@ -201,7 +235,11 @@ describe('jobs in engine processes', () => {
     app.store.jobs.start(alive.id, process.pid)
     const second = openApp({ workspaceDir: app.workspace.dir, onEngineOutput: () => undefined })
     try {
-      expect(second.store.jobs.get(orphan.id)).toMatchObject({ status: 'failed', resumable: true, error: 'the app stopped while this job was running' })
+      expect(second.store.jobs.get(orphan.id)).toMatchObject({
+        status: 'failed',
+        resumable: true,
+        error: 'the app stopped while this job was running'
+      })
       expect(second.store.jobs.get(alive.id)!.status).toBe('running')
       second.jobs.resume(orphan.id)
       expect((await second.jobs.wait(orphan.id)).status).toBe('completed')
@@ -225,7 +263,11 @@ describe('jobs in engine processes', () => {
   it('subscribeJobs answers the backlog and then streams only newer events, without duplicates', async () => {
     const app = track(tempApp())
     const job = app.jobs.start('selftest', { steps: 8, stepMs: 40 })
-    await nextEvent(app, () => job.id, (e) => e.type === 'progress' && e.progress.fraction >= 2 / 8)
+    await nextEvent(
+      app,
+      () => job.id,
+      (e) => e.type === 'progress' && e.progress.fraction >= 2 / 8
+    )
     const live: JobEvent[] = []
     const session = createSession((_name, payload) => live.push(payload as JobEvent))
     const reply = await app.dispatch('subscribeJobs', { jobId: job.id }, session)
@@ -243,7 +285,11 @@ describe('jobs in engine processes', () => {
     const other = openApp({ workspaceDir: owner.workspace.dir, onEngineOutput: () => undefined })
     try {
       const box: { id?: string } = {}
-      const second = nextEvent(owner, () => box.id, (e) => e.type === 'progress' && e.progress.fraction >= 2 / 50)
+      const second = nextEvent(
+        owner,
+        () => box.id,
+        (e) => e.type === 'progress' && e.progress.fraction >= 2 / 50
+      )
       const id = (box.id = owner.jobs.start('selftest', { steps: 50, stepMs: 100 }).id)
       await second
       expect(other.jobs.cancel(id).status).toBe('running')
@@ -261,19 +307,31 @@ describe('jobs in engine processes', () => {
     // Drive the host's message handling directly through a fake engine process.
     let send: ((m: unknown) => void) | undefined
     let exit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined
-    const fake = track(tempApp({
-      launcher: () => ({
-        pid: undefined, send: () => undefined, kill: () => exit?.(null, 'SIGKILL'), onOutput: () => undefined,
-        onMessage: (l) => (send = l as (m: unknown) => void), onExit: (l) => (exit = l)
+    const fake = track(
+      tempApp({
+        launcher: () => ({
+          pid: undefined,
+          send: () => undefined,
+          kill: () => exit?.(null, 'SIGKILL'),
+          onOutput: () => undefined,
+          onMessage: (l) => (send = l as (m: unknown) => void),
+          onExit: (l) => (exit = l)
+        })
       })
-    }))
+    )
     const j = fake.jobs.start('selftest', {})
-    for (let i = 1; i <= 100; i++) send!({ t: 'progress', progress: { fraction: i / 200, phase: 'epoch 1', etaSeconds: null } })
-    send!({ t: 'progress', progress: { fraction: 0.5, phase: 'epoch 1', etaSeconds: null, metrics: { val_loss: 0.4 } } })
+    for (let i = 1; i <= 100; i++)
+      send!({ t: 'progress', progress: { fraction: i / 200, phase: 'epoch 1', etaSeconds: null } })
+    send!({
+      t: 'progress',
+      progress: { fraction: 0.5, phase: 'epoch 1', etaSeconds: null, metrics: { val_loss: 0.4 } }
+    })
     send!({ t: 'progress', progress: { fraction: 0.51, phase: 'epoch 2', etaSeconds: null } })
     send!({ t: 'done', result: { ok: true } })
     exit!(0, null)
-    const types = fake.store.jobs.events({ jobId: j.id }).map((e) => (e.type === 'progress' ? `${e.progress.phase}${e.progress.metrics ? '+m' : ''}` : e.type))
+    const types = fake.store.jobs
+      .events({ jobId: j.id })
+      .map((e) => (e.type === 'progress' ? `${e.progress.phase}${e.progress.metrics ? '+m' : ''}` : e.type))
     expect(types).toEqual(['started', 'epoch 1', 'epoch 1+m', 'epoch 2', 'completed'])
     expect(fake.store.jobs.get(j.id)).toMatchObject({ status: 'completed', progress: 1 })
   })
@@ -281,13 +339,22 @@ describe('jobs in engine processes', () => {
   it('closing the app stops its running jobs as failed + resumable, saying why', async () => {
     const app = tempApp()
     const box: { id?: string } = {}
-    const first = nextEvent(app, () => box.id, (e) => e.type === 'progress')
+    const first = nextEvent(
+      app,
+      () => box.id,
+      (e) => e.type === 'progress'
+    )
     const id = (box.id = app.jobs.start('selftest', { steps: 100, stepMs: 50 }).id)
     await first
     await app.close()
     const store = Store.open(app.workspace.dbPath)
     try {
-      expect(store.jobs.get(id)).toMatchObject({ status: 'failed', resumable: true, error: 'the app closed while this job was running', exitReason: 'app closed' })
+      expect(store.jobs.get(id)).toMatchObject({
+        status: 'failed',
+        resumable: true,
+        error: 'the app closed while this job was running',
+        exitReason: 'app closed'
+      })
       expect(store.integrityCheck()).toEqual(['ok'])
     } finally {
       store.close()
@@ -296,7 +363,12 @@ describe('jobs in engine processes', () => {
   })
 
   it('a job that ignores cancel is killed after the grace period and recorded as cancelled', async () => {
-    const app = track(tempApp({ cancelGraceSeconds: 0.5, launcher: forkLauncher({ entry: crashEntry, env: { ...process.env, FF_TEST_CRASH: 'hang' } }) }))
+    const app = track(
+      tempApp({
+        cancelGraceSeconds: 0.5,
+        launcher: forkLauncher({ entry: crashEntry, env: { ...process.env, FF_TEST_CRASH: 'hang' } })
+      })
+    )
     const id = app.jobs.start('selftest', {}).id
     await new Promise((r) => setTimeout(r, 300))
     const t0 = Date.now()

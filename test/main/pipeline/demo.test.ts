@@ -13,18 +13,33 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { plannedEpochs, QUICK_PRESET } from '../../../src/main/engine/demo/presets'
 import { cliGroup, type Exit } from '../../fixtures/process'
 
-
-interface Ci { value: number; ci: [number, number] }
+interface Ci {
+  value: number
+  ci: [number, number]
+}
 interface Report {
   backend: string
   metric: string
   datasets: { source: string; ood: string[] }
   compute: { gridEpochs: number; fggEpochs: number; fggToGrid: number }
   members: Array<{ plan: string; name: string; epochs: number; val: number | null; status: string }>
-  methods: Array<{ plan: string; method: string; modelId: string | null; val: number; test: Record<string, Ci>; ood: Record<string, { metrics: Record<string, Ci> }>; corruptionMean: number | null; epochs: number }>
+  methods: Array<{
+    plan: string
+    method: string
+    modelId: string | null
+    val: number
+    test: Record<string, Ci>
+    ood: Record<string, { metrics: Record<string, Ci> }>
+    corruptionMean: number | null
+    epochs: number
+  }>
   best: { plan: string; method: string; modelId: string; val: number }
   treeText: string[]
-  export: { file: string; files: string[]; card: { preprocessing: { size: [number, number]; channels: 1 | 3; scale: number; mean: number[]; std: number[] } } }
+  export: {
+    file: string
+    files: string[]
+    card: { preprocessing: { size: [number, number]; channels: 1 | 3; scale: number; mean: number[]; std: number[] } }
+  }
 }
 
 /** Runs `demo --quick --json` in its own process group; SIGKILLs the whole group after `killAfterMs` if given. */
@@ -46,7 +61,15 @@ function rng(seed: number): () => number {
 function comparable(r: Report): unknown {
   return {
     members: r.members.map((m) => [m.plan, m.name, m.epochs, m.val]),
-    methods: r.methods.map((m) => [m.plan, m.method, m.val, m.test, m.ood[Object.keys(m.ood)[0]]?.metrics, m.corruptionMean, m.epochs]),
+    methods: r.methods.map((m) => [
+      m.plan,
+      m.method,
+      m.val,
+      m.test,
+      m.ood[Object.keys(m.ood)[0]]?.metrics,
+      m.corruptionMean,
+      m.epochs
+    ]),
     best: [r.best.plan, r.best.method, r.best.val]
   }
 }
@@ -78,7 +101,10 @@ describe('fissionfusion demo --quick', () => {
     expect(straight.compute.fggToGrid).toBeLessThan(0.24)
 
     expect(straight.methods.map((m) => `${m.plan}:${m.method}`).sort()).toEqual(
-      ['grid', 'fgg'].flatMap((p) => ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'].map((m) => `${p}:${m}`)).sort())
+      ['grid', 'fgg']
+        .flatMap((p) => ['best', 'uniform', 'greedy', 'gou', 'gog', 'uou', 'uog', 'ensemble'].map((m) => `${p}:${m}`))
+        .sort()
+    )
     for (const m of straight.methods) {
       const acc = m.test.acc
       expect(acc.ci[0]).toBeLessThanOrEqual(acc.value)
@@ -120,10 +146,14 @@ describe('fissionfusion demo --quick', () => {
     const [h, w] = pre.size
     const n = labels.length
     const input = new Float32Array(n * h * w * pre.channels)
-    for (let i = 0; i < n * h * w; i++) for (let c = 0; c < pre.channels; c++) input[i * pre.channels + c] = (pixels[i] * pre.scale - pre.mean[c]) / pre.std[c]
+    for (let i = 0; i < n * h * w; i++)
+      for (let c = 0; c < pre.channels; c++)
+        input[i * pre.channels + c] = (pixels[i] * pre.scale - pre.mean[c]) / pre.std[c]
     const session = await ort.InferenceSession.create(straight.export.file)
     try {
-      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [n, h, w, pre.channels]) })
+      const out = await session.run({
+        [session.inputNames[0]]: new ort.Tensor('float32', input, [n, h, w, pre.channels])
+      })
       const probs = out[session.outputNames[0]]
       expect(probs.dims).toEqual([n, 4])
       const p = probs.data as Float32Array
@@ -153,18 +183,25 @@ describe('fissionfusion demo --quick', () => {
     }
     const last = await demo(dir)
     if (last.code !== 0) throw new Error(`resumed demo exited ${last.code}: ${last.stderr.slice(-2000)}`)
-    process.stderr.write(`killed at ${kills.map((t) => (t / 1000).toFixed(1)).join(', ')} s; the final run took ${(last.ms / 1000).toFixed(1)} s\n`)
+    process.stderr.write(
+      `killed at ${kills.map((t) => (t / 1000).toFixed(1)).join(', ')} s; the final run took ${(last.ms / 1000).toFixed(1)} s\n`
+    )
     const resumed = JSON.parse(last.stdout) as Report
     expect(last.stderr).toMatch(/resuming pipeline job/)
 
     const db = new Database(join(dir, 'fissionfusion.db'), { readonly: true })
     try {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
-      const jobs = db.prepare("SELECT id, attempt FROM jobs WHERE kind = 'pipeline'").all() as Array<{ id: string; attempt: number }>
+      const jobs = db.prepare("SELECT id, attempt FROM jobs WHERE kind = 'pipeline'").all() as Array<{
+        id: string
+        attempt: number
+      }>
       expect(jobs).toHaveLength(1)
       expect(jobs[0].attempt).toBe(4)
       // Every completed training epoch is reported once, with its metrics; a member trained twice would repeat its epochs.
-      const events = db.prepare("SELECT payload_json FROM job_events WHERE job_id = ? AND type = 'progress'").all(jobs[0].id) as Array<{ payload_json: string }>
+      const events = db
+        .prepare("SELECT payload_json FROM job_events WHERE job_id = ? AND type = 'progress'")
+        .all(jobs[0].id) as Array<{ payload_json: string }>
       const epochs = new Map<string, number>()
       for (const e of events) {
         const p = JSON.parse(e.payload_json) as { phase?: string; metrics?: Record<string, number> }

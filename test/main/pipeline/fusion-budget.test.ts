@@ -18,11 +18,23 @@ describe('pipeline fusion budget', () => {
     expect(() => pipelineParams.parse({ data, corruptionImages: -1 })).toThrow()
   })
 
-  it('says what the suite ran on and each run\'s fusion time against its training', () => {
+  it("says what the suite ran on and each run's fusion time against its training", () => {
     const lines = fusionLines({
       fusion: {
-        grid: { trainingSeconds: 400, fuseSeconds: 80, ratio: 0.2, parts: { load: 10, val: 20, suite: 0.01, total: 79 }, corruptionSuite: { images: 100, of: 624, seed: 0, ensemble: false } },
-        fgg: { trainingSeconds: 100, fuseSeconds: 30, ratio: 0.3, parts: null, corruptionSuite: { images: 400, of: 400, seed: 0, ensemble: true } }
+        grid: {
+          trainingSeconds: 400,
+          fuseSeconds: 80,
+          ratio: 0.2,
+          parts: { load: 10, val: 20, suite: 0.01, total: 79 },
+          corruptionSuite: { images: 100, of: 624, seed: 0, ensemble: false }
+        },
+        fgg: {
+          trainingSeconds: 100,
+          fuseSeconds: 30,
+          ratio: 0.3,
+          parts: null,
+          corruptionSuite: { images: 400, of: 400, seed: 0, ensemble: true }
+        }
       }
     })
     expect(lines).toEqual([
@@ -35,13 +47,21 @@ describe('pipeline fusion budget', () => {
 
   it('bench pipeline: fusion / training per run from the stage seconds, and whether the Bar holds', () => {
     const result = {
-      jobId: 'job_x', workspace: '/ws', backend: 'wasm', engine: 'wasm + native kernels',
+      jobId: 'job_x',
+      workspace: '/ws',
+      backend: 'wasm',
+      engine: 'wasm + native kernels',
       stages: { data: 1, pretrain: 50, grid: 400, fgg: 120, 'fuse-grid': 90, 'fuse-fgg': 31, export: 2 },
       members: [{ plan: 'grid' }, { plan: 'grid' }, { plan: 'fgg' }],
-      fusion: { grid: { trainingSeconds: 400, fuseSeconds: 90, ratio: 0.225, parts: { test: 40 }, corruptionSuite: null } }
+      fusion: {
+        grid: { trainingSeconds: 400, fuseSeconds: 90, ratio: 0.225, parts: { test: 40 }, corruptionSuite: null }
+      }
     } as unknown as PipelineResult & { jobId: string; workspace: string }
     const f = pipelineFigures(result, 0.25)
-    expect(f.runs.map((r) => [r.plan, r.members, r.trainingSeconds, r.fuseSeconds])).toEqual([['grid', 2, 400, 90], ['fgg', 1, 120, 31]])
+    expect(f.runs.map((r) => [r.plan, r.members, r.trainingSeconds, r.fuseSeconds])).toEqual([
+      ['grid', 2, 400, 90],
+      ['fgg', 1, 120, 31]
+    ])
     expect(f.runs[0].ratio).toBeCloseTo(0.225, 12)
     expect(f.runs[1].ratio).toBeCloseTo(31 / 120, 12)
     expect(f.runs[0].parts).toEqual({ test: 40 })

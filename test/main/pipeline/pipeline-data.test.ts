@@ -17,15 +17,45 @@ afterAll(() => rmSync(ws, { recursive: true, force: true }))
 describe.skipIf(!HAVE_SHARED_DATA)('fissionfusion pipeline --data (RetinaMNIST)', () => {
   it('imports the file, trains grid + FGG from a shared start, fuses with every method and exports one ONNX model', async () => {
     const retina = join(SHARED_DATA, 'medmnist/retinamnist.npz')
-    const r = await cliGroup(['pipeline', '--data', retina, '--name', 'retina', '--workspace', ws, '--json', '--width', '0.25',
-      '--pretrain-epochs', '1', '--lrs', '1e-3', '--seeds', '0', '--augs', 'minimal', '--epochs', '1', '--fgg-epochs', '1', '--batch-size', '64',
-      '--resamples', '200', '--no-corruptions', '--metric', 'kappa']).done
+    const r = await cliGroup([
+      'pipeline',
+      '--data',
+      retina,
+      '--name',
+      'retina',
+      '--workspace',
+      ws,
+      '--json',
+      '--width',
+      '0.25',
+      '--pretrain-epochs',
+      '1',
+      '--lrs',
+      '1e-3',
+      '--seeds',
+      '0',
+      '--augs',
+      'minimal',
+      '--epochs',
+      '1',
+      '--fgg-epochs',
+      '1',
+      '--batch-size',
+      '64',
+      '--resamples',
+      '200',
+      '--no-corruptions',
+      '--metric',
+      'kappa'
+    ]).done
     if (r.code !== 0) throw new Error(`pipeline exited ${r.code}: ${r.stderr.slice(-2000)}`)
     const out = JSON.parse(r.stdout) as {
-      metric: string; datasets: { source: string; ood: string[] }
+      metric: string
+      datasets: { source: string; ood: string[] }
       members: { plan: string; status: string; val: number | null }[]
       methods: { plan: string; method: string; test: Record<string, { value: number; ci: [number, number] }> }[]
-      best: { modelId: string }; export: { file: string; card: { preprocessing: { size: [number, number]; channels: number } } }
+      best: { modelId: string }
+      export: { file: string; card: { preprocessing: { size: [number, number]; channels: number } } }
     }
     expect(out.metric).toBe('kappa')
     expect(out.datasets.ood).toEqual([])
@@ -46,7 +76,9 @@ describe.skipIf(!HAVE_SHARED_DATA)('fissionfusion pipeline --data (RetinaMNIST)'
     const session = await ort.InferenceSession.create(out.export.file)
     try {
       const c = out.export.card.preprocessing.channels
-      const res = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', new Float32Array(2 * 28 * 28 * c), [2, 28, 28, c]) })
+      const res = await session.run({
+        [session.inputNames[0]]: new ort.Tensor('float32', new Float32Array(2 * 28 * 28 * c), [2, 28, 28, c])
+      })
       expect(res[session.outputNames[0]].dims).toEqual([2, 5])
     } finally {
       await session.release()

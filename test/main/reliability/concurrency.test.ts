@@ -23,7 +23,16 @@ async function setup(): Promise<void> {
   const store = Store.open(workspace.dbPath)
   try {
     const classes = ['q0', 'q1', 'q2']
-    store.datasets.create({ id: 'ds_tiny', name: 'tiny', format: 'synthetic', task: 'single', status: 'ready', classes, counts: { train: 32, val: 40, test: 50 }, dir: 'datasets/ds_tiny' })
+    store.datasets.create({
+      id: 'ds_tiny',
+      name: 'tiny',
+      format: 'synthetic',
+      task: 'single',
+      status: 'ready',
+      classes,
+      counts: { train: 32, val: 40, test: 50 },
+      dir: 'datasets/ds_tiny'
+    })
     writeDataset(workspace.datasetDir('ds_tiny'), classes, { train: 32, val: 40, test: 50 }, 5)
     const members = await writeMembers(join(ws, 'staging'), classes)
     for (const run of ['run_a', 'run_b']) {
@@ -31,11 +40,21 @@ async function setup(): Promise<void> {
       store.runs.setStatus(run, 'done')
       for (const m of members) {
         const id = `${run}_${m.id}`
-        store.runs.createMember({ id, runId: run, name: m.id, hyperparams: { lr: m.hparams.lr as number, seed: m.hparams.seed as number } })
+        store.runs.createMember({
+          id,
+          runId: run,
+          name: m.id,
+          hyperparams: { lr: m.hparams.lr as number, seed: m.hparams.seed as number }
+        })
         const dir = workspace.memberDir(run, id)
         cpSync(m.dir, dir, { recursive: true })
         recordCheckpoint(store, workspace, workspace.toRelative(dir))
-        store.runs.updateMember(id, { checkpointPath: workspace.toRelative(dir), status: 'done', epochs: 4, wallSeconds: 2 })
+        store.runs.updateMember(id, {
+          checkpointPath: workspace.toRelative(dir),
+          status: 'done',
+          epochs: 4,
+          wallSeconds: 2
+        })
       }
     }
   } finally {
@@ -44,7 +63,7 @@ async function setup(): Promise<void> {
 }
 
 describe('the CLI and the app on one workspace', () => {
-  it('two fuse jobs on different runs at once both finish; a second writer of a run is refused with the running job\'s id; no SQLITE_BUSY reaches anyone', async () => {
+  it("two fuse jobs on different runs at once both finish; a second writer of a run is refused with the running job's id; no SQLITE_BUSY reaches anyone", async () => {
     await setup()
     const env = { FF_THREADS: '1', FF_BACKEND: 'wasm' }
     Object.assign(process.env, env)
@@ -52,23 +71,36 @@ describe('the CLI and the app on one workspace', () => {
     const session = createSession(() => undefined)
     const errors: string[] = []
     try {
-      const started = await app.dispatch('startJob', { kind: 'fuse', params: { runId: 'run_a', methods: ['uniform', 'greedy'], resamples: 100 } }, session)
+      const started = await app.dispatch(
+        'startJob',
+        { kind: 'fuse', params: { runId: 'run_a', methods: ['uniform', 'greedy'], resamples: 100 } },
+        session
+      )
       if (!started.ok) throw new Error(started.error.message)
       const jobA = started.data as JobRecord
       const selftest = await app.dispatch('startJob', { kind: 'selftest', params: { steps: 300, stepMs: 0 } }, session)
       expect(selftest.ok).toBe(true)
 
       // the CLI: a second writer of run A (refused at once), and a fusion of run B
-      const refused = await cliGroup(['--workspace', ws, 'fuse', '--run', 'run_a', '--methods', 'uniform'], { env }).done
+      const refused = await cliGroup(['--workspace', ws, 'fuse', '--run', 'run_a', '--methods', 'uniform'], { env })
+        .done
       expect(refused.code).toBe(1)
       expect(refused.stderr).toContain(`error: run run_a is being written by job ${jobA.id} (fuse, `)
-      const cliB = cliGroup(['--workspace', ws, 'fuse', '--run', 'run_b', '--methods', 'uniform,greedy', '--resamples', '100', '--json'], { env })
+      const cliB = cliGroup(
+        ['--workspace', ws, 'fuse', '--run', 'run_b', '--methods', 'uniform,greedy', '--resamples', '100', '--json'],
+        { env }
+      )
 
       // meanwhile the app reads and writes as its views do
       let stop = false
       const hammer = (async () => {
         for (let i = 0; !stop; i++) {
-          for (const [command, request] of [['listJobs', { limit: 50 }], ['getRun', { id: 'run_b' }], ['listDatasets', {}], ['getJob', { id: jobA.id }]] as const) {
+          for (const [command, request] of [
+            ['listJobs', { limit: 50 }],
+            ['getRun', { id: 'run_b' }],
+            ['listDatasets', {}],
+            ['getJob', { id: jobA.id }]
+          ] as const) {
             const r = await app.dispatch(command, request, session)
             if (!r.ok) errors.push(`${command}: ${r.error.message}`)
           }

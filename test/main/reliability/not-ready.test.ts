@@ -22,7 +22,9 @@ describe('bad input', () => {
   it('imports an .npz with an extra array of strings, reporting the array it skipped', async () => {
     const npz = join(tmp, 'extra.npz')
     // NumPy writes the archive (an independent writer), with a names array of dtype <U9.
-    execFileSync(SYSTEM_PYTHON, ['-c', `
+    execFileSync(SYSTEM_PYTHON, [
+      '-c',
+      `
 import numpy as np
 rng = np.random.default_rng(0)
 d = {}
@@ -31,21 +33,27 @@ for s, n in (('train', 12), ('val', 4), ('test', 6)):
     d[s + '_labels'] = (np.arange(n) % 3).reshape(n, 1).astype(np.uint8)
 d['names'] = np.array(['nodule', 'effusion', 'normal'], dtype='<U9')
 np.savez_compressed(${JSON.stringify(npz)}, **d)
-`])
+`
+    ])
     const r = await importDataset({ input: npz, size: 8 }, { outDir: join(tmp, 'ds') })
     expect(r.imported).toBe(22)
     expect(r.meta.counts).toEqual({ train: 12, val: 4, test: 6 })
-    expect(r.errors).toEqual([{ file: 'extra.npz/names.npy', reason: expect.stringMatching(/^array skipped: only train_images\/train_labels/) }])
+    expect(r.errors).toEqual([
+      { file: 'extra.npz/names.npy', reason: expect.stringMatching(/^array skipped: only train_images\/train_labels/) }
+    ])
   })
 
   it('an unreadable label row is skipped, not the whole split', async () => {
     const npz = join(tmp, 'badrow.npz')
-    execFileSync(SYSTEM_PYTHON, ['-c', `
+    execFileSync(SYSTEM_PYTHON, [
+      '-c',
+      `
 import numpy as np
 x = np.zeros((5, 8, 8), dtype=np.uint8)
 y = np.array([0, 1, -1, 1, 0], dtype=np.int64)
 np.savez(${JSON.stringify(npz)}, train_images=x, train_labels=y, test_images=x[:2], test_labels=np.array([0, 1]), extra=np.array([1.5]))
-`])
+`
+    ])
     const r = await importDataset({ input: npz, size: 8 }, { outDir: join(tmp, 'ds2') })
     expect(r.imported).toBe(6)
     expect(r.errors.map((e) => e.file)).toEqual(['badrow.npz/extra.npy', 'train_images[2]'])
@@ -54,7 +62,9 @@ np.savez(${JSON.stringify(npz)}, train_images=x, train_labels=y, test_images=x[:
 
   it('idx: a file pair that cannot be used is skipped and named; the other pairs are imported', async () => {
     const dir = join(tmp, 'idx')
-    execFileSync(SYSTEM_PYTHON, ['-c', `
+    execFileSync(SYSTEM_PYTHON, [
+      '-c',
+      `
 import os, struct, numpy as np
 d = ${JSON.stringify(dir)}
 os.makedirs(d, exist_ok=True)
@@ -67,17 +77,25 @@ write('train-labels-idx1-ubyte', 0x801, np.arange(10) % 2)
 write('t10k-images-idx3-ubyte', 0x803, rng.integers(0, 256, (4, 8, 8)))
 write('extra-images-idx3-ubyte', 0x803, rng.integers(0, 256, (3, 8, 8)))
 write('extra-labels-idx1-ubyte', 0x801, np.arange(2))
-`])
+`
+    ])
     const r = await importDataset({ input: dir, format: 'idx', size: 8 }, { outDir: join(tmp, 'ds3') })
     expect(r.imported).toBe(10)
     expect(r.errors).toEqual([
       { file: 'extra-images-idx3-ubyte', reason: 'file skipped: 3 images but 2 labels in extra-labels-idx1-ubyte' },
-      { file: 't10k-images-idx3-ubyte', reason: expect.stringMatching(/^file skipped: its labels file t10k-labels-idx1-ubyte is missing or unreadable \(/) }
+      {
+        file: 't10k-images-idx3-ubyte',
+        reason: expect.stringMatching(
+          /^file skipped: its labels file t10k-labels-idx1-ubyte is missing or unreadable \(/
+        )
+      }
     ])
   })
 
   it('errorText turns anything thrown into a message, never [object Object]', () => {
-    expect(errorText({ exception: 'dicomParser.readPart10Header: DICM prefix not found', dataSet: {} })).toBe('dicomParser.readPart10Header: DICM prefix not found')
+    expect(errorText({ exception: 'dicomParser.readPart10Header: DICM prefix not found', dataSet: {} })).toBe(
+      'dicomParser.readPart10Header: DICM prefix not found'
+    )
     expect(errorText({ code: 'x', message: 'it broke' })).toBe('it broke')
     expect(errorText(new Error('plain'))).toBe('plain')
     expect(errorText({ a: 1 })).toBe('{"a":1}')
@@ -94,7 +112,14 @@ describe('what is not ready cannot be picked', () => {
     const workspace = Workspace.open(ws)
     const store = Store.open(workspace.dbPath)
     try {
-      store.datasets.create({ id: 'ds_ok', name: 'ok', format: 'npz', task: 'single', status: 'ready', classes: ['a', 'b'] })
+      store.datasets.create({
+        id: 'ds_ok',
+        name: 'ok',
+        format: 'npz',
+        task: 'single',
+        status: 'ready',
+        classes: ['a', 'b']
+      })
       store.datasets.create({ id: 'ds_bad', name: 'broken', format: 'npz', task: 'single', status: 'failed' })
       store.datasets.update('ds_bad', { error: 'no image could be imported' })
       store.runs.create({ id: 'run_ok', name: 'done run', datasetId: 'ds_ok', kind: 'fgg', config: {} })
@@ -129,7 +154,9 @@ describe('what is not ready cannot be picked', () => {
     setup()
     const r = await cli('fuse', '--run', 'run_ok', '--ood', 'ds_bad')
     expect(r.code).toBe(1)
-    expect(r.stderr.trim()).toBe('error: dataset ds_bad (broken) is not ready: its import failed (no image could be imported); import it again')
+    expect(r.stderr.trim()).toBe(
+      'error: dataset ds_bad (broken) is not ready: its import failed (no image could be imported); import it again'
+    )
     expect(r.stdout).toBe('')
     expect(jobCount()).toBe(0)
   }, 60_000)
@@ -137,7 +164,9 @@ describe('what is not ready cannot be picked', () => {
   it('a failed run, a failed dataset for fission, and a failed member for export are refused the same way', async () => {
     const fuse = await cli('fuse', '--run', 'run_bad')
     expect(fuse.code).toBe(1)
-    expect(fuse.stderr.trim()).toMatch(/^error: run run_bad \(failed run\) is not ready: its training failed; resume it/)
+    expect(fuse.stderr.trim()).toMatch(
+      /^error: run run_bad \(failed run\) is not ready: its training failed; resume it/
+    )
     const fission = await cli('fission', '--dataset', 'ds_bad', '--plan', 'fgg', '--lrs', '1e-3', '--epochs', '1')
     expect(fission.code).toBe(1)
     expect(fission.stderr.trim()).toMatch(/^error: dataset ds_bad \(broken\) is not ready: its import failed/)

@@ -24,7 +24,9 @@ afterAll(() => {
 /** The CLI as an unprivileged user when the tests run as root (setpriv, util-linux). */
 async function cli(ws: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const node = [process.execPath, CLI, '--workspace', ws, ...args]
-  const [cmd, argv] = root ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...node]] : [node[0], node.slice(1)]
+  const [cmd, argv] = root
+    ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...node]]
+    : [node[0], node.slice(1)]
   try {
     const r = await run(cmd as string, argv as string[], { cwd: ROOT, env: { ...process.env, HOME: tmp } })
     return { code: 0, stdout: r.stdout, stderr: r.stderr }
@@ -39,7 +41,14 @@ describe('a read-only workspace', () => {
     const ws = join(tmp, 'ws')
     const workspace = Workspace.open(ws)
     const store = Store.open(workspace.dbPath)
-    store.datasets.create({ id: 'ds_a', name: 'alpha', format: 'npz', task: 'single', status: 'ready', classes: ['a', 'b'] })
+    store.datasets.create({
+      id: 'ds_a',
+      name: 'alpha',
+      format: 'npz',
+      task: 'single',
+      status: 'ready',
+      classes: ['a', 'b']
+    })
     store.runs.create({ id: 'run_a', name: 'a run', datasetId: 'ds_a', kind: 'grid', config: {} })
     store.runs.setStatus('run_a', 'done')
     store.close()
@@ -49,11 +58,15 @@ describe('a read-only workspace', () => {
     const list = await cli(ws, 'datasets', '--json')
     expect(list.code, list.stderr).toBe(0)
     expect((JSON.parse(list.stdout) as { id: string }[]).map((d) => d.id)).toEqual(['ds_a'])
-    expect(list.stderr).toContain('warning: the workspace folder or its database file is not writable: it is open read-only (lists and reports work; jobs are refused)')
+    expect(list.stderr).toContain(
+      'warning: the workspace folder or its database file is not writable: it is open read-only (lists and reports work; jobs are refused)'
+    )
 
     const fuse = await cli(ws, 'fuse', '--run', 'run_a')
     expect(fuse.code).toBe(1)
-    expect(fuse.stderr).toContain('error: the workspace folder or its database file is not writable: jobs cannot run here; copy the workspace to a writable folder')
+    expect(fuse.stderr).toContain(
+      'error: the workspace folder or its database file is not writable: jobs cannot run here; copy the workspace to a writable folder'
+    )
     expect(fuse.stderr).not.toMatch(/SQLITE|at .*\.ts:\d+/)
     // nothing was written next to the database
     expect(readdirSync(ws).sort()).toEqual(['datasets', 'exports', 'fissionfusion.db', 'runs'])

@@ -20,7 +20,19 @@ afterEach(() => {
 
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex')
 
-const TABLES = ['datasets', 'runs', 'members', 'metrics', 'soups', 'soup_ingredients', 'evaluations', 'exports', 'jobs', 'job_events', 'selftest_steps']
+const TABLES = [
+  'datasets',
+  'runs',
+  'members',
+  'metrics',
+  'soups',
+  'soup_ingredients',
+  'evaluations',
+  'exports',
+  'jobs',
+  'job_events',
+  'selftest_steps'
+]
 
 describe('migrations', () => {
   it('migrate an empty (0-byte) file to the latest schema with WAL and foreign keys on', () => {
@@ -33,7 +45,9 @@ describe('migrations', () => {
     expect(store.integrityCheck()).toEqual(['ok'])
     store.close()
     const db = new Database(file, { readonly: true })
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name)
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>
+    ).map((r) => r.name)
     for (const t of TABLES) expect(tables).toContain(t)
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
     db.close()
@@ -43,8 +57,13 @@ describe('migrations', () => {
     const db = openDatabase(join(tmp(), 'a.db'))
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1)
     expect(db.pragma('busy_timeout', { simple: true })).toBeGreaterThanOrEqual(5000)
-    expect(() => db.prepare("INSERT INTO runs (id, name, dataset_id, kind, created_at, updated_at) VALUES ('r', 'r', 'nope', 'grid', '', '')").run())
-      .toThrow(/FOREIGN KEY/)
+    expect(() =>
+      db
+        .prepare(
+          "INSERT INTO runs (id, name, dataset_id, kind, created_at, updated_at) VALUES ('r', 'r', 'nope', 'grid', '', '')"
+        )
+        .run()
+    ).toThrow(/FOREIGN KEY/)
     db.close()
   })
 
@@ -90,7 +109,10 @@ describe('migrations', () => {
     const s = Store.open(file)
     s.datasets.create({ id: 'ds_1', name: 'one', format: 'npz', task: 'single' })
     s.close()
-    const next = [...migrations, { version: SCHEMA_VERSION + 1, name: 'add source', sql: 'ALTER TABLE datasets ADD COLUMN source TEXT' }]
+    const next = [
+      ...migrations,
+      { version: SCHEMA_VERSION + 1, name: 'add source', sql: 'ALTER TABLE datasets ADD COLUMN source TEXT' }
+    ]
     const db = openDatabase(file, next)
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1)
     const cols = (db.pragma('table_info(datasets)') as Array<{ name: string }>).map((c) => c.name)
@@ -104,7 +126,14 @@ describe('migrations', () => {
   it('a failing migration rolls back entirely (no partial schema, version unchanged)', () => {
     const file = join(tmp(), 'a.db')
     Store.open(file).close()
-    const broken = [...migrations, { version: SCHEMA_VERSION + 1, name: 'broken', sql: 'CREATE TABLE half (x); INSERT INTO no_such_table VALUES (1);' }]
+    const broken = [
+      ...migrations,
+      {
+        version: SCHEMA_VERSION + 1,
+        name: 'broken',
+        sql: 'CREATE TABLE half (x); INSERT INTO no_such_table VALUES (1);'
+      }
+    ]
     expect(() => openDatabase(file, broken)).toThrow(/no_such_table/)
     const db = new Database(file, { readonly: true })
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
@@ -113,7 +142,10 @@ describe('migrations', () => {
   })
 
   it('rejects a migration list with a gap in its numbers', () => {
-    const bad = [{ version: 1, name: 'a', sql: '' }, { version: 3, name: 'c', sql: '' }]
+    const bad = [
+      { version: 1, name: 'a', sql: '' },
+      { version: 3, name: 'c', sql: '' }
+    ]
     expect(() => openDatabase(join(tmp(), 'a.db'), bad)).toThrow(/version 3, expected 2/)
   })
 

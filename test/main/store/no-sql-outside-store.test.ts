@@ -13,13 +13,22 @@ const STORE = join(SRC, 'main', 'store') + sep
 
 /** What counts as SQL (or direct database access) in a source file. */
 const PATTERNS: Array<[string, RegExp]> = [
-  ['imports better-sqlite3', /from\s+['"]better-sqlite3['"]|require\(\s*['"]better-sqlite3['"]\s*\)|import\(\s*['"]better-sqlite3['"]\s*\)/],
+  [
+    'imports better-sqlite3',
+    /from\s+['"]better-sqlite3['"]|require\(\s*['"]better-sqlite3['"]\s*\)|import\(\s*['"]better-sqlite3['"]\s*\)/
+  ],
   ['prepares a statement', /\.prepare\s*\(/],
   ['executes SQL', /\b(db|database|sqlite|conn|connection)\s*\.\s*(exec|pragma|run)\s*\(/i],
   // A string literal that starts with an SQL statement, in any case...
-  ['contains SQL', /['"`]\s*(SELECT\s+(\*|DISTINCT\s|count\(|[\w.]+\s*(,|\sFROM\s))|INSERT\s+(OR\s+\w+\s+)?INTO\s+\w+\s*(\(|VALUES|SELECT|DEFAULT)|UPDATE\s+\w+\s+SET\s+\w+\s*=|DELETE\s+FROM\s+\w+\s*(WHERE|['"`;]|$)|CREATE\s+(TABLE|(UNIQUE\s+)?INDEX|VIEW|TRIGGER)\s|ALTER\s+TABLE\s|DROP\s+(TABLE|INDEX)\s|PRAGMA\s+\w|WITH\s+\w+\s+AS\s*\()/i],
+  [
+    'contains SQL',
+    /['"`]\s*(SELECT\s+(\*|DISTINCT\s|count\(|[\w.]+\s*(,|\sFROM\s))|INSERT\s+(OR\s+\w+\s+)?INTO\s+\w+\s*(\(|VALUES|SELECT|DEFAULT)|UPDATE\s+\w+\s+SET\s+\w+\s*=|DELETE\s+FROM\s+\w+\s*(WHERE|['"`;]|$)|CREATE\s+(TABLE|(UNIQUE\s+)?INDEX|VIEW|TRIGGER)\s|ALTER\s+TABLE\s|DROP\s+(TABLE|INDEX)\s|PRAGMA\s+\w|WITH\s+\w+\s+AS\s*\()/i
+  ],
   // ...or SQL written in capitals anywhere (continued lines of a statement).
-  ['contains SQL', /\b(SELECT\s+[\w.*,\s()]+\sFROM\s+\w|INSERT\s+(OR\s+[A-Z]+\s+)?INTO\s+\w|UPDATE\s+\w+\s+SET\s+\w+\s*=|DELETE\s+FROM\s+\w|CREATE\s+(TABLE|(UNIQUE\s+)?INDEX)\s|ALTER\s+TABLE\s|DROP\s+TABLE\s|PRAGMA\s+[a-z_]+\s*(=|\())/]
+  [
+    'contains SQL',
+    /\b(SELECT\s+[\w.*,\s()]+\sFROM\s+\w|INSERT\s+(OR\s+[A-Z]+\s+)?INTO\s+\w|UPDATE\s+\w+\s+SET\s+\w+\s*=|DELETE\s+FROM\s+\w|CREATE\s+(TABLE|(UNIQUE\s+)?INDEX)\s|ALTER\s+TABLE\s|DROP\s+TABLE\s|PRAGMA\s+[a-z_]+\s*(=|\())/
+  ]
 ]
 
 /** The SQL findings of one file's text: [line number, what]. */
@@ -64,7 +73,9 @@ describe('no SQL outside src/main/store', () => {
   it('no file of src/ outside src/main/store contains SQL', () => {
     const files = sourceFiles(SRC).filter((f) => !f.startsWith(STORE))
     expect(files.length).toBeGreaterThan(5)
-    const offenders = files.flatMap((f) => findSql(readFileSync(f, 'utf8')).map(([line, what]) => `${relative(ROOT, f)}:${line} ${what}`))
+    const offenders = files.flatMap((f) =>
+      findSql(readFileSync(f, 'utf8')).map(([line, what]) => `${relative(ROOT, f)}:${line} ${what}`)
+    )
     expect(offenders).toEqual([])
   })
 

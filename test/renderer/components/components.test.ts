@@ -25,7 +25,11 @@ const PNG = 'data:image/png;base64,iVBORw0KGgo='
 /** The chart, stubbed: records the option it was given instead of drawing. */
 const ChartStub = defineComponent({
   name: 'AppChart',
-  props: { option: { type: Object as PropType<Record<string, unknown>>, required: true }, label: { type: String, required: true }, height: { type: Number, default: 280 } },
+  props: {
+    option: { type: Object as PropType<Record<string, unknown>>, required: true },
+    label: { type: String, required: true },
+    height: { type: Number, default: 280 }
+  },
   setup: (props) => () => h('div', { class: 'chart-stub', 'data-label': props.label })
 })
 const global = (initialState: Record<string, unknown> = {}) => ({
@@ -38,17 +42,32 @@ describe('DatasetSummary', () => {
     const fake = fakeApi({ datasetThumbnails: () => ({ normal: [PNG, PNG], pneumonia: [PNG], empty: [] }) })
     setApi(fake.api)
     const d = dataset()
-    const importJob = job({ kind: 'import', status: 'completed', datasetId: d.id, result: { errors: [{ file: 'train/normal/x.png', reason: 'not an image' }] } })
-    const wrapper = mount(DatasetSummary, { props: { dataset: d }, global: global({ jobs: { jobs: { [importJob.id]: importJob } } }) })
+    const importJob = job({
+      kind: 'import',
+      status: 'completed',
+      datasetId: d.id,
+      result: { errors: [{ file: 'train/normal/x.png', reason: 'not an image' }] }
+    })
+    const wrapper = mount(DatasetSummary, {
+      props: { dataset: d },
+      global: global({ jobs: { jobs: { [importJob.id]: importJob } } })
+    })
     await flushPromises()
     expect(fake.calls).toEqual([{ command: 'datasetThumbnails', request: { id: 'ds_1' } }])
-    expect(wrapper.findAll('.thumb-class').map((c) => [c.find('span').text(), c.findAll('img').length])).toEqual([['normal', 2], ['pneumonia', 1]])
+    expect(wrapper.findAll('.thumb-class').map((c) => [c.find('span').text(), c.findAll('img').length])).toEqual([
+      ['normal', 2],
+      ['pneumonia', 1]
+    ])
     const text = wrapper.text()
     expect(text).toContain('40train images')
     expect(text).toContain('28 × 28pixels')
     const chart = wrapper.findComponent(ChartStub)
     const series = (chart.props('option') as { series: { name: string; data: number[] }[] }).series
-    expect(series.map((s) => [s.name, s.data])).toEqual([['train', [12, 28]], ['val', [3, 7]], ['test', [5, 7]]])
+    expect(series.map((s) => [s.name, s.data])).toEqual([
+      ['train', [12, 28]],
+      ['val', [3, 7]],
+      ['test', [5, 7]]
+    ])
     expect(wrapper.find('table').text()).toContain('train/normal/x.png')
     expect(wrapper.find('table').text()).toContain('not an image')
   })
@@ -70,11 +89,41 @@ describe('MembersView', () => {
   ]
   const state = {
     runs: {
-      list: [{ id: 'run_1', name: 'fgg', datasetId: 'ds_1', kind: 'fgg', status: 'done', config: {}, createdAt: '', updatedAt: '' }],
+      list: [
+        {
+          id: 'run_1',
+          name: 'fgg',
+          datasetId: 'ds_1',
+          kind: 'fgg',
+          status: 'done',
+          config: {},
+          createdAt: '',
+          updatedAt: ''
+        }
+      ],
       selectedId: 'run_1',
       detail: { run: { id: 'run_1' }, members, soups: [] },
-      metrics: { m2: [{ memberId: 'm2', epoch: 1, name: 'val_f1', value: 0.5 }, { memberId: 'm2', epoch: 2, name: 'val_f1', value: 0.61 }] },
-      evaluations: [{ id: 1, memberId: 'm1', soupId: null, datasetId: 'ds_1', split: 'test', metric: 'auroc', value: 0.8, ciLo: 0.7, ciHi: 0.9, n: 12, createdAt: '' }]
+      metrics: {
+        m2: [
+          { memberId: 'm2', epoch: 1, name: 'val_f1', value: 0.5 },
+          { memberId: 'm2', epoch: 2, name: 'val_f1', value: 0.61 }
+        ]
+      },
+      evaluations: [
+        {
+          id: 1,
+          memberId: 'm1',
+          soupId: null,
+          datasetId: 'ds_1',
+          split: 'test',
+          metric: 'auroc',
+          value: 0.8,
+          ciLo: 0.7,
+          ciHi: 0.9,
+          n: 12,
+          createdAt: ''
+        }
+      ]
     }
   }
   const names = (w: ReturnType<typeof mount>): string[] => w.findAll('tbody tr').map((r) => r.find('td').text())
@@ -82,9 +131,15 @@ describe('MembersView', () => {
   it('sorts by validation score (best first, unscored last), then by any clicked column', async () => {
     const wrapper = mount(MembersView, { global: global(state) })
     expect(names(wrapper)).toEqual(['b', 'a', 'c'])
-    await wrapper.findAll('th').find((th) => th.text().startsWith('Learning rate'))!.trigger('click')
+    await wrapper
+      .findAll('th')
+      .find((th) => th.text().startsWith('Learning rate'))!
+      .trigger('click')
     expect(names(wrapper)).toEqual(['b', 'c', 'a'])
-    await wrapper.findAll('th').find((th) => th.text().startsWith('Learning rate'))!.trigger('click')
+    await wrapper
+      .findAll('th')
+      .find((th) => th.text().startsWith('Learning rate'))!
+      .trigger('click')
     expect(names(wrapper)).toEqual(['a', 'c', 'b'])
   })
 
@@ -99,7 +154,13 @@ describe('MembersView', () => {
 })
 
 describe('backend display', () => {
-  const fallback = { backend: 'cpu', device: 'cpu', threads: 1, fallbacks: [{ backend: 'wasm', reason: 'no WebAssembly' }], warning: 'running on the pure-JS cpu backend' }
+  const fallback = {
+    backend: 'cpu',
+    device: 'cpu',
+    threads: 1,
+    fallbacks: [{ backend: 'wasm', reason: 'no WebAssembly' }],
+    warning: 'running on the pure-JS cpu backend'
+  }
 
   it('always shows the backend, amber on a fallback, with a banner that says why', () => {
     const g = global({ app: { backend: fallback } })
@@ -112,10 +173,27 @@ describe('backend display', () => {
   })
 
   it('shows no banner on the normal CPU path (a GPU package that is not installed is no fallback), and says when the backend is unknown', () => {
-    const normal = { backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [{ backend: 'tensorflow', reason: '@tensorflow/tfjs-node-gpu: not installed' }], compute: 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)', native: { loaded: true, blas: 'AVX-512, OpenBLAS 0.3.21' } }
-    expect(mount(BackendBanner, { global: global({ app: { backend: readBackend(normal) } }) }).find('[data-test="backend-banner"]').exists()).toBe(false)
-    expect(mount(BackendBadge, { global: global({ app: { backend: readBackend(normal) } }) }).find('[data-test="backend"]').classes()).not.toContain('fallback')
-    const best = mount(BackendBanner, { global: global({ app: { backend: { ...fallback, backend: 'wasm', fallbacks: [], warning: undefined } } }) })
+    const normal = {
+      backend: 'wasm',
+      device: 'cpu',
+      threads: 1,
+      fallbacks: [{ backend: 'tensorflow', reason: '@tensorflow/tfjs-node-gpu: not installed' }],
+      compute: 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)',
+      native: { loaded: true, blas: 'AVX-512, OpenBLAS 0.3.21' }
+    }
+    expect(
+      mount(BackendBanner, { global: global({ app: { backend: readBackend(normal) } }) })
+        .find('[data-test="backend-banner"]')
+        .exists()
+    ).toBe(false)
+    expect(
+      mount(BackendBadge, { global: global({ app: { backend: readBackend(normal) } }) })
+        .find('[data-test="backend"]')
+        .classes()
+    ).not.toContain('fallback')
+    const best = mount(BackendBanner, {
+      global: global({ app: { backend: { ...fallback, backend: 'wasm', fallbacks: [], warning: undefined } } })
+    })
     expect(best.find('[data-test="backend-banner"]').exists()).toBe(false)
     const unknown = mount(BackendBadge, { global: global({ app: { backend: null, backendProblem: 'not reported' } }) })
     expect(unknown.text()).toContain('Backend unknown')
@@ -124,8 +202,18 @@ describe('backend display', () => {
 
 describe('compute path in the top bar', () => {
   // Shaped as the engine's BackendInfo reports it (src/main/engine/compute/index.ts).
-  const base = { backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [{ backend: 'tensorflow', reason: '@tensorflow/tfjs-node: not installed' }], kernels: [] }
-  const native = { ...base, compute: 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)', native: { loaded: true, blas: 'AVX-512, OpenBLAS 0.3.21' } }
+  const base = {
+    backend: 'wasm',
+    device: 'cpu',
+    threads: 1,
+    fallbacks: [{ backend: 'tensorflow', reason: '@tensorflow/tfjs-node: not installed' }],
+    kernels: []
+  }
+  const native = {
+    ...base,
+    compute: 'wasm + native kernels (AVX-512, OpenBLAS 0.3.21, 1 thread)',
+    native: { loaded: true, blas: 'AVX-512, OpenBLAS 0.3.21' }
+  }
   const reason = 'native addon not built: g++: command not found'
   const jsKernels = {
     ...base,
@@ -133,13 +221,16 @@ describe('compute path in the top bar', () => {
     native: { loaded: false, reason },
     warning: `wasm backend without native kernels (${reason}; JS kernels train ~3x slower)`
   }
-  const badge = (report: Record<string, unknown>): ReturnType<typeof mount> => mount(BackendBadge, { global: global({ app: { backend: readBackend(report) } }) })
+  const badge = (report: Record<string, unknown>): ReturnType<typeof mount> =>
+    mount(BackendBadge, { global: global({ app: { backend: readBackend(report) } }) })
 
-  it('names the native-kernel path plainly, the engine\'s sentence and the skipped backends in the tooltip, and no warning badge', () => {
+  it("names the native-kernel path plainly, the engine's sentence and the skipped backends in the tooltip, and no warning badge", () => {
     const w = badge(native)
     expect(w.find('[data-test="backend"]').text()).toBe('CPU · native kernels, AVX-512, 1 thread per worker')
     expect(w.find('[data-test="backend"]').attributes('title')).toContain(native.compute)
-    expect(w.find('[data-test="backend"]').attributes('title')).toContain('tensorflow not used: @tensorflow/tfjs-node: not installed')
+    expect(w.find('[data-test="backend"]').attributes('title')).toContain(
+      'tensorflow not used: @tensorflow/tfjs-node: not installed'
+    )
     expect(w.find('[data-test="compute-warning"]').exists()).toBe(false)
   })
 
@@ -156,39 +247,84 @@ describe('compute path in the top bar', () => {
   })
 
   it('flags the pure-JS cpu backend', () => {
-    const w = badge({ ...base, backend: 'cpu', compute: 'cpu (pure JS)', warning: 'running on the pure-JS cpu backend: training is ~1000x slower' })
+    const w = badge({
+      ...base,
+      backend: 'cpu',
+      compute: 'cpu (pure JS)',
+      warning: 'running on the pure-JS cpu backend: training is ~1000x slower'
+    })
     expect(w.find('[data-test="backend"]').text()).toBe('CPU · pure JavaScript, 1 thread')
     expect(w.find('[data-test="compute-warning"]').text()).toBe('Slower path: pure-JS cpu backend')
   })
 })
 
 describe('JobStatus', () => {
-  const mountStatus = (props: { kind: string; what?: string; job?: JobRecord; stopped?: string; hint?: string; keepDone?: boolean }, kinds: string[] = ['fuse'], jobsError: unknown = null): ReturnType<typeof mount> =>
+  const mountStatus = (
+    props: { kind: string; what?: string; job?: JobRecord; stopped?: string; hint?: string; keepDone?: boolean },
+    kinds: string[] = ['fuse'],
+    jobsError: unknown = null
+  ): ReturnType<typeof mount> =>
     mount(JobStatus, {
       props,
       global: {
-        plugins: [createTestingPinia({ createSpy: vi.fn, stubActions: false, initialState: { app: { jobKinds: kinds.map((kind) => ({ kind, description: '' })) }, jobs: { error: jobsError } } })]
+        plugins: [
+          createTestingPinia({
+            createSpy: vi.fn,
+            stubActions: false,
+            initialState: {
+              app: { jobKinds: kinds.map((kind) => ({ kind, description: '' })) },
+              jobs: { error: jobsError }
+            }
+          })
+        ]
       }
     })
 
-  it('shows a running job\'s progress, and hides it once done unless asked to keep it', () => {
-    const running = mountStatus({ kind: 'fuse', what: 'Fusing.', job: job({ status: 'running', progress: 0.25, phase: 'greedy soup' }), stopped: 'Fusion stopped' })
+  it("shows a running job's progress, and hides it once done unless asked to keep it", () => {
+    const running = mountStatus({
+      kind: 'fuse',
+      what: 'Fusing.',
+      job: job({ status: 'running', progress: 0.25, phase: 'greedy soup' }),
+      stopped: 'Fusion stopped'
+    })
     expect(running.find('[role="progressbar"]').attributes('aria-label')).toBe('greedy soup')
     expect(running.text()).toContain('25%')
     expect(running.find('.not-available').exists()).toBe(false)
     expect(running.find('[role="alert"]').exists()).toBe(false)
     const done = job({ status: 'completed', progress: 1 })
-    expect(mountStatus({ kind: 'fuse', job: done, stopped: 'Fusion stopped' }).find('[role="progressbar"]').exists()).toBe(false)
-    expect(mountStatus({ kind: 'fuse', job: done, stopped: 'Fusion stopped', keepDone: true }).find('[role="progressbar"]').exists()).toBe(true)
+    expect(
+      mountStatus({ kind: 'fuse', job: done, stopped: 'Fusion stopped' }).find('[role="progressbar"]').exists()
+    ).toBe(false)
+    expect(
+      mountStatus({ kind: 'fuse', job: done, stopped: 'Fusion stopped', keepDone: true })
+        .find('[role="progressbar"]')
+        .exists()
+    ).toBe(true)
   })
 
-  it('says why a job stopped (with the hint), and the last job action\'s error', () => {
+  it("says why a job stopped (with the hint), and the last job action's error", () => {
     const failed = job({ status: 'failed', progress: 0.5, error: 'out of memory', exitReason: 'exit code 137' })
-    const w = mountStatus({ kind: 'fission', job: failed, stopped: 'Training stopped', hint: 'You can resume it from its last checkpoint.' }, ['fission'], { message: 'Starting the job failed' })
+    const w = mountStatus(
+      {
+        kind: 'fission',
+        job: failed,
+        stopped: 'Training stopped',
+        hint: 'You can resume it from its last checkpoint.'
+      },
+      ['fission'],
+      { message: 'Starting the job failed' }
+    )
     const alerts = w.findAll('[role="alert"]')
-    expect(alerts.map((a) => a.find('strong').text())).toEqual(['Training stopped: out of memory. You can resume it from its last checkpoint.', 'Starting the job failed'])
+    expect(alerts.map((a) => a.find('strong').text())).toEqual([
+      'Training stopped: out of memory. You can resume it from its last checkpoint.',
+      'Starting the job failed'
+    ])
     expect(alerts[0].find('pre').text()).toBe('exit code 137')
-    expect(mountStatus({ kind: 'fuse', job: job({ status: 'failed' }), stopped: 'The export stopped' }).find('strong').text()).toBe('The export stopped: unknown reason')
+    expect(
+      mountStatus({ kind: 'fuse', job: job({ status: 'failed' }), stopped: 'The export stopped' })
+        .find('strong')
+        .text()
+    ).toBe('The export stopped: unknown reason')
   })
 
   it('says when the engine does not offer the job kind, only where it says what the job does', () => {
@@ -201,7 +337,10 @@ describe('JobStatus', () => {
 
 describe('LabelledSelect', () => {
   it('labels the select, shows the chosen option and reports a new choice', async () => {
-    const options = [{ id: 'a', label: 'Alpha' }, { id: 'b', label: 'Beta' }]
+    const options = [
+      { id: 'a', label: 'Alpha' },
+      { id: 'b', label: 'Beta' }
+    ]
     const w = mount(LabelledSelect, { props: { id: 'x-pick', label: 'Pick', value: 'b', options } })
     expect(w.find('label').attributes('for')).toBe('x-pick')
     expect(w.find('label').text()).toBe('Pick')
@@ -222,7 +361,9 @@ describe('small components', () => {
   })
 
   it('ErrorNote shows the sentence and folds the details away', async () => {
-    const w = mount(ErrorNote, { props: { error: { message: 'The import failed: folder not found', details: 'ENOENT /x' } } })
+    const w = mount(ErrorNote, {
+      props: { error: { message: 'The import failed: folder not found', details: 'ENOENT /x' } }
+    })
     expect(w.find('strong').text()).toBe('The import failed: folder not found')
     expect(w.find('details pre').text()).toBe('ENOENT /x')
     await w.find('button').trigger('click')
@@ -232,15 +373,20 @@ describe('small components', () => {
     expect(w.find('[role="alert"]').exists()).toBe(false)
   })
 
-  it('ErrorNote with v-model:error clears a store\'s error on Dismiss', async () => {
-    const w = mount(MembersView, { global: global({ runs: { list: [], detail: null, error: { message: 'Loading the runs failed' } } }) })
+  it("ErrorNote with v-model:error clears a store's error on Dismiss", async () => {
+    const w = mount(MembersView, {
+      global: global({ runs: { list: [], detail: null, error: { message: 'Loading the runs failed' } } })
+    })
     expect(w.find('[role="alert"] strong').text()).toBe('Loading the runs failed')
     await w.find('[role="alert"] button').trigger('click')
     expect(w.find('[role="alert"]').exists()).toBe(false)
   })
 
   it('AppChart labels its chart for assistive technology and tests', () => {
-    const w = mount(AppChart, { props: { option: {}, label: 'Loss curves', height: 200 }, global: { stubs: { Echarts: true } } })
+    const w = mount(AppChart, {
+      props: { option: {}, label: 'Loss curves', height: 200 },
+      global: { stubs: { Echarts: true } }
+    })
     expect(w.attributes('aria-label')).toBe('Loss curves')
     expect(w.attributes('style')).toContain('height: 200px')
   })

@@ -10,12 +10,23 @@ import { fakeApi } from '../fake-api'
 import { dataset } from '../records'
 
 const global = () => ({
-  plugins: [createTestingPinia({ createSpy: vi.fn, stubActions: false, initialState: { app: { jobKinds: [{ kind: 'fission', description: '', resumable: true }] } } })],
+  plugins: [
+    createTestingPinia({
+      createSpy: vi.fn,
+      stubActions: false,
+      initialState: { app: { jobKinds: [{ kind: 'fission', description: '', resumable: true }] } }
+    })
+  ],
   stubs: { AppChart: true }
 })
 
 async function started(choose: (w: ReturnType<typeof mount>) => Promise<void>): Promise<Record<string, unknown>> {
-  const fake = fakeApi({ listDatasets: () => [dataset()], listRuns: () => [], estimateRun: () => null, startJob: (r) => ({ id: 'job_1', kind: 'fission', status: 'queued', params: r.params }) })
+  const fake = fakeApi({
+    listDatasets: () => [dataset()],
+    listRuns: () => [],
+    estimateRun: () => null,
+    startJob: (r) => ({ id: 'job_1', kind: 'fission', status: 'queued', params: r.params })
+  })
   setApi(fake.api)
   const w = mount(NewRunView, { global: global() })
   await flushPromises()

@@ -13,17 +13,30 @@ import { fakeApi } from '../fake-api'
 import { dataset, job } from '../records'
 
 const network: PretrainedNetwork = {
-  id: 'pt-0123456789', name: 'resnet50-imagenet', arch: 'resnet50', numClasses: 1000,
+  id: 'pt-0123456789',
+  name: 'resnet50-imagenet',
+  arch: 'resnet50',
+  numClasses: 1000,
   origin: { file: 'resnet50.onnx', format: 'onnx', sha256: 'ab'.repeat(32), bytes: 1 },
-  preprocessing: { size: [224, 224], channels: 3, channelOrder: 'RGB', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
-  tensors: { matched: 1, reshaped: 320, skipped: 0 }, importedAt: '2026-11-30T10:00:00.000Z'
+  preprocessing: {
+    size: [224, 224],
+    channels: 3,
+    channelOrder: 'RGB',
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225]
+  },
+  tensors: { matched: 1, reshaped: 320, skipped: 0 },
+  importedAt: '2026-11-30T10:00:00.000Z'
 }
 
 describe('New run: import weights', () => {
   it('starts an import-weights job with the path, then offers the network as the starting point with its architecture', async () => {
     let imported: PretrainedNetwork[] = []
     const fake = fakeApi({
-      listDatasets: () => [dataset()], listRuns: () => [], listPretrained: () => imported, estimateRun: () => null,
+      listDatasets: () => [dataset()],
+      listRuns: () => [],
+      listPretrained: () => imported,
+      estimateRun: () => null,
       startJob: (r) => job({ id: 'job_w', kind: r.kind as string, status: 'running' })
     })
     setApi(fake.api)
@@ -33,7 +46,10 @@ describe('New run: import weights', () => {
     const importButton = w.findAll('button').find((b) => b.text() === 'Import')!
     await importButton.trigger('click')
     await flushPromises()
-    expect(fake.calls.find((c) => c.command === 'startJob')?.request).toEqual({ kind: 'import-weights', params: { path: '/data/resnet50.onnx' } })
+    expect(fake.calls.find((c) => c.command === 'startJob')?.request).toEqual({
+      kind: 'import-weights',
+      params: { path: '/data/resnet50.onnx' }
+    })
     expect(w.text()).toContain('Importing…')
     imported = [network]
     Object.assign(useJobsStore().jobs.job_w, { status: 'completed', result: { model: { id: network.id } } })

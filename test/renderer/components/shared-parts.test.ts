@@ -22,13 +22,20 @@ const rows: Row[] = [
 ]
 const columns: Column<Row>[] = [
   { key: 'name', label: 'Name', head: true, sortable: true, text: (r) => r.name },
-  { key: 'score', label: 'Score', num: true, sortable: true, text: (r) => (r.score === null ? '—' : r.score.toFixed(2)) },
+  {
+    key: 'score',
+    label: 'Score',
+    num: true,
+    sortable: true,
+    text: (r) => (r.score === null ? '—' : r.score.toFixed(2))
+  },
   { key: 'ci', label: 'Test', num: true, ci: (r) => r.ci },
   { key: 'tag', label: 'Tag' }
 ]
 
 /** Mounts the (generic) table with rows of type Row. */
-const table = (props: Record<string, unknown>, slots: Record<string, unknown> = {}) => mount(DataTable as Component, { props, slots })
+const table = (props: Record<string, unknown>, slots: Record<string, unknown> = {}) =>
+  mount(DataTable as Component, { props, slots })
 
 describe('DataTable', () => {
   it('draws a header per column and a row per item: text, intervals, slots, row headers and right-aligned numbers', () => {
@@ -84,7 +91,10 @@ describe('LabelledSelect', () => {
               id: 'x',
               label: 'Pick',
               'aria-label': 'The pick',
-              options: [{ id: 'a', label: 'Alpha' }, { id: 'b', label: 'Beta' }],
+              options: [
+                { id: 'a', label: 'Alpha' },
+                { id: 'b', label: 'Beta' }
+              ],
               value: pick.value,
               onChoose: (v: string) => (pick.value = v)
             }),
@@ -108,9 +118,12 @@ describe('LabelledSelect', () => {
 })
 
 describe('useChoice', () => {
-  it('reads the user\'s choice while it is valid, else the fallback, and follows the options', async () => {
+  it("reads the user's choice while it is valid, else the fallback, and follows the options", async () => {
     const options = ref(['a', 'b', 'c'])
-    const choice = useChoice((id) => options.value.includes(id), () => options.value[0] ?? '')
+    const choice = useChoice(
+      (id) => options.value.includes(id),
+      () => options.value[0] ?? ''
+    )
     expect(choice.value).toBe('a')
     choice.value = 'c'
     expect(choice.value).toBe('c')
@@ -126,7 +139,10 @@ describe('useChoice', () => {
 
 describe('Panel', () => {
   it('shows its heading, controls and content, or the sentence why there is none', async () => {
-    const w = mount(Panel, { props: { title: 'Loss' }, slots: { default: '<p class="content">chart</p>', controls: '<button>Go</button>' } })
+    const w = mount(Panel, {
+      props: { title: 'Loss' },
+      slots: { default: '<p class="content">chart</p>', controls: '<button>Go</button>' }
+    })
     expect(w.find('h2').text()).toBe('Loss')
     expect(w.find('.row button').text()).toBe('Go')
     expect(w.find('.content').exists()).toBe(true)

@@ -43,7 +43,12 @@ describe('app store', () => {
   it('loads the workspace and the job kinds the engine offers', async () => {
     setApi(
       fakeApi({
-        workspaceInfo: () => ({ dir: '/ws', schemaVersion: 1, appVersion: '0.1.0', counts: { datasets: 0, runs: 0, members: 0, soups: 0, jobs: 0 } }),
+        workspaceInfo: () => ({
+          dir: '/ws',
+          schemaVersion: 1,
+          appVersion: '0.1.0',
+          counts: { datasets: 0, runs: 0, members: 0, soups: 0, jobs: 0 }
+        }),
         listJobKinds: () => [{ kind: 'selftest', description: 'checks the job machinery' }]
       }).api
     )
@@ -56,15 +61,39 @@ describe('app store', () => {
   })
 
   it('accepts a backend description only when it has the expected shape', () => {
-    expect(readBackend({ backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [{ backend: 'tensorflow', reason: 'not installed' }, 3] })).toEqual({
-      backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [{ backend: 'tensorflow', reason: 'not installed' }],
-      warning: undefined, compute: undefined, native: undefined
+    expect(
+      readBackend({
+        backend: 'wasm',
+        device: 'cpu',
+        threads: 1,
+        fallbacks: [{ backend: 'tensorflow', reason: 'not installed' }, 3]
+      })
+    ).toEqual({
+      backend: 'wasm',
+      device: 'cpu',
+      threads: 1,
+      fallbacks: [{ backend: 'tensorflow', reason: 'not installed' }],
+      warning: undefined,
+      compute: undefined,
+      native: undefined
     })
     const compute = 'wasm + JS kernels: turned off by FF_NATIVE=0'
-    expect(readBackend({ backend: 'wasm', device: 'cpu', threads: 1, fallbacks: [], compute, native: { loaded: false, reason: 'turned off by FF_NATIVE=0' } })).toMatchObject({
-      compute, native: { loaded: false, blas: undefined, reason: 'turned off by FF_NATIVE=0' }
+    expect(
+      readBackend({
+        backend: 'wasm',
+        device: 'cpu',
+        threads: 1,
+        fallbacks: [],
+        compute,
+        native: { loaded: false, reason: 'turned off by FF_NATIVE=0' }
+      })
+    ).toMatchObject({
+      compute,
+      native: { loaded: false, blas: undefined, reason: 'turned off by FF_NATIVE=0' }
     })
-    expect(readBackend({ backend: 'wasm', device: 'cpu', threads: 1, compute: 3, native: { blas: 'AVX2' } })).toMatchObject({ compute: undefined, native: undefined })
+    expect(
+      readBackend({ backend: 'wasm', device: 'cpu', threads: 1, compute: 3, native: { blas: 'AVX2' } })
+    ).toMatchObject({ compute: undefined, native: undefined })
     expect(readBackend({ backend: 'wasm' })).toBeNull()
     expect(readBackend('wasm')).toBeNull()
   })

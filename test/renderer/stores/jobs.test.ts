@@ -17,7 +17,9 @@ beforeEach(() => {
   fake = fakeApi({
     listJobs: () => [job()],
     getJob: ({ id }) => job({ id: String(id), status: 'completed', progress: 1, result: { n: 3 } }),
-    subscribeJobs: () => ({ backlog: [{ seq: 1, jobId: 'job_1', at, type: 'started', attempt: 1 } satisfies JobEvent] }),
+    subscribeJobs: () => ({
+      backlog: [{ seq: 1, jobId: 'job_1', at, type: 'started', attempt: 1 } satisfies JobEvent]
+    }),
     startJob: ({ kind }) => {
       if (kind === 'nope') throw new ApiCallError({ code: 'invalid_request', message: "unknown job kind 'nope'" })
       return job({ id: 'job_2', kind: String(kind) })
@@ -37,7 +39,13 @@ describe('jobs store', () => {
   it('follows live progress, ignores a repeated event, and keeps the history', async () => {
     const jobs = useJobsStore()
     await jobs.connect()
-    const progress: JobEvent = { seq: 2, jobId: 'job_1', at, type: 'progress', progress: { fraction: 0.25, phase: 'epoch 1/4', etaSeconds: 30, metrics: { val_loss: 0.6 } } }
+    const progress: JobEvent = {
+      seq: 2,
+      jobId: 'job_1',
+      at,
+      type: 'progress',
+      progress: { fraction: 0.25, phase: 'epoch 1/4', etaSeconds: 30, metrics: { val_loss: 0.6 } }
+    }
     fake.emit('jobEvent', progress)
     fake.emit('jobEvent', progress)
     fake.emit('jobEvent', { ...progress, seq: 3, progress: { fraction: 0.5, phase: 'epoch 2/4', etaSeconds: 20 } })
@@ -49,8 +57,21 @@ describe('jobs store', () => {
   it('marks failures as resumable with the reason, then re-reads the record', async () => {
     const jobs = useJobsStore()
     await jobs.connect()
-    fake.emit('jobEvent', { seq: 5, jobId: 'job_1', at, type: 'failed', error: 'out of memory', resumable: true, exitReason: 'killed by SIGKILL' })
-    expect(jobs.jobs.job_1).toMatchObject({ status: 'failed', error: 'out of memory', resumable: true, exitReason: 'killed by SIGKILL' })
+    fake.emit('jobEvent', {
+      seq: 5,
+      jobId: 'job_1',
+      at,
+      type: 'failed',
+      error: 'out of memory',
+      resumable: true,
+      exitReason: 'killed by SIGKILL'
+    })
+    expect(jobs.jobs.job_1).toMatchObject({
+      status: 'failed',
+      error: 'out of memory',
+      resumable: true,
+      exitReason: 'killed by SIGKILL'
+    })
     await vi.waitFor(() => expect(fake.calls.some((c) => c.command === 'getJob')).toBe(true))
   })
 

@@ -84,7 +84,9 @@ export interface BenchTrainResult {
 /** The benchmark network: conv 3×3 16/32/64 ReLU 'same', max-pool 2 after the first two, global average pool, dense 2. */
 export function benchModel(): tf.Sequential {
   const model = tf.sequential()
-  model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }))
+  model.add(
+    tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' })
+  )
   model.add(tf.layers.maxPooling2d({ poolSize: 2 }))
   model.add(tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }))
   model.add(tf.layers.maxPooling2d({ poolSize: 2 }))
@@ -131,7 +133,8 @@ export async function benchTrain(opts: BenchTrainOptions = {}): Promise<BenchTra
   const warmup = opts.warmup ?? (onCpu ? 0 : 1)
   const images = opts.images ?? 1024
   const batch = opts.batch ?? 64
-  if (epochs < 1 || warmup < 0 || images < 1 || batch < 1) throw new Error('bench: epochs ≥ 1, warmup ≥ 0, images ≥ 1, batch ≥ 1')
+  if (epochs < 1 || warmup < 0 || images < 1 || batch < 1)
+    throw new Error('bench: epochs ≥ 1, warmup ≥ 0, images ≥ 1, batch ≥ 1')
 
   const model = benchModel()
   const optimizer = tf.train.adam(1e-3)

@@ -115,7 +115,13 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-function figures(train: number[], infer: number[], batch: number, threads: number, cpu: [number[], number[]]): ArchFigures {
+function figures(
+  train: number[],
+  infer: number[],
+  batch: number,
+  threads: number,
+  cpu: [number[], number[]]
+): ArchFigures {
   const t = median(train)
   const i = median(infer)
   return {
@@ -149,7 +155,9 @@ export const TORCH_TWINS: Readonly<Record<string, string>> = {
  * are summed into `table()` while it is not null; returns a function that
  * restores the original kernels.
  */
-function kernelTimer(table: () => Map<string, { ms: number; cpu: number; calls: number }> | null): { restore: () => void } {
+function kernelTimer(table: () => Map<string, { ms: number; cpu: number; calls: number }> | null): {
+  restore: () => void
+} {
   const backendName = tf.getBackend()
   const originals = tf.getKernelsForBackend(backendName)
   const stack: [number, number][] = []
@@ -215,7 +223,8 @@ export function runTorchArch(o: {
   warmup: number
 }): NonNullable<BenchArchResult['torch']> {
   const twin = TORCH_TWINS[o.arch]
-  if (twin === undefined) throw new Error(`no PyTorch twin for architecture "${o.arch}" (twins: ${Object.keys(TORCH_TWINS).join(', ')})`)
+  if (twin === undefined)
+    throw new Error(`no PyTorch twin for architecture "${o.arch}" (twins: ${Object.keys(TORCH_TWINS).join(', ')})`)
   const python = '/usr/bin/python3'
   if (!existsSync(python)) throw new Error(`${python} not found (PyTorch comparison needs Debian's python3-torch)`)
   const args = [torchScriptPath(), '--arch', twin, '--size', String(o.size), '--channels', String(o.channels)]
@@ -240,7 +249,11 @@ export function runTorchArch(o: {
     params: number
   }
   return {
-    ...figures(t.train_ms, t.infer_ms, o.batch, t.threads, [t.train_cpu_ms, t.infer_cpu_ms]), version: t.version, params: t.params, openblas_env_unset: unset }
+    ...figures(t.train_ms, t.infer_ms, o.batch, t.threads, [t.train_cpu_ms, t.infer_cpu_ms]),
+    version: t.version,
+    params: t.params,
+    openblas_env_unset: unset
+  }
 }
 
 function loadAvg(): number {
@@ -262,7 +275,12 @@ function describeFailure(e: unknown, o: BenchArchOptions, what: string): Error {
  * machine (cached under the user's cache folder), planned under one engine process's default
  * memory limit.
  */
-async function plannedMicroBatch(arch: string, inputShape: [number, number, number], batch: number, backend: string): Promise<number> {
+async function plannedMicroBatch(
+  arch: string,
+  inputShape: [number, number, number],
+  batch: number,
+  backend: string
+): Promise<number> {
   const { defaultMemoryLimit, footprintFor, planMemory } = await import('../models/memory')
   const cacheDir = join(process.env.XDG_CACHE_HOME || join(os.homedir(), '.cache'), 'fissionfusion', 'memory')
   const fp = await footprintFor({ arch, inputShape, backend, cacheDir })
@@ -281,7 +299,8 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
   const steps = o.steps ?? 5
   const warmup = o.warmup ?? 2
   const classes = o.classes ?? 10
-  if (!Number.isInteger(o.size) || o.size < arch.minSize) throw new Error(`--size: ${o.arch} needs at least ${arch.minSize} px, got ${o.size}`)
+  if (!Number.isInteger(o.size) || o.size < arch.minSize)
+    throw new Error(`--size: ${o.arch} needs at least ${arch.minSize} px, got ${o.size}`)
   if (o.channels !== 1 && o.channels !== 3) throw new Error(`--channels: 1 or 3, got ${o.channels}`)
   if (!Number.isInteger(o.batch) || o.batch < 2) throw new Error(`--batch: a whole number ≥ 2, got ${o.batch}`)
   if (steps < 1 || warmup < 0) throw new Error('--steps ≥ 1 and --warmup ≥ 0')
@@ -296,7 +315,12 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
     l.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }))
   )
   const x = tf.randomUniform([o.batch, ...inputShape], 0, 1, 'float32', 7) as tf.Tensor4D
-  const labels = { y: tf.tensor1d(Int32Array.from({ length: o.batch }, (_, i) => i % classes), 'int32') }
+  const labels = {
+    y: tf.tensor1d(
+      Int32Array.from({ length: o.batch }, (_, i) => i % classes),
+      'int32'
+    )
+  }
   type Table = Map<string, { ms: number; cpu: number; calls: number }>
   const trainTable: Table = new Map()
   const inferTable: Table = new Map()
@@ -324,7 +348,11 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
         )
         value.dataSync()
         value.dispose()
-        opt.apply(params, params.map((p) => grads[p.variable.name]), 1e-4)
+        opt.apply(
+          params,
+          params.map((p) => grads[p.variable.name]),
+          1e-4
+        )
         tf.dispose(grads)
       }
       const ms = performance.now() - t0
@@ -380,7 +408,16 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
     }
     if (o.compareTorch) {
       try {
-        result.torch = runTorchArch({ arch: o.arch, size: o.size, channels: o.channels, batch: o.batch, classes, stem, steps, warmup })
+        result.torch = runTorchArch({
+          arch: o.arch,
+          size: o.size,
+          channels: o.channels,
+          batch: o.batch,
+          classes,
+          stem,
+          steps,
+          warmup
+        })
         result.ratio = {
           train: result.ours.train_ms_per_image / result.torch.train_ms_per_image,
           infer: result.ours.infer_ms_per_image / result.torch.infer_ms_per_image,

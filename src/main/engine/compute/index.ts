@@ -70,7 +70,9 @@ function message(e: unknown): string {
   return text.split('\n')[0]
 }
 
-type Started = Pick<BackendInfo, 'device' | 'threads' | 'simd' | 'kernels' | 'compute' | 'native'> & { warning?: string }
+type Started = Pick<BackendInfo, 'device' | 'threads' | 'simd' | 'kernels' | 'compute' | 'native'> & {
+  warning?: string
+}
 
 async function tryTensorflow(): Promise<Started> {
   const reasons: string[] = []
@@ -110,7 +112,9 @@ async function tryWasm(wantThreads: number): Promise<Started> {
     threads,
     simd,
     kernels,
-    compute: native.loaded ? `wasm + native kernels (${native.blas}, ${plural})` : `wasm + JS kernels: ${native.reason}`,
+    compute: native.loaded
+      ? `wasm + native kernels (${native.blas}, ${plural})`
+      : `wasm + JS kernels: ${native.reason}`,
     native: native.loaded ? { loaded: true, blas: native.blas } : { loaded: false, reason: native.reason },
     warning: slow.length > 0 ? `wasm backend without ${slow.join(', ')}` : undefined
   }

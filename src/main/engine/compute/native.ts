@@ -14,14 +14,28 @@ export type NativeGeom = Int32Array
 /** The addon's functions; every array is a Float32Array view of the wasm heap (written in place). */
 export interface NativeAddon {
   /** y = act(conv(x, filter) + bias); act 0 linear, 1 relu, 2 relu6; bias may be null. */
-  conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, g: NativeGeom, act: number): void
+  conv2d(
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    g: NativeGeom,
+    act: number
+  ): void
   /** dw (HWIO) of a convolution. */
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, g: NativeGeom): void
   /**
    * dx (NHWC) of a convolution. `prepared` (as many floats as the filter) receives the filter
    * transposed for the direct kernels when `fill`, and is read instead of transposing it again when not.
    */
-  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, g: NativeGeom, prepared?: Float32Array | null, fill?: boolean): void
+  conv2dBackpropInput(
+    dy: Float32Array,
+    filter: Float32Array,
+    dx: Float32Array,
+    g: NativeGeom,
+    prepared?: Float32Array | null,
+    fill?: boolean
+  ): void
   /** dx of a max pool (geometry: ci = channels, kh×kw = window). */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, g: NativeGeom): void
   /** out = x + bias, bias (length C) broadcast over x's last axis (x.length a multiple of C). */
@@ -34,7 +48,16 @@ export interface NativeAddon {
   /** v (length C) broadcast over x's last axis: op 1 out = x − v, 2 x · v, 3 v − x. */
   biasOp(x: Float32Array, v: Float32Array, out: Float32Array, op: number): void
   /** BatchNorm over x's last axis (C = mean.length): out = (x − mean) · scale / √(variance + ε) + offset. */
-  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number, relu?: boolean): void
+  batchNorm(
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    offset: Float32Array | null,
+    scale: Float32Array | null,
+    out: Float32Array,
+    epsilon: number,
+    relu?: boolean
+  ): void
   /** out = dy where min ≤ x ≤ max, else 0 (the gradient of ClipByValue). */
   clipGrad(dy: Float32Array, x: Float32Array, out: Float32Array, min: number, max: number): void
   /** Depthwise gradient, channel multiplier 1: which 0 → dx from (dy, filter), 1 → dw from (x, dy). */
@@ -51,7 +74,16 @@ export interface NativeAddon {
    * One AdamW step over a parameter: writes p1, m1, v1 from p, g, m, v (equal lengths);
    * h = [β1, 1 − β1, β2, 1 − β2, √(1 − β2^t), ε, 1 − lr·wd, lr / (1 − β1^t)] (see kernels/adamw.ts).
    */
-  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, p1: Float32Array, m1: Float32Array, v1: Float32Array, h: Float32Array): void
+  adamw(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    p1: Float32Array,
+    m1: Float32Array,
+    v1: Float32Array,
+    h: Float32Array
+  ): void
   /** Threads of the matrix products (≥ 1). */
   setThreads(n: number): void
   /** OpenBLAS's build description (version, target CPU). */
@@ -114,7 +146,7 @@ export function loadNative(): NativeStatus {
     const blas = `${addon.simd()}, OpenBLAS ${config.replace(/^OpenBLAS\s*/, '').split(' ')[0]}`
     return (status = { loaded: true, addon, blas })
   } catch (e) {
-    const text = (errorText(e)).split('\n')[0].replaceAll(dir, 'native')
+    const text = errorText(e).split('\n')[0].replaceAll(dir, 'native')
     return (status = { loaded: false, reason: `native addon failed to load: ${text}` })
   }
 }

@@ -70,7 +70,9 @@ async function start(): Promise<void> {
  * If the threaded build cannot start, it starts single-threaded and says why
  * in `threadsError`.
  */
-export async function activateWasm(threads: number): Promise<{ threads: number; simd: boolean; threadsError?: string }> {
+export async function activateWasm(
+  threads: number
+): Promise<{ threads: number; simd: boolean; threadsError?: string }> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm')
   wasm.setWasmPaths(wasmBinaryDir())
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))

@@ -25,14 +25,35 @@ export type AugmentPreset = Preset
 export const AUGMENT_PRESETS: readonly AugmentPreset[] = AUGMENT_PRESET_IDS
 
 /** RandAugment's operations (torchvision's list). */
-export const RANDAUGMENT_OPS = ['Identity', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate', 'Brightness', 'Color', 'Contrast', 'Sharpness', 'Posterize', 'Solarize', 'AutoContrast', 'Equalize'] as const
+export const RANDAUGMENT_OPS = [
+  'Identity',
+  'ShearX',
+  'ShearY',
+  'TranslateX',
+  'TranslateY',
+  'Rotate',
+  'Brightness',
+  'Color',
+  'Contrast',
+  'Sharpness',
+  'Posterize',
+  'Solarize',
+  'AutoContrast',
+  'Equalize'
+] as const
 export type RandAugmentOp = (typeof RANDAUGMENT_OPS)[number]
 
 /** Crop box [y1, x1, y2, x2]: pixel-edge coordinates divided by the image side, in [0, 1]. */
 export type Box = [number, number, number, number]
 
 /** Draws a torchvision-style random resized crop box for an H × W image. */
-export function randomResizedCropBox(rng: Rng, h: number, w: number, scale: [number, number], ratio: [number, number] = [3 / 4, 4 / 3]): Box {
+export function randomResizedCropBox(
+  rng: Rng,
+  h: number,
+  w: number,
+  scale: [number, number],
+  ratio: [number, number] = [3 / 4, 4 / 3]
+): Box {
   const area = h * w
   const logR = [Math.log(ratio[0]), Math.log(ratio[1])]
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -70,7 +91,11 @@ function samplingBoxes(boxes: Box[], h: number, w: number, flips?: boolean[]): n
  * arithmetic of tfjs's cpu kernel (boxes rounded to float32 as a tensor would hold them). The
  * wasm backend's kernel runs ~4× slower on 28 px batches than this loop.
  */
-export function cropAndResizeArray(src: Float32Array, shape: [number, number, number, number], boxes: number[][]): Float32Array {
+export function cropAndResizeArray(
+  src: Float32Array,
+  shape: [number, number, number, number],
+  boxes: number[][]
+): Float32Array {
   const [n, h, w, c] = shape
   const out = new Float32Array(n * h * w * c)
   const hScale = (v1: number, v2: number, size: number) => (size > 1 ? ((v2 - v1) * (size - 1)) / (size - 1) : 0)
@@ -115,7 +140,10 @@ export function cropAndResizeArray(src: Float32Array, shape: [number, number, nu
 /** Crops (and mirrors where `flips[i]`) every image and resizes back to H × W. */
 export function cropBatch(x: tf.Tensor4D, boxes: Box[], flips?: boolean[]): tf.Tensor4D {
   const [n, h, w, c] = x.shape
-  return tf.tensor4d(cropAndResizeArray(x.dataSync() as Float32Array, [n, h, w, c], samplingBoxes(boxes, h, w, flips)), [n, h, w, c])
+  return tf.tensor4d(
+    cropAndResizeArray(x.dataSync() as Float32Array, [n, h, w, c], samplingBoxes(boxes, h, w, flips)),
+    [n, h, w, c]
+  )
 }
 
 function gray(x: tf.Tensor4D): tf.Tensor4D {
@@ -147,8 +175,21 @@ function affine(x: tf.Tensor4D, m: number[]): tf.Tensor4D {
   const n = x.shape[0]
   // tfjs-backend-cpu 4.22's Transform mixes up the images of a batch (checked against one image
   // at a time); there, transform image by image.
-  if (n > 1 && tf.getBackend() === 'cpu') return tf.concat((tf.split(x, n, 0) as tf.Tensor4D[]).map((img) => affine(img, m)), 0)
-  return tf.image.transform(x, tf.tensor2d(Array.from({ length: n }, () => m), [n, 8]), 'bilinear', 'constant', 0)
+  if (n > 1 && tf.getBackend() === 'cpu')
+    return tf.concat(
+      (tf.split(x, n, 0) as tf.Tensor4D[]).map((img) => affine(img, m)),
+      0
+    )
+  return tf.image.transform(
+    x,
+    tf.tensor2d(
+      Array.from({ length: n }, () => m),
+      [n, 8]
+    ),
+    'bilinear',
+    'constant',
+    0
+  )
 }
 
 function equalize(x: tf.Tensor4D): tf.Tensor4D {
@@ -171,7 +212,12 @@ function equalize(x: tf.Tensor4D): tf.Tensor4D {
       continue
     }
     // torchvision: lut = (cumsum + step // 2) // step, shifted right by one, clamped.
-    const lut = hist.cumsum().add(Math.floor(step / 2)).div(step).floor().clipByValue(0, 255)
+    const lut = hist
+      .cumsum()
+      .add(Math.floor(step / 2))
+      .div(step)
+      .floor()
+      .clipByValue(0, 255)
     const shifted = tf.concat([tf.zeros([1]), lut.slice(0, 255)])
     channels.push(tf.gather(shifted, ch))
   }
@@ -216,7 +262,11 @@ export function randAugmentOp(x: tf.Tensor4D, op: RandAugmentOp, m: number, sign
         return blend(x, gray(x).mean([1, 2, 3], true), tf.scalar(1 + sign * 0.9 * frac))
       case 'Sharpness': {
         const c = x.shape[3]
-        const k = tf.tensor2d([1, 1, 1, 1, 5, 1, 1, 1, 1], [3, 3]).div(13).reshape([3, 3, 1, 1]).tile([1, 1, c, 1]) as tf.Tensor4D
+        const k = tf
+          .tensor2d([1, 1, 1, 1, 5, 1, 1, 1, 1], [3, 3])
+          .div(13)
+          .reshape([3, 3, 1, 1])
+          .tile([1, 1, c, 1]) as tf.Tensor4D
         const blurred = tf.depthwiseConv2d(x, k, 1, 'same')
         return blend(x, blurred, tf.scalar(1 + sign * 0.9 * frac))
       }
@@ -254,7 +304,8 @@ export interface AugmentPlan {
 /** Draws the random parameters of a preset for a batch of n images of H × W. */
 export function planAugment(preset: AugmentPreset, n: number, h: number, w: number, seed: number): AugmentPlan {
   const rng = new Rng(seed)
-  const crop = (scale: [number, number]): Box[] => Array.from({ length: n }, () => randomResizedCropBox(rng, h, w, scale))
+  const crop = (scale: [number, number]): Box[] =>
+    Array.from({ length: n }, () => randomResizedCropBox(rng, h, w, scale))
   switch (preset) {
     case 'none':
       return { boxes: Array.from({ length: n }, (): Box => [0, 0, 1, 1]) }
@@ -269,7 +320,10 @@ export function planAugment(preset: AugmentPreset, n: number, h: number, w: numb
     case 'heavy': {
       const boxes = crop([0.7, 1.2])
       const ops = Array.from({ length: n }, () =>
-        Array.from({ length: 2 }, () => ({ op: RANDAUGMENT_OPS[rng.int(RANDAUGMENT_OPS.length)], sign: (rng.next() < 0.5 ? 1 : -1) as 1 | -1 }))
+        Array.from({ length: 2 }, () => ({
+          op: RANDAUGMENT_OPS[rng.int(RANDAUGMENT_OPS.length)],
+          sign: (rng.next() < 0.5 ? 1 : -1) as 1 | -1
+        }))
       )
       return { boxes, ops }
     }
@@ -310,7 +364,11 @@ const equalizeArray: ArrayOp = (src, dst, n, hw, c) => {
         hist[q]++
       }
       let lastNonZero = 0
-      for (let b = 255; b >= 0; b--) if (hist[b] > 0) { lastNonZero = hist[b]; break }
+      for (let b = 255; b >= 0; b--)
+        if (hist[b] > 0) {
+          lastNonZero = hist[b]
+          break
+        }
       const step = Math.floor((hw - lastNonZero) / 255)
       if (step === 0) {
         for (let b = 0; b < 256; b++) lut[b] = b
@@ -435,16 +493,21 @@ function pointArray(op: 'Brightness' | 'Color' | 'Posterize' | 'Solarize', sign:
 function affineOf(op: RandAugmentOp, sign: 1 | -1, h: number, w: number): number[] | null {
   const frac = HEAVY_MAGNITUDE / 30
   switch (op) {
-    case 'ShearX': return [1, sign * 0.3 * frac, 0, 0, 1, 0, 0, 0]
-    case 'ShearY': return [1, 0, 0, sign * 0.3 * frac, 1, 0, 0, 0]
-    case 'TranslateX': return [1, 0, -sign * (150 / 331) * w * frac, 0, 1, 0, 0, 0]
-    case 'TranslateY': return [1, 0, 0, 0, 1, -sign * (150 / 331) * h * frac, 0, 0]
+    case 'ShearX':
+      return [1, sign * 0.3 * frac, 0, 0, 1, 0, 0, 0]
+    case 'ShearY':
+      return [1, 0, 0, sign * 0.3 * frac, 1, 0, 0, 0]
+    case 'TranslateX':
+      return [1, 0, -sign * (150 / 331) * w * frac, 0, 1, 0, 0, 0]
+    case 'TranslateY':
+      return [1, 0, 0, 0, 1, -sign * (150 / 331) * h * frac, 0, 0]
     case 'Rotate': {
       const a = (sign * 30 * frac * Math.PI) / 180
       const [cx, cy, cos, sin] = [(w - 1) / 2, (h - 1) / 2, Math.cos(a), Math.sin(a)]
       return [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0, 0]
     }
-    default: return null
+    default:
+      return null
   }
 }
 
@@ -465,7 +528,11 @@ function arrayOp(op: RandAugmentOp, sign: 1 | -1, h: number, w: number): ArrayOp
  * geometric and the point ops run on the typed array, image by image from one slot's array into
  * the next one's (no regrouping copies); Contrast and Sharpness, as tensor ops, on their group.
  */
-export function randAugmentArray(input: Float32Array, shape: [number, number, number, number], ops: { op: RandAugmentOp; sign: 1 | -1 }[][]): Float32Array {
+export function randAugmentArray(
+  input: Float32Array,
+  shape: [number, number, number, number],
+  ops: { op: RandAugmentOp; sign: 1 | -1 }[][]
+): Float32Array {
   const [, h, w, c] = shape
   const plane = h * w * c
   let data = input
@@ -484,7 +551,14 @@ export function randAugmentArray(input: Float32Array, shape: [number, number, nu
       const [op, sign] = key.split(':') as [RandAugmentOp, string]
       const onArray = arrayOp(op, Number(sign) as 1 | -1, h, w)
       if (onArray) {
-        for (const image of idx) onArray(data.subarray(image * plane, (image + 1) * plane), out.subarray(image * plane, (image + 1) * plane), 1, h * w, c)
+        for (const image of idx)
+          onArray(
+            data.subarray(image * plane, (image + 1) * plane),
+            out.subarray(image * plane, (image + 1) * plane),
+            1,
+            h * w,
+            c
+          )
         continue
       }
       if (op === 'Identity') {
@@ -495,7 +569,9 @@ export function randAugmentArray(input: Float32Array, shape: [number, number, nu
       const part = new Float32Array(idx.length * plane)
       idx.forEach((image, k) => part.set(data.subarray(image * plane, (image + 1) * plane), k * plane))
       // (tidy returns the tensor: returning the typed array would make tidy walk every element)
-      const y = tf.tidy(() => randAugmentOp(tf.tensor4d(part, [idx.length, h, w, c]), op, HEAVY_MAGNITUDE, Number(sign) as 1 | -1))
+      const y = tf.tidy(() =>
+        randAugmentOp(tf.tensor4d(part, [idx.length, h, w, c]), op, HEAVY_MAGNITUDE, Number(sign) as 1 | -1)
+      )
       const done = y.dataSync() as Float32Array
       y.dispose()
       idx.forEach((image, k) => out.set(done.subarray(k * plane, (k + 1) * plane), image * plane))
@@ -521,7 +597,12 @@ export function augmentBatch(x: tf.Tensor4D, preset: AugmentPreset, seed: number
  * round trip through a tensor (the trainer's batches are made on the array and uploaded once).
  * Returns a new array; `data` is not changed.
  */
-export function augmentArray(data: Float32Array, shape: [number, number, number, number], preset: AugmentPreset, seed: number): Float32Array {
+export function augmentArray(
+  data: Float32Array,
+  shape: [number, number, number, number],
+  preset: AugmentPreset,
+  seed: number
+): Float32Array {
   if (preset === 'none') return data.slice()
   const [n, h, w, c] = shape
   const plan = planAugment(preset, n, h, w, seed)

@@ -63,13 +63,18 @@ async function writePngFiles(dir: string, n: number): Promise<void> {
     for (let v = 0; v < 8; v++) {
       const px = Buffer.alloc(32 * 32 * 3)
       for (let i = 0; i < px.length; i++) px[i] = (c * 60 + rng.int(64) + (i % 96)) & 255
-      pool[c].push(await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer())
+      pool[c].push(
+        await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+          .png()
+          .toBuffer()
+      )
     }
     await mkdir(join(dir, `class${c}`), { recursive: true })
   }
   for (let start = 0; start < n; start += 256) {
     const jobs: Promise<void>[] = []
-    for (let i = start; i < Math.min(n, start + 256); i++) jobs.push(writeFile(join(dir, `class${i % CLASSES}`, `img${i}.png`), pool[i % CLASSES][i % 8]))
+    for (let i = start; i < Math.min(n, start + 256); i++)
+      jobs.push(writeFile(join(dir, `class${i % CLASSES}`, `img${i}.png`), pool[i % CLASSES][i % 8]))
     await Promise.all(jobs)
   }
 }
@@ -84,7 +89,19 @@ async function writeSynthetic(out: string, n: number, size: number): Promise<voi
   const classes = Array.from({ length: CLASSES }, (_, c) => `class${c}`)
   const per = Object.fromEntries(classes.map((c, k) => [c, Math.floor(n / CLASSES) + (k < n % CLASSES ? 1 : 0)]))
   await w.finish(
-    { cacheVersion: 1, name: 'bench', format: 'synthetic', task: 'single', classes, size: [size, size], channels: 3, counts: { train: n, val: 0, test: 0 }, perClass: { train: per, val: {}, test: {} }, splitSource: 'stratified', splitSeed: 0 },
+    {
+      cacheVersion: 1,
+      name: 'bench',
+      format: 'synthetic',
+      task: 'single',
+      classes,
+      size: [size, size],
+      channels: 3,
+      counts: { train: n, val: 0, test: 0 },
+      perClass: { train: per, val: {}, test: {} },
+      splitSource: 'stratified',
+      splitSeed: 0
+    },
     classes
   )
 }
@@ -105,7 +122,10 @@ export async function benchData(o: BenchDataOptions = {}): Promise<BenchDataResu
       await writePngFiles(join(work, 'files'), n)
       t0 = performance.now()
       say('importing')
-      await importDataset({ input: join(work, 'files'), format: 'folder', size, channels: 3, split: { train: 1, val: 0, test: 0 } }, { outDir: cache })
+      await importDataset(
+        { input: join(work, 'files'), format: 'folder', size, channels: 3, split: { train: 1, val: 0, test: 0 } },
+        { outDir: cache }
+      )
     } else {
       say(`writing ${n} images into the cache`)
       await writeSynthetic(cache, n, size)

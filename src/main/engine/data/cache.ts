@@ -41,11 +41,22 @@ export class CacheWriter {
   ) {}
 
   /** Creates the temporary folder and opens one image file per split. */
-  static async create(outDir: string, o: { task: TaskKind; numLabels: number; size: number; channels: 1 | 3 }): Promise<CacheWriter> {
+  static async create(
+    outDir: string,
+    o: { task: TaskKind; numLabels: number; size: number; channels: 1 | 3 }
+  ): Promise<CacheWriter> {
     const tmp = `${outDir}.partial-${process.pid}-${Date.now().toString(36)}`
     await mkdir(join(tmp, 'thumbs'), { recursive: true })
     const w = new CacheWriter(outDir, tmp, o.task, o.numLabels, o.size, o.channels)
-    for (const s of SPLITS) w.files.set(s, { fh: await open(join(tmp, `${s}.images.u8`), 'w'), pending: [], pendingBytes: 0, written: 0, count: 0, labels: [] })
+    for (const s of SPLITS)
+      w.files.set(s, {
+        fh: await open(join(tmp, `${s}.images.u8`), 'w'),
+        pending: [],
+        pendingBytes: 0,
+        written: 0,
+        count: 0,
+        labels: []
+      })
     return w
   }
 
@@ -56,9 +67,11 @@ export class CacheWriter {
 
   /** Appends one preprocessed image and its label (class index, or L values 1 / 0 / NaN). */
   async append(split: SplitName, image: Uint8Array, label: number | Float32Array): Promise<void> {
-    if (image.length !== this.imageBytes) throw new Error(`image has ${image.length} bytes, expected ${this.imageBytes}`)
+    if (image.length !== this.imageBytes)
+      throw new Error(`image has ${image.length} bytes, expected ${this.imageBytes}`)
     const f = this.files.get(split)!
-    if (typeof label !== 'number' && label.length !== this.numLabels) throw new Error(`label has ${label.length} values, expected ${this.numLabels}`)
+    if (typeof label !== 'number' && label.length !== this.numLabels)
+      throw new Error(`label has ${label.length} values, expected ${this.numLabels}`)
     f.pending.push(image)
     f.pendingBytes += image.length
     f.count++
@@ -75,7 +88,11 @@ export class CacheWriter {
 
   /** Images appended so far per split. */
   counts(): Record<SplitName, number> {
-    return { train: this.files.get('train')!.count, val: this.files.get('val')!.count, test: this.files.get('test')!.count }
+    return {
+      train: this.files.get('train')!.count,
+      val: this.files.get('val')!.count,
+      test: this.files.get('test')!.count
+    }
   }
 
   private async flush(f: SplitFile): Promise<void> {
@@ -100,7 +117,10 @@ export class CacheWriter {
       for (let i = 0; i < list.length; i++) {
         const name = `${k}_${i}.png`
         const side = Math.min(THUMB_SIDE, this.size)
-        await sharp(list[i], { raw: { width: this.size, height: this.size, channels: this.channels } }).resize(side, side).png().toFile(join(this.tmpDir, 'thumbs', name))
+        await sharp(list[i], { raw: { width: this.size, height: this.size, channels: this.channels } })
+          .resize(side, side)
+          .png()
+          .toFile(join(this.tmpDir, 'thumbs', name))
         names.push(name)
       }
       thumbnails[classes[k]] = names
@@ -109,7 +129,10 @@ export class CacheWriter {
       await this.flush(f)
       await f.fh.sync()
       await f.fh.close()
-      const labels = this.task === 'single' ? Buffer.from(Int32Array.from(f.labels).buffer) : Buffer.from(Float32Array.from(f.labels).buffer)
+      const labels =
+        this.task === 'single'
+          ? Buffer.from(Int32Array.from(f.labels).buffer)
+          : Buffer.from(Float32Array.from(f.labels).buffer)
       await writeFile(join(this.tmpDir, `${s}.labels.${this.task === 'single' ? 'i32' : 'f32'}`), labels)
     }
     const full: DatasetMeta = { ...meta, thumbnails }

@@ -39,9 +39,20 @@ export interface DicomPixelInfo {
 }
 
 /** Decoded stored values of one frame: gray as numbers, colour as 8-bit interleaved RGB. */
-export type DicomFrame = { kind: 'gray'; values: Int32Array } | { kind: 'rgb'; rgb: Uint8Array; /** the samples as stored (interleaved, before any colour conversion) */ values: Int32Array }
+export type DicomFrame =
+  | { kind: 'gray'; values: Int32Array }
+  | {
+      kind: 'rgb'
+      rgb: Uint8Array
+      /** the samples as stored (interleaved, before any colour conversion) */ values: Int32Array
+    }
 
-const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2'])
+const UNCOMPRESSED = new Set([
+  '1.2.840.10008.1.2',
+  '1.2.840.10008.1.2.1',
+  '1.2.840.10008.1.2.1.99',
+  '1.2.840.10008.1.2.2'
+])
 const NAMES: Record<string, string> = {
   '1.2.840.10008.1.2.4.50': 'JPEG baseline',
   '1.2.840.10008.1.2.4.51': 'JPEG extended 12-bit',
@@ -65,7 +76,9 @@ export function isPart10(bytes: Uint8Array): boolean {
   return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d
 }
 
-const VRS = new Set('AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '))
+const VRS = new Set(
+  'AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' ')
+)
 /** Groups a bare data set (no preamble, no file meta) plausibly starts with. */
 const FIRST_GROUPS = new Set([0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028])
 
@@ -106,7 +119,11 @@ function firstNumber(ds: dicomParser.DataSet, tag: string): number | undefined {
 }
 
 /** Parses a DICOM file; returns the pixel tags and the pixel data element, or throws a precise reason. */
-export function parseDicomPixels(bytes: Uint8Array): { info: DicomPixelInfo; ds: dicomParser.DataSet; pixel: dicomParser.Element } {
+export function parseDicomPixels(bytes: Uint8Array): {
+  info: DicomPixelInfo
+  ds: dicomParser.DataSet
+  pixel: dicomParser.Element
+} {
   let ds: dicomParser.DataSet
   const bare = bareDataSet(bytes)
   // A file meta group without the 128-byte preamble gets one; a bare data set is read with the
@@ -114,7 +131,10 @@ export function parseDicomPixels(bytes: Uint8Array): { info: DicomPixelInfo; ds:
   const input = bare === 'meta' ? withPreamble(bytes) : bytes
   const forced = bare === 'explicit' ? '1.2.840.10008.1.2.1' : bare === 'implicit' ? '1.2.840.10008.1.2' : undefined
   try {
-    ds = dicomParser.parseDicom(input, { inflater: inflater as unknown as (a: Uint8Array, p: number) => void, ...(forced ? { TransferSyntaxUID: forced } : {}) } as dicomParser.ParseDicomOptions)
+    ds = dicomParser.parseDicom(input, {
+      inflater: inflater as unknown as (a: Uint8Array, p: number) => void,
+      ...(forced ? { TransferSyntaxUID: forced } : {})
+    } as dicomParser.ParseDicomOptions)
   } catch (e) {
     // dicom-parser throws { exception, dataSet } with what it parsed so far. Like pydicom, keep a
     // data set whose pixel data was read whole before the damage (trailing padding or garbage).
@@ -152,9 +172,12 @@ export function parseDicomPixels(bytes: Uint8Array): { info: DicomPixelInfo; ds:
   }
   if (!info.rows || !info.columns) throw new Error('DICOM pixel data without Rows/Columns')
   if (![1, 3].includes(info.samplesPerPixel)) throw new Error(`unsupported Samples per Pixel ${info.samplesPerPixel}`)
-  if (![1, 8, 16, 32].includes(info.bitsAllocated)) throw new Error(`unsupported Bits Allocated ${info.bitsAllocated} (expected 1, 8, 16 or 32)`)
-  if (info.bitsAllocated === 1 && info.samplesPerPixel !== 1) throw new Error('unsupported colour image with 1 bit allocated')
-  if (info.bitsStored < 1 || info.bitsStored > info.bitsAllocated) throw new Error(`Bits Stored ${info.bitsStored} does not fit in Bits Allocated ${info.bitsAllocated}`)
+  if (![1, 8, 16, 32].includes(info.bitsAllocated))
+    throw new Error(`unsupported Bits Allocated ${info.bitsAllocated} (expected 1, 8, 16 or 32)`)
+  if (info.bitsAllocated === 1 && info.samplesPerPixel !== 1)
+    throw new Error('unsupported colour image with 1 bit allocated')
+  if (info.bitsStored < 1 || info.bitsStored > info.bitsAllocated)
+    throw new Error(`Bits Stored ${info.bitsStored} does not fit in Bits Allocated ${info.bitsAllocated}`)
   return { info, ds, pixel }
 }
 
@@ -166,19 +189,27 @@ function implicitBody(bytes: Uint8Array): dicomParser.DataSet | undefined {
     littleEndianByteArrayParser: unknown
     DataSet: new (parser: unknown, b: Uint8Array, elements: Record<string, dicomParser.Element>) => dicomParser.DataSet
     parseDicomDataSetImplicit(ds: dicomParser.DataSet, stream: unknown, max: number): void
-    findEndOfEncapsulatedElement(stream: { seek(n: number): void; position: number }, element: dicomParser.Element, warnings: string[]): void
+    findEndOfEncapsulatedElement(
+      stream: { seek(n: number): void; position: number },
+      element: dicomParser.Element,
+      warnings: string[]
+    ): void
   }
   try {
     const meta = dp.readPart10Header(bytes)
     const stream = new dp.ByteStream(dp.littleEndianByteArrayParser, bytes, meta.position)
     const ds = new dp.DataSet(stream.byteArrayParser, bytes, {})
     dp.parseDicomDataSetImplicit(ds, stream, bytes.length)
-    for (const [k, v] of Object.entries(meta.elements)) ds.elements[k] = { ...v, parser: dp.littleEndianByteArrayParser } as dicomParser.Element
+    for (const [k, v] of Object.entries(meta.elements))
+      ds.elements[k] = { ...v, parser: dp.littleEndianByteArrayParser } as dicomParser.Element
     // the implicit reader does not split encapsulated pixel data into fragments: do it here
     const px = ds.elements.x7fe00010
     const ts = ds.string('x00020010')?.replace(/\0/g, '').trim() ?? ''
     if (px && px.hadUndefinedLength && !px.fragments && !UNCOMPRESSED.has(ts)) {
-      const s = new dp.ByteStream(dp.littleEndianByteArrayParser, bytes, px.dataOffset) as unknown as { seek(n: number): void; position: number }
+      const s = new dp.ByteStream(dp.littleEndianByteArrayParser, bytes, px.dataOffset) as unknown as {
+        seek(n: number): void
+        position: number
+      }
       dp.findEndOfEncapsulatedElement(s, px, [])
     }
     return ds
@@ -197,17 +228,35 @@ function withPreamble(bytes: Uint8Array): Uint8Array {
 const J2K = new Set(['1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91'])
 const HTJ2K = new Set(['1.2.840.10008.1.2.4.201', '1.2.840.10008.1.2.4.202', '1.2.840.10008.1.2.4.203'])
 const JPEG_DCT = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51'])
-const DECODABLE = new Set([...UNCOMPRESSED, ...J2K, ...HTJ2K, ...JPEG_DCT, '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.81'])
+const DECODABLE = new Set([
+  ...UNCOMPRESSED,
+  ...J2K,
+  ...HTJ2K,
+  ...JPEG_DCT,
+  '1.2.840.10008.1.2.5',
+  '1.2.840.10008.1.2.4.57',
+  '1.2.840.10008.1.2.4.70',
+  '1.2.840.10008.1.2.4.80',
+  '1.2.840.10008.1.2.4.81'
+])
 
 /** The reason a transfer syntax cannot be decoded here, or undefined when it can. */
 export function unsupportedReason(info: DicomPixelInfo): string | undefined {
   const ts = info.transferSyntax
   const name = NAMES[ts] ?? 'unknown'
   if (!DECODABLE.has(ts)) return `its transfer syntax ${ts} (${name}) is not supported`
-  if (info.bitsAllocated === 1 && !UNCOMPRESSED.has(ts)) return `1-bit pixel data is supported uncompressed only, not in ${name}`
-  if (info.photometric === 'YBR_FULL_422' && UNCOMPRESSED.has(ts) && info.bitsAllocated !== 8) return `uncompressed YBR_FULL_422 is supported with 8 bits allocated only, not ${info.bitsAllocated}`
-  if (info.photometric === 'PALETTE COLOR' && (info.samplesPerPixel !== 1 || info.bitsAllocated > 16)) return 'PALETTE COLOR is supported with one sample of 8 or 16 bits only'
-  if (info.samplesPerPixel === 3 && UNCOMPRESSED.has(ts) && info.photometric.startsWith('YBR') && !['YBR_FULL', 'YBR_FULL_422'].includes(info.photometric))
+  if (info.bitsAllocated === 1 && !UNCOMPRESSED.has(ts))
+    return `1-bit pixel data is supported uncompressed only, not in ${name}`
+  if (info.photometric === 'YBR_FULL_422' && UNCOMPRESSED.has(ts) && info.bitsAllocated !== 8)
+    return `uncompressed YBR_FULL_422 is supported with 8 bits allocated only, not ${info.bitsAllocated}`
+  if (info.photometric === 'PALETTE COLOR' && (info.samplesPerPixel !== 1 || info.bitsAllocated > 16))
+    return 'PALETTE COLOR is supported with one sample of 8 or 16 bits only'
+  if (
+    info.samplesPerPixel === 3 &&
+    UNCOMPRESSED.has(ts) &&
+    info.photometric.startsWith('YBR') &&
+    !['YBR_FULL', 'YBR_FULL_422'].includes(info.photometric)
+  )
     return `its photometric interpretation ${info.photometric} is not supported in uncompressed data`
   return undefined
 }
@@ -215,9 +264,12 @@ export function unsupportedReason(info: DicomPixelInfo): string | undefined {
 /** The encoded bytes of frame `i` of an encapsulated pixel data element. */
 function encapsulatedFrame(ds: dicomParser.DataSet, pixel: dicomParser.Element, i: number, frames: number): Uint8Array {
   const fragments = pixel.fragments ?? []
-  if (pixel.basicOffsetTable && pixel.basicOffsetTable.length > 0) return dicomParser.readEncapsulatedImageFrame(ds, pixel, i) as Uint8Array
-  if (frames === 1) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, 0, fragments.length) as Uint8Array
-  if (fragments.length === frames) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, i, 1) as Uint8Array
+  if (pixel.basicOffsetTable && pixel.basicOffsetTable.length > 0)
+    return dicomParser.readEncapsulatedImageFrame(ds, pixel, i) as Uint8Array
+  if (frames === 1)
+    return dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, 0, fragments.length) as Uint8Array
+  if (fragments.length === frames)
+    return dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, i, 1) as Uint8Array
   const table = dicomParser.createJPEGBasicOffsetTable(ds, pixel)
   return dicomParser.readEncapsulatedImageFrame(ds, pixel, i, table) as Uint8Array
 }
@@ -260,14 +312,16 @@ export function decodeRle(data: Uint8Array, info: DicomPixelInfo): Uint8Array {
 export function storedValues(bytes: Uint8Array, info: DicomPixelInfo, littleEndian: boolean): Int32Array {
   const n = info.rows * info.columns * info.samplesPerPixel
   const bps = info.bitsAllocated / 8
-  if (bytes.length < n * bps) throw new Error(`pixel data too short: ${bytes.length} bytes for ${n} samples of ${info.bitsAllocated} bits`)
+  if (bytes.length < n * bps)
+    throw new Error(`pixel data too short: ${bytes.length} bytes for ${n} samples of ${info.bitsAllocated} bits`)
   const dv = new DataView(bytes.buffer, bytes.byteOffset, n * bps)
   const out = new Int32Array(n)
   const bits = info.bitsStored
   const mask = bits >= 32 ? 0xffffffff : (1 << bits) - 1
   const signBit = 1 << (bits - 1)
   for (let i = 0; i < n; i++) {
-    let v = bps === 1 ? dv.getUint8(i) : bps === 2 ? dv.getUint16(i * 2, littleEndian) : dv.getUint32(i * 4, littleEndian)
+    let v =
+      bps === 1 ? dv.getUint8(i) : bps === 2 ? dv.getUint16(i * 2, littleEndian) : dv.getUint32(i * 4, littleEndian)
     if (bits < 32) v &= mask
     if (info.pixelRepresentation === 1 && bits < 32 && v & signBit) v -= 1 << bits
     else if (info.pixelRepresentation === 1 && bits === 32) v = v | 0
@@ -276,14 +330,26 @@ export function storedValues(bytes: Uint8Array, info: DicomPixelInfo, littleEndi
   return out
 }
 
-type Codec = { new (): { getEncodedBuffer(n: number): Uint8Array; decode(): void; getDecodedBuffer(): Uint8Array; getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number }; delete(): void } }
+type Codec = {
+  new (): {
+    getEncodedBuffer(n: number): Uint8Array
+    decode(): void
+    getDecodedBuffer(): Uint8Array
+    getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number }
+    delete(): void
+  }
+}
 let charls: Promise<{ JpegLSDecoder: Codec }> | undefined
 let libjpeg: Promise<{ JPEGDecoder: Codec }> | undefined
 let openjpeg: Promise<{ J2KDecoder: Codec }> | undefined
 let openjph: Promise<{ HTJ2KDecoder: Codec }> | undefined
 const require = createRequire(import.meta.url)
 
-async function runCodec(codec: Codec, data: Uint8Array, label: string): Promise<{ bytes: Uint8Array; bits: number; components: number; width: number; height: number }> {
+async function runCodec(
+  codec: Codec,
+  data: Uint8Array,
+  label: string
+): Promise<{ bytes: Uint8Array; bits: number; components: number; width: number; height: number }> {
   const dec = new codec()
   try {
     dec.getEncodedBuffer(data.length).set(data)
@@ -293,7 +359,13 @@ async function runCodec(codec: Codec, data: Uint8Array, label: string): Promise<
       throw new Error(`the ${label} decoder failed: ${errorText(e)}`)
     }
     const fi = dec.getFrameInfo()
-    return { bytes: dec.getDecodedBuffer().slice(), bits: fi.bitsPerSample, components: fi.componentCount, width: fi.width, height: fi.height }
+    return {
+      bytes: dec.getDecodedBuffer().slice(),
+      bits: fi.bitsPerSample,
+      components: fi.componentCount,
+      width: fi.width,
+      height: fi.height
+    }
   } finally {
     dec.delete()
   }
@@ -303,10 +375,17 @@ async function runCodec(codec: Codec, data: Uint8Array, label: string): Promise<
  * A codec's output (1 byte per sample up to 8 bits, else 2 little-endian bytes) laid out as the
  * uncompressed path reads it: `bitsAllocated / 8` little-endian bytes per sample.
  */
-function toAllocated(out: { bytes: Uint8Array; bits: number; components: number; width: number; height: number }, info: DicomPixelInfo, label: string): Uint8Array {
-  if (out.width === 0 || out.height === 0) throw new Error(`the ${label} decoder could not read the frame's header (corrupt or unsupported codestream)`)
+function toAllocated(
+  out: { bytes: Uint8Array; bits: number; components: number; width: number; height: number },
+  info: DicomPixelInfo,
+  label: string
+): Uint8Array {
+  if (out.width === 0 || out.height === 0)
+    throw new Error(`the ${label} decoder could not read the frame's header (corrupt or unsupported codestream)`)
   if (out.width !== info.columns || out.height !== info.rows || out.components !== info.samplesPerPixel)
-    throw new Error(`the ${label} frame is ${out.width}×${out.height}×${out.components}, but the header says ${info.columns}×${info.rows}×${info.samplesPerPixel}`)
+    throw new Error(
+      `the ${label} frame is ${out.width}×${out.height}×${out.components}, but the header says ${info.columns}×${info.rows}×${info.samplesPerPixel}`
+    )
   const n = info.rows * info.columns * info.samplesPerPixel
   const have = out.bits > 8 ? 2 : 1
   const want = info.bitsAllocated / 8
@@ -327,7 +406,8 @@ function toAllocated(out: { bytes: Uint8Array; bits: number; components: number;
 export function unpackBits(bytes: Uint8Array, pixels: number, frame: number): Int32Array {
   const out = new Int32Array(pixels)
   const first = frame * pixels
-  if (Math.ceil((first + pixels) / 8) > bytes.length) throw new Error(`frame ${frame + 1} lies past the end of the 1-bit pixel data`)
+  if (Math.ceil((first + pixels) / 8) > bytes.length)
+    throw new Error(`frame ${frame + 1} lies past the end of the 1-bit pixel data`)
   for (let p = 0; p < pixels; p++) {
     const bit = first + p
     out[p] = (bytes[bit >> 3] >> (bit & 7)) & 1
@@ -354,7 +434,12 @@ export function expandYbr422(bytes: Uint8Array, rows: number, columns: number): 
 }
 
 /** Decodes frame `i` to stored values (gray) or 8-bit RGB (colour). */
-export async function decodeFrame(ds: dicomParser.DataSet, pixel: dicomParser.Element, info: DicomPixelInfo, i: number): Promise<DicomFrame> {
+export async function decodeFrame(
+  ds: dicomParser.DataSet,
+  pixel: dicomParser.Element,
+  info: DicomPixelInfo,
+  i: number
+): Promise<DicomFrame> {
   const ts = info.transferSyntax
   const pixels = info.rows * info.columns
   let native: Uint8Array
@@ -366,9 +451,12 @@ export async function decodeFrame(ds: dicomParser.DataSet, pixel: dicomParser.El
       return { kind: 'gray', values }
     }
     const ybr422 = info.photometric === 'YBR_FULL_422' && info.samplesPerPixel === 3
-    const frameBytes = ybr422 ? Math.ceil(info.columns / 2) * 4 * info.rows : pixels * info.samplesPerPixel * (info.bitsAllocated / 8)
+    const frameBytes = ybr422
+      ? Math.ceil(info.columns / 2) * 4 * info.rows
+      : pixels * info.samplesPerPixel * (info.bitsAllocated / 8)
     const off = pixel.dataOffset + i * frameBytes
-    if (off + frameBytes > pixel.dataOffset + pixel.length) throw new Error(`frame ${i + 1} lies past the end of the pixel data`)
+    if (off + frameBytes > pixel.dataOffset + pixel.length)
+      throw new Error(`frame ${i + 1} lies past the end of the pixel data`)
     native = ds.byteArray.subarray(off, off + frameBytes)
     little = ts !== '1.2.840.10008.1.2.2'
     if (ybr422) {
@@ -398,10 +486,16 @@ export async function decodeFrame(ds: dicomParser.DataSet, pixel: dicomParser.El
       // 12-bit samples (libjpeg-turbo here is 8-bit only), or RGB components that libjpeg would
       // take for YCbCr (no JFIF / Adobe marker; the DICOM header says RGB, as GDCM reads it)
       const out = decodeJpeg12(enc, untransformedRgb(enc, info) ? { transform: false } : {})
-      native = toAllocated({ bytes: out.bytes, bits: out.precision, components: out.components, width: out.width, height: out.height }, info, 'JPEG 12-bit')
+      native = toAllocated(
+        { bytes: out.bytes, bits: out.precision, components: out.components, width: out.width, height: out.height },
+        info,
+        'JPEG 12-bit'
+      )
       rgbFromCodec = info.samplesPerPixel === 3 && out.transformed
     } else if (JPEG_DCT.has(ts)) {
-      libjpeg ??= (require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as () => Promise<{ JPEGDecoder: Codec }>)()
+      libjpeg ??= (
+        require('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs') as () => Promise<{ JPEGDecoder: Codec }>
+      )()
       native = toAllocated(await runCodec((await libjpeg).JPEGDecoder, enc, 'JPEG'), info, 'JPEG')
       rgbFromCodec = info.samplesPerPixel === 3 // libjpeg converts YCbCr to RGB
     } else {
@@ -411,13 +505,18 @@ export async function decodeFrame(ds: dicomParser.DataSet, pixel: dicomParser.El
   }
   if (info.samplesPerPixel === 1) {
     const values = storedValues(native, info, little)
-    return info.photometric === 'PALETTE COLOR' ? { kind: 'rgb', rgb: applyPalette(ds, values), values } : { kind: 'gray', values }
+    return info.photometric === 'PALETTE COLOR'
+      ? { kind: 'rgb', rgb: applyPalette(ds, values), values }
+      : { kind: 'gray', values }
   }
   let values = storedValues(native, info, little)
   if (info.planarConfiguration === 1 && UNCOMPRESSED.has(ts)) values = interleave(values, pixels)
   // Samples of more than 8 bits are scaled to 8 for display; the stored values are kept for tests.
   const max = 2 ** info.bitsStored - 1
-  const rgb = info.bitsStored <= 8 ? Uint8Array.from(values) : Uint8Array.from(values, (v) => Math.round((Math.max(0, v) / max) * 255))
+  const rgb =
+    info.bitsStored <= 8
+      ? Uint8Array.from(values)
+      : Uint8Array.from(values, (v) => Math.round((Math.max(0, v) / max) * 255))
   if (!rgbFromCodec && info.photometric === 'YBR_FULL') ybrFullToRgb(rgb)
   return { kind: 'rgb', rgb, values }
 }
@@ -440,7 +539,7 @@ function applyPalette(ds: dicomParser.DataSet, index: Int32Array): Uint8Array {
     const first = ds.uint16(`x0028110${c + 1}`, 1) ?? 0
     const bits = ds.uint16(`x0028110${c + 1}`, 2) ?? 16
     const wide = data.length >= entries * 2
-    const at = (k: number): number => (wide ? ds.uint16(tag, k) ?? 0 : ds.byteArray[data.dataOffset + k])
+    const at = (k: number): number => (wide ? (ds.uint16(tag, k) ?? 0) : ds.byteArray[data.dataOffset + k])
     const shift = bits > 8 ? bits - 8 : 0
     for (let i = 0; i < index.length; i++) {
       const k = Math.min(entries - 1, Math.max(0, index[i] - first))
@@ -474,7 +573,10 @@ export function ybrFullToRgb(px: Uint8Array): void {
  * linear VOI window of PS3.3 C.11.2.1.2.1 when a window is given, else min–max of
  * the frame; MONOCHROME1 inverted so that bright always means dense.
  */
-export function toDisplay(values: Int32Array, info: Pick<DicomPixelInfo, 'rescaleSlope' | 'rescaleIntercept' | 'windowCenter' | 'windowWidth' | 'photometric'>): Uint8Array {
+export function toDisplay(
+  values: Int32Array,
+  info: Pick<DicomPixelInfo, 'rescaleSlope' | 'rescaleIntercept' | 'windowCenter' | 'windowWidth' | 'photometric'>
+): Uint8Array {
   const n = values.length
   const out = new Uint8Array(n)
   const { rescaleSlope: m, rescaleIntercept: b } = info

@@ -20,7 +20,12 @@ export function sniff(bytes: Uint8Array): FileKind {
   if (isDicom(b)) return 'dicom'
   if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png'
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg'
-  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))) return 'tiff'
+  if (
+    b.length >= 4 &&
+    ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) ||
+      (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))
+  )
+    return 'tiff'
   if (b.length >= 26 && b[0] === 0x42 && b[1] === 0x4d) return 'bmp'
   return 'unknown'
 }
@@ -34,7 +39,8 @@ export function decodeBmp(b: Uint8Array): RawImage {
   const rawHeight = dv.getInt32(22, true)
   const bpp = dv.getUint16(28, true)
   const compression = headerSize >= 40 ? dv.getUint32(30, true) : 0
-  if (compression !== 0 && !(compression === 3 && bpp === 32)) throw new Error(`unsupported BMP compression ${compression}`)
+  if (compression !== 0 && !(compression === 3 && bpp === 32))
+    throw new Error(`unsupported BMP compression ${compression}`)
   if (![8, 24, 32].includes(bpp)) throw new Error(`unsupported BMP with ${bpp} bits per pixel`)
   const height = Math.abs(rawHeight)
   const stride = Math.ceil((width * bpp) / 32) * 4
@@ -67,15 +73,27 @@ export async function decodeImageFile(bytes: Uint8Array): Promise<RawImage[]> {
     const gray = meta.space === 'b-w' || meta.space === 'grey16' || (meta.channels ?? 3) <= 2
     if (gray && meta.depth === 'ushort') {
       // 16-bit gray (X-ray PNG / TIFF): often only 10–12 bits used, so stretched min–max to 8 bits like an unwindowed DICOM.
-      const { data, info } = await sharp(bytes, { failOn: 'warning' }).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true })
+      const { data, info } = await sharp(bytes, { failOn: 'warning' })
+        .toColourspace('grey16')
+        .raw({ depth: 'ushort' })
+        .toBuffer({ resolveWithObject: true })
       const v = new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length))
       return [{ data: stretch(v), width: info.width, height: info.height, channels: 1 }]
     }
     // Without an explicit colour space sharp's raw output turns gray into 3 equal channels.
-    const s = gray ? sharp(bytes, { failOn: 'warning' }).toColourspace('b-w') : sharp(bytes, { failOn: 'warning' }).removeAlpha().toColourspace('srgb')
+    const s = gray
+      ? sharp(bytes, { failOn: 'warning' }).toColourspace('b-w')
+      : sharp(bytes, { failOn: 'warning' }).removeAlpha().toColourspace('srgb')
     const { data, info } = await s.raw().toBuffer({ resolveWithObject: true })
     if (info.channels !== 1 && info.channels !== 3) throw new Error(`unsupported channel count ${info.channels}`)
-    return [{ data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels }]
+    return [
+      {
+        data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+        width: info.width,
+        height: info.height,
+        channels: info.channels
+      }
+    ]
   } catch (e) {
     throw new Error(`corrupt or truncated ${kind.toUpperCase()}: ${errorText(e)}`)
   }
@@ -100,10 +118,18 @@ export function stretch(v: Uint16Array): Uint8Array {
  */
 export async function preprocess(img: RawImage, size: number, channels: 1 | 3): Promise<Uint8Array> {
   if (img.width === size && img.height === size) return convertChannels(img.data, img.channels, channels)
-  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } }).resize(size, size, { fit: 'fill' })
+  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } }).resize(
+    size,
+    size,
+    { fit: 'fill' }
+  )
   if (channels === 1 && img.channels === 3) s = s.toColourspace('b-w')
   const { data, info } = await s.raw().toBuffer({ resolveWithObject: true })
-  return convertChannels(new Uint8Array(data.buffer, data.byteOffset, data.length), info.channels === 1 ? 1 : 3, channels)
+  return convertChannels(
+    new Uint8Array(data.buffer, data.byteOffset, data.length),
+    info.channels === 1 ? 1 : 3,
+    channels
+  )
 }
 
 /** Repeats gray to 3 channels or reduces RGB to luma (ITU-R BT.601 weights). */
@@ -112,6 +138,8 @@ export function convertChannels(data: Uint8Array, from: 1 | 3, to: 1 | 3): Uint8
   const n = data.length / from
   const out = new Uint8Array(n * to)
   if (to === 3) for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = data[i]
-  else for (let i = 0; i < n; i++) out[i] = Math.round(0.299 * data[3 * i] + 0.587 * data[3 * i + 1] + 0.114 * data[3 * i + 2])
+  else
+    for (let i = 0; i < n; i++)
+      out[i] = Math.round(0.299 * data[3 * i] + 0.587 * data[3 * i + 1] + 0.114 * data[3 * i + 2])
   return out
 }

@@ -99,10 +99,19 @@ function stratumOf(label: number | Float32Array): string {
 }
 
 /** Assigns every item a split; reports items left without one. Returns the split source and seed used. */
-export function assignSplits(src: ImportSource, fractions: SplitFractions, seed: number, issues: ImportIssue[]): { items: (SourceItem & { split: SplitName })[]; source: DatasetMeta['splitSource']; seeded: boolean } {
+export function assignSplits(
+  src: ImportSource,
+  fractions: SplitFractions,
+  seed: number,
+  issues: ImportIssue[]
+): { items: (SourceItem & { split: SplitName })[]; source: DatasetMeta['splitSource']; seeded: boolean } {
   const own = src.items.some((i) => i.split !== undefined)
   if (!own) {
-    const splits = stratifiedGroupSplit(src.items.map((i) => ({ stratum: stratumOf(i.label), group: i.group ?? i.file })), fractions, seed)
+    const splits = stratifiedGroupSplit(
+      src.items.map((i) => ({ stratum: stratumOf(i.label), group: i.group ?? i.file })),
+      fractions,
+      seed
+    )
     return { items: src.items.map((it, k) => ({ ...it, split: splits[k] })), source: 'stratified', seeded: true }
   }
   const items: (SourceItem & { split: SplitName })[] = []
@@ -114,7 +123,11 @@ export function assignSplits(src: ImportSource, fractions: SplitFractions, seed:
   // Train and test only (Fashion-MNIST, some manifests): carve validation out of train.
   const train = items.filter((i) => i.split === 'train')
   const share = fractions.val / (fractions.train + fractions.val)
-  const carved = stratifiedGroupSplit(train.map((i) => ({ stratum: stratumOf(i.label), group: i.group ?? i.file })), { train: 1 - share, val: share, test: 0 }, seed)
+  const carved = stratifiedGroupSplit(
+    train.map((i) => ({ stratum: stratumOf(i.label), group: i.group ?? i.file })),
+    { train: 1 - share, val: share, test: 0 },
+    seed
+  )
   train.forEach((it, k) => (it.split = carved[k]))
   return { items, source: 'dataset', seeded: true }
 }
@@ -134,7 +147,8 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
   const { items, source, seeded } = assignSplits(src, fractions, seed, errors)
   // Unknown until the first image is decoded when the source declares no size (folders, files, CSV manifests).
   let size: number | undefined = opts.size ?? defaultImageSize(src.nativeSize)
-  if (size !== undefined && (!Number.isInteger(size) || size < 1 || size > 4096)) throw new Error(`size ${size}: expected an integer number of pixels in 1..4096`)
+  if (size !== undefined && (!Number.isInteger(size) || size < 1 || size > 4096))
+    throw new Error(`size ${size}: expected an integer number of pixels in 1..4096`)
   let enlarged = 0
   let channels: 1 | 3 | undefined = opts.channels === 3 ? 3 : src.nativeChannels
   let writer: CacheWriter | undefined
@@ -145,7 +159,7 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
   progress({ phase: 'images', done: 0, total })
   try {
     let lastReport = 0
-    for (let start = 0; start < total; ) {
+    for (let start = 0; start < total;) {
       signal?.throwIfAborted()
       // One at a time until the first image has decided the channels ('keep' with an unknown source) and the size.
       const window = items.slice(start, start + (channels === undefined || size === undefined ? 1 : CONCURRENCY))
@@ -177,7 +191,12 @@ export async function importDataset(opts: ImportOptions, hooks: ImportHooks): Pr
           errors.push({ file: item.file, reason: pixels.message || 'unreadable' })
           continue
         }
-        writer ??= await CacheWriter.create(hooks.outDir, { task: src.task, numLabels: src.classes.length, size: size!, channels: channels! })
+        writer ??= await CacheWriter.create(hooks.outDir, {
+          task: src.task,
+          numLabels: src.classes.length,
+          size: size!,
+          channels: channels!
+        })
         for (const p of pixels) {
           await writer.append(item.split, p, item.label)
           tally(perClass, item.split, item.label, src.classes)

@@ -19,7 +19,6 @@ export type { ManifestColumns } from '../../../shared/api'
 /** What the import wizard shows before importing (the contract's `DatasetInspection`). */
 export type SourceInspection = DatasetInspection
 
-
 /** The side the default import size follows: the source's declared size, else the shorter side of its first readable image (of the first 5). */
 async function sourceSide(src: ImportSource): Promise<number | undefined> {
   if (src.nativeSize !== undefined) return src.nativeSize
@@ -27,13 +26,20 @@ async function sourceSide(src: ImportSource): Promise<number | undefined> {
     try {
       const frames = await src.load(item)
       if (frames[0]) return imageSide(frames[0])
-    } catch { /* the next one */ }
+    } catch {
+      /* the next one */
+    }
   }
   return undefined
 }
 
 /** Inspects the file or folder an import would read; throws (with a message naming what is wrong) when no importer accepts it. */
-export async function inspectSource(opts: { input: string; csv?: string; format?: FormatName | 'auto'; columns?: ScanOptions['columns'] }): Promise<SourceInspection> {
+export async function inspectSource(opts: {
+  input: string
+  csv?: string
+  format?: FormatName | 'auto'
+  columns?: ScanOptions['columns']
+}): Promise<SourceInspection> {
   const importer = await chooseImporter(opts.input, opts.format ?? 'auto', opts.csv)
   const src = await importer.scan({ input: opts.input, csv: opts.csv, uncertain: 'ignore', columns: opts.columns })
   const perClass: Record<string, number> = Object.fromEntries(src.classes.map((c) => [c, 0]))
@@ -52,7 +58,11 @@ export async function inspectSource(opts: { input: string; csv?: string; format?
       const table = parseCsv(await readFile(manifest, 'utf8'))
       const root = inputIsFile ? dirname(opts.input) : opts.input
       const rel = relative(root, manifest)
-      columns = { manifest: rel.startsWith('..') ? basename(manifest) : rel, header: table.header, ...detectRoles(table, opts.columns) }
+      columns = {
+        manifest: rel.startsWith('..') ? basename(manifest) : rel,
+        header: table.header,
+        ...detectRoles(table, opts.columns)
+      }
     }
   }
   return {

@@ -22,14 +22,17 @@ export interface Jpeg12Frame {
 }
 
 const ZIGZAG = [
-  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29,
-  22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63
+  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+  35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47,
+  55, 62, 63
 ]
 
 /** cos((2x + 1) u π / 16) · C(u) / 2, indexed [x * 8 + u]. */
 const COS = (() => {
   const t = new Float64Array(64)
-  for (let x = 0; x < 8; x++) for (let u = 0; u < 8; u++) t[x * 8 + u] = (u === 0 ? Math.SQRT1_2 : 1) * Math.cos(((2 * x + 1) * u * Math.PI) / 16) / 2
+  for (let x = 0; x < 8; x++)
+    for (let u = 0; u < 8; u++)
+      t[x * 8 + u] = ((u === 0 ? Math.SQRT1_2 : 1) * Math.cos(((2 * x + 1) * u * Math.PI) / 16)) / 2
   return t
 })()
 
@@ -84,17 +87,21 @@ export interface JpegHeader {
 /** Reads the markers before the first scan (cheap: no entropy-coded data is touched). */
 export function jpegHeader(b: Uint8Array): JpegHeader {
   const h: JpegHeader = { precision: 0, components: 0, jfif: false }
-  for (let i = 2; i + 4 < b.length; ) {
+  for (let i = 2; i + 4 < b.length;) {
     if (b[i] !== 0xff) break
     const m = b[i + 1]
-    if (m === 0xff) { i++; continue }
+    if (m === 0xff) {
+      i++
+      continue
+    }
     if (m === 0xda || m === 0xd9) break
     const len = (b[i + 2] << 8) | b[i + 3]
     if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
       h.precision = b[i + 4]
       h.components = b[i + 9]
     } else if (m === 0xe0 && String.fromCharCode(...b.subarray(i + 4, i + 8)) === 'JFIF') h.jfif = true
-    else if (m === 0xee && len >= 14 && String.fromCharCode(...b.subarray(i + 4, i + 9)) === 'Adobe') h.adobe = b[i + 15]
+    else if (m === 0xee && len >= 14 && String.fromCharCode(...b.subarray(i + 4, i + 9)) === 'Adobe')
+      h.adobe = b[i + 15]
     i += 2 + len
   }
   return h
@@ -127,17 +134,26 @@ export function decodeJpeg12(b: Uint8Array, o: { transform?: boolean } = {}): Jp
   let scanned = false
   const u16 = (p: number): number => (b[p] << 8) | b[p + 1]
   while (pos < b.length) {
-    if (b[pos] !== 0xff) { pos++; continue }
+    if (b[pos] !== 0xff) {
+      pos++
+      continue
+    }
     const marker = b[pos + 1]
-    if (marker === 0xff) { pos++; continue }
+    if (marker === 0xff) {
+      pos++
+      continue
+    }
     if (marker === 0xd9) break
-    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { pos += 2; continue }
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      pos += 2
+      continue
+    }
     const len = u16(pos + 2)
     const seg = pos + 4
     const end = pos + 2 + len
     if (end > b.length) throw new Error('the JPEG data is truncated inside a marker segment')
     if (marker === 0xdb) {
-      for (let p = seg; p < end; ) {
+      for (let p = seg; p < end;) {
         const pq = b[p] >> 4
         const tq = b[p] & 15
         const t = new Int32Array(64)
@@ -146,7 +162,7 @@ export function decodeJpeg12(b: Uint8Array, o: { transform?: boolean } = {}): Jp
         p += 1 + (pq ? 128 : 64)
       }
     } else if (marker === 0xc4) {
-      for (let p = seg; p < end; ) {
+      for (let p = seg; p < end;) {
         const tc = b[p] >> 4
         const th = b[p] & 15
         const counts = b.subarray(p + 1, p + 17)
@@ -166,7 +182,16 @@ export function decodeJpeg12(b: Uint8Array, o: { transform?: boolean } = {}): Jp
       comps = []
       for (let c = 0; c < n; c++) {
         const o = seg + 6 + 3 * c
-        comps.push({ id: b[o], h: b[o + 1] >> 4, v: b[o + 1] & 15, tq: b[o + 2], bw: 0, bh: 0, coef: new Int32Array(0), pred: 0 })
+        comps.push({
+          id: b[o],
+          h: b[o + 1] >> 4,
+          v: b[o + 1] & 15,
+          tq: b[o + 2],
+          bw: 0,
+          bh: 0,
+          coef: new Int32Array(0),
+          pred: 0
+        })
       }
       hmax = Math.max(...comps.map((c) => c.h))
       vmax = Math.max(...comps.map((c) => c.v))
@@ -178,7 +203,13 @@ export function decodeJpeg12(b: Uint8Array, o: { transform?: boolean } = {}): Jp
         c.coef = new Int32Array(c.bw * c.bh * 64)
       }
     } else if (marker >= 0xc2 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      const kinds: Record<number, string> = { 0xc2: 'progressive', 0xc3: 'lossless', 0xc9: 'arithmetic-coded', 0xca: 'arithmetic progressive', 0xcb: 'arithmetic lossless' }
+      const kinds: Record<number, string> = {
+        0xc2: 'progressive',
+        0xc3: 'lossless',
+        0xc9: 'arithmetic-coded',
+        0xca: 'arithmetic progressive',
+        0xcb: 'arithmetic lossless'
+      }
       throw new Error(`${kinds[marker] ?? `SOF${marker - 0xc0}`} JPEG is not supported by the 12-bit decoder`)
     } else if (marker === 0xdd) {
       restart = u16(seg)
@@ -221,11 +252,13 @@ export function decodeJpeg12(b: Uint8Array, o: { transform?: boolean } = {}): Jp
     const lineW = fancy ? cw * 2 : c.bw * 8
     for (let y = 0; y < height; y++) {
       const sy = fancy ? y : Math.floor((y * c.v) / vmax)
-      for (let x = 0; x < width; x++) samples[(y * width + x) * n + k] = plane[sy * lineW + (fancy ? x : Math.floor((x * c.h) / hmax))]
+      for (let x = 0; x < width; x++)
+        samples[(y * width + x) * n + k] = plane[sy * lineW + (fancy ? x : Math.floor((x * c.h) / hmax))]
     }
   }
   // Three components are YCbCr unless an Adobe marker says otherwise or they are named R, G, B.
-  const transformed = n === 3 && (o.transform ?? (adobe !== 0 && !(comps[0].id === 0x52 && comps[1].id === 0x47 && comps[2].id === 0x42)))
+  const transformed =
+    n === 3 && (o.transform ?? (adobe !== 0 && !(comps[0].id === 0x52 && comps[1].id === 0x47 && comps[2].id === 0x42)))
   if (transformed) {
     const half = shift
     for (let i = 0; i < samples.length; i += 3) {
@@ -295,7 +328,16 @@ function clamp(v: number, max: number): number {
 }
 
 /** Entropy-decodes one scan into the components' coefficient blocks; returns the position after it. */
-function decodeScan(b: Uint8Array, start: number, scan: Component[], restart: number, width: number, height: number, hmax: number, vmax: number): number {
+function decodeScan(
+  b: Uint8Array,
+  start: number,
+  scan: Component[],
+  restart: number,
+  width: number,
+  height: number,
+  hmax: number,
+  vmax: number
+): number {
   let pos = start
   let bits = 0
   let nbits = 0
@@ -339,7 +381,7 @@ function decodeScan(b: Uint8Array, start: number, scan: Component[], restart: nu
     const t = decode(c.dc!)
     c.pred += extend(receive(t), t)
     c.coef[o] = c.pred
-    for (let k = 1; k < 64; ) {
+    for (let k = 1; k < 64;) {
       const rs = decode(c.ac!)
       const r = rs >> 4
       const s = rs & 15
@@ -373,10 +415,13 @@ function decodeScan(b: Uint8Array, start: number, scan: Component[], restart: nu
     const my = Math.floor(u / unitsX)
     const mx = u % unitsX
     if (single) block(c0, my, mx)
-    else for (const c of scan) for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) block(c, my * c.v + v, mx * c.h + h)
+    else
+      for (const c of scan)
+        for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) block(c, my * c.v + v, mx * c.h + h)
   }
   // Find the next marker (not RST, not a stuffed byte).
-  while (pos + 1 < b.length && !(b[pos] === 0xff && b[pos + 1] !== 0 && !(b[pos + 1] >= 0xd0 && b[pos + 1] <= 0xd7))) pos++
+  while (pos + 1 < b.length && !(b[pos] === 0xff && b[pos + 1] !== 0 && !(b[pos + 1] >= 0xd0 && b[pos + 1] <= 0xd7)))
+    pos++
   return pos
 }
 

@@ -8,11 +8,47 @@ import type { SplitName, TaskKind } from './types'
 import type { ImportIssue, UncertainPolicy } from './importers/types'
 import type { ColumnRoles } from '../../../shared/job-results'
 
-const PATH_NAMES = ['path', 'filepath', 'file_path', 'image_path', 'filename', 'file_name', 'file', 'image', 'image_id', 'imageid', 'img', 'id_code', 'patientid', 'patient_id', 'id']
-const LABEL_NAMES = ['label', 'labels', 'class', 'class_name', 'dx', 'diagnosis', 'target', 'category', 'grade', 'level']
+const PATH_NAMES = [
+  'path',
+  'filepath',
+  'file_path',
+  'image_path',
+  'filename',
+  'file_name',
+  'file',
+  'image',
+  'image_id',
+  'imageid',
+  'img',
+  'id_code',
+  'patientid',
+  'patient_id',
+  'id'
+]
+const LABEL_NAMES = [
+  'label',
+  'labels',
+  'class',
+  'class_name',
+  'dx',
+  'diagnosis',
+  'target',
+  'category',
+  'grade',
+  'level'
+]
 const SPLIT_NAMES = ['split', 'fold', 'set', 'subset', 'partition']
 const GROUP_NAMES = ['lesion_id', 'patient_id', 'patientid', 'patient', 'subject_id', 'subject', 'study_id']
-const SPLIT_VALUES: Record<string, SplitName> = { train: 'train', training: 'train', val: 'val', valid: 'val', validation: 'val', dev: 'val', test: 'test', testing: 'test' }
+const SPLIT_VALUES: Record<string, SplitName> = {
+  train: 'train',
+  training: 'train',
+  val: 'val',
+  valid: 'val',
+  validation: 'val',
+  dev: 'val',
+  test: 'test',
+  testing: 'test'
+}
 const BINARY = /^(-?1(\.0*)?|0(\.0*)?|)$/
 
 function find(header: string[], names: string[], taken: Set<string>): string | undefined {
@@ -24,12 +60,17 @@ function find(header: string[], names: string[], taken: Set<string>): string | u
 }
 
 /** Detects column roles; `overrides` win. Throws when no path or label column can be found. */
-export function detectRoles(t: CsvTable, overrides: Partial<Record<'path' | 'label' | 'split' | 'group', string>> & { labels?: string[] } = {}): ColumnRoles {
+export function detectRoles(
+  t: CsvTable,
+  overrides: Partial<Record<'path' | 'label' | 'split' | 'group', string>> & { labels?: string[] } = {}
+): ColumnRoles {
   for (const c of [overrides.path, overrides.label, overrides.split, overrides.group, ...(overrides.labels ?? [])])
-    if (c !== undefined && !t.header.includes(c)) throw new Error(`column "${c}" not found (columns: ${t.header.join(', ')})`)
+    if (c !== undefined && !t.header.includes(c))
+      throw new Error(`column "${c}" not found (columns: ${t.header.join(', ')})`)
   const taken = new Set<string>()
   const path = overrides.path ?? find(t.header, PATH_NAMES, taken)
-  if (!path) throw new Error(`no image path/id column found (columns: ${t.header.join(', ')}); name one with --path-column`)
+  if (!path)
+    throw new Error(`no image path/id column found (columns: ${t.header.join(', ')}); name one with --path-column`)
   taken.add(path)
   const split = overrides.split ?? find(t.header, SPLIT_NAMES, taken)
   if (split) taken.add(split)
@@ -39,15 +80,28 @@ export function detectRoles(t: CsvTable, overrides: Partial<Record<'path' | 'lab
   const label = overrides.label ?? find(t.header, LABEL_NAMES, taken)
   if (label) return { path, label, labelKind: 'class', split, group }
   const idx = t.header.map((_, i) => i)
-  const binary = idx.filter((i) => !taken.has(t.header[i]) && t.header[i] !== '' && t.rows.every((r) => BINARY.test(r[i].trim())) && t.rows.some((r) => r[i].trim() !== '')).map((i) => t.header[i])
-  if (binary.length < 2) throw new Error(`no label column found (columns: ${t.header.join(', ')}); name one with --label-column`)
+  const binary = idx
+    .filter(
+      (i) =>
+        !taken.has(t.header[i]) &&
+        t.header[i] !== '' &&
+        t.rows.every((r) => BINARY.test(r[i].trim())) &&
+        t.rows.some((r) => r[i].trim() !== '')
+    )
+    .map((i) => t.header[i])
+  if (binary.length < 2)
+    throw new Error(`no label column found (columns: ${t.header.join(', ')}); name one with --label-column`)
   group ??= undefined
   return { path, labels: binary, labelKind: kindOf(t, binary), split, group }
 }
 
 function kindOf(t: CsvTable, cols: string[]): 'onehot' | 'multilabel' {
   const idx = cols.map((c) => t.header.indexOf(c))
-  const onehot = t.rows.every((r) => idx.reduce((a, i) => a + (Number(r[i]) === 1 ? 1 : 0), 0) === 1 && idx.every((i) => r[i].trim() !== '' && Number(r[i]) >= 0))
+  const onehot = t.rows.every(
+    (r) =>
+      idx.reduce((a, i) => a + (Number(r[i]) === 1 ? 1 : 0), 0) === 1 &&
+      idx.every((i) => r[i].trim() !== '' && Number(r[i]) >= 0)
+  )
   return onehot ? 'onehot' : 'multilabel'
 }
 
@@ -146,11 +200,15 @@ export function buildManifest(t: CsvTable, roles: ColumnRoles, uncertain: Uncert
         continue
       }
       let label: number
-      if (numeric) label = index.get(String(Math.max(...raw.map(Number))))! // several rows (RSNA boxes): any positive wins
+      if (numeric)
+        label = index.get(String(Math.max(...raw.map(Number))))! // several rows (RSNA boxes): any positive wins
       else {
         const distinct = [...new Set(raw)]
         if (distinct.length > 1) {
-          reject(key, `conflicting labels ${distinct.map((d) => `"${d}"`).join(', ')} in column ${roles.label} (rows ${e.rows.join(', ')})`)
+          reject(
+            key,
+            `conflicting labels ${distinct.map((d) => `"${d}"`).join(', ')} in column ${roles.label} (rows ${e.rows.join(', ')})`
+          )
           continue
         }
         label = index.get(distinct[0])!
@@ -172,7 +230,8 @@ export function buildManifest(t: CsvTable, roles: ColumnRoles, uncertain: Uncert
           const s = r[ci].trim()
           if (s === '') return
           const v = Number(s)
-          if (!(v === 1 || v === 0 || v === -1)) badCell ??= `value "${s}" in column ${cols[k]} is not 1, 0, -1 or blank`
+          if (!(v === 1 || v === 0 || v === -1))
+            badCell ??= `value "${s}" in column ${cols[k]} is not 1, 0, -1 or blank`
           const mapped = v === -1 ? (uncertain === 'ones' ? 1 : uncertain === 'zeros' ? 0 : NaN) : v
           if (!Number.isNaN(mapped)) vec[k] = Number.isNaN(vec[k]) ? mapped : Math.max(vec[k], mapped)
         })
@@ -189,7 +248,10 @@ export function buildManifest(t: CsvTable, roles: ColumnRoles, uncertain: Uncert
         }
         label = hot[0]
       } else if (vec.every((v) => Number.isNaN(v))) {
-        reject(key, `no known label in columns ${cols.join(', ')} (all blank${uncertain === 'ignore' ? ' or uncertain' : ''})`)
+        reject(
+          key,
+          `no known label in columns ${cols.join(', ')} (all blank${uncertain === 'ignore' ? ' or uncertain' : ''})`
+        )
         continue
       }
       const split = splitOf(key, e.split)

@@ -44,7 +44,11 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1]
   if (!descr || !fortran || shapeText === undefined) throw new Error(`malformed .npy header: ${header.trim()}`)
   if (fortran === 'True') throw new Error('Fortran-order .npy arrays are not supported')
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number)
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number)
   const count = shape.reduce((a, b) => a * b, 1)
   const body = bytes.subarray(start + headerLen)
   const kind = descr.slice(1)

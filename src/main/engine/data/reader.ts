@@ -94,11 +94,12 @@ export class DatasetReader {
     const buf = out ?? new Uint8Array(n * B)
     const fh = await this.handle(split)
     const reads: Promise<unknown>[] = []
-    for (let k = 0; k < n; ) {
+    for (let k = 0; k < n;) {
       let run = 1
       while (k + run < n && indices[k + run] === indices[k] + run) run++
       const idx = indices[k]
-      if (idx < 0 || idx >= this.count(split)) throw new Error(`image index ${idx} out of range for ${split} (${this.count(split)} images)`)
+      if (idx < 0 || idx >= this.count(split))
+        throw new Error(`image index ${idx} out of range for ${split} (${this.count(split)} images)`)
       reads.push(readFully(fh, buf, k * B, run * B, idx * B))
       k += run
     }
@@ -135,7 +136,13 @@ export class DatasetReader {
   }
 }
 
-async function readFully(fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+async function readFully(
+  fh: FileHandle,
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+  position: number
+): Promise<void> {
   let done = 0
   while (done < length) {
     const { bytesRead } = await fh.read(buf, offset + done, length - done, position + done)
@@ -187,15 +194,23 @@ export function toUnitTensor(batch: Batch, meta: Pick<DatasetMeta, 'size' | 'cha
 
 /** (x − mean) / std on a [0, 1] tensor (after augmentation). */
 export function normalise(x01: tf.Tensor4D, n: Normalisation = DEFAULT_NORMALISATION): tf.Tensor4D {
-  return tf.tidy(() => x01.sub(tf.tensor1d(([] as number[]).concat(n.mean))).div(tf.tensor1d(([] as number[]).concat(n.std))))
+  return tf.tidy(() =>
+    x01.sub(tf.tensor1d(([] as number[]).concat(n.mean))).div(tf.tensor1d(([] as number[]).concat(n.std)))
+  )
 }
 
 /** Batch pixels ready for a model (no augmentation): x / 255, then (x − mean) / std. */
-export function toTensor(batch: Batch, meta: Pick<DatasetMeta, 'size' | 'channels'>, n: Normalisation = DEFAULT_NORMALISATION): tf.Tensor4D {
+export function toTensor(
+  batch: Batch,
+  meta: Pick<DatasetMeta, 'size' | 'channels'>,
+  n: Normalisation = DEFAULT_NORMALISATION
+): tf.Tensor4D {
   return tf.tensor4d(pixelsToFloat(batch.x, meta.channels, n), [batch.n, meta.size[0], meta.size[1], meta.channels])
 }
 
 /** Batch labels: int32 class indices (N) or float32 N × L with NaN for missing. */
 export function labelTensor(batch: Batch, meta: Pick<DatasetMeta, 'task' | 'classes'>): tf.Tensor {
-  return meta.task === 'single' ? tf.tensor1d(batch.y as Int32Array, 'int32') : tf.tensor2d(batch.y as Float32Array, [batch.n, meta.classes.length], 'float32')
+  return meta.task === 'single'
+    ? tf.tensor1d(batch.y as Int32Array, 'int32')
+    : tf.tensor2d(batch.y as Float32Array, [batch.n, meta.classes.length], 'float32')
 }

@@ -7,10 +7,19 @@ import type { DatasetMeta, SplitName } from '../data/types'
 import { generateSynthetic, SYNTHETIC_CLASSES, type SyntheticOptions } from './synthetic'
 
 /** Writes one variant of the synthetic dataset to `outDir`; returns its meta (as in meta.json). */
-export async function writeSyntheticDataset(outDir: string, name: string, opts: SyntheticOptions): Promise<DatasetMeta> {
+export async function writeSyntheticDataset(
+  outDir: string,
+  name: string,
+  opts: SyntheticOptions
+): Promise<DatasetMeta> {
   const size = opts.size ?? 28
   const splits = generateSynthetic(opts)
-  const writer = await CacheWriter.create(outDir, { task: 'single', numLabels: SYNTHETIC_CLASSES.length, size, channels: 1 })
+  const writer = await CacheWriter.create(outDir, {
+    task: 'single',
+    numLabels: SYNTHETIC_CLASSES.length,
+    size,
+    channels: 1
+  })
   const classes = [...SYNTHETIC_CLASSES]
   const perClass = {} as Record<SplitName, Record<string, number>>
   try {
@@ -22,10 +31,21 @@ export async function writeSyntheticDataset(outDir: string, name: string, opts: 
         perClass[split][classes[labels[i]]]++
       }
     }
-    return await writer.finish({
-      cacheVersion: 1, name, format: 'synthetic', task: 'single', classes, size: [size, size], channels: 1,
-      counts: writer.counts(), perClass, splitSource: 'dataset'
-    }, classes)
+    return await writer.finish(
+      {
+        cacheVersion: 1,
+        name,
+        format: 'synthetic',
+        task: 'single',
+        classes,
+        size: [size, size],
+        channels: 1,
+        counts: writer.counts(),
+        perClass,
+        splitSource: 'dataset'
+      },
+      classes
+    )
   } catch (e) {
     await writer.abort()
     throw e

@@ -39,8 +39,20 @@ export interface DemoPreset {
 
 /** What both scales share: they differ only in how many images they generate. */
 const common = {
-  seed: 2024, seeds: [0, 1], augs: [...GRID_AUGMENT_IDS], cycle: 4, a1: 1e-4, a2: 1e-6, resamples: 1000, width: 0.5,
-  size: 16, pretrainEpochs: 3, lrs: [2e-3, 2e-4], epochs: 3, fggEpochs: 1, batchSize: 64
+  seed: 2024,
+  seeds: [0, 1],
+  augs: [...GRID_AUGMENT_IDS],
+  cycle: 4,
+  a1: 1e-4,
+  a2: 1e-6,
+  resamples: 1000,
+  width: 0.5,
+  size: 16,
+  pretrainEpochs: 3,
+  lrs: [2e-3, 2e-4],
+  epochs: 3,
+  fggEpochs: 1,
+  batchSize: 64
 }
 
 /** `demo --quick`: about 2–3 minutes on 2 CPU cores (wasm), half of it evaluating 16 methods on 20 test sets. */
@@ -58,7 +70,11 @@ export const DEFAULT_PRESET: DemoPreset = {
 }
 
 /** Planned epochs of the grid and of FGG (members only), and FGG's share of the grid's. */
-export function plannedEpochs(p: Pick<DemoPreset, 'lrs' | 'seeds' | 'augs' | 'epochs' | 'fggEpochs'>): { grid: number; fgg: number; ratio: number } {
+export function plannedEpochs(p: Pick<DemoPreset, 'lrs' | 'seeds' | 'augs' | 'epochs' | 'fggEpochs'>): {
+  grid: number
+  fgg: number
+  ratio: number
+} {
   const grid = p.lrs.length * p.seeds.length * p.augs.length * p.epochs
   const fgg = p.lrs.length * (p.epochs + p.fggEpochs)
   return { grid, fgg, ratio: fgg / grid }

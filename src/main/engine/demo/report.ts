@@ -58,7 +58,9 @@ export const SOUP_METHOD_IDS: readonly string[] = PAPER_METHOD_IDS.filter((m) =>
 const SINGLE_MODEL_SOUPS = new Set<string>(SOUP_METHOD_IDS)
 
 /** The soup with the highest validation score over all plans (first in plan then method order on ties). */
-export function pickBestSoup(fused: Record<string, FuseResult>): { plan: string; method: string; modelId: string; val: number; tree: SoupTreeNode } | null {
+export function pickBestSoup(
+  fused: Record<string, FuseResult>
+): { plan: string; method: string; modelId: string; val: number; tree: SoupTreeNode } | null {
   let best: { plan: string; method: string; modelId: string; val: number; tree: SoupTreeNode } | null = null
   for (const [plan, r] of Object.entries(fused)) {
     for (const m of r.methods) {
@@ -71,11 +73,22 @@ export function pickBestSoup(fused: Record<string, FuseResult>): { plan: string;
 
 /** Both plans' methods as one table. */
 export function methodsTable(fused: Record<string, FuseResult>, metric: string): MethodsRow[] {
-  return Object.entries(fused).flatMap(([plan, r]) => r.methods.map((m) => {
-    const { tree: _tree, corruptions, ...rest } = m
-    const scores = corruptions ? Object.values(corruptions).flat().map((s) => s[metric]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)) : []
-    return { plan, ...rest, corruptionMean: scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null }
-  }))
+  return Object.entries(fused).flatMap(([plan, r]) =>
+    r.methods.map((m) => {
+      const { tree: _tree, corruptions, ...rest } = m
+      const scores = corruptions
+        ? Object.values(corruptions)
+            .flat()
+            .map((s) => s[metric])
+            .filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+        : []
+      return {
+        plan,
+        ...rest,
+        corruptionMean: scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null
+      }
+    })
+  )
 }
 
 /** A soup tree as indented text lines: id, validation score, weight, and whether it was kept. */

@@ -143,7 +143,11 @@ function drawChest(c: Float32Array, size: number, cls: number, variant: 'source'
     const bx = lung.cx + rng.uniform(-0.3, 0.3) * lung.rx
     const by = lung.cy + rng.uniform(0.0, 0.5) * lung.ry
     for (let k = 0; k < 4; k++)
-      finding.blobs.push({ x: bx + rng.uniform(-0.06, 0.06), y: by + rng.uniform(-0.08, 0.08), r: rng.uniform(0.05, 0.09) })
+      finding.blobs.push({
+        x: bx + rng.uniform(-0.06, 0.06),
+        y: by + rng.uniform(-0.08, 0.08),
+        r: rng.uniform(0.05, 0.09)
+      })
     finding.amp = rng.uniform(0.12, 0.3)
   } else if (cls === 3) {
     finding.level = lung.cy + lung.ry * rng.uniform(0.15, 0.6)
@@ -177,13 +181,14 @@ function drawChest(c: Float32Array, size: number, cls: number, variant: 'source'
         v += finding.amp * Math.exp(-d2) * lungHere
       } else if (cls === 2) {
         let patch = 0
-        for (const b of finding.blobs) patch = Math.max(patch, Math.exp(-((x - b.x) ** 2 + (y - b.y) ** 2) / (b.r * b.r)))
+        for (const b of finding.blobs)
+          patch = Math.max(patch, Math.exp(-((x - b.x) ** 2 + (y - b.y) ** 2) / (b.r * b.r)))
         v += finding.amp * patch * lungHere
       } else if (cls === 3) {
         // Meniscus: the fluid line curves up towards the lateral wall.
         const lateral = Math.abs(x - lung.cx) / lung.rx
         const line = finding.level - 0.06 * lateral * lateral
-        v += finding.amp * lungHere / (1 + Math.exp(-(y - line) / 0.015))
+        v += (finding.amp * lungHere) / (1 + Math.exp(-(y - line) / 0.015))
       }
       v *= exposure
       if (shifted) {

@@ -97,16 +97,25 @@ export function bootstrapMany<K extends string>(
     }
   }
   const level = opts.level ?? 0.95
-  return Object.fromEntries(keys.map((k) => [k, {
-    value: metrics[k](p),
-    ci: interval(draws.get(k)!, level),
-    resamples: count,
-    undefinedResamples: undef.get(k)!
-  }])) as Record<K, ConfidenceInterval>
+  return Object.fromEntries(
+    keys.map((k) => [
+      k,
+      {
+        value: metrics[k](p),
+        ci: interval(draws.get(k)!, level),
+        resamples: count,
+        undefinedResamples: undef.get(k)!
+      }
+    ])
+  ) as Record<K, ConfidenceInterval>
 }
 
 /** Bootstrap percentile confidence interval of one metric. */
-export function bootstrapCI(p: Predictions, metric: (p: Predictions) => number, opts: BootstrapOptions = {}): ConfidenceInterval {
+export function bootstrapCI(
+  p: Predictions,
+  metric: (p: Predictions) => number,
+  opts: BootstrapOptions = {}
+): ConfidenceInterval {
   return bootstrapMany(p, { m: metric }, opts).m
 }
 
@@ -122,7 +131,9 @@ export function pairedBootstrap(
 ): PairedTest {
   const n = predictionCount(a)
   if (predictionCount(b) !== n || a.k !== b.k) {
-    throw new Error(`paired bootstrap: the two prediction sets differ in size (${n}×${a.k} vs ${predictionCount(b)}×${b.k})`)
+    throw new Error(
+      `paired bootstrap: the two prediction sets differ in size (${n}×${a.k} vs ${predictionCount(b)}×${b.k})`
+    )
   }
   const diffs: number[] = []
   let count = 0

@@ -77,11 +77,18 @@ export function modelCurves(p: Predictions, classes: readonly string[]): ModelCu
     }
     const auc = binaryAuroc(y, s)
     if (Number.isNaN(auc)) {
-      notes.push(`${classes[c]}: no curve (the set has ${y.some((v) => v === 1) ? 'no negative' : 'no positive'} image)`)
+      notes.push(
+        `${classes[c]}: no curve (the set has ${y.some((v) => v === 1) ? 'no negative' : 'no positive'} image)`
+      )
       continue
     }
     const curve = rocCurve(y, s)
-    roc.push({ name: classes[c], points: curve.fpr.map((fpr, i) => ({ fpr, tpr: curve.tpr[i] })), auc, positives: y.reduce((a, v) => a + v, 0) })
+    roc.push({
+      name: classes[c],
+      points: curve.fpr.map((fpr, i) => ({ fpr, tpr: curve.tpr[i] })),
+      auc,
+      positives: y.reduce((a, v) => a + v, 0)
+    })
   }
   const auc = metricById('auc').compute(p)
   return {

@@ -5,8 +5,14 @@
 import type { TaskKind } from '../data/types'
 import { METRIC_INFO, type MetricId as SharedMetricId } from '../../../shared/vocabulary'
 import {
-  accuracy, argmaxRows, macroF1, macroRecall, multilabelAuroc, multilabelThresholdMetrics,
-  ovrMacroAuroc, quadraticKappa
+  accuracy,
+  argmaxRows,
+  macroF1,
+  macroRecall,
+  multilabelAuroc,
+  multilabelThresholdMetrics,
+  ovrMacroAuroc,
+  quadraticKappa
 } from './metrics'
 
 /** Model outputs on one split, with the truth. */
@@ -58,7 +64,11 @@ const COMPUTE: Record<MetricId, MetricConfig['compute']> = {
 }
 
 /** Every metric, in display order, labelled as in the vocabulary. */
-export const METRICS: readonly MetricConfig[] = METRIC_INFO.map((m) => ({ id: m.id, label: m.label, compute: COMPUTE[m.id] }))
+export const METRICS: readonly MetricConfig[] = METRIC_INFO.map((m) => ({
+  id: m.id,
+  label: m.label,
+  compute: COMPUTE[m.id]
+}))
 
 /** Metric config by id; throws naming the id when unknown. */
 export function metricById(id: string): MetricConfig {

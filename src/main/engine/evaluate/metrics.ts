@@ -18,7 +18,10 @@ export function argmaxRows(probs: Num, k: number): Int32Array {
     let bestV = probs[i * k]
     for (let j = 1; j < k; j++) {
       const v = probs[i * k + j]
-      if (v > bestV) { best = j; bestV = v }
+      if (v > bestV) {
+        best = j
+        bestV = v
+      }
     }
     out[i] = best
   }
@@ -50,7 +53,11 @@ export function accuracy(yTrue: Num, yPred: Num): number {
  * (sklearn `confusion_matrix`). `labels` defaults to 0..k-1 when a class count is given, else to
  * the sorted union of both arrays. Samples whose labels are not listed are ignored.
  */
-export function confusionMatrix(yTrue: Num, yPred: Num, labels: number | readonly number[] = unionLabels(yTrue, yPred)): number[][] {
+export function confusionMatrix(
+  yTrue: Num,
+  yPred: Num,
+  labels: number | readonly number[] = unionLabels(yTrue, yPred)
+): number[][] {
   checkSameLength(yTrue, yPred)
   const list = typeof labels === 'number' ? Array.from({ length: labels }, (_, i) => i) : labels
   const index = new Map(list.map((l, i) => [l, i]))
@@ -64,7 +71,11 @@ export function confusionMatrix(yTrue: Num, yPred: Num, labels: number | readonl
 }
 
 /** Per-label true positives, predicted and true counts over `labels`. */
-function labelCounts(yTrue: Num, yPred: Num, labels: readonly number[]): { tp: number[]; pred: number[]; truth: number[] } {
+function labelCounts(
+  yTrue: Num,
+  yPred: Num,
+  labels: readonly number[]
+): { tp: number[]; pred: number[]; truth: number[] } {
   const c = confusionMatrix(yTrue, yPred, labels)
   const tp = c.map((row, i) => row[i])
   const truth = c.map((row) => row.reduce((s, v) => s + v, 0))
@@ -88,12 +99,14 @@ const ratio = (tp: number, d: number): number => (d === 0 ? 0 : tp / d)
  */
 export function macroF1(yTrue: Num, yPred: Num, labels: readonly number[] = unionLabels(yTrue, yPred)): number {
   const { tp, pred, truth } = labelCounts(yTrue, yPred, labels)
-  return mean(tp.map((t, i) => {
-    const p = ratio(t, pred[i])
-    const r = ratio(t, truth[i])
-    const d = p + r
-    return d === 0 ? 0 : (2 * p * r) / d
-  }))
+  return mean(
+    tp.map((t, i) => {
+      const p = ratio(t, pred[i])
+      const r = ratio(t, truth[i])
+      const d = p + r
+      return d === 0 ? 0 : (2 * p * r) / d
+    })
+  )
 }
 
 /**
@@ -176,9 +189,13 @@ export function rocCurve(yTrue: Num, scores: Num): RocCurve {
   let { fps, tps, thr } = binaryClfCurve(yTrue, scores)
   if (fps.length > 2) {
     // drop points collinear with their neighbours, as sklearn does (the area is unchanged)
-    const keep = fps.map((_, i) =>
-      i === 0 || i === fps.length - 1 ||
-      fps[i + 1] - 2 * fps[i] + fps[i - 1] !== 0 || tps[i + 1] - 2 * tps[i] + tps[i - 1] !== 0)
+    const keep = fps.map(
+      (_, i) =>
+        i === 0 ||
+        i === fps.length - 1 ||
+        fps[i + 1] - 2 * fps[i] + fps[i - 1] !== 0 ||
+        tps[i + 1] - 2 * tps[i] + tps[i - 1] !== 0
+    )
     fps = fps.filter((_, i) => keep[i])
     tps = tps.filter((_, i) => keep[i])
     thr = thr.filter((_, i) => keep[i])
@@ -271,7 +288,8 @@ function maskedColumn(yTrue: Num, scores: Num, l: number, j: number): { y: Uint8
  * masked out). The mean of sklearn's binary AUROC over the labels where both classes occur.
  */
 export function multilabelAuroc(yTrue: Num, scores: Num, l: number): number {
-  if (yTrue.length !== scores.length) throw new Error(`metrics: yTrue has ${yTrue.length} values but scores ${scores.length}`)
+  if (yTrue.length !== scores.length)
+    throw new Error(`metrics: yTrue has ${yTrue.length} values but scores ${scores.length}`)
   const per: number[] = []
   for (let j = 0; j < l; j++) {
     const { y, s } = maskedColumn(yTrue, scores, l, j)
@@ -292,7 +310,12 @@ export interface MultilabelThresholdMetrics {
 }
 
 /** Accuracy, F1 and recall of a multi-label task (see {@link MultilabelThresholdMetrics}). */
-export function multilabelThresholdMetrics(yTrue: Num, scores: Num, l: number, threshold = 0.5): MultilabelThresholdMetrics {
+export function multilabelThresholdMetrics(
+  yTrue: Num,
+  scores: Num,
+  l: number,
+  threshold = 0.5
+): MultilabelThresholdMetrics {
   let hits = 0
   let seen = 0
   const f1: number[] = []

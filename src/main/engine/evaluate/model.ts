@@ -57,8 +57,13 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
     if (ds.task !== meta.task) throw new Error(`the dataset is ${ds.task} but the model is ${meta.task}`)
     const k = meta.classes.length
     const mapping = mapClasses(ds.classes, meta.classes, o.classMap)
-    if (mapping.mapped.length === 0) throw new Error(`none of the dataset's classes (${ds.classes.join(', ')}) maps onto the model's (${meta.classes.join(', ')})`)
-    const notes = mapping.unmappedSource.length ? [`classes left out (not in the model): ${mapping.unmappedSource.join(', ')}`] : []
+    if (mapping.mapped.length === 0)
+      throw new Error(
+        `none of the dataset's classes (${ds.classes.join(', ')}) maps onto the model's (${meta.classes.join(', ')})`
+      )
+    const notes = mapping.unmappedSource.length
+      ? [`classes left out (not in the model): ${mapping.unmappedSource.join(', ')}`]
+      : []
     const labels = await reader.labels(split)
     const count = reader.count(split)
     let rows: Int32Array
@@ -77,14 +82,23 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
     const model = await loadModel(o.checkpointDir)
     let probs: Float32Array
     try {
-      const p = await predictBatches(model, batches(), { task: ds.task, imageShape: [ds.size[0], ds.size[1], ds.channels], normalization: meta.normalization, signal: o.signal })
+      const p = await predictBatches(model, batches(), {
+        task: ds.task,
+        imageShape: [ds.size[0], ds.size[1], ds.channels],
+        normalization: meta.normalization,
+        signal: o.signal
+      })
       probs = p.probs
       notes.push(...p.notes)
     } finally {
       model.dispose()
     }
     const predictions: Predictions = { task: ds.task, k, yTrue, probs }
-    const metrics = bootstrapMany(predictions, Object.fromEntries(METRICS.map((m) => [m.id, m.compute])) as Record<MetricId, (p: Predictions) => number>, o.bootstrap)
+    const metrics = bootstrapMany(
+      predictions,
+      Object.fromEntries(METRICS.map((m) => [m.id, m.compute])) as Record<MetricId, (p: Predictions) => number>,
+      o.bootstrap
+    )
     return { task: ds.task, classes: meta.classes, n: rows.length, metrics, rows, yTrue, probs, mapping, notes }
   } finally {
     await reader.close()

@@ -50,10 +50,15 @@ function modelShape(model: tf.LayersModel, [h, w, c]: [number, number, number]):
 }
 
 /** A uint8 batch as the model's normalised float input (N, H, W, C); the caller disposes it. */
-export function toModelInput(model: tf.LayersModel, b: ImageBatch, o: Pick<PredictOptions, 'imageShape' | 'normalization'>): tf.Tensor4D {
+export function toModelInput(
+  model: tf.LayersModel,
+  b: ImageBatch,
+  o: Pick<PredictOptions, 'imageShape' | 'normalization'>
+): tf.Tensor4D {
   const [h, w, c] = o.imageShape
   const [mh, mw, mc] = modelShape(model, o.imageShape)
-  const perChannel = (v: number | number[]): number[] => (Array.isArray(v) ? v.slice(0, mc) : new Array<number>(mc).fill(v))
+  const perChannel = (v: number | number[]): number[] =>
+    Array.isArray(v) ? v.slice(0, mc) : new Array<number>(mc).fill(v)
   const mean = perChannel(o.normalization?.mean ?? 0.5)
   const std = perChannel(o.normalization?.std ?? 0.25)
   return tf.tidy(() => {
@@ -68,7 +73,11 @@ export function toModelInput(model: tf.LayersModel, b: ImageBatch, o: Pick<Predi
  * Predicts every batch; tensors are released after each batch.
  * @param model a model that outputs logits (N, K)
  */
-export async function predictBatches(model: tf.LayersModel, batches: AsyncIterable<ImageBatch> | Iterable<ImageBatch>, o: PredictOptions): Promise<PredictResult> {
+export async function predictBatches(
+  model: tf.LayersModel,
+  batches: AsyncIterable<ImageBatch> | Iterable<ImageBatch>,
+  o: PredictOptions
+): Promise<PredictResult> {
   const notes = inputNotes(model, o.imageShape)
   const parts: Float32Array[] = []
   let n = 0
@@ -83,7 +92,10 @@ export async function predictBatches(model: tf.LayersModel, batches: AsyncIterab
   }
   const probs = new Float32Array(parts.reduce((s, p) => s + p.length, 0))
   let at = 0
-  for (const p of parts) { probs.set(p, at); at += p.length }
+  for (const p of parts) {
+    probs.set(p, at)
+    at += p.length
+  }
   return { probs, n, notes }
 }
 
@@ -92,7 +104,8 @@ export function averageProbs(all: readonly Float32Array[]): Float32Array {
   if (all.length === 0) throw new Error('ensemble: no predictions to average')
   const out = new Float32Array(all[0].length)
   for (const p of all) {
-    if (p.length !== out.length) throw new Error(`ensemble: prediction sets differ in size (${p.length} vs ${out.length})`)
+    if (p.length !== out.length)
+      throw new Error(`ensemble: prediction sets differ in size (${p.length} vs ${out.length})`)
     for (let i = 0; i < out.length; i++) out[i] += p[i] / all.length
   }
   return out

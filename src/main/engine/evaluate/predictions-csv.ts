@@ -27,9 +27,10 @@ const num = (v: number): string => (Number.isNaN(v) ? '' : String(Number(v.toPre
 export function predictionsCsv(r: PredictionRows): string {
   const k = r.classes.length
   const idx = Array.from({ length: k }, (_, j) => j)
-  const header = r.task === 'single'
-    ? ['index', 'label', ...idx.map((j) => `p${j}`)]
-    : ['index', ...idx.map((j) => `label_${j}`), ...idx.map((j) => `p_${j}`)]
+  const header =
+    r.task === 'single'
+      ? ['index', 'label', ...idx.map((j) => `p${j}`)]
+      : ['index', ...idx.map((j) => `label_${j}`), ...idx.map((j) => `p_${j}`)]
   const lines = [header.join(',')]
   for (let i = 0; i < r.rows.length; i++) {
     const truth = r.task === 'single' ? [String(r.yTrue[i])] : idx.map((j) => num(r.yTrue[i * k + j]))
@@ -51,7 +52,8 @@ export function parsePredictionsCsv(text: string): ParsedPredictions {
   const header = lines[0]?.split(',') ?? []
   const task: TaskKind = header[1] === 'label' ? 'single' : 'multilabel'
   const k = task === 'single' ? header.length - 2 : (header.length - 1) / 2
-  if (header[0] !== 'index' || !(k >= 1) || !Number.isInteger(k)) throw new Error('predictions: not a predictions file (header must be index,label,p0,… or index,label_0,…,p_0,…)')
+  if (header[0] !== 'index' || !(k >= 1) || !Number.isInteger(k))
+    throw new Error('predictions: not a predictions file (header must be index,label,p0,… or index,label_0,…,p_0,…)')
   const n = lines.length - 1
   const rows = new Int32Array(n)
   const yTrue = task === 'single' ? new Int32Array(n) : new Float32Array(n * k)
@@ -59,7 +61,8 @@ export function parsePredictionsCsv(text: string): ParsedPredictions {
   const truthWidth = task === 'single' ? 1 : k
   for (let i = 0; i < n; i++) {
     const cells = lines[i + 1].split(',')
-    if (cells.length !== header.length) throw new Error(`predictions: line ${i + 2} has ${cells.length} values, expected ${header.length}`)
+    if (cells.length !== header.length)
+      throw new Error(`predictions: line ${i + 2} has ${cells.length} values, expected ${header.length}`)
     rows[i] = Number(cells[0])
     for (let j = 0; j < truthWidth; j++) yTrue[i * truthWidth + j] = cells[1 + j] === '' ? NaN : Number(cells[1 + j])
     for (let j = 0; j < k; j++) probs[i * k + j] = Number(cells[1 + truthWidth + j])

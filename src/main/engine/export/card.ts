@@ -66,7 +66,16 @@ export const ModelCardSchema = z.object({
       widthMultiplier: z.number().positive().optional(),
       stem: z.enum(['small', 'imagenet']).optional(),
       /** ViT dimensions (architecture `vit`). */
-      vit: z.object({ patch: z.number().int().positive(), hidden: z.number().int().positive(), layers: z.number().int().positive(), heads: z.number().int().positive(), mlp: z.number().int().positive() }).partial().optional()
+      vit: z
+        .object({
+          patch: z.number().int().positive(),
+          hidden: z.number().int().positive(),
+          layers: z.number().int().positive(),
+          heads: z.number().int().positive(),
+          mlp: z.number().int().positive()
+        })
+        .partial()
+        .optional()
     })
   }),
   /** The dataset it was trained on: name, task and class (or label) names in output order. */
@@ -121,7 +130,11 @@ export function unsafeReason(s: string): string | null {
 export function assertExportSafe(value: unknown, field = 'card', forbidden: readonly string[] = []): void {
   const banned = forbidden.filter((f) => f.trim().length > 0)
   const check = (s: string, where: string) => {
-    const reason = unsafeReason(s) ?? (banned.some((f) => s.includes(f)) ? 'contains a value from the source data that must not leave the workstation' : null)
+    const reason =
+      unsafeReason(s) ??
+      (banned.some((f) => s.includes(f))
+        ? 'contains a value from the source data that must not leave the workstation'
+        : null)
     if (reason) throw new UnsafeCardError(`${where} ${reason}; local paths and patient data are never exported`)
   }
   const walk = (v: unknown, where: string): void => {
@@ -137,14 +150,20 @@ export function assertExportSafe(value: unknown, field = 'card', forbidden: read
   walk(value, field)
 }
 
-const STRING_FIELDS = new Set([...Object.entries(ModelCardSchema.shape).filter(([, s]) => s instanceof z.ZodString).map(([k]) => k), 'intendedUse'])
+const STRING_FIELDS = new Set([
+  ...Object.entries(ModelCardSchema.shape)
+    .filter(([, s]) => s instanceof z.ZodString)
+    .map(([k]) => k),
+  'intendedUse'
+])
 /** Fields a card may lack (older versions): the schema's default applies. */
 const DEFAULTED_FIELDS = new Set(['intendedUse'])
 
 /** The card as `metadata_props` entries: one key per field, strings as is, the rest as JSON. */
 export function cardToMetadata(card: ModelCard): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(ModelCardSchema.parse(card))) out[k] = STRING_FIELDS.has(k) ? String(v) : JSON.stringify(v)
+  for (const [k, v] of Object.entries(ModelCardSchema.parse(card)))
+    out[k] = STRING_FIELDS.has(k) ? String(v) : JSON.stringify(v)
   return out
 }
 
@@ -162,7 +181,8 @@ export function cardFromMetadata(meta: Record<string, string>): ModelCard {
     }
   }
   const parsed = ModelCardSchema.safeParse(raw)
-  if (!parsed.success) throw new Error(`model card: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  if (!parsed.success)
+    throw new Error(`model card: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
   return parsed.data
 }
 
@@ -208,13 +228,21 @@ export function cardToMarkdown(card: ModelCard): string {
     '',
     `Ingredients (${card.method.ingredients.length}):`,
     '',
-    ...card.method.ingredients.map((g) => `- ${g.id}: ${Object.entries(g.hyperparameters).map(([k, v]) => `${k}=${String(v)}`).join(', ')}`),
+    ...card.method.ingredients.map(
+      (g) =>
+        `- ${g.id}: ${Object.entries(g.hyperparameters)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(', ')}`
+    ),
     '',
     '## Metrics',
     '',
     '| split | metric | value | 95% CI | n |',
     '| --- | --- | --- | --- | --- |',
-    ...card.metrics.map((m) => `| ${cell(m.split)} | ${cell(m.metric)} | ${fmt(m.value)} | ${m.ci95 ? `${fmt(m.ci95[0])}–${fmt(m.ci95[1])}` : '—'} | ${m.n ?? '—'} |`),
+    ...card.metrics.map(
+      (m) =>
+        `| ${cell(m.split)} | ${cell(m.metric)} | ${fmt(m.value)} | ${m.ci95 ? `${fmt(m.ci95[0])}–${fmt(m.ci95[1])}` : '—'} | ${m.n ?? '—'} |`
+    ),
     ''
   ]
   return lines.join('\n')

@@ -79,7 +79,12 @@ function perChannel(v: number | number[], channels: number, what: string): numbe
 }
 
 /** The card of a checkpoint: what the checkpoint records plus what the caller supplies. */
-export function buildCard(meta: Pick<CheckpointMeta, 'arch' | 'archOptions' | 'inputShape' | 'classes' | 'task' | 'normalization'>, input: CardInput, weightsSha: string, now: Date): ModelCard {
+export function buildCard(
+  meta: Pick<CheckpointMeta, 'arch' | 'archOptions' | 'inputShape' | 'classes' | 'task' | 'normalization'>,
+  input: CardInput,
+  weightsSha: string,
+  now: Date
+): ModelCard {
   const [h, w, c] = meta.inputShape
   const norm = meta.normalization ?? DEFAULT_NORMALISATION
   return {
@@ -133,10 +138,18 @@ export async function exportModel(options: ExportOptions): Promise<ExportResult>
     const files = [file]
     let bytes: Uint8Array
     if (options.format === 'onnx') {
-      const graph = convertLayersModel(model, { outputName: card.output.name, outputActivation: card.output.activation })
+      const graph = convertLayersModel(model, {
+        outputName: card.output.name,
+        outputActivation: card.output.activation
+      })
       const metadata = { ...cardToMetadata(card), [ONNX_WEIGHTS_KEY]: JSON.stringify(graph.weights) }
       assertExportSafe(metadata, 'metadata', options.forbidden)
-      bytes = encodeModel(graph, metadata, { name: 'FissionFusion Workstation', version: card.appVersion }, cardToMarkdown(card))
+      bytes = encodeModel(
+        graph,
+        metadata,
+        { name: 'FissionFusion Workstation', version: card.appVersion },
+        cardToMarkdown(card)
+      )
       checkAbort(options.signal)
       progress({ phase: 'write', fraction: 0.7 })
       await writeFileAtomic(file, [bytes], 'export')

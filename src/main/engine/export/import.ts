@@ -26,15 +26,25 @@ type Lookup = (name: string, shape: number[]) => Float32Array
 
 /** Rebuilds the card's architecture and fills its weights through `lookup`. */
 function checkpointFromCard(card: ModelCard, lookup: Lookup, file: string): Checkpoint {
-  const inputShape: [number, number, number] = [card.preprocessing.size[0], card.preprocessing.size[1], card.preprocessing.channels]
-  const model = getArch(card.architecture.name).build({ ...card.architecture.options, inputShape, numClasses: card.dataset.classes.length, seed: 0 })
+  const inputShape: [number, number, number] = [
+    card.preprocessing.size[0],
+    card.preprocessing.size[1],
+    card.preprocessing.channels
+  ]
+  const model = getArch(card.architecture.name).build({
+    ...card.architecture.options,
+    inputShape,
+    numClasses: card.dataset.classes.length,
+    seed: 0
+  })
   const weights: NamedWeight[] = []
   try {
     for (const layer of model.layers) {
       for (const v of layer.weights) {
         const shape = v.shape as number[]
         const data = lookup(v.originalName, shape)
-        if (data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`${file}: weight ${v.originalName} has ${data.length} values for shape [${shape}]`)
+        if (data.length !== shape.reduce((a, b) => a * b, 1))
+          throw new Error(`${file}: weight ${v.originalName} has ${data.length} values for shape [${shape}]`)
         const kind = /\/moving_(mean|variance)$/.test(v.originalName) || !v.trainable ? 'bn-stat' : 'trainable'
         weights.push({ name: v.originalName, shape, kind, data })
       }
@@ -43,7 +53,8 @@ function checkpointFromCard(card: ModelCard, lookup: Lookup, file: string): Chec
     model.dispose()
   }
   const sha = sha256Hex(...weights.map((w) => float32LeBytes(w.data)))
-  if (sha !== card.weightsSha256) throw new Error(`${file}: weights do not match the card's SHA-256 (file modified after export?)`)
+  if (sha !== card.weightsSha256)
+    throw new Error(`${file}: weights do not match the card's SHA-256 (file modified after export?)`)
   return {
     meta: {
       format: CHECKPOINT_FORMAT,
@@ -55,7 +66,14 @@ function checkpointFromCard(card: ModelCard, lookup: Lookup, file: string): Chec
       task: card.dataset.task,
       output: 'logits',
       normalization: { mean: card.preprocessing.mean, std: card.preprocessing.std },
-      info: { importedFrom: { modelName: card.modelName, createdAt: card.createdAt, appVersion: card.appVersion, weightsSha256: card.weightsSha256 } }
+      info: {
+        importedFrom: {
+          modelName: card.modelName,
+          createdAt: card.createdAt,
+          appVersion: card.appVersion,
+          weightsSha256: card.weightsSha256
+        }
+      }
     },
     weights
   }
@@ -74,12 +92,16 @@ export async function importOnnx(path: string): Promise<ImportedModel> {
   }
   const map = JSON.parse(decoded.metadata[ONNX_WEIGHTS_KEY] ?? 'null') as Record<string, WeightEntry> | null
   if (map === null) throw new Error(`${file}: no "${ONNX_WEIGHTS_KEY}" metadata; not an export of this app`)
-  const checkpoint = checkpointFromCard(card, (name, shape) => {
-    const entry = map[name]
-    const init = entry && decoded.initializers.get(entry.initializer)
-    if (!entry || !init) throw new Error(`${file}: weight ${name} of ${card.architecture.name} is not in the file`)
-    return fromOnnxLayout(entry.layout, init.values, shape)
-  }, file)
+  const checkpoint = checkpointFromCard(
+    card,
+    (name, shape) => {
+      const entry = map[name]
+      const init = entry && decoded.initializers.get(entry.initializer)
+      if (!entry || !init) throw new Error(`${file}: weight ${name} of ${card.architecture.name} is not in the file`)
+      return fromOnnxLayout(entry.layout, init.values, shape)
+    },
+    file
+  )
   return { card, checkpoint }
 }
 
@@ -87,12 +109,17 @@ export async function importOnnx(path: string): Promise<ImportedModel> {
 export async function importTfjs(path: string): Promise<ImportedModel> {
   const file = basename(path)
   const { card, weights } = await readTfjsExport(path)
-  const checkpoint = checkpointFromCard(card, (name, shape) => {
-    const w = weights.get(name)
-    if (!w) throw new Error(`${file}: weight ${name} of ${card.architecture.name} is not in the file`)
-    if (w.shape.join() !== shape.join()) throw new Error(`${file}: weight ${name} has shape [${w.shape}], the architecture needs [${shape}]`)
-    return w.data
-  }, file)
+  const checkpoint = checkpointFromCard(
+    card,
+    (name, shape) => {
+      const w = weights.get(name)
+      if (!w) throw new Error(`${file}: weight ${name} of ${card.architecture.name} is not in the file`)
+      if (w.shape.join() !== shape.join())
+        throw new Error(`${file}: weight ${name} has shape [${w.shape}], the architecture needs [${shape}]`)
+      return w.data
+    },
+    file
+  )
   return { card, checkpoint }
 }
 

@@ -12,7 +12,15 @@ export { exportModel, buildCard, weightsSha256, markdownFileFor, ONNX_WEIGHTS_KE
 export type { CardInput, ExportFormat, ExportOptions, ExportProgress, ExportResult } from './export'
 export { importExportedModel, importOnnx, importTfjs } from './import'
 export type { ImportedModel } from './import'
-export { assertExportSafe, cardFromMetadata, cardToMarkdown, cardToMetadata, ModelCardSchema, UnsafeCardError, unsafeReason } from './card'
+export {
+  assertExportSafe,
+  cardFromMetadata,
+  cardToMarkdown,
+  cardToMetadata,
+  ModelCardSchema,
+  UnsafeCardError,
+  unsafeReason
+} from './card'
 export type { ModelCard, Preprocessing, CardMetric } from './card'
 export { convertLayersModel, ExportError } from './onnx/convert'
 export { decodeModel } from './onnx/model'

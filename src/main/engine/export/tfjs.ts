@@ -28,15 +28,23 @@ function joinWeightData(data: tf.io.WeightData | undefined): Uint8Array {
  * atomically, the weights first so model.json never points at a missing file.
  * @returns the bytes of model.json and of the weights file as written
  */
-export async function writeTfjsModel(model: tf.LayersModel, modelJsonPath: string, card: ModelCard): Promise<{ json: Uint8Array; weights: Uint8Array }> {
+export async function writeTfjsModel(
+  model: tf.LayersModel,
+  modelJsonPath: string,
+  card: ModelCard
+): Promise<{ json: Uint8Array; weights: Uint8Array }> {
   // A wrapper over the same layers: no weights are copied and none are owned by the wrapper.
-  const probs = tf.layers.activation({ activation: card.output.activation, name: card.output.name }).apply(model.outputs[0]) as tf.SymbolicTensor
+  const probs = tf.layers
+    .activation({ activation: card.output.activation, name: card.output.name })
+    .apply(model.outputs[0]) as tf.SymbolicTensor
   const wrapped = tf.model({ inputs: model.inputs, outputs: probs, name: model.name })
   let artifacts: tf.io.ModelArtifacts | undefined
-  await wrapped.save(tf.io.withSaveHandler(async (a) => {
-    artifacts = a
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }
-  }))
+  await wrapped.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }
+    })
+  )
   if (!artifacts) throw new Error('internal: TF.js did not hand over the model artifacts')
   const weights = joinWeightData(artifacts.weightData)
   const modelJson: tf.io.ModelJSON = {
@@ -60,7 +68,8 @@ export async function loadTfjsArtifacts(modelJsonPath: string): Promise<tf.io.Mo
     const buffers: ArrayBuffer[] = []
     for (const group of manifest) {
       for (const p of group.paths) {
-        if (p.includes('/') || p.includes('\\')) throw new Error(`${basename(modelJsonPath)}: weights path "${p}" must be a file name beside it`)
+        if (p.includes('/') || p.includes('\\'))
+          throw new Error(`${basename(modelJsonPath)}: weights path "${p}" must be a file name beside it`)
         const b = await fsp.readFile(join(dirname(modelJsonPath), p))
         buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
       }
@@ -75,12 +84,20 @@ export function tfjsFileHandler(modelJsonPath: string): tf.io.IOHandler {
 }
 
 /** The card and weights (by stable name) of an exported TF.js model. */
-export async function readTfjsExport(modelJsonPath: string): Promise<{ card: ModelCard; weights: Map<string, { shape: number[]; data: Float32Array }> }> {
+export async function readTfjsExport(
+  modelJsonPath: string
+): Promise<{ card: ModelCard; weights: Map<string, { shape: number[]; data: Float32Array }> }> {
   const artifacts = await loadTfjsArtifacts(modelJsonPath)
   const rawCard = (artifacts.userDefinedMetadata as Record<string, unknown> | undefined)?.[TFJS_CARD_KEY]
-  if (rawCard === undefined) throw new Error(`${basename(modelJsonPath)}: no FissionFusion model card in userDefinedMetadata; not an export of this app`)
+  if (rawCard === undefined)
+    throw new Error(
+      `${basename(modelJsonPath)}: no FissionFusion model card in userDefinedMetadata; not an export of this app`
+    )
   const parsed = ModelCardSchema.safeParse(rawCard)
-  if (!parsed.success) throw new Error(`${basename(modelJsonPath)}: model card: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  if (!parsed.success)
+    throw new Error(
+      `${basename(modelJsonPath)}: model card: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`
+    )
   const tensors = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), artifacts.weightSpecs ?? [])
   const weights = new Map<string, { shape: number[]; data: Float32Array }>()
   for (const [name, t] of Object.entries(tensors)) {

@@ -69,12 +69,22 @@ export class AdamW {
       let slot = this.slots.get(name)
       if (!slot) {
         // tidy: tf.variable keeps its own reference, the initial tensor must go.
-        slot = tf.tidy(() => ({ m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false) }))
+        slot = tf.tidy(() => ({
+          m: tf.variable(tf.zerosLike(variable), false),
+          v: tf.variable(tf.zerosLike(variable), false)
+        }))
         this.slots.set(name, slot)
       }
       const { m, v } = slot
       // One native pass on wasm (compute/kernels/adamw.ts); the same math below elsewhere.
-      const step = { lr, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay, t: this.step }
+      const step = {
+        lr,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        epsilon: this.epsilon,
+        weightDecay: this.weightDecay,
+        t: this.step
+      }
       if (tf.tidy(() => fusedAdamW(variable, grads[k], m, v, step))) return
       tf.tidy(() => {
         const g = grads[k]
@@ -93,10 +103,21 @@ export class AdamW {
   snapshot(): OptimizerSnapshot {
     const moments: OptimizerSnapshot['moments'] = new Map()
     for (const [name, { m, v }] of this.slots) {
-      moments.set(name, { m: Float32Array.from(m.dataSync() as Float32Array), v: Float32Array.from(v.dataSync() as Float32Array), shape: m.shape.slice() })
+      moments.set(name, {
+        m: Float32Array.from(m.dataSync() as Float32Array),
+        v: Float32Array.from(v.dataSync() as Float32Array),
+        shape: m.shape.slice()
+      })
     }
     return {
-      meta: { kind: 'adamw', step: this.step, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay },
+      meta: {
+        kind: 'adamw',
+        step: this.step,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        epsilon: this.epsilon,
+        weightDecay: this.weightDecay
+      },
       moments
     }
   }

@@ -80,7 +80,16 @@ export interface FissionBenchResult {
   metric: MetricId
   /** The pretraining (`given`: a checkpoint was passed, nothing pretrained in this run). */
   pretrain: { images: number; epochs: number; seconds: number; valAcc: number; given?: boolean }
-  fgg: { lrs: number[]; lpEpochs: number; epochs: number; fggEpochs: number; cycle: number; members: number; seconds: number; status: string }
+  fgg: {
+    lrs: number[]
+    lpEpochs: number
+    epochs: number
+    fggEpochs: number
+    cycle: number
+    members: number
+    seconds: number
+    status: string
+  }
   members: BenchMember[]
   /** The member with the best validation score, with a bootstrap CI (1,000 resamples) of its test score. */
   best: BenchMember & { testCi: ConfidenceInterval }
@@ -93,7 +102,13 @@ export interface FissionBenchResult {
     seconds: number
     /** Where the fusion's time went (engine/fusion/run.ts FuseSeconds). */
     parts: Record<string, number>
-    methods: { method: MethodId; val: number; test: Record<MetricId, ConfidenceInterval>; corruptionMean: number | null; epochs: number }[]
+    methods: {
+      method: MethodId
+      val: number
+      test: Record<MetricId, ConfidenceInterval>
+      corruptionMean: number | null
+      epochs: number
+    }[]
   }
 }
 
@@ -109,7 +124,13 @@ export interface TrainingProfile {
    * ratios to the bare step's, and that time split (wall seconds summed over units).
    */
   perWorker: {
-    imagesPerSecond: number; ratioToBare: number; imagesPerCpuSecond: number; cpuRatioToBare: number; images: number; seconds: TimingParts; cpuSeconds: number
+    imagesPerSecond: number
+    ratioToBare: number
+    imagesPerCpuSecond: number
+    cpuRatioToBare: number
+    images: number
+    seconds: TimingParts
+    cpuSeconds: number
     /** CPU seconds by part (summed over units; cpuSeconds also holds what lies between the parts: the per-epoch training metrics, GC outside them). */
     cpuParts: TimingParts
   }
@@ -123,9 +144,18 @@ export interface TrainingProfile {
  * Images per second of the bare training step for a network and batch: random inputs, the
  * trainer's loss, tf.variableGrads and AdamW, nothing else (no data, augmentation, metrics).
  */
-export function bareStepRate(o: { arch: string; inputShape: [number, number, number]; classes: number; batch: number; warmup?: number; steps?: number }): TrainingProfile['bare'] {
+export function bareStepRate(o: {
+  arch: string
+  inputShape: [number, number, number]
+  classes: number
+  batch: number
+  warmup?: number
+  steps?: number
+}): TrainingProfile['bare'] {
   const model = getArch(o.arch).build({ inputShape: o.inputShape, numClasses: o.classes, seed: 0 })
-  const params = model.layers.flatMap((l) => l.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable })))
+  const params = model.layers.flatMap((l) =>
+    l.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }))
+  )
   const opt = new AdamW({ weightDecay: 1e-4 })
   const x = tf.randomNormal([o.batch, ...o.inputShape], 0, 1, 'float32', 1) as tf.Tensor4D
   const y = Int32Array.from({ length: o.batch }, (_, i) => i % o.classes)
@@ -137,10 +167,17 @@ export function bareStepRate(o: { arch: string; inputShape: [number, number, num
     for (let i = 0; i < (o.warmup ?? 2) + steps; i++) {
       const t0 = performance.now()
       const c0 = process.cpuUsage()
-      const { value, grads } = tf.variableGrads(() => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels), params.map((p) => p.variable))
+      const { value, grads } = tf.variableGrads(
+        () => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels),
+        params.map((p) => p.variable)
+      )
       value.dataSync()
       value.dispose()
-      opt.apply(params, params.map((p) => grads[p.variable.name]), 1e-4)
+      opt.apply(
+        params,
+        params.map((p) => grads[p.variable.name]),
+        1e-4
+      )
       tf.dispose(grads)
       const c = process.cpuUsage(c0)
       if (i >= (o.warmup ?? 2)) {
@@ -149,7 +186,12 @@ export function bareStepRate(o: { arch: string; inputShape: [number, number, num
       }
     }
     const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
-    return { imagesPerSecond: +(o.batch / median(times)).toFixed(1), imagesPerCpuSecond: +(o.batch / median(cpus)).toFixed(1), batch: o.batch, steps }
+    return {
+      imagesPerSecond: +(o.batch / median(times)).toFixed(1),
+      imagesPerCpuSecond: +(o.batch / median(cpus)).toFixed(1),
+      batch: o.batch,
+      steps
+    }
   } finally {
     opt.dispose()
     tf.dispose([x, labels.y, labels.mask ?? []])
@@ -158,21 +200,46 @@ export function bareStepRate(o: { arch: string; inputShape: [number, number, num
 }
 
 /** Fuses the FGG members as the Fusion issue's benchmark asks (groups = learning rates). */
-async function fuseMembers(runDir: string, data: string, members: PlanOutcome['members'], metric: MetricId): Promise<NonNullable<FissionBenchResult['fusion']>> {
+async function fuseMembers(
+  runDir: string,
+  data: string,
+  members: PlanOutcome['members'],
+  metric: MetricId
+): Promise<NonNullable<FissionBenchResult['fusion']>> {
   const t0 = Date.now()
   const report = await runFusion({
     members: members.map((m) => {
-      const parent = members.filter((p) => p.group === m.group && p.epoch < m.epoch).reduce<typeof m | undefined>((a, p) => (a && a.epoch > p.epoch ? a : p), undefined)
-      return { id: m.id, dir: join(runDir, m.checkpoint), hparams: { lr: m.lr, lineage: m.group, epoch: m.epoch }, epochs: m.epochsTrained - (parent?.epochsTrained ?? 0), seconds: m.seconds - (parent?.seconds ?? 0) }
+      const parent = members
+        .filter((p) => p.group === m.group && p.epoch < m.epoch)
+        .reduce<typeof m | undefined>((a, p) => (a && a.epoch > p.epoch ? a : p), undefined)
+      return {
+        id: m.id,
+        dir: join(runDir, m.checkpoint),
+        hparams: { lr: m.lr, lineage: m.group, epoch: m.epoch },
+        epochs: m.epochsTrained - (parent?.epochsTrained ?? 0),
+        seconds: m.seconds - (parent?.seconds ?? 0)
+      }
     }),
-    datasetDir: data, metric, methods: FUSE_METHODS, corruptions: true, bootstrap: { resamples: 1000, seed: 0 }
+    datasetDir: data,
+    metric,
+    methods: FUSE_METHODS,
+    corruptions: true,
+    bootstrap: { resamples: 1000, seed: 0 }
   })
   return {
     seconds: (Date.now() - t0) / 1000,
     parts: { ...report.seconds },
     methods: report.methods.map((r) => {
-      const scores = Object.values(r.corruptions ?? {}).flatMap((levels) => levels.map((l) => l[metric])).filter(Number.isFinite)
-      return { method: r.method, val: r.val, test: r.test.metrics, corruptionMean: scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null, epochs: r.epochs }
+      const scores = Object.values(r.corruptions ?? {})
+        .flatMap((levels) => levels.map((l) => l[metric]))
+        .filter(Number.isFinite)
+      return {
+        method: r.method,
+        val: r.val,
+        test: r.test.metrics,
+        corruptionMean: scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null,
+        epochs: r.epochs
+      }
     })
   }
 }
@@ -180,15 +247,31 @@ async function fuseMembers(runDir: string, data: string, members: PlanOutcome['m
 /** Sums the trainer timings of a plan's units (see {@link TrainingProfile}). */
 function profileOf(plan: PlanOutcome, bare: TrainingProfile['bare'], unitWall: number): TrainingProfile {
   const sum = (units: PlanOutcome['units']): Required<TrainTiming> => {
-    const t: Required<TrainTiming> = { train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0, images: 0, cpu: 0, cpuParts: { train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0 } }
+    const t: Required<TrainTiming> = {
+      train: 0,
+      augment: 0,
+      data: 0,
+      eval: 0,
+      checkpoint: 0,
+      images: 0,
+      cpu: 0,
+      cpuParts: { train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0 }
+    }
     for (const u of units) {
-      for (const k of ['train', 'augment', 'data', 'eval', 'checkpoint', 'images', 'cpu'] as const) t[k] += u.result.timing?.[k] ?? 0
-      for (const k of Object.keys(t.cpuParts) as (keyof TimingParts)[]) t.cpuParts[k] += u.result.timing?.cpuParts?.[k] ?? 0
+      for (const k of ['train', 'augment', 'data', 'eval', 'checkpoint', 'images', 'cpu'] as const)
+        t[k] += u.result.timing?.[k] ?? 0
+      for (const k of Object.keys(t.cpuParts) as (keyof TimingParts)[])
+        t.cpuParts[k] += u.result.timing?.cpuParts?.[k] ?? 0
     }
     return t
   }
-  const round = (t: TimingParts): TimingParts =>
-    ({ train: +t.train.toFixed(2), augment: +t.augment.toFixed(2), data: +t.data.toFixed(2), eval: +t.eval.toFixed(2), checkpoint: +t.checkpoint.toFixed(2) })
+  const round = (t: TimingParts): TimingParts => ({
+    train: +t.train.toFixed(2),
+    augment: +t.augment.toFixed(2),
+    data: +t.data.toFixed(2),
+    eval: +t.eval.toFixed(2),
+    checkpoint: +t.checkpoint.toFixed(2)
+  })
   const total = (t: TrainTiming) => t.train + t.augment + t.data + t.eval + t.checkpoint
   const fine = sum(plan.units.filter((u) => u.unit !== 'lp'))
   const lpUnits = plan.units.filter((u) => u.unit === 'lp')
@@ -197,9 +280,14 @@ function profileOf(plan: PlanOutcome, bare: TrainingProfile['bare'], unitWall: n
   return {
     bare,
     perWorker: {
-      imagesPerSecond: +rate.toFixed(1), ratioToBare: +(rate / bare.imagesPerSecond).toFixed(3),
-      imagesPerCpuSecond: +(fine.images / Math.max(fine.cpu, 1e-9)).toFixed(1), cpuRatioToBare: +(fine.images / Math.max(fine.cpu, 1e-9) / bare.imagesPerCpuSecond).toFixed(3),
-      images: fine.images, seconds: round(fine), cpuSeconds: +fine.cpu.toFixed(1), cpuParts: round(fine.cpuParts)
+      imagesPerSecond: +rate.toFixed(1),
+      ratioToBare: +(rate / bare.imagesPerSecond).toFixed(3),
+      imagesPerCpuSecond: +(fine.images / Math.max(fine.cpu, 1e-9)).toFixed(1),
+      cpuRatioToBare: +(fine.images / Math.max(fine.cpu, 1e-9) / bare.imagesPerCpuSecond).toFixed(3),
+      images: fine.images,
+      seconds: round(fine),
+      cpuSeconds: +fine.cpu.toFixed(1),
+      cpuParts: round(fine.cpuParts)
     },
     lp: lp ? { images: lp.images, seconds: round(lp) } : null,
     unitOverheadSeconds: +(unitWall - total(fine) - (lp ? total(lp) : 0)).toFixed(1)
@@ -241,9 +329,18 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
   const arch = o.arch ?? 'smallcnn'
   const workers = o.workers ?? availableParallelism()
   let backend = ''
-  const runner = processUnitRunner({ backend: o.backend ?? 'auto', threads: 1, onBackend: (b, w) => { backend = b; if (w) say(`warning: ${w}`) } })
+  const runner = processUnitRunner({
+    backend: o.backend ?? 'auto',
+    threads: 1,
+    onBackend: (b, w) => {
+      backend = b
+      if (w) say(`warning: ${w}`)
+    }
+  })
   const log = (unit: string, r: EpochRecord): void =>
-    say(`${unit} epoch ${r.epoch}: val loss ${r.val.loss.toFixed(4)}, ${metric} ${r.val[metric].toFixed(3)} (${r.seconds.toFixed(1)} s)`)
+    say(
+      `${unit} epoch ${r.epoch}: val loss ${r.val.loss.toFixed(4)}, ${metric} ${r.val[metric].toFixed(3)} (${r.seconds.toFixed(1)} s)`
+    )
 
   say(`importing into ${work}`)
   const data = await cached(o.data, join(work, 'data'))
@@ -261,7 +358,10 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
     }
     const t0 = Date.now()
     const preSetup: RunSetup = {
-      runDir: join(work, 'pretrain'), dataset: fmnist, arch, start: { kind: 'random', seed: 0 },
+      runDir: join(work, 'pretrain'),
+      dataset: fmnist,
+      arch,
+      start: { kind: 'random', seed: 0 },
       plan: buildPlan({ ...PLAN_DEFAULTS, ...PRETRAIN_DEFAULTS, kind: 'pretrain', epochs: pretrainEpochs })
     }
     const pre = await runPlan(preSetup, { runUnit: runner, onEpoch: log })
@@ -269,21 +369,41 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
     const preMember = pre.members[0]
     startDir = join(preSetup.runDir, preMember.checkpoint)
     pretrain = {
-      images: (JSON.parse(await fsp.readFile(join(fmnist, 'meta.json'), 'utf8')) as DatasetMeta).counts.train, epochs: pretrainEpochs,
-      seconds: (Date.now() - t0) / 1000, valAcc: preMember.val.acc
+      images: (JSON.parse(await fsp.readFile(join(fmnist, 'meta.json'), 'utf8')) as DatasetMeta).counts.train,
+      epochs: pretrainEpochs,
+      seconds: (Date.now() - t0) / 1000,
+      valAcc: preMember.val.acc
     }
   }
 
   const settings = {
-    ...PLAN_DEFAULTS, kind: 'fgg' as const, lrs: o.lrs ?? PLAN_DEFAULTS.lrs, epochs: o.epochs ?? 10, fggEpochs: o.fggEpochs ?? 17,
-    cycle: o.cycle ?? 4, lpEpochs: o.lpEpochs ?? 10, batchSize: o.batchSize ?? PLAN_DEFAULTS.batchSize, metric
+    ...PLAN_DEFAULTS,
+    kind: 'fgg' as const,
+    lrs: o.lrs ?? PLAN_DEFAULTS.lrs,
+    epochs: o.epochs ?? 10,
+    fggEpochs: o.fggEpochs ?? 17,
+    cycle: o.cycle ?? 4,
+    lpEpochs: o.lpEpochs ?? 10,
+    batchSize: o.batchSize ?? PLAN_DEFAULTS.batchSize,
+    metric
   }
   const fggSetup: RunSetup = {
-    runDir: join(work, 'fgg'), dataset: data, arch, start: { kind: 'checkpoint', dir: startDir }, plan: buildPlan(settings)
+    runDir: join(work, 'fgg'),
+    dataset: data,
+    arch,
+    start: { kind: 'checkpoint', dir: startDir },
+    plan: buildPlan(settings)
   }
   const dataMeta = JSON.parse(await fsp.readFile(join(data, 'meta.json'), 'utf8')) as DatasetMeta
-  const bare = bareStepRate({ arch, inputShape: [dataMeta.size[0], dataMeta.size[1], 3], classes: dataMeta.classes.length, batch: settings.batchSize })
-  say(`bare training step (${arch}, batch ${settings.batchSize}, this process): ${bare.imagesPerSecond.toFixed(0)} images/s, ${bare.imagesPerCpuSecond.toFixed(0)} per CPU second`)
+  const bare = bareStepRate({
+    arch,
+    inputShape: [dataMeta.size[0], dataMeta.size[1], 3],
+    classes: dataMeta.classes.length,
+    batch: settings.batchSize
+  })
+  say(
+    `bare training step (${arch}, batch ${settings.batchSize}, this process): ${bare.imagesPerSecond.toFixed(0)} images/s, ${bare.imagesPerCpuSecond.toFixed(0)} per CPU second`
+  )
   let unitWall = 0
   const timedRunner: UnitRunner = async (setup, unit, hooks) => {
     const t = performance.now()
@@ -294,16 +414,33 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
     }
   }
   const t1 = Date.now()
-  const fgg = await runPlan(fggSetup, { concurrency: workers, runUnit: timedRunner, onEpoch: log }).finally(() => runner.close())
+  const fgg = await runPlan(fggSetup, { concurrency: workers, runUnit: timedRunner, onEpoch: log }).finally(() =>
+    runner.close()
+  )
   const fggSeconds = (Date.now() - t1) / 1000
   say(`FGG plan ${fgg.status} in ${fggSeconds.toFixed(0)} s`)
   const training = profileOf(fgg, bare, unitWall)
-  say(`per worker: ${training.perWorker.imagesPerSecond.toFixed(0)} images/s (${(100 * training.perWorker.ratioToBare).toFixed(0)}% of the bare step), ${training.perWorker.imagesPerCpuSecond.toFixed(0)} per CPU second (${(100 * training.perWorker.cpuRatioToBare).toFixed(0)}%); seconds ${JSON.stringify(training.perWorker.seconds)}`)
+  say(
+    `per worker: ${training.perWorker.imagesPerSecond.toFixed(0)} images/s (${(100 * training.perWorker.ratioToBare).toFixed(0)}% of the bare step), ${training.perWorker.imagesPerCpuSecond.toFixed(0)} per CPU second (${(100 * training.perWorker.cpuRatioToBare).toFixed(0)}%); seconds ${JSON.stringify(training.perWorker.seconds)}`
+  )
 
   const members: (BenchMember & { testCi: ConfidenceInterval })[] = []
   for (const m of fgg.members) {
-    const { metrics } = await evaluateModel({ checkpointDir: join(fggSetup.runDir, m.checkpoint), datasetDir: data, split: 'test', bootstrap: { resamples: 1000, seed: 0 } })
-    members.push({ id: m.id, lr: m.lr, epoch: m.epoch, val: m.val[metric], test: metrics[metric].value, testAcc: metrics.acc.value, testCi: metrics[metric] })
+    const { metrics } = await evaluateModel({
+      checkpointDir: join(fggSetup.runDir, m.checkpoint),
+      datasetDir: data,
+      split: 'test',
+      bootstrap: { resamples: 1000, seed: 0 }
+    })
+    members.push({
+      id: m.id,
+      lr: m.lr,
+      epoch: m.epoch,
+      val: m.val[metric],
+      test: metrics[metric].value,
+      testAcc: metrics.acc.value,
+      testCi: metrics[metric]
+    })
   }
   if (members.length === 0) throw new Error('the FGG plan produced no member')
   const best = members.reduce((a, b) => (b.val > a.val ? b : a))
@@ -315,9 +452,20 @@ export async function benchFission(o: FissionBenchOptions): Promise<FissionBench
   }
   return {
     load: { start: +loadStart.toFixed(2), end: +loadavg()[0].toFixed(2) },
-    backend, workers, metric,
+    backend,
+    workers,
+    metric,
     pretrain,
-    fgg: { lrs: settings.lrs, lpEpochs: settings.lpEpochs, epochs: settings.epochs, fggEpochs: settings.fggEpochs, cycle: settings.cycle, members: members.length, seconds: fggSeconds, status: fgg.status },
+    fgg: {
+      lrs: settings.lrs,
+      lpEpochs: settings.lpEpochs,
+      epochs: settings.epochs,
+      fggEpochs: settings.fggEpochs,
+      cycle: settings.cycle,
+      members: members.length,
+      seconds: fggSeconds,
+      status: fgg.status
+    },
     members: members.map(({ testCi: _c, ...m }) => m),
     best,
     maxTest: Math.max(...members.map((m) => m.test)),

@@ -9,7 +9,14 @@
 import * as tf from '@tensorflow/tfjs'
 import { weightsOf } from '../models/checkpoint'
 import { getArch } from '../models/index'
-import { FOOTPRINT_VERSION, HEAP_STEP, WASM_HEAP_MAX, measuredShapeOf, type Footprint, type MeasureOptions } from '../models/memory'
+import {
+  FOOTPRINT_VERSION,
+  HEAP_STEP,
+  WASM_HEAP_MAX,
+  measuredShapeOf,
+  type Footprint,
+  type MeasureOptions
+} from '../models/memory'
 import { AdamW } from './adamw'
 import { trainStep } from './trainer'
 
@@ -44,14 +51,19 @@ export async function measureFootprint(o: MeasureOptions): Promise<Footprint> {
       return (await tf.profile(f)).peakBytes
     }
     const profiled = async (f: () => void): Promise<number> => (await tf.profile(f)).peakBytes
-    const forward = (n: number) => () => tf.tidy(() => {
-      const x = tf.randomNormal([n, ...measuredShape])
-      ;(model.apply(x, { training: false }) as tf.Tensor).dataSync()
-    })
+    const forward = (n: number) => () =>
+      tf.tidy(() => {
+        const x = tf.randomNormal([n, ...measuredShape])
+        ;(model.apply(x, { training: false }) as tf.Tensor).dataSync()
+      })
     const step = (n: number) => () => {
       const x = tf.randomNormal<tf.Rank.R4>([2 * n, ...measuredShape])
       try {
-        trainStep({ model, params, opt, task: 'single', microBatch: [n, n] }, { x, y: Int32Array.from({ length: 2 * n }, (_, i) => i % k), n: 2 * n }, 1e-6)
+        trainStep(
+          { model, params, opt, task: 'single', microBatch: [n, n] },
+          { x, y: Int32Array.from({ length: 2 * n }, (_, i) => i % k), n: 2 * n },
+          1e-6
+        )
       } finally {
         x.dispose()
       }
@@ -100,12 +112,24 @@ export async function measureFootprint(o: MeasureOptions): Promise<Footprint> {
     copies.length = 0
     const evalPer = Math.max(0, (e8 - e1) / 7, (p8 - p1) / 7)
     return {
-      version: FOOTPRINT_VERSION, arch: o.arch, archOptions: o.archOptions ?? {}, inputShape: o.inputShape, measuredShape,
-      backend: tf.getBackend(), method: heap === null ? 'tf-profile' : 'wasm-heap', weightBytes, trainableBytes,
-      trainFixedBytes: Math.max(0, t1 - trainPer), trainPerImageBytes: Math.ceil(trainPer * scale),
-      rssFixedBytes: Math.max(0, r1 - rssPer), rssPerImageBytes: Math.ceil(Math.max(rssPer, trainPer) * scale), checkpointBytes,
-      evalFixedBytes: Math.max(0, e1 - evalPer), evalPerImageBytes: Math.ceil(evalPer * scale),
-      baseRssBytes, seconds: (performance.now() - t0) / 1000
+      version: FOOTPRINT_VERSION,
+      arch: o.arch,
+      archOptions: o.archOptions ?? {},
+      inputShape: o.inputShape,
+      measuredShape,
+      backend: tf.getBackend(),
+      method: heap === null ? 'tf-profile' : 'wasm-heap',
+      weightBytes,
+      trainableBytes,
+      trainFixedBytes: Math.max(0, t1 - trainPer),
+      trainPerImageBytes: Math.ceil(trainPer * scale),
+      rssFixedBytes: Math.max(0, r1 - rssPer),
+      rssPerImageBytes: Math.ceil(Math.max(rssPer, trainPer) * scale),
+      checkpointBytes,
+      evalFixedBytes: Math.max(0, e1 - evalPer),
+      evalPerImageBytes: Math.ceil(evalPer * scale),
+      baseRssBytes,
+      seconds: (performance.now() - t0) / 1000
     }
   } finally {
     opt.dispose()

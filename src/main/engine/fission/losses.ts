@@ -21,7 +21,12 @@ export interface LabelTensors {
  * Label tensors of a batch. Multi-label values: 1 / 0, NaN = blank (masked), −1 = uncertain
  * (mapped by `uncertain`, default `ignore`).
  */
-export function labelTensors(task: TaskKind, y: Int32Array | Float32Array, n: number, uncertain: UncertainPolicy = 'ignore'): LabelTensors {
+export function labelTensors(
+  task: TaskKind,
+  y: Int32Array | Float32Array,
+  n: number,
+  uncertain: UncertainPolicy = 'ignore'
+): LabelTensors {
   if (task === 'single') return { y: tf.tensor1d(Int32Array.from(y), 'int32') }
   const l = y.length / n
   const clean = new Float32Array(y.length)
@@ -43,7 +48,12 @@ export function labelTensors(task: TaskKind, y: Int32Array | Float32Array, n: nu
  * BCE-with-logits max(x, 0) − x·y + log(1 + e^−|x|).
  * @param classWeights per class (single) or per label (multi-label); default all 1
  */
-export function batchLoss(task: TaskKind, logits: tf.Tensor2D, labels: LabelTensors, classWeights?: tf.Tensor1D): tf.Scalar {
+export function batchLoss(
+  task: TaskKind,
+  logits: tf.Tensor2D,
+  labels: LabelTensors,
+  classWeights?: tf.Tensor1D
+): tf.Scalar {
   return tf.tidy(() => {
     if (task === 'single') {
       const k = logits.shape[1]

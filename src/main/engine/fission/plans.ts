@@ -77,17 +77,26 @@ export function lrLabel(lr: number): string {
 
 /** Checks settings; throws naming the field. */
 export function checkSettings(s: PlanSettings): void {
-  const positiveInt = (v: number, name: string) => { if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: expected a whole number ≥ 1, got ${v}`) }
+  const positiveInt = (v: number, name: string) => {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: expected a whole number ≥ 1, got ${v}`)
+  }
   positiveInt(s.epochs, 'epochs')
   positiveInt(s.batchSize, 'batchSize')
-  if (s.lrs.length === 0 || s.lrs.some((v) => !(v > 0))) throw new Error(`lrs: expected positive learning rates, got ${s.lrs.join(',')}`)
-  if (s.kind === 'grid' && (s.seeds.length === 0 || s.augs.length === 0)) throw new Error('seeds / augs: a grid needs at least one of each')
+  if (s.lrs.length === 0 || s.lrs.some((v) => !(v > 0)))
+    throw new Error(`lrs: expected positive learning rates, got ${s.lrs.join(',')}`)
+  if (s.kind === 'grid' && (s.seeds.length === 0 || s.augs.length === 0))
+    throw new Error('seeds / augs: a grid needs at least one of each')
   if (s.kind === 'fgg') {
     positiveInt(s.fggEpochs, 'fggEpochs')
-    if (!Number.isInteger(s.cycle) || s.cycle < 2 || s.cycle % 2 !== 0) throw new Error(`cycle: expected an even number ≥ 2, got ${s.cycle}`)
-    if (fggSnapshotEpochs(s.fggEpochs, s.cycle).length === 0) throw new Error(`fggEpochs: ${s.fggEpochs} epochs with cycle ${s.cycle} save no member (need ≥ ${s.cycle / 2 - 1})`)
+    if (!Number.isInteger(s.cycle) || s.cycle < 2 || s.cycle % 2 !== 0)
+      throw new Error(`cycle: expected an even number ≥ 2, got ${s.cycle}`)
+    if (fggSnapshotEpochs(s.fggEpochs, s.cycle).length === 0)
+      throw new Error(
+        `fggEpochs: ${s.fggEpochs} epochs with cycle ${s.cycle} save no member (need ≥ ${s.cycle / 2 - 1})`
+      )
   }
-  if (s.lpEpochs < 0 || !Number.isInteger(s.lpEpochs)) throw new Error(`lpEpochs: expected a whole number ≥ 0, got ${s.lpEpochs}`)
+  if (s.lpEpochs < 0 || !Number.isInteger(s.lpEpochs))
+    throw new Error(`lpEpochs: expected a whole number ≥ 0, got ${s.lpEpochs}`)
 }
 
 /** Builds the units of a plan. */
@@ -95,12 +104,28 @@ export function buildPlan(s: PlanSettings): Plan {
   checkSettings(s)
   const units: UnitSpec[] = []
   let memberStart = 'start'
-  const common = { batchSize: s.batchSize, trainable: 'all' as const, keepBest: true, snapshotEpochs: [] as number[], carryOptimizer: false }
+  const common = {
+    batchSize: s.batchSize,
+    trainable: 'all' as const,
+    keepBest: true,
+    snapshotEpochs: [] as number[],
+    carryOptimizer: false
+  }
   if (s.lpEpochs > 0 && s.kind !== 'pretrain') {
     units.push({
-      ...common, id: 'lp', dependsOn: [], from: 'start', dir: 'lp', epochs: s.lpEpochs,
-      schedule: { kind: 'constant', lr: s.lpLr }, optimizer: { weightDecay: 0 }, seed: s.headSeed, augment: 'none',
-      trainable: 'head', patience: s.lpPatience, members: []
+      ...common,
+      id: 'lp',
+      dependsOn: [],
+      from: 'start',
+      dir: 'lp',
+      epochs: s.lpEpochs,
+      schedule: { kind: 'constant', lr: s.lpLr },
+      optimizer: { weightDecay: 0 },
+      seed: s.headSeed,
+      augment: 'none',
+      trainable: 'head',
+      patience: s.lpPatience,
+      members: []
     })
     memberStart = 'lp/best'
   }
@@ -109,39 +134,107 @@ export function buildPlan(s: PlanSettings): Plan {
   if (s.kind === 'pretrain') {
     const lr = s.lrs[0]
     units.push({
-      ...common, id: 'pretrain', dependsOn: [], from: memberStart, dir: 'pretrain', epochs: s.epochs,
-      schedule: { kind: 'constant', lr }, optimizer: { weightDecay: s.weightDecay }, seed: s.seeds[0] ?? 0, augment: s.augs[0] ?? 'none',
-      members: [{ id: 'pretrain', group: lrLabel(lr), lr, seed: s.seeds[0] ?? 0, aug: s.augs[0] ?? 'none', epoch: 0, checkpoint: 'pretrain/best', historyEpoch: 'best', epochsBefore: 0 }]
+      ...common,
+      id: 'pretrain',
+      dependsOn: [],
+      from: memberStart,
+      dir: 'pretrain',
+      epochs: s.epochs,
+      schedule: { kind: 'constant', lr },
+      optimizer: { weightDecay: s.weightDecay },
+      seed: s.seeds[0] ?? 0,
+      augment: s.augs[0] ?? 'none',
+      members: [
+        {
+          id: 'pretrain',
+          group: lrLabel(lr),
+          lr,
+          seed: s.seeds[0] ?? 0,
+          aug: s.augs[0] ?? 'none',
+          epoch: 0,
+          checkpoint: 'pretrain/best',
+          historyEpoch: 'best',
+          epochsBefore: 0
+        }
+      ]
     })
   }
   if (s.kind === 'grid') {
-    for (const lr of s.lrs) for (const seed of s.seeds) for (const aug of s.augs) {
-      const id = `grid-lr${lrLabel(lr)}-s${seed}-${aug}`
-      units.push({
-        ...common, id, dependsOn: deps, from: memberStart, dir: `grid/${id}`, epochs: s.epochs, schedule: cosine(lr),
-        optimizer: { weightDecay: s.weightDecay }, seed, augment: aug,
-        members: [{ id, group: lrLabel(lr), lr, seed, aug, epoch: 0, checkpoint: `grid/${id}/best`, historyEpoch: 'best', epochsBefore: 0 }]
-      })
-    }
+    for (const lr of s.lrs)
+      for (const seed of s.seeds)
+        for (const aug of s.augs) {
+          const id = `grid-lr${lrLabel(lr)}-s${seed}-${aug}`
+          units.push({
+            ...common,
+            id,
+            dependsOn: deps,
+            from: memberStart,
+            dir: `grid/${id}`,
+            epochs: s.epochs,
+            schedule: cosine(lr),
+            optimizer: { weightDecay: s.weightDecay },
+            seed,
+            augment: aug,
+            members: [
+              {
+                id,
+                group: lrLabel(lr),
+                lr,
+                seed,
+                aug,
+                epoch: 0,
+                checkpoint: `grid/${id}/best`,
+                historyEpoch: 'best',
+                epochsBefore: 0
+              }
+            ]
+          })
+        }
   }
   if (s.kind === 'fgg') {
     for (const lr of s.lrs) {
       const label = lrLabel(lr)
       const member = (epoch: number, checkpoint: string, historyEpoch: 'best' | number): MemberSpec => ({
-        id: `fgg-lr${label}-e${epoch}`, group: label, lr, seed: s.fggSeed, aug: s.fggAug, epoch, checkpoint, historyEpoch,
+        id: `fgg-lr${label}-e${epoch}`,
+        group: label,
+        lr,
+        seed: s.fggSeed,
+        aug: s.fggAug,
+        epoch,
+        checkpoint,
+        historyEpoch,
         epochsBefore: epoch === 0 ? 0 : 'base'
       })
       const base = `fgg/base-${label}`
       units.push({
-        ...common, id: `fgg-base-lr${label}`, dependsOn: deps, from: memberStart, dir: base, epochs: s.epochs, schedule: cosine(lr),
-        optimizer: { weightDecay: s.weightDecay }, seed: s.fggSeed, augment: s.fggAug, members: [member(0, `${base}/best`, 'best')]
+        ...common,
+        id: `fgg-base-lr${label}`,
+        dependsOn: deps,
+        from: memberStart,
+        dir: base,
+        epochs: s.epochs,
+        schedule: cosine(lr),
+        optimizer: { weightDecay: s.weightDecay },
+        seed: s.fggSeed,
+        augment: s.fggAug,
+        members: [member(0, `${base}/best`, 'best')]
       })
       const snaps = fggSnapshotEpochs(s.fggEpochs, s.cycle)
       const cyc = `fgg/cyclic-${label}`
       units.push({
-        ...common, id: `fgg-cyclic-lr${label}`, dependsOn: [`fgg-base-lr${label}`], from: `${base}/best`, carryOptimizer: true, dir: cyc,
-        epochs: s.fggEpochs, schedule: { kind: 'cyclic', a1: s.a1, a2: s.a2, cycle: s.cycle }, optimizer: { weightDecay: s.weightDecay },
-        seed: s.fggSeed, augment: s.fggAug, keepBest: false, snapshotEpochs: snaps,
+        ...common,
+        id: `fgg-cyclic-lr${label}`,
+        dependsOn: [`fgg-base-lr${label}`],
+        from: `${base}/best`,
+        carryOptimizer: true,
+        dir: cyc,
+        epochs: s.fggEpochs,
+        schedule: { kind: 'cyclic', a1: s.a1, a2: s.a2, cycle: s.cycle },
+        optimizer: { weightDecay: s.weightDecay },
+        seed: s.fggSeed,
+        augment: s.fggAug,
+        keepBest: false,
+        snapshotEpochs: snaps,
         members: snaps.map((e) => member(e, `${cyc}/epoch-${e}`, e))
       })
     }

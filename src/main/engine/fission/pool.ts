@@ -71,7 +71,11 @@ export function processUnitRunner(o: ProcessRunnerOptions = {}): PooledUnitRunne
   }
   const spawn = (): Worker => {
     const script = childScript(import.meta.url, './worker.ts', 'worker')
-    const child = fork(script.file, [], { execArgv: script.execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' })
+    const child = fork(script.file, [], {
+      execArgv: script.execArgv,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json'
+    })
     started++
     const w: Worker = { child, tail: [], onMessage: null, onClose: null, idleTimer: null, backendSeen: false }
     const output = (text: string) => {
@@ -93,58 +97,87 @@ export function processUnitRunner(o: ProcessRunnerOptions = {}): PooledUnitRunne
   // while idle, a worker does not keep this process alive
   const hold = (w: Worker, on: boolean) => {
     const c = w.child as ChildProcess & { channel?: { ref(): void; unref(): void } }
-    for (const s of [c.stdout, c.stderr]) (s as unknown as { ref?(): void; unref?(): void } | null)?.[on ? 'ref' : 'unref']?.()
-    if (on) { c.ref(); c.channel?.ref() } else { c.unref(); c.channel?.unref() }
+    for (const s of [c.stdout, c.stderr])
+      (s as unknown as { ref?(): void; unref?(): void } | null)?.[on ? 'ref' : 'unref']?.()
+    if (on) {
+      c.ref()
+      c.channel?.ref()
+    } else {
+      c.unref()
+      c.channel?.unref()
+    }
   }
 
-  const run: UnitRunner = (setup, unit, hooks) => new Promise((resolve, reject) => {
-    let w = o.reuse === false ? undefined : idle.pop()
-    if (w?.idleTimer) clearTimeout(w.idleTimer)
-    if (w) w.idleTimer = null
-    w ??= spawn()
-    const worker = w
-    hold(worker, true)
-    if (worker.child.pid !== undefined) o.onSpawn?.(unit, worker.child.pid)
-    let settled = false
-    const cancel = () => { if (worker.child.connected) worker.child.send({ t: 'cancel' } satisfies ToWorker) }
-    hooks.signal?.addEventListener('abort', cancel, { once: true })
-    const release = (reusable: boolean) => {
-      hooks.signal?.removeEventListener('abort', cancel)
-      worker.onMessage = null
-      worker.onClose = null
-      if (!reusable || o.reuse === false || hooks.signal?.aborted || !worker.child.connected) { retire(worker); return }
-      hold(worker, false)
-      idle.push(worker)
-      worker.idleTimer = setTimeout(() => retire(worker), IDLE_MS)
-      worker.idleTimer.unref()
-    }
-    worker.onMessage = (m) => {
-      if (m.t === 'backend') { if (!worker.backendSeen) o.onBackend?.(m.backend, m.warning); worker.backendSeen = true }
-      else if (m.t === 'epoch') hooks.onEpoch?.(m.unit, m.record)
-      else if (m.t === 'step') hooks.onStep?.(m.unit, m)
-      else if (m.t === 'done') {
-        settled = true
-        release(m.outcome.result.status !== 'cancelled')
-        resolve(m.outcome)
-      } else if (m.t === 'error') {
-        settled = true
-        release(false)
-        reject(new Error(`unit ${unit}: ${m.message}`))
+  const run: UnitRunner = (setup, unit, hooks) =>
+    new Promise((resolve, reject) => {
+      let w = o.reuse === false ? undefined : idle.pop()
+      if (w?.idleTimer) clearTimeout(w.idleTimer)
+      if (w) w.idleTimer = null
+      w ??= spawn()
+      const worker = w
+      hold(worker, true)
+      if (worker.child.pid !== undefined) o.onSpawn?.(unit, worker.child.pid)
+      let settled = false
+      const cancel = () => {
+        if (worker.child.connected) worker.child.send({ t: 'cancel' } satisfies ToWorker)
       }
-    }
-    worker.onClose = (code, signal) => {
-      hooks.signal?.removeEventListener('abort', cancel)
-      worker.onMessage = null
-      worker.onClose = null
-      if (!settled) {
-        const last = worker.tail.filter((l) => /error|fatal|abort/i.test(l)).at(-1) ?? worker.tail.at(-1) ?? ''
-        reject(new Error(`unit ${unit}: worker ${signal ? `killed by ${signal}` : `exited with code ${code}`}${last ? ` (${last.trim().slice(0, 200)})` : ''}; run the plan again to resume it`))
+      hooks.signal?.addEventListener('abort', cancel, { once: true })
+      const release = (reusable: boolean) => {
+        hooks.signal?.removeEventListener('abort', cancel)
+        worker.onMessage = null
+        worker.onClose = null
+        if (!reusable || o.reuse === false || hooks.signal?.aborted || !worker.child.connected) {
+          retire(worker)
+          return
+        }
+        hold(worker, false)
+        idle.push(worker)
+        worker.idleTimer = setTimeout(() => retire(worker), IDLE_MS)
+        worker.idleTimer.unref()
       }
-    }
-    worker.child.send({ t: 'run', setup, unit, backend: o.backend ?? 'auto', threads: o.threads ?? 1 } satisfies ToWorker)
-  })
+      worker.onMessage = (m) => {
+        if (m.t === 'backend') {
+          if (!worker.backendSeen) o.onBackend?.(m.backend, m.warning)
+          worker.backendSeen = true
+        } else if (m.t === 'epoch') hooks.onEpoch?.(m.unit, m.record)
+        else if (m.t === 'step') hooks.onStep?.(m.unit, m)
+        else if (m.t === 'done') {
+          settled = true
+          release(m.outcome.result.status !== 'cancelled')
+          resolve(m.outcome)
+        } else if (m.t === 'error') {
+          settled = true
+          release(false)
+          reject(new Error(`unit ${unit}: ${m.message}`))
+        }
+      }
+      worker.onClose = (code, signal) => {
+        hooks.signal?.removeEventListener('abort', cancel)
+        worker.onMessage = null
+        worker.onClose = null
+        if (!settled) {
+          const last = worker.tail.filter((l) => /error|fatal|abort/i.test(l)).at(-1) ?? worker.tail.at(-1) ?? ''
+          reject(
+            new Error(
+              `unit ${unit}: worker ${signal ? `killed by ${signal}` : `exited with code ${code}`}${last ? ` (${last.trim().slice(0, 200)})` : ''}; run the plan again to resume it`
+            )
+          )
+        }
+      }
+      worker.child.send({
+        t: 'run',
+        setup,
+        unit,
+        backend: o.backend ?? 'auto',
+        threads: o.threads ?? 1
+      } satisfies ToWorker)
+    })
   return Object.defineProperties(run, {
-    close: { value: () => { for (const w of [...idle]) retire(w) } },
+    close: {
+      value: () => {
+        for (const w of [...idle]) retire(w)
+      }
+    },
     started: { get: () => started }
   }) as PooledUnitRunner
 }

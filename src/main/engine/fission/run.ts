@@ -8,7 +8,18 @@
 import { dirname, join } from 'node:path'
 import { DatasetReader, DEFAULT_NORMALISATION, type Normalisation } from '../data/reader'
 import type { DatasetMeta } from '../data/types'
-import { type CheckpointInput, hasCheckpoint, loadModel, readCheckpoint, readCheckpointMeta, setWeights, weightsOf, writeCheckpoint, type EpochRecord, type SplitMetrics } from '../models/checkpoint'
+import {
+  type CheckpointInput,
+  hasCheckpoint,
+  loadModel,
+  readCheckpoint,
+  readCheckpointMeta,
+  setWeights,
+  weightsOf,
+  writeCheckpoint,
+  type EpochRecord,
+  type SplitMetrics
+} from '../models/checkpoint'
 import { checkpointStart, randomStart, tfjsStart, type StartingPoint } from '../models/start'
 import { archOptionsOf, type ArchOptions } from '../models/types'
 import { getArch } from '../models/index'
@@ -86,10 +97,21 @@ async function datasetMeta(dir: string): Promise<DatasetMeta> {
 }
 
 /** @param normalization the starting point's (an imported network's ImageNet statistics), else METHOD.md's default */
-function checkpointMeta(setup: RunSetup, meta: DatasetMeta, normalization: Normalisation = DEFAULT_NORMALISATION, archOptions: ArchOptions = setup.archOptions ?? {}): Omit<CheckpointInput['meta'], 'trainer'> {
+function checkpointMeta(
+  setup: RunSetup,
+  meta: DatasetMeta,
+  normalization: Normalisation = DEFAULT_NORMALISATION,
+  archOptions: ArchOptions = setup.archOptions ?? {}
+): Omit<CheckpointInput['meta'], 'trainer'> {
   return {
-    arch: setup.arch, archOptions, inputShape: [meta.size[0], meta.size[1], setup.channels ?? 3],
-    classes: meta.classes, task: meta.task, output: 'logits', normalization, info: setup.info
+    arch: setup.arch,
+    archOptions,
+    inputShape: [meta.size[0], meta.size[1], setup.channels ?? 3],
+    classes: meta.classes,
+    task: meta.task,
+    output: 'logits',
+    normalization,
+    info: setup.info
   }
 }
 
@@ -107,7 +129,13 @@ export async function prepareStart(setup: RunSetup): Promise<StartReport | null>
   if (hasCheckpoint(dir)) return null
   const meta = await datasetMeta(setup.dataset)
   let cmeta = checkpointMeta(setup, meta)
-  const o = { ...setup.archOptions, arch: setup.arch, inputShape: cmeta.inputShape, numClasses: meta.classes.length, seed: setup.plan.settings.headSeed }
+  const o = {
+    ...setup.archOptions,
+    arch: setup.arch,
+    inputShape: cmeta.inputShape,
+    numClasses: meta.classes.length,
+    seed: setup.plan.settings.headSeed
+  }
   getArch(setup.arch)
   let start: StartingPoint
   if (setup.start.kind === 'random') start = randomStart({ ...o, seed: setup.start.seed ?? o.seed })
@@ -115,7 +143,12 @@ export async function prepareStart(setup: RunSetup): Promise<StartReport | null>
     const from = await checkpointStart(setup.start.dir, o)
     // The starting point's preprocessing (e.g. an imported network's ImageNet mean / std) and the
     // options the model was built with (e.g. a free-form ViT's dimensions) carry over to every member.
-    cmeta = checkpointMeta(setup, meta, from.source.meta.normalization ?? DEFAULT_NORMALISATION, archOptionsOf(from.options))
+    cmeta = checkpointMeta(
+      setup,
+      meta,
+      from.source.meta.normalization ?? DEFAULT_NORMALISATION,
+      archOptionsOf(from.options)
+    )
     start = from
   } else start = await tfjsStart(setup.start.path, o)
   try {
@@ -134,7 +167,9 @@ function findUnit(setup: RunSetup, id: string): UnitSpec {
 
 /** Member results of a unit from its (possibly partial) training result. */
 export async function membersOf(setup: RunSetup, unit: UnitSpec, result: TrainResult): Promise<MemberResult[]> {
-  const before = unit.members.some((m) => m.epochsBefore === 'base') ? await readTrainResult(join(setup.runDir, dirname(unit.from))) : null
+  const before = unit.members.some((m) => m.epochsBefore === 'base')
+    ? await readTrainResult(join(setup.runDir, dirname(unit.from)))
+    : null
   const out: MemberResult[] = []
   for (const m of unit.members) {
     if (!hasCheckpoint(join(setup.runDir, m.checkpoint))) continue
@@ -144,9 +179,14 @@ export async function membersOf(setup: RunSetup, unit: UnitSpec, result: TrainRe
     const { historyEpoch: _h, epochsBefore, ...spec } = m
     const base = epochsBefore === 'base' && before ? before : null
     out.push({
-      ...spec, unit: unit.id,
+      ...spec,
+      unit: unit.id,
       epochsTrained: (base?.epochsTrained ?? 0) + (m.historyEpoch === 'best' ? result.epochsTrained : epoch),
-      seconds: (base?.seconds ?? 0) + result.history.slice(0, m.historyEpoch === 'best' ? result.epochsTrained : epoch).reduce((a, r) => a + r.seconds, 0),
+      seconds:
+        (base?.seconds ?? 0) +
+        result.history
+          .slice(0, m.historyEpoch === 'best' ? result.epochsTrained : epoch)
+          .reduce((a, r) => a + r.seconds, 0),
       val: rec.val
     })
   }
@@ -160,22 +200,43 @@ export const runUnitHere: UnitRunner = async (setup, unitId, hooks) => {
   if (mem && !mem.fits) throw new Error(mem.message)
   const reader = await DatasetReader.open(setup.dataset)
   const from = await readCheckpoint(join(setup.runDir, unit.from), { optimizer: unit.carryOptimizer })
-  const model = getArch(from.meta.arch).build({ ...from.meta.archOptions, inputShape: from.meta.inputShape, numClasses: from.meta.classes.length, seed: 0 })
+  const model = getArch(from.meta.arch).build({
+    ...from.meta.archOptions,
+    inputShape: from.meta.inputShape,
+    numClasses: from.meta.classes.length,
+    seed: 0
+  })
   try {
     setWeights(model, from.weights)
     const normalisation = from.meta.normalization ?? DEFAULT_NORMALISATION
     const prep = { channels: setup.channels ?? 3, normalisation }
     const result = await train({
-      model, meta: checkpointMeta(setup, reader.meta, normalisation, from.meta.archOptions),
-      train: readerSource(reader, 'train', { ...prep, augment: unit.augment }), val: readerSource(reader, 'val', prep),
-      epochs: unit.epochs, batchSize: unit.batchSize, ...(mem ? { microBatch: mem.microBatch, evalBatchSize: mem.evalBatch } : {}), schedule: unit.schedule, optimizer: unit.optimizer,
-      optimizerState: unit.carryOptimizer ? from.optimizer : undefined, seed: unit.seed, trainable: unit.trainable,
-      patience: unit.patience, keepBest: unit.keepBest, snapshotEpochs: unit.snapshotEpochs,
-      classWeights: setup.plan.settings.classWeights, dir: join(setup.runDir, unit.dir), signal: hooks.signal,
-      onEpoch: (r) => hooks.onEpoch?.(unit.id, r), onStep: (p) => hooks.onStep?.(unit.id, p)
+      model,
+      meta: checkpointMeta(setup, reader.meta, normalisation, from.meta.archOptions),
+      train: readerSource(reader, 'train', { ...prep, augment: unit.augment }),
+      val: readerSource(reader, 'val', prep),
+      epochs: unit.epochs,
+      batchSize: unit.batchSize,
+      ...(mem ? { microBatch: mem.microBatch, evalBatchSize: mem.evalBatch } : {}),
+      schedule: unit.schedule,
+      optimizer: unit.optimizer,
+      optimizerState: unit.carryOptimizer ? from.optimizer : undefined,
+      seed: unit.seed,
+      trainable: unit.trainable,
+      patience: unit.patience,
+      keepBest: unit.keepBest,
+      snapshotEpochs: unit.snapshotEpochs,
+      classWeights: setup.plan.settings.classWeights,
+      dir: join(setup.runDir, unit.dir),
+      signal: hooks.signal,
+      onEpoch: (r) => hooks.onEpoch?.(unit.id, r),
+      onStep: (p) => hooks.onStep?.(unit.id, p)
     })
     return {
-      unit: unit.id, result, members: await membersOf(setup, unit, result), peakRssMiB: Math.round(peakRss() / MiB),
+      unit: unit.id,
+      result,
+      members: await membersOf(setup, unit, result),
+      peakRssMiB: Math.round(peakRss() / MiB),
       ...(mem ? { microBatch: mem.microBatch, microBatches: mem.microBatches } : {})
     }
   } finally {
@@ -217,7 +278,7 @@ export async function runPlan(setup: RunSetup, o: RunPlanOptions = {}): Promise<
   // A unit whose runner failed (e.g. its worker was killed) does not stop the others: they are independent.
   const errors: string[] = []
   while (pending.length > 0 || running.size > 0) {
-    for (let k = 0; k < pending.length && running.size < limit && !o.signal?.aborted; ) {
+    for (let k = 0; k < pending.length && running.size < limit && !o.signal?.aborted;) {
       const unit = pending[k]
       const badDep = unit.dependsOn.find((d) => failed.has(d))
       if (badDep) {
@@ -226,17 +287,28 @@ export async function runPlan(setup: RunSetup, o: RunPlanOptions = {}): Promise<
         skipped.push({ unit: unit.id, reason: `needs ${badDep}, which did not finish` })
         continue
       }
-      if (!unit.dependsOn.every((d) => done.has(d))) { k++; continue }
+      if (!unit.dependsOn.every((d) => done.has(d))) {
+        k++
+        continue
+      }
       pending.splice(k, 1)
       o.onUnitStart?.(unit.id)
-      running.set(unit.id, runUnit(setup, unit.id, o).then((out) => {
-        done.set(unit.id, out)
-        if (!ok(out)) failed.add(unit.id)
-        o.onUnitEnd?.(out)
-      }, (e: unknown) => {
-        failed.add(unit.id)
-        errors.push(e instanceof Error ? e.message : String(e))
-      }).finally(() => running.delete(unit.id)))
+      running.set(
+        unit.id,
+        runUnit(setup, unit.id, o)
+          .then(
+            (out) => {
+              done.set(unit.id, out)
+              if (!ok(out)) failed.add(unit.id)
+              o.onUnitEnd?.(out)
+            },
+            (e: unknown) => {
+              failed.add(unit.id)
+              errors.push(e instanceof Error ? e.message : String(e))
+            }
+          )
+          .finally(() => running.delete(unit.id))
+      )
     }
     if (running.size === 0) break
     await Promise.race(running.values())
@@ -247,17 +319,29 @@ export async function runPlan(setup: RunSetup, o: RunPlanOptions = {}): Promise<
   const cancelled = o.signal?.aborted || units.some((u) => u.result.status === 'cancelled')
   return {
     status: cancelled ? 'cancelled' : skipped.length > 0 || units.some((u) => !ok(u)) ? 'partial' : 'done',
-    units, skipped, members: units.flatMap((u) => u.members)
+    units,
+    skipped,
+    members: units.flatMap((u) => u.members)
   }
 }
 
 /** Metrics of a checkpoint on one split of a dataset (inference mode). */
-export async function evaluateCheckpoint(checkpoint: string, dataset: string, split: 'train' | 'val' | 'test', o: { batchSize?: number; channels?: 1 | 3 } = {}): Promise<SplitMetrics> {
+export async function evaluateCheckpoint(
+  checkpoint: string,
+  dataset: string,
+  split: 'train' | 'val' | 'test',
+  o: { batchSize?: number; channels?: 1 | 3 } = {}
+): Promise<SplitMetrics> {
   const reader = await DatasetReader.open(dataset)
   const model = await loadModel(checkpoint)
   try {
-    const src = readerSource(reader, split, { channels: o.channels ?? 3, normalisation: (await readCheckpointMeta(checkpoint)).normalization })
-    const { metrics } = await evaluateSource(model, src, reader.meta.task, reader.meta.classes.length, { batchSize: o.batchSize ?? 256 })
+    const src = readerSource(reader, split, {
+      channels: o.channels ?? 3,
+      normalisation: (await readCheckpointMeta(checkpoint)).normalization
+    })
+    const { metrics } = await evaluateSource(model, src, reader.meta.task, reader.meta.classes.length, {
+      batchSize: o.batchSize ?? 256
+    })
     return metrics
   } finally {
     model.dispose()

@@ -6,4 +6,12 @@
  * `epoch` the 1-based epoch number within the training and `i` the 0-based iteration within
  * the epoch. The trainer calls it before EVERY optimizer update.
  */
-export { cosineLr, cyclicLr, cyclicT, fggSnapshotEpochs, isFggSnapshot, lrAt, type ScheduleSpec } from '../../../shared/plan'
+export {
+  cosineLr,
+  cyclicLr,
+  cyclicT,
+  fggSnapshotEpochs,
+  isFggSnapshot,
+  lrAt,
+  type ScheduleSpec
+} from '../../../shared/plan'

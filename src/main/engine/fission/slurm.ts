@@ -88,18 +88,28 @@ export function planTasks(plan: Plan): SlurmTaskPlan {
   for (const u of plan.units) for (const d of u.dependsOn) dependents.set(d, [...(dependents.get(d) ?? []), u.id])
   const prelude = new Set(plan.units.filter((u) => (dependents.get(u.id)?.length ?? 0) > 1).map((u) => u.id))
   // A prelude's prerequisites are prelude too.
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false
-    for (const u of plan.units) if (prelude.has(u.id)) for (const d of u.dependsOn) if (!prelude.has(d)) { prelude.add(d); grew = true }
+    for (const u of plan.units)
+      if (prelude.has(u.id))
+        for (const d of u.dependsOn)
+          if (!prelude.has(d)) {
+            prelude.add(d)
+            grew = true
+          }
   }
   const tasks: SlurmTask[] = []
   const chainOf = new Map<string, SlurmTask>()
   for (const u of plan.units) {
     if (prelude.has(u.id)) continue
     const inner = u.dependsOn.filter((d) => !prelude.has(d))
-    if (inner.length > 1) throw new Error(`unit ${u.id} depends on several trainings (${inner.join(', ')}): not a lineage a Slurm array task can train`)
+    if (inner.length > 1)
+      throw new Error(
+        `unit ${u.id} depends on several trainings (${inner.join(', ')}): not a lineage a Slurm array task can train`
+      )
     const parent = inner.length === 1 ? chainOf.get(inner[0]) : undefined
-    if (inner.length === 1 && !parent) throw new Error(`unit ${u.id} comes before its dependency ${inner[0]} in the plan`)
+    if (inner.length === 1 && !parent)
+      throw new Error(`unit ${u.id} comes before its dependency ${inner[0]} in the plan`)
     const task = parent ?? { index: tasks.length, units: [] }
     if (!parent) tasks.push(task)
     task.units.push(u.id)
@@ -112,7 +122,7 @@ export function planTasks(plan: Plan): SlurmTaskPlan {
 export function arraySpec(indices: number[]): string {
   const sorted = [...new Set(indices)].sort((a, b) => a - b)
   const parts: string[] = []
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++
     parts.push(j === i ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`)
@@ -156,9 +166,16 @@ function checkOption(name: string, v: string): string {
 export function batchScript(s: ScriptInput): string {
   const slurmDir = join(s.runDir, 'slurm')
   const o = s.options
-  const lines = ['#!/bin/bash', `#SBATCH --job-name=${checkOption('job name', s.name)}`, `#SBATCH --array=${arraySpec([...Array(s.tasks).keys()])}`,
-    '#SBATCH --ntasks=1', `#SBATCH --cpus-per-task=${o.cpusPerTask ?? 1}`,
-    `#SBATCH --chdir=${slurmDir}`, `#SBATCH --output=${join(slurmDir, 'task-%a.log')}`, '#SBATCH --open-mode=append']
+  const lines = [
+    '#!/bin/bash',
+    `#SBATCH --job-name=${checkOption('job name', s.name)}`,
+    `#SBATCH --array=${arraySpec([...Array(s.tasks).keys()])}`,
+    '#SBATCH --ntasks=1',
+    `#SBATCH --cpus-per-task=${o.cpusPerTask ?? 1}`,
+    `#SBATCH --chdir=${slurmDir}`,
+    `#SBATCH --output=${join(slurmDir, 'task-%a.log')}`,
+    '#SBATCH --open-mode=append'
+  ]
   if (o.partition) lines.push(`#SBATCH --partition=${checkOption('partition', o.partition)}`)
   if (o.account) lines.push(`#SBATCH --account=${checkOption('account', o.account)}`)
   if (o.time) lines.push(`#SBATCH --time=${checkOption('time', o.time)}`)
@@ -206,7 +223,10 @@ export const SQUEUE_FORMAT = '%i|%T|%r|%N'
  */
 export function parseSqueue(text: string): QueueEntry[] {
   const out: QueueEntry[] = []
-  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const [id, state = '', reason = '', nodes = ''] = line.split('|')
     const m = /^(\d+)_(\d+|\[([^\]]+)\])$/.exec(id)
     if (!m) continue
@@ -222,7 +242,11 @@ export function expandArray(spec: string): number[] {
   for (const part of spec.split(',')) {
     const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim())
     if (!m) throw new Error(`array index list '${spec}': cannot read '${part}'`)
-    const [a, b, step] = [Number(m[1]), m[2] === undefined ? Number(m[1]) : Number(m[2]), m[3] === undefined ? 1 : Number(m[3])]
+    const [a, b, step] = [
+      Number(m[1]),
+      m[2] === undefined ? Number(m[1]) : Number(m[2]),
+      m[3] === undefined ? 1 : Number(m[3])
+    ]
     for (let i = a; i <= b; i += step) out.push(i)
   }
   return out
@@ -242,9 +266,15 @@ export function parseScontrol(text: string): Record<string, string> {
 export function describeEnd(job: Record<string, string>): string {
   const state = job.JobState ?? 'UNKNOWN'
   const why: Record<string, string> = {
-    CANCELLED: 'cancelled (scancel)', TIMEOUT: 'killed at its time limit', NODE_FAIL: 'killed by a node failure', PREEMPTED: 'preempted',
-    OUT_OF_MEMORY: 'killed for using more memory than it asked', BOOT_FAIL: 'its node failed to boot', DEADLINE: 'killed at its deadline',
-    FAILED: 'failed', COMPLETED: 'completed'
+    CANCELLED: 'cancelled (scancel)',
+    TIMEOUT: 'killed at its time limit',
+    NODE_FAIL: 'killed by a node failure',
+    PREEMPTED: 'preempted',
+    OUT_OF_MEMORY: 'killed for using more memory than it asked',
+    BOOT_FAIL: 'its node failed to boot',
+    DEADLINE: 'killed at its deadline',
+    FAILED: 'failed',
+    COMPLETED: 'completed'
   }
   const reason = job.Reason && job.Reason !== 'None' ? `, reason ${job.Reason}` : ''
   const exit = job.ExitCode && job.ExitCode !== '0:0' ? `, exit code ${job.ExitCode}` : ''
@@ -276,7 +306,12 @@ export function readTaskStatus(runDir: string, index: number): TaskStatus | null
 export function taskLogTail(runDir: string, index: number, lines = 3): string {
   const path = taskLogPath(runDir, index)
   if (!existsSync(path)) return ''
-  return readFileSync(path, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean).slice(-lines).join(' | ')
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-lines)
+    .join(' | ')
 }
 
 /** The trainer state of a unit's last completed epoch (its state/ checkpoint), or null. */
@@ -311,14 +346,30 @@ export async function runSlurmTask(setupPath: string, index: number): Promise<Ta
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
   const status: TaskStatus = {
-    state: 'running', index, host: hostname(), pid: process.pid, jobId: process.env.SLURM_ARRAY_JOB_ID ?? null, unit: null, epoch: 0, iteration: 0,
-    iterations: 0, resumedFrom: {}, backend: null, updatedAt: new Date().toISOString()
+    state: 'running',
+    index,
+    host: hostname(),
+    pid: process.pid,
+    jobId: process.env.SLURM_ARRAY_JOB_ID ?? null,
+    unit: null,
+    epoch: 0,
+    iteration: 0,
+    iterations: 0,
+    resumedFrom: {},
+    backend: null,
+    updatedAt: new Date().toISOString()
   }
   // Writes are chained, so two never race on the temporary file.
   let writing: Promise<void> = Promise.resolve()
   const save = (): Promise<void> => {
-    const snapshot: TaskStatus = { ...status, resumedFrom: { ...status.resumedFrom }, updatedAt: new Date().toISOString() }
-    writing = writing.then(() => writeStatus(setup.runDir, snapshot)).catch((e: unknown) => console.error(`fissionfusion: status file: ${String(e)}`))
+    const snapshot: TaskStatus = {
+      ...status,
+      resumedFrom: { ...status.resumedFrom },
+      updatedAt: new Date().toISOString()
+    }
+    writing = writing
+      .then(() => writeStatus(setup.runDir, snapshot))
+      .catch((e: unknown) => console.error(`fissionfusion: status file: ${String(e)}`))
     return writing
   }
   let lastWrite = 0
@@ -328,9 +379,12 @@ export async function runSlurmTask(setupPath: string, index: number): Promise<Ta
     const { runUnitHere } = await import('./run')
     const info = await initBackend({ backend: file.backend, threads: file.threads })
     status.backend = info.backend
-    if (info.backend !== file.backend) throw new Error(`backend ${file.backend} (the submitter's) is not available here; got ${info.backend}`)
+    if (info.backend !== file.backend)
+      throw new Error(`backend ${file.backend} (the submitter's) is not available here; got ${info.backend}`)
     if (file.native && !info.native?.loaded) {
-      throw new Error(`the native kernels do not load on this node (${info.native?.reason ?? 'unknown reason'}), so it would train on the slower JS kernels; build them for this node, or submit with FF_NATIVE=0 to use the JS kernels everywhere`)
+      throw new Error(
+        `the native kernels do not load on this node (${info.native?.reason ?? 'unknown reason'}), so it would train on the slower JS kernels; build them for this node, or submit with FF_NATIVE=0 to use the JS kernels everywhere`
+      )
     }
     if (info.warning) console.error(`fissionfusion: ${info.warning}`)
     for (const unitId of task.units) {
@@ -351,18 +405,31 @@ export async function runSlurmTask(setupPath: string, index: number): Promise<Ta
           status.epoch = p.epoch - 1
           status.iteration = p.iteration
           status.iterations = p.iterations
-          if (Date.now() - lastWrite > 1000) { lastWrite = Date.now(); void save() }
+          if (Date.now() - lastWrite > 1000) {
+            lastWrite = Date.now()
+            void save()
+          }
         },
         onEpoch: (_u, r) => {
           status.epoch = r.epoch
           status.iteration = 0
-          console.error(`fissionfusion: ${unitId} epoch ${r.epoch}: val loss ${r.val.loss.toFixed(4)}, ${r.seconds.toFixed(1)} s`)
+          console.error(
+            `fissionfusion: ${unitId} epoch ${r.epoch}: val loss ${r.val.loss.toFixed(4)}, ${r.seconds.toFixed(1)} s`
+          )
           lastWrite = Date.now()
           void save()
         }
       })
-      if (out.result.status === 'cancelled') { status.state = 'cancelled'; status.error = 'stopped by a signal (scancel, time limit or preemption)'; break }
-      if (out.result.status === 'diverged') { status.state = 'failed'; status.error = `${unitId}: ${out.result.reason}`; break }
+      if (out.result.status === 'cancelled') {
+        status.state = 'cancelled'
+        status.error = 'stopped by a signal (scancel, time limit or preemption)'
+        break
+      }
+      if (out.result.status === 'diverged') {
+        status.state = 'failed'
+        status.error = `${unitId}: ${out.result.reason}`
+        break
+      }
     }
     if (status.state === 'running') status.state = 'done'
   } catch (e) {

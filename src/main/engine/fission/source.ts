@@ -5,7 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { augmentArray, augmentBatch, type AugmentPreset } from '../data/augment'
-import { DEFAULT_NORMALISATION, normalise, pixelsToFloat, toUnitTensor, type Batch as RawBatch, type DatasetReader, type Normalisation } from '../data/reader'
+import {
+  DEFAULT_NORMALISATION,
+  normalise,
+  pixelsToFloat,
+  toUnitTensor,
+  type Batch as RawBatch,
+  type DatasetReader,
+  type Normalisation
+} from '../data/reader'
 import { permutation } from '../data/rng'
 import type { SplitName } from '../data/types'
 
@@ -70,7 +78,8 @@ export interface PrepareOptions {
  */
 export function normaliseArray(data: Float32Array, channels: number, n: Normalisation): Float32Array {
   const f32 = Math.fround
-  const pick = (v: number | number[], c: number): number => f32(typeof v === 'number' ? v : v.length === 1 ? v[0] : v[c])
+  const pick = (v: number | number[], c: number): number =>
+    f32(typeof v === 'number' ? v : v.length === 1 ? v[0] : v[c])
   for (let c = 0; c < channels; c++) {
     const mean = pick(n.mean, c)
     const std = pick(n.std, c)
@@ -106,7 +115,12 @@ function preparedSource(count: number, shape: [number, number, number], raw: Raw
           augmentCpu = (cu.user + cu.system) / 1e6
           augment = (performance.now() - a0) / 1000
           const x = tf.tensor4d(normaliseArray(data, c, norm), [batch.n, h, w, c])
-          yield { x, y: batch.y, n: batch.n, seconds: { data: (performance.now() - t0) / 1000 - augment, augment, augmentCpu } }
+          yield {
+            x,
+            y: batch.y,
+            n: batch.n,
+            seconds: { data: (performance.now() - t0) / 1000 - augment, augment, augmentCpu }
+          }
           continue
         }
         const x = tf.tidy(() => {
@@ -122,7 +136,12 @@ function preparedSource(count: number, shape: [number, number, number], raw: Raw
           if (outC !== c) t = tf.tile(t, [1, 1, 1, outC])
           return normalise(t, norm)
         })
-        yield { x, y: batch.y, n: batch.n, seconds: { data: (performance.now() - t0) / 1000 - augment, augment, augmentCpu } }
+        yield {
+          x,
+          y: batch.y,
+          n: batch.n,
+          seconds: { data: (performance.now() - t0) / 1000 - augment, augment, augmentCpu }
+        }
       }
     }
   }
@@ -142,14 +161,18 @@ export interface ArraySplit {
 export function arraySource(split: ArraySplit, o: PrepareOptions = {}): BatchSource {
   const [count, h, w, c] = split.shape
   const plane = h * w * c
-  if (split.images.length !== count * plane) throw new Error(`arraySource: ${split.images.length} pixels for shape [${split.shape}]`)
+  if (split.images.length !== count * plane)
+    throw new Error(`arraySource: ${split.images.length} pixels for shape [${split.shape}]`)
   const width = split.labels.length / count
   const raw: RawPass = async function* (batchSize, { shuffle, seed }) {
     const order = shuffle ? permutation(count, seed) : Uint32Array.from({ length: count }, (_, i) => i)
     for (let start = 0; start < count; start += batchSize) {
       const indices = order.slice(start, start + batchSize)
       const x = new Uint8Array(indices.length * plane)
-      const y = split.labels instanceof Int32Array ? new Int32Array(indices.length * width) : new Float32Array(indices.length * width)
+      const y =
+        split.labels instanceof Int32Array
+          ? new Int32Array(indices.length * width)
+          : new Float32Array(indices.length * width)
       indices.forEach((i, k) => {
         x.set(split.images.subarray(i * plane, (i + 1) * plane), k * plane)
         y.set(split.labels.subarray(i * width, (i + 1) * width), k * width)

@@ -18,8 +18,16 @@ import { join } from 'node:path'
 import type { TaskKind } from '../data/types'
 import { scoreAll, type MetricId } from '../evaluate/index'
 import {
-  type CheckpointInput, type EpochRecord, type OptimizerSnapshot, type SplitMetrics, type TrainerState,
-  hasCheckpoint, readCheckpoint, setWeights, weightsOf, writeCheckpoint
+  type CheckpointInput,
+  type EpochRecord,
+  type OptimizerSnapshot,
+  type SplitMetrics,
+  type TrainerState,
+  hasCheckpoint,
+  readCheckpoint,
+  setWeights,
+  weightsOf,
+  writeCheckpoint
 } from '../models/checkpoint'
 import { splitBatch } from '../models/memory'
 import { HEAD_LAYER } from '../models/types'
@@ -126,7 +134,16 @@ const zeroParts = (): TimingParts => ({ train: 0, augment: 0, data: 0, eval: 0, 
 /** The trainer's state as stored in state/ (TrainerState plus the timing, a JSON extension). */
 type State = TrainerState & { timing?: TrainTiming }
 
-const zeroTiming = (): TrainTiming => ({ train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0, images: 0, cpu: 0, cpuParts: zeroParts() })
+const zeroTiming = (): TrainTiming => ({
+  train: 0,
+  augment: 0,
+  data: 0,
+  eval: 0,
+  checkpoint: 0,
+  images: 0,
+  cpu: 0,
+  cpuParts: zeroParts()
+})
 
 /** CPU seconds (user + system) between two readings of process.cpuUsage(). */
 function cpuDelta(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {
@@ -134,7 +151,13 @@ function cpuDelta(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {
 }
 
 function addParts(a: TimingParts, b: TimingParts): TimingParts {
-  return { train: a.train + b.train, augment: a.augment + b.augment, data: a.data + b.data, eval: a.eval + b.eval, checkpoint: a.checkpoint + b.checkpoint }
+  return {
+    train: a.train + b.train,
+    augment: a.augment + b.augment,
+    data: a.data + b.data,
+    eval: a.eval + b.eval,
+    checkpoint: a.checkpoint + b.checkpoint
+  }
 }
 
 /** CPU seconds (user + system) of this process since `from`. */
@@ -159,17 +182,31 @@ export function itersPerEpoch(count: number, batchSize: number): number {
 /** Trainable variables of the model (all, or the head only), with stable names. */
 function trainableOf(model: tf.LayersModel, which: 'all' | 'head'): NamedVariable[] {
   const layers = which === 'head' ? [model.getLayer(HEAD_LAYER)] : model.layers
-  return layers.flatMap((l) => l.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable })))
+  return layers.flatMap((l) =>
+    l.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }))
+  )
 }
 
-function metricsOf(task: TaskKind, k: number, y: (Int32Array | Float32Array)[], probs: Float32Array[], loss: number): SplitMetrics {
+function metricsOf(
+  task: TaskKind,
+  k: number,
+  y: (Int32Array | Float32Array)[],
+  probs: Float32Array[],
+  loss: number
+): SplitMetrics {
   const cat = <T extends Int32Array | Float32Array>(parts: T[], make: (n: number) => T): T => {
     const out = make(parts.reduce((a, p) => a + p.length, 0))
     let o = 0
-    for (const p of parts) { out.set(p, o); o += p.length }
+    for (const p of parts) {
+      out.set(p, o)
+      o += p.length
+    }
     return out
   }
-  const yTrue = task === 'single' ? cat(y as Int32Array[], (n) => new Int32Array(n)) : cat(y as Float32Array[], (n) => new Float32Array(n))
+  const yTrue =
+    task === 'single'
+      ? cat(y as Int32Array[], (n) => new Int32Array(n))
+      : cat(y as Float32Array[], (n) => new Float32Array(n))
   const s = scoreAll({ task, k, yTrue, probs: cat(probs, (n) => new Float32Array(n)) })
   return { loss, ...s }
 }
@@ -181,7 +218,10 @@ export function selectionScore(record: EpochRecord, metric: MetricId): number {
 
 /** Evaluates a model on a source in inference mode: mean loss, probabilities and truth. */
 export async function evaluateSource(
-  model: tf.LayersModel, source: BatchSource, task: TaskKind, k: number,
+  model: tf.LayersModel,
+  source: BatchSource,
+  task: TaskKind,
+  k: number,
   opts: { batchSize: number; classWeights?: number[]; uncertain?: UncertainPolicy; signal?: AbortSignal }
 ): Promise<{ metrics: SplitMetrics; probs: Float32Array[]; y: (Int32Array | Float32Array)[] }> {
   const cw = opts.classWeights ? tf.tensor1d(opts.classWeights) : undefined
@@ -195,7 +235,10 @@ export async function evaluateSource(
       try {
         const [loss, p] = tf.tidy(() => {
           const logits = model.apply(x, { training: false }) as tf.Tensor2D
-          return [batchLoss(task, logits, labels, cw).dataSync()[0], probabilities(task, logits).dataSync() as Float32Array]
+          return [
+            batchLoss(task, logits, labels, cw).dataSync()[0],
+            probabilities(task, logits).dataSync() as Float32Array
+          ]
         })
         lossSum += loss * n
         seen += n
@@ -241,7 +284,14 @@ export interface StepResult {
  * w = the class weight of each image, 1 without weights; multi-label: the count of observed labels),
  * and a micro-batch's mean loss is its own Σ w·ℓ / Σ w, so its share is its Σ w over the batch's.
  */
-export function microShares(task: TaskKind, y: Int32Array | Float32Array, n: number, sizes: number[], classWeights?: number[], uncertain: UncertainPolicy = 'ignore'): number[] {
+export function microShares(
+  task: TaskKind,
+  y: Int32Array | Float32Array,
+  n: number,
+  sizes: number[],
+  classWeights?: number[],
+  uncertain: UncertainPolicy = 'ignore'
+): number[] {
   const width = y.length / n
   const weightOf = (i: number): number => {
     if (task === 'single') return classWeights ? classWeights[y[i]] : 1
@@ -272,10 +322,14 @@ export function microShares(task: TaskKind, y: Int32Array | Float32Array, n: num
  * The caller disposes the returned gradients; nothing else is left behind, and at most one
  * micro-batch's activations are alive at a time.
  */
-export function accumulatedGradients(ctx: StepContext, batch: { x: tf.Tensor4D; y: Int32Array | Float32Array; n: number }): { loss: number; grads: tf.Tensor[]; probs: Float32Array } {
+export function accumulatedGradients(
+  ctx: StepContext,
+  batch: { x: tf.Tensor4D; y: Int32Array | Float32Array; n: number }
+): { loss: number; grads: tf.Tensor[]; probs: Float32Array } {
   const { x, y, n } = batch
   const sizes = Array.isArray(ctx.microBatch) ? ctx.microBatch : splitBatch(n, ctx.microBatch ?? n)
-  if (sizes.reduce((a, b) => a + b, 0) !== n) throw new Error(`micro-batches ${sizes.join('+')} do not add up to the batch of ${n}`)
+  if (sizes.reduce((a, b) => a + b, 0) !== n)
+    throw new Error(`micro-batches ${sizes.join('+')} do not add up to the batch of ${n}`)
   const single = sizes.length === 1
   const shares = single ? [1] : microShares(ctx.task, y, n, sizes, ctx.classWeights, ctx.uncertain)
   const width = y.length / n
@@ -289,7 +343,12 @@ export function accumulatedGradients(ctx: StepContext, batch: { x: tf.Tensor4D; 
     for (let j = 0; j < sizes.length; j++) {
       const nj = sizes[j]
       const xj = single ? x : tf.slice(x, [start, 0, 0, 0], [nj, -1, -1, -1])
-      const labels = labelTensors(ctx.task, single ? y : y.subarray(start * width, (start + nj) * width), nj, ctx.uncertain)
+      const labels = labelTensors(
+        ctx.task,
+        single ? y : y.subarray(start * width, (start + nj) * width),
+        nj,
+        ctx.uncertain
+      )
       let logits: tf.Tensor2D | undefined
       try {
         const { value, grads } = tf.variableGrads(() => {
@@ -324,7 +383,10 @@ export function accumulatedGradients(ctx: StepContext, batch: { x: tf.Tensor4D; 
   }
   const out = new Float32Array(probs.reduce((a, p) => a + p.length, 0))
   let o = 0
-  for (const p of probs) { out.set(p, o); o += p.length }
+  for (const p of probs) {
+    out.set(p, o)
+    o += p.length
+  }
   return { loss, grads: acc ?? [], probs: out }
 }
 
@@ -333,7 +395,11 @@ export function accumulatedGradients(ctx: StepContext, batch: { x: tf.Tensor4D; 
  * with learning rate `lr`, unless the loss is not finite (then nothing is updated). The epoch loop
  * and `bench train` call it; tf.memory().numTensors is unchanged after it (the caller owns `x`).
  */
-export function trainStep(ctx: StepContext, batch: { x: tf.Tensor4D; y: Int32Array | Float32Array; n: number }, lr: number): StepResult {
+export function trainStep(
+  ctx: StepContext,
+  batch: { x: tf.Tensor4D; y: Int32Array | Float32Array; n: number },
+  lr: number
+): StepResult {
   const { loss, grads, probs } = accumulatedGradients(ctx, batch)
   try {
     if (Number.isFinite(loss)) ctx.opt.apply(ctx.params, grads, lr)
@@ -360,7 +426,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const keepBest = o.keepBest ?? true
   const stateDir = join(o.dir, 'state')
 
-  let state: State = { epoch: 0, step: 0, seed: o.seed, bestValLoss: null, bestEpoch: 0, sinceBest: 0, lr: 0, history: [], seconds: 0, timing: zeroTiming() }
+  let state: State = {
+    epoch: 0,
+    step: 0,
+    seed: o.seed,
+    bestValLoss: null,
+    bestEpoch: 0,
+    sinceBest: 0,
+    lr: 0,
+    history: [],
+    seconds: 0,
+    timing: zeroTiming()
+  }
   let opt: AdamW
   if (hasCheckpoint(stateDir)) {
     const saved = await readCheckpoint(stateDir)
@@ -370,14 +447,27 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   } else {
     opt = o.optimizerState ? AdamW.fromSnapshot(o.optimizerState, o.optimizer) : new AdamW(o.optimizer)
   }
-  const snapshots = (o.snapshotEpochs ?? []).filter((e) => e <= state.epoch).map((epoch) => ({ epoch, dir: join(o.dir, `epoch-${epoch}`) }))
+  const snapshots = (o.snapshotEpochs ?? [])
+    .filter((e) => e <= state.epoch)
+    .map((epoch) => ({ epoch, dir: join(o.dir, `epoch-${epoch}`) }))
   const params = trainableOf(o.model, o.trainable ?? 'all')
   const iters = itersPerEpoch(o.train.count, o.batchSize)
   const save = (dirs: string[]) =>
-    writeCheckpoint(dirs, { meta: { ...o.meta, trainer: state }, weights: weightsOf(o.model), optimizer: opt.snapshot() })
+    writeCheckpoint(dirs, {
+      meta: { ...o.meta, trainer: state },
+      weights: weightsOf(o.model),
+      optimizer: opt.snapshot()
+    })
   const result = (status: TrainResult['status'], reason?: string): TrainResult => ({
-    status, ...(reason ? { reason } : {}), epochsTrained: state.epoch, bestEpoch: state.bestEpoch,
-    bestValLoss: state.bestValLoss, history: state.history, seconds: state.seconds, snapshots, timing: state.timing ?? zeroTiming()
+    status,
+    ...(reason ? { reason } : {}),
+    epochsTrained: state.epoch,
+    bestEpoch: state.bestEpoch,
+    bestValLoss: state.bestValLoss,
+    history: state.history,
+    seconds: state.seconds,
+    snapshots,
+    timing: state.timing ?? zeroTiming()
   })
   const finish = async (r: TrainResult): Promise<TrainResult> => {
     await fsp.writeFile(join(o.dir, RESULT_FILE), JSON.stringify(r))
@@ -399,21 +489,51 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const cpuParts = zeroParts()
       let waited = performance.now()
       let waitedCpu = process.cpuUsage()
-      for await (const { x, y, n, seconds: prep } of o.train.batches({ batchSize: o.batchSize, shuffle: true, seed: o.seed, epoch })) {
+      for await (const { x, y, n, seconds: prep } of o.train.batches({
+        batchSize: o.batchSize,
+        shuffle: true,
+        seed: o.seed,
+        epoch
+      })) {
         const got = performance.now()
         const gotCpu = process.cpuUsage()
         time.augment += prep?.augment ?? 0
         time.data += (got - waited) / 1000 - (prep?.augment ?? 0)
         cpuParts.augment += prep?.augmentCpu ?? 0
         cpuParts.data += cpuDelta(waitedCpu, gotCpu) - (prep?.augmentCpu ?? 0)
-        if (n < 2) { x.dispose(); waited = performance.now(); waitedCpu = process.cpuUsage(); continue }
-        if (o.signal?.aborted) { x.dispose(); return result('cancelled') }
+        if (n < 2) {
+          x.dispose()
+          waited = performance.now()
+          waitedCpu = process.cpuUsage()
+          continue
+        }
+        if (o.signal?.aborted) {
+          x.dispose()
+          return result('cancelled')
+        }
         lr = lrAt(o.schedule, epoch, i, iters)
         try {
-          const step = trainStep({ model: o.model, params, opt, task, classWeights: o.classWeights, uncertain: o.uncertain, microBatch: o.microBatch }, { x, y, n }, lr)
+          const step = trainStep(
+            {
+              model: o.model,
+              params,
+              opt,
+              task,
+              classWeights: o.classWeights,
+              uncertain: o.uncertain,
+              microBatch: o.microBatch
+            },
+            { x, y, n },
+            lr
+          )
           const loss = step.loss
           if (!Number.isFinite(loss)) {
-            return await finish(result('diverged', `loss became ${loss} at epoch ${epoch}, iteration ${i + 1} (lr ${lr.toExponential(3)}); the last checkpoint is epoch ${state.epoch}`))
+            return await finish(
+              result(
+                'diverged',
+                `loss became ${loss} at epoch ${epoch}, iteration ${i + 1} (lr ${lr.toExponential(3)}); the last checkpoint is epoch ${state.epoch}`
+              )
+            )
           }
           probs.push(step.probs)
           ys.push(y)
@@ -440,24 +560,45 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const trainMetrics = metricsOf(task, k, ys, probs, lossSum / Math.max(seen, 1))
       const e0 = performance.now()
       const ec0 = process.cpuUsage()
-      const { metrics: val } = await evaluateSource(o.model, o.val, task, k, { batchSize: o.evalBatchSize ?? o.batchSize, classWeights: o.classWeights, uncertain: o.uncertain, signal: o.signal })
+      const { metrics: val } = await evaluateSource(o.model, o.val, task, k, {
+        batchSize: o.evalBatchSize ?? o.batchSize,
+        classWeights: o.classWeights,
+        uncertain: o.uncertain,
+        signal: o.signal
+      })
       time.eval += (performance.now() - e0) / 1000
       cpuParts.eval += cpuSince(ec0)
       if (o.signal?.aborted) return result('cancelled')
       if (!Number.isFinite(val.loss)) {
-        return await finish(result('diverged', `validation loss became ${val.loss} at epoch ${epoch}; the last checkpoint is epoch ${state.epoch}`))
+        return await finish(
+          result(
+            'diverged',
+            `validation loss became ${val.loss} at epoch ${epoch}; the last checkpoint is epoch ${state.epoch}`
+          )
+        )
       }
       const seconds = (performance.now() - t0) / 1000
       const record: EpochRecord = { epoch, lr, train: trainMetrics, val, seconds }
       const improved = state.bestValLoss === null || val.loss < state.bestValLoss
       const before = state.timing ?? zeroTiming()
       state = {
-        ...state, epoch, step: state.step + i, lr, history: [...state.history, record], seconds: state.seconds + seconds,
-        bestValLoss: improved ? val.loss : state.bestValLoss, bestEpoch: improved ? epoch : state.bestEpoch,
+        ...state,
+        epoch,
+        step: state.step + i,
+        lr,
+        history: [...state.history, record],
+        seconds: state.seconds + seconds,
+        bestValLoss: improved ? val.loss : state.bestValLoss,
+        bestEpoch: improved ? epoch : state.bestEpoch,
         sinceBest: improved ? 0 : state.sinceBest + 1,
         timing: {
-          train: before.train + time.train, augment: before.augment + time.augment, data: before.data + time.data,
-          eval: before.eval + time.eval, checkpoint: before.checkpoint, images: before.images + time.images, cpu: (before.cpu ?? 0) + cpuSince(cpu0),
+          train: before.train + time.train,
+          augment: before.augment + time.augment,
+          data: before.data + time.data,
+          eval: before.eval + time.eval,
+          checkpoint: before.checkpoint,
+          images: before.images + time.images,
+          cpu: (before.cpu ?? 0) + cpuSince(cpu0),
           cpuParts: addParts(before.cpuParts ?? zeroParts(), cpuParts)
         }
       }
@@ -465,7 +606,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const cc0 = process.cpuUsage()
       // best/, the snapshot and state/ hold the same bytes: read, serialised and hashed once, written
       // in this order (state/ last: a training killed before it redoes the epoch and rewrites them)
-      const dirs = [...(improved && keepBest ? [join(o.dir, 'best')] : []), ...(o.snapshotEpochs?.includes(epoch) ? [join(o.dir, `epoch-${epoch}`)] : []), stateDir]
+      const dirs = [
+        ...(improved && keepBest ? [join(o.dir, 'best')] : []),
+        ...(o.snapshotEpochs?.includes(epoch) ? [join(o.dir, `epoch-${epoch}`)] : []),
+        stateDir
+      ]
       await save(dirs)
       if (o.snapshotEpochs?.includes(epoch)) snapshots.push({ epoch, dir: join(o.dir, `epoch-${epoch}`) })
       // (this epoch's own checkpoint time is counted after the state is written: it cannot hold itself)
@@ -474,7 +619,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       state.timing!.cpu = (before.cpu ?? 0) + cpuSince(cpu0)
       o.onEpoch?.(record)
       if (o.patience !== undefined && state.sinceBest >= o.patience && state.epoch < o.epochs) {
-        return await finish(result('early-stopped', `validation loss has not improved for ${o.patience} epochs (best at epoch ${state.bestEpoch})`))
+        return await finish(
+          result(
+            'early-stopped',
+            `validation loss has not improved for ${o.patience} epochs (best at epoch ${state.bestEpoch})`
+          )
+        )
       }
     }
     return await finish(result('done'))

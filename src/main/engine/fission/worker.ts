@@ -30,7 +30,9 @@ let stopping = false
 let backend: Promise<{ backend: string; warning?: string }> | null = null
 
 function send(m: FromWorker): Promise<void> {
-  return new Promise((resolve) => (process.send && process.connected ? process.send(m, undefined, {}, () => resolve()) : resolve()))
+  return new Promise((resolve) =>
+    process.send && process.connected ? process.send(m, undefined, {}, () => resolve()) : resolve()
+  )
 }
 
 async function run(m: Extract<ToWorker, { t: 'run' }>, signal: AbortSignal): Promise<FromWorker> {
@@ -47,8 +49,10 @@ async function run(m: Extract<ToWorker, { t: 'run' }>, signal: AbortSignal): Pro
 
 process.on('message', (m: ToWorker) => {
   if (m.t === 'cancel') controller?.abort()
-  else if (m.t === 'exit') { if (!controller) process.exit(0); stopping = true }
-  else if (m.t === 'run' && !controller && !stopping) {
+  else if (m.t === 'exit') {
+    if (!controller) process.exit(0)
+    stopping = true
+  } else if (m.t === 'run' && !controller && !stopping) {
     const c = new AbortController()
     controller = c
     void run(m, c.signal)
@@ -62,6 +66,14 @@ process.on('message', (m: ToWorker) => {
       })
   }
 })
-process.on('SIGTERM', () => { stopping = true; if (controller) controller.abort(); else process.exit(0) })
+process.on('SIGTERM', () => {
+  stopping = true
+  if (controller) controller.abort()
+  else process.exit(0)
+})
 // The pool's process died (even by SIGKILL): stop at the next step instead of training orphaned; an idle worker exits.
-process.on('disconnect', () => { stopping = true; if (controller) controller.abort(); else process.exit(0) })
+process.on('disconnect', () => {
+  stopping = true
+  if (controller) controller.abort()
+  else process.exit(0)
+})

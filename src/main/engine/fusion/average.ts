@@ -9,7 +9,12 @@
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
 import {
-  checkpointPath, readCheckpointMeta, type Checkpoint, type CheckpointMeta, type NamedWeight, type WeightEntry
+  checkpointPath,
+  readCheckpointMeta,
+  type Checkpoint,
+  type CheckpointMeta,
+  type NamedWeight,
+  type WeightEntry
 } from '../models/checkpoint'
 
 /** One member of an average: a checkpoint folder and its non-negative weight. */
@@ -55,7 +60,8 @@ export class WeightAccumulator {
       return
     }
     const s = this.sums[i]
-    if (values.length !== s.length) throw new Error(`average: weight ${e.name} has ${values.length} values, expected ${s.length}`)
+    if (values.length !== s.length)
+      throw new Error(`average: weight ${e.name} has ${values.length} values, expected ${s.length}`)
     for (let j = 0; j < s.length; j++) s[j] += w * values[j]
   }
 
@@ -106,10 +112,15 @@ function sizeOf(shape: readonly number[]): number {
  * Weighted average of in-memory parameter sets (each a list of flat arrays in the same order).
  * @param weights relative weights, default uniform
  */
-export function averageArrays(sets: readonly (readonly ArrayLike<number>[])[], weights?: readonly number[]): Float32Array[] {
+export function averageArrays(
+  sets: readonly (readonly ArrayLike<number>[])[],
+  weights?: readonly number[]
+): Float32Array[] {
   const w = normaliseWeights(weights ?? sets.map(() => 1))
   if (w.length !== sets.length) throw new Error(`average: ${sets.length} parameter sets but ${w.length} weights`)
-  const acc = new WeightAccumulator(sets[0].map((a, i) => ({ name: `#${i}`, shape: [a.length], kind: 'trainable' as const })))
+  const acc = new WeightAccumulator(
+    sets[0].map((a, i) => ({ name: `#${i}`, shape: [a.length], kind: 'trainable' as const }))
+  )
   sets.forEach((s, m) => acc.add(s, w[m]))
   return acc.result().map((e) => e.data)
 }
@@ -130,12 +141,18 @@ export interface AverageOptions {
 }
 
 /** Throws naming `dir` when its weights (names and shapes, in order) differ from the first member's. */
-export function sameLayout(a: readonly Pick<WeightEntry, 'name' | 'shape'>[], b: readonly Pick<WeightEntry, 'name' | 'shape'>[], dir: string): void {
+export function sameLayout(
+  a: readonly Pick<WeightEntry, 'name' | 'shape'>[],
+  b: readonly Pick<WeightEntry, 'name' | 'shape'>[],
+  dir: string
+): void {
   if (a.length !== b.length) throw new Error(`average: ${dir} has ${b.length} weights, the first member ${a.length}`)
   a.forEach((e, i) => {
     const f = b[i]
     if (f.name !== e.name || f.shape.length !== e.shape.length || f.shape.some((d, j) => d !== e.shape[j])) {
-      throw new Error(`average: ${dir} weight ${i} is ${f.name} [${f.shape}], the first member has ${e.name} [${e.shape}]`)
+      throw new Error(
+        `average: ${dir} weight ${i} is ${f.name} [${f.shape}], the first member has ${e.name} [${e.shape}]`
+      )
     }
   })
 }
@@ -145,7 +162,10 @@ export function sameLayout(a: readonly Pick<WeightEntry, 'name' | 'shape'>[], b:
  * into one reusable buffer, so memory holds the float64 sum plus the largest single weight.
  * The result carries the first member's metadata without optimizer or trainer state.
  */
-export async function averageCheckpoints(ingredients: readonly Ingredient[], options: AverageOptions = {}): Promise<Checkpoint> {
+export async function averageCheckpoints(
+  ingredients: readonly Ingredient[],
+  options: AverageOptions = {}
+): Promise<Checkpoint> {
   const w = normaliseWeights(ingredients.map((g) => g.weight))
   const first = await readCheckpointMeta(ingredients[0].dir)
   const acc = new WeightAccumulator(first.weights)

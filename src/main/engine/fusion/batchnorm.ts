@@ -19,7 +19,10 @@ export interface BnReestimateReport {
  * Recomputes the running statistics of every BatchNormalization layer of `model` in place.
  * @param batches normalised image batches (N, H, W, C); each is disposed here after use
  */
-export async function reestimateBatchNorm(model: tf.LayersModel, batches: AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>): Promise<BnReestimateReport> {
+export async function reestimateBatchNorm(
+  model: tf.LayersModel,
+  batches: AsyncIterable<tf.Tensor4D> | Iterable<tf.Tensor4D>
+): Promise<BnReestimateReport> {
   const bns = model.layers.filter((l) => l.getClassName() === 'BatchNormalization')
   if (bns.length === 0) return { layers: 0, images: 0 }
   const probe = tf.model({ inputs: model.inputs, outputs: bns.map((l) => l.input as tf.SymbolicTensor) })

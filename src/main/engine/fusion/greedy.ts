@@ -46,7 +46,10 @@ export interface GreedyResult {
 
 /** Candidates sorted best first by validation score (stable: equal scores keep their given order). */
 export function rankCandidates<T extends { val: number }>(cands: readonly T[]): T[] {
-  return cands.map((c, i) => ({ c, i })).sort((a, b) => rank(b.c.val) - rank(a.c.val) || a.i - b.i).map((x) => x.c)
+  return cands
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => rank(b.c.val) - rank(a.c.val) || a.i - b.i)
+    .map((x) => x.c)
 }
 
 /**

@@ -38,13 +38,19 @@ export interface WeightEvaluatorOptions {
 
 /** Scores weight sets of one architecture on one split (see the file header). */
 export class WeightEvaluator {
-  private constructor(private readonly o: WeightEvaluatorOptions, private readonly reader: DatasetReader, private readonly model: tf.LayersModel) {}
+  private constructor(
+    private readonly o: WeightEvaluatorOptions,
+    private readonly reader: DatasetReader,
+    private readonly model: tf.LayersModel
+  ) {}
 
   static async open(o: WeightEvaluatorOptions): Promise<WeightEvaluator> {
     const reader = await DatasetReader.open(o.datasetDir)
     try {
       if (reader.meta.classes.length !== o.template.meta.classes.length) {
-        throw new Error(`the model has ${o.template.meta.classes.length} outputs but the dataset has ${reader.meta.classes.length} classes`)
+        throw new Error(
+          `the model has ${o.template.meta.classes.length} outputs but the dataset has ${reader.meta.classes.length} classes`
+        )
       }
       if (reader.count(o.split ?? 'val') === 0) throw new Error(`the dataset has no ${o.split ?? 'val'} images`)
       return new WeightEvaluator(o, reader, await loadModel(o.template))
@@ -69,7 +75,10 @@ export class WeightEvaluator {
       const batches = async function* (): AsyncGenerator<tf.Tensor4D> {
         let i = 0
         for await (const b of source.batches({ batchSize: 64, shuffle: true, seed: 0, epoch: 0 })) {
-          if (i++ >= n) { b.x.dispose(); break }
+          if (i++ >= n) {
+            b.x.dispose()
+            break
+          }
           yield b.x
         }
       }
@@ -77,7 +86,10 @@ export class WeightEvaluator {
     }
     const src = readerSource(this.reader, this.o.split ?? 'val', this.prep())
     const meta = this.reader.meta
-    const { metrics } = await evaluateSource(this.model, src, meta.task, meta.classes.length, { batchSize: this.o.batchSize ?? 256, signal: this.o.signal })
+    const { metrics } = await evaluateSource(this.model, src, meta.task, meta.classes.length, {
+      batchSize: this.o.batchSize ?? 256,
+      signal: this.o.signal
+    })
     this.o.signal?.throwIfAborted()
     const { loss, ...rest } = metrics
     return { loss, metrics: rest }
@@ -91,18 +103,27 @@ export class WeightEvaluator {
 
 /** Same names and shapes, or an error naming the first difference. */
 export function checkSameLayout(a: readonly NamedWeight[], b: readonly NamedWeight[], what: string): void {
-  if (a.length !== b.length) throw new Error(`${what}: the models have ${a.length} and ${b.length} weights (different architectures)`)
+  if (a.length !== b.length)
+    throw new Error(`${what}: the models have ${a.length} and ${b.length} weights (different architectures)`)
   a.forEach((e, i) => {
     const f = b[i]
     if (e.name !== f.name || e.shape.length !== f.shape.length || e.shape.some((d, j) => d !== f.shape[j])) {
-      throw new Error(`${what}: weight ${i} is ${e.name} [${e.shape}] in one model and ${f.name} [${f.shape}] in the other (different architectures)`)
+      throw new Error(
+        `${what}: weight ${i} is ${e.name} [${e.shape}] in one model and ${f.name} [${f.shape}] in the other (different architectures)`
+      )
     }
   })
 }
 
 /** (1 − λ)·a + λ·b on float weights (float64 arithmetic, one rounding); `int` buffers from a. */
-export function interpolateWeights(a: readonly NamedWeight[], b: readonly NamedWeight[], lambda: number): NamedWeight[] {
-  return a.map((e, i) => (e.kind === 'int' ? e : { ...e, data: Float32Array.from(e.data, (v, j) => (1 - lambda) * v + lambda * b[i].data[j]) }))
+export function interpolateWeights(
+  a: readonly NamedWeight[],
+  b: readonly NamedWeight[],
+  lambda: number
+): NamedWeight[] {
+  return a.map((e, i) =>
+    e.kind === 'int' ? e : { ...e, data: Float32Array.from(e.data, (v, j) => (1 - lambda) * v + lambda * b[i].data[j]) }
+  )
 }
 
 /** One point of the path. */
@@ -141,8 +162,11 @@ export interface LmcOptions {
 /** The λ values of a path. */
 export function lambdas(steps: number, range: [number, number]): number[] {
   if (!Number.isInteger(steps) || steps < 2) throw new Error(`steps: expected a whole number ≥ 2, got ${steps}`)
-  if (!(Number.isFinite(range[0]) && Number.isFinite(range[1]) && range[1] > range[0])) throw new Error(`range: expected two numbers lo < hi, got ${range.join(',')}`)
-  return Array.from({ length: steps }, (_, i) => (i === steps - 1 ? range[1] : range[0] + ((range[1] - range[0]) * i) / (steps - 1)))
+  if (!(Number.isFinite(range[0]) && Number.isFinite(range[1]) && range[1] > range[0]))
+    throw new Error(`range: expected two numbers lo < hi, got ${range.join(',')}`)
+  return Array.from({ length: steps }, (_, i) =>
+    i === steps - 1 ? range[1] : range[0] + ((range[1] - range[0]) * i) / (steps - 1)
+  )
 }
 
 /** Barrier of a path (see {@link LmcResult}). */
@@ -165,7 +189,14 @@ export async function interpolate(o: LmcOptions): Promise<LmcResult> {
   const b = await readCheckpoint(o.b, { optimizer: false })
   checkSameLayout(a.weights, b.weights, 'interpolate')
   const done = new Map((o.done ?? []).map((p) => [p.lambda, p]))
-  const ev = await WeightEvaluator.open({ template: a, datasetDir: o.datasetDir, split: o.split, bnBatches: o.bnBatches, batchSize: o.batchSize, signal: o.signal })
+  const ev = await WeightEvaluator.open({
+    template: a,
+    datasetDir: o.datasetDir,
+    split: o.split,
+    bnBatches: o.bnBatches,
+    batchSize: o.batchSize,
+    signal: o.signal
+  })
   const points: LmcPoint[] = []
   try {
     for (const lambda of grid) {

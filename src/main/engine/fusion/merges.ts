@@ -63,12 +63,18 @@ export interface MergeEnv {
 export function mergeKey(s: MergeSpec): string {
   const n = (v: number): string => v.toPrecision(12)
   switch (s.op) {
-    case 'member': return s.id
-    case 'mean': return `mean(${s.inputs.map((x, i) => `${mergeKey(x)}${s.weights ? `*${n(s.weights[i])}` : ''}`).join(',')})`
-    case 'modelstock': return `modelstock(${s.inputs.map(mergeKey).join(',')})`
-    case 'ties': return `ties[${n(s.density)},${n(s.lambda)}](${s.inputs.map(mergeKey).join(',')})`
-    case 'dare': return `dare[${n(s.p)},${s.seed}](${s.inputs.map(mergeKey).join(',')})`
-    case 'taskarith': return `taskarith[${n(s.lambda)}](${s.inputs.map(mergeKey).join(',')})`
+    case 'member':
+      return s.id
+    case 'mean':
+      return `mean(${s.inputs.map((x, i) => `${mergeKey(x)}${s.weights ? `*${n(s.weights[i])}` : ''}`).join(',')})`
+    case 'modelstock':
+      return `modelstock(${s.inputs.map(mergeKey).join(',')})`
+    case 'ties':
+      return `ties[${n(s.density)},${n(s.lambda)}](${s.inputs.map(mergeKey).join(',')})`
+    case 'dare':
+      return `dare[${n(s.p)},${s.seed}](${s.inputs.map(mergeKey).join(',')})`
+    case 'taskarith':
+      return `taskarith[${n(s.lambda)}](${s.inputs.map(mergeKey).join(',')})`
   }
 }
 
@@ -89,7 +95,8 @@ export function linearRecipe(s: MergeSpec): Record<string, number> | null {
 /** Nominal member weights of a spec, for reports: exact for means, each input counted equally inside a method. */
 export function nominalRecipe(s: MergeSpec): Record<string, number> {
   if (s.op === 'member') return { [s.id]: 1 }
-  const w = s.op === 'mean' ? normaliseWeights(s.weights ?? s.inputs.map(() => 1)) : s.inputs.map(() => 1 / s.inputs.length)
+  const w =
+    s.op === 'mean' ? normaliseWeights(s.weights ?? s.inputs.map(() => 1)) : s.inputs.map(() => 1 / s.inputs.length)
   const out: Record<string, number> = {}
   s.inputs.forEach((x, i) => {
     for (const [id, v] of Object.entries(nominalRecipe(x))) out[id] = (out[id] ?? 0) + w[i] * v
@@ -105,7 +112,10 @@ export function specMembers(s: MergeSpec): string[] {
 function firstMethod(s: MergeSpec): string | null {
   if (s.op === 'member') return null
   if (s.op !== 'mean') return s.op
-  for (const x of s.inputs) { const f = firstMethod(x); if (f) return f }
+  for (const x of s.inputs) {
+    const f = firstMethod(x)
+    if (f) return f
+  }
   return null
 }
 
@@ -118,7 +128,8 @@ function stripped(c: Checkpoint): Checkpoint {
 }
 
 function sameLayout(a: readonly NamedWeight[], b: readonly NamedWeight[], what: string): void {
-  if (a.length !== b.length) throw new Error(`merge: ${what} has ${b.length} weights, the starting point / first input ${a.length}`)
+  if (a.length !== b.length)
+    throw new Error(`merge: ${what} has ${b.length} weights, the starting point / first input ${a.length}`)
   a.forEach((e, i) => {
     const f = b[i]
     if (f.name !== e.name || f.shape.length !== e.shape.length || f.shape.some((d, j) => d !== e.shape[j])) {
@@ -128,7 +139,12 @@ function sameLayout(a: readonly NamedWeight[], b: readonly NamedWeight[], what: 
 }
 
 /** One stream of inputs: materialises each input in turn and hands its weights to `use`. */
-async function eachInput(inputs: readonly MergeSpec[], env: MergeEnv, ctx: Ctx, use: (w: NamedWeight[], i: number, meta: Checkpoint['meta']) => void): Promise<void> {
+async function eachInput(
+  inputs: readonly MergeSpec[],
+  env: MergeEnv,
+  ctx: Ctx,
+  use: (w: NamedWeight[], i: number, meta: Checkpoint['meta']) => void
+): Promise<void> {
   for (const [i, x] of inputs.entries()) {
     if (env.cancelled?.()) throw new Error('merge cancelled')
     const c = await build(x, env, ctx)
@@ -142,7 +158,10 @@ interface Ctx {
 
 async function startWeights(env: MergeEnv, ctx: Ctx, op: string): Promise<NamedWeight[]> {
   if (ctx.start) return ctx.start
-  if (!env.start) throw new Error(`${op}: ${env.startMissing ?? 'the members\' starting point is not known'}; ${op} merges task vectors against it`)
+  if (!env.start)
+    throw new Error(
+      `${op}: ${env.startMissing ?? "the members' starting point is not known"}; ${op} merges task vectors against it`
+    )
   ctx.start = (await readCheckpoint(env.start, { optimizer: false })).weights
   return ctx.start
 }
@@ -174,8 +193,14 @@ async function build(s: MergeSpec, env: MergeEnv, ctx: Ctx): Promise<Checkpoint>
     let acc: WeightAccumulator | null = null
     let meta: Checkpoint['meta'] | null = null
     await eachInput(s.inputs, env, ctx, (ws, i, m) => {
-      if (!acc) { acc = new WeightAccumulator(ws); meta = m } else sameLayout(acc.layout as NamedWeight[], ws, `input ${i + 1} of the mean`)
-      acc.add(ws.map((e) => e.data), w[i])
+      if (!acc) {
+        acc = new WeightAccumulator(ws)
+        meta = m
+      } else sameLayout(acc.layout as NamedWeight[], ws, `input ${i + 1} of the mean`)
+      acc.add(
+        ws.map((e) => e.data),
+        w[i]
+      )
     })
     return { meta: meta!, weights: acc!.result() }
   }
@@ -193,14 +218,23 @@ async function build(s: MergeSpec, env: MergeEnv, ctx: Ctx): Promise<Checkpoint>
     await eachInput(s.inputs, env, ctx, (ws, i, m) => {
       sameLayout(start, ws, `input ${i + 1} of modelstock`)
       meta ??= m
-      mean.add(ws.map((e) => e.data), 1)
+      mean.add(
+        ws.map((e) => e.data),
+        1
+      )
       ws.forEach((e, t) => {
         if (e.kind !== 'trainable') return
         const w0 = start[t].data
         let sq = 0
-        for (let j = 0; j < w0.length; j++) { const d = e.data[j] - w0[j]; sq += d * d }
+        for (let j = 0; j < w0.length; j++) {
+          const d = e.data[j] - w0[j]
+          sq += d * d
+        }
         const norm = Math.sqrt(sq)
-        if (norm === 0) { zero[t] = true; return }
+        if (norm === 0) {
+          zero[t] = true
+          return
+        }
         const u = unit[t]
         for (let j = 0; j < w0.length; j++) u[j] += (e.data[j] - w0[j]) / norm
       })
@@ -226,7 +260,10 @@ async function build(s: MergeSpec, env: MergeEnv, ctx: Ctx): Promise<Checkpoint>
     await eachInput(s.inputs, env, ctx, (ws, i, m) => {
       sameLayout(start, ws, `input ${i + 1} of ties`)
       meta ??= m
-      mean.add(ws.map((e) => e.data), 1)
+      mean.add(
+        ws.map((e) => e.data),
+        1
+      )
       let at = 0
       ws.forEach((e, t) => {
         if (e.kind !== 'trainable') return
@@ -236,7 +273,9 @@ async function build(s: MergeSpec, env: MergeEnv, ctx: Ctx): Promise<Checkpoint>
       })
       const th = tiesThreshold(mag, s.density)
       thresholds.push(th)
-      forTrainable(start, ws, (g, d) => { if (Math.abs(d) >= th) signSum[g] += d })
+      forTrainable(start, ws, (g, d) => {
+        if (Math.abs(d) >= th) signSum[g] += d
+      })
     })
     // pass 2: disjoint mean of the kept entries that agree with the elected sign
     const sum = new Float64Array(n)
@@ -245,10 +284,16 @@ async function build(s: MergeSpec, env: MergeEnv, ctx: Ctx): Promise<Checkpoint>
       sameLayout(start, ws, `input ${i + 1} of ties`)
       const th = thresholds[i]
       forTrainable(start, ws, (g, d) => {
-        if (Math.abs(d) >= th && d !== 0 && Math.sign(d) === Math.sign(signSum[g])) { sum[g] += d; count[g]++ }
+        if (Math.abs(d) >= th && d !== 0 && Math.sign(d) === Math.sign(signSum[g])) {
+          sum[g] += d
+          count[g]++
+        }
       })
     })
-    return { meta: meta!, weights: fromDelta(start, mean.result(), (g) => (count[g] > 0 ? s.lambda * (sum[g] / count[g]) : 0)) }
+    return {
+      meta: meta!,
+      weights: fromDelta(start, mean.result(), (g) => (count[g] > 0 ? s.lambda * (sum[g] / count[g]) : 0))
+    }
   }
 
   if (op === 'dare') {
@@ -257,9 +302,14 @@ async function build(s: MergeSpec, env: MergeEnv, ctx: Ctx): Promise<Checkpoint>
     await eachInput(s.inputs, env, ctx, (ws, i, m) => {
       sameLayout(start, ws, `input ${i + 1} of dare`)
       meta ??= m
-      mean.add(ws.map((e) => e.data), 1)
+      mean.add(
+        ws.map((e) => e.data),
+        1
+      )
       const mask = dareMask(s.seed, i, n, s.p)
-      forTrainable(start, ws, (g, d) => { if (mask[g]) sum[g] += d / (1 - s.p) })
+      forTrainable(start, ws, (g, d) => {
+        if (mask[g]) sum[g] += d / (1 - s.p)
+      })
     })
     return { meta: meta!, weights: fromDelta(start, mean.result(), (g) => sum[g] / k) }
   }
@@ -269,14 +319,23 @@ async function build(s: MergeSpec, env: MergeEnv, ctx: Ctx): Promise<Checkpoint>
   await eachInput(s.inputs, env, ctx, (ws, i, m) => {
     sameLayout(start, ws, `input ${i + 1} of taskarith`)
     meta ??= m
-    mean.add(ws.map((e) => e.data), 1)
-    forTrainable(start, ws, (g, d) => { sum[g] += d })
+    mean.add(
+      ws.map((e) => e.data),
+      1
+    )
+    forTrainable(start, ws, (g, d) => {
+      sum[g] += d
+    })
   })
   return { meta: meta!, weights: fromDelta(start, mean.result(), (g) => s.lambda * sum[g]) }
 }
 
 /** Calls f(global trainable index, τ entry) over the trainable entries of `ws` against θ₀. */
-function forTrainable(start: readonly NamedWeight[], ws: readonly NamedWeight[], f: (g: number, d: number) => void): void {
+function forTrainable(
+  start: readonly NamedWeight[],
+  ws: readonly NamedWeight[],
+  f: (g: number, d: number) => void
+): void {
   let at = 0
   ws.forEach((e, t) => {
     if (e.kind !== 'trainable') return
@@ -329,7 +388,9 @@ export function modelStockRatio(k: number, unitSum: Float64Array | null): number
 export async function mergeCheckpoints(spec: MergeSpec, env: MergeEnv): Promise<Checkpoint> {
   if (needsStart(spec) && !env.start) {
     const op = firstMethod(spec) ?? 'merge'
-    throw new Error(`${op}: ${env.startMissing ?? 'the members\' starting point is not known'}; ${op} merges task vectors against it`)
+    throw new Error(
+      `${op}: ${env.startMissing ?? "the members' starting point is not known"}; ${op} merges task vectors against it`
+    )
   }
   return build(spec, env, { start: null })
 }
@@ -339,10 +400,15 @@ export function commonStart(members: readonly { id: string; start?: string }[], 
   const by = new Map<string, string[]>()
   for (const m of members) by.set(m.start ?? '', [...(by.get(m.start ?? '') ?? []), m.id])
   const missing = by.get('')
-  if (missing) throw new Error(`${method}: the starting point of ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} is not recorded; ${method} needs the model the members were fine-tuned from`)
+  if (missing)
+    throw new Error(
+      `${method}: the starting point of ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} is not recorded; ${method} needs the model the members were fine-tuned from`
+    )
   if (by.size > 1) {
     const parts = [...by].map(([s, ids]) => `${s} (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`)
-    throw new Error(`${method}: the members start from different models: ${parts.join(' and ')}; ${method} merges task vectors against one common starting point`)
+    throw new Error(
+      `${method}: the members start from different models: ${parts.join(' and ')}; ${method} merges task vectors against one common starting point`
+    )
   }
   return [...by.keys()][0]
 }

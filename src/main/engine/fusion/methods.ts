@@ -8,7 +8,12 @@
 import { greedySoup, rankCandidates, type Candidate, type GreedyStep, type TiesRule } from './greedy'
 import { mixUniform, TrackedScorer, uniformRecipe, type Recipe, type Scorer } from './recipe'
 import type { MergeScorer, MergeSpec } from './merges'
-import { FUSION_METHOD_INFO, PAPER_HIERARCHIES, type MethodId as SharedMethodId, type NamedMethodId } from '../../../shared/vocabulary'
+import {
+  FUSION_METHOD_INFO,
+  PAPER_HIERARCHIES,
+  type MethodId as SharedMethodId,
+  type NamedMethodId
+} from '../../../shared/vocabulary'
 
 /** A trained member as fusion sees it. */
 export interface FusionMember {
@@ -143,7 +148,12 @@ async function memberCandidates(ms: readonly FusionMember[], t: TrackedScorer): 
 }
 
 /** Member nodes of a group; member scores are read untracked (display only, shared cache). */
-async function memberNodes(ctx: FusionContext, ms: readonly FusionMember[], kept: (id: string) => boolean, recipe: Recipe): Promise<SoupNode[]> {
+async function memberNodes(
+  ctx: FusionContext,
+  ms: readonly FusionMember[],
+  kept: (id: string) => boolean,
+  recipe: Recipe
+): Promise<SoupNode[]> {
   const out: SoupNode[] = []
   for (const m of ms) {
     const val = (await ctx.scorer.score(single(m.id))).value
@@ -168,7 +178,10 @@ async function localSoups(ctx: FusionContext, t: TrackedScorer, kind: 'uniform' 
       const recipe = uniformRecipe(group.members.map((m) => m.id))
       out.push({ group, recipe, val: await t.score(recipe), kept: new Set(group.members.map((m) => m.id)), steps: [] })
     } else {
-      const g = await greedySoup(await memberCandidates(group.members, t), (r) => t.score(r), { ties: ctx.ties, scope: group.label })
+      const g = await greedySoup(await memberCandidates(group.members, t), (r) => t.score(r), {
+        ties: ctx.ties,
+        scope: group.label
+      })
       out.push({ group, recipe: g.recipe, val: g.val, kept: new Set(g.kept), steps: g.steps })
     }
   }
@@ -176,23 +189,46 @@ async function localSoups(ctx: FusionContext, t: TrackedScorer, kind: 'uniform' 
 }
 
 /** A flat (one-group) result: global → 'all' → members. */
-async function flat(ctx: FusionContext, method: MethodId, recipe: Recipe, val: number, steps: GreedyStep[], t: TrackedScorer): Promise<FusionResult> {
+async function flat(
+  ctx: FusionContext,
+  method: MethodId,
+  recipe: Recipe,
+  val: number,
+  steps: GreedyStep[],
+  t: TrackedScorer
+): Promise<FusionResult> {
   const members = await memberNodes(ctx, ctx.members, (id) => (recipe[id] ?? 0) > 0, recipe)
   const group: SoupNode = { level: 'group', id: 'all', val, kept: true, weight: 1, children: members }
   return soupResult(ctx, t, method, recipe, val, steps, [group])
 }
 
 /** A soup's result: its recipe, score and selection steps, and its tree (the method's node over `groups`). */
-function soupResult(ctx: FusionContext, t: TrackedScorer, method: MethodId, recipe: Recipe, val: number, steps: GreedyStep[], groups: SoupNode[]): FusionResult {
+function soupResult(
+  ctx: FusionContext,
+  t: TrackedScorer,
+  method: MethodId,
+  recipe: Recipe,
+  val: number,
+  steps: GreedyStep[],
+  groups: SoupNode[]
+): FusionResult {
   return {
-    method, kind: 'soup', recipe, val, steps,
+    method,
+    kind: 'soup',
+    recipe,
+    val,
+    steps,
     tree: { level: 'global', id: method, val, kept: true, weight: 1, children: groups },
     accounting: accounting(ctx, t)
   }
 }
 
 /** A hierarchical soup: local soups of `local` kind, combined greedily or uniformly. */
-function hierarchical(method: MethodId, local: 'uniform' | 'greedy', global: 'greedy' | 'uniform'): (ctx: FusionContext) => Promise<FusionResult> {
+function hierarchical(
+  method: MethodId,
+  local: 'uniform' | 'greedy',
+  global: 'greedy' | 'uniform'
+): (ctx: FusionContext) => Promise<FusionResult> {
   return async (ctx) => {
     const t = new TrackedScorer(ctx.scorer)
     const locals = await localSoups(ctx, t, local)
@@ -201,7 +237,11 @@ function hierarchical(method: MethodId, local: 'uniform' | 'greedy', global: 'gr
     let keptGroups: Set<string>
     const steps = locals.flatMap((l) => l.steps)
     if (global === 'greedy') {
-      const g = await greedySoup(locals.map((l) => ({ id: l.group.label, recipe: l.recipe, val: l.val })), (r) => t.score(r), { ties: ctx.ties, scope: 'global' })
+      const g = await greedySoup(
+        locals.map((l) => ({ id: l.group.label, recipe: l.recipe, val: l.val })),
+        (r) => t.score(r),
+        { ties: ctx.ties, scope: 'global' }
+      )
       recipe = g.recipe
       val = g.val
       keptGroups = new Set(g.kept)
@@ -215,7 +255,11 @@ function hierarchical(method: MethodId, local: 'uniform' | 'greedy', global: 'gr
     for (const l of locals) {
       const kept = keptGroups.has(l.group.label)
       groups.push({
-        level: 'group', id: l.group.label, val: l.val, kept, weight: kept ? 1 / keptGroups.size : 0,
+        level: 'group',
+        id: l.group.label,
+        val: l.val,
+        kept,
+        weight: kept ? 1 / keptGroups.size : 0,
         children: await memberNodes(ctx, l.group.members, (id) => l.kept.has(id), l.recipe)
       })
     }
@@ -233,7 +277,8 @@ export function methodInfo(id: NamedMethodId): { id: NamedMethodId; label: strin
 /** Every fusion method, in table order. */
 export const FUSION_METHODS: readonly FusionMethodConfig[] = [
   {
-    ...methodInfo('best'), mergeable: true,
+    ...methodInfo('best'),
+    mergeable: true,
     async run(ctx) {
       const t = new TrackedScorer(ctx.scorer)
       const [top] = rankCandidates(await memberCandidates(ctx.members, t))
@@ -241,7 +286,8 @@ export const FUSION_METHODS: readonly FusionMethodConfig[] = [
     }
   },
   {
-    ...methodInfo('uniform'), mergeable: true,
+    ...methodInfo('uniform'),
+    mergeable: true,
     async run(ctx) {
       const t = new TrackedScorer(ctx.scorer)
       const recipe = uniformRecipe(ctx.members.map((m) => m.id))
@@ -249,19 +295,26 @@ export const FUSION_METHODS: readonly FusionMethodConfig[] = [
     }
   },
   {
-    ...methodInfo('greedy'), mergeable: true,
+    ...methodInfo('greedy'),
+    mergeable: true,
     async run(ctx) {
       const t = new TrackedScorer(ctx.scorer)
-      const g = await greedySoup(await memberCandidates(ctx.members, t), (r) => t.score(r), { ties: ctx.ties, scope: 'all' })
+      const g = await greedySoup(await memberCandidates(ctx.members, t), (r) => t.score(r), {
+        ties: ctx.ties,
+        scope: 'all'
+      })
       return flat(ctx, 'greedy', g.recipe, g.val, g.steps, t)
     }
   },
   // The paper's hierarchical soups: gou, gog, uou, uog.
   ...Object.entries(PAPER_HIERARCHIES).map(([id, [outer, inner]]) => ({
-    ...methodInfo(id as keyof typeof PAPER_HIERARCHIES), mergeable: true, run: hierarchical(id as MethodId, inner, outer)
+    ...methodInfo(id as keyof typeof PAPER_HIERARCHIES),
+    mergeable: true,
+    run: hierarchical(id as MethodId, inner, outer)
   })),
   {
-    ...methodInfo('ensemble'), mergeable: false,
+    ...methodInfo('ensemble'),
+    mergeable: false,
     async run(ctx) {
       if (!ctx.ensembleScore) throw new Error('ensemble: no prediction scorer was given')
       const ids = ctx.members.map((m) => m.id)
@@ -270,9 +323,24 @@ export const FUSION_METHODS: readonly FusionMethodConfig[] = [
       const recipe = uniformRecipe(ids)
       const members = await memberNodes(ctx, ctx.members, () => true, recipe)
       return {
-        method: 'ensemble', kind: 'ensemble', recipe, val, steps: [],
-        tree: { level: 'global', id: 'ensemble', val, kept: true, weight: 1, children: [{ level: 'group', id: 'all', val, kept: true, weight: 1, children: members }] },
-        accounting: { ...accounting(ctx, null, ids.length), valEvaluations: 1, soupSeconds: (performance.now() - start) / 1000 }
+        method: 'ensemble',
+        kind: 'ensemble',
+        recipe,
+        val,
+        steps: [],
+        tree: {
+          level: 'global',
+          id: 'ensemble',
+          val,
+          kept: true,
+          weight: 1,
+          children: [{ level: 'group', id: 'all', val, kept: true, weight: 1, children: members }]
+        },
+        accounting: {
+          ...accounting(ctx, null, ids.length),
+          valEvaluations: 1,
+          soupSeconds: (performance.now() - start) / 1000
+        }
       }
     }
   }

@@ -70,7 +70,11 @@ function flatten(ws: readonly NamedWeight[]): Float64Array {
   const n = ws.reduce((s, w) => s + (w.kind === 'int' ? 0 : w.data.length), 0)
   const out = new Float64Array(n)
   let at = 0
-  for (const w of ws) if (w.kind !== 'int') { out.set(w.data, at); at += w.data.length }
+  for (const w of ws)
+    if (w.kind !== 'int') {
+      out.set(w.data, at)
+      at += w.data.length
+    }
   return out
 }
 
@@ -98,9 +102,19 @@ export function planeBasis(a: Float64Array, b: Float64Array, c: Float64Array): P
   const cx = dot(ca, u)
   const v = Float64Array.from(ca, (x, i) => x - cx * u[i])
   const cy = Math.sqrt(dot(v, v))
-  if (!(cy > 1e-9 * Math.max(nb, 1))) throw new Error('plane: model C lies on the line through A and B; choose three models that span a plane')
+  if (!(cy > 1e-9 * Math.max(nb, 1)))
+    throw new Error('plane: model C lies on the line through A and B; choose three models that span a plane')
   for (let i = 0; i < v.length; i++) v[i] /= cy
-  return { origin: a, u, v, coords: [[0, 0], [nb, 0], [cx, cy]] }
+  return {
+    origin: a,
+    u,
+    v,
+    coords: [
+      [0, 0],
+      [nb, 0],
+      [cx, cy]
+    ]
+  }
 }
 
 /** Weights at (x, y): A + x·u + y·v, in A's layout (int buffers A's). */
@@ -146,12 +160,30 @@ export async function lossPlane(o: PlaneOptions): Promise<PlaneResult> {
     const x = dot(d, basis.u)
     const y = dot(d, basis.v)
     let r = 0
-    for (let i = 0; i < d.length; i++) { const e = d[i] - x * basis.u[i] - y * basis.v[i]; r += e * e }
+    for (let i = 0; i < d.length; i++) {
+      const e = d[i] - x * basis.u[i] - y * basis.v[i]
+      r += e * e
+    }
     soups.push({ id: s.id, method: s.method ?? null, x, y, distance: Math.sqrt(r) })
   }
-  const xs = axis(basis.coords.map((c) => c[0]), n, margin)
-  const ys = axis(basis.coords.map((c) => c[1]), n, margin)
-  const ev = await WeightEvaluator.open({ template: cks[0], datasetDir: o.datasetDir, split: o.split, bnBatches: o.bnBatches, batchSize: o.batchSize, signal: o.signal })
+  const xs = axis(
+    basis.coords.map((c) => c[0]),
+    n,
+    margin
+  )
+  const ys = axis(
+    basis.coords.map((c) => c[1]),
+    n,
+    margin
+  )
+  const ev = await WeightEvaluator.open({
+    template: cks[0],
+    datasetDir: o.datasetDir,
+    split: o.split,
+    bnBatches: o.bnBatches,
+    batchSize: o.batchSize,
+    signal: o.signal
+  })
   try {
     const models: PlaneModel[] = []
     for (const [i, m] of o.models.entries()) {
@@ -163,7 +195,11 @@ export async function lossPlane(o: PlaneOptions): Promise<PlaneResult> {
     for (let j = 0; j < n; j++) {
       for (let i = 0; i < n; i++) {
         const index = j * n + i
-        const p = o.done?.[String(index)] ?? { x: xs[i], y: ys[j], ...(await ev.score(pointWeights(template, basis, xs[i], ys[j]))) }
+        const p = o.done?.[String(index)] ?? {
+          x: xs[i],
+          y: ys[j],
+          ...(await ev.score(pointWeights(template, basis, xs[i], ys[j])))
+        }
         grid.push(p)
         o.onPoint?.(index, p, grid.length, total)
       }

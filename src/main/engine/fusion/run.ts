@@ -8,10 +8,30 @@ import type * as tf from '@tensorflow/tfjs'
 import { DatasetReader } from '../data/reader'
 import { permutation } from '../data/rng'
 import type { DatasetMeta, SplitName } from '../data/types'
-import { loadModel, readCheckpoint, readCheckpointMeta, setWeights, type Checkpoint, type NamedWeight } from '../models/checkpoint'
-import { bootstrapMany, pairedBootstrap, type BootstrapOptions, type ConfidenceInterval, type PairedTest } from '../evaluate/bootstrap'
+import {
+  loadModel,
+  readCheckpoint,
+  readCheckpointMeta,
+  setWeights,
+  type Checkpoint,
+  type NamedWeight
+} from '../models/checkpoint'
+import {
+  bootstrapMany,
+  pairedBootstrap,
+  type BootstrapOptions,
+  type ConfidenceInterval,
+  type PairedTest
+} from '../evaluate/bootstrap'
 import { METRICS, metricById, scoreAll, type MetricId, type Predictions } from '../evaluate'
-import { CORRUPTIONS, corruptBatch, mapClasses, remapMultiLabels, remapSingleLabels, type CorruptionId } from '../evaluate/ood'
+import {
+  CORRUPTIONS,
+  corruptBatch,
+  mapClasses,
+  remapMultiLabels,
+  remapSingleLabels,
+  type CorruptionId
+} from '../evaluate/ood'
 import { averageProbs, predictBatches, toModelInput, type ImageBatch } from '../evaluate/predict'
 import { averageCheckpoints, normaliseWeights, sameLayout, WeightAccumulator } from './average'
 import { reestimateBatchNorm } from './batchnorm'
@@ -192,13 +212,19 @@ const IN_MEMORY_BYTES = 256 * 2 ** 20
  */
 const SUITE_BYTES = 512 * 2 ** 20
 
-async function splitSource(reader: DatasetReader, split: SplitName, batchSize: number, o: { rows?: Int32Array; keep?: boolean } = {}): Promise<SplitSource> {
+async function splitSource(
+  reader: DatasetReader,
+  split: SplitName,
+  batchSize: number,
+  o: { rows?: Int32Array; keep?: boolean } = {}
+): Promise<SplitSource> {
   const labels = await reader.labels(split)
   const all = o.rows ?? Int32Array.from({ length: reader.count(split) }, (_, i) => i)
   const w = reader.labelWidth
-  const yTrue = reader.meta.task === 'single'
-    ? Int32Array.from(all, (i) => labels[i])
-    : Float32Array.from({ length: all.length * w }, (_, j) => labels[all[Math.floor(j / w)] * w + (j % w)])
+  const yTrue =
+    reader.meta.task === 'single'
+      ? Int32Array.from(all, (i) => labels[i])
+      : Float32Array.from({ length: all.length * w }, (_, j) => labels[all[Math.floor(j / w)] * w + (j % w)])
   const read = (s: number): Promise<ImageBatch & { at: number }> => {
     const idx = all.subarray(s, Math.min(all.length, s + batchSize))
     return reader.readImages(split, idx).then((x) => ({ x, n: idx.length, at: s }))
@@ -206,10 +232,17 @@ async function splitSource(reader: DatasetReader, split: SplitName, batchSize: n
   if (o.keep && all.length * reader.imageBytes <= IN_MEMORY_BYTES) {
     const held: (ImageBatch & { at: number })[] = []
     for (let s = 0; s < all.length; s += batchSize) held.push(await read(s))
-    return { yTrue, n: all.length, batches: async function* () { yield* held } }
+    return {
+      yTrue,
+      n: all.length,
+      batches: async function* () {
+        yield* held
+      }
+    }
   }
   return {
-    yTrue, n: all.length,
+    yTrue,
+    n: all.length,
     // one batch ahead is read while the current one is predicted
     batches: async function* () {
       let next = all.length > 0 ? read(0) : null
@@ -229,12 +262,16 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
   if (o.members.length === 0) throw new Error('fuse: the run has no trained members')
   const batchSize = o.batchSize ?? 256
   const notes: string[] = []
-  const log = (m: string): void => { notes.push(m); o.log?.(m) }
+  const log = (m: string): void => {
+    notes.push(m)
+    o.log?.(m)
+  }
   const reader = await DatasetReader.open(o.datasetDir)
   const meta = reader.meta
   const k = meta.classes.length
   const first = await readCheckpointMeta(o.members[0].dir)
-  if (first.classes.length !== k) throw new Error(`fuse: the members have ${first.classes.length} outputs but the dataset has ${k} classes`)
+  if (first.classes.length !== k)
+    throw new Error(`fuse: the members have ${first.classes.length} outputs but the dataset has ${k} classes`)
   const normalization = first.normalization
   const predictOpts = { task: meta.task, imageShape: shapeOf(meta), normalization, signal: o.signal }
   const selection = metricById(o.metric)
@@ -256,7 +293,12 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     if (val.n === 0) throw new Error('fuse: the dataset has no validation images to select soups with')
     // the test split is predicted once per model evaluated: kept in memory when small enough
     const test = await splitSource(reader, 'test', batchSize, { keep: true })
-    const predictions = (yTrue: Int32Array | Float32Array, probs: Float32Array): Predictions => ({ task: meta.task, k, yTrue, probs })
+    const predictions = (yTrue: Int32Array | Float32Array, probs: Float32Array): Predictions => ({
+      task: meta.task,
+      k,
+      yTrue,
+      probs
+    })
 
     /**
      * Loads a recipe's weights (streamed average) into the one model instance and runs `use`.
@@ -287,7 +329,11 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       const loaded: { meta: Checkpoint['meta']; weights: NamedWeight[] }[] = []
       for (const [id] of entries) {
         const m = await member(id)
-        if (!m) return averageCheckpoints(entries.map(([mid, weight]) => ({ dir: byId.get(mid)!.dir, weight })), { cancelled: () => !!o.signal?.aborted })
+        if (!m)
+          return averageCheckpoints(
+            entries.map(([mid, weight]) => ({ dir: byId.get(mid)!.dir, weight })),
+            { cancelled: () => !!o.signal?.aborted }
+          )
         loaded.push(m)
       }
       o.signal?.throwIfAborted()
@@ -297,11 +343,18 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       const acc = new WeightAccumulator(loaded[0].weights)
       loaded.forEach((m, i) => {
         sameLayout(loaded[0].weights, m.weights, byId.get(entries[i][0])!.dir)
-        acc.add(m.weights.map((x) => x.data), w[i])
+        acc.add(
+          m.weights.map((x) => x.data),
+          w[i]
+        )
       })
       return { meta, weights: acc.result() }
     }
-    const withModel = async <T>(recipe: Recipe, use: (m: tf.LayersModel, ckpt: Checkpoint) => Promise<T>, merge?: MergeSpec): Promise<T> => {
+    const withModel = async <T>(
+      recipe: Recipe,
+      use: (m: tf.LayersModel, ckpt: Checkpoint) => Promise<T>,
+      merge?: MergeSpec
+    ): Promise<T> => {
       const ckpt = await timed('load', async () => {
         const c = merge ? await mergeCheckpoints(merge, mergeEnv) : await average(recipe)
         if (!shared) shared = await loadModel(c)
@@ -310,7 +363,8 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       })
       return use(shared!, ckpt)
     }
-    const predictSplit = async (model: tf.LayersModel, s: SplitSource): Promise<Float32Array> => (await predictBatches(model, s.batches(), predictOpts)).probs
+    const predictSplit = async (model: tf.LayersModel, s: SplitSource): Promise<Float32Array> =>
+      (await predictBatches(model, s.batches(), predictOpts)).probs
 
     // Validation probabilities per recipe (members' are kept for the ensemble).
     const valProbs = new Map<string, Float32Array>()
@@ -326,8 +380,12 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     })
     const startDirs = [...new Set(o.members.map((m) => m.startDir ?? ''))]
     const mergeEnv = {
-      dirOf: (id: string) => byId.get(id)!.dir, start: startDirs.length === 1 && startDirs[0] ? startDirs[0] : null,
-      startMissing: startDirs.length > 1 ? 'the members start from different models' : 'the members\' starting point is not recorded',
+      dirOf: (id: string) => byId.get(id)!.dir,
+      start: startDirs.length === 1 && startDirs[0] ? startDirs[0] : null,
+      startMissing:
+        startDirs.length > 1
+          ? 'the members start from different models'
+          : "the members' starting point is not recorded",
       cancelled: () => !!o.signal?.aborted
     }
     const mergeScorer = makeMergeScorer(async (spec) => {
@@ -347,15 +405,25 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     }
 
     // Evaluation sets beyond validation: test, OOD datasets, corruptions.
-    const oodSets: { input: OodInput; split: SplitSource; shape: [number, number, number]; mapping: ReturnType<typeof mapClasses> }[] = []
+    const oodSets: {
+      input: OodInput
+      split: SplitSource
+      shape: [number, number, number]
+      mapping: ReturnType<typeof mapClasses>
+    }[] = []
     for (const input of o.ood ?? []) {
       const r = await DatasetReader.open(input.dir)
       readers.push(r)
       {
-        if (r.meta.task !== meta.task) throw new Error(`OOD dataset ${input.id} is ${r.meta.task} but the run is ${meta.task}`)
+        if (r.meta.task !== meta.task)
+          throw new Error(`OOD dataset ${input.id} is ${r.meta.task} but the run is ${meta.task}`)
         const mapping = mapClasses(r.meta.classes, meta.classes, input.classMap)
-        if (mapping.mapped.length === 0) throw new Error(`OOD dataset ${input.id}: none of its classes (${r.meta.classes.join(', ')}) maps onto the run's (${meta.classes.join(', ')})`)
-        if (mapping.unmappedSource.length) log(`OOD ${input.id}: classes left out (no run class): ${mapping.unmappedSource.join(', ')}`)
+        if (mapping.mapped.length === 0)
+          throw new Error(
+            `OOD dataset ${input.id}: none of its classes (${r.meta.classes.join(', ')}) maps onto the run's (${meta.classes.join(', ')})`
+          )
+        if (mapping.unmappedSource.length)
+          log(`OOD ${input.id}: classes left out (no run class): ${mapping.unmappedSource.join(', ')}`)
         const split = input.split ?? 'test'
         let loaded: SplitSource
         if (meta.task === 'single') {
@@ -370,31 +438,52 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     }
 
     /** Test, OOD and corruption probabilities of one model (`corrupt` null when the suite was not run on it). */
-    interface Outputs { test: Float32Array; ood: Float32Array[]; corrupt: Float32Array[][] | null }
+    interface Outputs {
+      test: Float32Array
+      ood: Float32Array[]
+      corrupt: Float32Array[][] | null
+    }
     const imageBytes = meta.size[0] * meta.size[1] * meta.channels
-    const cap = o.corruptions && o.corruptionImages !== undefined && o.corruptionImages < test.n ? Math.max(1, Math.floor(o.corruptionImages)) : null
+    const cap =
+      o.corruptions && o.corruptionImages !== undefined && o.corruptionImages < test.n
+        ? Math.max(1, Math.floor(o.corruptionImages))
+        : null
     const inSuite = cap === null ? null : new Uint8Array(test.n)
     if (inSuite && cap !== null) {
       for (const r of permutation(test.n, deriveSubsetSeed(o.corruptionSeed ?? 0)).subarray(0, cap)) inSuite[r] = 1
       log(`corruption suite on ${cap} of ${test.n} test images (a seeded subset)`)
     }
     const suiteN = cap ?? test.n
-    const corruptionSuite: CorruptionSuiteInfo | null = o.corruptions ? { images: suiteN, of: test.n, seed: o.corruptionSeed ?? 0, ensemble: o.corruptionEnsemble !== false } : null
+    const corruptionSuite: CorruptionSuiteInfo | null = o.corruptions
+      ? { images: suiteN, of: test.n, seed: o.corruptionSeed ?? 0, ensemble: o.corruptionEnsemble !== false }
+      : null
     const width = meta.task === 'single' ? 1 : k
     const suiteTruth = inSuite
       ? (() => {
-        const rows = [...inSuite.keys()].filter((r) => inSuite[r])
-        const y = meta.task === 'single' ? new Int32Array(rows.length) : new Float32Array(rows.length * width)
-        rows.forEach((r, i) => y.set(test.yTrue.subarray(r * width, (r + 1) * width), i * width))
-        return y
-      })()
+          const rows = [...inSuite.keys()].filter((r) => inSuite[r])
+          const y = meta.task === 'single' ? new Int32Array(rows.length) : new Float32Array(rows.length * width)
+          rows.forEach((r, i) => y.set(test.yTrue.subarray(r * width, (r + 1) * width), i * width))
+          return y
+        })()
       : test.yTrue
     /** The batch's images in the suite, each corrupted with the noise of its position in the split. */
     const corrupted = (b: ImageBatch & { at: number }, id: CorruptionId, severity: 1 | 2 | 3): ImageBatch => {
       if (!inSuite) return { x: corruptBatch(b.x, shapeOf(meta), id, severity, o.corruptionSeed ?? 0, b.at), n: b.n }
       const rows = Array.from({ length: b.n }, (_, i) => i).filter((i) => inSuite[b.at + i])
       const x = new Uint8Array(rows.length * imageBytes)
-      rows.forEach((i, j) => x.set(corruptBatch(b.x.subarray(i * imageBytes, (i + 1) * imageBytes), shapeOf(meta), id, severity, o.corruptionSeed ?? 0, b.at + i), j * imageBytes))
+      rows.forEach((i, j) =>
+        x.set(
+          corruptBatch(
+            b.x.subarray(i * imageBytes, (i + 1) * imageBytes),
+            shapeOf(meta),
+            id,
+            severity,
+            o.corruptionSeed ?? 0,
+            b.at + i
+          ),
+          j * imageBytes
+        )
+      )
       return { x, n: rows.length }
     }
     const levels = CORRUPTIONS.length * 3
@@ -425,10 +514,16 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     const predictSuite = async (model: tf.LayersModel, all: Uint8Array): Promise<Float32Array[][]> => {
       const total = levels * suiteN
       const batches = function* (): Generator<ImageBatch> {
-        for (let s = 0; s < total; s += batchSize) yield { x: all.subarray(s * imageBytes, Math.min(total, s + batchSize) * imageBytes), n: Math.min(total, s + batchSize) - s }
+        for (let s = 0; s < total; s += batchSize)
+          yield {
+            x: all.subarray(s * imageBytes, Math.min(total, s + batchSize) * imageBytes),
+            n: Math.min(total, s + batchSize) - s
+          }
       }
       const probs = (await predictBatches(model, batches(), predictOpts)).probs
-      return CORRUPTIONS.map((_, j) => [0, 1, 2].map((s) => probs.slice((j * 3 + s) * suiteN * k, (j * 3 + s + 1) * suiteN * k)))
+      return CORRUPTIONS.map((_, j) =>
+        [0, 1, 2].map((s) => probs.slice((j * 3 + s) * suiteN * k, (j * 3 + s + 1) * suiteN * k))
+      )
     }
     /**
      * The model's outputs. The test split is predicted clean in one pass; the corruption suite is
@@ -452,7 +547,10 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
           for (const [j, c] of CORRUPTIONS.entries()) {
             for (const severity of [1, 2, 3] as const) {
               const batch = await timed('suite', () => corrupted(b, c.id, severity))
-              if (batch.n > 0) streamed[j][severity - 1].push(await timed('corruptions', async () => (await predictBatches(model, [batch], predictOpts)).probs))
+              if (batch.n > 0)
+                streamed[j][severity - 1].push(
+                  await timed('corruptions', async () => (await predictBatches(model, [batch], predictOpts)).probs)
+                )
             }
           }
         }
@@ -461,7 +559,9 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       }
       const out: Outputs = { test: clean, ood: [], corrupt }
       for (const s of oodSets) {
-        const p = await timed('ood', () => predictBatches(model, s.split.batches(), { ...predictOpts, imageShape: s.shape }))
+        const p = await timed('ood', () =>
+          predictBatches(model, s.split.batches(), { ...predictOpts, imageShape: s.shape })
+        )
         for (const note of p.notes) if (!notes.includes(`OOD ${s.input.id}: ${note}`)) log(`OOD ${s.input.id}: ${note}`)
         out.ood.push(p.probs)
       }
@@ -476,10 +576,16 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       }
     }
 
-    const allMetrics = Object.fromEntries(METRICS.map((m) => [m.id, m.compute])) as Record<MetricId, (p: Predictions) => number>
+    const allMetrics = Object.fromEntries(METRICS.map((m) => [m.id, m.compute])) as Record<
+      MetricId,
+      (p: Predictions) => number
+    >
     const report = (yTrue: Int32Array | Float32Array, probs: Float32Array): SplitReport => {
       const t = performance.now()
-      const r = { n: yTrue.length / (meta.task === 'single' ? 1 : k), metrics: bootstrapMany(predictions(yTrue, probs), allMetrics, o.bootstrap) }
+      const r = {
+        n: yTrue.length / (meta.task === 'single' ? 1 : k),
+        metrics: bootstrapMany(predictions(yTrue, probs), allMetrics, o.bootstrap)
+      }
       seconds.bootstrap += (performance.now() - t) / 1000
       return r
     }
@@ -496,7 +602,9 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     const bestTestProbs = async (): Promise<Float32Array> => {
       if (!bestTest) {
         const best = reports.find((r) => r.method === 'best') ?? done.get('best') ?? null
-        const recipe = best ? Object.fromEntries(best.ingredients.map((g) => [g.memberId, g.weight])) : (await fusionMethod('best').run(ctx)).recipe
+        const recipe = best
+          ? Object.fromEntries(best.ingredients.map((g) => [g.memberId, g.weight]))
+          : (await fusionMethod('best').run(ctx)).recipe
         bestTest = await withModel(recipe, (m) => timed('test', () => predictSplit(m, test)))
       }
       return bestTest
@@ -504,7 +612,9 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
 
     const pairedVsBest = async (probs: Float32Array): Promise<PairedTest> => {
       const best = await bestTestProbs()
-      return timed('bootstrap', () => pairedBootstrap(predictions(test.yTrue, probs), predictions(test.yTrue, best), selection.compute, o.bootstrap))
+      return timed('bootstrap', () =>
+        pairedBootstrap(predictions(test.yTrue, probs), predictions(test.yTrue, best), selection.compute, o.bootstrap)
+      )
     }
 
     for (const [i, id] of o.methods.entries()) {
@@ -512,7 +622,10 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       current.method = id
       current.index = i
       const previous = done.get(id)
-      if (previous) { reports.push(previous); continue }
+      if (previous) {
+        reports.push(previous)
+        continue
+      }
       o.signal?.throwIfAborted()
       const config = fusionMethod(id)
       const result = await config.run(ctx)
@@ -520,7 +633,10 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
       let outputs: Outputs
       if (result.kind === 'ensemble') {
         const withCorruptions = !!o.corruptions && o.corruptionEnsemble !== false
-        if (o.corruptions && !withCorruptions) log(`${id}: not run on the corruption suite (it would cost ${o.members.length} members × ${levels} passes over ${suiteN} images); its corruption row is empty`)
+        if (o.corruptions && !withCorruptions)
+          log(
+            `${id}: not run on the corruption suite (it would cost ${o.members.length} members × ${levels} passes over ${suiteN} images); its corruption row is empty`
+          )
         const each: Outputs[] = []
         for (const m of o.members) {
           // members already evaluated (the best individual) are not predicted again
@@ -535,21 +651,36 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
         outputs = {
           test: averageProbs(each.map((e) => e.test)),
           ood: oodSets.map((_, j) => averageProbs(each.map((e) => e.ood[j]))),
-          corrupt: withCorruptions ? each[0].corrupt!.map((levels, c) => levels.map((_, s) => averageProbs(each.map((e) => e.corrupt![c][s])))) : null
+          corrupt: withCorruptions
+            ? each[0].corrupt!.map((levels, c) => levels.map((_, s) => averageProbs(each.map((e) => e.corrupt![c][s]))))
+            : null
         }
-      } else if (!o.bnBatches && usable(outputsCache.get(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe)))) {
+      } else if (
+        !o.bnBatches &&
+        usable(outputsCache.get(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe)))
+      ) {
         // same weights as an earlier method (e.g. a greedy soup that kept only the best member)
         outputs = outputsCache.get(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe))!
-        if (o.saveSoup && id !== 'best') modelId = await withModel(result.recipe, (_m, ckpt) => o.saveSoup!(result, ckpt), result.merge)
+        if (o.saveSoup && id !== 'best')
+          modelId = await withModel(result.recipe, (_m, ckpt) => o.saveSoup!(result, ckpt), result.merge)
       } else {
-        outputs = await withModel(result.recipe, async (model, ckpt) => {
-          if (o.bnBatches) {
-            const r = await timed('bn', () => reestimateBatchNorm(model, bnSource(model)))
-            log(r.layers === 0 ? `${id}: no BatchNorm layers (e.g. a ViT): no statistics to re-estimate` : `${id}: BatchNorm statistics re-estimated on ${r.images} training images (${r.layers} layers)`)
-          }
-          if (o.saveSoup && id !== 'best') modelId = await o.saveSoup(result, o.bnBatches ? { ...ckpt, weights: weightsFrom(model, ckpt) } : ckpt)
-          return outputsOf(model)
-        }, result.merge)
+        outputs = await withModel(
+          result.recipe,
+          async (model, ckpt) => {
+            if (o.bnBatches) {
+              const r = await timed('bn', () => reestimateBatchNorm(model, bnSource(model)))
+              log(
+                r.layers === 0
+                  ? `${id}: no BatchNorm layers (e.g. a ViT): no statistics to re-estimate`
+                  : `${id}: BatchNorm statistics re-estimated on ${r.images} training images (${r.layers} layers)`
+              )
+            }
+            if (o.saveSoup && id !== 'best')
+              modelId = await o.saveSoup(result, o.bnBatches ? { ...ckpt, weights: weightsFrom(model, ckpt) } : ckpt)
+            return outputsOf(model)
+          },
+          result.merge
+        )
         outputsCache.set(result.merge ? mergeKey(result.merge) : recipeKey(result.recipe), outputs)
       }
       const test_ = report(test.yTrue, outputs.test)
@@ -561,19 +692,35 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
         val: result.val,
         test: test_,
         ...(id === 'best' ? {} : { vsBest: await pairedVsBest(outputs.test) }),
-        ood: Object.fromEntries(oodSets.map((s, j) => [s.input.id, { ...report(s.split.yTrue, outputs.ood[j]), unmappedSource: s.mapping.unmappedSource, unmatchedRun: s.mapping.unmatchedRun }])),
-        ...(o.corruptions && outputs.corrupt ? {
-          corruptions: Object.fromEntries(CORRUPTIONS.map((c, j) => [c.id, outputs.corrupt![j].map((p) => scoreAll(predictions(suiteTruth, p)))])) as Record<CorruptionId, Record<MetricId, number>[]>
-        } : {}),
+        ood: Object.fromEntries(
+          oodSets.map((s, j) => [
+            s.input.id,
+            {
+              ...report(s.split.yTrue, outputs.ood[j]),
+              unmappedSource: s.mapping.unmappedSource,
+              unmatchedRun: s.mapping.unmatchedRun
+            }
+          ])
+        ),
+        ...(o.corruptions && outputs.corrupt
+          ? {
+              corruptions: Object.fromEntries(
+                CORRUPTIONS.map((c, j) => [c.id, outputs.corrupt![j].map((p) => scoreAll(predictions(suiteTruth, p)))])
+              ) as Record<CorruptionId, Record<MetricId, number>[]>
+            }
+          : {}),
         epochs: result.accounting.memberEpochs,
         seconds: result.accounting.memberSeconds + result.accounting.soupSeconds,
         accounting: result.accounting,
-        ingredients: Object.entries(result.recipe).filter(([, w]) => w > 0).map(([memberId, weight]) => ({ memberId, weight })),
+        ingredients: Object.entries(result.recipe)
+          .filter(([, w]) => w > 0)
+          .map(([memberId, weight]) => ({ memberId, weight })),
         tree: result.tree,
         steps: result.steps
       }
       if (id === 'best') bestTest = outputs.test
-      if (result.kind === 'soup' && Object.keys(result.recipe).length === 1 && !o.bnBatches) memberTest.set(Object.keys(result.recipe)[0], outputs.test)
+      if (result.kind === 'soup' && Object.keys(result.recipe).length === 1 && !o.bnBatches)
+        memberTest.set(Object.keys(result.recipe)[0], outputs.test)
       methodTest.set(id, outputs.test)
       reports.push(r)
       o.onMethod?.(r)
@@ -581,11 +728,22 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     o.progress?.('done', o.methods.length, o.methods.length)
     const members: { id: string; val: number }[] = []
     for (const m of o.members) members.push({ id: m.id, val: (await scorer.score({ [m.id]: 1 })).value })
-    const round = Object.fromEntries(Object.entries(seconds).map(([key, v]) => [key, +v.toFixed(2)])) as unknown as FuseSeconds
-    return { metric: o.metric, groupBy: ctx.groupBy, members, methods: reports, notes, seconds: round, corruptionSuite, testProbs: { members: memberTest, methods: methodTest } }
+    const round = Object.fromEntries(
+      Object.entries(seconds).map(([key, v]) => [key, +v.toFixed(2)])
+    ) as unknown as FuseSeconds
+    return {
+      metric: o.metric,
+      groupBy: ctx.groupBy,
+      members,
+      methods: reports,
+      notes,
+      seconds: round,
+      corruptionSuite,
+      testProbs: { members: memberTest, methods: methodTest }
+    }
   } finally {
     // assigned inside withModel, which TypeScript does not see here
-    (shared as tf.LayersModel | null)?.dispose()
+    ;(shared as tf.LayersModel | null)?.dispose()
     await reader.close()
     for (const r of readers) await r.close()
   }
@@ -599,12 +757,19 @@ function deriveSubsetSeed(seed: number): number {
 function concatF32(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0))
   let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }
 
 /** The checkpoint's weights with BatchNorm statistics read back from a re-estimated model. */
 function weightsFrom(model: tf.LayersModel, ckpt: Checkpoint): Checkpoint['weights'] {
   const live = new Map(model.weights.map((w) => [w.originalName, w]))
-  return ckpt.weights.map((w) => (w.kind === 'bn-stat' && live.has(w.name) ? { ...w, data: Float32Array.from(live.get(w.name)!.read().dataSync()) } : w))
+  return ckpt.weights.map((w) =>
+    w.kind === 'bn-stat' && live.has(w.name)
+      ? { ...w, data: Float32Array.from(live.get(w.name)!.read().dataSync()) }
+      : w
+  )
 }

@@ -75,10 +75,21 @@ export function writeFailure(e: unknown, path: string, what: string, bytes: numb
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     const need = Math.max(1, Math.ceil((bytes * 1.1) / 2 ** 20))
     const free = freeMegabytes(path)
-    return new WriteFailure(`disk full: could not write the ${where}${code === 'EDQUOT' ? ' (disk quota exceeded)' : ''}; free at least ${need} MB on the workspace's disk${free === undefined ? '' : ` (${free} MB free now)`}, then \`job resume\``, code)
+    return new WriteFailure(
+      `disk full: could not write the ${where}${code === 'EDQUOT' ? ' (disk quota exceeded)' : ''}; free at least ${need} MB on the workspace's disk${free === undefined ? '' : ` (${free} MB free now)`}, then \`job resume\``,
+      code
+    )
   }
-  if (code === 'EIO') return new WriteFailure(`disk error: could not write the ${where} (EIO: input/output error); check the disk (or move the workspace), then \`job resume\``, code)
-  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new WriteFailure(`the workspace is read-only: could not write the ${where} (${code}); open a writable workspace, then \`job resume\``, code)
+  if (code === 'EIO')
+    return new WriteFailure(
+      `disk error: could not write the ${where} (EIO: input/output error); check the disk (or move the workspace), then \`job resume\``,
+      code
+    )
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM')
+    return new WriteFailure(
+      `the workspace is read-only: could not write the ${where} (${code}); open a writable workspace, then \`job resume\``,
+      code
+    )
   return e
 }
 
@@ -125,7 +136,12 @@ export function tempBeside(path: string): string {
  * Writes a file atomically: readers see the old file or the whole new one, never a part; a
  * failure leaves the old file and no temporary file, and throws {@link writeFailure}'s sentence.
  */
-export async function writeFileAtomic(path: string, chunks: Uint8Array[], kind: WriteKind = 'file', what: string = kind === 'file' ? 'file' : kind): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  chunks: Uint8Array[],
+  kind: WriteKind = 'file',
+  what: string = kind === 'file' ? 'file' : kind
+): Promise<void> {
   const bytes = chunks.reduce((a, c) => a + c.byteLength, 0)
   const tmp = tempBeside(path)
   try {

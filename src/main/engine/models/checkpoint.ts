@@ -195,7 +195,12 @@ export function weightsOf(model: tf.LayersModel): NamedWeight[] {
     for (const w of layer.weights) {
       const name = w.originalName
       const data = w.read().dataSync() as Float32Array
-      out.push({ name, shape: w.shape.slice() as number[], kind: isBnStat(name) ? 'bn-stat' : w.trainable ? 'trainable' : 'bn-stat', data: Float32Array.from(data) })
+      out.push({
+        name,
+        shape: w.shape.slice() as number[],
+        kind: isBnStat(name) ? 'bn-stat' : w.trainable ? 'trainable' : 'bn-stat',
+        data: Float32Array.from(data)
+      })
     }
   }
   return out
@@ -214,14 +219,21 @@ export interface SetWeightsReport {
  * Assigns weights by name. A shape mismatch on a weight that is not skipped is an error naming it.
  * @param skip names to leave untouched (e.g. the head when transferring a backbone)
  */
-export function setWeights(model: tf.LayersModel, weights: NamedWeight[], skip: (name: string) => boolean = () => false): SetWeightsReport {
+export function setWeights(
+  model: tf.LayersModel,
+  weights: NamedWeight[],
+  skip: (name: string) => boolean = () => false
+): SetWeightsReport {
   const byName = new Map(weights.map((w) => [w.name, w]))
   const report: SetWeightsReport = { assigned: [], unused: [], kept: [] }
   const seen = new Set<string>()
   for (const layer of model.layers) {
     for (const v of layer.weights) {
       const src = byName.get(v.originalName)
-      if (!src || skip(v.originalName)) { report.kept.push(v.originalName); continue }
+      if (!src || skip(v.originalName)) {
+        report.kept.push(v.originalName)
+        continue
+      }
       seen.add(src.name)
       if (src.shape.length !== v.shape.length || src.shape.some((d, i) => d !== v.shape[i])) {
         throw new Error(`weight ${src.name}: shape [${src.shape}] does not fit the model's [${v.shape}]`)
@@ -251,11 +263,22 @@ let tmpCounter = 0
  * messages and fault injection (FF_FAULT=enospc@checkpoint:3). Several folders (`dir` a list)
  * get the same bytes, serialised and hashed once, written one after the other in the list's order.
  */
-export async function writeCheckpoint(dirs: string | string[], input: CheckpointInput, o: { kind?: 'checkpoint' | 'soup' } = {}): Promise<void> {
+export async function writeCheckpoint(
+  dirs: string | string[],
+  input: CheckpointInput,
+  o: { kind?: 'checkpoint' | 'soup' } = {}
+): Promise<void> {
   const weights: WeightEntry[] = []
   let offset = 0
   for (const w of input.weights) {
-    weights.push({ name: w.name, shape: w.shape, dtype: 'float32', offset, byteLength: w.data.byteLength, kind: w.kind })
+    weights.push({
+      name: w.name,
+      shape: w.shape,
+      dtype: 'float32',
+      offset,
+      byteLength: w.data.byteLength,
+      kind: w.kind
+    })
     offset += w.data.byteLength
   }
   let optimizer: OptimizerMeta | undefined
@@ -274,14 +297,29 @@ export async function writeCheckpoint(dirs: string | string[], input: Checkpoint
   }
   const weightChunks = input.weights.map((w) => bytesOf(w.data))
   const sha256 = { weights: sha256Of(weightChunks), ...(optimizer ? { optimizer: sha256Of(optChunks) } : {}) }
-  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, version: 1, ...input.meta, weights, ...(optimizer ? { optimizer } : {}), sha256 }
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    version: 1,
+    ...input.meta,
+    weights,
+    ...(optimizer ? { optimizer } : {}),
+    sha256
+  }
   const kind = o.kind ?? 'checkpoint'
   const bytes = [...weightChunks, ...optChunks].reduce((a, c) => a + c.byteLength, 0)
   const json = new TextEncoder().encode(JSON.stringify(meta, null, 1))
-  for (const dir of typeof dirs === 'string' ? [dirs] : dirs) await writeFolder(dir, kind, bytes, weightChunks, optimizer ? optChunks : null, json)
+  for (const dir of typeof dirs === 'string' ? [dirs] : dirs)
+    await writeFolder(dir, kind, bytes, weightChunks, optimizer ? optChunks : null, json)
 }
 
-async function writeFolder(dir: string, kind: 'checkpoint' | 'soup', bytes: number, weightChunks: Uint8Array[], optChunks: Uint8Array[] | null, json: Uint8Array): Promise<void> {
+async function writeFolder(
+  dir: string,
+  kind: 'checkpoint' | 'soup',
+  bytes: number,
+  weightChunks: Uint8Array[],
+  optChunks: Uint8Array[] | null,
+  json: Uint8Array
+): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}-${tmpCounter++}`
   const old = `${dir}.old`
   try {
@@ -314,7 +352,8 @@ async function verifyOnce(file: string, bytes: Uint8Array, expected: string): Pr
   const st = await fsp.stat(file)
   const key = `${st.size}:${st.mtimeMs}:${expected}`
   if (verified.get(file) === key) return
-  if (sha256Of([bytes]) !== expected) throw new DamagedCheckpointError(shortPath(file), 'its SHA-256 differs from the one recorded when it was written')
+  if (sha256Of([bytes]) !== expected)
+    throw new DamagedCheckpointError(shortPath(file), 'its SHA-256 differs from the one recorded when it was written')
   // like git's racy-clean rule: a file changed within the last 2 s might change again unseen
   if (Date.now() - st.mtimeMs > 2000) verified.set(file, key)
 }
@@ -354,7 +393,8 @@ export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta> {
   try {
     meta = JSON.parse(await fsp.readFile(join(path, 'model.json'), 'utf8')) as CheckpointMeta
   } catch (e) {
-    if (e instanceof SyntaxError) throw new DamagedCheckpointError(shortPath(join(path, 'model.json')), `not valid JSON (${e.message})`)
+    if (e instanceof SyntaxError)
+      throw new DamagedCheckpointError(shortPath(join(path, 'model.json')), `not valid JSON (${e.message})`)
     throw e
   }
   if (meta.format !== CHECKPOINT_FORMAT || meta.version !== 1) {
@@ -374,7 +414,8 @@ export async function readCheckpoint(dir: string, options: { optimizer?: boolean
   if (meta.sha256) await verifyOnce(join(path, 'weights.bin'), wbuf, meta.sha256.weights)
   const weights = meta.weights.map((e) => {
     const data = sliceF32(wbuf, e.offset, e.byteLength, `weights.bin entry ${e.name}`)
-    if (data.length !== e.shape.reduce((a, b) => a * b, 1)) throw new Error(`weights.bin entry ${e.name}: ${data.length} values for shape [${e.shape}]`)
+    if (data.length !== e.shape.reduce((a, b) => a * b, 1))
+      throw new Error(`weights.bin entry ${e.name}: ${data.length} values for shape [${e.shape}]`)
     return { name: e.name, shape: e.shape, kind: e.kind, data }
   })
   const { weights: _w, ...rest } = meta
@@ -398,11 +439,18 @@ export async function readCheckpoint(dir: string, options: { optimizer?: boolean
 export async function loadModel(source: string | Checkpoint): Promise<tf.LayersModel> {
   const ckpt = typeof source === 'string' ? await readCheckpoint(source, { optimizer: false }) : source
   const { meta } = ckpt
-  const model = getArch(meta.arch).build({ ...meta.archOptions, inputShape: meta.inputShape, numClasses: meta.classes.length, seed: 0 })
+  const model = getArch(meta.arch).build({
+    ...meta.archOptions,
+    inputShape: meta.inputShape,
+    numClasses: meta.classes.length,
+    seed: 0
+  })
   const report = setWeights(model, ckpt.weights)
   if (report.kept.length > 0 || report.unused.length > 0) {
     model.dispose()
-    throw new Error(`checkpoint does not match architecture ${meta.arch}: missing ${report.kept.slice(0, 3).join(', ')}; extra ${report.unused.slice(0, 3).join(', ')}`)
+    throw new Error(
+      `checkpoint does not match architecture ${meta.arch}: missing ${report.kept.slice(0, 3).join(', ')}; extra ${report.unused.slice(0, 3).join(', ')}`
+    )
   }
   return model
 }

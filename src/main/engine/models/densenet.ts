@@ -16,15 +16,23 @@ const GROWTH = 32
 const BN_SIZE = 4
 
 function bnRelu(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
-  const y = tf.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9, epsilon: 1e-5 }).apply(x) as tf.SymbolicTensor
+  const y = tf.layers
+    .batchNormalization({ name: `${name}_bn`, momentum: 0.9, epsilon: 1e-5 })
+    .apply(x) as tf.SymbolicTensor
   return tf.layers.reLU({ name: `${name}_act` }).apply(y) as tf.SymbolicTensor
 }
 
 function conv(x: tf.SymbolicTensor, name: string, seed: number, filters: number, kernel: number): tf.SymbolicTensor {
-  return tf.layers.conv2d({
-    name: `${name}_conv`, filters, kernelSize: kernel, padding: 'same', useBias: false,
-    kernelInitializer: tf.initializers.heNormal({ seed: layerSeed(seed, name) })
-  }).apply(x) as tf.SymbolicTensor
+  return tf.layers
+    .conv2d({
+      name: `${name}_conv`,
+      filters,
+      kernelSize: kernel,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: tf.initializers.heNormal({ seed: layerSeed(seed, name) })
+    })
+    .apply(x) as tf.SymbolicTensor
 }
 
 function build(o: ArchBuildOptions): tf.LayersModel {
@@ -42,7 +50,9 @@ function build(o: ArchBuildOptions): tf.LayersModel {
     if (b < DENSENET121_BLOCKS.length - 1) {
       channels = Math.floor(channels / 2)
       x = conv(bnRelu(x, `trans${b + 1}`), `trans${b + 1}`, o.seed, channels, 1)
-      x = tf.layers.averagePooling2d({ name: `trans${b + 1}_pool`, poolSize: 2, strides: 2, padding: 'valid' }).apply(x) as tf.SymbolicTensor
+      x = tf.layers
+        .averagePooling2d({ name: `trans${b + 1}_pool`, poolSize: 2, strides: 2, padding: 'valid' })
+        .apply(x) as tf.SymbolicTensor
     }
   })
   x = bnRelu(x, 'final')

@@ -49,15 +49,22 @@ let plainConv2dClass: LayerClass | undefined
  */
 export function plainConv2d(args: Parameters<typeof tf.layers.conv2d>[0]): tf.layers.Layer {
   if (plainConv2dClass === undefined) {
-    const Base = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'plain_conv2d_probe' })).constructor as LayerClass
+    const Base = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'plain_conv2d_probe' }))
+      .constructor as LayerClass
     plainConv2dClass = class PlainConv2D extends Base {
       static className = 'Conv2D'
       override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
         const f = this as unknown as Conv2DFields
         const x = Array.isArray(inputs) ? inputs[0] : inputs
-        const plain = f.bias == null && f.activation.getClassName().toLowerCase() === 'linear' && f.dataFormat === 'channelsLast' && x.rank === 4
+        const plain =
+          f.bias == null &&
+          f.activation.getClassName().toLowerCase() === 'linear' &&
+          f.dataFormat === 'channelsLast' &&
+          x.rank === 4
         if (!plain) return super.call(inputs, kwargs)
-        return tf.tidy(() => tf.conv2d(x as tf.Tensor4D, f.kernel.read() as tf.Tensor4D, f.strides, f.padding, 'NHWC', f.dilationRate))
+        return tf.tidy(() =>
+          tf.conv2d(x as tf.Tensor4D, f.kernel.read() as tf.Tensor4D, f.strides, f.padding, 'NHWC', f.dilationRate)
+        )
       }
     }
   }
@@ -92,15 +99,20 @@ let passReluClass: ReLUClass | undefined
  */
 function reluBatchNorm(args: Parameters<typeof tf.layers.batchNormalization>[0]): tf.layers.Layer {
   if (reluBatchNormClass === undefined) {
-    const Base = Object.getPrototypeOf(tf.layers.batchNormalization({ name: 'relu_bn_probe' })).constructor as BatchNormClass
+    const Base = Object.getPrototypeOf(tf.layers.batchNormalization({ name: 'relu_bn_probe' }))
+      .constructor as BatchNormClass
     reluBatchNormClass = class ReluBatchNormalization extends Base {
       static className = 'BatchNormalization'
       override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
         const f = this as unknown as BatchNormFields
         const x = Array.isArray(inputs) ? inputs[0] : inputs
         const fused =
-          kwargs.training !== true && x.rank === 4 && x.dtype === 'float32' && (f.axis === -1 || f.axis === 3) &&
-          tf.engine().state.gradientDepth === 0 && tf.getKernel(FF_BN_RELU, tf.getBackend()) != null
+          kwargs.training !== true &&
+          x.rank === 4 &&
+          x.dtype === 'float32' &&
+          (f.axis === -1 || f.axis === 3) &&
+          tf.engine().state.gradientDepth === 0 &&
+          tf.getKernel(FF_BN_RELU, tf.getBackend()) != null
         if (!fused) return super.call(inputs, kwargs)
         const ins: Record<string, tf.Tensor> = { x, mean: f.movingMean.read(), variance: f.movingVariance.read() }
         if (f.beta) ins.offset = f.beta.read()
@@ -137,7 +149,12 @@ export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: Conv
   // extra row / column at the bottom / right, which would shift every pretrained filter by a pixel.
   const explicit = strides > 1 && o.kernel > 1
   if (explicit) x = symmetricPad(x, `${name}_pad`, Math.floor(o.kernel / 2))
-  const common = { kernelSize: o.kernel, strides, padding: explicit ? ('valid' as const) : ('same' as const), useBias: false }
+  const common = {
+    kernelSize: o.kernel,
+    strides,
+    padding: explicit ? ('valid' as const) : ('same' as const),
+    useBias: false
+  }
   const conv = o.depthwise
     ? tf.layers.depthwiseConv2d({
         ...common,
@@ -161,7 +178,15 @@ export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: Conv
 
 /** Zero padding of `p` pixels on every side (a layer without weights, named `name`). */
 export function symmetricPad(x: tf.SymbolicTensor, name: string, p: number): tf.SymbolicTensor {
-  return tf.layers.zeroPadding2d({ name, padding: [[p, p], [p, p]] }).apply(x) as tf.SymbolicTensor
+  return tf.layers
+    .zeroPadding2d({
+      name,
+      padding: [
+        [p, p],
+        [p, p]
+      ]
+    })
+    .apply(x) as tf.SymbolicTensor
 }
 
 /** Global average pool (named {@link FEATURES_LAYER}) → Dense head of logits (named {@link HEAD_LAYER}). */
@@ -172,7 +197,8 @@ export function poolAndHead(x: tf.SymbolicTensor, numClasses: number, seed: numb
 
 /** A fresh head: Dense with PyTorch's default init (uniform ±1/√fan_in), logits out. */
 export function headLayer(numClasses: number, seed: number): tf.layers.Layer {
-  const init = (s: number) => tf.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed: s })
+  const init = (s: number) =>
+    tf.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed: s })
   return tf.layers.dense({
     name: HEAD_LAYER,
     units: numClasses,

@@ -96,7 +96,6 @@ export interface MemoryPlan {
   message?: string
 }
 
-
 /** The shape to measure for an input shape: the same, or scaled down to {@link MEASURE_MAX_SIDE} px on its longer side. */
 export function measuredShapeOf([h, w, c]: InputShape, minSize = 1): InputShape {
   const f = Math.min(1, MEASURE_MAX_SIDE / Math.max(h, w))
@@ -104,10 +103,22 @@ export function measuredShapeOf([h, w, c]: InputShape, minSize = 1): InputShape 
 }
 
 /** Cache key of a footprint. */
-export function footprintKey(o: { arch: string; archOptions?: Footprint['archOptions']; inputShape: InputShape; backend: string }): string {
+export function footprintKey(o: {
+  arch: string
+  archOptions?: Footprint['archOptions']
+  inputShape: InputShape
+  backend: string
+}): string {
   const v = o.archOptions?.vit
-  const opts = [o.archOptions?.widthMultiplier ?? 1, o.archOptions?.stem ?? 'auto', ...(v ? [`vit${[v.patch, v.hidden, v.layers, v.heads, v.mlp].map((d) => d ?? '').join('.')}`] : [])]
-  return `v${FOOTPRINT_VERSION}-${o.backend}-${o.arch}-${opts.join('-')}-${o.inputShape.join('x')}`.replace(/[^A-Za-z0-9._-]/g, '_')
+  const opts = [
+    o.archOptions?.widthMultiplier ?? 1,
+    o.archOptions?.stem ?? 'auto',
+    ...(v ? [`vit${[v.patch, v.hidden, v.layers, v.heads, v.mlp].map((d) => d ?? '').join('.')}`] : [])
+  ]
+  return `v${FOOTPRINT_VERSION}-${o.backend}-${o.arch}-${opts.join('-')}-${o.inputShape.join('x')}`.replace(
+    /[^A-Za-z0-9._-]/g,
+    '_'
+  )
 }
 
 /** What to measure. */
@@ -146,7 +157,9 @@ export function footprintFor(o: FootprintOptions): Promise<Footprint> {
         try {
           const fp = JSON.parse(await fsp.readFile(file, 'utf8')) as Footprint
           if (fp.version === FOOTPRINT_VERSION) return fp
-        } catch { /* measured again below */ }
+        } catch {
+          /* measured again below */
+        }
       }
       const fp = await measureInChild(o)
       if (file && o.cacheDir) {
@@ -167,15 +180,26 @@ export function footprintFor(o: FootprintOptions): Promise<Footprint> {
 function measureInChild(o: FootprintOptions): Promise<Footprint> {
   const script = childScript(import.meta.url, '../fission/footprint-probe.ts', 'footprint-probe')
   return new Promise((resolve, reject) => {
-    const child = fork(script.file, [], { execArgv: script.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' })
+    const child = fork(script.file, [], {
+      execArgv: script.execArgv,
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'json'
+    })
     let err = ''
     let answer: { ok: true; footprint: Footprint } | { ok: false; message: string } | undefined
-    child.stderr?.setEncoding('utf8').on('data', (t: string) => { err = (err + t).slice(-2000) })
-    child.on('message', (m: typeof answer) => { answer = m })
+    child.stderr?.setEncoding('utf8').on('data', (t: string) => {
+      err = (err + t).slice(-2000)
+    })
+    child.on('message', (m: typeof answer) => {
+      answer = m
+    })
     child.once('close', (code, signal) => {
       if (answer?.ok) resolve(answer.footprint)
       else {
-        const why = answer && !answer.ok ? answer.message : `exited ${signal ? `by ${signal}` : `with code ${code}`}${err.trim() ? `: ${err.trim().split('\n').at(-1)}` : ''}`
+        const why =
+          answer && !answer.ok
+            ? answer.message
+            : `exited ${signal ? `by ${signal}` : `with code ${code}`}${err.trim() ? `: ${err.trim().split('\n').at(-1)}` : ''}`
         reject(new Error(`measuring the memory of ${o.arch} at ${o.inputShape.join('×')} failed: ${why}`))
       }
     })
@@ -209,7 +233,12 @@ export function splitBatch(n: number, max: number): number[] {
 function peakOf(fp: Footprint, batch: number, m: number): { heap: number; rss: number } {
   const inputBytes = 2 * batch * fp.inputShape[0] * fp.inputShape[1] * fp.inputShape[2] * 4
   const heap = fp.trainFixedBytes + inputBytes + Math.ceil(m * fp.trainPerImageBytes * PER_IMAGE_MARGIN) + HEAP_STEP
-  const rss = fp.rssFixedBytes + inputBytes + Math.ceil(m * fp.rssPerImageBytes * PER_IMAGE_MARGIN) + fp.checkpointBytes + RSS_SLACK
+  const rss =
+    fp.rssFixedBytes +
+    inputBytes +
+    Math.ceil(m * fp.rssPerImageBytes * PER_IMAGE_MARGIN) +
+    fp.checkpointBytes +
+    RSS_SLACK
   return { heap, rss }
 }
 
@@ -220,21 +249,38 @@ function peakOf(fp: Footprint, batch: number, m: number): { heap: number; rss: n
  */
 export function planMemory(fp: Footprint, batchSize: number, limitBytes: number): MemoryPlan {
   const heapCap = fp.method === 'wasm-heap' ? WASM_HEAP_MAX - 64 * MiB : Infinity
-  const ok = (m: number) => { const p = peakOf(fp, batchSize, m); return p.rss <= limitBytes && p.heap <= heapCap }
+  const ok = (m: number) => {
+    const p = peakOf(fp, batchSize, m)
+    return p.rss <= limitBytes && p.heap <= heapCap
+  }
   let m = batchSize
   if (!ok(m)) {
     let lo = 0
     let hi = batchSize
-    while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (ok(mid)) lo = mid; else hi = mid }
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1
+      if (ok(mid)) lo = mid
+      else hi = mid
+    }
     m = lo
   }
   const [h, w, c] = fp.inputShape
   if (m === 0) {
     const need = peakOf(fp, batchSize, 1)
-    const why = need.heap > heapCap ? `the wasm heap's ${formatBytes(WASM_HEAP_MAX)}` : `the memory limit of ${formatBytes(limitBytes)}`
+    const why =
+      need.heap > heapCap
+        ? `the wasm heap's ${formatBytes(WASM_HEAP_MAX)}`
+        : `the memory limit of ${formatBytes(limitBytes)}`
     return {
-      limitBytes, batchSize, microBatch: 0, microBatches: 0, evalBatch: 0, expectedPeakBytes: need.rss, fits: false,
-      message: `${fp.arch} at ${h}×${w}×${c} needs about ${formatBytes(need.rss)} per engine process to train even one image at a time ` +
+      limitBytes,
+      batchSize,
+      microBatch: 0,
+      microBatches: 0,
+      evalBatch: 0,
+      expectedPeakBytes: need.rss,
+      fits: false,
+      message:
+        `${fp.arch} at ${h}×${w}×${c} needs about ${formatBytes(need.rss)} per engine process to train even one image at a time ` +
         `(${formatBytes(fp.trainPerImageBytes)} per image), more than ${why}: import the data at a smaller size (e.g. --size ${Math.max(32, Math.floor(Math.max(h, w) / 2))}), ` +
         'choose a smaller architecture (--arch), or raise the limit (--memory-limit) if the machine has the memory'
     }
@@ -243,9 +289,25 @@ export function planMemory(fp: Footprint, batchSize: number, limitBytes: number)
   const micro = sizes[0]
   const peak = peakOf(fp, batchSize, micro)
   // Inference beside the trained model and its optimizer state: what remains of the heap after the fixed part.
-  const evalRoom = Math.min(limitBytes - fp.rssFixedBytes - fp.checkpointBytes - RSS_SLACK, heapCap - fp.trainFixedBytes - HEAP_STEP) - 2 * batchSize * h * w * c * 4
-  const evalBatch = Math.max(1, Math.min(batchSize, fp.evalPerImageBytes > 0 ? Math.floor(evalRoom / (fp.evalPerImageBytes * PER_IMAGE_MARGIN)) : batchSize))
-  return { limitBytes, batchSize, microBatch: micro, microBatches: sizes.length, evalBatch, expectedPeakBytes: peak.rss, fits: true }
+  const evalRoom =
+    Math.min(limitBytes - fp.rssFixedBytes - fp.checkpointBytes - RSS_SLACK, heapCap - fp.trainFixedBytes - HEAP_STEP) -
+    2 * batchSize * h * w * c * 4
+  const evalBatch = Math.max(
+    1,
+    Math.min(
+      batchSize,
+      fp.evalPerImageBytes > 0 ? Math.floor(evalRoom / (fp.evalPerImageBytes * PER_IMAGE_MARGIN)) : batchSize
+    )
+  )
+  return {
+    limitBytes,
+    batchSize,
+    microBatch: micro,
+    microBatches: sizes.length,
+    evalBatch,
+    expectedPeakBytes: peak.rss,
+    fits: true
+  }
 }
 
 /** Peak resident memory of this process so far, bytes. */

@@ -9,12 +9,19 @@ import type { ArchBuildOptions, ArchConfig } from './types'
 
 type Block = (x: tf.SymbolicTensor, name: string, seed: number, width: number, stride: number) => tf.SymbolicTensor
 
-function residual(x: tf.SymbolicTensor, y: tf.SymbolicTensor, name: string, seed: number, stride: number): tf.SymbolicTensor {
+function residual(
+  x: tf.SymbolicTensor,
+  y: tf.SymbolicTensor,
+  name: string,
+  seed: number,
+  stride: number
+): tf.SymbolicTensor {
   const inC = x.shape[3] as number
   const outC = y.shape[3] as number
-  const shortcut = stride !== 1 || inC !== outC
-    ? convBn(x, `${name}_down`, seed, { filters: outC, kernel: 1, strides: stride, activation: 'none' })
-    : x
+  const shortcut =
+    stride !== 1 || inC !== outC
+      ? convBn(x, `${name}_down`, seed, { filters: outC, kernel: 1, strides: stride, activation: 'none' })
+      : x
   const sum = tf.layers.add({ name: `${name}_add` }).apply([y, shortcut]) as tf.SymbolicTensor
   return tf.layers.reLU({ name: `${name}_out` }).apply(sum) as tf.SymbolicTensor
 }
@@ -46,7 +53,9 @@ export function resnetStem(input: tf.SymbolicTensor, o: ArchBuildOptions): tf.Sy
   const x = convBn(input, 'stem', o.seed, { filters: 64, kernel: 7, strides: 2 })
   // PyTorch pads the max-pool with −∞; after the ReLU zero padding gives the same maxima.
   const padded = symmetricPad(x, 'stem_poolpad', 1)
-  return tf.layers.maxPooling2d({ name: 'stem_pool', poolSize: 3, strides: 2, padding: 'valid' }).apply(padded) as tf.SymbolicTensor
+  return tf.layers
+    .maxPooling2d({ name: 'stem_pool', poolSize: 3, strides: 2, padding: 'valid' })
+    .apply(padded) as tf.SymbolicTensor
 }
 
 function resnet(name: string, block: Block, depths: number[]) {

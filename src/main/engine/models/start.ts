@@ -39,12 +39,22 @@ export function randomStart(o: StartOptions): StartingPoint {
  * the weight, on a shape mismatch; fails when no backbone weight matches at all.
  * @param keepHead also copy the head (only when its shape matches: same number of classes)
  */
-export function transferStart(o: StartOptions, weights: NamedWeight[], source: string, keepHead = false): StartingPoint {
+export function transferStart(
+  o: StartOptions,
+  weights: NamedWeight[],
+  source: string,
+  keepHead = false
+): StartingPoint {
   const start = randomStart(o)
   try {
     const report = setWeights(start.model, fitVitWeights(start.model, weights), (name) => isHead(name) && !keepHead)
     if (!report.assigned.some((n) => !isHead(n))) {
-      throw new Error(`${source}: none of its weight names match architecture ${o.arch} (e.g. ${weights.slice(0, 3).map((w) => w.name).join(', ')})`)
+      throw new Error(
+        `${source}: none of its weight names match architecture ${o.arch} (e.g. ${weights
+          .slice(0, 3)
+          .map((w) => w.name)
+          .join(', ')})`
+      )
     }
     return { model: start.model, transferred: report.assigned, initialised: report.kept }
   } catch (e) {
@@ -58,7 +68,10 @@ export function transferStart(o: StartOptions, weights: NamedWeight[], source: s
  * The model is built with the checkpoint's architecture options (e.g. a free-form ViT's dimensions)
  * overridden by those set in `o`; `options` says which it was built with (what its checkpoints must record).
  */
-export async function checkpointStart(dir: string, o: Omit<StartOptions, 'arch' | 'inputShape'> & Partial<Pick<StartOptions, 'arch' | 'inputShape'>>): Promise<StartingPoint & { source: Checkpoint; options: StartOptions }> {
+export async function checkpointStart(
+  dir: string,
+  o: Omit<StartOptions, 'arch' | 'inputShape'> & Partial<Pick<StartOptions, 'arch' | 'inputShape'>>
+): Promise<StartingPoint & { source: Checkpoint; options: StartOptions }> {
   const source = await readCheckpoint(dir, { optimizer: false })
   const { arch, archOptions, inputShape } = source.meta
   const defined = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
@@ -79,19 +92,29 @@ interface ManifestGroup {
  */
 export async function readTfjsWeights(modelJson: string): Promise<NamedWeight[]> {
   const doc = JSON.parse(await fsp.readFile(modelJson, 'utf8')) as { weightsManifest?: ManifestGroup[] }
-  if (!Array.isArray(doc.weightsManifest)) throw new Error(`${modelJson}: no weightsManifest (not a TF.js LayersModel file)`)
+  if (!Array.isArray(doc.weightsManifest))
+    throw new Error(`${modelJson}: no weightsManifest (not a TF.js LayersModel file)`)
   const out: NamedWeight[] = []
   for (const group of doc.weightsManifest) {
     const parts = await Promise.all(group.paths.map((p) => fsp.readFile(join(dirname(modelJson), p))))
     const buf = Buffer.concat(parts)
     let offset = 0
     for (const w of group.weights) {
-      if (w.dtype !== 'float32' || 'quantization' in w) throw new Error(`${modelJson}: weight ${w.name} is ${w.dtype}${'quantization' in w ? ' (quantised)' : ''}; only float32 is supported`)
+      if (w.dtype !== 'float32' || 'quantization' in w)
+        throw new Error(
+          `${modelJson}: weight ${w.name} is ${w.dtype}${'quantization' in w ? ' (quantised)' : ''}; only float32 is supported`
+        )
       const size = w.shape.reduce((a, b) => a * b, 1) * 4
-      if (offset + size > buf.byteLength) throw new Error(`${modelJson}: weight ${w.name} lies past the end of its shards`)
+      if (offset + size > buf.byteLength)
+        throw new Error(`${modelJson}: weight ${w.name} lies past the end of its shards`)
       const data = new Float32Array(size / 4)
       new Uint8Array(data.buffer).set(buf.subarray(offset, offset + size))
-      out.push({ name: w.name, shape: w.shape, kind: /moving_(mean|variance)$/.test(w.name) ? 'bn-stat' : 'trainable', data })
+      out.push({
+        name: w.name,
+        shape: w.shape,
+        kind: /moving_(mean|variance)$/.test(w.name) ? 'bn-stat' : 'trainable',
+        data
+      })
       offset += size
     }
   }

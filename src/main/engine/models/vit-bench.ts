@@ -56,7 +56,10 @@ export interface BenchVitResult extends VitTimes {
 const DIMS: Record<string, VitDims> = { deit_s16: VIT_S16, vit_b16: VIT_B16, vit: VIT_TI16 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
-const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
+const cpuMs = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
 
 /** Runs the benchmark on the active backend; leaves no tensors behind. */
 export async function benchVit(o: BenchVitOptions = {}): Promise<BenchVitResult> {
@@ -73,7 +76,11 @@ export async function benchVit(o: BenchVitOptions = {}): Promise<BenchVitResult>
   const params = model.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }))
   const opt = new AdamW({ weightDecay: 1e-4 })
   const x = tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 1)
-  const labels = labelTensors('single', Int32Array.from({ length: batch }, (_, i) => i % classes), batch)
+  const labels = labelTensors(
+    'single',
+    Int32Array.from({ length: batch }, (_, i) => i % classes),
+    batch
+  )
   const train: number[] = []
   const trainCpu: number[] = []
   const infer: number[] = []
@@ -82,18 +89,31 @@ export async function benchVit(o: BenchVitOptions = {}): Promise<BenchVitResult>
     for (let i = 0; i < warmup + steps; i++) {
       const t = performance.now()
       const c = cpuMs()
-      const { value, grads } = tf.variableGrads(() => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels), params.map((p) => p.variable))
-      opt.apply(params, params.map((p) => grads[p.variable.name]), 1e-4)
+      const { value, grads } = tf.variableGrads(
+        () => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels),
+        params.map((p) => p.variable)
+      )
+      opt.apply(
+        params,
+        params.map((p) => grads[p.variable.name]),
+        1e-4
+      )
       value.dataSync()
       tf.dispose([value, grads])
-      if (i >= warmup) { train.push(performance.now() - t); trainCpu.push(cpuMs() - c) }
+      if (i >= warmup) {
+        train.push(performance.now() - t)
+        trainCpu.push(cpuMs() - c)
+      }
       log(`train step ${i + 1}/${warmup + steps}: ${(performance.now() - t).toFixed(0)} ms`)
     }
     for (let i = 0; i < warmup + steps; i++) {
       const t = performance.now()
       const c = cpuMs()
       tf.tidy(() => (model.apply(x, { training: false }) as tf.Tensor).dataSync())
-      if (i >= warmup) { infer.push(performance.now() - t); inferCpu.push(cpuMs() - c) }
+      if (i >= warmup) {
+        infer.push(performance.now() - t)
+        inferCpu.push(cpuMs() - c)
+      }
     }
   } finally {
     x.dispose()
@@ -102,16 +122,26 @@ export async function benchVit(o: BenchVitOptions = {}): Promise<BenchVitResult>
     model.dispose()
   }
   const result: BenchVitResult = {
-    arch, dims, size, batch, steps, warmup,
+    arch,
+    dims,
+    size,
+    batch,
+    steps,
+    warmup,
     params: params.reduce((s, p) => s + p.variable.size, 0),
-    train_ms_per_step: median(train), train_cpu_ms_per_step: median(trainCpu),
-    infer_ms_per_batch: median(infer), infer_cpu_ms_per_batch: median(inferCpu)
+    train_ms_per_step: median(train),
+    train_cpu_ms_per_step: median(trainCpu),
+    infer_ms_per_batch: median(infer),
+    infer_cpu_ms_per_batch: median(inferCpu)
   }
   if (o.torchThreads) {
     try {
       log('running the PyTorch twin...')
       result.torch = runTorchVit({ dims, size, batch, steps, warmup, classes, threads: o.torchThreads })
-      result.ratio = { train: result.train_ms_per_step / result.torch.train_ms_per_step, infer: result.infer_ms_per_batch / result.torch.infer_ms_per_batch }
+      result.ratio = {
+        train: result.train_ms_per_step / result.torch.train_ms_per_step,
+        infer: result.infer_ms_per_batch / result.torch.infer_ms_per_batch
+      }
     } catch (e) {
       result.torch_error = (e as Error).message
     }
@@ -119,14 +149,50 @@ export async function benchVit(o: BenchVitOptions = {}): Promise<BenchVitResult>
   return result
 }
 
-function runTorchVit(o: { dims: VitDims; size: number; batch: number; steps: number; warmup: number; classes: number; threads: number }): VitTimes & { threads: number; version: string } {
+function runTorchVit(o: {
+  dims: VitDims
+  size: number
+  batch: number
+  steps: number
+  warmup: number
+  classes: number
+  threads: number
+}): VitTimes & { threads: number; version: string } {
   const python = '/usr/bin/python3'
   if (!existsSync(python)) throw new Error(`${python} not found (PyTorch comparison needs Debian's python3-torch)`)
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../resources/bench/vit_bench.py')
   const d = o.dims
-  const args = [script, '--size', o.size, '--patch', d.patch, '--layers', d.layers, '--heads', d.heads, '--hidden', d.hidden, '--mlp', d.mlp,
-    '--classes', o.classes, '--batch', o.batch, '--steps', o.steps, '--warmup', o.warmup, '--threads', o.threads].map(String)
-  const run = spawnSync(python, args, { encoding: 'utf8', timeout: 1_800_000, env: { ...process.env, OMP_WAIT_POLICY: 'passive' } })
-  if (run.status !== 0) throw new Error(`vit_bench.py failed: ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`)
+  const args = [
+    script,
+    '--size',
+    o.size,
+    '--patch',
+    d.patch,
+    '--layers',
+    d.layers,
+    '--heads',
+    d.heads,
+    '--hidden',
+    d.hidden,
+    '--mlp',
+    d.mlp,
+    '--classes',
+    o.classes,
+    '--batch',
+    o.batch,
+    '--steps',
+    o.steps,
+    '--warmup',
+    o.warmup,
+    '--threads',
+    o.threads
+  ].map(String)
+  const run = spawnSync(python, args, {
+    encoding: 'utf8',
+    timeout: 1_800_000,
+    env: { ...process.env, OMP_WAIT_POLICY: 'passive' }
+  })
+  if (run.status !== 0)
+    throw new Error(`vit_bench.py failed: ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`)
   return JSON.parse(run.stdout) as VitTimes & { threads: number; version: string }
 }

@@ -54,20 +54,30 @@ export interface VitFromTorchOptions {
 
 /** Each tensor outside the blocks: its [torchvision, timm] name. */
 const TOP_NAMES = {
-  patchW: ['conv_proj.weight', 'patch_embed.proj.weight'], patchB: ['conv_proj.bias', 'patch_embed.proj.bias'],
-  cls: ['class_token', 'cls_token'], pos: ['encoder.pos_embedding', 'pos_embed'],
-  lnW: ['encoder.ln.weight', 'norm.weight'], lnB: ['encoder.ln.bias', 'norm.bias'],
-  headW: ['heads.head.weight', 'head.weight'], headB: ['heads.head.bias', 'head.bias']
+  patchW: ['conv_proj.weight', 'patch_embed.proj.weight'],
+  patchB: ['conv_proj.bias', 'patch_embed.proj.bias'],
+  cls: ['class_token', 'cls_token'],
+  pos: ['encoder.pos_embedding', 'pos_embed'],
+  lnW: ['encoder.ln.weight', 'norm.weight'],
+  lnB: ['encoder.ln.bias', 'norm.bias'],
+  headW: ['heads.head.weight', 'head.weight'],
+  headB: ['heads.head.bias', 'head.bias']
 } satisfies Record<string, [string, string]>
 
 /** Each tensor of an encoder block: its [torchvision, timm] name after the block's prefix (the MLP's: every name a version used). */
 const BLOCK_NAMES = {
-  ln1w: ['ln_1.weight', 'norm1.weight'], ln1b: ['ln_1.bias', 'norm1.bias'],
-  qkvW: ['self_attention.in_proj_weight', 'attn.qkv.weight'], qkvB: ['self_attention.in_proj_bias', 'attn.qkv.bias'],
-  projW: ['self_attention.out_proj.weight', 'attn.proj.weight'], projB: ['self_attention.out_proj.bias', 'attn.proj.bias'],
-  ln2w: ['ln_2.weight', 'norm2.weight'], ln2b: ['ln_2.bias', 'norm2.bias'],
-  fc1W: [['mlp.0.weight', 'mlp.linear_1.weight'], ['mlp.fc1.weight']], fc1B: [['mlp.0.bias', 'mlp.linear_1.bias'], ['mlp.fc1.bias']],
-  fc2W: [['mlp.3.weight', 'mlp.linear_2.weight'], ['mlp.fc2.weight']], fc2B: [['mlp.3.bias', 'mlp.linear_2.bias'], ['mlp.fc2.bias']]
+  ln1w: ['ln_1.weight', 'norm1.weight'],
+  ln1b: ['ln_1.bias', 'norm1.bias'],
+  qkvW: ['self_attention.in_proj_weight', 'attn.qkv.weight'],
+  qkvB: ['self_attention.in_proj_bias', 'attn.qkv.bias'],
+  projW: ['self_attention.out_proj.weight', 'attn.proj.weight'],
+  projB: ['self_attention.out_proj.bias', 'attn.proj.bias'],
+  ln2w: ['ln_2.weight', 'norm2.weight'],
+  ln2b: ['ln_2.bias', 'norm2.bias'],
+  fc1W: [['mlp.0.weight', 'mlp.linear_1.weight'], ['mlp.fc1.weight']],
+  fc1B: [['mlp.0.bias', 'mlp.linear_1.bias'], ['mlp.fc1.bias']],
+  fc2W: [['mlp.3.weight', 'mlp.linear_2.weight'], ['mlp.fc2.weight']],
+  fc2B: [['mlp.3.bias', 'mlp.linear_2.bias'], ['mlp.fc2.bias']]
 } satisfies Record<string, [string, string] | [string[], string[]]>
 
 /** One column of a [torchvision, timm] table. */
@@ -82,7 +92,11 @@ interface Names extends Column<typeof TOP_NAMES> {
 }
 
 /** Column `k` of `table`, each name after `prefix`. */
-function column<T extends Record<string, [string, string] | [string[], string[]]>>(table: T, k: 0 | 1, prefix = ''): Column<T> {
+function column<T extends Record<string, [string, string] | [string[], string[]]>>(
+  table: T,
+  k: 0 | 1,
+  prefix = ''
+): Column<T> {
   const named = (n: string | string[]) => (typeof n === 'string' ? prefix + n : n.map((m) => prefix + m))
   return Object.fromEntries(Object.entries(table).map(([role, names]) => [role, named(names[k])])) as Column<T>
 }
@@ -92,12 +106,19 @@ function convention(k: 0 | 1, blockPrefix: (i: number) => string, blockPattern: 
   return { ...column(TOP_NAMES, k), block: (i) => column(BLOCK_NAMES, k, blockPrefix(i)), blockPrefix, blockPattern }
 }
 
-const TORCHVISION = convention(0, (i) => `encoder.layers.encoder_layer_${i}.`, /^encoder\.layers\.encoder_layer_(\d+)\./)
+const TORCHVISION = convention(
+  0,
+  (i) => `encoder.layers.encoder_layer_${i}.`,
+  /^encoder\.layers\.encoder_layer_(\d+)\./
+)
 const TIMM = convention(1, (i) => `blocks.${i}.`, /^blocks\.(\d+)\./)
 
 /** Tensors no engine ViT has: present → a clear refusal rather than a network that computes something else. */
 const UNSUPPORTED: [RegExp, string][] = [
-  [/^(dist_token|head_dist\.)/, 'a distilled DeiT (second "distillation" token and head); use the non-distilled DeiT weights'],
+  [
+    /^(dist_token|head_dist\.)/,
+    'a distilled DeiT (second "distillation" token and head); use the non-distilled DeiT weights'
+  ],
   [/^heads\.pre_logits\./, 'a pre-logits layer (representation_size); not part of DeiT-S / ViT-B'],
   [/^fc_norm\./, 'average-pooled tokens (timm global_pool="avg"); the engine classifies the class token'],
   [/\.ls[12]\.gamma$/, 'LayerScale (timm init_values); not part of DeiT-S / ViT-B'],
@@ -119,10 +140,16 @@ function transpose2d(t: TorchTensor): Float32Array {
  * ViT's (no patch embedding / position embedding of either convention); throws a
  * {@link VitImportError} naming the first tensor that does not fit.
  */
-export function vitFromTorch(tensors: ReadonlyMap<string, TorchTensor>, options: VitFromTorchOptions = {}): VitImport | null {
-  const names = tensors.has(TORCHVISION.patchW) && tensors.has(TORCHVISION.pos) ? TORCHVISION
-    : tensors.has(TIMM.patchW) && tensors.has(TIMM.pos) ? TIMM
-      : null
+export function vitFromTorch(
+  tensors: ReadonlyMap<string, TorchTensor>,
+  options: VitFromTorchOptions = {}
+): VitImport | null {
+  const names =
+    tensors.has(TORCHVISION.patchW) && tensors.has(TORCHVISION.pos)
+      ? TORCHVISION
+      : tensors.has(TIMM.patchW) && tensors.has(TIMM.pos)
+        ? TIMM
+        : null
   if (names === null) return null
   for (const name of tensors.keys()) {
     for (const [re, what] of UNSUPPORTED) if (re.test(name)) throw new VitImportError(`tensor ${name}: ${what}`)
@@ -138,7 +165,8 @@ export function vitFromTorch(tensors: ReadonlyMap<string, TorchTensor>, options:
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new VitImportError(`tensor ${name} has shape [${t.shape}], expected [${shape}]`)
     }
-    if (t.data.length !== shape.reduce((a, b) => a * b, 1)) throw new VitImportError(`tensor ${name} holds ${t.data.length} values for shape [${shape}]`)
+    if (t.data.length !== shape.reduce((a, b) => a * b, 1))
+      throw new VitImportError(`tensor ${name} holds ${t.data.length} values for shape [${shape}]`)
     used.add(name)
     return { name, t }
   }
@@ -155,24 +183,36 @@ export function vitFromTorch(tensors: ReadonlyMap<string, TorchTensor>, options:
 
   // Dimensions from the shapes.
   const pw = tensors.get(names.patchW) as TorchTensor
-  if (pw.shape.length !== 4 || pw.shape[2] !== pw.shape[3]) throw new VitImportError(`tensor ${names.patchW} has shape [${pw.shape}], expected [hidden, channels, patch, patch]`)
+  if (pw.shape.length !== 4 || pw.shape[2] !== pw.shape[3])
+    throw new VitImportError(
+      `tensor ${names.patchW} has shape [${pw.shape}], expected [hidden, channels, patch, patch]`
+    )
   const [hidden, channels, patch] = pw.shape
   const pos = tensors.get(names.pos) as TorchTensor
-  if (pos.shape.length !== 3 || pos.shape[0] !== 1 || pos.shape[2] !== hidden) throw new VitImportError(`tensor ${names.pos} has shape [${pos.shape}], expected [1, 1 + tokens, ${hidden}]`)
+  if (pos.shape.length !== 3 || pos.shape[0] !== 1 || pos.shape[2] !== hidden)
+    throw new VitImportError(`tensor ${names.pos} has shape [${pos.shape}], expected [1, 1 + tokens, ${hidden}]`)
   const grid = Math.round(Math.sqrt(pos.shape[1] - 1))
-  if (grid * grid !== pos.shape[1] - 1) throw new VitImportError(`tensor ${names.pos} has ${pos.shape[1]} positions: not a class token plus a square grid of patches`)
+  if (grid * grid !== pos.shape[1] - 1)
+    throw new VitImportError(
+      `tensor ${names.pos} has ${pos.shape[1]} positions: not a class token plus a square grid of patches`
+    )
   let layers = 0
   for (const name of tensors.keys()) {
     const m = names.blockPattern.exec(name)
     if (m) layers = Math.max(layers, Number(m[1]) + 1)
   }
   if (layers === 0) throw new VitImportError(`no encoder blocks (${names.blockPrefix(0)}*) found`)
-  const fc1 = names.block(0).fc1W.map((n) => tensors.get(n)).find((t) => t !== undefined)
+  const fc1 = names
+    .block(0)
+    .fc1W.map((n) => tensors.get(n))
+    .find((t) => t !== undefined)
   if (!fc1) throw new VitImportError(`tensor ${names.block(0).fc1W[0]} is missing`)
   const mlp = fc1.shape[0]
   const heads = options.heads ?? (hidden % 64 === 0 ? hidden / 64 : 0)
   if (!Number.isInteger(heads) || heads < 1 || hidden % heads !== 0) {
-    throw new VitImportError(`hidden width ${hidden} is not a multiple of 64: give the number of attention heads (it is not stored in the weights)`)
+    throw new VitImportError(
+      `hidden width ${hidden} is not a multiple of 64: give the number of attention heads (it is not stored in the weights)`
+    )
   }
   const head = tensors.get(names.headW)
   if (!head) throw new VitImportError(`tensor ${names.headW} is missing (the classification head is kept on import)`)
@@ -180,7 +220,12 @@ export function vitFromTorch(tensors: ReadonlyMap<string, TorchTensor>, options:
 
   // Patch conv OIHW → HWIO.
   get(names.patchW, [hidden, channels, patch, patch])
-  weights.push({ name: 'patch_embed/kernel', shape: [patch, patch, channels, hidden], kind: 'trainable', data: permute(pw.data, pw.shape, [2, 3, 1, 0]) })
+  weights.push({
+    name: 'patch_embed/kernel',
+    shape: [patch, patch, channels, hidden],
+    kind: 'trainable',
+    data: permute(pw.data, pw.shape, [2, 3, 1, 0])
+  })
   report.reshaped.push(names.patchW)
   same('patch_embed/bias', names.patchB, [hidden])
   same('class_token/class_token', names.cls, [1, 1, hidden])
@@ -207,11 +252,16 @@ export function vitFromTorch(tensors: ReadonlyMap<string, TorchTensor>, options:
   same('head/bias', names.headB, [classes])
   for (const name of tensors.keys()) if (!used.has(name)) report.skipped.push(`${name}: not part of the network`)
   const dims: VitDims = { patch, hidden, layers, heads, mlp }
-  const eq = (a: VitDims, b: VitDims) => a.patch === b.patch && a.hidden === b.hidden && a.layers === b.layers && a.heads === b.heads && a.mlp === b.mlp
+  const eq = (a: VitDims, b: VitDims) =>
+    a.patch === b.patch && a.hidden === b.hidden && a.layers === b.layers && a.heads === b.heads && a.mlp === b.mlp
   const arch = eq(dims, VIT_S16) ? 'deit_s16' : eq(dims, VIT_B16) ? 'vit_b16' : 'vit'
   return {
     arch,
-    build: { inputShape: [grid * patch, grid * patch, channels], numClasses: classes, ...(arch === 'vit' ? { vit: dims } : {}) },
+    build: {
+      inputShape: [grid * patch, grid * patch, channels],
+      numClasses: classes,
+      ...(arch === 'vit' ? { vit: dims } : {})
+    },
     weights,
     report
   }
@@ -222,7 +272,15 @@ export function vitFromTorch(tensors: ReadonlyMap<string, TorchTensor>, options:
  * `F.interpolate(mode="bicubic")` (cubic convolution with A = −0.75, edge samples clamped).
  * @param alignCorners true: torchvision's `interpolate_embeddings`; false: timm's `resample_abs_pos_embed` (without antialias)
  */
-export function bicubicResize(data: Float32Array, c: number, h: number, w: number, outH: number, outW: number, alignCorners: boolean): Float32Array {
+export function bicubicResize(
+  data: Float32Array,
+  c: number,
+  h: number,
+  w: number,
+  outH: number,
+  outW: number,
+  alignCorners: boolean
+): Float32Array {
   const A = -0.75
   const cubic1 = (x: number) => ((A + 2) * x - (A + 3)) * x * x + 1
   const cubic2 = (x: number) => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
@@ -231,13 +289,14 @@ export function bicubicResize(data: Float32Array, c: number, h: number, w: numbe
     if (alignCorners) return outSize > 1 ? (dst * (inSize - 1)) / (outSize - 1) : 0
     return (dst + 0.5) * (inSize / outSize) - 0.5
   }
-  const axis = (inSize: number, outSize: number) => Array.from({ length: outSize }, (_, o) => {
-    const real = source(o, inSize, outSize)
-    const i0 = Math.floor(real)
-    const wts = coeffs(real - i0)
-    const idx = [-1, 0, 1, 2].map((k) => Math.min(Math.max(i0 + k, 0), inSize - 1))
-    return { idx, wts }
-  })
+  const axis = (inSize: number, outSize: number) =>
+    Array.from({ length: outSize }, (_, o) => {
+      const real = source(o, inSize, outSize)
+      const i0 = Math.floor(real)
+      const wts = coeffs(real - i0)
+      const idx = [-1, 0, 1, 2].map((k) => Math.min(Math.max(i0 + k, 0), inSize - 1))
+      return { idx, wts }
+    })
   const ys = axis(h, outH)
   const xs = axis(w, outW)
   const out = new Float32Array(c * outH * outW)
@@ -266,10 +325,17 @@ export function bicubicResize(data: Float32Array, c: number, h: number, w: numbe
  * apart, the grid is resized bicubically (torchvision's `interpolate_embeddings`: align_corners
  * true; `alignCorners: false` gives timm's `resample_abs_pos_embed` for upsampling).
  */
-export function resizePosEmbedding(pos: Float32Array, from: [number, number], to: [number, number], hidden: number, alignCorners = true): Float32Array {
+export function resizePosEmbedding(
+  pos: Float32Array,
+  from: [number, number],
+  to: [number, number],
+  hidden: number,
+  alignCorners = true
+): Float32Array {
   const [gh, gw] = from
   const [th, tw] = to
-  if (pos.length !== (1 + gh * gw) * hidden) throw new Error(`position embeddings hold ${pos.length} values, expected (1 + ${gh}×${gw}) × ${hidden}`)
+  if (pos.length !== (1 + gh * gw) * hidden)
+    throw new Error(`position embeddings hold ${pos.length} values, expected (1 + ${gh}×${gw}) × ${hidden}`)
   // (tokens, hidden) → (hidden, gh, gw)
   const grid = permute(pos.subarray(hidden), [gh * gw, hidden], [1, 0])
   const resized = bicubicResize(grid, hidden, gh, gw, th, tw, alignCorners)
@@ -286,14 +352,19 @@ export function resizePosEmbedding(pos: Float32Array, from: [number, number], to
  * (torchvision and timm pretrain on square images).
  * @param target the shape [1, 1 + gh·gw, h] the model expects, and its grid
  */
-export function fitPosEmbedding(weights: NamedWeight[], target: { shape: number[]; grid: [number, number] }): NamedWeight[] {
+export function fitPosEmbedding(
+  weights: NamedWeight[],
+  target: { shape: number[]; grid: [number, number] }
+): NamedWeight[] {
   return weights.map((w) => {
     if (!w.name.endsWith('/pos_embedding')) return w
     if (w.shape[1] === target.shape[1]) return w
     const hidden = w.shape[2]
     const g = Math.round(Math.sqrt(w.shape[1] - 1))
-    if (g * g !== w.shape[1] - 1) throw new Error(`weight ${w.name}: ${w.shape[1]} positions are not a class token plus a square grid`)
-    if (hidden !== target.shape[2]) throw new Error(`weight ${w.name}: width ${hidden} does not fit the model's ${target.shape[2]}`)
+    if (g * g !== w.shape[1] - 1)
+      throw new Error(`weight ${w.name}: ${w.shape[1]} positions are not a class token plus a square grid`)
+    if (hidden !== target.shape[2])
+      throw new Error(`weight ${w.name}: width ${hidden} does not fit the model's ${target.shape[2]}`)
     return { ...w, shape: [...target.shape], data: resizePosEmbedding(w.data, [g, g], target.grid, hidden) }
   })
 }
@@ -333,14 +404,15 @@ export function torchTensorsFromOnnx(graph: OnnxGraphLike): Map<string, TorchTen
   const isTorchName = (n: string) => !n.startsWith('onnx::') && !n.startsWith('/') && !/^\d+$/.test(n)
   const value = new Map<string, { dims: number[]; values: Float32Array }>(graph.initializers)
   for (const node of graph.nodes) {
-    if (node.op_type === 'Identity' && value.has(node.input[0])) value.set(node.output[0], value.get(node.input[0]) as { dims: number[]; values: Float32Array })
+    if (node.op_type === 'Identity' && value.has(node.input[0]))
+      value.set(node.output[0], value.get(node.input[0]) as { dims: number[]; values: Float32Array })
   }
   const out = new Map<string, TorchTensor>()
   for (const [name, v] of value) if (isTorchName(name)) out.set(name, { shape: [...v.dims], data: v.values })
-  const consumers = new Map<string, typeof graph.nodes[number][]>()
+  const consumers = new Map<string, (typeof graph.nodes)[number][]>()
   for (const node of graph.nodes) for (const i of node.input) consumers.set(i, [...(consumers.get(i) ?? []), node])
   const weightName = (bias: string) => (bias.endsWith('bias') ? `${bias.slice(0, -4)}weight` : null)
-  const intAttr = (node: typeof graph.nodes[number], key: string): number | undefined => {
+  const intAttr = (node: (typeof graph.nodes)[number], key: string): number | undefined => {
     const a = (node.attribute ?? []).find((x) => x.name === key)
     return a === undefined ? undefined : Number(a.i)
   }

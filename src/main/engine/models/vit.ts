@@ -98,7 +98,12 @@ export class PositionEmbedding extends tf.layers.Layer {
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const [, t, h] = oneShape(inputShape) as number[]
-    this.embedding = this.addWeight('pos_embedding', [1, t, h], 'float32', tf.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed }))
+    this.embedding = this.addWeight(
+      'pos_embedding',
+      [1, t, h],
+      'float32',
+      tf.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed })
+    )
     this.built = true
   }
 
@@ -146,7 +151,10 @@ export class LayerNorm extends tf.layers.Layer {
       const x = only(inputs)
       const d = tf.sub(x, tf.mean(x, -1, true))
       const inv = tf.rsqrt(tf.add(tf.mean(tf.square(d), -1, true), this.epsilon))
-      return tf.add(tf.mul(tf.mul(d, inv), (this.gamma as tf.LayerVariable).read()), (this.beta as tf.LayerVariable).read())
+      return tf.add(
+        tf.mul(tf.mul(d, inv), (this.gamma as tf.LayerVariable).read()),
+        (this.beta as tf.LayerVariable).read()
+      )
     })
   }
 
@@ -179,7 +187,8 @@ export class SelfAttention extends tf.layers.Layer {
       const [n, t, c] = x.shape
       const h = c / 3
       const dh = h / this.heads
-      const part = (i: number) => tf.transpose(tf.reshape(tf.slice(x, [0, 0, i * h], [n, t, h]), [n, t, this.heads, dh]), [0, 2, 1, 3])
+      const part = (i: number) =>
+        tf.transpose(tf.reshape(tf.slice(x, [0, 0, i * h], [n, t, h]), [n, t, this.heads, dh]), [0, 2, 1, 3])
       const q = tf.mul(part(0), 1 / Math.sqrt(dh))
       const scores = tf.softmax(tf.matMul(q, part(1), false, true))
       const o = tf.matMul(scores, part(2))
@@ -206,11 +215,12 @@ export const gelu: (x: tf.Tensor) => tf.Tensor = tf.customGrad((x, save) => {
   const cdf = (v: tf.Tensor) => tf.mul(tf.add(tf.erf(tf.mul(v, INV_SQRT2)), 1), 0.5)
   return {
     value: tf.tidy(() => tf.mul(t, cdf(t))),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-      const [v] = saved
-      const pdf = tf.mul(tf.exp(tf.mul(tf.square(v), -0.5)), INV_SQRT_2PI)
-      return tf.mul(dy, tf.add(cdf(v), tf.mul(v, pdf)))
-    })
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [v] = saved
+        const pdf = tf.mul(tf.exp(tf.mul(tf.square(v), -0.5)), INV_SQRT_2PI)
+        return tf.mul(dy, tf.add(cdf(v), tf.mul(v, pdf)))
+      })
   }
 }) as (x: tf.Tensor) => tf.Tensor
 
@@ -252,7 +262,14 @@ export class ClassTokenPool extends tf.layers.Layer {
 }
 
 /** The ViT layer classes, registered for tfjs serialization by {@link registerVitLayers}. */
-export const VIT_LAYER_CLASSES = [ClassToken, PositionEmbedding, LayerNorm, SelfAttention, Gelu, ClassTokenPool] as const
+export const VIT_LAYER_CLASSES = [
+  ClassToken,
+  PositionEmbedding,
+  LayerNorm,
+  SelfAttention,
+  Gelu,
+  ClassTokenPool
+] as const
 
 let registered = false
 /** Registers the ViT layer classes with tfjs serialization (so `tf.loadLayersModel` reads exported ViTs); idempotent. */
@@ -270,13 +287,22 @@ export function patchGrid(inputShape: readonly number[], patch: number): [number
 /** Resolves the dimensions: `base` overridden by `o.vit`; checks they are consistent. */
 export function vitDims(o: Pick<ArchBuildOptions, 'vit' | 'inputShape'>, base: VitDims): VitDims {
   const v = o.vit ?? {}
-  const d: VitDims = { patch: v.patch ?? base.patch, hidden: v.hidden ?? base.hidden, layers: v.layers ?? base.layers, heads: v.heads ?? base.heads, mlp: v.mlp ?? base.mlp }
-  for (const k of ['patch', 'hidden', 'layers', 'heads', 'mlp'] as const) {
-    if (!Number.isInteger(d[k]) || d[k] < 1) throw new Error(`ViT option ${k} must be a positive integer (got ${String(d[k])})`)
+  const d: VitDims = {
+    patch: v.patch ?? base.patch,
+    hidden: v.hidden ?? base.hidden,
+    layers: v.layers ?? base.layers,
+    heads: v.heads ?? base.heads,
+    mlp: v.mlp ?? base.mlp
   }
-  if (d.hidden % d.heads !== 0) throw new Error(`ViT hidden width ${d.hidden} is not a multiple of its ${d.heads} heads`)
+  for (const k of ['patch', 'hidden', 'layers', 'heads', 'mlp'] as const) {
+    if (!Number.isInteger(d[k]) || d[k] < 1)
+      throw new Error(`ViT option ${k} must be a positive integer (got ${String(d[k])})`)
+  }
+  if (d.hidden % d.heads !== 0)
+    throw new Error(`ViT hidden width ${d.hidden} is not a multiple of its ${d.heads} heads`)
   const [gh, gw] = patchGrid(o.inputShape, d.patch)
-  if (gh < 1 || gw < 1) throw new Error(`ViT input ${o.inputShape[0]}×${o.inputShape[1]} px is smaller than one ${d.patch} px patch`)
+  if (gh < 1 || gw < 1)
+    throw new Error(`ViT input ${o.inputShape[0]}×${o.inputShape[1]} px is smaller than one ${d.patch} px patch`)
   return d
 }
 
@@ -289,14 +315,26 @@ export function buildVit(name: string, o: ArchBuildOptions, d: VitDims): tf.Laye
   const glorot = (n: string) => tf.initializers.glorotUniform({ seed: layerSeed(seed, n) })
   const dense = (n: string, units: number) =>
     tf.layers.dense({ name: n, units, kernelInitializer: glorot(n), biasInitializer: 'zeros' })
-  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor
+  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) =>
+    layer.apply(x) as tf.SymbolicTensor
 
   // torchvision: conv_proj ~ truncated normal with std sqrt(1 / fan_in).
   const fanIn = d.patch * d.patch * o.inputShape[2]
-  let x = apply(tf.layers.conv2d({
-    name: 'patch_embed', filters: d.hidden, kernelSize: d.patch, strides: d.patch, padding: 'valid', useBias: true,
-    kernelInitializer: tf.initializers.truncatedNormal({ stddev: Math.sqrt(1 / fanIn), seed: layerSeed(seed, 'patch_embed') })
-  }), input)
+  let x = apply(
+    tf.layers.conv2d({
+      name: 'patch_embed',
+      filters: d.hidden,
+      kernelSize: d.patch,
+      strides: d.patch,
+      padding: 'valid',
+      useBias: true,
+      kernelInitializer: tf.initializers.truncatedNormal({
+        stddev: Math.sqrt(1 / fanIn),
+        seed: layerSeed(seed, 'patch_embed')
+      })
+    }),
+    input
+  )
   x = apply(tf.layers.reshape({ name: 'patch_tokens', targetShape: [gh * gw, d.hidden] }), x)
   x = apply(new ClassToken({ name: 'class_token' }), x)
   x = apply(new PositionEmbedding({ name: 'pos_embed', seed: layerSeed(seed, 'pos_embed') }), x)
@@ -325,8 +363,11 @@ function vitArch(name: string, description: string, base: VitDims, free: boolean
     minSize: base.patch,
     build(o) {
       if (!free && o.vit !== undefined) {
-        const fixed = (Object.keys(o.vit) as (keyof VitDims)[]).filter((k) => o.vit?.[k] !== undefined && o.vit[k] !== base[k])
-        if (fixed.length > 0) throw new Error(`architecture ${name} has fixed dimensions; use "vit" to change ${fixed.join(', ')}`)
+        const fixed = (Object.keys(o.vit) as (keyof VitDims)[]).filter(
+          (k) => o.vit?.[k] !== undefined && o.vit[k] !== base[k]
+        )
+        if (fixed.length > 0)
+          throw new Error(`architecture ${name} has fixed dimensions; use "vit" to change ${fixed.join(', ')}`)
       }
       return buildVit(name, o, vitDims(o, base))
     }
@@ -334,8 +375,23 @@ function vitArch(name: string, description: string, base: VitDims, free: boolean
 }
 
 /** DeiT-S / ViT-S/16: hidden 384, 12 blocks, 6 heads, MLP 1536 (the paper's second network). */
-export const deitS16 = vitArch('deit_s16', 'DeiT-S = ViT-S/16 (22 M parameters at 224 px): patch 16, 384 wide, 12 blocks, 6 heads', VIT_S16, false)
+export const deitS16 = vitArch(
+  'deit_s16',
+  'DeiT-S = ViT-S/16 (22 M parameters at 224 px): patch 16, 384 wide, 12 blocks, 6 heads',
+  VIT_S16,
+  false
+)
 /** ViT-B/16: hidden 768, 12 blocks, 12 heads, MLP 3072. */
-export const vitB16 = vitArch('vit_b16', 'ViT-B/16 (86 M parameters at 224 px): patch 16, 768 wide, 12 blocks, 12 heads', VIT_B16, false)
+export const vitB16 = vitArch(
+  'vit_b16',
+  'ViT-B/16 (86 M parameters at 224 px): patch 16, 768 wide, 12 blocks, 12 heads',
+  VIT_B16,
+  false
+)
 /** A ViT of any dimensions (`vit` build option); ViT-Ti/16 by default. */
-export const vit = vitArch('vit', 'Vision Transformer of chosen dimensions (option vit: patch, hidden, layers, heads, mlp); ViT-Ti/16 by default', VIT_TI16, true)
+export const vit = vitArch(
+  'vit',
+  'Vision Transformer of chosen dimensions (option vit: patch, hidden, layers, heads, mlp); ViT-Ti/16 by default',
+  VIT_TI16,
+  true
+)

@@ -14,7 +14,7 @@ const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
 
 export const compareJob = defineJob<'compare'>({
   kind: 'compare',
-  description: 'Paired bootstrap of two models\' stored test predictions (difference, 95% CI, p-value).',
+  description: "Paired bootstrap of two models' stored test predictions (difference, 95% CI, p-value).",
   params: compareParams,
   resumable: false,
   async run(ctx, p) {
@@ -22,11 +22,17 @@ export const compareJob = defineJob<'compare'>({
     const { parsePredictionsCsv } = await import('../../engine/evaluate/model')
     const { pairedBootstrap } = await import('../../engine/evaluate/bootstrap')
     const { metricById, predictionCount } = await import('../../engine/evaluate')
-    const [a, b] = await Promise.all(p.files.map(async (f) => parsePredictionsCsv(await readFile(ctx.workspace.resolve(f), 'utf8')).predictions))
+    const [a, b] = await Promise.all(
+      p.files.map(async (f) => parsePredictionsCsv(await readFile(ctx.workspace.resolve(f), 'utf8')).predictions)
+    )
     const t = pairedBootstrap(a, b, metricById(p.metric).compute, { resamples: p.resamples, seed: p.seed })
     return {
-      n: predictionCount(a), difference: finite(t.difference), ci: [finite(t.ci[0]), finite(t.ci[1])], p: finite(t.p),
-      resamples: t.resamples, undefinedResamples: t.undefinedResamples
+      n: predictionCount(a),
+      difference: finite(t.difference),
+      ci: [finite(t.ci[0]), finite(t.ci[1])],
+      p: finite(t.p),
+      resamples: t.resamples,
+      undefinedResamples: t.undefinedResamples
     } satisfies CompareResult
   }
 })

@@ -20,20 +20,25 @@ export { exportParams }
 type Hyper = CardInput['method']['ingredients'][number]['hyperparameters']
 
 function scalars(h: Record<string, Json>): Hyper {
-  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, v !== null && typeof v === 'object' ? JSON.stringify(v) : v]))
+  return Object.fromEntries(
+    Object.entries(h).map(([k, v]) => [k, v !== null && typeof v === 'object' ? JSON.stringify(v) : v])
+  )
 }
 
 /** Kept leaf members of a soup, through child soups of hierarchical soups. */
 function leafMembers(store: Store, soupId: string, seen = new Set<string>()): MemberRecord[] {
   if (seen.has(soupId)) return []
   seen.add(soupId)
-  return store.soups.ingredients(soupId).filter((g) => g.kept).flatMap((g) => {
-    if (g.memberId) {
-      const m = store.runs.getMember(g.memberId)
-      return m ? [m] : []
-    }
-    return g.childSoupId ? leafMembers(store, g.childSoupId, seen) : []
-  })
+  return store.soups
+    .ingredients(soupId)
+    .filter((g) => g.kept)
+    .flatMap((g) => {
+      if (g.memberId) {
+        const m = store.runs.getMember(g.memberId)
+        return m ? [m] : []
+      }
+      return g.childSoupId ? leafMembers(store, g.childSoupId, seen) : []
+    })
 }
 
 function metricsOf(store: Store, evals: EvaluationRecord[], runDatasetId: string): CardInput['metrics'] {
@@ -58,19 +63,27 @@ export const exportJob = defineJob({
     const member = soup ? undefined : store.runs.getMember(p.modelId)
     if (!soup && !member) throw new Error(`no member or soup with id ${p.modelId}`)
     const checkpointPath = soup ? soup.checkpointPath : member!.checkpointPath
-    if (!checkpointPath) throw new Error(`${p.modelId} has no weights to export${soup?.method === 'ensemble' ? ' (an ensemble is several models; export a soup or a member)' : ''}`)
+    if (!checkpointPath)
+      throw new Error(
+        `${p.modelId} has no weights to export${soup?.method === 'ensemble' ? ' (an ensemble is several models; export a soup or a member)' : ''}`
+      )
     const run = store.runs.get(soup ? soup.runId : member!.runId)
     const dataset = run && store.datasets.get(run.datasetId)
     if (!run || !dataset) throw new Error(`the run or dataset of ${p.modelId} is missing from the store`)
     const damage = await checkCheckpoint(store, ctx.workspace, checkpointPath)
     if (damage) throw new Error(`${soup ? 'soup' : 'member'} ${p.modelId} is damaged and cannot be exported: ${damage}`)
 
-    const ingredients = (soup ? leafMembers(store, soup.id) : [member!]).map((m) => ({ id: m.id, hyperparameters: scalars(m.hyperparams) }))
+    const ingredients = (soup ? leafMembers(store, soup.id) : [member!]).map((m) => ({
+      id: m.id,
+      hyperparameters: scalars(m.hyperparams)
+    }))
     const evals = store.evaluations.list(soup ? { soupId: soup.id } : { memberId: member!.id })
     const valScore = soup ? soup.valScore : member!.valScore
     const metrics = metricsOf(store, evals, run.datasetId)
     if (valScore !== null && !metrics.some((m) => m.split === 'val')) {
-      const metric = soup ? soup.selectionMetric : String((run.config as Record<string, Json> | null)?.metric ?? 'selection metric')
+      const metric = soup
+        ? soup.selectionMetric
+        : String((run.config as Record<string, Json> | null)?.metric ?? 'selection metric')
       metrics.unshift({ split: 'val', metric, value: valScore })
     }
     const card: CardInput = {
@@ -78,7 +91,11 @@ export const exportJob = defineJob({
       modelName: soup ? soup.name : member!.name,
       datasetName: dataset.name,
       method: soup
-        ? { kind: `${soup.method} soup`, description: `${soup.name}${soup.groupBy ? `, groups by ${soup.groupBy}` : ''}; selection metric ${soup.selectionMetric}`, ingredients }
+        ? {
+            kind: `${soup.method} soup`,
+            description: `${soup.name}${soup.groupBy ? `, groups by ${soup.groupBy}` : ''}; selection metric ${soup.selectionMetric}`,
+            ingredients
+          }
         : { kind: 'member', description: `one fine-tuned model of run ${run.name}`, ingredients },
       metrics
     }
@@ -96,9 +113,18 @@ export const exportJob = defineJob({
     const rel = relative(ctx.workspace.dir, result.file)
     // The store keeps workspace-relative paths only; a file the user put elsewhere is theirs to track.
     if (!rel.startsWith('..') && !isAbsolute(rel)) {
-      store.evaluations.createExport({ soupId: soup?.id ?? null, memberId: member?.id ?? null, format: p.format, path: ctx.workspace.toRelative(result.file), bytes: size, sha256: result.sha256 })
+      store.evaluations.createExport({
+        soupId: soup?.id ?? null,
+        memberId: member?.id ?? null,
+        format: p.format,
+        path: ctx.workspace.toRelative(result.file),
+        bytes: size,
+        sha256: result.sha256
+      })
     }
     ctx.log('info', `exported ${p.modelId} as ${p.format}: ${result.files.length} file(s), sha256 ${result.sha256}`)
-    return JSON.parse(JSON.stringify({ file: result.file, sha256: result.sha256, card: result.card, files: result.files })) as ExportResult
+    return JSON.parse(
+      JSON.stringify({ file: result.file, sha256: result.sha256, card: result.card, files: result.files })
+    ) as ExportResult
   }
 })

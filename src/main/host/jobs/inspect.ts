@@ -11,7 +11,8 @@ export { inspectParams }
 
 export const inspectJob = defineJob<'inspect'>({
   kind: 'inspect',
-  description: 'Reads a file or folder as the importers would (format, CSV columns, classes, counts) without importing it.',
+  description:
+    'Reads a file or folder as the importers would (format, CSV columns, classes, counts) without importing it.',
   params: inspectParams,
   resumable: false,
   async run(_ctx, p) {

@@ -23,5 +23,12 @@ export function resolveModel(store: Store, workspace: Workspace, id: string, fie
   if (!rec.checkpointPath) throw new Error(`${field}: model ${id} has no weights yet (not trained)`)
   const run = store.runs.get(rec.runId)
   if (!run) throw new Error(`${field}: the run ${rec.runId} of model ${id} is not found`)
-  return { id, kind: member ? 'member' : 'soup', runId: run.id, datasetId: run.datasetId, dir: workspace.resolve(rec.checkpointPath), method: soup ? soup.method : null }
+  return {
+    id,
+    kind: member ? 'member' : 'soup',
+    runId: run.id,
+    datasetId: run.datasetId,
+    dir: workspace.resolve(rec.checkpointPath),
+    method: soup ? soup.method : null
+  }
 }

@@ -25,7 +25,12 @@ export { pipelineParams }
 type PipelineParams = z.output<typeof pipelineParams>
 
 /** The stage kinds through the registry's view (results as JSON; each stage's state is a JSON slice of this job's). */
-const stages: Record<'import' | 'fission' | 'fuse' | 'export', JobKind> = { import: importJob, fission: fissionJob, fuse: fuseJob, export: exportJob }
+const stages: Record<'import' | 'fission' | 'fuse' | 'export', JobKind> = {
+  import: importJob,
+  fission: fissionJob,
+  fuse: fuseJob,
+  export: exportJob
+}
 
 interface StageRecord {
   [key: string]: Json
@@ -45,12 +50,19 @@ type R = Record<string, Json>
 
 /** Stages in order with their share of the progress bar. */
 const SPANS: Record<string, [number, number]> = {
-  data: [0, 0.02], pretrain: [0.02, 0.1], grid: [0.1, 0.55], fgg: [0.55, 0.65], 'fuse-grid': [0.65, 0.85], 'fuse-fgg': [0.85, 0.98], export: [0.98, 1]
+  data: [0, 0.02],
+  pretrain: [0.02, 0.1],
+  grid: [0.1, 0.55],
+  fgg: [0.55, 0.65],
+  'fuse-grid': [0.65, 0.85],
+  'fuse-fgg': [0.85, 0.98],
+  export: [0.98, 1]
 }
 
 export const pipelineJob = defineJob<'pipeline', PipelineState>({
   kind: 'pipeline',
-  description: 'The whole method: datasets, shared start, grid + FGG, every fusion method, OOD/corruptions, ONNX export (resumable).',
+  description:
+    'The whole method: datasets, shared start, grid + FGG, every fusion method, OOD/corruptions, ONNX export (resumable).',
   params: pipelineParams,
   async run(ctx, p: PipelineParams) {
     const { initBackend } = await import('../../engine/compute')
@@ -69,7 +81,8 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       state.stages[name] = rec
       const sub: JobContext = {
         ...ctx,
-        progress: (pr) => ctx.progress({ ...pr, fraction: lo + (hi - lo) * pr.fraction, phase: `${name}: ${pr.phase}` }),
+        progress: (pr) =>
+          ctx.progress({ ...pr, fraction: lo + (hi - lo) * pr.fraction, phase: `${name}: ${pr.phase}` }),
         log: (level, message) => ctx.log(level, `${name}: ${message}`),
         state: {
           get: () => rec.state,
@@ -101,8 +114,20 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     const data = await stage('data', async (sub) => {
       if (p.data.kind === 'import') {
         const importOne = async (spec: z.output<typeof importParams>, key: string): Promise<string> => {
-          const slice = ((sub.state.get() ?? {}) as R)
-          const r = (await stages.import.run({ ...sub, state: { get: () => (slice[key] ?? null), set: (s) => { slice[key] = s; sub.state.set(slice) } } }, importParams.parse(spec))) as R
+          const slice = (sub.state.get() ?? {}) as R
+          const r = (await stages.import.run(
+            {
+              ...sub,
+              state: {
+                get: () => slice[key] ?? null,
+                set: (s) => {
+                  slice[key] = s
+                  sub.state.set(slice)
+                }
+              }
+            },
+            importParams.parse(spec)
+          )) as R
           return (r.dataset as R).id as string
         }
         const source = await importOne(p.data.source, 'source')
@@ -112,14 +137,27 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       }
       const { writeSyntheticDataset } = await import('../../engine/demo/dataset')
       const d = p.data
-      const ids = ((sub.state.get() ?? {}) as Record<string, string>)
+      const ids = (sub.state.get() ?? {}) as Record<string, string>
       const make = async (variant: 'source' | 'shifted'): Promise<string> => {
         const name = variant === 'source' ? 'synthetic chest (demo)' : 'synthetic chest, other scanner (demo OOD)'
-        const id = ids[variant] ?? ctx.store.datasets.create({ name, format: 'synthetic', task: 'single', status: 'importing' }).id
+        const id =
+          ids[variant] ??
+          ctx.store.datasets.create({ name, format: 'synthetic', task: 'single', status: 'importing' }).id
         ids[variant] = id
         sub.state.set(ids)
-        const meta = await writeSyntheticDataset(ctx.workspace.datasetDir(id), name, { counts: variant === 'source' ? d.counts : d.oodCounts, size: d.size, seed: d.seed, variant })
-        ctx.store.datasets.update(id, { status: 'ready', classes: meta.classes, counts: meta.counts, meta: meta as unknown as Json, error: null })
+        const meta = await writeSyntheticDataset(ctx.workspace.datasetDir(id), name, {
+          counts: variant === 'source' ? d.counts : d.oodCounts,
+          size: d.size,
+          seed: d.seed,
+          variant
+        })
+        ctx.store.datasets.update(id, {
+          status: 'ready',
+          classes: meta.classes,
+          counts: meta.counts,
+          meta: meta as unknown as Json,
+          error: null
+        })
         return id
       }
       return { source: await make('source'), ood: [await make('shifted')] }
@@ -129,44 +167,87 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
 
     // 2. The shared starting point, then 3. the grid and FGG plans from it.
     // The fission settings: every param but the pipeline's own.
-    const { data: _data, pretrainEpochs: _pretrainEpochs, methods: _methods, corruptions: _corruptions, resamples: _resamples, seed: _seed, ...plan } = p
+    const {
+      data: _data,
+      pretrainEpochs: _pretrainEpochs,
+      methods: _methods,
+      corruptions: _corruptions,
+      resamples: _resamples,
+      seed: _seed,
+      ...plan
+    } = p
     const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<Json> => {
       const r = (await stages.fission.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))) as R
       const run = r.run as R
-      if (run.status !== 'done') throw new Error(`${String(params.plan)} run ${String(run.id)} ended ${String(run.status)}: ${(run.units as R[]).filter((u) => u.reason).map((u) => `${String(u.id)}: ${String(u.reason)}`).join('; ')}`)
+      if (run.status !== 'done')
+        throw new Error(
+          `${String(params.plan)} run ${String(run.id)} ended ${String(run.status)}: ${(run.units as R[])
+            .filter((u) => u.reason)
+            .map((u) => `${String(u.id)}: ${String(u.reason)}`)
+            .join('; ')}`
+        )
       return r
     }
     let from = 'random'
     if (p.pretrainEpochs > 0) {
-      const pre = await stage('pretrain', (sub) => fission(sub, {
-        datasetId: sourceId, plan: 'pretrain', arch: p.arch, width: p.width, epochs: p.pretrainEpochs, batchSize: p.batchSize, workers: p.workers, name: 'shared starting point',
-        executor: p.executor, slurm: p.slurm, memoryLimitMiB: p.memoryLimitMiB
-      }))
-      from = ((pre.members as R[])[0]).id as string
+      const pre = await stage('pretrain', (sub) =>
+        fission(sub, {
+          datasetId: sourceId,
+          plan: 'pretrain',
+          arch: p.arch,
+          width: p.width,
+          epochs: p.pretrainEpochs,
+          batchSize: p.batchSize,
+          workers: p.workers,
+          name: 'shared starting point',
+          executor: p.executor,
+          slurm: p.slurm,
+          memoryLimitMiB: p.memoryLimitMiB
+        })
+      )
+      from = (pre.members as R[])[0].id as string
     }
-    const grid = await stage('grid', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'grid', from, name: 'grid search' }))
+    const grid = await stage('grid', (sub) =>
+      fission(sub, { ...plan, datasetId: sourceId, plan: 'grid', from, name: 'grid search' })
+    )
     // 4. Every fusion method on both runs. The grid's fusion computes in this process while FGG
     // trains in worker processes, so both cores stay busy.
     // The grid's fusion shares the cores with FGG's training: one thread; FGG's runs alone: every core
     // (or every core for both when the training runs on Slurm).
     const cores = (await import('node:os')).availableParallelism()
-    const fuse = async (sub: JobContext, run: R, threads: number): Promise<Json> => (await stages.fuse.run(sub, fuseParams.parse({ threads,
-      runId: (run.run as R).id, methods: p.methods, metric: p.metric, ood: oodIds, corruptions: p.corruptions, resamples: p.resamples, seed: p.seed,
-      corruptionEnsemble: p.corruptionEnsemble, ...(p.corruptionImages > 0 ? { corruptionImages: p.corruptionImages } : {})
-    }))) as Json
+    const fuse = async (sub: JobContext, run: R, threads: number): Promise<Json> =>
+      (await stages.fuse.run(
+        sub,
+        fuseParams.parse({
+          threads,
+          runId: (run.run as R).id,
+          methods: p.methods,
+          metric: p.metric,
+          ood: oodIds,
+          corruptions: p.corruptions,
+          resamples: p.resamples,
+          seed: p.seed,
+          corruptionEnsemble: p.corruptionEnsemble,
+          ...(p.corruptionImages > 0 ? { corruptionImages: p.corruptionImages } : {})
+        })
+      )) as Json
     let gridFused = false
     const [fgg, fusedGrid] = await Promise.all([
-      stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })).then(async (r) => {
-        // FGG's training has ended: the grid's fusion, if still going, takes every core
-        const { loadNative } = await import('../../engine/compute/native')
-        const native = loadNative()
-        if (!gridFused && native.loaded && cores > 1 && p.executor !== 'slurm' && info.backend === 'wasm') {
-          native.addon.setThreads(cores)
-          ctx.log('info', `fuse-grid: FGG's training has ended; the grid's fusion goes on with ${cores} threads`)
+      stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })).then(
+        async (r) => {
+          // FGG's training has ended: the grid's fusion, if still going, takes every core
+          const { loadNative } = await import('../../engine/compute/native')
+          const native = loadNative()
+          if (!gridFused && native.loaded && cores > 1 && p.executor !== 'slurm' && info.backend === 'wasm') {
+            native.addon.setThreads(cores)
+            ctx.log('info', `fuse-grid: FGG's training has ended; the grid's fusion goes on with ${cores} threads`)
+          }
+          return r
         }
-        return r
-      }),
-      stage('fuse-grid', (sub) => fuse(sub, grid, p.executor === 'slurm' ? cores : 1)).finally(() => { gridFused = true })
+      ),
+      stage('fuse-grid', (sub) => fuse(sub, grid, p.executor === 'slurm' ? cores : 1)).finally(() => {
+        gridFused = true
+      })
     ])
     const fused = { grid: fusedGrid, fgg: await stage('fuse-fgg', (sub) => fuse(sub, fgg, cores)) }
 
@@ -174,43 +255,89 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     const { methodsTable, pickBestSoup, SOUP_METHOD_IDS, treeText } = await import('../../engine/demo/report')
     const best = pickBestSoup(fused as unknown as Parameters<typeof pickBestSoup>[0])
     if (!best) throw new Error(`no soup to export: give at least one soup method (${SOUP_METHOD_IDS.join(', ')})`)
-    const exported = await stage('export', async (sub) => (await stages.export.run(sub, exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true }))) as Json)
+    const exported = await stage(
+      'export',
+      async (sub) =>
+        (await stages.export.run(
+          sub,
+          exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true })
+        )) as Json
+    )
 
-    const runIds = { pretrain: state.stages.pretrain ? ((state.stages.pretrain.result as R).run as R).id as string : null, grid: (grid.run as R).id as string, fgg: (fgg.run as R).id as string }
+    const runIds = {
+      pretrain: state.stages.pretrain ? (((state.stages.pretrain.result as R).run as R).id as string) : null,
+      grid: (grid.run as R).id as string,
+      fgg: (fgg.run as R).id as string
+    }
     // Members in a stable order (group, lineage epoch, name), not in the order a parallel pool finished them,
     // so a resumed run prints the same table as an uninterrupted one.
     const byGroupThenLineage = (a: MemberRecord, b: MemberRecord): number =>
-      (a.groupKey ?? '').localeCompare(b.groupKey ?? '') || Number(a.hyperparams.epoch ?? 0) - Number(b.hyperparams.epoch ?? 0) || a.name.localeCompare(b.name)
-    const members = Object.entries(runIds).flatMap(([plan, runId]) => (runId ? ctx.store.runs.listMembers(runId) : []).sort(byGroupThenLineage).map((m) => ({
-      id: m.id, plan, name: m.name, group: m.groupKey, lr: m.hyperparams.lr ?? null, seed: m.hyperparams.seed ?? null, aug: m.hyperparams.aug ?? null,
-      epoch: m.hyperparams.epoch ?? null, parentId: m.parentId, epochs: m.epochs, seconds: m.wallSeconds, val: m.valScore, status: m.status
-    })))
+      (a.groupKey ?? '').localeCompare(b.groupKey ?? '') ||
+      Number(a.hyperparams.epoch ?? 0) - Number(b.hyperparams.epoch ?? 0) ||
+      a.name.localeCompare(b.name)
+    const members = Object.entries(runIds).flatMap(([plan, runId]) =>
+      (runId ? ctx.store.runs.listMembers(runId) : []).sort(byGroupThenLineage).map((m) => ({
+        id: m.id,
+        plan,
+        name: m.name,
+        group: m.groupKey,
+        lr: m.hyperparams.lr ?? null,
+        seed: m.hyperparams.seed ?? null,
+        aug: m.hyperparams.aug ?? null,
+        epoch: m.hyperparams.epoch ?? null,
+        parentId: m.parentId,
+        epochs: m.epochs,
+        seconds: m.wallSeconds,
+        val: m.valScore,
+        status: m.status
+      }))
+    )
     const epochsOf = (plan: string) => members.filter((m) => m.plan === plan).reduce((s, m) => s + m.epochs, 0)
     const metric = (fused.grid as R).metric as string
     const fusedResults = fused as unknown as Parameters<typeof methodsTable>[0]
-    return JSON.parse(JSON.stringify({
-      backend: info.backend, engine: info.compute, backendWarning: info.warning ?? null,
-      datasets: { source: sourceId, ood: oodIds },
-      runs: runIds,
-      startFrom: from,
-      stages: Object.fromEntries(Object.entries(state.stages).map(([k, v]) => [k, v.seconds])),
-      seconds: Object.values(state.stages).reduce((s, v) => s + v.seconds, 0),
-      attemptSeconds: (Date.now() - t0) / 1000,
-      metric,
-      // per run: its training (the fission stage) and its fusion (the fuse stage, with the fuse job's parts), and what the corruption suite ran on
-      fusion: Object.fromEntries((['grid', 'fgg'] as const).map((plan) => {
-        const f = fused[plan] as R
-        const training = state.stages[plan]?.seconds ?? 0
-        const fuseSeconds = state.stages[`fuse-${plan}`]?.seconds ?? 0
-        return [plan, { trainingSeconds: training, fuseSeconds, ratio: training > 0 ? fuseSeconds / training : null, parts: f.seconds ?? null, corruptionSuite: f.corruptionSuite ?? null }]
-      })),
-      compute: { pretrainEpochs: epochsOf('pretrain'), gridEpochs: epochsOf('grid'), fggEpochs: epochsOf('fgg'), fggToGrid: epochsOf('fgg') / Math.max(1, epochsOf('grid')) },
-      members,
-      methods: methodsTable(fusedResults, metric),
-      best: { plan: best.plan, method: best.method, modelId: best.modelId, val: best.val },
-      tree: best.tree,
-      treeText: treeText(best.tree),
-      export: { file: exported.file, sha256: exported.sha256, files: exported.files, card: exported.card }
-    })) as PipelineResult
+    return JSON.parse(
+      JSON.stringify({
+        backend: info.backend,
+        engine: info.compute,
+        backendWarning: info.warning ?? null,
+        datasets: { source: sourceId, ood: oodIds },
+        runs: runIds,
+        startFrom: from,
+        stages: Object.fromEntries(Object.entries(state.stages).map(([k, v]) => [k, v.seconds])),
+        seconds: Object.values(state.stages).reduce((s, v) => s + v.seconds, 0),
+        attemptSeconds: (Date.now() - t0) / 1000,
+        metric,
+        // per run: its training (the fission stage) and its fusion (the fuse stage, with the fuse job's parts), and what the corruption suite ran on
+        fusion: Object.fromEntries(
+          (['grid', 'fgg'] as const).map((plan) => {
+            const f = fused[plan] as R
+            const training = state.stages[plan]?.seconds ?? 0
+            const fuseSeconds = state.stages[`fuse-${plan}`]?.seconds ?? 0
+            return [
+              plan,
+              {
+                trainingSeconds: training,
+                fuseSeconds,
+                ratio: training > 0 ? fuseSeconds / training : null,
+                parts: f.seconds ?? null,
+                corruptionSuite: f.corruptionSuite ?? null
+              }
+            ]
+          })
+        ),
+        compute: {
+          pretrainEpochs: epochsOf('pretrain'),
+          gridEpochs: epochsOf('grid'),
+          fggEpochs: epochsOf('fgg'),
+          fggToGrid: epochsOf('fgg') / Math.max(1, epochsOf('grid'))
+        },
+        members,
+        methods: methodsTable(fusedResults, metric),
+        best: { plan: best.plan, method: best.method, modelId: best.modelId, val: best.val },
+        tree: best.tree,
+        treeText: treeText(best.tree),
+        export: { file: exported.file, sha256: exported.sha256, files: exported.files, card: exported.card }
+      })
+    ) as PipelineResult
   }
 })

@@ -10,7 +10,6 @@ import { predictParams } from '../../../shared/jobs'
 import type { PredictResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
-
 export { predictParams }
 
 /** The checkpoint folder of a member, soup or imported network, naming what was not found. */
@@ -40,7 +39,8 @@ export const predictJob = defineJob<'predict'>({
     const { basename } = await import('node:path')
     const { initBackend } = await import('../../engine/compute')
     const { loadModel, readCheckpoint } = await import('../../engine/models/checkpoint')
-    const { loadPredictInput, predictImages, npyBytes, csvText } = await import('../../engine/models/pretrained/predict')
+    const { loadPredictInput, predictImages, npyBytes, csvText } =
+      await import('../../engine/models/pretrained/predict')
     const info = await initBackend()
     if (info.warning) ctx.log('warn', info.warning)
     const ckpt = await readCheckpoint(await modelCheckpoint(p.modelId, ctx.workspace, ctx.store), { optimizer: false })
@@ -48,32 +48,54 @@ export const predictJob = defineJob<'predict'>({
     const normalization = meta.normalization ?? (await import('../../engine/data/reader')).DEFAULT_NORMALISATION
     const t0 = Date.now()
     const input = await loadPredictInput(p.input, [meta.inputShape[0], meta.inputShape[1]], {
-      signal: ctx.signal, onProgress: (d, t) => ctx.progress({ fraction: 0.3 * (d / t), phase: `reading ${d}/${t}`, etaSeconds: null })
+      signal: ctx.signal,
+      onProgress: (d, t) => ctx.progress({ fraction: 0.3 * (d / t), phase: `reading ${d}/${t}`, etaSeconds: null })
     })
     for (const e of input.errors.slice(0, 20)) ctx.log('warn', `${e.file}: ${e.reason}`)
     const notes: string[] = []
-    if (input.shape[0] !== meta.inputShape[0] || input.shape[1] !== meta.inputShape[1]) notes.push(`resized ${input.shape[0]}×${input.shape[1]} → ${meta.inputShape[0]}×${meta.inputShape[1]} (bilinear)`)
+    if (input.shape[0] !== meta.inputShape[0] || input.shape[1] !== meta.inputShape[1])
+      notes.push(`resized ${input.shape[0]}×${input.shape[1]} → ${meta.inputShape[0]}×${meta.inputShape[1]} (bilinear)`)
     if (input.shape[2] !== meta.inputShape[2]) notes.push(`gray images repeated to ${meta.inputShape[2]} channels`)
     for (const n of notes) ctx.log('info', n)
     const model = await loadModel(ckpt)
     let values: Float32Array
     try {
       values = await predictImages(model, input.images, input.n, input.shape, {
-        normalization, task: meta.task, logits: p.logits, batchSize: p.batchSize, signal: ctx.signal,
-        onProgress: (d, t) => ctx.progress({ fraction: 0.3 + 0.7 * (d / t), phase: `predicting ${d}/${t}`, etaSeconds: null })
+        normalization,
+        task: meta.task,
+        logits: p.logits,
+        batchSize: p.batchSize,
+        signal: ctx.signal,
+        onProgress: (d, t) =>
+          ctx.progress({ fraction: 0.3 + 0.7 * (d / t), phase: `predicting ${d}/${t}`, etaSeconds: null })
       })
     } finally {
       model.dispose()
     }
     const k = meta.classes.length
-    const bytes = /\.npy$/i.test(p.out) ? npyBytes(values, [input.n, k]) : new TextEncoder().encode(csvText(values, input.names, meta.classes, p.logits))
+    const bytes = /\.npy$/i.test(p.out)
+      ? npyBytes(values, [input.n, k])
+      : new TextEncoder().encode(csvText(values, input.names, meta.classes, p.logits))
     const tmp = `${p.out}.tmp-${process.pid}`
     await writeFile(tmp, bytes)
     await rename(tmp, p.out)
     return {
-      model: p.modelId, arch: meta.arch, images: input.n, outputs: k, classes: meta.classes, kind: p.logits ? 'logits' : meta.task === 'single' ? 'softmax' : 'sigmoid',
-      preprocessing: { size: [meta.inputShape[0], meta.inputShape[1]], mean: normalization.mean, std: normalization.std },
-      out: basename(p.out), seconds: (Date.now() - t0) / 1000, notes, failed: input.errors.length, errors: input.errors
+      model: p.modelId,
+      arch: meta.arch,
+      images: input.n,
+      outputs: k,
+      classes: meta.classes,
+      kind: p.logits ? 'logits' : meta.task === 'single' ? 'softmax' : 'sigmoid',
+      preprocessing: {
+        size: [meta.inputShape[0], meta.inputShape[1]],
+        mean: normalization.mean,
+        std: normalization.std
+      },
+      out: basename(p.out),
+      seconds: (Date.now() - t0) / 1000,
+      notes,
+      failed: input.errors.length,
+      errors: input.errors
     } satisfies PredictResult
   }
 })

@@ -54,7 +54,12 @@ export const selftestJob = defineJob<'selftest', SelftestState>({
       ctx.store.selftest.writeStep(ctx.jobId, step, value, state)
       const done = step + 1 - first
       const perStep = (Date.now() - t0) / 1000 / done
-      ctx.progress({ fraction: (step + 1) / p.steps, phase: `step ${step + 1}/${p.steps}`, etaSeconds: perStep * (p.steps - step - 1), metrics: { step: step + 1, value } })
+      ctx.progress({
+        fraction: (step + 1) / p.steps,
+        phase: `step ${step + 1}/${p.steps}`,
+        etaSeconds: perStep * (p.steps - step - 1),
+        metrics: { step: step + 1, value }
+      })
     }
     return { steps: p.steps, sum: state.sum }
   }

@@ -71,4 +71,8 @@ export function defineJob<K extends JobKindId, S extends Json = Json>(
 }
 
 /** A job kind as defined: params, state and result typed (assignable to the registry's {@link JobKind}). */
-export type TypedJobKind<K extends JobKindId, S extends Json = Json> = JobKind<(typeof jobParamSchemas)[K], S, JobResults[K]> & { kind: K }
+export type TypedJobKind<K extends JobKindId, S extends Json = Json> = JobKind<
+  (typeof jobParamSchemas)[K],
+  S,
+  JobResults[K]
+> & { kind: K }

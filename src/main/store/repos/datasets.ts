@@ -4,16 +4,34 @@ import type { Db } from '../db'
 import { fromJson, newId, now, relPath, toJson } from '../util'
 
 interface Row {
-  id: string; name: string; format: string; task: 'single' | 'multilabel'; status: DatasetStatus
-  classes_json: string; counts_json: string; meta_json: string; dir: string; error: string | null
-  created_at: string; updated_at: string
+  id: string
+  name: string
+  format: string
+  task: 'single' | 'multilabel'
+  status: DatasetStatus
+  classes_json: string
+  counts_json: string
+  meta_json: string
+  dir: string
+  error: string | null
+  created_at: string
+  updated_at: string
 }
 
 function toRecord(r: Row): DatasetRecord {
   return {
-    id: r.id, name: r.name, format: r.format, task: r.task, status: r.status,
-    classes: fromJson(r.classes_json), counts: fromJson(r.counts_json), meta: fromJson(r.meta_json),
-    dir: r.dir, error: r.error, createdAt: r.created_at, updatedAt: r.updated_at
+    id: r.id,
+    name: r.name,
+    format: r.format,
+    task: r.task,
+    status: r.status,
+    classes: fromJson(r.classes_json),
+    counts: fromJson(r.counts_json),
+    meta: fromJson(r.meta_json),
+    dir: r.dir,
+    error: r.error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at
   }
 }
 
@@ -31,7 +49,9 @@ export interface NewDataset {
 }
 
 /** Fields an import may update as it goes. */
-export type DatasetUpdate = Partial<Pick<DatasetRecord, 'name' | 'status' | 'classes' | 'counts' | 'meta' | 'error' | 'task'>>
+export type DatasetUpdate = Partial<
+  Pick<DatasetRecord, 'name' | 'status' | 'classes' | 'counts' | 'meta' | 'error' | 'task'>
+>
 
 export class DatasetsRepo {
   constructor(private readonly db: Db) {}
@@ -39,10 +59,24 @@ export class DatasetsRepo {
   create(d: NewDataset): DatasetRecord {
     const id = d.id ?? newId('ds')
     const t = now()
-    this.db.prepare(`INSERT INTO datasets (id, name, format, task, status, classes_json, counts_json, meta_json, dir, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(id, d.name, d.format, d.task, d.status ?? 'importing', toJson(d.classes ?? []), toJson(d.counts ?? {}), toJson(d.meta ?? null),
-        relPath(d.dir ?? `datasets/${id}`, 'dir'), t, t)
+    this.db
+      .prepare(
+        `INSERT INTO datasets (id, name, format, task, status, classes_json, counts_json, meta_json, dir, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+      )
+      .run(
+        id,
+        d.name,
+        d.format,
+        d.task,
+        d.status ?? 'importing',
+        toJson(d.classes ?? []),
+        toJson(d.counts ?? {}),
+        toJson(d.meta ?? null),
+        relPath(d.dir ?? `datasets/${id}`, 'dir'),
+        t,
+        t
+      )
     return this.require(id)
   }
 
@@ -59,14 +93,30 @@ export class DatasetsRepo {
   }
 
   list(limit = 200): DatasetRecord[] {
-    return (this.db.prepare('SELECT * FROM datasets ORDER BY created_at DESC, id DESC LIMIT ?').all(limit) as Row[]).map(toRecord)
+    return (
+      this.db.prepare('SELECT * FROM datasets ORDER BY created_at DESC, id DESC LIMIT ?').all(limit) as Row[]
+    ).map(toRecord)
   }
 
   update(id: string, u: DatasetUpdate): DatasetRecord {
     const cur = this.require(id)
     const next = { ...cur, ...u }
-    this.db.prepare(`UPDATE datasets SET name = ?, task = ?, status = ?, classes_json = ?, counts_json = ?, meta_json = ?, error = ?, updated_at = ?
-      WHERE id = ?`).run(next.name, next.task, next.status, toJson(next.classes), toJson(next.counts), toJson(next.meta), next.error, now(), id)
+    this.db
+      .prepare(
+        `UPDATE datasets SET name = ?, task = ?, status = ?, classes_json = ?, counts_json = ?, meta_json = ?, error = ?, updated_at = ?
+      WHERE id = ?`
+      )
+      .run(
+        next.name,
+        next.task,
+        next.status,
+        toJson(next.classes),
+        toJson(next.counts),
+        toJson(next.meta),
+        next.error,
+        now(),
+        id
+      )
     return this.require(id)
   }
 

@@ -14,15 +14,24 @@ export interface FileHashRecord {
   damaged: string | null
 }
 
-interface Row { path: string; sha256: string; bytes: number; recorded_at: string; damaged: string | null }
+interface Row {
+  path: string
+  sha256: string
+  bytes: number
+  recorded_at: string
+  damaged: string | null
+}
 
 export class FilesRepo {
   constructor(private readonly db: Db) {}
 
   /** Records (or replaces, after a rewrite) the hash of a file just written; clears any damage mark. */
   record(path: string, sha256: string, bytes: number): void {
-    this.db.prepare(`INSERT INTO file_hashes (path, sha256, bytes, recorded_at, damaged) VALUES (?, ?, ?, ?, NULL)
-      ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, bytes = excluded.bytes, recorded_at = excluded.recorded_at, damaged = NULL`)
+    this.db
+      .prepare(
+        `INSERT INTO file_hashes (path, sha256, bytes, recorded_at, damaged) VALUES (?, ?, ?, ?, NULL)
+      ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, bytes = excluded.bytes, recorded_at = excluded.recorded_at, damaged = NULL`
+      )
       .run(relPath(path, 'path'), sha256, bytes, now())
   }
 
@@ -38,7 +47,8 @@ export class FilesRepo {
 
   /** Files marked damaged. */
   damaged(): FileHashRecord[] {
-    return (this.db.prepare('SELECT * FROM file_hashes WHERE damaged IS NOT NULL ORDER BY path').all() as Row[])
-      .map((r) => ({ path: r.path, sha256: r.sha256, bytes: r.bytes, recordedAt: r.recorded_at, damaged: r.damaged }))
+    return (this.db.prepare('SELECT * FROM file_hashes WHERE damaged IS NOT NULL ORDER BY path').all() as Row[]).map(
+      (r) => ({ path: r.path, sha256: r.sha256, bytes: r.bytes, recordedAt: r.recorded_at, damaged: r.damaged })
+    )
   }
 }

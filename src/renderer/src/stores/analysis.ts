@@ -1,6 +1,12 @@
 import { defineStore } from 'pinia'
 import { ref, shallowRef } from 'vue'
-import type { DatasetInspection, MethodComparison, ModelCurvesReport, RequestOf, RunEstimate } from '../../../shared/api'
+import type {
+  DatasetInspection,
+  MethodComparison,
+  ModelCurvesReport,
+  RequestOf,
+  RunEstimate
+} from '../../../shared/api'
 import { api } from '../api'
 import { toUiError } from '../errors'
 import type { UiError } from '../errors'
@@ -45,7 +51,8 @@ export const useAnalysisStore = defineStore('analysis', () => {
     inspecting: inspection.loading,
     inspectionError: inspection.error,
     /** Inspects a file or folder (with column corrections, if any). */
-    inspect: (request: RequestOf<'inspectDataset'>) => fill(inspection, 'Reading the chosen files', () => api().inspectDataset(request)),
+    inspect: (request: RequestOf<'inspectDataset'>) =>
+      fill(inspection, 'Reading the chosen files', () => api().inspectDataset(request)),
     /** Forgets the inspection (a new source was chosen). */
     clearInspection(): void {
       inspection.seq++
@@ -58,18 +65,21 @@ export const useAnalysisStore = defineStore('analysis', () => {
     curves: curves.value,
     curvesLoading: curves.loading,
     curvesError: curves.error,
-    loadCurves: (runId: string, modelId: string) => fill(curves, 'Loading the ROC curves', () => api().modelCurves({ runId, modelId })),
+    loadCurves: (runId: string, modelId: string) =>
+      fill(curves, 'Loading the ROC curves', () => api().modelCurves({ runId, modelId })),
 
     /** The last paired comparison, or null. */
     comparison: comparison.value,
     comparing: comparison.loading,
     comparisonError: comparison.error,
-    compare: (request: RequestOf<'compareMethods'>) => fill(comparison, 'Comparing the methods', () => api().compareMethods(request)),
+    compare: (request: RequestOf<'compareMethods'>) =>
+      fill(comparison, 'Comparing the methods', () => api().compareMethods(request)),
 
     /** The estimate of the plan being set up, or null. */
     estimate: estimate.value,
     estimating: estimate.loading,
     estimateError: estimate.error,
-    loadEstimate: (request: RequestOf<'estimateRun'>) => fill(estimate, 'Estimating the run', () => api().estimateRun(request))
+    loadEstimate: (request: RequestOf<'estimateRun'>) =>
+      fill(estimate, 'Estimating the run', () => api().estimateRun(request))
   }
 })

@@ -32,7 +32,9 @@ export function readBackend(value: unknown): BackendView | null {
   const fallbacks = Array.isArray(v.fallbacks)
     ? v.fallbacks.flatMap((f: unknown) => {
         const r = f as Record<string, unknown> | null
-        return r && typeof r.backend === 'string' && typeof r.reason === 'string' ? [{ backend: r.backend, reason: r.reason }] : []
+        return r && typeof r.backend === 'string' && typeof r.reason === 'string'
+          ? [{ backend: r.backend, reason: r.reason }]
+          : []
       })
     : []
   const text = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined)
@@ -44,7 +46,10 @@ export function readBackend(value: unknown): BackendView | null {
     fallbacks,
     warning: text(v.warning),
     compute: text(v.compute),
-    native: n && typeof n === 'object' && typeof n.loaded === 'boolean' ? { loaded: n.loaded, blas: text(n.blas), reason: text(n.reason) } : undefined
+    native:
+      n && typeof n === 'object' && typeof n.loaded === 'boolean'
+        ? { loaded: n.loaded, blas: text(n.blas), reason: text(n.reason) }
+        : undefined
   }
 }
 
@@ -127,7 +132,17 @@ export const useAppStore = defineStore('app', () => {
     try {
       selfCheck.value = await api().selfCheck({})
     } catch (e) {
-      selfCheck.value = { ok: false, checks: [{ id: 'engine', label: 'Self-check', status: 'fail', detail: toUiError('Running the start-up self-check', e).message }] }
+      selfCheck.value = {
+        ok: false,
+        checks: [
+          {
+            id: 'engine',
+            label: 'Self-check',
+            status: 'fail',
+            detail: toUiError('Running the start-up self-check', e).message
+          }
+        ]
+      }
     }
   }
 
@@ -136,5 +151,18 @@ export const useAppStore = defineStore('app', () => {
     return jobKinds.value.some((k) => k.kind === kind)
   }
 
-  return { workspace, jobKinds, transport, backend, backendProblem, selfCheck, error, loaded, load, loadBackend, loadSelfCheck, hasJobKind }
+  return {
+    workspace,
+    jobKinds,
+    transport,
+    backend,
+    backendProblem,
+    selfCheck,
+    error,
+    loaded,
+    load,
+    loadBackend,
+    loadSelfCheck,
+    hasJobKind
+  }
 })

@@ -17,7 +17,8 @@ export function perClassOf(meta: Json): PerClass {
   for (const [split, classes] of Object.entries(perClass)) {
     if (!classes || typeof classes !== 'object' || Array.isArray(classes)) continue
     out[split] = {}
-    for (const [name, n] of Object.entries(classes)) if (typeof n === 'number' && Number.isFinite(n)) out[split][name] = n
+    for (const [name, n] of Object.entries(classes))
+      if (typeof n === 'number' && Number.isFinite(n)) out[split][name] = n
   }
   return out
 }

@@ -25,7 +25,8 @@ export const useFusionStore = defineStore('fusion', () => {
     try {
       soups.value = await api().listSoups({ runId })
       if (!soups.value.some((s) => s.id === selectedId.value)) {
-        selectedId.value = (soups.value.find((s) => !s.groupKey && s.method !== 'ensemble') ?? soups.value[0])?.id ?? null
+        selectedId.value =
+          (soups.value.find((s) => !s.groupKey && s.method !== 'ensemble') ?? soups.value[0])?.id ?? null
       }
       error.value = null
       await loadTree()
@@ -38,7 +39,8 @@ export const useFusionStore = defineStore('fusion', () => {
     const detail = await api().getSoup({ id })
     const children: Record<string, SoupTreeInput> = {}
     if (depth < MAX_DEPTH) {
-      for (const ing of detail.ingredients) if (ing.childSoupId) children[ing.childSoupId] = await fetch(ing.childSoupId, depth + 1)
+      for (const ing of detail.ingredients)
+        if (ing.childSoupId) children[ing.childSoupId] = await fetch(ing.childSoupId, depth + 1)
     }
     return { soup: detail.soup, ingredients: detail.ingredients, children }
   }

@@ -26,7 +26,8 @@ const KEEP = 5000
 /** The run a job works for: its link, else the run id it saved in its state or result (fission creates its run). */
 export function runOf(job: JobRecord): string | null {
   if (job.runId) return job.runId
-  const field = (v: Json, key: string): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v[key] : undefined)
+  const field = (v: Json, key: string): Json | undefined =>
+    v && typeof v === 'object' && !Array.isArray(v) ? v[key] : undefined
   const fromState = field(job.state, 'runId')
   const fromResult = field(field(job.result, 'run') ?? null, 'id')
   return typeof fromState === 'string' ? fromState : typeof fromResult === 'string' ? fromResult : null
@@ -62,7 +63,13 @@ export const useJobsStore = defineStore('jobs', () => {
       if (list.length > KEEP) list.splice(0, list.length - KEEP)
       progress.value[event.jobId] = list
       triggerRef(progress)
-      if (job) Object.assign(job, { progress: event.progress.fraction, phase: event.progress.phase, etaSeconds: event.progress.etaSeconds, status: 'running' })
+      if (job)
+        Object.assign(job, {
+          progress: event.progress.fraction,
+          phase: event.progress.phase,
+          etaSeconds: event.progress.etaSeconds,
+          status: 'running'
+        })
     } else if (event.type === 'log') {
       const list = logs.value[event.jobId] ?? []
       list.push({ level: event.level, message: event.message, at: event.at })
@@ -71,8 +78,15 @@ export const useJobsStore = defineStore('jobs', () => {
       triggerRef(logs)
     } else if (job) {
       if (event.type === 'started') Object.assign(job, { status: 'running', attempt: event.attempt })
-      if (event.type === 'completed') Object.assign(job, { status: 'completed', progress: 1, result: event.result, etaSeconds: null })
-      if (event.type === 'failed') Object.assign(job, { status: 'failed', error: event.error, resumable: event.resumable, exitReason: event.exitReason })
+      if (event.type === 'completed')
+        Object.assign(job, { status: 'completed', progress: 1, result: event.result, etaSeconds: null })
+      if (event.type === 'failed')
+        Object.assign(job, {
+          status: 'failed',
+          error: event.error,
+          resumable: event.resumable,
+          exitReason: event.exitReason
+        })
       if (event.type === 'cancelled') Object.assign(job, { status: 'cancelled', resumable: event.resumable })
     }
     // Re-read the record when it is new, finished, or on its first progress (its saved state, e.g. the run it made, is set by then).
@@ -137,10 +151,12 @@ export const useJobsStore = defineStore('jobs', () => {
 
   /** Jobs of one kind, newest first (a getter returning a function: views read it, never stub it). */
   /** The jobs of one kind, newest first, their results typed as that kind's. */
-  const ofKind = computed(() => <K extends JobKindName>(kind: K): JobRecordOf<K>[] =>
-    Object.values(jobs.value)
-      .filter((j): j is JobRecord & JobRecordOf<K> => isJobOf(j, kind))
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+  const ofKind = computed(
+    () =>
+      <K extends JobKindName>(kind: K): JobRecordOf<K>[] =>
+        Object.values(jobs.value)
+          .filter((j): j is JobRecord & JobRecordOf<K> => isJobOf(j, kind))
+          .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
   )
 
   return { jobs, progress, logs, error, apply, connect, start, cancel, resume, refresh, ofKind }

@@ -12,7 +12,6 @@ import { values } from './values'
 const native = loadNative()
 const skip = !native.loaded && process.env.CI !== 'true'
 
-
 const shapes = [[3, 3, 5, 7], [37], [1, 1]]
 const cfg = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.05 }
 const lrs = [1e-2, 3e-3, 1e-3]
@@ -41,11 +40,16 @@ function reference(): Float64Array[] {
 
 function train(backend: 'cpu' | 'wasm'): { params: Float32Array[]; tensorsDelta: number } {
   tf.setBackend(backend)
-  const vars = shapes.map((shape, k) => ({ name: `w${k}`, variable: tf.variable(tf.tensor(values(tf.util.sizeFromShape(shape), 10 + k), shape)) }))
+  const vars = shapes.map((shape, k) => ({
+    name: `w${k}`,
+    variable: tf.variable(tf.tensor(values(tf.util.sizeFromShape(shape), 10 + k), shape))
+  }))
   const opt = new AdamW(cfg)
   const before = tf.memory().numTensors
   lrs.forEach((lr, s) => {
-    const grads = shapes.map((shape, k) => tf.tensor(values(tf.util.sizeFromShape(shape), 100 * (s + 1) + k, 0.1 * (s + 1)), shape))
+    const grads = shapes.map((shape, k) =>
+      tf.tensor(values(tf.util.sizeFromShape(shape), 100 * (s + 1) + k, 0.1 * (s + 1)), shape)
+    )
     opt.apply(vars, grads, lr)
     tf.dispose(grads)
   })
@@ -61,23 +65,28 @@ beforeAll(async () => {
   await initBackend({ backend: 'wasm' })
 })
 
-it.skipIf(skip)('runs as one native kernel on wasm, matches PyTorch\'s formula and the tfjs ops, and leaks nothing', () => {
-  expect(native.loaded ? 'loaded' : native.reason).toBe('loaded')
-  expect(tf.getKernel(FF_ADAMW, 'wasm')).toBeDefined()
-  expect(tf.getKernel(FF_ADAMW, 'cpu')).toBeUndefined()
-  const ref = reference()
-  const wasm = train('wasm')
-  const cpu = train('cpu')
-  expect(wasm.tensorsDelta).toBe(0)
-  expect(cpu.tensorsDelta).toBe(0)
-  shapes.forEach((_, k) => {
-    for (let i = 0; i < ref[k].length; i++) {
-      expect(Math.abs(wasm.params[k][i] - ref[k][i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(ref[k][i])))
-      expect(Math.abs(wasm.params[k][i] - cpu.params[k][i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(cpu.params[k][i])))
-    }
-    // The update moved every weight (the step is not a no-op).
-    const start = values(ref[k].length, 10 + k)
-    expect(wasm.params[k].every((p, i) => p !== start[i])).toBe(true)
-  })
-  tf.setBackend('wasm')
-})
+it.skipIf(skip)(
+  "runs as one native kernel on wasm, matches PyTorch's formula and the tfjs ops, and leaks nothing",
+  () => {
+    expect(native.loaded ? 'loaded' : native.reason).toBe('loaded')
+    expect(tf.getKernel(FF_ADAMW, 'wasm')).toBeDefined()
+    expect(tf.getKernel(FF_ADAMW, 'cpu')).toBeUndefined()
+    const ref = reference()
+    const wasm = train('wasm')
+    const cpu = train('cpu')
+    expect(wasm.tensorsDelta).toBe(0)
+    expect(cpu.tensorsDelta).toBe(0)
+    shapes.forEach((_, k) => {
+      for (let i = 0; i < ref[k].length; i++) {
+        expect(Math.abs(wasm.params[k][i] - ref[k][i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(ref[k][i])))
+        expect(Math.abs(wasm.params[k][i] - cpu.params[k][i])).toBeLessThanOrEqual(
+          1e-6 * Math.max(1, Math.abs(cpu.params[k][i]))
+        )
+      }
+      // The update moved every weight (the step is not a no-op).
+      const start = values(ref[k].length, 10 + k)
+      expect(wasm.params[k].every((p, i) => p !== start[i])).toBe(true)
+    })
+    tf.setBackend('wasm')
+  }
+)

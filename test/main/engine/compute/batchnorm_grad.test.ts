@@ -28,7 +28,12 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return num / Math.max(den, 1e-12)
 }
 
-interface Case { name: string; x: number[]; param: number[]; moments: boolean }
+interface Case {
+  name: string
+  x: number[]
+  param: number[]
+  moments: boolean
+}
 const cases: Case[] = [
   { name: 'NHWC activations, per-channel params (inference form)', x: [3, 5, 4, 6], param: [6], moments: false },
   { name: 'NHWC activations, batch moments (training form)', x: [4, 3, 5, 8], param: [8], moments: true },
@@ -65,22 +70,27 @@ describe('FusedBatchNorm gradient without Tile', () => {
         const names = ['x', ...(c.moments ? [] : ['mean', 'variance']), 'scale', 'offset']
         const all: Record<string, tf.Tensor> = { x, mean: mean0, variance: var0, scale, offset }
         const inputs = names.map((k) => all[k])
-        const f = (kind: 'fused' | 'plain') => (...ts: tf.Tensor[]): tf.Scalar => {
-          const t = Object.fromEntries(names.map((k, i) => [k, ts[i]])) as Record<string, tf.Tensor>
-          const { mean, variance } = c.moments ? tf.moments(t.x, axes) : { mean: t.mean, variance: t.variance }
-          let y: tf.Tensor
-          if (kind === 'fused') y = tf.batchNorm(t.x, mean, variance, t.offset, t.scale, EPS)
-          else {
-            y = tf.mul(tf.sub(t.x, mean), tf.rsqrt(tf.add(variance, EPS)))
-            y = tf.add(tf.mul(y, t.scale), t.offset)
+        const f =
+          (kind: 'fused' | 'plain') =>
+          (...ts: tf.Tensor[]): tf.Scalar => {
+            const t = Object.fromEntries(names.map((k, i) => [k, ts[i]])) as Record<string, tf.Tensor>
+            const { mean, variance } = c.moments ? tf.moments(t.x, axes) : { mean: t.mean, variance: t.variance }
+            let y: tf.Tensor
+            if (kind === 'fused') y = tf.batchNorm(t.x, mean, variance, t.offset, t.scale, EPS)
+            else {
+              y = tf.mul(tf.sub(t.x, mean), tf.rsqrt(tf.add(variance, EPS)))
+              y = tf.add(tf.mul(y, t.scale), t.offset)
+            }
+            return tf.sum(tf.mul(y, r))
           }
-          return tf.sum(tf.mul(y, r))
-        }
         const got = tf.grads(f('fused'))(inputs)
         const ref = tf.grads(f('plain'))(inputs)
         for (let i = 0; i < inputs.length; i++) {
           expect(got[i].shape, names[i]).toEqual(ref[i].shape)
-          expect(relErr(got[i].dataSync() as Float32Array, ref[i].dataSync() as Float32Array), names[i]).toBeLessThanOrEqual(1e-5)
+          expect(
+            relErr(got[i].dataSync() as Float32Array, ref[i].dataSync() as Float32Array),
+            names[i]
+          ).toBeLessThanOrEqual(1e-5)
         }
         tf.dispose([...got, ...ref])
         expect(tf.memory().numTensors).toBe(before)

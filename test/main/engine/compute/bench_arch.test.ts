@@ -33,28 +33,41 @@ it('times training steps and inference of a registered architecture, per image, 
   expect(infer).toContain('FFBatchNormRelu')
   expect(infer).not.toContain('Relu')
   // The profiling wrappers are gone again: kernels still compute.
-  expect(tf.tidy(() => tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, tf.ones([3, 3, 1, 1]) as tf.Tensor4D, 1, 'valid').dataSync()[0])).toBe(9)
+  expect(
+    tf.tidy(
+      () =>
+        tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, tf.ones([3, 3, 1, 1]) as tf.Tensor4D, 1, 'valid').dataSync()[0]
+    )
+  ).toBe(9)
 })
 
 it('says which architecture and what to change when the registry has no such network or the input is too small', async () => {
-  await expect(benchArch({ arch: 'nope', size: 32, channels: 3, batch: 4 })).rejects.toThrow(/unknown architecture "nope"/)
-  await expect(benchArch({ arch: 'resnet18', size: 8, channels: 3, batch: 4 })).rejects.toThrow(/--size: resnet18 needs at least 16 px/)
+  await expect(benchArch({ arch: 'nope', size: 32, channels: 3, batch: 4 })).rejects.toThrow(
+    /unknown architecture "nope"/
+  )
+  await expect(benchArch({ arch: 'resnet18', size: 8, channels: 3, batch: 4 })).rejects.toThrow(
+    /--size: resnet18 needs at least 16 px/
+  )
   await expect(benchArch({ arch: 'smallcnn', size: 16, channels: 2, batch: 4 })).rejects.toThrow(/--channels/)
 })
 
 const python = '/usr/bin/python3'
-it.skipIf(!existsSync(python) && process.env.CI !== 'true')('the PyTorch twins have our trainable parameter counts, on one thread', async () => {
-  for (const [arch, size, channels, stem] of [
-    ['smallcnn', 16, 3, 'small'],
-    ['resnet18', 32, 1, 'small'],
-    ['resnet18', 64, 3, 'imagenet'],
-    ['mobilenetv2', 32, 3, 'small']
-  ] as const) {
-    const ours = await benchArch({ arch, size, channels, batch: 2, steps: 1, warmup: 0 })
-    expect(ours.stem).toBe(stem)
-    const t = runTorchArch({ arch, size, channels, batch: 2, classes: 10, stem, steps: 1, warmup: 0 })
-    expect(t.threads).toBe(1)
-    expect(t.params, `${arch} ${size} px × ${channels}`).toBe(ours.params)
-    expect(t.per_train_ms).toHaveLength(1)
-  }
-}, 120_000)
+it.skipIf(!existsSync(python) && process.env.CI !== 'true')(
+  'the PyTorch twins have our trainable parameter counts, on one thread',
+  async () => {
+    for (const [arch, size, channels, stem] of [
+      ['smallcnn', 16, 3, 'small'],
+      ['resnet18', 32, 1, 'small'],
+      ['resnet18', 64, 3, 'imagenet'],
+      ['mobilenetv2', 32, 3, 'small']
+    ] as const) {
+      const ours = await benchArch({ arch, size, channels, batch: 2, steps: 1, warmup: 0 })
+      expect(ours.stem).toBe(stem)
+      const t = runTorchArch({ arch, size, channels, batch: 2, classes: 10, stem, steps: 1, warmup: 0 })
+      expect(t.threads).toBe(1)
+      expect(t.params, `${arch} ${size} px × ${channels}`).toBe(ours.params)
+      expect(t.per_train_ms).toHaveLength(1)
+    }
+  },
+  120_000
+)

@@ -17,7 +17,6 @@ import { values } from './values'
 const native = loadNative()
 const skip = !native.loaded && process.env.CI !== 'true'
 
-
 function close(got: Float32Array, ref: Float32Array, tol: number): void {
   expect(got.length).toBe(ref.length)
   let den = 0
@@ -42,7 +41,8 @@ function same(f: () => tf.Tensor[], tol = 1e-6): void {
   got.forEach((g, i) => close(g, ref[i], tol))
 }
 
-const t = (shape: number[], seed: number, scale = 1): tf.Tensor => tf.tensor(values(tf.util.sizeFromShape(shape), seed, scale), shape)
+const t = (shape: number[], seed: number, scale = 1): tf.Tensor =>
+  tf.tensor(values(tf.util.sizeFromShape(shape), seed, scale), shape)
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm' })
@@ -54,10 +54,19 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
     expect(native.loaded ? 'loaded' : native.reason).toBe('loaded')
   })
   for (const [a, b] of [
-    [[3, 5, 7, 3], [3, 5, 7, 3]],
+    [
+      [3, 5, 7, 3],
+      [3, 5, 7, 3]
+    ],
     [[3, 5, 7, 3], [3]],
-    [[1, 1, 1, 5], [2, 3, 3, 5]],
-    [[2, 9, 1], [1, 1, 1]],
+    [
+      [1, 1, 1, 5],
+      [2, 3, 3, 5]
+    ],
+    [
+      [2, 9, 1],
+      [1, 1, 1]
+    ],
     [[4, 6], [6]]
   ]) {
     it(`add, sub, mul ${a} with ${b} (both orders)`, () => {
@@ -68,7 +77,7 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
       }, 0)
     })
   }
-  it('relu, relu6, square and clipByValue (tf.layers\' ReLU 6) gradients, with NaN, 0 and 6 in x and a NaN in dy', () => {
+  it("relu, relu6, square and clipByValue (tf.layers' ReLU 6) gradients, with NaN, 0 and 6 in x and a NaN in dy", () => {
     const x = Float32Array.from([...values(61, 3, 8), NaN, 0, 6, -0, 6.000001, 5.999999])
     const dy = Float32Array.from([...values(66, 4), NaN])
     same(() => {
@@ -80,7 +89,12 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
       return [g(tf.relu), g(tf.relu6), g(tf.square), g(clip), tf.relu(xt)]
     }, 0)
   })
-  for (const shape of [[5, 7, 3, 1], [3, 4, 5, 3], [2, 9, 11, 16], [7, 2, 2, 64]]) {
+  for (const shape of [
+    [5, 7, 3, 1],
+    [3, 4, 5, 3],
+    [2, 9, 11, 16],
+    [7, 2, 2, 64]
+  ]) {
     it(`mean over leading axes ${shape} and its gradient (keepDims both ways; also over inner axes)`, () => {
       same(() => {
         const x = t(shape, 5)
@@ -108,7 +122,14 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
         const m = t([c], 12)
         const v = tf.abs(t([c], 13))
         const plain = tf.batchNorm(x, m, v, undefined, undefined, 1e-3)
-        const shaped = tf.batchNorm(x, m.reshape([1, 1, 1, c]), v.reshape([1, 1, 1, c]), beta.reshape([1, 1, 1, c]), gamma.reshape([1, 1, 1, c]), 1e-3)
+        const shaped = tf.batchNorm(
+          x,
+          m.reshape([1, 1, 1, c]),
+          v.reshape([1, 1, 1, c]),
+          beta.reshape([1, 1, 1, c]),
+          gamma.reshape([1, 1, 1, c]),
+          1e-3
+        )
         return [f(x, gamma, beta), ...grads, plain, shaped]
       }, 2e-5)
     })
@@ -123,7 +144,8 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
       same(() => {
         const x = t([...c.x], 14)
         const w = t([3, 3, c.x[3], 1], 15)
-        const f = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad)
+        const f = (a: tf.Tensor, b: tf.Tensor): tf.Tensor =>
+          tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad)
         const r = t(f(x, w).shape, 16)
         return [f(x, w), ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), r)))([x, w])]
       }, 1e-5)
@@ -132,13 +154,37 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
   // Slices (the zero padding's gradient before a strided convolution): inner, trailing whole,
   // every axis, -1 sizes, empty, 1-D and 2-D, and the gradient of a pad through tf.grads.
   for (const [shape, begin, size] of [
-    [[3, 9, 8, 5], [0, 1, 1, 0], [3, 7, 6, 5]],
-    [[2, 7, 7, 3], [1, 2, 0, 0], [1, -1, 7, 3]],
-    [[4, 5, 6, 7], [1, 1, 2, 3], [2, 3, 3, 4]],
-    [[4, 5, 6, 1], [0, 0, 0, 0], [4, 5, 6, 1]],
-    [[5, 3], [2, 1], [0, 2]],
+    [
+      [3, 9, 8, 5],
+      [0, 1, 1, 0],
+      [3, 7, 6, 5]
+    ],
+    [
+      [2, 7, 7, 3],
+      [1, 2, 0, 0],
+      [1, -1, 7, 3]
+    ],
+    [
+      [4, 5, 6, 7],
+      [1, 1, 2, 3],
+      [2, 3, 3, 4]
+    ],
+    [
+      [4, 5, 6, 1],
+      [0, 0, 0, 0],
+      [4, 5, 6, 1]
+    ],
+    [
+      [5, 3],
+      [2, 1],
+      [0, 2]
+    ],
     [[17], [3], [11]],
-    [[2, 3, 4, 5, 6], [1, 0, 1, 2, 3], [1, 3, 2, 2, 3]]
+    [
+      [2, 3, 4, 5, 6],
+      [1, 0, 1, 2, 3],
+      [1, 3, 2, 2, 3]
+    ]
   ] as [number[], number[], number[]][]) {
     it(`slice ${shape} from ${begin} size ${size}`, () => {
       same(() => [tf.slice(t(shape, 7), begin, size)], 0)
@@ -149,7 +195,21 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
       same(() => {
         const x = t([3, 7, 9, c], 8)
         const r = t([3, 9, 11, c], 9)
-        return [tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.pad(v as tf.Tensor4D, [[0, 0], [1, 1], [1, 1], [0, 0]]), r)))(x)]
+        return [
+          tf.grad((v: tf.Tensor) =>
+            tf.sum(
+              tf.mul(
+                tf.pad(v as tf.Tensor4D, [
+                  [0, 0],
+                  [1, 1],
+                  [1, 1],
+                  [0, 0]
+                ]),
+                r
+              )
+            )
+          )(x)
+        ]
       }, 0)
     }
   })
@@ -171,7 +231,10 @@ describe.skipIf(skip)('native element-wise kernels and gradients', () => {
       })
       tf.setBackend('wasm')
       const tensors = tf.memory().numTensors
-      const got = tf.tidy(() => (tf.engine().runKernel(FF_BN_RELU, args(), { varianceEpsilon: 1e-5 }) as tf.Tensor).dataSync() as Float32Array)
+      const got = tf.tidy(
+        () =>
+          (tf.engine().runKernel(FF_BN_RELU, args(), { varianceEpsilon: 1e-5 }) as tf.Tensor).dataSync() as Float32Array
+      )
       expect(tf.memory().numTensors).toBe(tensors)
       expect(Number.isNaN(got[4])).toBe(true)
       close(got, ref, 1e-6)

@@ -41,7 +41,10 @@ function gradsOn(
     const w = tf.tensor4d(values(tf.util.sizeFromShape(wShape), 2), wShape)
     const outShape = op(x, w).shape
     const r = tf.tensor(values(tf.util.sizeFromShape(outShape), 3), outShape)
-    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(op(a as tf.Tensor4D, b as tf.Tensor4D), r)))([x, w])
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(op(a as tf.Tensor4D, b as tf.Tensor4D), r)))([
+      x,
+      w
+    ])
     return [op(x, w), ...g].map((t) => t.dataSync() as Float32Array)
   })
 }
@@ -121,24 +124,79 @@ describe.each(kernelSets)('$name', ({ name, skip, register }) => {
     { x: [1, 13, 13, 2], k: [7, 7], co: 3, s: 1, pad: 'same' },
     { x: [2, 15, 14, 1], k: [7, 7], co: 2, s: 2, pad: 'valid' },
     { x: [1, 6, 6, 2], k: [5, 5], co: 2, s: 2, pad: 'same' },
-    { x: [2, 10, 9, 3], k: [3, 3], co: 4, s: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
-    { x: [1, 9, 9, 2], k: [3, 3], co: 2, s: 1, pad: [[0, 0], [0, 3], [1, 1], [0, 0]] },
+    {
+      x: [2, 10, 9, 3],
+      k: [3, 3],
+      co: 4,
+      s: 2,
+      pad: [
+        [0, 0],
+        [1, 2],
+        [2, 0],
+        [0, 0]
+      ]
+    },
+    {
+      x: [1, 9, 9, 2],
+      k: [3, 3],
+      co: 2,
+      s: 1,
+      pad: [
+        [0, 0],
+        [0, 3],
+        [1, 1],
+        [0, 0]
+      ]
+    },
     { x: [1, 9, 11, 2], k: [3, 5], co: 3, s: [2, 1], pad: 'same' },
     { x: [3, 28, 28, 1], k: [3, 3], co: 16, s: 1, pad: 'same' },
     { x: [2, 14, 14, 16], k: [3, 3], co: 32, s: 1, pad: 'same' },
     // Output channels in multiples of 16 take the native direct-convolution paths.
     { x: [1, 11, 9, 3], k: [5, 5], co: 16, s: 2, pad: 'valid' },
-    { x: [2, 9, 10, 16], k: [3, 3], co: 16, s: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+    {
+      x: [2, 9, 10, 16],
+      k: [3, 3],
+      co: 16,
+      s: 2,
+      pad: [
+        [0, 0],
+        [1, 2],
+        [2, 0],
+        [0, 0]
+      ]
+    },
     { x: [1, 13, 13, 16], k: [7, 7], co: 32, s: 1, pad: 'same' },
     { x: [1, 7, 7, 32], k: [1, 1], co: 16, s: 1, pad: 'valid' },
-    { x: [1, 9, 9, 16], k: [3, 3], co: 16, s: 1, pad: [[0, 0], [0, 3], [1, 1], [0, 0]] },
+    {
+      x: [1, 9, 9, 16],
+      k: [3, 3],
+      co: 16,
+      s: 1,
+      pad: [
+        [0, 0],
+        [0, 3],
+        [1, 1],
+        [0, 0]
+      ]
+    },
     { x: [1, 8, 9, 20], k: [3, 3], co: 16, s: 1, pad: 'same' },
     { x: [2, 7, 8, 16], k: [3, 1], co: 48, s: [2, 1], pad: 'same' },
     // 1 to 4 input channels with 16·k outputs take the padded-image kernels: border and
     // interior pixels, rows not a multiple of 6 pixels wide, strides, 1×1 to 5×5 windows.
     { x: [2, 13, 11, 1], k: [3, 3], co: 16, s: 1, pad: 'same' },
     { x: [1, 9, 7, 2], k: [3, 3], co: 32, s: 2, pad: 'same' },
-    { x: [2, 10, 15, 3], k: [3, 3], co: 16, s: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+    {
+      x: [2, 10, 15, 3],
+      k: [3, 3],
+      co: 16,
+      s: 1,
+      pad: [
+        [0, 0],
+        [2, 0],
+        [1, 3],
+        [0, 0]
+      ]
+    },
     { x: [1, 12, 9, 4], k: [5, 5], co: 16, s: 2, pad: 'valid' },
     { x: [1, 8, 14, 3], k: [5, 3], co: 16, s: [1, 2], pad: 'same' },
     { x: [1, 5, 4, 1], k: [1, 1], co: 16, s: 1, pad: 'valid' },
@@ -180,7 +238,10 @@ describe.each(kernelSets)('$name', ({ name, skip, register }) => {
   describe.skipIf(skip)('MaxPool, MaxPoolGrad (and the backend AvgPoolGrad kept as is)', () => {
     for (const c of poolCases) {
       it(`max pool x ${c.x} window ${c.f} stride ${c.s} ${c.pad}, with ties`, () => {
-        expectSameGrads((x, w) => withDummy(tf.maxPool(x, c.f, c.s, c.pad), w), c.x, [1, 1, 1, 1], { ties: true, grads: 1 })
+        expectSameGrads((x, w) => withDummy(tf.maxPool(x, c.f, c.s, c.pad), w), c.x, [1, 1, 1, 1], {
+          ties: true,
+          grads: 1
+        })
       })
       it(`max pool x ${c.x} window ${c.f} stride ${c.s} ${c.pad}`, () => {
         expectSameGrads((x, w) => withDummy(tf.maxPool(x, c.f, c.s, c.pad), w), c.x, [1, 1, 1, 1], { grads: 1 })
@@ -197,7 +258,18 @@ describe.each(kernelSets)('$name', ({ name, skip, register }) => {
     { x: [2, 11, 11, 3], k: 5, m: 1, s: 2, pad: 'valid' },
     { x: [1, 7, 7, 4], k: 1, m: 3, s: 1, pad: 'valid' },
     { x: [1, 13, 12, 2], k: 7, m: 1, s: 1, pad: 'same' },
-    { x: [2, 10, 9, 3], k: 3, m: 2, s: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] }
+    {
+      x: [2, 10, 9, 3],
+      k: 3,
+      m: 2,
+      s: 2,
+      pad: [
+        [0, 0],
+        [1, 2],
+        [2, 0],
+        [0, 0]
+      ]
+    }
   ]
 
   describe.skipIf(skip)('DepthwiseConv2dNativeBackpropFilter and ...Input', () => {
@@ -219,7 +291,9 @@ describe.each(kernelSets)('$name', ({ name, skip, register }) => {
               const x = tf.tensor4d(values(tf.util.sizeFromShape(c.x), 5), c.x).mul(8) as tf.Tensor4D
               const f = tf.tensor4d(values(tf.util.sizeFromShape(w), 6), w)
               const bias = tf.tensor1d(values(c.co, 7))
-              return tf.fused.conv2d({ x, filter: f, strides: c.s, pad: c.pad, bias, activation }).dataSync() as Float32Array
+              return tf.fused
+                .conv2d({ x, filter: f, strides: c.s, pad: c.pad, bias, activation })
+                .dataSync() as Float32Array
             })
           tf.setBackend('cpu')
           const ref = run()
@@ -266,29 +340,48 @@ describe.each(kernelSets)('$name', ({ name, skip, register }) => {
       { shape: [4, 5, 6], axes: [1, 2], keepDims: false },
       { shape: [4, 5, 6], axes: [0, 2], keepDims: true }
     ]
-    for (const c of sums) for (const reduce of [tf.sum, tf.mean]) {
-      it(`${reduce === tf.sum ? 'sum' : 'mean'} ${c.shape} over ${c.axes} keepDims ${c.keepDims}`, () => {
-        const run = (): tf.Tensor => tf.tidy(() => reduce(tf.tensor(values(tf.util.sizeFromShape(c.shape), 8), c.shape), c.axes, c.keepDims))
-        tf.setBackend('cpu')
-        const ref = run()
-        tf.setBackend('wasm')
-        const got = run()
-        expect(got.shape).toEqual(ref.shape)
-        expect(relErr(got.dataSync() as Float32Array, ref.dataSync() as Float32Array)).toBeLessThanOrEqual(1e-5)
-        tf.dispose([got, ref])
-      })
-    }
+    for (const c of sums)
+      for (const reduce of [tf.sum, tf.mean]) {
+        it(`${reduce === tf.sum ? 'sum' : 'mean'} ${c.shape} over ${c.axes} keepDims ${c.keepDims}`, () => {
+          const run = (): tf.Tensor =>
+            tf.tidy(() => reduce(tf.tensor(values(tf.util.sizeFromShape(c.shape), 8), c.shape), c.axes, c.keepDims))
+          tf.setBackend('cpu')
+          const ref = run()
+          tf.setBackend('wasm')
+          const got = run()
+          expect(got.shape).toEqual(ref.shape)
+          expect(relErr(got.dataSync() as Float32Array, ref.dataSync() as Float32Array)).toBeLessThanOrEqual(1e-5)
+          tf.dispose([got, ref])
+        })
+      }
     const adds: [number[], number[]][] = [
       [[2, 5, 5, 7], [7]],
       [[7], [3, 4, 7]],
-      [[2, 3, 4], [1, 1, 4]],
-      [[2, 3, 4], [3, 4]],
-      [[2, 3], [2, 3]]
+      [
+        [2, 3, 4],
+        [1, 1, 4]
+      ],
+      [
+        [2, 3, 4],
+        [3, 4]
+      ],
+      [
+        [2, 3],
+        [2, 3]
+      ]
     ]
     for (const [a, b] of adds) {
       it(`add ${a} + ${b}`, () => {
         const run = (): Float32Array =>
-          tf.tidy(() => tf.add(tf.tensor(values(tf.util.sizeFromShape(a), 9), a), tf.tensor(values(tf.util.sizeFromShape(b), 10), b)).dataSync() as Float32Array)
+          tf.tidy(
+            () =>
+              tf
+                .add(
+                  tf.tensor(values(tf.util.sizeFromShape(a), 9), a),
+                  tf.tensor(values(tf.util.sizeFromShape(b), 10), b)
+                )
+                .dataSync() as Float32Array
+          )
         tf.setBackend('cpu')
         const ref = run()
         tf.setBackend('wasm')

@@ -36,14 +36,22 @@ function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 /** [y, dx, dw] of Σ(op(x, w) · r) on one backend. */
-function run(backend: 'cpu' | 'wasm', op: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D, xs: Shape4, ws: Shape4): Float32Array[] {
+function run(
+  backend: 'cpu' | 'wasm',
+  op: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D,
+  xs: Shape4,
+  ws: Shape4
+): Float32Array[] {
   tf.setBackend(backend)
   return tf.tidy(() => {
     const x = tf.tensor4d(values(tf.util.sizeFromShape(xs), 1), xs)
     const w = tf.tensor4d(values(tf.util.sizeFromShape(ws), 2), ws)
     const y = op(x, w)
     const r = tf.tensor(values(y.size, 3), y.shape)
-    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(op(a as tf.Tensor4D, b as tf.Tensor4D), r)))([x, w])
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(op(a as tf.Tensor4D, b as tf.Tensor4D), r)))([
+      x,
+      w
+    ])
     return [y, ...g].map((t) => t.dataSync() as Float32Array)
   })
 }
@@ -115,7 +123,10 @@ describe.skipIf(skip)('native convolutions at ResNet / MobileNetV2 shapes', () =
         const x = tf.tensor4d(values(7 * 2 * 2 * 32, 4), [7, 2, 2, 32])
         const w = tf.tensor4d(values(9 * 32 * 64, 5), [3, 3, 32, 64])
         const bias = tf.tensor1d(values(64, 6))
-        return tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias, activation: 'relu6' }).mul(1).dataSync() as Float32Array
+        return tf.fused
+          .conv2d({ x, filter: w, strides: 1, pad: 'same', bias, activation: 'relu6' })
+          .mul(1)
+          .dataSync() as Float32Array
       })
     tf.setBackend('cpu')
     const ref = go()
@@ -129,7 +140,12 @@ describe.skipIf(skip)('native convolutions at ResNet / MobileNetV2 shapes', () =
       const xs: Shape4 = [3, 9, 9, 32]
       const ys: Shape4 = s === 1 ? [3, 9, 9, 48] : [3, 5, 5, 48]
       const go = (w: tf.Tensor4D, dySeed: number): Float32Array =>
-        tf.tidy(() => tf.conv2dTranspose(tf.tensor4d(values(tf.util.sizeFromShape(ys), dySeed), ys), w, xs, s, 'same').dataSync() as Float32Array)
+        tf.tidy(
+          () =>
+            tf
+              .conv2dTranspose(tf.tensor4d(values(tf.util.sizeFromShape(ys), dySeed), ys), w, xs, s, 'same')
+              .dataSync() as Float32Array
+        )
       const steps = (): Float32Array[] => {
         const w1 = tf.tensor4d(values(9 * 32 * 48, 11), [3, 3, 32, 48])
         const w2 = tf.tensor4d(values(9 * 32 * 48, 12), [3, 3, 32, 48])

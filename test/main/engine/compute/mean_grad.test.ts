@@ -26,11 +26,17 @@ describe('Mean gradient without a full-size ones array', () => {
       it(`${backend}: ${c.name}`, async () => {
         await tf.setBackend(backend)
         const n = c.shape.reduce((a, b) => a * b, 1)
-        const x = tf.tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7)), c.shape)
+        const x = tf.tensor(
+          Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7)),
+          c.shape
+        )
         const before = tf.memory().numTensors
         // d/dx Σ r · mean(x): r broadcast back over the reduced axes, divided by the reduced size
         const out = tf.tidy(() => tf.mean(x, c.axis, c.keepDims))
-        const r = tf.tensor(Float32Array.from({ length: out.size }, (_, i) => Math.cos(i * 0.9) + 0.1), out.shape)
+        const r = tf.tensor(
+          Float32Array.from({ length: out.size }, (_, i) => Math.cos(i * 0.9) + 0.1),
+          out.shape
+        )
         const got = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mean(t, c.axis, c.keepDims), r)))(x)
         const axes = tf.util.parseAxisParam(c.axis, c.shape)
         const expanded = c.shape.map((d, i) => (axes.includes(i) ? 1 : d))

@@ -72,7 +72,12 @@ it.skipIf(skip)('3 Adam steps of the bench network: native kernels = JS kernels 
   const fast = train()
   expect(tf.memory().numTensors).toBe(tensors)
   // The weights moved (3 steps × lr 1e-3), and the same way on every path.
-  expect(maxRelErr(fast, fast.map((w, i) => values(w.length, 100 + i, 0.3)))).toBeGreaterThan(1e-3)
+  expect(
+    maxRelErr(
+      fast,
+      fast.map((w, i) => values(w.length, 100 + i, 0.3))
+    )
+  ).toBeGreaterThan(1e-3)
   expect(maxRelErr(fast, js)).toBeLessThanOrEqual(1e-5)
   expect(maxRelErr(fast, cpu)).toBeLessThanOrEqual(1e-5)
 })

@@ -13,7 +13,9 @@ it('starts 2 XNNPACK threads and computes the same conv gradients as the cpu bac
     return tf.tidy(() => {
       const x = tf.linspace(-1, 1, 4 * 15 * 15 * 8).reshape([4, 15, 15, 8]) as tf.Tensor4D
       const w = tf.linspace(1, -0.5, 3 * 3 * 8 * 16).reshape([3, 3, 8, 16]) as tf.Tensor4D
-      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))))
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')))
+      )
       return g([x, w]).map((t) => t.dataSync() as Float32Array)
     })
   }

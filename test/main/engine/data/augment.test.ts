@@ -1,7 +1,18 @@
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../../../src/main/engine/compute/index'
-import { AUGMENT_PRESETS, augmentBatch, colourJitter, cropBatch, HEAVY_MAGNITUDE, planAugment, randAugmentArray, randAugmentOp, RANDAUGMENT_OPS, randomResizedCropBox } from '../../../../src/main/engine/data/augment'
+import {
+  AUGMENT_PRESETS,
+  augmentBatch,
+  colourJitter,
+  cropBatch,
+  HEAVY_MAGNITUDE,
+  planAugment,
+  randAugmentArray,
+  randAugmentOp,
+  RANDAUGMENT_OPS,
+  randomResizedCropBox
+} from '../../../../src/main/engine/data/augment'
 import { Rng } from '../../../../src/main/engine/data/rng'
 
 beforeAll(async () => {
@@ -9,7 +20,14 @@ beforeAll(async () => {
 })
 
 function batch(n: number, h: number, w: number, c: number): tf.Tensor4D {
-  return tf.tidy(() => tf.range(0, n * h * w * c).mod(97).div(96).reshape([n, h, w, c]) as tf.Tensor4D)
+  return tf.tidy(
+    () =>
+      tf
+        .range(0, n * h * w * c)
+        .mod(97)
+        .div(96)
+        .reshape([n, h, w, c]) as tf.Tensor4D
+  )
 }
 
 async function values(t: tf.Tensor): Promise<number[]> {
@@ -17,76 +35,114 @@ async function values(t: tf.Tensor): Promise<number[]> {
 }
 
 describe('augmentation presets', () => {
-  it.each(AUGMENT_PRESETS.map((p) => [p]))('%s: shape kept, values in [0, 1], same seed same output, no tensor leak', async (preset) => {
-    const x = batch(6, 16, 16, 3)
-    const before = tf.memory().numTensors
-    const a = augmentBatch(x, preset, 11)
-    const b = augmentBatch(x, preset, 11)
-    const c = augmentBatch(x, preset, 12)
-    expect(a.shape).toEqual([6, 16, 16, 3])
-    const av = await values(a)
-    expect(Math.min(...av)).toBeGreaterThanOrEqual(0)
-    expect(Math.max(...av)).toBeLessThanOrEqual(1 + 1e-6)
-    expect(await values(b)).toEqual(av)
-    if (preset === 'none') expect(av).toEqual(await values(x))
-    else expect(await values(c)).not.toEqual(av)
-    tf.dispose([a, b, c])
-    expect(tf.memory().numTensors).toBe(before)
-    x.dispose()
-  })
-
-  it.each([['cpu'], ['wasm']])('heavy on %s: RandAugment batched by (op, sign) equals applying each image its own ops one image at a time', async (backend) => {
-    if (backend === 'wasm') await initBackend({ backend: 'wasm', threads: 1 })
-    else await tf.setBackend('cpu')
-    const n = 64
-    const x = batch(n, 12, 12, 3)
-    const plan = planAugment('heavy', n, 12, 12, 5)
-    // Some (op, sign) pairs are drawn by several images, so groups of more than one are exercised.
-    const keys = plan.ops!.map((ops) => `${ops[0].op}:${ops[0].sign}`)
-    expect(new Set(keys).size).toBeLessThan(n)
-    const got = augmentBatch(x, 'heavy', 5)
-    const ref = tf.tidy(() => {
-      let y = cropBatch(x, plan.boxes, plan.flips)
-      if (plan.jitter) y = colourJitter(y, plan.jitter.b, plan.jitter.c, plan.jitter.s)
-      return tf.concat((tf.split(y, n, 0) as tf.Tensor4D[]).map((img, i) => plan.ops![i].reduce((acc, o) => randAugmentOp(acc, o.op, HEAVY_MAGNITUDE, o.sign), img)), 0)
-    })
-    const a = await values(got)
-    const b = await values(ref)
-    expect(a.length).toBe(b.length)
-    expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThanOrEqual(1e-6)
-    tf.dispose([x, got, ref])
-    await tf.setBackend('cpu')
-  })
-
-  it.each([['cpu'], ['wasm']])('on %s: the typed-array crop equals tf.image.cropAndResize, and every RandAugment op on the array equals the tensor op image by image', async (backend) => {
-    if (backend === 'wasm') await initBackend({ backend: 'wasm', threads: 1 })
-    else await tf.setBackend('cpu')
-    const rng = new Rng(9)
-    const [n, h, w, c] = [5, 33, 40, 3]
-    // skewed histograms (squared uniforms, a few flat images) so Equalize's step is > 0 and AutoContrast stretches
-    const data = Float32Array.from({ length: n * h * w * c }, (_, i) => (Math.floor(i / (h * w * c)) === 4 ? 0.25 : rng.next() ** 2 * 0.8))
-    const x = tf.tensor4d(data, [n, h, w, c])
-    const boxes = Array.from({ length: n }, () => randomResizedCropBox(rng, h, w, [0.08, 1]))
-    const flips = boxes.map((_, i) => i % 2 === 0)
-    const got = await values(cropBatch(x, boxes, flips))
-    const px = boxes.map(([y1, x1, y2, x2], i) => {
-      const a = (x1 * w) / (w - 1)
-      const b = (x2 * w - 1) / (w - 1)
-      return [(y1 * h) / (h - 1), flips[i] ? b : a, (y2 * h - 1) / (h - 1), flips[i] ? a : b]
-    })
-    const ref = await values(tf.image.cropAndResize(x, tf.tensor2d(px.flat(), [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear'))
-    // same arithmetic as the cpu kernel; wasm's C++ kernel computes sampling positions in float32
-    expect(Math.max(...got.map((v, i) => Math.abs(v - ref[i])))).toBeLessThanOrEqual(backend === 'cpu' ? 1e-7 : 5e-6)
-    for (const op of RANDAUGMENT_OPS) for (const sign of [1, -1] as const) {
-      const out = randAugmentArray(data, [n, h, w, c], Array.from({ length: n }, () => [{ op, sign }]))
-      const each = await values(tf.concat((tf.split(x, n, 0) as tf.Tensor4D[]).map((img) => randAugmentOp(img, op, HEAVY_MAGNITUDE, sign)), 0))
-      const diff = Math.max(...Array.from(out, (v, i) => Math.abs(v - each[i])))
-      // wasm's C++ kernels compute resampling positions in float32 (the array ops and the cpu kernels in float64)
-      expect({ op, sign, diff: diff <= (backend === 'cpu' ? 1e-6 : 5e-6) ? 'ok' : diff }).toEqual({ op, sign, diff: 'ok' })
+  it.each(AUGMENT_PRESETS.map((p) => [p]))(
+    '%s: shape kept, values in [0, 1], same seed same output, no tensor leak',
+    async (preset) => {
+      const x = batch(6, 16, 16, 3)
+      const before = tf.memory().numTensors
+      const a = augmentBatch(x, preset, 11)
+      const b = augmentBatch(x, preset, 11)
+      const c = augmentBatch(x, preset, 12)
+      expect(a.shape).toEqual([6, 16, 16, 3])
+      const av = await values(a)
+      expect(Math.min(...av)).toBeGreaterThanOrEqual(0)
+      expect(Math.max(...av)).toBeLessThanOrEqual(1 + 1e-6)
+      expect(await values(b)).toEqual(av)
+      if (preset === 'none') expect(av).toEqual(await values(x))
+      else expect(await values(c)).not.toEqual(av)
+      tf.dispose([a, b, c])
+      expect(tf.memory().numTensors).toBe(before)
+      x.dispose()
     }
-    x.dispose()
-    await tf.setBackend('cpu')
-  })
+  )
+
+  it.each([['cpu'], ['wasm']])(
+    'heavy on %s: RandAugment batched by (op, sign) equals applying each image its own ops one image at a time',
+    async (backend) => {
+      if (backend === 'wasm') await initBackend({ backend: 'wasm', threads: 1 })
+      else await tf.setBackend('cpu')
+      const n = 64
+      const x = batch(n, 12, 12, 3)
+      const plan = planAugment('heavy', n, 12, 12, 5)
+      // Some (op, sign) pairs are drawn by several images, so groups of more than one are exercised.
+      const keys = plan.ops!.map((ops) => `${ops[0].op}:${ops[0].sign}`)
+      expect(new Set(keys).size).toBeLessThan(n)
+      const got = augmentBatch(x, 'heavy', 5)
+      const ref = tf.tidy(() => {
+        let y = cropBatch(x, plan.boxes, plan.flips)
+        if (plan.jitter) y = colourJitter(y, plan.jitter.b, plan.jitter.c, plan.jitter.s)
+        return tf.concat(
+          (tf.split(y, n, 0) as tf.Tensor4D[]).map((img, i) =>
+            plan.ops![i].reduce((acc, o) => randAugmentOp(acc, o.op, HEAVY_MAGNITUDE, o.sign), img)
+          ),
+          0
+        )
+      })
+      const a = await values(got)
+      const b = await values(ref)
+      expect(a.length).toBe(b.length)
+      expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThanOrEqual(1e-6)
+      tf.dispose([x, got, ref])
+      await tf.setBackend('cpu')
+    }
+  )
+
+  it.each([['cpu'], ['wasm']])(
+    'on %s: the typed-array crop equals tf.image.cropAndResize, and every RandAugment op on the array equals the tensor op image by image',
+    async (backend) => {
+      if (backend === 'wasm') await initBackend({ backend: 'wasm', threads: 1 })
+      else await tf.setBackend('cpu')
+      const rng = new Rng(9)
+      const [n, h, w, c] = [5, 33, 40, 3]
+      // skewed histograms (squared uniforms, a few flat images) so Equalize's step is > 0 and AutoContrast stretches
+      const data = Float32Array.from({ length: n * h * w * c }, (_, i) =>
+        Math.floor(i / (h * w * c)) === 4 ? 0.25 : rng.next() ** 2 * 0.8
+      )
+      const x = tf.tensor4d(data, [n, h, w, c])
+      const boxes = Array.from({ length: n }, () => randomResizedCropBox(rng, h, w, [0.08, 1]))
+      const flips = boxes.map((_, i) => i % 2 === 0)
+      const got = await values(cropBatch(x, boxes, flips))
+      const px = boxes.map(([y1, x1, y2, x2], i) => {
+        const a = (x1 * w) / (w - 1)
+        const b = (x2 * w - 1) / (w - 1)
+        return [(y1 * h) / (h - 1), flips[i] ? b : a, (y2 * h - 1) / (h - 1), flips[i] ? a : b]
+      })
+      const ref = await values(
+        tf.image.cropAndResize(
+          x,
+          tf.tensor2d(px.flat(), [n, 4]),
+          tf.range(0, n, 1, 'int32') as tf.Tensor1D,
+          [h, w],
+          'bilinear'
+        )
+      )
+      // same arithmetic as the cpu kernel; wasm's C++ kernel computes sampling positions in float32
+      expect(Math.max(...got.map((v, i) => Math.abs(v - ref[i])))).toBeLessThanOrEqual(backend === 'cpu' ? 1e-7 : 5e-6)
+      for (const op of RANDAUGMENT_OPS)
+        for (const sign of [1, -1] as const) {
+          const out = randAugmentArray(
+            data,
+            [n, h, w, c],
+            Array.from({ length: n }, () => [{ op, sign }])
+          )
+          const each = await values(
+            tf.concat(
+              (tf.split(x, n, 0) as tf.Tensor4D[]).map((img) => randAugmentOp(img, op, HEAVY_MAGNITUDE, sign)),
+              0
+            )
+          )
+          const diff = Math.max(...Array.from(out, (v, i) => Math.abs(v - each[i])))
+          // wasm's C++ kernels compute resampling positions in float32 (the array ops and the cpu kernels in float64)
+          expect({ op, sign, diff: diff <= (backend === 'cpu' ? 1e-6 : 5e-6) ? 'ok' : diff }).toEqual({
+            op,
+            sign,
+            diff: 'ok'
+          })
+        }
+      x.dispose()
+      await tf.setBackend('cpu')
+    }
+  )
 
   it('gray (1-channel) batches work for every preset', () => {
     const x = batch(3, 8, 8, 1)
@@ -134,8 +190,12 @@ describe('crop, flip and colour ops (hand-computed)', () => {
 
   it('jitter: factors 1 are the identity, brightness 0.5 halves, saturation 0 gives luma', async () => {
     const x = tf.tensor4d([0.2, 0.4, 0.6, 0.8, 0.1, 0.3], [1, 1, 2, 3])
-    expect((await values(colourJitter(x, [1], [1], [1]))).map((v) => +v.toFixed(6))).toEqual([0.2, 0.4, 0.6, 0.8, 0.1, 0.3])
-    expect((await values(colourJitter(x, [0.5], [1], [1]))).map((v) => +v.toFixed(6))).toEqual([0.1, 0.2, 0.3, 0.4, 0.05, 0.15])
+    expect((await values(colourJitter(x, [1], [1], [1]))).map((v) => +v.toFixed(6))).toEqual([
+      0.2, 0.4, 0.6, 0.8, 0.1, 0.3
+    ])
+    expect((await values(colourJitter(x, [0.5], [1], [1]))).map((v) => +v.toFixed(6))).toEqual([
+      0.1, 0.2, 0.3, 0.4, 0.05, 0.15
+    ])
     const g = await values(colourJitter(x, [1], [1], [0]))
     const luma = 0.299 * 0.2 + 0.587 * 0.4 + 0.114 * 0.6
     expect(g.slice(0, 3).map((v) => +v.toFixed(5))).toEqual([luma, luma, luma].map((v) => +v.toFixed(5)))
@@ -143,7 +203,8 @@ describe('crop, flip and colour ops (hand-computed)', () => {
 
   it('RandAugment ops at magnitude 15 (torchvision scale)', async () => {
     const x = tf.tensor4d([0.2, 0.5, 0.7, 1.0], [1, 2, 2, 1])
-    const run = async (op: (typeof RANDAUGMENT_OPS)[number], sign: 1 | -1 = 1): Promise<number[]> => (await values(randAugmentOp(x, op, 15, sign))).map((v) => +v.toFixed(5))
+    const run = async (op: (typeof RANDAUGMENT_OPS)[number], sign: 1 | -1 = 1): Promise<number[]> =>
+      (await values(randAugmentOp(x, op, 15, sign))).map((v) => +v.toFixed(5))
     expect(await run('Identity')).toEqual([0.2, 0.5, 0.7, 1])
     // posterize to 6 bits: round(v·255) with the low 2 bits cleared
     expect(await run('Posterize')).toEqual([48, 128, 176, 252].map((v) => +(v / 255).toFixed(5)))

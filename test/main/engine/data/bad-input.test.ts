@@ -29,7 +29,10 @@ describe.skipIf(!HAVE_SHARED_DATA)('bad input is reported, the rest imported', (
   it('CSV import: the same files plus a path escaping the folder; messages use relative paths only', async () => {
     const root = join(work, 'csv')
     const { good, bad } = await makeBadFolder(root, NO_PIXELS)
-    const r = await importDataset({ input: root, csv: join(root, 'labels.csv'), size: 16 }, { outDir: join(work, 'c2') })
+    const r = await importDataset(
+      { input: root, csv: join(root, 'labels.csv'), size: 16 },
+      { outDir: join(work, 'c2') }
+    )
     expect(r.meta.format).toBe('csv')
     expect(r.imported).toBe(good.length)
     expect(r.errors.map((e) => e.file).sort()).toEqual([...bad, '../outside.png'].sort())
@@ -44,16 +47,41 @@ describe.skipIf(!HAVE_SHARED_DATA)('bad input is reported, the rest imported', (
   it('nothing usable is an error naming every file; a cancelled import leaves no cache behind', async () => {
     const root = join(work, 'none')
     await makeBadFolder(root, NO_PIXELS)
-    for (const f of ['a/ok0.png', 'a/ok1.png', 'a/ok2.png', 'a/ok3.png', 'a/ok4.png', 'b/ok0.png', 'b/ok1.png', 'b/ok2.png', 'b/ok3.png', 'b/ok4.png']) await writeFile(join(root, f), 'junk')
-    const failure = await importDataset({ input: root, format: 'folder' }, { outDir: join(work, 'c3') }).catch((e: unknown) => e)
+    for (const f of [
+      'a/ok0.png',
+      'a/ok1.png',
+      'a/ok2.png',
+      'a/ok3.png',
+      'a/ok4.png',
+      'b/ok0.png',
+      'b/ok1.png',
+      'b/ok2.png',
+      'b/ok3.png',
+      'b/ok4.png'
+    ])
+      await writeFile(join(root, f), 'junk')
+    const failure = await importDataset({ input: root, format: 'folder' }, { outDir: join(work, 'c3') }).catch(
+      (e: unknown) => e
+    )
     expect(failure).toBeInstanceOf(ImportFailure)
     expect((failure as ImportFailure).message).toBe('no image could be imported')
     expect((failure as ImportFailure).errors).toHaveLength(15) // 10 junk + 4 bad + labels.csv
     const big = join(work, 'many')
     const png = await pngBytes(8, 2)
-    await writeImages(big, Array.from({ length: 40 }, (_, i) => `c${i % 2}/${i}.png`), png)
+    await writeImages(
+      big,
+      Array.from({ length: 40 }, (_, i) => `c${i % 2}/${i}.png`),
+      png
+    )
     const ac = new AbortController()
-    const p = importDataset({ input: big, size: 8 }, { outDir: join(work, 'c4'), signal: ac.signal, onProgress: (pr) => pr.phase === 'images' && pr.done > 0 && ac.abort() })
+    const p = importDataset(
+      { input: big, size: 8 },
+      {
+        outDir: join(work, 'c4'),
+        signal: ac.signal,
+        onProgress: (pr) => pr.phase === 'images' && pr.done > 0 && ac.abort()
+      }
+    )
     await expect(p).rejects.toThrow()
     expect((await readdir(work)).filter((f) => f.startsWith('c4'))).toEqual([])
   })

@@ -11,7 +11,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import dicomParser from 'dicom-parser'
-import { decodeDicom, decodeFrame, parseDicomPixels, ybrFullToRgb, type DicomFrame } from '../../../../src/main/engine/data/dicom'
+import {
+  decodeDicom,
+  decodeFrame,
+  parseDicomPixels,
+  ybrFullToRgb,
+  type DicomFrame
+} from '../../../../src/main/engine/data/dicom'
 import { decodeImageFile } from '../../../../src/main/engine/data/image'
 import { HAVE_SHARED_DATA, SHARED_DATA, SYSTEM_PYTHON } from '../../../fixtures/data/shared'
 
@@ -20,7 +26,15 @@ const CT = join(SRC, 'CT1_UNC.explicit_little_endian.dcm')
 const US = join(SRC, 'encapsulated', 'multi-frame', 'IM00001.implicit_little_endian.dcm')
 const MAKE = fileURLToPath(new URL('../../../fixtures/data/dicom_variants.py', import.meta.url))
 
-interface Variant { name: string; file: string; ts: string | null; lossless: boolean; ref: string | null; orig: string; reason?: string }
+interface Variant {
+  name: string
+  file: string
+  ts: string | null
+  lossless: boolean
+  ref: string | null
+  orig: string
+  reason?: string
+}
 
 const work = await mkdtemp(join(tmpdir(), 'ff-dicom-codecs-'))
 afterAll(() => rm(work, { recursive: true, force: true }))
@@ -59,7 +73,14 @@ function diff(a: Int32Array, b: Int32Array): { max: number; mean: number } {
 }
 
 type HtEncoder = {
-  getDecodedBuffer(fi: { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned: boolean; isUsingColorTransform: boolean }): Uint8Array
+  getDecodedBuffer(fi: {
+    width: number
+    height: number
+    bitsPerSample: number
+    componentCount: number
+    isSigned: boolean
+    isUsingColorTransform: boolean
+  }): Uint8Array
   setQuality(lossless: boolean, step: number): void
   encode(): void
   getEncodedBuffer(): Uint8Array
@@ -71,12 +92,25 @@ async function htj2kCodestreams(): Promise<string[]> {
   const ds = dicomParser.parseDicom(new Uint8Array(await readFile(CT)))
   const px = ds.elements.x7fe00010
   const raw = ds.byteArray.subarray(px.dataOffset, px.dataOffset + px.length)
-  const m = await (createRequire(import.meta.url)('@cornerstonejs/codec-openjph/wasmjs') as () => Promise<{ HTJ2KEncoder: new () => HtEncoder }>)()
+  const m = await (
+    createRequire(import.meta.url)('@cornerstonejs/codec-openjph/wasmjs') as () => Promise<{
+      HTJ2KEncoder: new () => HtEncoder
+    }>
+  )()
   const files: string[] = []
   for (const [k, lossless] of [true, false].entries()) {
     const enc = new m.HTJ2KEncoder()
     try {
-      enc.getDecodedBuffer({ width: 512, height: 512, bitsPerSample: 16, componentCount: 1, isSigned: true, isUsingColorTransform: false }).set(raw)
+      enc
+        .getDecodedBuffer({
+          width: 512,
+          height: 512,
+          bitsPerSample: 16,
+          componentCount: 1,
+          isSigned: true,
+          isUsingColorTransform: false
+        })
+        .set(raw)
       enc.setQuality(lossless, lossless ? 0 : 0.002)
       enc.encode()
       const f = join(work, `ct_${k}.j2c`)
@@ -99,13 +133,39 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM codecs and layouts (files encoded at t
 
   beforeAll(async () => {
     const streams = await htj2kCodestreams()
-    const out = execFileSync(SYSTEM_PYTHON, [MAKE, work, CT, US, ...streams], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 16 << 20 })
-    variants = out.trim().split('\n').map((l) => JSON.parse(l) as Variant)
+    const out = execFileSync(SYSTEM_PYTHON, [MAKE, work, CT, US, ...streams], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 16 << 20
+    })
+    variants = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Variant)
   }, 120_000)
 
   it('lossless encodings decode to exactly the source pixels (and to what pydicom + GDCM decodes)', async () => {
-    const names = ['ct_j2k', 'us_j2k', 'ct_jpegls', 'us_jpegls', 'ct_jpeg_lossless', 'ct_rle', 'us_rle', 'ct_dcmcrle', 'ct12_uncompressed',
-      'us16_uncompressed', 'us16_planar', 'us16_rle', 'us32_rle', 'mask1bit', 'ybr422', 'palette', 'nometa_implicit', 'nometa_explicit', 'htj2k_0']
+    const names = [
+      'ct_j2k',
+      'us_j2k',
+      'ct_jpegls',
+      'us_jpegls',
+      'ct_jpeg_lossless',
+      'ct_rle',
+      'us_rle',
+      'ct_dcmcrle',
+      'ct12_uncompressed',
+      'us16_uncompressed',
+      'us16_planar',
+      'us16_rle',
+      'us32_rle',
+      'mask1bit',
+      'ybr422',
+      'palette',
+      'nometa_implicit',
+      'nometa_explicit',
+      'htj2k_0'
+    ]
     for (const n of names) {
       const v = byName(n)
       const mine = flat(await decodeAll(v.file))
@@ -115,9 +175,17 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM codecs and layouts (files encoded at t
       // pydicom + GDCM cannot decode HTJ2K here (nothing can but openjph): its check is the source pixels alone
       if (n !== 'htj2k_0') expect(diff(mine, await i32(v.ref!)).max, `${n} vs pydicom`).toBe(0)
     }
-    expect(new Set(names.map((n) => byName(n).ts))).toEqual(new Set([
-      '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.1', null, '1.2.840.10008.1.2.4.201'
-    ]))
+    expect(new Set(names.map((n) => byName(n).ts))).toEqual(
+      new Set([
+        '1.2.840.10008.1.2.4.90',
+        '1.2.840.10008.1.2.4.80',
+        '1.2.840.10008.1.2.4.70',
+        '1.2.840.10008.1.2.5',
+        '1.2.840.10008.1.2.1',
+        null,
+        '1.2.840.10008.1.2.4.201'
+      ])
+    )
   })
 
   it('lossy JPEG 2000 and JPEG extended 12-bit are within one grey level of pydicom + GDCM', async () => {
@@ -156,18 +224,26 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM codecs and layouts (files encoded at t
     expect(palette[0].channels).toBe(3)
     expect(diff(Int32Array.from(palette[0].data), await i32(join(work, 'palette.rgb.i32'))).max).toBe(0) // pydicom's apply_color_lut, to 8 bits
     const mask = await decodeImageFile(new Uint8Array(await readFile(byName('mask1bit').file)))
-    expect(mask.map((m) => [m.width, m.height, m.channels])).toEqual([[60, 63, 1], [60, 63, 1]])
+    expect(mask.map((m) => [m.width, m.height, m.channels])).toEqual([
+      [60, 63, 1],
+      [60, 63, 1]
+    ])
     expect(new Set(mask.flatMap((m) => [...m.data]))).toEqual(new Set([0, 255]))
     for (const n of ['nometa_implicit', 'nometa_explicit']) {
       const img = await decodeImageFile(new Uint8Array(await readFile(byName(n).file)))
-      expect(img.map((m) => [m.width, m.height]), n).toEqual([[512, 512]])
+      expect(
+        img.map((m) => [m.width, m.height]),
+        n
+      ).toEqual([[512, 512]])
     }
   })
 
   it('an unsupported or broken file is refused with a sentence, never [object Object]', async () => {
     const bytes = new Uint8Array(await readFile(byName('ct_j2k').file))
     const cut = bytes.subarray(0, bytes.length - 150_000)
-    await expect(decodeImageFile(cut)).rejects.toThrow(/^(the file cannot be read as DICOM|the JPEG 2000 decoder failed|frame 1)/)
+    await expect(decodeImageFile(cut)).rejects.toThrow(
+      /^(the file cannot be read as DICOM|the JPEG 2000 decoder failed|frame 1)/
+    )
     await expect(decodeImageFile(cut)).rejects.not.toThrow(/\[object Object\]/)
     // trailing bytes after the pixel data (a torn copy, padding): the whole pixel data is kept, as pydicom does
     const ct = new Uint8Array(await readFile(CT))

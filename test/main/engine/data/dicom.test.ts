@@ -60,8 +60,14 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM import (real files, checked against py
 
   beforeAll(async () => {
     const files = (await walk(ROOT)).map((f) => join(ROOT, f))
-    const out = execFileSync(SYSTEM_PYTHON, [DUMP, work, ...files], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-    py = out.trim().split('\n').map((l) => JSON.parse(l) as PyRecord)
+    const out = execFileSync(SYSTEM_PYTHON, [DUMP, work, ...files], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore']
+    })
+    py = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PyRecord)
     result = await importDataset({ input: join(ROOT, 'dicomparser'), size: 64 }, { outDir: join(work, 'cache') })
   })
 
@@ -77,7 +83,8 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM import (real files, checked against py
     }
     // Every frame of a multi-frame file is one image.
     expect(result.imported).toBe(frames)
-    for (const r of py.filter((x) => x.status === 'nopixel')) expect(errors.get(rel(r.file))).toBe('DICOM without pixel data (no 7FE0,0010 element)')
+    for (const r of py.filter((x) => x.status === 'nopixel'))
+      expect(errors.get(rel(r.file))).toBe('DICOM without pixel data (no 7FE0,0010 element)')
     for (const f of ['LICENSE', 'testImages/README.md']) expect(errors.get(f)).toBeTruthy()
     expect(result.failed).toBe(result.errors.length)
   })
@@ -90,7 +97,9 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM import (real files, checked against py
   const LOSSY = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51'])
   it('stored pixel values (before any LUT) equal pydicom (+ GDCM): exactly for uncompressed and RLE, within 1 for lossy JPEG', async () => {
     const checked: string[] = []
-    for (const r of py.filter((x) => x.status === 'ok' && (LOSSY.has(x.ts!) || !x.ts!.startsWith('1.2.840.10008.1.2.4.')))) {
+    for (const r of py.filter(
+      (x) => x.status === 'ok' && (LOSSY.has(x.ts!) || !x.ts!.startsWith('1.2.840.10008.1.2.4.'))
+    )) {
       const mine = flat(await ours(r.file))
       const ref = await int32(r.bin!)
       expect(mine.length, rel(r.file)).toBe(ref.length)
@@ -99,8 +108,17 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM import (real files, checked against py
       expect(maxDiff, rel(r.file)).toBeLessThanOrEqual(LOSSY.has(r.ts!) ? 1 : 0)
       checked.push(r.ts!)
     }
-    expect(new Set(checked)).toEqual(new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.5',
-      '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51']))
+    expect(new Set(checked)).toEqual(
+      new Set([
+        '1.2.840.10008.1.2',
+        '1.2.840.10008.1.2.1',
+        '1.2.840.10008.1.2.2',
+        '1.2.840.10008.1.2.1.99',
+        '1.2.840.10008.1.2.5',
+        '1.2.840.10008.1.2.4.50',
+        '1.2.840.10008.1.2.4.51'
+      ])
+    )
   })
 
   it('lossless JPEG / JPEG-LS frames equal the uncompressed original; near-lossless and lossy JPEG stay close', async () => {
@@ -135,7 +153,13 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM import (real files, checked against py
       const stored = await int32(r.bin!)
       const b = await readFile(r.win!)
       const ref = new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
-      const mine = toDisplay(stored, { rescaleSlope: r.slope!, rescaleIntercept: r.intercept!, windowCenter: r.center, windowWidth: r.width, photometric: 'MONOCHROME2' })
+      const mine = toDisplay(stored, {
+        rescaleSlope: r.slope!,
+        rescaleIntercept: r.intercept!,
+        windowCenter: r.center,
+        windowWidth: r.width,
+        photometric: 'MONOCHROME2'
+      })
       let worst = 0
       for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(mine[i] - ref[i]))
       expect(worst, rel(r.file)).toBeLessThanOrEqual(0.5 + 1e-9)
@@ -149,7 +173,8 @@ describe.skipIf(!HAVE_SHARED_DATA)('DICOM import (real files, checked against py
     const ids = [...new Set(py.flatMap((r) => r.ids ?? []).filter((v) => v.length >= 5 && /[A-Za-z0-9]{3}/.test(v)))]
     expect(ids.length).toBeGreaterThan(3)
     const texts = [JSON.stringify(result), await readFile(join(work, 'cache', 'meta.json'), 'utf8')]
-    for (const f of await readdir(join(work, 'cache', 'thumbs'))) texts.push((await readFile(join(work, 'cache', 'thumbs', f))).toString('latin1'))
+    for (const f of await readdir(join(work, 'cache', 'thumbs')))
+      texts.push((await readFile(join(work, 'cache', 'thumbs', f))).toString('latin1'))
     for (const t of texts) for (const id of ids) expect(t.includes(id), id).toBe(false)
   })
 })
@@ -158,11 +183,18 @@ describe('toDisplay (hand-computed)', () => {
   const base = { rescaleSlope: 1, rescaleIntercept: 0, photometric: 'MONOCHROME2' }
   it('min–max without a window, MONOCHROME1 inverted', () => {
     expect([...toDisplay(Int32Array.from([10, 20, 30]), base)]).toEqual([0, 128, 255])
-    expect([...toDisplay(Int32Array.from([10, 20, 30]), { ...base, photometric: 'MONOCHROME1' })]).toEqual([255, 127, 0])
+    expect([...toDisplay(Int32Array.from([10, 20, 30]), { ...base, photometric: 'MONOCHROME1' })]).toEqual([
+      255, 127, 0
+    ])
   })
   it('rescale then the PS3.3 linear window (c = 40, w = 400 over HU)', () => {
     // stored 1024 + slope 1, intercept −1024 → 0 HU; window [−160, 240): 0 HU → ((0 − 39.5) / 399 + 0.5) · 255 = 102.255
-    const v = toDisplay(Int32Array.from([1024, 0, 3000]), { ...base, rescaleIntercept: -1024, windowCenter: 40, windowWidth: 400 })
+    const v = toDisplay(Int32Array.from([1024, 0, 3000]), {
+      ...base,
+      rescaleIntercept: -1024,
+      windowCenter: 40,
+      windowWidth: 400
+    })
     expect([...v]).toEqual([102, 0, 255])
   })
 })

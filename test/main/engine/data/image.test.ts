@@ -12,7 +12,10 @@ afterAll(() => rm(work, { recursive: true, force: true }))
 const SCRIPT = fileURLToPath(new URL('../../../fixtures/data/pil_images.py', import.meta.url))
 
 describe('image decoding against Pillow', () => {
-  const ref = JSON.parse(execFileSync(SYSTEM_PYTHON, [SCRIPT, work], { encoding: 'utf8' })) as Record<string, { channels: 1 | 3; w: number; h: number; pixels: number[] }>
+  const ref = JSON.parse(execFileSync(SYSTEM_PYTHON, [SCRIPT, work], { encoding: 'utf8' })) as Record<
+    string,
+    { channels: 1 | 3; w: number; h: number; pixels: number[] }
+  >
 
   it.each(Object.keys(ref).map((k) => [k]))('%s decodes to the same pixels (JPEG within 2 levels)', async (name) => {
     const [img] = await decodeImageFile(new Uint8Array(await readFile(join(work, name))))

@@ -14,12 +14,25 @@ afterAll(() => rm(work, { recursive: true, force: true }))
 /** A w × h RGB PNG whose pixel (x, y, c) is (x·7 + y·13 + c·29 + seed) mod 256; returns the bytes and the raw pixels. */
 async function png(w: number, h: number, seed: number): Promise<{ bytes: Buffer; raw: Uint8Array }> {
   const raw = new Uint8Array(w * h * 3)
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) raw[(y * w + x) * 3 + c] = (x * 7 + y * 13 + c * 29 + seed) & 255
-  return { bytes: await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer(), raw }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let c = 0; c < 3; c++) raw[(y * w + x) * 3 + c] = (x * 7 + y * 13 + c * 29 + seed) & 255
+  return {
+    bytes: await sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer(),
+    raw
+  }
 }
 
 /** A two-class folder (a/, b/) of `n` images per class, all w × h except the sizes given in `odd` (by file index). */
-async function folder(name: string, w: number, h: number, n = 6, odd: Record<number, [number, number]> = {}): Promise<{ root: string; raws: Map<string, Uint8Array> }> {
+async function folder(
+  name: string,
+  w: number,
+  h: number,
+  n = 6,
+  odd: Record<number, [number, number]> = {}
+): Promise<{ root: string; raws: Map<string, Uint8Array> }> {
   const root = join(work, name)
   const raws = new Map<string, Uint8Array>()
   let k = 0
@@ -36,7 +49,7 @@ async function folder(name: string, w: number, h: number, n = 6, odd: Record<num
   return { root, raws }
 }
 
-describe('import size: the source\'s own, reduced to 224 px when larger, never enlarged by default', () => {
+describe("import size: the source's own, reduced to 224 px when larger, never enlarged by default", () => {
   it('a folder of 40 px images stays 40 px, pixel for pixel; inspect says so beforehand', async () => {
     const { root, raws } = await folder('f40', 40, 40)
     expect((await inspectSource({ input: root })).defaultSize).toBe(40)
@@ -49,7 +62,8 @@ describe('import size: the source\'s own, reduced to 224 px when larger, never e
       const sources = [...raws.values()].map((v) => Buffer.from(v).toString('hex'))
       let seen = 0
       for await (const b of reader.batches('train', { batchSize: 100, shuffle: false, seed: 0 })) {
-        for (let i = 0; i < b.n; i++) expect(sources).toContain(Buffer.from(b.x.subarray(i * 40 * 40 * 3, (i + 1) * 40 * 40 * 3)).toString('hex'))
+        for (let i = 0; i < b.n; i++)
+          expect(sources).toContain(Buffer.from(b.x.subarray(i * 40 * 40 * 3, (i + 1) * 40 * 40 * 3)).toString('hex'))
         seen += b.n
       }
       expect(seen).toBe(r.meta.counts.train)

@@ -28,7 +28,9 @@ describe('manifest roles and labels (hand-made tables)', () => {
     const r1 = detectRoles(onehot)
     expect(r1.labelKind).toBe('onehot')
     expect(buildManifest(onehot, r1, 'ignore').entries.map((e) => e.label)).toEqual([0, 1])
-    const chex = parseCsv('Path,Sex,Age,A,B,C\np1/s/v.jpg,Male,50,1.0,-1.0,\np2/s/v.jpg,Female,60,,,\np3/s/v.jpg,Male,70,,,0.0\n')
+    const chex = parseCsv(
+      'Path,Sex,Age,A,B,C\np1/s/v.jpg,Male,50,1.0,-1.0,\np2/s/v.jpg,Female,60,,,\np3/s/v.jpg,Male,70,,,0.0\n'
+    )
     const r2 = detectRoles(chex)
     expect(r2).toMatchObject({ labels: ['A', 'B', 'C'], labelKind: 'multilabel' })
     const ones = buildManifest(chex, r2, 'ones')
@@ -38,7 +40,9 @@ describe('manifest roles and labels (hand-made tables)', () => {
     expect(ones.issues).toEqual([{ file: 'p2/s/v.jpg', reason: 'no known label in columns A, B, C (all blank)' }])
   })
   it('conflicting class names for one image, unknown split values and empty labels are reported', () => {
-    const t = parseCsv('file,label,split\na.png,cat,train\na.png,dog,train\nb.png,cat,holdout\nc.png,,train\nd.png,dog,val\n')
+    const t = parseCsv(
+      'file,label,split\na.png,cat,train\na.png,dog,train\nb.png,cat,holdout\nc.png,,train\nd.png,dog,val\n'
+    )
     const m = buildManifest(t, detectRoles(t), 'ignore')
     expect(m.entries.map((e) => e.key)).toEqual(['d.png'])
     expect(m.issues.map((i) => i.file)).toEqual(['a.png', 'b.png', 'c.png'])
@@ -51,7 +55,12 @@ describe('manifest roles and labels (hand-made tables)', () => {
     expect(() => detectRoles(t, { label: 'nope' })).toThrow(/column "nope" not found/)
   })
   it('flags class names containing another class name glued to letters', () => {
-    const bad = suspiciousClassNames(['Melanoma', 'Melanomaanocytic Nevi (moles)', 'Basal Cell Carcinoma', 'Melanoma in situ'])
+    const bad = suspiciousClassNames([
+      'Melanoma',
+      'Melanomaanocytic Nevi (moles)',
+      'Basal Cell Carcinoma',
+      'Melanoma in situ'
+    ])
     expect([...bad.keys()]).toEqual(['Melanomaanocytic Nevi (moles)'])
   })
 })
@@ -97,7 +106,12 @@ for f in sys.argv[1:]:
         if good: ok.add(r[key])
     out[f.split('/')[-1]] = {'images': len(ok), 'names': sorted({r[key] for r in rows})}
 print(json.dumps(out))`
-  return JSON.parse(execFileSync(SYSTEM_PYTHON, ['-c', py, ...CASES.map((c) => join(CSV, c.csv))], { encoding: 'utf8', maxBuffer: 1 << 28 }))
+  return JSON.parse(
+    execFileSync(SYSTEM_PYTHON, ['-c', py, ...CASES.map((c) => join(CSV, c.csv))], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 28
+    })
+  )
 }
 
 describe.skipIf(!HAVE_SHARED_DATA)('shipped CSV manifests with generated images', () => {
@@ -115,26 +129,34 @@ describe.skipIf(!HAVE_SHARED_DATA)('shipped CSV manifests with generated images'
     for (const [dir, names] of byDir) await writeImages(join(work, dir), names, png)
   }, 300_000)
 
-  it.each(CASES.map((c) => [c.csv, c.dir] as const))('%s parses into the right number of labelled images', async (csv, dir) => {
-    const src = await csvImporter.scan({ input: join(work, dir), csv: join(CSV, csv), uncertain: 'ignore' })
-    const want = expected[csv]
-    if (csv === 'ham10000_metadata_corrupted_dx_names.csv') {
-      // The corrupted long name is reported per image, never mapped to a class.
-      const bad = src.issues.filter((i) => i.reason.includes('ambiguous class name "Melanomaanocytic Nevi (moles)"'))
-      expect(bad.length).toBe(6705)
-      expect(src.items.length + bad.length).toBe(want.images)
-      expect(src.classes).not.toContain('Melanomaanocytic Nevi (moles)')
-      expect(src.classes).toHaveLength(6)
-    } else {
-      expect(src.items.length).toBe(want.images)
-      // Only CheXpert rows whose labels are all blank or uncertain (policy 'ignore') are left out, and reported.
-      for (const i of src.issues) expect(i.reason).toMatch(/^no known label in columns No Finding, .* \(all blank or uncertain\)$/)
-      expect(src.items.length + src.issues.length).toBe(want.names.length)
+  it.each(CASES.map((c) => [c.csv, c.dir] as const))(
+    '%s parses into the right number of labelled images',
+    async (csv, dir) => {
+      const src = await csvImporter.scan({ input: join(work, dir), csv: join(CSV, csv), uncertain: 'ignore' })
+      const want = expected[csv]
+      if (csv === 'ham10000_metadata_corrupted_dx_names.csv') {
+        // The corrupted long name is reported per image, never mapped to a class.
+        const bad = src.issues.filter((i) => i.reason.includes('ambiguous class name "Melanomaanocytic Nevi (moles)"'))
+        expect(bad.length).toBe(6705)
+        expect(src.items.length + bad.length).toBe(want.images)
+        expect(src.classes).not.toContain('Melanomaanocytic Nevi (moles)')
+        expect(src.classes).toHaveLength(6)
+      } else {
+        expect(src.items.length).toBe(want.images)
+        // Only CheXpert rows whose labels are all blank or uncertain (policy 'ignore') are left out, and reported.
+        for (const i of src.issues)
+          expect(i.reason).toMatch(/^no known label in columns No Finding, .* \(all blank or uncertain\)$/)
+        expect(src.items.length + src.issues.length).toBe(want.names.length)
+      }
     }
-  })
+  )
 
   it('HAM10000: a generated split never puts two images of one lesion in different splits, and is stratified', async () => {
-    const src = await csvImporter.scan({ input: join(work, 'ham'), csv: join(CSV, 'ham10000_metadata.csv'), uncertain: 'ignore' })
+    const src = await csvImporter.scan({
+      input: join(work, 'ham'),
+      csv: join(CSV, 'ham10000_metadata.csv'),
+      uncertain: 'ignore'
+    })
     expect(new Set(src.items.map((i) => i.group)).size).toBe(7470) // distinct lesion_id in HAM10000
     const { items } = assignSplits(src, { train: 0.7, val: 0.1, test: 0.2 }, 7, [])
     const splitOfLesion = new Map<string, string>()
@@ -152,12 +174,18 @@ describe.skipIf(!HAVE_SHARED_DATA)('shipped CSV manifests with generated images'
   })
 
   it('APTOS with a split column keeps it; CheXpert imports as multi-label with masked blanks', async () => {
-    const aptos = await importDataset({ input: join(work, 'aptos'), csv: join(CSV, 'aptos_dataset_splits.csv'), size: 8 }, { outDir: join(work, 'c-aptos') })
+    const aptos = await importDataset(
+      { input: join(work, 'aptos'), csv: join(CSV, 'aptos_dataset_splits.csv'), size: 8 },
+      { outDir: join(work, 'c-aptos') }
+    )
     expect(aptos.failed).toBe(0)
     expect(aptos.meta.counts).toEqual({ train: 2929, val: 366, test: 367 })
     expect(aptos.meta.splitSource).toBe('dataset')
     expect(aptos.meta.classes).toEqual(['0', '1', '2', '3', '4'])
-    const chex = await importDataset({ input: join(work, 'chexpert'), csv: join(CSV, 'chexpert_valid.csv'), size: 8, uncertain: 'ones' }, { outDir: join(work, 'c-chex') })
+    const chex = await importDataset(
+      { input: join(work, 'chexpert'), csv: join(CSV, 'chexpert_valid.csv'), size: 8, uncertain: 'ones' },
+      { outDir: join(work, 'c-chex') }
+    )
     expect(chex.meta.task).toBe('multilabel')
     expect(chex.meta.classes).toHaveLength(14)
     expect(chex.imported).toBe(234)

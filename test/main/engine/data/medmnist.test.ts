@@ -28,39 +28,52 @@ describe.skipIf(!HAVE_SHARED_DATA)('MedMNIST .npz import (real archives)', () =>
   it.each([
     ['retinamnist.npz', { train: 1080, val: 120, test: 400 }, 5, 3],
     ['pneumoniamnist.npz', { train: 4708, val: 524, test: 624 }, 2, 1]
-  ] as const)('%s imports with its own split sizes, classes and byte-exact pixels', async (file, counts, classes, channels) => {
-    const input = join(SHARED_DATA, 'medmnist', file)
-    const outDir = join(work, file)
-    const t0 = performance.now()
-    const r = await importDataset({ input }, { outDir })
-    const seconds = (performance.now() - t0) / 1000
-    expect(r.failed).toBe(0)
-    expect(r.meta.format).toBe('npz')
-    expect(r.meta.counts).toEqual(counts)
-    expect(r.imported).toBe(counts.train + counts.val + counts.test)
-    expect(r.meta.classes).toHaveLength(classes)
-    expect(r.meta.channels).toBe(channels)
-    expect(r.meta.size).toEqual([28, 28])
-    expect(r.meta.splitSource).toBe('dataset')
-    const ref = numpyDigests(input)
-    for (const s of ['train', 'val', 'test'] as const) {
-      const bytes = await readFile(join(outDir, `${s}.images.u8`))
-      expect(createHash('sha256').update(bytes).digest('hex')).toBe(ref[s].images)
-      expect(Object.entries(r.meta.perClass[s]).map(([c, n]) => [Number(c), n]).filter(([, n]) => n > 0)).toEqual(ref[s].labels)
-      const labels = new Int32Array((await readFile(join(outDir, `${s}.labels.i32`))).buffer.slice(0))
-      expect(labels.length).toBe(counts[s])
+  ] as const)(
+    '%s imports with its own split sizes, classes and byte-exact pixels',
+    async (file, counts, classes, channels) => {
+      const input = join(SHARED_DATA, 'medmnist', file)
+      const outDir = join(work, file)
+      const t0 = performance.now()
+      const r = await importDataset({ input }, { outDir })
+      const seconds = (performance.now() - t0) / 1000
+      expect(r.failed).toBe(0)
+      expect(r.meta.format).toBe('npz')
+      expect(r.meta.counts).toEqual(counts)
+      expect(r.imported).toBe(counts.train + counts.val + counts.test)
+      expect(r.meta.classes).toHaveLength(classes)
+      expect(r.meta.channels).toBe(channels)
+      expect(r.meta.size).toEqual([28, 28])
+      expect(r.meta.splitSource).toBe('dataset')
+      const ref = numpyDigests(input)
+      for (const s of ['train', 'val', 'test'] as const) {
+        const bytes = await readFile(join(outDir, `${s}.images.u8`))
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(ref[s].images)
+        expect(
+          Object.entries(r.meta.perClass[s])
+            .map(([c, n]) => [Number(c), n])
+            .filter(([, n]) => n > 0)
+        ).toEqual(ref[s].labels)
+        const labels = new Int32Array((await readFile(join(outDir, `${s}.labels.i32`))).buffer.slice(0))
+        expect(labels.length).toBe(counts[s])
+      }
+      // The bar: the 4,708-image PneumoniaMNIST train split (and here the whole archive) in under 10 s.
+      expect(seconds).toBeLessThan(10)
+      console.log(`${file}: ${r.imported} images in ${seconds.toFixed(2)} s`)
     }
-    // The bar: the 4,708-image PneumoniaMNIST train split (and here the whole archive) in under 10 s.
-    expect(seconds).toBeLessThan(10)
-    console.log(`${file}: ${r.imported} images in ${seconds.toFixed(2)} s`)
-  })
+  )
 
   it('known per-class counts of the README (RetinaMNIST train 486/128/206/194/66, PneumoniaMNIST train 1214/3494)', async () => {
-    const retina = await importDataset({ input: join(SHARED_DATA, 'medmnist/retinamnist.npz'), size: 32 }, { outDir: join(work, 'r2') })
+    const retina = await importDataset(
+      { input: join(SHARED_DATA, 'medmnist/retinamnist.npz'), size: 32 },
+      { outDir: join(work, 'r2') }
+    )
     expect(Object.values(retina.meta.perClass.train)).toEqual([486, 128, 206, 194, 66])
     expect(retina.meta.size).toEqual([32, 32])
     expect((await readFile(join(work, 'r2', 'train.images.u8'))).length).toBe(1080 * 32 * 32 * 3)
-    const pneu = await importDataset({ input: join(SHARED_DATA, 'medmnist/pneumoniamnist.npz'), channels: 3 }, { outDir: join(work, 'p2') })
+    const pneu = await importDataset(
+      { input: join(SHARED_DATA, 'medmnist/pneumoniamnist.npz'), channels: 3 },
+      { outDir: join(work, 'p2') }
+    )
     expect(Object.values(pneu.meta.perClass.train)).toEqual([1214, 3494])
     expect(pneu.meta.channels).toBe(3)
     const bytes = await readFile(join(work, 'p2', 'train.images.u8'))

@@ -4,7 +4,27 @@ import { parseNpy } from '../../../../src/main/engine/data/npy'
 import { SYSTEM_PYTHON } from '../../../fixtures/data/shared'
 
 /** Every numeric dtype parseNpy reads, in both byte orders where it has one. */
-const DTYPES = ['|u1', '|b1', '|i1', '<u2', '>u2', '<i2', '>i2', '<u4', '>u4', '<i4', '>i4', '<u8', '>u8', '<i8', '>i8', '<f4', '>f4', '<f8', '>f8']
+const DTYPES = [
+  '|u1',
+  '|b1',
+  '|i1',
+  '<u2',
+  '>u2',
+  '<i2',
+  '>i2',
+  '<u4',
+  '>u4',
+  '<i4',
+  '>i4',
+  '<u8',
+  '>u8',
+  '<i8',
+  '>i8',
+  '<f4',
+  '>f4',
+  '<f8',
+  '>f8'
+]
 
 /** NumPy's own .npy bytes (np.save) of a 3 × 5 array of each dtype, with the values NumPy reads back as float64. */
 function numpyArrays(): Record<string, { npy: string; values: number[] }> {
@@ -45,8 +65,12 @@ describe('parseNpy', () => {
   it('names an unsupported dtype and truncated data', () => {
     const npy = Buffer.from(arrays['<f4'].npy, 'base64')
     const header = npy.subarray(0, npy.length - 60).toString('latin1')
-    expect(() => parseNpy(Buffer.from(header.replace("'<f4'", "'<f2'"), 'latin1'))).toThrow('unsupported .npy dtype <f2')
-    expect(() => parseNpy(Buffer.from(header.replace("'<f4'", "'<c8'"), 'latin1'))).toThrow('unsupported .npy dtype <c8')
+    expect(() => parseNpy(Buffer.from(header.replace("'<f4'", "'<f2'"), 'latin1'))).toThrow(
+      'unsupported .npy dtype <f2'
+    )
+    expect(() => parseNpy(Buffer.from(header.replace("'<f4'", "'<c8'"), 'latin1'))).toThrow(
+      'unsupported .npy dtype <c8'
+    )
     expect(() => parseNpy(npy.subarray(0, npy.length - 4))).toThrow('truncated .npy data: 56 bytes for 15 × <f4')
   })
 })

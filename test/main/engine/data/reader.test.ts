@@ -4,7 +4,14 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CacheWriter } from '../../../../src/main/engine/data/cache'
-import { DatasetReader, labelTensor, normalise, pixelsToFloat, toTensor, toUnitTensor } from '../../../../src/main/engine/data/reader'
+import {
+  DatasetReader,
+  labelTensor,
+  normalise,
+  pixelsToFloat,
+  toTensor,
+  toUnitTensor
+} from '../../../../src/main/engine/data/reader'
 import type { DatasetMeta } from '../../../../src/main/engine/data/types'
 
 const work = await mkdtemp(join(tmpdir(), 'ff-reader-'))
@@ -15,7 +22,22 @@ async function makeCache(dir: string): Promise<DatasetMeta> {
   const w = await CacheWriter.create(dir, { task: 'single', numLabels: 3, size: 4, channels: 3 })
   for (let i = 0; i < 50; i++) await w.append('train', new Uint8Array(48).fill(i), i % 3)
   for (let i = 0; i < 5; i++) await w.append('test', new Uint8Array(48).fill(200 + i), i % 3)
-  return w.finish({ cacheVersion: 1, name: 't', format: 'synthetic', task: 'single', classes: ['a', 'b', 'c'], size: [4, 4], channels: 3, counts: { train: 50, val: 0, test: 5 }, perClass: { train: {}, val: {}, test: {} }, splitSource: 'stratified', splitSeed: 0 }, ['a', 'b', 'c'])
+  return w.finish(
+    {
+      cacheVersion: 1,
+      name: 't',
+      format: 'synthetic',
+      task: 'single',
+      classes: ['a', 'b', 'c'],
+      size: [4, 4],
+      channels: 3,
+      counts: { train: 50, val: 0, test: 5 },
+      perClass: { train: {}, val: {}, test: {} },
+      splitSource: 'stratified',
+      splitSeed: 0
+    },
+    ['a', 'b', 'c']
+  )
 }
 
 describe('DatasetReader', () => {
@@ -73,6 +95,10 @@ describe('DatasetReader', () => {
     expect([...(await y.data())]).toEqual([0, 1, 2, 0, 1])
     tf.dispose([t, u, n, y, diff])
     expect(tf.memory().numTensors).toBe(before)
-    expect([...pixelsToFloat(Uint8Array.from([0, 255, 51]), 3, { mean: [0, 0.5, 0.2], std: [1, 0.5, 0.1] })].map((x) => +x.toFixed(6))).toEqual([0, 1, 0])
+    expect(
+      [...pixelsToFloat(Uint8Array.from([0, 255, 51]), 3, { mean: [0, 0.5, 0.2], std: [1, 0.5, 0.1] })].map(
+        (x) => +x.toFixed(6)
+      )
+    ).toEqual([0, 1, 0])
   })
 })

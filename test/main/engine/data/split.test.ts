@@ -7,14 +7,16 @@ describe('stratifiedGroupSplit', () => {
     // 100 images of class a, 50 of class b
     const units = Array.from({ length: 150 }, (_, i) => ({ stratum: i < 100 ? 'a' : 'b', group: `g${i}` }))
     const s = stratifiedGroupSplit(units, { train: 0.7, val: 0.1, test: 0.2 }, 3)
-    const count = (cls: string, split: string): number => s.filter((x, i) => units[i].stratum === cls && x === split).length
+    const count = (cls: string, split: string): number =>
+      s.filter((x, i) => units[i].stratum === cls && x === split).length
     expect([count('a', 'train'), count('a', 'val'), count('a', 'test')]).toEqual([70, 10, 20])
     expect([count('b', 'train'), count('b', 'val'), count('b', 'test')]).toEqual([35, 5, 10])
   })
   it('keeps each group together, is seeded and differs across seeds', () => {
     const units = Array.from({ length: 300 }, (_, i) => ({ stratum: String(i % 3), group: `p${Math.floor(i / 4)}` }))
     const a = stratifiedGroupSplit(units, { train: 0.7, val: 0.1, test: 0.2 }, 1)
-    for (let i = 0; i < units.length; i++) for (let j = 0; j < units.length; j++) if (units[i].group === units[j].group) expect(a[i]).toBe(a[j])
+    for (let i = 0; i < units.length; i++)
+      for (let j = 0; j < units.length; j++) if (units[i].group === units[j].group) expect(a[i]).toBe(a[j])
     expect(stratifiedGroupSplit(units, { train: 0.7, val: 0.1, test: 0.2 }, 1)).toEqual(a)
     expect(stratifiedGroupSplit(units, { train: 0.7, val: 0.1, test: 0.2 }, 2)).not.toEqual(a)
   })

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { bootstrapCI, bootstrapMany, gather, pairedBootstrap, quantileSorted } from '../../../../src/main/engine/evaluate/bootstrap'
+import {
+  bootstrapCI,
+  bootstrapMany,
+  gather,
+  pairedBootstrap,
+  quantileSorted
+} from '../../../../src/main/engine/evaluate/bootstrap'
 import { metricById, type Predictions } from '../../../../src/main/engine/evaluate'
 import { Rng } from '../../../../src/main/engine/data/rng'
 
@@ -14,7 +20,9 @@ function synthetic(n: number, k: number, signal: number, seed: number): Predicti
   for (let i = 0; i < n; i++) {
     const z = Array.from({ length: k }, (_, j) => rng.normal() + (j === yTrue[i] ? signal : 0))
     const s = z.reduce((t, v) => t + Math.exp(v), 0)
-    z.forEach((v, j) => { probs[i * k + j] = Math.exp(v) / s })
+    z.forEach((v, j) => {
+      probs[i * k + j] = Math.exp(v) / s
+    })
   }
   return { task: 'single', k, yTrue, probs }
 }
@@ -28,7 +36,12 @@ describe('bootstrap confidence intervals', () => {
   })
 
   it('gathers rows of single- and multi-label sets', () => {
-    const p: Predictions = { task: 'multilabel', k: 2, yTrue: Float32Array.from([1, NaN, 0, 1]), probs: Float32Array.from([0.1, 0.2, 0.3, 0.4]) }
+    const p: Predictions = {
+      task: 'multilabel',
+      k: 2,
+      yTrue: Float32Array.from([1, NaN, 0, 1]),
+      probs: Float32Array.from([0.1, 0.2, 0.3, 0.4])
+    }
     const g = gather(p, Int32Array.from([1, 1, 0]))
     expect(Array.from(g.probs)).toEqual(Array.from(Float32Array.from([0.3, 0.4, 0.3, 0.4, 0.1, 0.2])))
     expect(Array.from(g.yTrue)).toEqual([0, 1, 0, 1, 1, NaN])
@@ -98,7 +111,9 @@ describe('paired bootstrap test', () => {
     for (let i = 0; i < 300; i++) {
       const row = Array.from({ length: 3 }, (_, j) => Math.log(a.probs[i * 3 + j]) + 0.3 * rng.normal())
       const s = row.reduce((t, v) => t + Math.exp(v), 0)
-      row.forEach((v, j) => { b.probs[i * 3 + j] = Math.exp(v) / s })
+      row.forEach((v, j) => {
+        b.probs[i * 3 + j] = Math.exp(v) / s
+      })
     }
     const t = pairedBootstrap(a, b, acc, { seed: 5 })
     expect(t.p).toBeGreaterThan(0.05)

@@ -27,9 +27,17 @@ for c in range(d['k']):
 print(json.dumps(out))
 `
 
-interface Sk { roc: { fpr: number[]; tpr: number[]; auc: number }[]; confusion: number[][] | null; labels: { tp: number; fp: number; fn: number; tn: number }[] }
+interface Sk {
+  roc: { fpr: number[]; tpr: number[]; auc: number }[]
+  confusion: number[][] | null
+  labels: { tp: number; fp: number; fn: number; tn: number }[]
+}
 const sklearn = (task: string, k: number, y: ArrayLike<number>, p: ArrayLike<number>): Sk =>
-  JSON.parse(execFileSync('/usr/bin/python3', ['-c', SKLEARN], { input: JSON.stringify({ task, k, y: Array.from(y, (v) => (Number.isNaN(v) ? null : v)), p: Array.from(p) }) }).toString()) as Sk
+  JSON.parse(
+    execFileSync('/usr/bin/python3', ['-c', SKLEARN], {
+      input: JSON.stringify({ task, k, y: Array.from(y, (v) => (Number.isNaN(v) ? null : v)), p: Array.from(p) })
+    }).toString()
+  ) as Sk
 
 /** Rounded scores so that ties occur, as they do with a small model. */
 function randomProbs(rng: Rng, n: number, k: number, softmax: boolean): Float32Array {
@@ -43,7 +51,7 @@ function randomProbs(rng: Rng, n: number, k: number, softmax: boolean): Float32A
 }
 
 describe('modelCurves', () => {
-  it('single-label: confusion matrix and one-vs-rest curves and areas equal sklearn\'s', () => {
+  it("single-label: confusion matrix and one-vs-rest curves and areas equal sklearn's", () => {
     const rng = new Rng(7)
     const n = 60
     const k = 3
@@ -68,10 +76,17 @@ describe('modelCurves', () => {
     const rng = new Rng(11)
     const n = 40
     const k = 3
-    const yTrue = Float32Array.from({ length: n * k }, (_, i) => (i % k === 2 ? 1 : rng.next() < 0.15 ? NaN : rng.int(2)))
+    const yTrue = Float32Array.from({ length: n * k }, (_, i) =>
+      i % k === 2 ? 1 : rng.next() < 0.15 ? NaN : rng.int(2)
+    )
     const probs = randomProbs(rng, n, k, false)
     const c = modelCurves({ task: 'multilabel', k, yTrue, probs }, ['x', 'y', 'z'])
-    const sk = sklearn('multilabel', 2, Float32Array.from({ length: n * 2 }, (_, i) => yTrue[Math.floor(i / 2) * k + (i % 2)]), Float32Array.from({ length: n * 2 }, (_, i) => probs[Math.floor(i / 2) * k + (i % 2)]))
+    const sk = sklearn(
+      'multilabel',
+      2,
+      Float32Array.from({ length: n * 2 }, (_, i) => yTrue[Math.floor(i / 2) * k + (i % 2)]),
+      Float32Array.from({ length: n * 2 }, (_, i) => probs[Math.floor(i / 2) * k + (i % 2)])
+    )
     expect(c.confusion).toBeNull()
     expect(c.labelCounts!.slice(0, 2)).toEqual(sk.labels.map((l, j) => ({ name: ['x', 'y'][j], ...l })))
     expect(c.labelCounts![2]).toMatchObject({ name: 'z', fp: 0, tn: 0 })
@@ -84,12 +99,28 @@ describe('modelCurves', () => {
 describe('parsePredictionsCsv', () => {
   it('reads back what predictionsCsv wrote (rows, truth with blanks, probabilities to 8 digits)', () => {
     const probs = Float32Array.from([0.25, 0.75, 0.5, 0.5, 0.125, 0.875])
-    const single = parsePredictionsCsv(predictionsCsv({ task: 'single', classes: ['a', 'b'], rows: Int32Array.from([4, 7, 9]), yTrue: Int32Array.from([1, 0, 1]), probs }))
+    const single = parsePredictionsCsv(
+      predictionsCsv({
+        task: 'single',
+        classes: ['a', 'b'],
+        rows: Int32Array.from([4, 7, 9]),
+        yTrue: Int32Array.from([1, 0, 1]),
+        probs
+      })
+    )
     expect(Array.from(single.rows)).toEqual([4, 7, 9])
     expect(single.predictions).toMatchObject({ task: 'single', k: 2 })
     expect(Array.from(single.predictions.yTrue)).toEqual([1, 0, 1])
     expect(Array.from(single.predictions.probs)).toEqual(Array.from(probs))
-    const multi = parsePredictionsCsv(predictionsCsv({ task: 'multilabel', classes: ['a', 'b'], rows: Int32Array.from([0, 1, 2]), yTrue: Float32Array.from([1, NaN, 0, 1, 0, 0]), probs }))
+    const multi = parsePredictionsCsv(
+      predictionsCsv({
+        task: 'multilabel',
+        classes: ['a', 'b'],
+        rows: Int32Array.from([0, 1, 2]),
+        yTrue: Float32Array.from([1, NaN, 0, 1, 0, 0]),
+        probs
+      })
+    )
     expect(multi.predictions.k).toBe(2)
     expect(Array.from(multi.predictions.yTrue)).toEqual([1, NaN, 0, 1, 0, 0])
     expect(() => parsePredictionsCsv('a,b\n1,2\n')).toThrow(/not a predictions file/)

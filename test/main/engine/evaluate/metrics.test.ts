@@ -2,8 +2,15 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import {
-  accuracy, argmaxRows, balancedAccuracy, binaryAuroc, confusionMatrix, macroF1, macroRecall,
-  quadraticKappa, rocCurve
+  accuracy,
+  argmaxRows,
+  balancedAccuracy,
+  binaryAuroc,
+  confusionMatrix,
+  macroF1,
+  macroRecall,
+  quadraticKappa,
+  rocCurve
 } from '../../../../src/main/engine/evaluate/metrics'
 import { scoreAll, type Predictions } from '../../../../src/main/engine/evaluate'
 
@@ -28,7 +35,9 @@ interface Case {
   }
 }
 
-const fixture = JSON.parse(readFileSync(fileURLToPath(new URL('../../../fixtures/sklearn/metrics.json', import.meta.url)), 'utf8')) as {
+const fixture = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../fixtures/sklearn/metrics.json', import.meta.url)), 'utf8')
+) as {
   sklearn: string
   cases: Case[]
 }
@@ -44,7 +53,10 @@ function predictions(c: Case): Predictions {
   return {
     task: c.task,
     k: c.k,
-    yTrue: c.task === 'single' ? Int32Array.from(c.yTrue as number[]) : Float32Array.from(c.yTrue, (v) => (v === null ? NaN : v)),
+    yTrue:
+      c.task === 'single'
+        ? Int32Array.from(c.yTrue as number[])
+        : Float32Array.from(c.yTrue, (v) => (v === null ? NaN : v)),
     probs: Float32Array.from(c.probs)
   }
 }
@@ -53,7 +65,8 @@ describe('metrics vs scikit-learn fixtures', () => {
   it('has the fixture cases the bar asks for', () => {
     expect(fixture.sklearn).toMatch(/^1\./)
     const names = fixture.cases.map((c) => c.name).join(' ')
-    for (const kind of ['binary-', 'multiclass-', 'multilabel-', 'ties', 'absent-from-predictions', 'one-class-truth']) expect(names).toContain(kind)
+    for (const kind of ['binary-', 'multiclass-', 'multilabel-', 'ties', 'absent-from-predictions', 'one-class-truth'])
+      expect(names).toContain(kind)
   })
 
   for (const c of fixture.cases.filter((x) => x.task === 'single')) {

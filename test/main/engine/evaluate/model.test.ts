@@ -32,7 +32,12 @@ function splitFiles(dir: string): { x: Uint8Array; y: Int32Array } {
 async function reference(checkpointDir: string, x: Uint8Array, n: number): Promise<Float32Array> {
   const model = await loadModel(checkpointDir)
   const p = tf.tidy(() => {
-    const t = tf.tensor4d(Float32Array.from(x, (v) => (v / 255 - 0.5) / 0.25), [n, SIZE, SIZE, 1]).tile([1, 1, 1, 3])
+    const t = tf
+      .tensor4d(
+        Float32Array.from(x, (v) => (v / 255 - 0.5) / 0.25),
+        [n, SIZE, SIZE, 1]
+      )
+      .tile([1, 1, 1, 3])
     return Float32Array.from(tf.softmax(model.predict(t) as tf.Tensor).dataSync())
   })
   model.dispose()
@@ -42,7 +47,11 @@ async function reference(checkpointDir: string, x: Uint8Array, n: number): Promi
 describe('evaluateModel', () => {
   it('matches an independent evaluation, writes the predictions CSV, and leaks no tensors', async () => {
     const before = tf.memory().numTensors
-    const r = await evaluateModel({ checkpointDir: members[0].dir, datasetDir: join(root, 'ds'), bootstrap: { resamples: 100 } })
+    const r = await evaluateModel({
+      checkpointDir: members[0].dir,
+      datasetDir: join(root, 'ds'),
+      bootstrap: { resamples: 100 }
+    })
     expect(tf.memory().numTensors).toBe(before)
     const { x, y } = splitFiles(join(root, 'ds'))
     const probs = await reference(members[0].dir, x, 40)
@@ -61,8 +70,12 @@ describe('evaluateModel', () => {
     expect(Number(row5[3])).toBeCloseTo(probs[5 * 3 + 1], 6)
   })
 
-  it('maps another dataset\'s classes by name, leaving out the unmapped ones', async () => {
-    const r = await evaluateModel({ checkpointDir: members[1].dir, datasetDir: join(root, 'other'), bootstrap: { resamples: 100 } })
+  it("maps another dataset's classes by name, leaving out the unmapped ones", async () => {
+    const r = await evaluateModel({
+      checkpointDir: members[1].dir,
+      datasetDir: join(root, 'other'),
+      bootstrap: { resamples: 100 }
+    })
     const { y } = splitFiles(join(root, 'other'))
     const keep = Array.from(y).flatMap((c, i) => (c === 1 ? [] : [i]))
     expect(Array.from(r.rows)).toEqual(keep)
@@ -75,8 +88,11 @@ describe('evaluateModel', () => {
 
   it('writes multi-label CSV rows with blanks for missing labels', () => {
     const csv = predictionsCsv({
-      task: 'multilabel', classes: ['x', 'y'], rows: Int32Array.from([0, 3]),
-      yTrue: Float32Array.from([1, NaN, 0, 1]), probs: Float32Array.from([0.25, 0.5, 0.125, 1])
+      task: 'multilabel',
+      classes: ['x', 'y'],
+      rows: Int32Array.from([0, 3]),
+      yTrue: Float32Array.from([1, NaN, 0, 1]),
+      probs: Float32Array.from([0.25, 0.5, 0.125, 1])
     })
     expect(csv).toBe('index,label_0,label_1,p_0,p_1\n0,1,,0.25,0.5\n3,0,1,0.125,1\n')
   })

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import {
-  CORRUPTIONS, corruptBatch, corruptionById, mapClasses, remapMultiLabels, remapSingleLabels, type ImageShape
+  CORRUPTIONS,
+  corruptBatch,
+  corruptionById,
+  mapClasses,
+  remapMultiLabels,
+  remapSingleLabels,
+  type ImageShape
 } from '../../../../src/main/engine/evaluate/ood'
 import { Rng } from '../../../../src/main/engine/data/rng'
 
@@ -8,10 +14,13 @@ import { Rng } from '../../../../src/main/engine/data/rng'
 function scan(n: number, shape: ImageShape = [28, 28, 3]): Uint8Array {
   const [h, w, c] = shape
   const out = new Uint8Array(n * h * w * c)
-  for (let k = 0; k < n; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) {
-    const disc = (x - 14 - k) ** 2 + (y - 12) ** 2 < 60 ? 120 : 0
-    out[((k * h + y) * w + x) * c + ch] = Math.min(255, 40 + 3 * x + disc + 20 * Math.sin(x * y * 0.3 + ch + k))
-  }
+  for (let k = 0; k < n; k++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let ch = 0; ch < c; ch++) {
+          const disc = (x - 14 - k) ** 2 + (y - 12) ** 2 < 60 ? 120 : 0
+          out[((k * h + y) * w + x) * c + ch] = Math.min(255, 40 + 3 * x + disc + 20 * Math.sin(x * y * 0.3 + ch + k))
+        }
   return out
 }
 
@@ -19,7 +28,14 @@ const mse = (a: Uint8Array, b: Uint8Array): number => a.reduce((s, v, i) => s + 
 
 describe('corruption suite', () => {
   it('has the six corruptions with three severities each', () => {
-    expect(CORRUPTIONS.map((c) => c.id)).toEqual(['gaussian-noise', 'blur', 'contrast', 'brightness', 'jpeg', 'pixelate'])
+    expect(CORRUPTIONS.map((c) => c.id)).toEqual([
+      'gaussian-noise',
+      'blur',
+      'contrast',
+      'brightness',
+      'jpeg',
+      'pixelate'
+    ])
     for (const c of CORRUPTIONS) expect(c.levels).toHaveLength(3)
     expect(() => corruptionById('fog')).toThrow(/unknown corruption 'fog'/)
   })
@@ -39,7 +55,10 @@ describe('corruption suite', () => {
     const whole = corruptBatch(img, [28, 28, 3], 'gaussian-noise', 2, 42)
     expect(corruptBatch(img, [28, 28, 3], 'gaussian-noise', 2, 42)).toEqual(whole)
     const size = 28 * 28 * 3
-    const parts = [corruptBatch(img.subarray(0, 4 * size), [28, 28, 3], 'gaussian-noise', 2, 42, 0), corruptBatch(img.subarray(4 * size), [28, 28, 3], 'gaussian-noise', 2, 42, 4)]
+    const parts = [
+      corruptBatch(img.subarray(0, 4 * size), [28, 28, 3], 'gaussian-noise', 2, 42, 0),
+      corruptBatch(img.subarray(4 * size), [28, 28, 3], 'gaussian-noise', 2, 42, 4)
+    ]
     expect(Uint8Array.from([...parts[0], ...parts[1]])).toEqual(whole)
     expect(corruptBatch(img, [28, 28, 3], 'gaussian-noise', 2, 43)).not.toEqual(whole)
   })
@@ -111,7 +130,10 @@ describe('class mapping', () => {
   it('maps by normalised name and reports what is left over', () => {
     const m = mapClasses(['cardiomegaly', 'pleural_effusion', 'Nodule'], run)
     expect(m.toRun).toEqual([2, 1, null])
-    expect(m.mapped).toEqual([['cardiomegaly', 'Cardiomegaly'], ['pleural_effusion', 'Pleural Effusion']])
+    expect(m.mapped).toEqual([
+      ['cardiomegaly', 'Cardiomegaly'],
+      ['pleural_effusion', 'Pleural Effusion']
+    ])
     expect(m.unmappedSource).toEqual(['Nodule'])
     expect(m.unmatchedRun).toEqual(['No Finding'])
   })

@@ -8,7 +8,13 @@ describe('model card: research-use statement', () => {
   it('every card the exporter builds states research use only, not a medical device', () => {
     const card = buildCard(
       { arch: 'smallcnn', archOptions: {}, inputShape: [28, 28, 3], classes: ['a', 'b'], task: 'single' },
-      { appVersion: '0.2.0', modelName: 'GoG soup', datasetName: 'Retina', method: { kind: 'GoG', ingredients: [] }, metrics: [] },
+      {
+        appVersion: '0.2.0',
+        modelName: 'GoG soup',
+        datasetName: 'Retina',
+        method: { kind: 'GoG', ingredients: [] },
+        metrics: []
+      },
       'a'.repeat(64),
       new Date('2026-11-30T00:00:00Z')
     )

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import {
-  assertExportSafe, cardFromMetadata, cardToMarkdown, cardToMetadata, ModelCardSchema, UnsafeCardError, unsafeReason
+  assertExportSafe,
+  cardFromMetadata,
+  cardToMarkdown,
+  cardToMetadata,
+  ModelCardSchema,
+  UnsafeCardError,
+  unsafeReason
 } from '../../../../src/main/engine/export/card'
 import { encodeModel } from '../../../../src/main/engine/export/onnx/model'
 import { rawMetadataProps, sampleCard } from './helpers'
@@ -12,12 +18,27 @@ describe('model card', () => {
     expect(meta.preprocessing).toBe(JSON.stringify(card.preprocessing))
     expect(meta.appVersion).toBe('0.1.0')
     const bytes = encodeModel(
-      { nodes: [], initializers: [], input: { name: 'image', shape: [28, 28, 3] }, output: { name: 'probabilities', shape: [5] }, weights: {} },
-      meta, { name: 'FissionFusion Workstation', version: '0.1.0' })
+      {
+        nodes: [],
+        initializers: [],
+        input: { name: 'image', shape: [28, 28, 3] },
+        output: { name: 'probabilities', shape: [5] },
+        weights: {}
+      },
+      meta,
+      { name: 'FissionFusion Workstation', version: '0.1.0' }
+    )
     const raw = rawMetadataProps(bytes)
     expect(raw).toEqual(meta)
     expect(cardFromMetadata(raw)).toEqual(card)
-    expect(JSON.parse(raw.preprocessing)).toEqual({ size: [28, 28], channels: 3, layout: 'NHWC', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] })
+    expect(JSON.parse(raw.preprocessing)).toEqual({
+      size: [28, 28],
+      channels: 3,
+      layout: 'NHWC',
+      scale: 1 / 255,
+      mean: [0.5, 0.5, 0.5],
+      std: [0.25, 0.25, 0.25]
+    })
   })
 
   it('names a missing or malformed field when reading back', () => {
@@ -54,10 +75,22 @@ describe('export sanitiser', () => {
     '"/Volumes/USB/ct"'
   ])('rejects %s', (s) => {
     expect(unsafeReason(s)).not.toBeNull()
-    expect(() => assertExportSafe(sampleCard({ dataset: { name: s, task: 'single', classes: ['a'] } }))).toThrow(UnsafeCardError)
+    expect(() => assertExportSafe(sampleCard({ dataset: { name: s, task: 'single', classes: ['a'] } }))).toThrow(
+      UnsafeCardError
+    )
   })
 
-  it.each(['RetinaMNIST', 'pneumonia / normal', 'w/o contrast', 'lr=1e-4', 'ood:gaussian-noise-3', 'CheXpert v1.0', '1/255', 'ISIC 2018: task 3', 'https://medmnist.com'])('accepts %s', (s) => {
+  it.each([
+    'RetinaMNIST',
+    'pneumonia / normal',
+    'w/o contrast',
+    'lr=1e-4',
+    'ood:gaussian-noise-3',
+    'CheXpert v1.0',
+    '1/255',
+    'ISIC 2018: task 3',
+    'https://medmnist.com'
+  ])('accepts %s', (s) => {
     expect(unsafeReason(s)).toBeNull()
   })
 
@@ -73,12 +106,21 @@ describe('export sanitiser', () => {
 
   it('refuses strings that carry a forbidden value (e.g. a patient name) without echoing it', () => {
     const card = sampleCard({ modelName: 'soup for DOE^JOHN' })
-    expect(() => assertExportSafe(card, 'card', ['DOE^JOHN'])).toThrow(/field "card\.modelName" contains a value from the source data/)
-    try { assertExportSafe(card, 'card', ['DOE^JOHN']) } catch (e) { expect(String(e)).not.toContain('DOE') }
+    expect(() => assertExportSafe(card, 'card', ['DOE^JOHN'])).toThrow(
+      /field "card\.modelName" contains a value from the source data/
+    )
+    try {
+      assertExportSafe(card, 'card', ['DOE^JOHN'])
+    } catch (e) {
+      expect(String(e)).not.toContain('DOE')
+    }
   })
 
   it('the schema rejects a card with a wrong layout or a non-hex hash', () => {
-    expect(ModelCardSchema.safeParse({ ...sampleCard(), preprocessing: { ...sampleCard().preprocessing, layout: 'NCHW' } }).success).toBe(false)
+    expect(
+      ModelCardSchema.safeParse({ ...sampleCard(), preprocessing: { ...sampleCard().preprocessing, layout: 'NCHW' } })
+        .success
+    ).toBe(false)
     expect(ModelCardSchema.safeParse({ ...sampleCard(), weightsSha256: 'Z'.repeat(64) }).success).toBe(false)
   })
 })

@@ -37,7 +37,13 @@ function cardInput(meta: DatasetMeta): CardInput {
     appVersion: '0.1.0',
     modelName: 'uniform soup',
     datasetName: meta.name,
-    method: { kind: 'uniform soup', ingredients: [{ id: 'a', hyperparameters: { lr: 1e-4, seed: 0 } }, { id: 'b', hyperparameters: { lr: 1e-4, seed: 1 } }] },
+    method: {
+      kind: 'uniform soup',
+      ingredients: [
+        { id: 'a', hyperparameters: { lr: 1e-4, seed: 0 } },
+        { id: 'b', hyperparameters: { lr: 1e-4, seed: 1 } }
+      ]
+    },
     metrics: []
   }
 }
@@ -51,7 +57,15 @@ async function soup(arch: string, meta: DatasetMeta): Promise<string> {
     randomizeWeights(model, 100 * seed)
     const dir = join(work, `${arch}-m${seed}`)
     await writeCheckpoint(dir, {
-      meta: { arch, archOptions: {}, inputShape, classes: meta.classes, task: meta.task, output: 'logits', normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } },
+      meta: {
+        arch,
+        archOptions: {},
+        inputShape,
+        classes: meta.classes,
+        task: meta.task,
+        output: 'logits',
+        normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }
+      },
       weights: weightsOf(model)
     })
     model.dispose()
@@ -68,7 +82,8 @@ function preprocess(card: ModelCard, x: Uint8Array, c: number): Float32Array {
   const { scale, mean, std, channels } = card.preprocessing
   const n = x.length / c
   const out = new Float32Array(n * channels)
-  for (let p = 0; p < n; p++) for (let k = 0; k < channels; k++) out[p * channels + k] = (x[p * c + (c === 1 ? 0 : k)] * scale - mean[k]) / std[k]
+  for (let p = 0; p < n; p++)
+    for (let k = 0; k < channels; k++) out[p * channels + k] = (x[p * c + (c === 1 ? 0 : k)] * scale - mean[k]) / std[k]
   return out
 }
 
@@ -97,20 +112,36 @@ describe.skipIf(!haveData && process.env.CI !== 'true')('exported soups on real 
       const t0 = Date.now()
       const dir = await soup(arch, meta)
       const t1 = Date.now()
-      const res = await exportModel({ checkpointDir: dir, format: 'onnx', outFile: join(work, `${arch}.onnx`), card: cardInput(meta) })
+      const res = await exportModel({
+        checkpointDir: dir,
+        format: 'onnx',
+        outFile: join(work, `${arch}.onnx`),
+        card: cardInput(meta)
+      })
       const bytes = await fsp.readFile(res.file)
       const ckpt = await readCheckpoint(dir)
       const model = await loadModel(ckpt)
       const n = meta.counts.test
-      const images = await retina.readImages('test', Array.from({ length: n }, (_, i) => i))
-      const app = (await predictBatches(model, retina.batches('test', { batchSize: 100 }), { task: meta.task, imageShape: [28, 28, meta.channels], normalization: ckpt.meta.normalization })).probs
+      const images = await retina.readImages(
+        'test',
+        Array.from({ length: n }, (_, i) => i)
+      )
+      const app = (
+        await predictBatches(model, retina.batches('test', { batchSize: 100 }), {
+          task: meta.task,
+          imageShape: [28, 28, meta.channels],
+          normalization: ckpt.meta.normalization
+        })
+      ).probs
       model.dispose()
       const t2 = Date.now()
       const onnx = await runOnnx(bytes, preprocess(res.card, images, meta.channels), [n, 28, 28, 3])
       const diff = maxAbsDiff(onnx.data, app)
       const k = meta.classes.length
       const agree = argmaxRows(onnx.data, k).filter((c, i) => c === argmaxRows(app, k)[i]).length
-      console.log(`${arch} (${backend}): ${n} test images, max |Δp| = ${diff.toExponential(2)}, same class ${agree}/${n}; soup ${t1 - t0} ms, export + app inference ${t2 - t1} ms, onnxruntime ${Date.now() - t2} ms`)
+      console.log(
+        `${arch} (${backend}): ${n} test images, max |Δp| = ${diff.toExponential(2)}, same class ${agree}/${n}; soup ${t1 - t0} ms, export + app inference ${t2 - t1} ms, onnxruntime ${Date.now() - t2} ms`
+      )
       expect(diff).toBeLessThanOrEqual(1e-4)
       expect(agree).toBe(n)
       // Not a trivial comparison of saturated outputs.
@@ -128,7 +159,18 @@ describe.skipIf(!haveData && process.env.CI !== 'true')('exported soups on real 
       ['ct2', 'testImages/encapsulated/multi-frame/CT0012.explicit_little_endian.dcm']
     ]
     const identifying: string[] = []
-    const tags = ['x00100010', 'x00100020', 'x00100030', 'x00080050', 'x00080080', 'x00080090', 'x00080018', 'x0020000d', 'x0020000e', 'x00080020']
+    const tags = [
+      'x00100010',
+      'x00100020',
+      'x00100030',
+      'x00080050',
+      'x00080080',
+      'x00080090',
+      'x00080018',
+      'x0020000d',
+      'x0020000e',
+      'x00080020'
+    ]
     picks.forEach(([cls, rel], i) => {
       mkdirSync(join(src, cls), { recursive: true })
       copyFileSync(join(DICOM, rel), join(src, cls, `${i}.dcm`))
@@ -143,8 +185,20 @@ describe.skipIf(!haveData && process.env.CI !== 'true')('exported soups on real 
     const dir = await soup('smallcnn', meta)
     const out = join(work, 'dicom-export')
     const results = [
-      await exportModel({ checkpointDir: dir, format: 'onnx', outFile: join(out, 'ct.onnx'), card: cardInput(meta), withMarkdown: true }),
-      await exportModel({ checkpointDir: dir, format: 'tfjs', outFile: join(out, 'ct-tfjs.json'), card: cardInput(meta), withMarkdown: true })
+      await exportModel({
+        checkpointDir: dir,
+        format: 'onnx',
+        outFile: join(out, 'ct.onnx'),
+        card: cardInput(meta),
+        withMarkdown: true
+      }),
+      await exportModel({
+        checkpointDir: dir,
+        format: 'tfjs',
+        outFile: join(out, 'ct-tfjs.json'),
+        card: cardInput(meta),
+        withMarkdown: true
+      })
     ]
     const files = results.flatMap((r) => r.files)
     expect(files.length).toBe(5)

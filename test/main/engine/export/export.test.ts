@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TaskKind } from '../../../../src/main/engine/data/types'
 import { predictBatches } from '../../../../src/main/engine/evaluate/predict'
 import {
-  cardFromMetadata, decodeModel, exportModel, importExportedModel, ONNX_WEIGHTS_KEY, tfjsFileHandler, UnsafeCardError, type CardInput, type ModelCard
+  cardFromMetadata,
+  decodeModel,
+  exportModel,
+  importExportedModel,
+  ONNX_WEIGHTS_KEY,
+  tfjsFileHandler,
+  UnsafeCardError,
+  type CardInput,
+  type ModelCard
 } from '../../../../src/main/engine/export/index'
 import { sha256Hex } from '../../../../src/main/engine/export/files'
 import { ModelProto } from '../../../../src/main/engine/export/onnx/schema'
@@ -23,16 +31,35 @@ const cardInput: CardInput = {
   appVersion: '0.1.0',
   modelName: 'uniform soup',
   datasetName: 'RetinaMNIST',
-  method: { kind: 'uniform soup', ingredients: [{ id: 'm1', hyperparameters: { lr: 1e-4, seed: 0 } }, { id: 'm2', hyperparameters: { lr: 1e-4, seed: 1 } }] },
+  method: {
+    kind: 'uniform soup',
+    ingredients: [
+      { id: 'm1', hyperparameters: { lr: 1e-4, seed: 0 } },
+      { id: 'm2', hyperparameters: { lr: 1e-4, seed: 1 } }
+    ]
+  },
   metrics: [{ split: 'test', metric: 'acc', value: 0.5, ci95: [0.45, 0.55], n: 400 }]
 }
 
 /** Writes a checkpoint of `arch` with seeded random weights. */
-async function makeCheckpoint(arch: string, task: TaskKind, seed: number, dir = join(work, `${arch}-${task}-${seed}`)): Promise<string> {
+async function makeCheckpoint(
+  arch: string,
+  task: TaskKind,
+  seed: number,
+  dir = join(work, `${arch}-${task}-${seed}`)
+): Promise<string> {
   const model = ARCHITECTURES[arch].build({ inputShape: [28, 28, 3], numClasses: CLASSES.length, seed })
   randomizeWeights(model, seed)
   await writeCheckpoint(dir, {
-    meta: { arch, archOptions: {}, inputShape: [28, 28, 3], classes: CLASSES, task, output: 'logits', normalization: NORM },
+    meta: {
+      arch,
+      archOptions: {},
+      inputShape: [28, 28, 3],
+      classes: CLASSES,
+      task,
+      output: 'logits',
+      normalization: NORM
+    },
     weights: weightsOf(model)
   })
   model.dispose()
@@ -56,7 +83,13 @@ async function appProbs(dir: string, x: Uint8Array, n: number): Promise<Float32A
   const ckpt = await readCheckpoint(dir)
   const model = await loadModel(ckpt)
   try {
-    return (await predictBatches(model, [{ x, n }], { task: ckpt.meta.task, imageShape: [28, 28, 3], normalization: ckpt.meta.normalization })).probs
+    return (
+      await predictBatches(model, [{ x, n }], {
+        task: ckpt.meta.task,
+        imageShape: [28, 28, 3],
+        normalization: ckpt.meta.normalization
+      })
+    ).probs
   } finally {
     model.dispose()
   }
@@ -68,12 +101,19 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 describe('exportModel to ONNX', () => {
-  it('writes one file whose probabilities, on the card\'s preprocessing, equal the app\'s inference', async () => {
+  it("writes one file whose probabilities, on the card's preprocessing, equal the app's inference", async () => {
     const dir = await makeCheckpoint('smallcnn', 'single', 1)
     const out = join(work, 'out', 'soup.onnx')
     const before = tf.memory().numTensors
     const progress: string[] = []
-    const res = await exportModel({ checkpointDir: dir, format: 'onnx', outFile: out, card: cardInput, withMarkdown: true, onProgress: (p) => progress.push(p.phase) })
+    const res = await exportModel({
+      checkpointDir: dir,
+      format: 'onnx',
+      outFile: out,
+      card: cardInput,
+      withMarkdown: true,
+      onProgress: (p) => progress.push(p.phase)
+    })
     expect(tf.memory().numTensors).toBe(before)
     expect(progress).toEqual(['load', 'convert', 'write', 'done'])
     const bytes = await fsp.readFile(out)
@@ -99,7 +139,12 @@ describe('exportModel to ONNX', () => {
 
   it('declares the NHWC input and probability output to onnxruntime', async () => {
     const dir = await makeCheckpoint('smallcnn', 'single', 2)
-    const res = await exportModel({ checkpointDir: dir, format: 'onnx', outFile: join(work, 'io.onnx'), card: cardInput })
+    const res = await exportModel({
+      checkpointDir: dir,
+      format: 'onnx',
+      outFile: join(work, 'io.onnx'),
+      card: cardInput
+    })
     const session = await ort.InferenceSession.create(res.file)
     try {
       expect(session.inputNames).toEqual(['image'])
@@ -113,7 +158,12 @@ describe('exportModel to ONNX', () => {
 
   it('ends a multi-label model in per-label sigmoids', async () => {
     const dir = await makeCheckpoint('smallcnn', 'multilabel', 3)
-    const res = await exportModel({ checkpointDir: dir, format: 'onnx', outFile: join(work, 'ml.onnx'), card: cardInput })
+    const res = await exportModel({
+      checkpointDir: dir,
+      format: 'onnx',
+      outFile: join(work, 'ml.onnx'),
+      card: cardInput
+    })
     expect(res.card.output.activation).toBe('sigmoid')
     const x = images(8, 4)
     const onnx = await runOnnx(await fsp.readFile(res.file), preprocess(res.card, x), [8, 28, 28, 3])
@@ -127,8 +177,23 @@ describe('exportModel to ONNX', () => {
     const dir = await makeCheckpoint('smallcnn', 'single', 4)
     const out = join(work, 'unsafe', 'x.onnx')
     const before = tf.memory().numTensors
-    await expect(exportModel({ checkpointDir: dir, format: 'onnx', outFile: out, card: { ...cardInput, datasetName: '/home/alice/pacs-export' } })).rejects.toThrow(UnsafeCardError)
-    await expect(exportModel({ checkpointDir: dir, format: 'onnx', outFile: out, card: { ...cardInput, modelName: 'for SMITH^ANN' }, forbidden: ['SMITH^ANN'] })).rejects.toThrow(/card\.modelName/)
+    await expect(
+      exportModel({
+        checkpointDir: dir,
+        format: 'onnx',
+        outFile: out,
+        card: { ...cardInput, datasetName: '/home/alice/pacs-export' }
+      })
+    ).rejects.toThrow(UnsafeCardError)
+    await expect(
+      exportModel({
+        checkpointDir: dir,
+        format: 'onnx',
+        outFile: out,
+        card: { ...cardInput, modelName: 'for SMITH^ANN' },
+        forbidden: ['SMITH^ANN']
+      })
+    ).rejects.toThrow(/card\.modelName/)
     expect(tf.memory().numTensors).toBe(before)
     expect(existsSync(join(work, 'unsafe'))).toBe(false)
   })
@@ -141,7 +206,9 @@ describe('exportModel cancellation', () => {
     controller.abort()
     const before = tf.memory().numTensors
     const out = join(work, 'cancelled', 'x.onnx')
-    await expect(exportModel({ checkpointDir: dir, format: 'onnx', outFile: out, card: cardInput, signal: controller.signal })).rejects.toThrow('export cancelled')
+    await expect(
+      exportModel({ checkpointDir: dir, format: 'onnx', outFile: out, card: cardInput, signal: controller.signal })
+    ).rejects.toThrow('export cancelled')
     expect(tf.memory().numTensors).toBe(before)
     expect(existsSync(join(work, 'cancelled'))).toBe(false)
   })
@@ -163,7 +230,9 @@ describe('exportModel to TF.js', () => {
 
     const loaded = await tf.loadLayersModel(tfjsFileHandler(out))
     const x = images(8, 6)
-    const probs = tf.tidy(() => (loaded.predict(tf.tensor(preprocess(res.card, x), [8, 28, 28, 3])) as tf.Tensor).dataSync() as Float32Array)
+    const probs = tf.tidy(
+      () => (loaded.predict(tf.tensor(preprocess(res.card, x), [8, 28, 28, 3])) as tf.Tensor).dataSync() as Float32Array
+    )
     loaded.dispose()
     const app = await appProbs(dir, x, 8)
     expect(maxAbsDiff(probs, app)).toBeLessThanOrEqual(1e-5)
@@ -184,11 +253,22 @@ describe('re-import of an export as a starting point', () => {
         const back = await importExportedModel(out)
         expect(tf.memory().numTensors).toBe(before)
         expect(back.card).toEqual(res.card)
-        expect(back.checkpoint.meta).toMatchObject({ arch, inputShape: [28, 28, 3], classes: CLASSES, task: 'single', normalization: NORM })
-        expect(back.checkpoint.weights.map((w) => [w.name, w.shape, w.kind])).toEqual(original.weights.map((w) => [w.name, w.shape, w.kind]))
+        expect(back.checkpoint.meta).toMatchObject({
+          arch,
+          inputShape: [28, 28, 3],
+          classes: CLASSES,
+          task: 'single',
+          normalization: NORM
+        })
+        expect(back.checkpoint.weights.map((w) => [w.name, w.shape, w.kind])).toEqual(
+          original.weights.map((w) => [w.name, w.shape, w.kind])
+        )
         back.checkpoint.weights.forEach((w, i) => expect(maxAbsDiff(w.data, original.weights[i].data)).toBe(0))
         // It is a usable starting point: the checkpoint reader and model builder accept it.
-        await writeCheckpoint(join(work, 'rt', `${arch}-${format}-ckpt`), { meta: back.checkpoint.meta, weights: back.checkpoint.weights })
+        await writeCheckpoint(join(work, 'rt', `${arch}-${format}-ckpt`), {
+          meta: back.checkpoint.meta,
+          weights: back.checkpoint.weights
+        })
         ;(await loadModel(join(work, 'rt', `${arch}-${format}-ckpt`))).dispose()
       }
     }, 600_000)
@@ -196,16 +276,25 @@ describe('re-import of an export as a starting point', () => {
 
   it('refuses an ONNX file whose weights were changed after export', async () => {
     const dir = await makeCheckpoint('smallcnn', 'single', 8)
-    const res = await exportModel({ checkpointDir: dir, format: 'onnx', outFile: join(work, 'tamper.onnx'), card: cardInput })
+    const res = await exportModel({
+      checkpointDir: dir,
+      format: 'onnx',
+      outFile: join(work, 'tamper.onnx'),
+      card: cardInput
+    })
     const bytes = await fsp.readFile(res.file)
     const map = JSON.parse(decodeModel(bytes).metadata[ONNX_WEIGHTS_KEY]) as Record<string, { initializer: string }>
     expect(Object.keys(map)).toContain('head/bias')
-    const proto = ModelProto.toObject(ModelProto.decode(bytes)) as { graph: { initializer: { name: string; raw_data: Uint8Array }[] } }
+    const proto = ModelProto.toObject(ModelProto.decode(bytes)) as {
+      graph: { initializer: { name: string; raw_data: Uint8Array }[] }
+    }
     const bias = proto.graph.initializer.find((t) => t.name === map['head/bias'].initializer)
     if (!bias) throw new Error('head/bias initializer missing')
     bias.raw_data[0] ^= 0x01
     await fsp.writeFile(join(work, 'tampered.onnx'), ModelProto.encode(ModelProto.fromObject(proto)).finish())
-    await expect(importExportedModel(join(work, 'tampered.onnx'))).rejects.toThrow(/tampered\.onnx: weights do not match the card's SHA-256/)
+    await expect(importExportedModel(join(work, 'tampered.onnx'))).rejects.toThrow(
+      /tampered\.onnx: weights do not match the card's SHA-256/
+    )
     await fsp.writeFile(join(work, 'garbage.onnx'), bytes.subarray(0, 1000))
     await expect(importExportedModel(join(work, 'garbage.onnx'))).rejects.toThrow(/garbage\.onnx: /)
   })

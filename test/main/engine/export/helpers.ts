@@ -30,7 +30,9 @@ export function randomizeWeights(model: tf.LayersModel, seed: number): void {
   model.weights.forEach((v, i) => {
     const n = v.shape.reduce((a, b) => (a as number) * (b as number), 1) as number
     const isVar = v.originalName.endsWith('moving_variance')
-    const scale = v.originalName.endsWith('kernel') ? Math.sqrt(3 / Math.max(1, n / (v.shape[v.shape.length - 1] as number))) : 0.5
+    const scale = v.originalName.endsWith('kernel')
+      ? Math.sqrt(3 / Math.max(1, n / (v.shape[v.shape.length - 1] as number)))
+      : 0.5
     const values = isVar ? uniform(n, seed + i, 0.5, 1.5) : uniform(n, seed + i, -scale, scale)
     const t = tf.tensor(values, v.shape as number[])
     v.write(t)
@@ -39,7 +41,11 @@ export function randomizeWeights(model: tf.LayersModel, seed: number): void {
 }
 
 /** Runs an ONNX file in onnxruntime-node on one float32 input; returns the first output. */
-export async function runOnnx(bytes: Uint8Array, input: Float32Array, shape: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
+export async function runOnnx(
+  bytes: Uint8Array,
+  input: Float32Array,
+  shape: number[]
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await ort.InferenceSession.create(bytes)
   try {
     const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, shape) })
@@ -79,7 +85,14 @@ export function sampleCard(overrides: Partial<ModelCard> = {}): ModelCard {
     createdAt: '2026-11-27T01:00:00.000Z',
     architecture: { name: 'smallcnn', options: {} },
     dataset: { name: 'RetinaMNIST', task: 'single', classes: ['0', '1', '2', '3', '4'] },
-    preprocessing: { size: [28, 28], channels: 3, layout: 'NHWC', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+    preprocessing: {
+      size: [28, 28],
+      channels: 3,
+      layout: 'NHWC',
+      scale: 1 / 255,
+      mean: [0.5, 0.5, 0.5],
+      std: [0.25, 0.25, 0.25]
+    },
     output: { name: 'probabilities', activation: 'softmax' },
     method: {
       kind: 'GoG',
@@ -105,7 +118,10 @@ export function rawMetadataProps(bytes: Uint8Array): Record<string, string> {
   const out: Record<string, string> = {}
   while (r.pos < r.len) {
     const tag = r.uint32()
-    if (tag >>> 3 !== 14 || (tag & 7) !== 2) { r.skipType(tag & 7); continue }
+    if (tag >>> 3 !== 14 || (tag & 7) !== 2) {
+      r.skipType(tag & 7)
+      continue
+    }
     const sub = protobuf.Reader.create(r.bytes())
     let key = ''
     let value = ''
@@ -119,4 +135,3 @@ export function rawMetadataProps(bytes: Uint8Array): Record<string, string> {
   }
   return out
 }
-

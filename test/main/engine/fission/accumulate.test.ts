@@ -2,26 +2,60 @@ import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../../../src/main/engine/compute/index'
 import { AdamW, type NamedVariable } from '../../../../src/main/engine/fission/adamw'
-import { accumulatedGradients, microShares, trainStep, type StepContext } from '../../../../src/main/engine/fission/trainer'
+import {
+  accumulatedGradients,
+  microShares,
+  trainStep,
+  type StepContext
+} from '../../../../src/main/engine/fission/trainer'
 import { splitBatch } from '../../../../src/main/engine/models/memory'
 import { Rng } from '../../../../src/main/engine/data/rng'
 
 // A 2-convolution network without BatchNorm: micro-batches must then give the full batch's gradients exactly (up to float rounding).
 function twoConv(outputs: number): tf.LayersModel {
   const input = tf.input({ shape: [12, 12, 3] })
-  let h = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 2 }) }).apply(input) as tf.SymbolicTensor
-  h = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 4 }) }).apply(h) as tf.SymbolicTensor
+  let h = tf.layers
+    .conv2d({
+      filters: 6,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 2 })
+    })
+    .apply(input) as tf.SymbolicTensor
+  h = tf.layers
+    .conv2d({
+      filters: 8,
+      kernelSize: 3,
+      strides: 2,
+      padding: 'valid',
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 4 })
+    })
+    .apply(h) as tf.SymbolicTensor
   h = tf.layers.globalAveragePooling2d({}).apply(h) as tf.SymbolicTensor
-  const out = tf.layers.dense({ units: outputs, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }), name: 'head' }).apply(h) as tf.SymbolicTensor
+  const out = tf.layers
+    .dense({ units: outputs, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }), name: 'head' })
+    .apply(h) as tf.SymbolicTensor
   return tf.model({ inputs: input, outputs: out })
 }
 
-const paramsOf = (m: tf.LayersModel): NamedVariable[] => m.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }))
+const paramsOf = (m: tf.LayersModel): NamedVariable[] =>
+  m.trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }))
 
-function batch(n: number, task: 'single' | 'multilabel', seed: number): { x: tf.Tensor4D; y: Int32Array | Float32Array; n: number } {
+function batch(
+  n: number,
+  task: 'single' | 'multilabel',
+  seed: number
+): { x: tf.Tensor4D; y: Int32Array | Float32Array; n: number } {
   const r = new Rng(seed)
   const rnd = () => r.next()
-  const x = tf.tensor4d(Float32Array.from({ length: n * 12 * 12 * 3 }, () => rnd() * 2 - 1), [n, 12, 12, 3])
+  const x = tf.tensor4d(
+    Float32Array.from({ length: n * 12 * 12 * 3 }, () => rnd() * 2 - 1),
+    [n, 12, 12, 3]
+  )
   if (task === 'single') return { x, y: Int32Array.from({ length: n }, () => Math.floor(rnd() * 3)), n }
   // multi-label: 1 / 0, blanks (NaN) and uncertain (−1) so that micro-batches observe different label counts
   const values = [1, 0, NaN, -1, 1, 0]
@@ -35,7 +69,9 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 }
 
 describe('micro-batches with accumulated gradients', () => {
-  beforeAll(async () => { await initBackend({ backend: 'wasm', threads: 1 }) })
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', threads: 1 })
+  })
 
   it('splits a batch into balanced micro-batches', () => {
     expect(splitBatch(12, 5)).toEqual([4, 4, 4])
@@ -46,10 +82,17 @@ describe('micro-batches with accumulated gradients', () => {
     expect(microShares('single', Int32Array.from([0, 1, 2, 0, 1]), 5, [2, 3])).toEqual([0.4, 0.6])
     expect(microShares('single', Int32Array.from([0, 1, 2, 0, 1]), 5, [2, 3], [1, 2, 5])).toEqual([3 / 11, 8 / 11])
     expect(microShares('multilabel', Float32Array.from([1, NaN, -1, 0]), 2, [1, 1])).toEqual([1 / 2, 1 / 2])
-    expect(microShares('multilabel', Float32Array.from([1, NaN, -1, 0]), 2, [1, 1], undefined, 'ones')).toEqual([1 / 3, 2 / 3])
+    expect(microShares('multilabel', Float32Array.from([1, NaN, -1, 0]), 2, [1, 1], undefined, 'ones')).toEqual([
+      1 / 3,
+      2 / 3
+    ])
   })
 
-  for (const [task, classWeights] of [['single', undefined], ['single', [0.5, 1, 3]], ['multilabel', [1, 2, 0.5]]] as const) {
+  for (const [task, classWeights] of [
+    ['single', undefined],
+    ['single', [0.5, 1, 3]],
+    ['multilabel', [1, 2, 0.5]]
+  ] as const) {
     it(`${task}${classWeights ? ' with class weights' : ''}: batch 12 as 5+5+2 gives the full batch's gradients, loss and AdamW update to 1e-5`, () => {
       const before = tf.memory().numTensors
       const full = twoConv(3)
@@ -57,7 +100,12 @@ describe('micro-batches with accumulated gradients', () => {
       micro.setWeights(full.getWeights())
       const b = batch(12, task, 7)
       const ctx = (model: tf.LayersModel, microBatch?: number[]): StepContext => ({
-        model, params: paramsOf(model), opt: new AdamW({ weightDecay: 1e-2 }), task, classWeights: classWeights ? [...classWeights] : undefined, microBatch
+        model,
+        params: paramsOf(model),
+        opt: new AdamW({ weightDecay: 1e-2 }),
+        task,
+        classWeights: classWeights ? [...classWeights] : undefined,
+        microBatch
       })
       const cf = ctx(full)
       const cm = ctx(micro, [5, 5, 2])
@@ -69,7 +117,10 @@ describe('micro-batches with accumulated gradients', () => {
       let largest = 0
       gf.grads.forEach((g, k) => {
         const a = g.dataSync() as Float32Array
-        largest = Math.max(largest, a.reduce((m, v) => Math.max(m, Math.abs(v)), 0))
+        largest = Math.max(
+          largest,
+          a.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+        )
         expect(maxDiff(gm.grads[k].dataSync() as Float32Array, a)).toBeLessThan(1e-5)
       })
       // the gradients are not trivially zero: the comparison means something
@@ -87,9 +138,13 @@ describe('micro-batches with accumulated gradients', () => {
       const wf = full.getWeights()
       const wm = micro.getWeights()
       let moved = 0
-      wf.forEach((w, k) => expect(maxDiff(wm[k].dataSync() as Float32Array, w.dataSync() as Float32Array)).toBeLessThan(1e-5))
+      wf.forEach((w, k) =>
+        expect(maxDiff(wm[k].dataSync() as Float32Array, w.dataSync() as Float32Array)).toBeLessThan(1e-5)
+      )
       const start = twoConv(3).getWeights()
-      wf.forEach((w, k) => { moved = Math.max(moved, maxDiff(w.dataSync() as Float32Array, start[k].dataSync() as Float32Array)) })
+      wf.forEach((w, k) => {
+        moved = Math.max(moved, maxDiff(w.dataSync() as Float32Array, start[k].dataSync() as Float32Array))
+      })
       expect(moved).toBeGreaterThan(1e-3)
       const mf = cf.opt.snapshot()
       const mm = cm.opt.snapshot()

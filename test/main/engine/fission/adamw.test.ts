@@ -7,12 +7,18 @@ import { AdamW } from '../../../../src/main/engine/fission/adamw'
 const ref = JSON.parse(readFileSync(new URL('./fixtures/torch.json', import.meta.url), 'utf8')).adamw
 
 describe('AdamW', () => {
-  beforeAll(async () => { await tf.setBackend('cpu') })
-
-  const grad = (p: tf.Tensor): tf.Tensor => tf.tidy(() => {
-    const coef = tf.tensor(Array.from({ length: 6 }, (_, i) => i + 1), [2, 3])
-    return tf.add(tf.mul(tf.mul(tf.sub(p, tf.tensor(ref.target, [2, 3])), coef), 2), 1)
+  beforeAll(async () => {
+    await tf.setBackend('cpu')
   })
+
+  const grad = (p: tf.Tensor): tf.Tensor =>
+    tf.tidy(() => {
+      const coef = tf.tensor(
+        Array.from({ length: 6 }, (_, i) => i + 1),
+        [2, 3]
+      )
+      return tf.add(tf.mul(tf.mul(tf.sub(p, tf.tensor(ref.target, [2, 3])), coef), 2), 1)
+    })
 
   it('follows PyTorch step by step, with a learning rate changing every step', () => {
     const before = tf.memory().numTensors

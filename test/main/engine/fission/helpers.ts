@@ -43,18 +43,28 @@ export function writeSyntheticCache(o: SyntheticOptions = {}): string {
         for (let l = 0; l < k; l++) labels[i * k + l] = l === c ? 1 : (i + l) % 5 === 0 ? NaN : 0
       } else labels[i] = c
       const band = Math.floor((c * size) / k)
-      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let q = 0; q < ch; q++) {
-        const on = y >= band && y < band + Math.ceil(size / k)
-        images[((i * size + y) * size + x) * ch + q] = Math.min(255, (on ? 170 : 40) + rng.int(60))
-      }
+      for (let y = 0; y < size; y++)
+        for (let x = 0; x < size; x++)
+          for (let q = 0; q < ch; q++) {
+            const on = y >= band && y < band + Math.ceil(size / k)
+            images[((i * size + y) * size + x) * ch + q] = Math.min(255, (on ? 170 : 40) + rng.int(60))
+          }
       perClass[split][`c${c}`] = (perClass[split][`c${c}`] ?? 0) + 1
     }
     writeFileSync(join(dir, `${split}.images.u8`), images)
     writeFileSync(join(dir, `${split}.labels.${o.multilabel ? 'f32' : 'i32'}`), new Uint8Array(labels.buffer))
   }
   const meta: DatasetMeta = {
-    cacheVersion: 1, name: 'synthetic', format: 'synthetic', task: o.multilabel ? 'multilabel' : 'single',
-    classes: Array.from({ length: k }, (_, c) => `c${c}`), size: [size, size], channels: ch, counts, perClass, splitSource: 'dataset'
+    cacheVersion: 1,
+    name: 'synthetic',
+    format: 'synthetic',
+    task: o.multilabel ? 'multilabel' : 'single',
+    classes: Array.from({ length: k }, (_, c) => `c${c}`),
+    size: [size, size],
+    channels: ch,
+    counts,
+    perClass,
+    splitSource: 'dataset'
   }
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta))
   return dir

@@ -16,8 +16,22 @@ describe('a unit worker killed with SIGKILL mid-epoch', () => {
   })
 
   it('resumes from its last epoch and ends with the same weights as an uninterrupted run', async () => {
-    const plan = buildPlan({ ...PLAN_DEFAULTS, kind: 'grid', lrs: [3e-3], seeds: [0], augs: ['heavy'], epochs: 3, batchSize: 8 })
-    const setup = (): RunSetup => ({ runDir: tempDir(), dataset, arch: 'smallcnn', start: { kind: 'random', seed: 5 }, plan })
+    const plan = buildPlan({
+      ...PLAN_DEFAULTS,
+      kind: 'grid',
+      lrs: [3e-3],
+      seeds: [0],
+      augs: ['heavy'],
+      epochs: 3,
+      batchSize: 8
+    })
+    const setup = (): RunSetup => ({
+      runDir: tempDir(),
+      dataset,
+      arch: 'smallcnn',
+      start: { kind: 'random', seed: 5 },
+      plan
+    })
     const member = 'grid/grid-lr3e-3-s0-heavy'
 
     const straight = setup()
@@ -27,16 +41,23 @@ describe('a unit worker killed with SIGKILL mid-epoch', () => {
     const killed = setup()
     let pid = 0
     let killedAt = ''
-    const runner = processUnitRunner({ backend: 'wasm', onSpawn: (_u, p) => { pid = p } })
-    await expect(runPlan(killed, {
-      runUnit: runner,
-      onStep: (_u, p) => {
-        if (!killedAt && p.epoch === 2 && p.iteration === 3) {
-          killedAt = `${p.epoch}.${p.iteration}`
-          process.kill(pid, 'SIGKILL')
-        }
+    const runner = processUnitRunner({
+      backend: 'wasm',
+      onSpawn: (_u, p) => {
+        pid = p
       }
-    })).rejects.toThrow(/worker killed by SIGKILL; run the plan again to resume it/)
+    })
+    await expect(
+      runPlan(killed, {
+        runUnit: runner,
+        onStep: (_u, p) => {
+          if (!killedAt && p.epoch === 2 && p.iteration === 3) {
+            killedAt = `${p.epoch}.${p.iteration}`
+            process.kill(pid, 'SIGKILL')
+          }
+        }
+      })
+    ).rejects.toThrow(/worker killed by SIGKILL; run the plan again to resume it/)
     expect(killedAt).toBe('2.3')
     expect(existsSync(join(killed.runDir, member, 'result.json'))).toBe(false)
     const partial = await readCheckpoint(join(killed.runDir, member, 'state'))
@@ -48,7 +69,9 @@ describe('a unit worker killed with SIGKILL mid-epoch', () => {
       const a = await readCheckpoint(join(straight.runDir, member, which))
       const b = await readCheckpoint(join(killed.runDir, member, which))
       expect(b.weights.map((w) => Array.from(w.data))).toEqual(a.weights.map((w) => Array.from(w.data)))
-      expect([...b.optimizer!.moments.values()].map((m) => Array.from(m.v))).toEqual([...a.optimizer!.moments.values()].map((m) => Array.from(m.v)))
+      expect([...b.optimizer!.moments.values()].map((m) => Array.from(m.v))).toEqual(
+        [...a.optimizer!.moments.values()].map((m) => Array.from(m.v))
+      )
     }
     expect(resumed.members.map((m) => m.val)).toEqual(ref.members.map((m) => m.val))
   })

@@ -6,16 +6,27 @@ import { batchLoss, labelTensors } from '../../../../src/main/engine/fission/los
 // Reference values from torch.nn.functional (fixtures/gen_torch.py).
 const ref = JSON.parse(readFileSync(new URL('./fixtures/torch.json', import.meta.url), 'utf8'))
 
-function loss(task: 'single' | 'multilabel', logits: number[], shape: [number, number], y: Int32Array | Float32Array, weights?: number[], uncertain?: 'ones' | 'zeros' | 'ignore'): number {
+function loss(
+  task: 'single' | 'multilabel',
+  logits: number[],
+  shape: [number, number],
+  y: Int32Array | Float32Array,
+  weights?: number[],
+  uncertain?: 'ones' | 'zeros' | 'ignore'
+): number {
   const labels = labelTensors(task, y, shape[0], uncertain)
-  const v = tf.tidy(() => batchLoss(task, tf.tensor2d(logits, shape), labels, weights ? tf.tensor1d(weights) : undefined).dataSync()[0])
+  const v = tf.tidy(
+    () => batchLoss(task, tf.tensor2d(logits, shape), labels, weights ? tf.tensor1d(weights) : undefined).dataSync()[0]
+  )
   labels.y.dispose()
   labels.mask?.dispose()
   return v
 }
 
 describe('losses', () => {
-  beforeAll(async () => { await tf.setBackend('cpu') })
+  beforeAll(async () => {
+    await tf.setBackend('cpu')
+  })
 
   it('softmax cross-entropy, plain and class-weighted, equals PyTorch', () => {
     const y = Int32Array.from(ref.ce.y)
@@ -40,7 +51,11 @@ describe('losses', () => {
 
   it('has a finite gradient when labels are NaN', () => {
     const labels = labelTensors('multilabel', Float32Array.from([NaN, 1]), 1)
-    const g = tf.tidy(() => tf.grad((x: tf.Tensor) => batchLoss('multilabel', x as tf.Tensor2D, labels))(tf.tensor2d([[3, -1]])).dataSync())
+    const g = tf.tidy(() =>
+      tf
+        .grad((x: tf.Tensor) => batchLoss('multilabel', x as tf.Tensor2D, labels))(tf.tensor2d([[3, -1]]))
+        .dataSync()
+    )
     expect(Array.from(g).every(Number.isFinite)).toBe(true)
     expect(g[0]).toBe(0)
     labels.y.dispose()

@@ -14,7 +14,9 @@ describe('plans (structure)', () => {
     const plan = buildPlan(settings({ kind: 'grid' }))
     expect(plan.units).toHaveLength(48)
     expect(new Set(plan.units.map((u) => u.id)).size).toBe(48)
-    expect(plan.units.every((u) => u.epochs === 50 && u.schedule.kind === 'cosine' && u.schedule.tMax === 50 && u.keepBest)).toBe(true)
+    expect(
+      plan.units.every((u) => u.epochs === 50 && u.schedule.kind === 'cosine' && u.schedule.tMax === 50 && u.keepBest)
+    ).toBe(true)
     expect(plan.units.reduce((s, u) => s + u.epochs, 0)).toBe(2400)
   })
 
@@ -42,7 +44,11 @@ describe('plans (structure)', () => {
   it('adds a linear probe that every member starts from, and rejects settings that cannot work', () => {
     const plan = buildPlan(settings({ kind: 'fgg', lpEpochs: 10 }))
     expect(plan.units[0]).toMatchObject({ id: 'lp', trainable: 'head', epochs: 10, patience: 8, from: 'start' })
-    expect(plan.units.filter((u) => u.id.startsWith('fgg-base')).every((u) => u.from === 'lp/best' && u.dependsOn[0] === 'lp')).toBe(true)
+    expect(
+      plan.units
+        .filter((u) => u.id.startsWith('fgg-base'))
+        .every((u) => u.from === 'lp/best' && u.dependsOn[0] === 'lp')
+    ).toBe(true)
     expect(() => buildPlan(settings({ kind: 'fgg', cycle: 3 }))).toThrow(/cycle: expected an even number/)
     expect(() => buildPlan(settings({ kind: 'grid', lrs: [] }))).toThrow(/lrs/)
     expect(lrLabel(0.0005)).toBe('5e-4')
@@ -58,19 +64,49 @@ describe('plans (run)', () => {
 
   it('runs a scaled-down FGG plan from a pretrained checkpoint with a linear probe; groups hold base + snapshots; resumes as a no-op', async () => {
     // a "pretrained" backbone: the pretrain plan on the same data
-    const pre: RunSetup = { runDir: tempDir(), dataset, arch: 'smallcnn', start: { kind: 'random', seed: 3 }, plan: buildPlan(settings({ kind: 'pretrain', lrs: [3e-3], epochs: 1, batchSize: 16, augs: ['none'] })) }
+    const pre: RunSetup = {
+      runDir: tempDir(),
+      dataset,
+      arch: 'smallcnn',
+      start: { kind: 'random', seed: 3 },
+      plan: buildPlan(settings({ kind: 'pretrain', lrs: [3e-3], epochs: 1, batchSize: 16, augs: ['none'] }))
+    }
     const preOut = await runPlan(pre)
     expect(preOut.status).toBe('done')
     expect(preOut.members.map((m) => m.id)).toEqual(['pretrain'])
 
     const before = tf.memory().numTensors
-    const s = settings({ kind: 'fgg', lrs: [3e-3, 1e-3], epochs: 2, fggEpochs: 5, cycle: 4, a1: 1e-3, a2: 1e-5, batchSize: 16, lpEpochs: 1, metric: 'kappa' })
-    const setup: RunSetup = { runDir: tempDir(), dataset, arch: 'smallcnn', start: { kind: 'checkpoint', dir: join(pre.runDir, 'pretrain/best') }, plan: buildPlan(s) }
+    const s = settings({
+      kind: 'fgg',
+      lrs: [3e-3, 1e-3],
+      epochs: 2,
+      fggEpochs: 5,
+      cycle: 4,
+      a1: 1e-3,
+      a2: 1e-5,
+      batchSize: 16,
+      lpEpochs: 1,
+      metric: 'kappa'
+    })
+    const setup: RunSetup = {
+      runDir: tempDir(),
+      dataset,
+      arch: 'smallcnn',
+      start: { kind: 'checkpoint', dir: join(pre.runDir, 'pretrain/best') },
+      plan: buildPlan(s)
+    }
     const epochs: string[] = []
     const out = await runPlan(setup, { onEpoch: (u, r) => epochs.push(`${u}:${r.epoch}`) })
     expect(tf.memory().numTensors).toBe(before)
     expect(out.status).toBe('done')
-    expect(out.members.map((m) => `${m.group}/${m.epoch}`)).toEqual(['3e-3/0', '3e-3/1', '3e-3/5', '1e-3/0', '1e-3/1', '1e-3/5'])
+    expect(out.members.map((m) => `${m.group}/${m.epoch}`)).toEqual([
+      '3e-3/0',
+      '3e-3/1',
+      '3e-3/5',
+      '1e-3/0',
+      '1e-3/1',
+      '1e-3/5'
+    ])
     expect(epochs.filter((e) => e.startsWith('fgg-cyclic-lr3e-3'))).toHaveLength(5)
     for (const m of out.members) {
       expect(hasCheckpoint(join(setup.runDir, m.checkpoint))).toBe(true)
@@ -84,9 +120,15 @@ describe('plans (run)', () => {
     // the pretrained backbone reached start/ (conv weights equal), the head is new
     const pretrained = await readCheckpoint(join(pre.runDir, 'pretrain/best'))
     const start = await readCheckpoint(join(setup.runDir, 'start'))
-    expect(start.weights.find((w) => w.name === 'conv1_conv/kernel')!.data).toEqual(pretrained.weights.find((w) => w.name === 'conv1_conv/kernel')!.data)
+    expect(start.weights.find((w) => w.name === 'conv1_conv/kernel')!.data).toEqual(
+      pretrained.weights.find((w) => w.name === 'conv1_conv/kernel')!.data
+    )
 
-    const again = await runPlan(setup, { onEpoch: () => { throw new Error('nothing should train') } })
+    const again = await runPlan(setup, {
+      onEpoch: () => {
+        throw new Error('nothing should train')
+      }
+    })
     expect(again.members).toEqual(out.members)
   })
 })

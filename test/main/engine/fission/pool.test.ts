@@ -20,13 +20,35 @@ describe('unit worker pool', () => {
     dataset = writeSyntheticCache({ counts: { train: 32, val: 16, test: 16 } })
   })
   // linear probe → base → cyclic phase: three units, each starting from the previous one's checkpoint
-  const plan = buildPlan({ ...PLAN_DEFAULTS, kind: 'fgg', lrs: [3e-3], epochs: 2, fggEpochs: 2, cycle: 2, lpEpochs: 1, batchSize: 8, augs: ['heavy'], metric: 'acc' })
-  const setup = (): RunSetup => ({ runDir: tempDir(), dataset, arch: 'smallcnn', start: { kind: 'random', seed: 5 }, plan })
+  const plan = buildPlan({
+    ...PLAN_DEFAULTS,
+    kind: 'fgg',
+    lrs: [3e-3],
+    epochs: 2,
+    fggEpochs: 2,
+    cycle: 2,
+    lpEpochs: 1,
+    batchSize: 8,
+    augs: ['heavy'],
+    metric: 'acc'
+  })
+  const setup = (): RunSetup => ({
+    runDir: tempDir(),
+    dataset,
+    arch: 'smallcnn',
+    start: { kind: 'random', seed: 5 },
+    plan
+  })
   const weightsOf = async (s: RunSetup, out: PlanOutcome) =>
-    Promise.all(out.members.map(async (m) => {
-      const ck = await readCheckpoint(join(s.runDir, m.checkpoint))
-      return { w: ck.weights.map((w) => Array.from(w.data)), v: [...(ck.optimizer?.moments.values() ?? [])].map((mv) => Array.from(mv.v)) }
-    }))
+    Promise.all(
+      out.members.map(async (m) => {
+        const ck = await readCheckpoint(join(s.runDir, m.checkpoint))
+        return {
+          w: ck.weights.map((w) => Array.from(w.data)),
+          v: [...(ck.optimizer?.moments.values() ?? [])].map((mv) => Array.from(mv.v))
+        }
+      })
+    )
 
   it('runs dependent units in one reused worker with the same results as in-process and one process per unit', async () => {
     expect(plan.units).toHaveLength(3)

@@ -53,7 +53,12 @@ describe('FGG snapshots', () => {
 describe('cosine schedule (per epoch, PyTorch CosineAnnealingLR)', () => {
   it('matches hand-computed values', () => {
     const s = { kind: 'cosine' as const, lr: 1, tMax: 4 }
-    expect([1, 2, 3, 4].map((e) => lrAt(s, e, 0, 10))).toEqual([1, expect.closeTo(0.8535533905932737, 12), expect.closeTo(0.5, 12), expect.closeTo(0.14644660940672627, 12)])
+    expect([1, 2, 3, 4].map((e) => lrAt(s, e, 0, 10))).toEqual([
+      1,
+      expect.closeTo(0.8535533905932737, 12),
+      expect.closeTo(0.5, 12),
+      expect.closeTo(0.14644660940672627, 12)
+    ])
     expect(lrAt(s, 2, 7, 10)).toBe(lrAt(s, 2, 0, 10))
   })
 })

@@ -8,7 +8,17 @@
 //    resumes from its checkpoint, the final weights equal the uninterrupted run's, and every
 //    epoch is recorded once.
 import { spawn } from 'node:child_process'
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,11 +31,32 @@ import { slurmMissing, startSlurmCluster, type SlurmCluster } from '../../../fix
 
 const RETINA = join(ROOT, '..', 'shared', 'data', 'medmnist', 'retinamnist.npz')
 const CI = process.env.CI === 'true'
-const missing = slurmMissing() ?? (existsSync(RETINA) ? null : `missing ${RETINA}`) ?? (existsSync('/usr/bin/python3') ? null : 'missing /usr/bin/python3')
+const missing =
+  slurmMissing() ??
+  (existsSync(RETINA) ? null : `missing ${RETINA}`) ??
+  (existsSync('/usr/bin/python3') ? null : 'missing /usr/bin/python3')
 // With CI=true a missing cluster or data set is a failure, never a skip.
 const run = CI || !missing ? describe : describe.skip
 
-const PLAN = ['fission', '--dataset', 'retina', '--plan', 'fgg', '--lrs', '1e-3,1e-4', '--epochs', '2', '--fgg-epochs', '5', '--cycle', '4', '--batch-size', '32', '--width', '0.5']
+const PLAN = [
+  'fission',
+  '--dataset',
+  'retina',
+  '--plan',
+  'fgg',
+  '--lrs',
+  '1e-3,1e-4',
+  '--epochs',
+  '2',
+  '--fgg-epochs',
+  '5',
+  '--cycle',
+  '4',
+  '--batch-size',
+  '32',
+  '--width',
+  '0.5'
+]
 const MEMBERS = ['fgg-lr1e-3-e0', 'fgg-lr1e-3-e1', 'fgg-lr1e-3-e5', 'fgg-lr1e-4-e0', 'fgg-lr1e-4-e1', 'fgg-lr1e-4-e5']
 const UNITS = { 'fgg-base-lr1e-3': 2, 'fgg-cyclic-lr1e-3': 5, 'fgg-base-lr1e-4': 2, 'fgg-cyclic-lr1e-4': 5 }
 
@@ -33,19 +64,32 @@ let cluster: SlurmCluster
 let template: string
 const dirs: string[] = []
 
-interface Exit { code: number | null; stdout: string; stderr: string }
+interface Exit {
+  code: number | null
+  stdout: string
+  stderr: string
+}
 
 /** Runs the CLI (umask 000 when asked, so the files it creates are writable by the tasks' user). */
-function cli(args: string[], o: { umask0?: boolean; env?: NodeJS.ProcessEnv } = {}): { pid: number; done: Promise<Exit> } {
+function cli(
+  args: string[],
+  o: { umask0?: boolean; env?: NodeJS.ProcessEnv } = {}
+): { pid: number; done: Promise<Exit> } {
   const argv = ['--backend', 'wasm', ...args]
   const child = o.umask0
-    ? spawn('/bin/sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, CLI, ...argv], { cwd: ROOT, env: { ...process.env, ...cluster.env, ...o.env } })
+    ? spawn('/bin/sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, CLI, ...argv], {
+        cwd: ROOT,
+        env: { ...process.env, ...cluster.env, ...o.env }
+      })
     : spawn(process.execPath, [CLI, ...argv], { cwd: ROOT, env: { ...process.env, ...cluster.env, ...o.env } })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-  return { pid: child.pid!, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) }
+  return {
+    pid: child.pid!,
+    done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
+  }
 }
 
 async function cliOk(args: string[], o: { umask0?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<unknown> {
@@ -63,7 +107,12 @@ function workspace(): string {
 }
 
 interface FissionJson {
-  run: { id: string; status: string; executor: string; slurm: { tasks: { index: number; status: string }[]; submissions: { jobId: string; tasks: number[] }[] } | null }
+  run: {
+    id: string
+    status: string
+    executor: string
+    slurm: { tasks: { index: number; status: string }[]; submissions: { jobId: string; tasks: number[] }[] } | null
+  }
   members: { id: string; group: string; epoch: number; val: Record<string, number> }[]
 }
 
@@ -84,10 +133,16 @@ run('Slurm executor on a single-node cluster', () => {
     const data = mkdtempSync(join(tmpdir(), 'ff-slurm-data-'))
     dirs.push(data)
     // A small RetinaMNIST subset keeps the test short: 256 train, 64 val, 64 test images.
-    execFileSync('/usr/bin/python3', ['-c', [
-      'import sys, numpy as np', 'd = np.load(sys.argv[1])',
-      "np.savez(sys.argv[2], **{f'{s}_{k}': d[f'{s}_{k}'][:n] for s, n in (('train', 256), ('val', 64), ('test', 64)) for k in ('images', 'labels')})"
-    ].join('\n'), RETINA, join(data, 'retina.npz')])
+    execFileSync('/usr/bin/python3', [
+      '-c',
+      [
+        'import sys, numpy as np',
+        'd = np.load(sys.argv[1])',
+        "np.savez(sys.argv[2], **{f'{s}_{k}': d[f'{s}_{k}'][:n] for s, n in (('train', 256), ('val', 64), ('test', 64)) for k in ('images', 'labels')})"
+      ].join('\n'),
+      RETINA,
+      join(data, 'retina.npz')
+    ])
     template = join(data, 'ws')
     await cliOk(['--workspace', template, 'import', join(data, 'retina.npz'), '--name', 'retina'])
     // The workspace's Slurm defaults (flags override them): the test partition, a quick look at the queue.
@@ -101,7 +156,18 @@ run('Slurm executor on a single-node cluster', () => {
 
   it('--dry-run --json prints the batch script and one array task per training lineage, submitting nothing', async () => {
     const ws = workspace()
-    const fgg = await cliOk(['--workspace', ws, ...PLAN, '--executor', 'slurm', '--time', '10:00', '--mem', '1500M', '--dry-run']) as { script: string; tasks: number }
+    const fgg = (await cliOk([
+      '--workspace',
+      ws,
+      ...PLAN,
+      '--executor',
+      'slurm',
+      '--time',
+      '10:00',
+      '--mem',
+      '1500M',
+      '--dry-run'
+    ])) as { script: string; tasks: number }
     expect(Object.keys(fgg).sort()).toEqual(['script', 'tasks'])
     expect(fgg.tasks).toBe(2)
     expect(fgg.script).toContain('#SBATCH --array=0-1')
@@ -112,9 +178,30 @@ run('Slurm executor on a single-node cluster', () => {
     expect(fgg.script).not.toContain('900M')
     expect(fgg.script).toContain(`CLI=${CLI}`)
     expect(fgg.script).toContain(`NODE=${process.execPath}`)
-    const grid = await cliOk(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3,1e-4,1e-5', '--seeds', '0,1', '--augs', 'minimal,heavy', '--executor', 'slurm', '--dry-run']) as { tasks: number }
+    const grid = (await cliOk([
+      '--workspace',
+      ws,
+      'fission',
+      '--dataset',
+      'retina',
+      '--plan',
+      'grid',
+      '--lrs',
+      '1e-3,1e-4,1e-5',
+      '--seeds',
+      '0,1',
+      '--augs',
+      'minimal,heavy',
+      '--executor',
+      'slurm',
+      '--dry-run'
+    ])) as { tasks: number }
     expect(grid.tasks).toBe(3 * 2 * 2)
-    expect(execFileSync('squeue', ['-h'], { env: { ...process.env, ...cluster.env } }).toString().trim()).toBe('')
+    expect(
+      execFileSync('squeue', ['-h'], { env: { ...process.env, ...cluster.env } })
+        .toString()
+        .trim()
+    ).toBe('')
     const store = Store.open(join(ws, 'fissionfusion.db'))
     try {
       expect(store.runs.list()).toHaveLength(0)
@@ -125,14 +212,17 @@ run('Slurm executor on a single-node cluster', () => {
 
   it('the same member weights and validation metrics as --executor local; tasks run as another user with the database read-only to them', async () => {
     localWs = workspace()
-    local = await cliOk(['--workspace', localWs, ...PLAN, '--executor', 'local', '--workers', '2']) as FissionJson
+    local = (await cliOk(['--workspace', localWs, ...PLAN, '--executor', 'local', '--workers', '2'])) as FissionJson
     expect(local.run.status).toBe('done')
 
     const ws = workspace()
     // Everything but the database is writable by the tasks' user (nobody); the database stays root's, 0644.
     for (const d of [ws, join(ws, 'runs'), join(ws, 'datasets'), join(ws, 'exports')]) chmodSync(d, 0o777)
     chmodSync(join(ws, 'fissionfusion.db'), 0o644)
-    const r = await cliOk(['--workspace', ws, ...PLAN, '--executor', 'slurm', '--sbatch-args', '--uid=nobody --gid=nogroup'], { umask0: true }) as FissionJson
+    const r = (await cliOk(
+      ['--workspace', ws, ...PLAN, '--executor', 'slurm', '--sbatch-args', '--uid=nobody --gid=nogroup'],
+      { umask0: true }
+    )) as FissionJson
     expect(r.run).toMatchObject({ status: 'done', executor: 'slurm' })
     expect(r.run.slurm!.submissions).toHaveLength(1)
     expect(r.run.slurm!.submissions[0].tasks).toEqual([0, 1])
@@ -140,7 +230,13 @@ run('Slurm executor on a single-node cluster', () => {
     // The tasks ran as nobody (they own what they wrote) and could not have written the database.
     const runDir = join(ws, 'runs', r.run.id)
     const script = readFileSync(join(runDir, 'slurm', 'job.sh'), 'utf8')
-    for (const line of ['#SBATCH --partition=test', '#SBATCH --mem=900M', '#SBATCH --uid=nobody', '#SBATCH --gid=nogroup']) expect(script).toContain(line)
+    for (const line of [
+      '#SBATCH --partition=test',
+      '#SBATCH --mem=900M',
+      '#SBATCH --uid=nobody',
+      '#SBATCH --gid=nogroup'
+    ])
+      expect(script).toContain(line)
     expect(statSync(join(runDir, 'fgg', 'cyclic-1e-4', 'result.json')).uid).toBe(65534)
     expect(statSync(join(runDir, 'fgg', 'base-1e-3', 'best', 'weights.bin')).uid).toBe(65534)
     for (const f of readdirSync(ws).filter((n) => n.startsWith('fissionfusion.db'))) {
@@ -155,7 +251,14 @@ run('Slurm executor on a single-node cluster', () => {
       const l = local.members.find((x) => key(x) === key(m))!
       expect(m.val).toEqual(l.val)
     }
-    for (const dir of ['fgg/base-1e-3/best', 'fgg/base-1e-4/best', 'fgg/cyclic-1e-3/epoch-1', 'fgg/cyclic-1e-3/epoch-5', 'fgg/cyclic-1e-4/epoch-1', 'fgg/cyclic-1e-4/epoch-5']) {
+    for (const dir of [
+      'fgg/base-1e-3/best',
+      'fgg/base-1e-4/best',
+      'fgg/cyclic-1e-3/epoch-1',
+      'fgg/cyclic-1e-3/epoch-5',
+      'fgg/cyclic-1e-4/epoch-1',
+      'fgg/cyclic-1e-4/epoch-5'
+    ]) {
       const [a, b] = [await weightsOf(localWs, local.run.id, dir), await weightsOf(ws, r.run.id, dir)]
       expect(b.length).toBe(a.length)
       for (const [i, w] of a.entries()) expect(Buffer.from(b[i].buffer).equals(Buffer.from(w.buffer))).toBe(true)
@@ -182,16 +285,21 @@ run('Slurm executor on a single-node cluster', () => {
       const runs = existsSync(join(ws, 'runs')) ? readdirSync(join(ws, 'runs')) : []
       const file = runs.length === 1 ? join(ws, 'runs', runs[0], 'slurm', 'task-1.json') : ''
       try {
-        status = file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as TaskStatus : null
-      } catch { status = null }
+        status = file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as TaskStatus) : null
+      } catch {
+        status = null
+      }
       if (status?.unit === 'fgg-cyclic-lr1e-4' && status.epoch >= 1 && status.iteration >= 1) break
-      if (Date.now() - t0 > 300_000) throw new Error(`task 1 did not reach its cyclic phase within 5 minutes (status ${JSON.stringify(status)})`)
+      if (Date.now() - t0 > 300_000)
+        throw new Error(`task 1 did not reach its cyclic phase within 5 minutes (status ${JSON.stringify(status)})`)
       await sleep(100)
     }
     execFileSync('scancel', [`${status.jobId}_1`], { env: { ...process.env, ...cluster.env } })
     const first = await g.done
     expect(first.code).not.toBe(0)
-    expect(first.stderr).toMatch(/task 1 \(fgg-base-lr1e-4 → fgg-cyclic-lr1e-4\): Slurm state CANCELLED: cancelled \(scancel\)/)
+    expect(first.stderr).toMatch(
+      /task 1 \(fgg-base-lr1e-4 → fgg-cyclic-lr1e-4\): Slurm state CANCELLED: cancelled \(scancel\)/
+    )
 
     const store = Store.open(join(ws, 'fissionfusion.db'))
     let jobId: string
@@ -211,7 +319,10 @@ run('Slurm executor on a single-node cluster', () => {
     expect(existsSync(join(runDir, 'fgg', 'cyclic-1e-4', 'result.json'))).toBe(false)
     const task0Done = statSync(join(runDir, 'fgg', 'cyclic-1e-3', 'result.json')).mtimeMs
 
-    const resumed = await cliOk(['--workspace', ws, 'job', 'resume', jobId]) as { status: string; result: FissionJson }
+    const resumed = (await cliOk(['--workspace', ws, 'job', 'resume', jobId])) as {
+      status: string
+      result: FissionJson
+    }
     expect(resumed.status).toBe('completed')
     const r = resumed.result
     // Only task 1 was resubmitted; it resumed after the epoch its checkpoint holds; task 0 was left alone.
@@ -220,11 +331,18 @@ run('Slurm executor on a single-node cluster', () => {
     expect(after).toMatchObject({ state: 'done', jobId: r.run.slurm!.submissions[1].jobId })
     // The base had finished: only the cyclic phase ran, from its checkpoint.
     expect(after.resumedFrom).toEqual({ 'fgg-cyclic-lr1e-4': cut })
-    expect(readFileSync(join(runDir, 'slurm', 'task-1.log'), 'utf8')).toContain(`fgg-cyclic-lr1e-4: resuming after epoch ${cut}`)
+    expect(readFileSync(join(runDir, 'slurm', 'task-1.log'), 'utf8')).toContain(
+      `fgg-cyclic-lr1e-4: resuming after epoch ${cut}`
+    )
     expect(statSync(join(runDir, 'fgg', 'cyclic-1e-3', 'result.json')).mtimeMs).toBe(task0Done)
 
     // The final weights are the uninterrupted (local) run's.
-    for (const dir of ['fgg/cyclic-1e-4/epoch-1', 'fgg/cyclic-1e-4/epoch-5', 'fgg/cyclic-1e-4/state', 'fgg/cyclic-1e-3/epoch-5']) {
+    for (const dir of [
+      'fgg/cyclic-1e-4/epoch-1',
+      'fgg/cyclic-1e-4/epoch-5',
+      'fgg/cyclic-1e-4/state',
+      'fgg/cyclic-1e-3/epoch-5'
+    ]) {
       const [a, b] = [await weightsOf(localWs, local.run.id, dir), await weightsOf(ws, runId, dir)]
       for (const [i, w] of a.entries()) expect(Buffer.from(b[i].buffer).equals(Buffer.from(w.buffer))).toBe(true)
     }
@@ -242,33 +360,72 @@ run('Slurm executor on a single-node cluster', () => {
     } finally {
       s2.close()
     }
-    for (const [dir, n] of [['fgg/base-1e-4', 2], ['fgg/cyclic-1e-4', 5]] as const) {
-      const history = (JSON.parse(readFileSync(join(runDir, dir, 'result.json'), 'utf8')) as { history: { epoch: number }[] }).history
+    for (const [dir, n] of [
+      ['fgg/base-1e-4', 2],
+      ['fgg/cyclic-1e-4', 5]
+    ] as const) {
+      const history = (
+        JSON.parse(readFileSync(join(runDir, dir, 'result.json'), 'utf8')) as { history: { epoch: number }[] }
+      ).history
       expect(history.map((h) => h.epoch)).toEqual(Array.from({ length: n }, (_, k) => k + 1))
     }
   }, 600_000)
 
   it('Cancel (Ctrl-C) runs scancel on the array: the tasks stop between steps, the job is cancelled and resumable', async () => {
     const ws = workspace()
-    const g = cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3,1e-4', '--seeds', '0', '--augs', 'none', '--epochs', '30',
-      '--batch-size', '32', '--width', '0.5', '--executor', 'slurm', '--json'], { env: { FF_STEP_PACE_MS: '400' } })
+    const g = cli(
+      [
+        '--workspace',
+        ws,
+        'fission',
+        '--dataset',
+        'retina',
+        '--plan',
+        'grid',
+        '--lrs',
+        '1e-3,1e-4',
+        '--seeds',
+        '0',
+        '--augs',
+        'none',
+        '--epochs',
+        '30',
+        '--batch-size',
+        '32',
+        '--width',
+        '0.5',
+        '--executor',
+        'slurm',
+        '--json'
+      ],
+      { env: { FF_STEP_PACE_MS: '400' } }
+    )
     const t0 = Date.now()
     const statuses = (): (TaskStatus | null)[] => {
       const runs = existsSync(join(ws, 'runs')) ? readdirSync(join(ws, 'runs')) : []
       return [0, 1].map((i) => {
         const file = runs.length === 1 ? join(ws, 'runs', runs[0], 'slurm', `task-${i}.json`) : ''
-        try { return file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as TaskStatus : null } catch { return null }
+        try {
+          return file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as TaskStatus) : null
+        } catch {
+          return null
+        }
       })
     }
     while (!statuses().every((st) => st?.state === 'running' && st.iteration >= 1)) {
-      if (Date.now() - t0 > 300_000) throw new Error(`the tasks did not start training within 5 minutes: ${JSON.stringify(statuses())}`)
+      if (Date.now() - t0 > 300_000)
+        throw new Error(`the tasks did not start training within 5 minutes: ${JSON.stringify(statuses())}`)
       await sleep(100)
     }
     process.kill(g.pid, 'SIGINT')
     const r = await g.done
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/cancelling: scancel \d+/)
-    expect(execFileSync('squeue', ['-h'], { env: { ...process.env, ...cluster.env } }).toString().trim()).toBe('')
+    expect(
+      execFileSync('squeue', ['-h'], { env: { ...process.env, ...cluster.env } })
+        .toString()
+        .trim()
+    ).toBe('')
     expect(statuses().map((st) => st?.state)).toEqual(['cancelled', 'cancelled'])
     const store = Store.open(join(ws, 'fissionfusion.db'))
     try {
@@ -285,16 +442,41 @@ run('Slurm executor on a single-node cluster', () => {
   it('the submitting process killed while the array runs: `job resume` follows the running task instead of submitting it again', async () => {
     const ws = workspace()
     const env = { ...process.env, ...cluster.env }
-    const args = ['fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '3', '--batch-size', '32', '--width', '0.5', '--executor', 'slurm']
+    const args = [
+      'fission',
+      '--dataset',
+      'retina',
+      '--plan',
+      'grid',
+      '--lrs',
+      '1e-3',
+      '--seeds',
+      '0',
+      '--augs',
+      'none',
+      '--epochs',
+      '3',
+      '--batch-size',
+      '32',
+      '--width',
+      '0.5',
+      '--executor',
+      'slurm'
+    ]
     const g = cliGroup(['--workspace', ws, '--backend', 'wasm', ...args, '--json'], { env: cluster.env })
     const t0 = Date.now()
     let status: TaskStatus | null = null
     for (;;) {
       const runs = existsSync(join(ws, 'runs')) ? readdirSync(join(ws, 'runs')) : []
       const file = runs.length === 1 ? join(ws, 'runs', runs[0], 'slurm', 'task-0.json') : ''
-      try { status = file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as TaskStatus : null } catch { status = null }
+      try {
+        status = file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as TaskStatus) : null
+      } catch {
+        status = null
+      }
       if (status?.state === 'running' && status.epoch >= 1) break
-      if (Date.now() - t0 > 300_000) throw new Error(`the task did not finish an epoch within 5 minutes: ${JSON.stringify(status)}`)
+      if (Date.now() - t0 > 300_000)
+        throw new Error(`the task did not finish an epoch within 5 minutes: ${JSON.stringify(status)}`)
       await sleep(100)
     }
     // Suspend the task (so it is surely still queued when the job resumes), then kill the submitting CLI, engine and all.
@@ -341,14 +523,59 @@ run('Slurm executor on a single-node cluster', () => {
 
   it('a node that cannot run the installation fails the task with a clear reason; so does sbatch refusing the array', async () => {
     const ws = workspace()
-    const r = await cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '1',
-      '--executor', 'slurm', '--json'], { env: { FF_SLURM_NODE: '/nonexistent/bin/node' } }).done
+    const r = await cli(
+      [
+        '--workspace',
+        ws,
+        'fission',
+        '--dataset',
+        'retina',
+        '--plan',
+        'grid',
+        '--lrs',
+        '1e-3',
+        '--seeds',
+        '0',
+        '--augs',
+        'none',
+        '--epochs',
+        '1',
+        '--executor',
+        'slurm',
+        '--json'
+      ],
+      { env: { FF_SLURM_NODE: '/nonexistent/bin/node' } }
+    ).done
     expect(r.code).not.toBe(0)
-    expect(r.stderr).toMatch(/task 0 \(grid-lr1e-3-s0-none\): Slurm state FAILED: failed, reason NonZeroExitCode, exit code 2:0; its log ends: .*cannot run Node\.js at \/nonexistent\/bin\/node/)
+    expect(r.stderr).toMatch(
+      /task 0 \(grid-lr1e-3-s0-none\): Slurm state FAILED: failed, reason NonZeroExitCode, exit code 2:0; its log ends: .*cannot run Node\.js at \/nonexistent\/bin\/node/
+    )
     // sbatch refusing the array is one sentence naming the script relative to the run folder.
-    const bad = await cli(['--workspace', ws, 'fission', '--dataset', 'retina', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '1',
-      '--executor', 'slurm', '--partition', 'nosuch', '--json']).done
+    const bad = await cli([
+      '--workspace',
+      ws,
+      'fission',
+      '--dataset',
+      'retina',
+      '--plan',
+      'grid',
+      '--lrs',
+      '1e-3',
+      '--seeds',
+      '0',
+      '--augs',
+      'none',
+      '--epochs',
+      '1',
+      '--executor',
+      'slurm',
+      '--partition',
+      'nosuch',
+      '--json'
+    ]).done
     expect(bad.code).not.toBe(0)
-    expect(bad.stderr).toMatch(/error: fission job \S+ failed: sbatch --parsable --array=0 job\.sh: sbatch: error: invalid partition specified: nosuch/)
+    expect(bad.stderr).toMatch(
+      /error: fission job \S+ failed: sbatch --parsable --array=0 job\.sh: sbatch: error: invalid partition specified: nosuch/
+    )
   }, 300_000)
 })

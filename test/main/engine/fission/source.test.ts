@@ -27,36 +27,49 @@ const differing = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 }
 
 describe.each(['wasm', 'cpu'] as const)('training batches on the typed array (%s)', (backend) => {
-  afterAll(async () => { await initBackend({ backend: 'wasm', threads: 1 }) })
+  afterAll(async () => {
+    await initBackend({ backend: 'wasm', threads: 1 })
+  })
 
   it.each([
     ['heavy', 3, { mean: 0.5, std: 0.25 }],
     ['medium', 3, { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }],
     ['minimal', 1, { mean: 0.5, std: 0.25 }],
     ['heavy', 1, { mean: [0.5], std: [0.25] }]
-  ] as [AugmentPreset, 1 | 3, { mean: number | number[]; std: number | number[] }][])('%s, %i channel(s): the values of the tensor path', async (preset, c, normalisation) => {
-    await initBackend({ backend, threads: 1 })
-    const [n, h, w] = [37, 20, 17]
-    const split = { images: images(n, h, w, c, 11), shape: [n, h, w, c] as [number, number, number, number], labels: Int32Array.from({ length: n }, (_, i) => i % 3) }
-    const src = arraySource(split, { augment: preset, normalisation })
-    const before = tf.memory().numTensors
-    let b = 0
-    for await (const batch of src.batches({ batchSize: 16, shuffle: true, seed: 4, epoch: 2 })) {
-      // the tensor path on the same images: arraySource's shuffled order of this pass
-      const expected = tf.tidy(() => {
-        const pixels = new Uint8Array(batch.n * h * w * c)
-        const perm = [...permutation(n, deriveSeed(4, 2, 1))].slice(b * 16, b * 16 + batch.n)
-        perm.forEach((i, k) => pixels.set(split.images.subarray(i * h * w * c, (i + 1) * h * w * c), k * h * w * c))
-        const t = toUnitTensor({ x: pixels, y: batch.y, n: batch.n, indices: Uint32Array.from(perm) }, { size: [h, w], channels: c })
-        return normalise(augmentBatch(t, preset, deriveSeed(4, 2, 2, b)), normalisation)
-      })
-      expect(differing(batch.x.dataSync(), expected.dataSync())).toBe(0)
-      tf.dispose([batch.x, expected])
-      b++
-    }
-    expect(b).toBe(3)
-    expect(tf.memory().numTensors).toBe(before)
-  }, 30_000)
+  ] as [AugmentPreset, 1 | 3, { mean: number | number[]; std: number | number[] }][])(
+    '%s, %i channel(s): the values of the tensor path',
+    async (preset, c, normalisation) => {
+      await initBackend({ backend, threads: 1 })
+      const [n, h, w] = [37, 20, 17]
+      const split = {
+        images: images(n, h, w, c, 11),
+        shape: [n, h, w, c] as [number, number, number, number],
+        labels: Int32Array.from({ length: n }, (_, i) => i % 3)
+      }
+      const src = arraySource(split, { augment: preset, normalisation })
+      const before = tf.memory().numTensors
+      let b = 0
+      for await (const batch of src.batches({ batchSize: 16, shuffle: true, seed: 4, epoch: 2 })) {
+        // the tensor path on the same images: arraySource's shuffled order of this pass
+        const expected = tf.tidy(() => {
+          const pixels = new Uint8Array(batch.n * h * w * c)
+          const perm = [...permutation(n, deriveSeed(4, 2, 1))].slice(b * 16, b * 16 + batch.n)
+          perm.forEach((i, k) => pixels.set(split.images.subarray(i * h * w * c, (i + 1) * h * w * c), k * h * w * c))
+          const t = toUnitTensor(
+            { x: pixels, y: batch.y, n: batch.n, indices: Uint32Array.from(perm) },
+            { size: [h, w], channels: c }
+          )
+          return normalise(augmentBatch(t, preset, deriveSeed(4, 2, 2, b)), normalisation)
+        })
+        expect(differing(batch.x.dataSync(), expected.dataSync())).toBe(0)
+        tf.dispose([batch.x, expected])
+        b++
+      }
+      expect(b).toBe(3)
+      expect(tf.memory().numTensors).toBe(before)
+    },
+    30_000
+  )
 
   it('normaliseArray: float32 (x − mean) / std per channel, as the tensor ops', async () => {
     await initBackend({ backend, threads: 1 })

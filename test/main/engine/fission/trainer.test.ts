@@ -4,7 +4,12 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../../../src/main/engine/compute/index'
 import { DatasetReader } from '../../../../src/main/engine/data/reader'
-import { hasCheckpoint, readCheckpoint, weightsOf, type NamedWeight } from '../../../../src/main/engine/models/checkpoint'
+import {
+  hasCheckpoint,
+  readCheckpoint,
+  weightsOf,
+  type NamedWeight
+} from '../../../../src/main/engine/models/checkpoint'
 import { getArch } from '../../../../src/main/engine/models/index'
 import { lrAt, type ScheduleSpec } from '../../../../src/main/engine/fission/schedules'
 import { readerSource, type BatchSource } from '../../../../src/main/engine/fission/source'
@@ -16,11 +21,29 @@ let reader: DatasetReader
 let trainSrc: BatchSource
 let valSrc: BatchSource
 
-const meta = (task: 'single' | 'multilabel' = 'single') => ({ arch: 'smallcnn', archOptions: {}, inputShape: [12, 12, 3] as [number, number, number], classes: ['c0', 'c1', 'c2'], task, output: 'logits' as const })
+const meta = (task: 'single' | 'multilabel' = 'single') => ({
+  arch: 'smallcnn',
+  archOptions: {},
+  inputShape: [12, 12, 3] as [number, number, number],
+  classes: ['c0', 'c1', 'c2'],
+  task,
+  output: 'logits' as const
+})
 
 function setup(over: Partial<TrainOptions> = {}): TrainOptions & { model: tf.LayersModel } {
   const model = getArch('smallcnn').build({ inputShape: [12, 12, 3], numClasses: 3, seed: 1 })
-  return { model, meta: meta(), train: trainSrc, val: valSrc, epochs: 3, batchSize: 16, schedule: { kind: 'cosine', lr: 3e-3, tMax: 3 }, seed: 0, dir: tempDir(), ...over }
+  return {
+    model,
+    meta: meta(),
+    train: trainSrc,
+    val: valSrc,
+    epochs: 3,
+    batchSize: 16,
+    schedule: { kind: 'cosine', lr: 3e-3, tMax: 3 },
+    seed: 0,
+    dir: tempDir(),
+    ...over
+  }
 }
 
 const values = (ws: NamedWeight[]) => Object.fromEntries(ws.map((w) => [w.name, Array.from(w.data)]))
@@ -43,9 +66,11 @@ describe('trainer', () => {
     expect(tf.memory().numTensors).toBe(before)
     expect(r.status).toBe('done')
     expect(epochs).toEqual([1, 2, 3, 4, 5])
-    for (const rec of r.history) for (const split of [rec.train, rec.val]) {
-      for (const key of ['loss', 'acc', 'f1', 'recall', 'kappa', 'auc'] as const) expect(Number.isFinite(split[key])).toBe(true)
-    }
+    for (const rec of r.history)
+      for (const split of [rec.train, rec.val]) {
+        for (const key of ['loss', 'acc', 'f1', 'recall', 'kappa', 'auc'] as const)
+          expect(Number.isFinite(split[key])).toBe(true)
+      }
     // BN running statistics need a few dozen updates before inference mode agrees with training mode
     expect(r.history[4].val.acc).toBeGreaterThan(0.9)
     expect(r.history[4].train.loss).toBeLessThan(r.history[0].train.loss)
@@ -85,7 +110,13 @@ describe('trainer', () => {
 
     const b = setup({ epochs: 3 })
     const ctrl = new AbortController()
-    const first = await train({ ...b, signal: ctrl.signal, onStep: (p) => { if (p.epoch === 2 && p.iteration === 2) ctrl.abort() } })
+    const first = await train({
+      ...b,
+      signal: ctrl.signal,
+      onStep: (p) => {
+        if (p.epoch === 2 && p.iteration === 2) ctrl.abort()
+      }
+    })
     expect(first.status).toBe('cancelled')
     expect(first.epochsTrained).toBe(1)
     b.model.dispose()
@@ -97,7 +128,12 @@ describe('trainer', () => {
     expect(values(weightsOf(c.model))).toEqual(straight)
     expect(values((await readCheckpoint(join(b.dir, 'state'))).weights)).toEqual(straight)
     // a finished training is not run again
-    const again = await train({ ...c, onStep: () => { throw new Error('should not train') } })
+    const again = await train({
+      ...c,
+      onStep: () => {
+        throw new Error('should not train')
+      }
+    })
     expect(again.status).toBe('done')
     c.model.dispose()
   })
@@ -110,7 +146,14 @@ describe('trainer', () => {
         for await (const b of valSrc.batches(p)) yield { ...b, y: Int32Array.from(b.y, (v) => (v + 1) % 3) }
       }
     }
-    const o = setup({ epochs: 10, val: rotated, trainable: 'head', patience: 2, schedule: { kind: 'constant', lr: 3e-2 }, optimizer: { weightDecay: 0 } })
+    const o = setup({
+      epochs: 10,
+      val: rotated,
+      trainable: 'head',
+      patience: 2,
+      schedule: { kind: 'constant', lr: 3e-2 },
+      optimizer: { weightDecay: 0 }
+    })
     const w0 = values(weightsOf(o.model))
     const r = await train(o)
     expect(r.status).toBe('early-stopped')
@@ -139,8 +182,16 @@ describe('trainer', () => {
   })
 
   it('trains multi-label data with masked BCE (NaN labels) and class weights', async () => {
-    const ml = await DatasetReader.open(writeSyntheticCache({ multilabel: true, counts: { train: 40, val: 20, test: 20 } }))
-    const o = setup({ meta: meta('multilabel'), train: readerSource(ml, 'train'), val: readerSource(ml, 'val'), epochs: 2, classWeights: [1, 2, 1] })
+    const ml = await DatasetReader.open(
+      writeSyntheticCache({ multilabel: true, counts: { train: 40, val: 20, test: 20 } })
+    )
+    const o = setup({
+      meta: meta('multilabel'),
+      train: readerSource(ml, 'train'),
+      val: readerSource(ml, 'val'),
+      epochs: 2,
+      classWeights: [1, 2, 1]
+    })
     const r = await train(o)
     expect(r.status).toBe('done')
     expect(Number.isFinite(r.history[1].val.loss)).toBe(true)

@@ -15,14 +15,26 @@ let counter = 0
 async function member(weights: NamedWeight[]): Promise<string> {
   const dir = join(root, `m${counter++}`)
   await writeCheckpoint(dir, {
-    meta: { arch: 'smallcnn', archOptions: {}, inputShape: [8, 8, 1], classes: ['a', 'b'], task: 'single', output: 'logits', info: { lr: 1e-3 } },
+    meta: {
+      arch: 'smallcnn',
+      archOptions: {},
+      inputShape: [8, 8, 1],
+      classes: ['a', 'b'],
+      task: 'single',
+      output: 'logits',
+      info: { lr: 1e-3 }
+    },
     weights
   })
   return dir
 }
 
-const w = (name: string, values: number[], kind: NamedWeight['kind'] = 'trainable', shape = [values.length]): NamedWeight =>
-  ({ name, shape, kind, data: Float32Array.from(values) })
+const w = (
+  name: string,
+  values: number[],
+  kind: NamedWeight['kind'] = 'trainable',
+  shape = [values.length]
+): NamedWeight => ({ name, shape, kind, data: Float32Array.from(values) })
 
 describe('pure weight arithmetic', () => {
   it('averages two parameter sets by hand: avg([1,2,3,-1],[3,2,7,3]) = [2,2,5,1]', () => {
@@ -32,7 +44,14 @@ describe('pure weight arithmetic', () => {
     expect(Array.from(averageArrays([[[1, 2, 3, -1]], [[3, 2, 7, 3]]], [3, 1])[0])).toEqual([1.5, 2, 4, 0])
   })
   it('averages several arrays per set and three members', () => {
-    const out = averageArrays([[[0, 3], [6]], [[3, 3], [0]], [[6, 0], [3]]], [1, 1, 2])
+    const out = averageArrays(
+      [
+        [[0, 3], [6]],
+        [[3, 3], [0]],
+        [[6, 0], [3]]
+      ],
+      [1, 1, 2]
+    )
     // (0+3+12)/4 = 3.75, (3+3+0)/4 = 1.5, (6+0+6)/4 = 3
     expect(out.map((a) => Array.from(a))).toEqual([[3.75, 1.5], [3]])
   })
@@ -45,9 +64,20 @@ describe('pure weight arithmetic', () => {
 
 describe('streaming average of checkpoints', () => {
   it('matches hand-computed values; int buffers come from the first member; BN stats are averaged', async () => {
-    const a = await member([w('conv/kernel', [1, 2, 3, -1], 'trainable', [2, 2]), w('bn/moving_mean', [0, 4], 'bn-stat'), w('count', [5], 'int')])
-    const b = await member([w('conv/kernel', [3, 2, 7, 3], 'trainable', [2, 2]), w('bn/moving_mean', [2, 0], 'bn-stat'), w('count', [9], 'int')])
-    const soup = await averageCheckpoints([{ dir: a, weight: 1 }, { dir: b, weight: 1 }])
+    const a = await member([
+      w('conv/kernel', [1, 2, 3, -1], 'trainable', [2, 2]),
+      w('bn/moving_mean', [0, 4], 'bn-stat'),
+      w('count', [5], 'int')
+    ])
+    const b = await member([
+      w('conv/kernel', [3, 2, 7, 3], 'trainable', [2, 2]),
+      w('bn/moving_mean', [2, 0], 'bn-stat'),
+      w('count', [9], 'int')
+    ])
+    const soup = await averageCheckpoints([
+      { dir: a, weight: 1 },
+      { dir: b, weight: 1 }
+    ])
     expect(soup.weights.map((x) => [x.name, x.kind, x.shape, Array.from(x.data)])).toEqual([
       ['conv/kernel', 'trainable', [2, 2], [2, 2, 5, 1]],
       ['bn/moving_mean', 'bn-stat', [2], [1, 2]],
@@ -55,7 +85,10 @@ describe('streaming average of checkpoints', () => {
     ])
     expect(soup.meta.arch).toBe('smallcnn')
     expect(soup.meta.trainer).toBeUndefined()
-    const weighted = await averageCheckpoints([{ dir: a, weight: 0.25 }, { dir: b, weight: 0.75 }])
+    const weighted = await averageCheckpoints([
+      { dir: a, weight: 0.25 },
+      { dir: b, weight: 0.75 }
+    ])
     expect(Array.from(weighted.weights[0].data)).toEqual([2.5, 2, 6, 2])
   })
 
@@ -70,7 +103,12 @@ describe('streaming average of checkpoints', () => {
   it('names the member whose layout differs', async () => {
     const a = await member([w('x', [1, 2])])
     const b = await member([w('y', [1, 2])])
-    await expect(averageCheckpoints([{ dir: a, weight: 1 }, { dir: b, weight: 1 }])).rejects.toThrow(new RegExp(`${b.split('/').pop()} weight 0 is y`))
+    await expect(
+      averageCheckpoints([
+        { dir: a, weight: 1 },
+        { dir: b, weight: 1 }
+      ])
+    ).rejects.toThrow(new RegExp(`${b.split('/').pop()} weight 0 is y`))
   })
 
   it('keeps memory flat when averaging 48 members of 4 MB', async () => {
@@ -79,16 +117,24 @@ describe('streaming average of checkpoints', () => {
     for (let m = 0; m < 48; m++) {
       const data = new Float32Array(n)
       for (let j = 0; j < n; j += 1024) data[j] = m
-      dirs.push(await member([{ name: 'big/kernel', shape: [n / 2], kind: 'trainable', data: data.subarray(0, n / 2) }, { name: 'big2/kernel', shape: [n / 2], kind: 'trainable', data: data.subarray(n / 2) }]))
+      dirs.push(
+        await member([
+          { name: 'big/kernel', shape: [n / 2], kind: 'trainable', data: data.subarray(0, n / 2) },
+          { name: 'big2/kernel', shape: [n / 2], kind: 'trainable', data: data.subarray(n / 2) }
+        ])
+      )
     }
     // a clean baseline: collect the 48 written arrays first
     setFlagsFromString('--expose-gc')
     ;(runInNewContext('gc') as () => void)()
     const base = process.memoryUsage()
     const samples: number[] = []
-    const soup = await averageCheckpoints(dirs.map((dir) => ({ dir, weight: 1 })), {
-      onMember: () => samples.push(process.memoryUsage().arrayBuffers - base.arrayBuffers)
-    })
+    const soup = await averageCheckpoints(
+      dirs.map((dir) => ({ dir, weight: 1 })),
+      {
+        onMember: () => samples.push(process.memoryUsage().arrayBuffers - base.arrayBuffers)
+      }
+    )
     if (process.env.FF_PRINT) console.log(JSON.stringify(samples.map((s) => Math.round(s / 1024))))
     expect(samples).toHaveLength(48)
     // mean of 0..47 = 23.5 at every 1024th value

@@ -27,19 +27,28 @@ beforeAll(async () => {
 const METRICS = ['acc', 'f1', 'recall', 'kappa', 'auc'] as const
 
 describe('interpolate', () => {
-  it('λ = 0 and 1 give the two models\' own validation loss and metrics; λ = ½ is their soup; no tensor left', async () => {
+  it("λ = 0 and 1 give the two models' own validation loss and metrics; λ = ½ is their soup; no tensor left", async () => {
     const [a, b] = [members[0], members[3]] // different groups: different seeds, a real barrier
     const before = tf.memory().numTensors
     const r = await interpolate({ a: a.dir, b: b.dir, datasetDir: data, steps: 5 })
     expect(tf.memory().numTensors).toBe(before)
     expect(r.points.map((p) => p.lambda)).toEqual([0, 0.25, 0.5, 0.75, 1])
-    for (const [p, m] of [[r.points[0], a], [r.points[4], b]] as const) {
+    for (const [p, m] of [
+      [r.points[0], a],
+      [r.points[4], b]
+    ] as const) {
       const own = await evaluateCheckpoint(m.dir, data, 'val')
       expect(Math.abs(p.loss - own.loss)).toBeLessThan(1e-6)
       for (const k of METRICS) expect(Math.abs(p.metrics[k] - own[k]), k).toBeLessThan(1e-6)
     }
     const soup = join(root, 'soup-ab')
-    await writeCheckpoint(soup, await averageCheckpoints([{ dir: a.dir, weight: 1 }, { dir: b.dir, weight: 1 }]))
+    await writeCheckpoint(
+      soup,
+      await averageCheckpoints([
+        { dir: a.dir, weight: 1 },
+        { dir: b.dir, weight: 1 }
+      ])
+    )
     const mid = await evaluateCheckpoint(soup, data, 'val')
     expect(Math.abs(r.points[2].loss - mid.loss)).toBeLessThan(1e-5)
     // the barrier, by hand from the reported losses
@@ -65,20 +74,33 @@ describe('interpolate', () => {
     expect(r.barrierLambda).toBe(0.5)
     expect(() => lambdas(1, [0, 1])).toThrow(/steps/)
     expect(() => lambdas(3, [1, 0])).toThrow(/range/)
-    expect(barrierOf([{ lambda: -1, loss: 1 }, { lambda: 0, loss: 5 }, { lambda: 1, loss: 3 }])).toEqual({ barrier: 3, lambda: 0 })
+    expect(
+      barrierOf([
+        { lambda: -1, loss: 1 },
+        { lambda: 0, loss: 5 },
+        { lambda: 1, loss: 3 }
+      ])
+    ).toEqual({ barrier: 3, lambda: 0 })
   })
 })
 
 describe('loss plane', () => {
-  it('the models\' own coordinates give their own validation losses; a soup of the three lies on the plane; resume keeps points', async () => {
+  it("the models' own coordinates give their own validation losses; a soup of the three lies on the plane; resume keeps points", async () => {
     const [a, b, c] = [members[0], members[1], members[3]]
     const soup = join(root, 'soup-abc')
     await writeCheckpoint(soup, await averageCheckpoints([a, b, c].map((m) => ({ dir: m.dir, weight: 1 }))))
     const before = tf.memory().numTensors
     const kept = { x: 0, y: 0, loss: 42, metrics: { acc: 1, f1: 1, recall: 1, kappa: 1, auc: 1 } }
     const r = await lossPlane({
-      models: [a, b, c].map((m) => ({ id: m.id, dir: m.dir })), datasetDir: data, grid: 5, margin: 0.2,
-      soups: [{ id: 'abc', dir: soup, method: 'uniform' }, { id: 'other', dir: members[5].dir }], done: { 7: { ...kept } }
+      models: [a, b, c].map((m) => ({ id: m.id, dir: m.dir })),
+      datasetDir: data,
+      grid: 5,
+      margin: 0.2,
+      soups: [
+        { id: 'abc', dir: soup, method: 'uniform' },
+        { id: 'other', dir: members[5].dir }
+      ],
+      done: { 7: { ...kept } }
     })
     expect(tf.memory().numTensors).toBe(before)
     for (const [i, m] of [a, b, c].entries()) {
@@ -99,11 +121,20 @@ describe('loss plane', () => {
     expect(r.grid).toHaveLength(25)
     expect(r.grid[7]).toEqual(kept)
     const span = r.models[1].x - Math.min(0, r.models[2].x)
-    expect(r.xs[0]).toBeCloseTo(Math.min(0, r.models[2].x) - 0.2 * Math.max(span, r.models[2].x - Math.min(0, r.models[2].x)), 6)
+    expect(r.xs[0]).toBeCloseTo(
+      Math.min(0, r.models[2].x) - 0.2 * Math.max(span, r.models[2].x - Math.min(0, r.models[2].x)),
+      6
+    )
     expect(r.grid.filter((g, i) => i !== 7).every((g) => Number.isFinite(g.loss) && g.loss > 0)).toBe(true)
   })
 
   it('refuses three collinear models with a clear message', async () => {
-    await expect(lossPlane({ models: [members[0], members[1], members[0]].map((m, i) => ({ id: `${m.id}${i}`, dir: m.dir })), datasetDir: data, grid: 2 })).rejects.toThrow(/model C lies on the line through A and B/)
+    await expect(
+      lossPlane({
+        models: [members[0], members[1], members[0]].map((m, i) => ({ id: `${m.id}${i}`, dir: m.dir })),
+        datasetDir: data,
+        grid: 2
+      })
+    ).rejects.toThrow(/model C lies on the line through A and B/)
   })
 })

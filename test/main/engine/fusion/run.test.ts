@@ -30,12 +30,17 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
     const saved: string[] = []
     const before = tf.memory().numTensors
     const report = await runFusion({
-      members, datasetDir: join(root, 'ds'), metric: 'acc',
+      members,
+      datasetDir: join(root, 'ds'),
+      metric: 'acc',
       methods: ['best', 'uniform', 'greedy', 'gou', 'gog', 'ensemble'],
       bootstrap: { resamples: 200, seed: 1 },
       ood: [{ id: 'ood', dir: join(root, 'ood') }],
       corruptions: true,
-      saveSoup: async (r) => { saved.push(r.method); return `soup_${r.method}` }
+      saveSoup: async (r) => {
+        saved.push(r.method)
+        return `soup_${r.method}`
+      }
     })
     expect(tf.memory().numTensors).toBe(before)
     expect(report.methods.map((m) => m.method)).toEqual(['best', 'uniform', 'greedy', 'gou', 'gog', 'ensemble'])
@@ -61,24 +66,45 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
       if (m.method !== 'best') expect(m.vsBest).toBeDefined()
     }
     expect(report.methods.find((m) => m.method === 'ensemble')!.accounting.inferencesPerImage).toBe(6)
-    expect(report.methods.find((m) => m.method === 'gou')!.tree.children!.map((g) => g.id)).toEqual(['lr=0.001', 'lr=0.0001'])
+    expect(report.methods.find((m) => m.method === 'gou')!.tree.children!.map((g) => g.id)).toEqual([
+      'lr=0.001',
+      'lr=0.0001'
+    ])
   })
 
   it('soups averaged from members held in memory equal the streamed average of their checkpoints', async () => {
     const soups: { recipe: Record<string, number>; weights: Float32Array[] }[] = []
     await runFusion({
-      members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['uniform', 'gou'], bootstrap: { resamples: 10 },
-      saveSoup: async (r, ckpt) => { soups.push({ recipe: r.recipe, weights: ckpt.weights.map((w) => w.data) }); return null }
+      members,
+      datasetDir: join(root, 'ds'),
+      metric: 'acc',
+      methods: ['uniform', 'gou'],
+      bootstrap: { resamples: 10 },
+      saveSoup: async (r, ckpt) => {
+        soups.push({ recipe: r.recipe, weights: ckpt.weights.map((w) => w.data) })
+        return null
+      }
     })
     expect(soups).toHaveLength(2)
     for (const soup of soups) {
-      const ref = await averageCheckpoints(Object.entries(soup.recipe).map(([id, weight]) => ({ dir: members.find((m) => m.id === id)!.dir, weight })))
+      const ref = await averageCheckpoints(
+        Object.entries(soup.recipe).map(([id, weight]) => ({ dir: members.find((m) => m.id === id)!.dir, weight }))
+      )
       expect(soup.weights).toEqual(ref.weights.map((w) => w.data))
     }
   })
 
   it('runs the corruption suite on a seeded subset of the test images when capped, and on all of them otherwise', async () => {
-    const run = (corruptionImages?: number) => runFusion({ members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['best'], bootstrap: { resamples: 10 }, corruptions: true, corruptionImages })
+    const run = (corruptionImages?: number) =>
+      runFusion({
+        members,
+        datasetDir: join(root, 'ds'),
+        metric: 'acc',
+        methods: ['best'],
+        bootstrap: { resamples: 10 },
+        corruptions: true,
+        corruptionImages
+      })
     const all = await run()
     const same = await run(50)
     expect(same.methods[0].corruptions).toEqual(all.methods[0].corruptions)
@@ -91,7 +117,16 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
   })
 
   it('makes the corruption suite once and predicts it in full batches: same scores as corrupting each batch per model; the ensemble can be left out, said so', async () => {
-    const opts = { members, datasetDir: join(root, 'ds'), metric: 'acc' as const, methods: ['best', 'uniform', 'ensemble'] as const, bootstrap: { resamples: 10 }, corruptions: true, corruptionImages: 20, batchSize: 16 }
+    const opts = {
+      members,
+      datasetDir: join(root, 'ds'),
+      metric: 'acc' as const,
+      methods: ['best', 'uniform', 'ensemble'] as const,
+      bootstrap: { resamples: 10 },
+      corruptions: true,
+      corruptionImages: 20,
+      batchSize: 16
+    }
     const before = tf.memory().numTensors
     const t0 = performance.now()
     const held = await runFusion({ ...opts, methods: [...opts.methods], corruptionEnsemble: false })
@@ -103,14 +138,17 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
     for (const i of [0, 1]) {
       for (const [id, levels] of Object.entries(held.methods[i].corruptions!)) {
         levels.forEach((m, s) => {
-          for (const [k, v] of Object.entries(m)) expect(v).toBeCloseTo(streamed.methods[i].corruptions![id as 'blur'][s][k as 'acc'], 9)
+          for (const [k, v] of Object.entries(m))
+            expect(v).toBeCloseTo(streamed.methods[i].corruptions![id as 'blur'][s][k as 'acc'], 9)
         })
       }
       expect(held.methods[i].test).toEqual(streamed.methods[i].test)
     }
     expect(held.methods[2].corruptions).toBeUndefined()
     expect(Object.keys(streamed.methods[2].corruptions!)).toHaveLength(6)
-    expect(held.notes).toContain('ensemble: not run on the corruption suite (it would cost 6 members × 18 passes over 20 images); its corruption row is empty')
+    expect(held.notes).toContain(
+      'ensemble: not run on the corruption suite (it would cost 6 members × 18 passes over 20 images); its corruption row is empty'
+    )
     // the ensemble's clean test metrics do not depend on it
     expect(held.methods[2].test).toEqual(streamed.methods[2].test)
     // where the time went: the parts never exceed the run's wall time and account for most of it
@@ -123,15 +161,33 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
   })
 
   it('scores the held corruption suite as an independent corruption and prediction of the best member', async () => {
-    const report = await runFusion({ members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['best'], bootstrap: { resamples: 10 }, corruptions: true, corruptionSeed: 3, batchSize: 16 })
+    const report = await runFusion({
+      members,
+      datasetDir: join(root, 'ds'),
+      metric: 'acc',
+      methods: ['best'],
+      bootstrap: { resamples: 10 },
+      corruptions: true,
+      corruptionSeed: 3,
+      batchSize: 16
+    })
     const id = report.methods[0].ingredients[0].memberId
     const model = await loadModel(members.find((m) => m.id === id)!.dir)
     const x = new Uint8Array(readFileSync(join(root, 'ds', 'test.images.u8')))
     const y = new Int32Array(new Uint8Array(readFileSync(join(root, 'ds', 'test.labels.i32'))).buffer)
-    for (const [c, severity] of [['blur', 2], ['jpeg', 3], ['gaussian-noise', 1]] as const) {
+    for (const [c, severity] of [
+      ['blur', 2],
+      ['jpeg', 3],
+      ['gaussian-noise', 1]
+    ] as const) {
       const xc = corruptBatch(x, [SIZE, SIZE, 1], c, severity, 3, 0)
       const probs = tf.tidy(() => {
-        const t = tf.tensor4d(Float32Array.from(xc, (v) => (v / 255 - 0.5) / 0.25), [50, SIZE, SIZE, 1]).tile([1, 1, 1, 3])
+        const t = tf
+          .tensor4d(
+            Float32Array.from(xc, (v) => (v / 255 - 0.5) / 0.25),
+            [50, SIZE, SIZE, 1]
+          )
+          .tile([1, 1, 1, 3])
         return Float32Array.from(tf.softmax(model.predict(t) as tf.Tensor).dataSync())
       })
       const expected = scoreAll({ task: 'single', k: 3, yTrue: y, probs })
@@ -141,19 +197,31 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
     model.dispose()
   })
 
-  it('the best individual\'s test metrics equal an independent evaluation of that member', async () => {
-    const report = await runFusion({ members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['best'], bootstrap: { resamples: 10 } })
+  it("the best individual's test metrics equal an independent evaluation of that member", async () => {
+    const report = await runFusion({
+      members,
+      datasetDir: join(root, 'ds'),
+      metric: 'acc',
+      methods: ['best'],
+      bootstrap: { resamples: 10 }
+    })
     const id = report.methods[0].ingredients[0].memberId
     const model = await loadModel(members.find((m) => m.id === id)!.dir)
     const x = new Uint8Array(readFileSync(join(root, 'ds', 'test.images.u8')))
     const y = new Int32Array(new Uint8Array(readFileSync(join(root, 'ds', 'test.labels.i32'))).buffer)
     const probs = tf.tidy(() => {
-      const t = tf.tensor4d(Float32Array.from(x, (v) => (v / 255 - 0.5) / 0.25), [50, SIZE, SIZE, 1]).tile([1, 1, 1, 3])
+      const t = tf
+        .tensor4d(
+          Float32Array.from(x, (v) => (v / 255 - 0.5) / 0.25),
+          [50, SIZE, SIZE, 1]
+        )
+        .tile([1, 1, 1, 3])
       return Float32Array.from(tf.softmax(model.predict(t) as tf.Tensor).dataSync())
     })
     model.dispose()
     const expected = scoreAll({ task: 'single', k: 3, yTrue: y, probs })
-    for (const [k, v] of Object.entries(expected)) expect(report.methods[0].test.metrics[k as keyof typeof expected].value).toBeCloseTo(v, 6)
+    for (const [k, v] of Object.entries(expected))
+      expect(report.methods[0].test.metrics[k as keyof typeof expected].value).toBeCloseTo(v, 6)
     expect(metricById('acc').compute({ task: 'single', k: 3, yTrue: y, probs })).toBe(expected.acc)
   })
 
@@ -163,13 +231,22 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
     let saved: typeof plain | null = null
     const before = tf.memory().numTensors
     const report = await runFusion({
-      members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['uniform'], bnBatches: 1, bootstrap: { resamples: 10 },
-      saveSoup: async (_r, ckpt) => { saved = ckpt; return 'soup_bn' }
+      members,
+      datasetDir: join(root, 'ds'),
+      metric: 'acc',
+      methods: ['uniform'],
+      bnBatches: 1,
+      bootstrap: { resamples: 10 },
+      saveSoup: async (_r, ckpt) => {
+        saved = ckpt
+        return 'soup_bn'
+      }
     })
     expect(tf.memory().numTensors).toBe(before)
     expect(report.notes.some((n) => /re-estimated on 64 training images/.test(n))).toBe(true)
     const got = saved as unknown as typeof plain
-    const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j])), 0)
+    const maxDiff = (a: Float32Array, b: Float32Array): number =>
+      a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j])), 0)
     // weights 1/6 (the recipe) and 1 (here) normalise to 1/6 up to the last bit
     got.weights.forEach((w, i) => {
       if (w.kind === 'trainable') expect(maxDiff(w.data, plain.weights[i].data)).toBeLessThan(1e-6)
@@ -179,9 +256,24 @@ describe('runFusion (tiny dataset, untrained members, wasm backend)', () => {
   })
 
   it('skips methods an earlier attempt finished and reports the mismatch of classes clearly', async () => {
-    const first = await runFusion({ members, datasetDir: join(root, 'ds'), metric: 'auc', methods: ['uniform'], bootstrap: { resamples: 10 } })
-    const again = await runFusion({ members, datasetDir: join(root, 'ds'), metric: 'auc', methods: ['uniform'], done: first.methods, bootstrap: { resamples: 10 } })
+    const first = await runFusion({
+      members,
+      datasetDir: join(root, 'ds'),
+      metric: 'auc',
+      methods: ['uniform'],
+      bootstrap: { resamples: 10 }
+    })
+    const again = await runFusion({
+      members,
+      datasetDir: join(root, 'ds'),
+      metric: 'auc',
+      methods: ['uniform'],
+      done: first.methods,
+      bootstrap: { resamples: 10 }
+    })
     expect(again.methods[0]).toBe(first.methods[0])
-    await expect(runFusion({ members, datasetDir: join(root, 'ood'), metric: 'acc', methods: ['best'] })).rejects.toThrow(/3 outputs but the dataset has 4 classes/)
+    await expect(
+      runFusion({ members, datasetDir: join(root, 'ood'), metric: 'acc', methods: ['best'] })
+    ).rejects.toThrow(/3 outputs but the dataset has 4 classes/)
   })
 })

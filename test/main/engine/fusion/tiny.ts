@@ -31,8 +31,16 @@ export function writeDataset(dir: string, classes: string[], counts: Record<Spli
     writeFileSync(join(dir, `${split}.labels.i32`), new Uint8Array(y.buffer))
   }
   const meta: DatasetMeta = {
-    cacheVersion: 1, name: 'tiny', format: 'synthetic', task: 'single', classes, size: [SIZE, SIZE], channels: 1,
-    counts, perClass, splitSource: 'dataset'
+    cacheVersion: 1,
+    name: 'tiny',
+    format: 'synthetic',
+    task: 'single',
+    classes,
+    size: [SIZE, SIZE],
+    channels: 1,
+    counts,
+    perClass,
+    splitSource: 'dataset'
   }
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta))
 }
@@ -46,11 +54,22 @@ export async function writeMembers(root: string, classes: string[]): Promise<Fus
     base.dispose()
     for (const seed of [0, 1, 2]) {
       const rng = new Rng(100 * g + seed)
-      const w = weights.map((x) => ({ ...x, data: x.kind === 'trainable' ? x.data.map((v) => v + 0.05 * rng.normal()) : x.data }))
+      const w = weights.map((x) => ({
+        ...x,
+        data: x.kind === 'trainable' ? x.data.map((v) => v + 0.05 * rng.normal()) : x.data
+      }))
       const id = `m${g}${seed}`
       const dir = join(root, 'members', id)
       await writeCheckpoint(dir, {
-        meta: { arch: 'smallcnn', archOptions: {}, inputShape: [SIZE, SIZE, 3], classes, task: 'single', output: 'logits', normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } },
+        meta: {
+          arch: 'smallcnn',
+          archOptions: {},
+          inputShape: [SIZE, SIZE, 3],
+          classes,
+          task: 'single',
+          output: 'logits',
+          normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }
+        },
         weights: w
       })
       members.push({ id, dir, hparams: { lr, seed }, epochs: 5, seconds: 1.5 })

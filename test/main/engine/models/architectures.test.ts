@@ -4,19 +4,36 @@ import { ARCHITECTURES, getArch } from '../../../../src/main/engine/models/index
 import { initBackend } from '../../../../src/main/engine/compute/index'
 import { weightsOf } from '../../../../src/main/engine/models/checkpoint'
 
-const trainableCount = (m: tf.LayersModel): number => m.trainableWeights.reduce((s, w) => s + w.shape.reduce((p: number, d) => p * (d as number), 1), 0)
+const trainableCount = (m: tf.LayersModel): number =>
+  m.trainableWeights.reduce((s, w) => s + w.shape.reduce((p: number, d) => p * (d as number), 1), 0)
 
 describe('architecture registry', () => {
-  beforeAll(async () => { await initBackend({ backend: 'wasm', threads: 1 }) })
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', threads: 1 })
+  })
 
   it('lists smallcnn, resnet18, resnet50, mobilenetv2, densenet121, the ViTs and names unknown keys', () => {
-    expect(Object.keys(ARCHITECTURES)).toEqual(['smallcnn', 'resnet18', 'resnet50', 'mobilenetv2', 'densenet121', 'deit_s16', 'vit_b16', 'vit'])
+    expect(Object.keys(ARCHITECTURES)).toEqual([
+      'smallcnn',
+      'resnet18',
+      'resnet50',
+      'mobilenetv2',
+      'densenet121',
+      'deit_s16',
+      'vit_b16',
+      'vit'
+    ])
     expect(() => getArch('vgg')).toThrow(/unknown architecture "vgg".*smallcnn/)
   })
 
   it('has torchvision parameter counts at 224 px with a 1000-class head', () => {
     // torchvision: resnet18 11,689,512; resnet50 25,557,032; mobilenet_v2 3,504,872; densenet121 7,978,856 parameters
-    const expected: Record<string, number> = { resnet18: 11689512, resnet50: 25557032, mobilenetv2: 3504872, densenet121: 7978856 }
+    const expected: Record<string, number> = {
+      resnet18: 11689512,
+      resnet50: 25557032,
+      mobilenetv2: 3504872,
+      densenet121: 7978856
+    }
     for (const [name, count] of Object.entries(expected)) {
       const m = getArch(name).build({ inputShape: [224, 224, 3], numClasses: 1000, seed: 0 })
       expect(trainableCount(m)).toBe(count)
@@ -24,7 +41,7 @@ describe('architecture registry', () => {
     }
   })
 
-  it('smallcnn is METHOD.md\'s 5-conv BN CNN: 32-32-64-64-128 convs without bias, BN, GAP, dense', () => {
+  it("smallcnn is METHOD.md's 5-conv BN CNN: 32-32-64-64-128 convs without bias, BN, GAP, dense", () => {
     const m = getArch('smallcnn').build({ inputShape: [28, 28, 3], numClasses: 5, seed: 0 })
     const convs = m.layers.filter((l) => l.getClassName() === 'Conv2D')
     expect(convs.map((l) => (l.getConfig() as { filters: number }).filters)).toEqual([32, 32, 64, 64, 128])
@@ -39,7 +56,9 @@ describe('architecture registry', () => {
   it('smallcnn scales its widths by widthMultiplier, keeping at least 8 channels', () => {
     const filters = (widthMultiplier: number) => {
       const m = getArch('smallcnn').build({ inputShape: [16, 16, 1], numClasses: 4, seed: 0, widthMultiplier })
-      const f = m.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => (l.getConfig() as { filters: number }).filters)
+      const f = m.layers
+        .filter((l) => l.getClassName() === 'Conv2D')
+        .map((l) => (l.getConfig() as { filters: number }).filters)
       m.dispose()
       return f
     }
@@ -51,11 +70,14 @@ describe('architecture registry', () => {
     for (const arch of Object.values(ARCHITECTURES)) {
       const m = arch.build({ inputShape: [28, 28, 3], numClasses: 4, seed: 3 })
       const before = tf.memory().numTensors
-      const out = tf.tidy(() => Array.from((m.apply(tf.ones([2, 28, 28, 3]), { training: false }) as tf.Tensor).dataSync()))
+      const out = tf.tidy(() =>
+        Array.from((m.apply(tf.ones([2, 28, 28, 3]), { training: false }) as tf.Tensor).dataSync())
+      )
       expect(out).toHaveLength(8)
       expect(out.every(Number.isFinite)).toBe(true)
       expect(tf.memory().numTensors).toBe(before)
-      if (!['smallcnn', 'deit_s16', 'vit_b16', 'vit'].includes(arch.name)) expect(m.getLayer('stem_conv').getConfig()).toMatchObject({ kernelSize: [3, 3], strides: [1, 1] })
+      if (!['smallcnn', 'deit_s16', 'vit_b16', 'vit'].includes(arch.name))
+        expect(m.getLayer('stem_conv').getConfig()).toMatchObject({ kernelSize: [3, 3], strides: [1, 1] })
       m.dispose()
     }
   })

@@ -4,21 +4,38 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../../../src/main/engine/compute/index'
 import {
-  type CheckpointMeta, loadModel, readCheckpoint, readCheckpointMeta, setWeights, weightsOf, writeCheckpoint
+  type CheckpointMeta,
+  loadModel,
+  readCheckpoint,
+  readCheckpointMeta,
+  setWeights,
+  weightsOf,
+  writeCheckpoint
 } from '../../../../src/main/engine/models/checkpoint'
 import { getArch } from '../../../../src/main/engine/models/index'
 import { AdamW } from '../../../../src/main/engine/fission/adamw'
 import { tempDir } from '../fission/helpers'
 
-const meta = { arch: 'smallcnn', archOptions: {}, inputShape: [12, 12, 3] as [number, number, number], classes: ['a', 'b', 'c'], task: 'single' as const, output: 'logits' as const }
+const meta = {
+  arch: 'smallcnn',
+  archOptions: {},
+  inputShape: [12, 12, 3] as [number, number, number],
+  classes: ['a', 'b', 'c'],
+  task: 'single' as const,
+  output: 'logits' as const
+}
 
 describe('checkpoint format', () => {
-  beforeAll(async () => { await initBackend({ backend: 'wasm', threads: 1 }) })
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', threads: 1 })
+  })
 
   it('round-trips weights and AdamW state; the manifest locates every float32 LE tensor in weights.bin', async () => {
     const model = getArch('smallcnn').build({ inputShape: [12, 12, 3], numClasses: 3, seed: 2 })
     const opt = new AdamW({ weightDecay: 0.01 })
-    const head = model.getLayer('head').trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }))
+    const head = model
+      .getLayer('head')
+      .trainableWeights.map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }))
     const grads = head.map((p) => tf.onesLike(p.variable))
     opt.apply(head, grads, 0.1)
     tf.dispose(grads)
@@ -48,7 +65,9 @@ describe('checkpoint format', () => {
     const before = tf.memory().numTensors
     const loaded = await loadModel(dir)
     const x = tf.randomNormal([2, 12, 12, 3], 0, 1, 'float32', 1)
-    const [p, q] = tf.tidy(() => [model, loaded].map((m) => Array.from((m.apply(x, { training: false }) as tf.Tensor).dataSync())))
+    const [p, q] = tf.tidy(() =>
+      [model, loaded].map((m) => Array.from((m.apply(x, { training: false }) as tf.Tensor).dataSync()))
+    )
     expect(q).toEqual(p)
     x.dispose()
     loaded.dispose()
@@ -59,7 +78,9 @@ describe('checkpoint format', () => {
 
   it('replaces an existing checkpoint, and reads the previous one when a swap was interrupted', async () => {
     const dir = join(tempDir(), 'c')
-    const w = (v: number) => [{ name: 'x/kernel', shape: [2], kind: 'trainable' as const, data: Float32Array.from([v, v]) }]
+    const w = (v: number) => [
+      { name: 'x/kernel', shape: [2], kind: 'trainable' as const, data: Float32Array.from([v, v]) }
+    ]
     await writeCheckpoint(dir, { meta, weights: w(1) })
     await writeCheckpoint(dir, { meta, weights: w(2) })
     expect((await readCheckpoint(dir)).weights[0].data[0]).toBe(2)
@@ -73,7 +94,9 @@ describe('checkpoint format', () => {
 
   it('says which weight does not fit, and which folder has no checkpoint', async () => {
     const model = getArch('smallcnn').build({ inputShape: [12, 12, 3], numClasses: 3, seed: 2 })
-    const bad = weightsOf(model).map((w) => (w.name === 'head/kernel' ? { ...w, shape: [128, 4], data: new Float32Array(512) } : w))
+    const bad = weightsOf(model).map((w) =>
+      w.name === 'head/kernel' ? { ...w, shape: [128, 4], data: new Float32Array(512) } : w
+    )
     expect(() => setWeights(model, bad)).toThrow(/head\/kernel: shape \[128,4\] does not fit the model's \[128,3\]/)
     model.dispose()
     await expect(readCheckpointMeta(join(tempDir(), 'none'))).rejects.toThrow(/no checkpoint at .*none/)

@@ -8,7 +8,14 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { execFile } from 'node:child_process'
 import { afterAll, describe, expect, it } from 'vitest'
-import { GiB, MiB, defaultMemoryLimit, planMemory, splitBatch, type Footprint } from '../../../../src/main/engine/models/memory'
+import {
+  GiB,
+  MiB,
+  defaultMemoryLimit,
+  planMemory,
+  splitBatch,
+  type Footprint
+} from '../../../../src/main/engine/models/memory'
 import * as tf from '@tensorflow/tfjs'
 import { initBackend } from '../../../../src/main/engine/compute/index'
 import { measureFootprint } from '../../../../src/main/engine/fission/footprint'
@@ -19,19 +26,38 @@ import { CLI, ROOT, cliJson } from '../../../fixtures/process'
 import { writeSyntheticCache } from '../fission/helpers'
 
 const dirs: string[] = []
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
 
 const fp = (over: Partial<Footprint> = {}): Footprint => ({
-  version: 6, arch: 'resnet50', archOptions: {}, inputShape: [224, 224, 3], measuredShape: [224, 224, 3], backend: 'wasm', method: 'wasm-heap',
-  weightBytes: 100 * MiB, trainableBytes: 100 * MiB, trainFixedBytes: 600 * MiB, trainPerImageBytes: 500 * MiB, rssFixedBytes: 800 * MiB, rssPerImageBytes: 500 * MiB, checkpointBytes: 300 * MiB,
-  evalFixedBytes: 100 * MiB, evalPerImageBytes: 10 * MiB, baseRssBytes: 200 * MiB, seconds: 1, ...over
+  version: 6,
+  arch: 'resnet50',
+  archOptions: {},
+  inputShape: [224, 224, 3],
+  measuredShape: [224, 224, 3],
+  backend: 'wasm',
+  method: 'wasm-heap',
+  weightBytes: 100 * MiB,
+  trainableBytes: 100 * MiB,
+  trainFixedBytes: 600 * MiB,
+  trainPerImageBytes: 500 * MiB,
+  rssFixedBytes: 800 * MiB,
+  rssPerImageBytes: 500 * MiB,
+  checkpointBytes: 300 * MiB,
+  evalFixedBytes: 100 * MiB,
+  evalPerImageBytes: 10 * MiB,
+  baseRssBytes: 200 * MiB,
+  seconds: 1,
+  ...over
 })
 
 describe('planMemory', () => {
   it('the largest micro-batch under the limit, balanced; the expected peak as the sum of its parts', () => {
     const input = 224 * 224 * 3 * 4
     // by hand: RSS fixed 800 + 2 × 128 input images + m × 500 × 1.1 + checkpoint copies 300 + 64 MiB slack
-    const peak = (m: number, batch = 128) => 800 * MiB + 2 * batch * input + Math.ceil(m * 500 * MiB * 1.1) + 300 * MiB + 64 * MiB
+    const peak = (m: number, batch = 128) =>
+      800 * MiB + 2 * batch * input + Math.ceil(m * 500 * MiB * 1.1) + 300 * MiB + 64 * MiB
     const p = planMemory(fp(), 128, 3.5 * GiB)
     expect(peak(4)).toBeLessThanOrEqual(3.5 * GiB)
     expect(peak(5)).toBeGreaterThan(3.5 * GiB)
@@ -50,9 +76,15 @@ describe('planMemory', () => {
     // heap: fixed 600 + 147 input + 5 × 550 + 96 MiB growth step = 3,593 MiB ≤ 4 GiB − 64 MiB; 6 images: 4,143 MiB
     const big = planMemory(fp(), 128, 64 * GiB)
     expect(big).toMatchObject({ fits: true, microBatch: 5, microBatches: 26 })
-    const huge = planMemory(fp({ inputShape: [512, 512, 3], trainPerImageBytes: 3 * GiB, rssPerImageBytes: 3 * GiB }), 128, 64 * GiB)
+    const huge = planMemory(
+      fp({ inputShape: [512, 512, 3], trainPerImageBytes: 3 * GiB, rssPerImageBytes: 3 * GiB }),
+      128,
+      64 * GiB
+    )
     expect(huge.fits).toBe(false)
-    expect(huge.message).toMatch(/^resnet50 at 512×512×3 needs about \d\.\d\d GiB per engine process to train even one image at a time \(3\.00 GiB per image\), more than the wasm heap's 4\.00 GiB: import the data at a smaller size \(e\.g\. --size 256\), choose a smaller architecture \(--arch\), or raise the limit/)
+    expect(huge.message).toMatch(
+      /^resnet50 at 512×512×3 needs about \d\.\d\d GiB per engine process to train even one image at a time \(3\.00 GiB per image\), more than the wasm heap's 4\.00 GiB: import the data at a smaller size \(e\.g\. --size 256\), choose a smaller architecture \(--arch\), or raise the limit/
+    )
     const tight = planMemory(fp(), 128, 1 * GiB)
     expect(tight.fits).toBe(false)
     expect(tight.message).toContain('more than the memory limit of 1.00 GiB')
@@ -60,7 +92,7 @@ describe('planMemory', () => {
     expect(planMemory(fp({ method: 'tf-profile' }), 128, 128 * GiB)).toMatchObject({ microBatch: 128, microBatches: 1 })
   })
 
-  it('default limit: 75% of the machine\'s memory divided by the workers, at most 4 GiB', () => {
+  it("default limit: 75% of the machine's memory divided by the workers, at most 4 GiB", () => {
     expect(defaultMemoryLimit(2, 8 * GiB)).toBe(3 * GiB)
     expect(defaultMemoryLimit(4, 8 * GiB)).toBe(1.5 * GiB)
     expect(defaultMemoryLimit(2, 24 * GiB)).toBe(4 * GiB)
@@ -78,7 +110,13 @@ describe('measureFootprint', () => {
     model.dispose()
     expect(fp.weightBytes).toBe(params * 4)
     expect(fp.trainableBytes).toBeLessThanOrEqual(fp.weightBytes)
-    expect(fp).toMatchObject({ arch: 'smallcnn', inputShape: [32, 32, 3], measuredShape: [32, 32, 3], backend: 'wasm', method: 'wasm-heap' })
+    expect(fp).toMatchObject({
+      arch: 'smallcnn',
+      inputShape: [32, 32, 3],
+      measuredShape: [32, 32, 3],
+      backend: 'wasm',
+      method: 'wasm-heap'
+    })
     expect(fp.trainFixedBytes).toBeGreaterThanOrEqual(fp.weightBytes + 3 * fp.trainableBytes)
     expect(fp.trainPerImageBytes).toBeGreaterThan(0)
     expect(fp.rssPerImageBytes).toBeGreaterThanOrEqual(fp.trainPerImageBytes)
@@ -87,7 +125,19 @@ describe('measureFootprint', () => {
   })
 })
 
-interface Run { run: { id: string; status: string; units: { id: string; peakRssMiB: number; microBatch: number; microBatches: number }[]; memory: { limitMiB: number; expectedPeakMiB: number; perImageMiB: number; peakRssMiB: { job: number; units: Record<string, number> } } } }
+interface Run {
+  run: {
+    id: string
+    status: string
+    units: { id: string; peakRssMiB: number; microBatch: number; microBatches: number }[]
+    memory: {
+      limitMiB: number
+      expectedPeakMiB: number
+      perImageMiB: number
+      peakRssMiB: { job: number; units: Record<string, number> }
+    }
+  }
+}
 
 describe('fission under a memory limit (CLI, engine processes)', () => {
   it('trains resnet18 at 64 px, batch 24, in micro-batches with every engine process under the limit; refuses a limit that cannot hold one image', async () => {
@@ -100,15 +150,50 @@ describe('fission under a memory limit (CLI, engine processes)', () => {
       const src = writeSyntheticCache({ counts, size: 64, channels: 1, classes: 2, seed: 3 })
       dirs.push(src)
       cpSync(src, workspace.datasetDir('ds_64'), { recursive: true })
-      store.datasets.create({ id: 'ds_64', name: 'synthetic 64', format: 'synthetic', task: 'single', status: 'ready', classes: ['c0', 'c1'], counts, dir: 'datasets/ds_64' })
+      store.datasets.create({
+        id: 'ds_64',
+        name: 'synthetic 64',
+        format: 'synthetic',
+        task: 'single',
+        status: 'ready',
+        classes: ['c0', 'c1'],
+        counts,
+        dir: 'datasets/ds_64'
+      })
     } finally {
       store.close()
     }
-    const args = ['fission', '--dataset', 'ds_64', '--arch', 'resnet18', '--plan', 'grid', '--lrs', '1e-3', '--seeds', '0', '--augs', 'none', '--epochs', '1', '--batch-size', '24', '--workers', '1']
+    const args = [
+      'fission',
+      '--dataset',
+      'ds_64',
+      '--arch',
+      'resnet18',
+      '--plan',
+      'grid',
+      '--lrs',
+      '1e-3',
+      '--seeds',
+      '0',
+      '--augs',
+      'none',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '24',
+      '--workers',
+      '1'
+    ]
     // 1. one image cannot fit in 100 MiB (an engine process alone takes more): refused before any run is recorded
-    const refused = await promisify(execFile)(process.execPath, [CLI, '--workspace', ws, '--backend', 'wasm', ...args, '--memory-limit', '100'], { cwd: ROOT }).catch((e: { stderr: string; code: number }) => e)
+    const refused = await promisify(execFile)(
+      process.execPath,
+      [CLI, '--workspace', ws, '--backend', 'wasm', ...args, '--memory-limit', '100'],
+      { cwd: ROOT }
+    ).catch((e: { stderr: string; code: number }) => e)
     expect((refused as { code: number }).code).not.toBe(0)
-    expect((refused as { stderr: string }).stderr).toMatch(/resnet18 at 64×64×3 needs about \d+ MiB per engine process to train even one image at a time .*more than the memory limit of 100 MiB: import the data at a smaller size .*--arch.*--memory-limit/)
+    expect((refused as { stderr: string }).stderr).toMatch(
+      /resnet18 at 64×64×3 needs about \d+ MiB per engine process to train even one image at a time .*more than the memory limit of 100 MiB: import the data at a smaller size .*--arch.*--memory-limit/
+    )
     const after = Store.open(join(ws, 'fissionfusion.db'))
     try {
       expect(after.runs.list({ limit: 10 })).toHaveLength(0)
@@ -120,7 +205,7 @@ describe('fission under a memory limit (CLI, engine processes)', () => {
 
     // 2. a limit that holds a few images: micro-batches, peaks under it
     const limit = 900
-    const r = await cliJson(ws, 'wasm', [...args, '--memory-limit', `${limit}MiB`]) as Run
+    const r = (await cliJson(ws, 'wasm', [...args, '--memory-limit', `${limit}MiB`])) as Run
     expect(r.run.status).toBe('done')
     expect(r.run.memory.limitMiB).toBe(limit)
     expect(r.run.memory.expectedPeakMiB).toBeLessThanOrEqual(limit)

@@ -23,7 +23,12 @@ const SIZE = 64
 const N = 4
 const NETS = ['resnet18', 'resnet50', 'densenet121', 'mobilenet_v2']
 const FORMATS = ['safetensors', 'onnx', 'preserve.onnx']
-const ARCH: Record<string, string> = { resnet18: 'resnet18', resnet50: 'resnet50', densenet121: 'densenet121', mobilenet_v2: 'mobilenetv2' }
+const ARCH: Record<string, string> = {
+  resnet18: 'resnet18',
+  resnet50: 'resnet50',
+  densenet121: 'densenet121',
+  mobilenet_v2: 'mobilenetv2'
+}
 
 let dir = ''
 let ready = false
@@ -48,17 +53,39 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 beforeAll(async () => {
   await initBackend()
-  const torchThere = existsSync(PYTHON) && (() => { try { execFileSync(PYTHON, ['-c', 'import torch, torchvision']); return true } catch { return false } })()
+  const torchThere =
+    existsSync(PYTHON) &&
+    (() => {
+      try {
+        execFileSync(PYTHON, ['-c', 'import torch, torchvision'])
+        return true
+      } catch {
+        return false
+      }
+    })()
   if (!torchThere) {
     if (process.env.CI === 'true') throw new Error('python3-torch and python3-torchvision are required (CI=true)')
     return
   }
   dir = mkdtempSync(join(tmpdir(), 'ff-pretrained-'))
-  execFileSync(PYTHON, [new URL('../../../fixtures/pretrained/make_nets.py', import.meta.url).pathname, dir, String(SIZE), String(N), NETS.join(','), '--grad'], { stdio: 'pipe', env: { ...process.env, OMP_NUM_THREADS: '1' } })
+  execFileSync(
+    PYTHON,
+    [
+      new URL('../../../fixtures/pretrained/make_nets.py', import.meta.url).pathname,
+      dir,
+      String(SIZE),
+      String(N),
+      NETS.join(','),
+      '--grad'
+    ],
+    { stdio: 'pipe', env: { ...process.env, OMP_NUM_THREADS: '1' } }
+  )
   ready = true
 }, 240_000)
 
-afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }) })
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
 
 describe('pretrained import matches PyTorch', () => {
   for (const net of NETS) {
@@ -73,11 +100,16 @@ describe('pretrained import matches PyTorch', () => {
         expect(imp.build.numClasses).toBe(7)
         expect(imp.origin.file).toBe(`${net}.${format}`)
         if (format === 'onnx') expect(imp.report.reshaped.some((e) => e.includes('BatchNorm folded'))).toBe(true)
-        if (format === 'safetensors') expect(imp.report.skipped.some((e) => e.includes('num_batches_tracked'))).toBe(true)
+        if (format === 'safetensors')
+          expect(imp.report.skipped.some((e) => e.includes('num_batches_tracked'))).toBe(true)
         const images = npz(join(dir, 'images.npz')).images
         const ref = parseNpy(new Uint8Array(readFileSync(join(dir, `${net}.logits.npy`))))
         const model = modelOf(imp)
-        const got = await predictImages(model, images.data as Uint8Array, N, [SIZE, SIZE, 3], { normalization: imp.preprocessing, task: 'single', logits: true })
+        const got = await predictImages(model, images.data as Uint8Array, N, [SIZE, SIZE, 3], {
+          normalization: imp.preprocessing,
+          task: 'single',
+          logits: true
+        })
         model.dispose()
         expect(tf.memory().numTensors).toBe(before)
         const scale = maxAbs(ref.data)
@@ -89,20 +121,29 @@ describe('pretrained import matches PyTorch', () => {
 })
 
 describe('training from an imported ResNet-18', () => {
-  it('one step on a fixed batch (BatchNorm in training mode) gives PyTorch\'s gradients within 1e-4', async (ctx) => {
+  it("one step on a fixed batch (BatchNorm in training mode) gives PyTorch's gradients within 1e-4", async (ctx) => {
     if (!ready) return ctx.skip()
     const imp = await readPretrained(join(dir, 'grad.resnet18.safetensors'), { size: SIZE })
-    const ref = resnetFromTorch(readSafetensors(new Uint8Array(readFileSync(join(dir, 'grad.values.safetensors'))), 'grad')!.tensors)!
+    const ref = resnetFromTorch(
+      readSafetensors(new Uint8Array(readFileSync(join(dir, 'grad.values.safetensors'))), 'grad')!.tensors
+    )!
     const refByName = new Map(ref.weights.map((w) => [w.name, w]))
     const batch = npz(join(dir, 'grad.npz'))
     const before = tf.memory().numTensors
     const model = modelOf(imp)
     const { toModelInput } = await import('../../../../src/main/engine/evaluate/predict')
     const n = batch.labels.shape[0]
-    const x = toModelInput(model, { x: batch.images.data as Uint8Array, n }, { imageShape: [SIZE, SIZE, 3], normalization: imp.preprocessing })
+    const x = toModelInput(
+      model,
+      { x: batch.images.data as Uint8Array, n },
+      { imageShape: [SIZE, SIZE, 3], normalization: imp.preprocessing }
+    )
     const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from(batch.labels.data), 'int32'), 7))
     const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable)
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, trainable)
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+      trainable
+    )
     const loss = (await value.data())[0]
     expect(loss).toBeCloseTo(JSON.parse(readFileSync(join(dir, 'grad.json'), 'utf8')).loss, 4)
     let worst = 0

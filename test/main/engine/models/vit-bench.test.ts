@@ -4,7 +4,9 @@ import { initBackend } from '../../../../src/main/engine/compute/index'
 import { benchVit } from '../../../../src/main/engine/models/vit-bench'
 
 describe('bench vit (tiny: ViT-Ti at 32 px, one step)', () => {
-  beforeAll(async () => { await initBackend({ backend: 'wasm', threads: 1 }) })
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', threads: 1 })
+  })
 
   it('times a training step and an inference batch beside PyTorch, leaving no tensors', async () => {
     const before = tf.memory().numTensors

@@ -14,7 +14,10 @@ export const MAKE_VIT = fileURLToPath(new URL('../../../fixtures/vit/make_vit.py
 /** Runs make_vit.py into a fresh temporary folder with the given flags; returns the folder. */
 export function makeVitFixture(flags: string[]): string {
   const out = mkdtempSync(join(tmpdir(), 'ff-vit-'))
-  execFileSync('/usr/bin/python3', [MAKE_VIT, out, ...flags], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OMP_NUM_THREADS: '1' } })
+  execFileSync('/usr/bin/python3', [MAKE_VIT, out, ...flags], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, OMP_NUM_THREADS: '1' }
+  })
   return out
 }
 
@@ -22,13 +25,16 @@ export function makeVitFixture(flags: string[]): string {
 export function readSafetensors(path: string): Map<string, TorchTensor> {
   const buf = readFileSync(path)
   const n = Number(buf.readBigUInt64LE(0))
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >
   const out = new Map<string, TorchTensor>()
   for (const [name, e] of Object.entries(header)) {
     if (name === '__metadata__') continue
     if (e.dtype !== 'F32') throw new Error(`${path}: ${name} is ${e.dtype}`)
     const [a, b] = e.data_offsets
-    const data = new Float32Array(b - a >> 2)
+    const data = new Float32Array((b - a) >> 2)
     new Uint8Array(data.buffer).set(buf.subarray(8 + n + a, 8 + n + b))
     out.set(name, { shape: e.shape, data })
   }

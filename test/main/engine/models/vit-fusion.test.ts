@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../../../src/main/engine/compute/index'
 import { runFusion, type FuseMemberInput } from '../../../../src/main/engine/fusion/run'
 import { reestimateBatchNorm } from '../../../../src/main/engine/fusion/batchnorm'
-import { type Checkpoint, type NamedWeight, readCheckpoint, weightsOf, writeCheckpoint } from '../../../../src/main/engine/models/checkpoint'
+import {
+  type Checkpoint,
+  type NamedWeight,
+  readCheckpoint,
+  weightsOf,
+  writeCheckpoint
+} from '../../../../src/main/engine/models/checkpoint'
 import { getArch } from '../../../../src/main/engine/models/index'
 import { SIZE, writeDataset } from '../fusion/tiny'
 
@@ -23,11 +29,22 @@ beforeAll(async () => {
   for (const seed of [1, 2]) {
     const model = getArch('vit').build({ inputShape: [SIZE, SIZE, 3], numClasses: classes.length, seed, vit: VIT })
     // Fresh LayerNorms are all ones / zeros and the class token zeros: give every weight a member-specific value.
-    const weights = weightsOf(model).map((w, i) => ({ ...w, data: w.data.map((v, j) => v + 0.1 * Math.sin(seed * 7 + i * 13 + j)) }))
+    const weights = weightsOf(model).map((w, i) => ({
+      ...w,
+      data: w.data.map((v, j) => v + 0.1 * Math.sin(seed * 7 + i * 13 + j))
+    }))
     model.dispose()
     const dir = join(root, 'members', `m${seed}`)
     await writeCheckpoint(dir, {
-      meta: { arch: 'vit', archOptions: { vit: VIT }, inputShape: [SIZE, SIZE, 3], classes, task: 'single', output: 'logits', normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } },
+      meta: {
+        arch: 'vit',
+        archOptions: { vit: VIT },
+        inputShape: [SIZE, SIZE, 3],
+        classes,
+        task: 'single',
+        output: 'logits',
+        normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }
+      },
       weights
     })
     members.push({ id: `m${seed}`, dir, hparams: { lr: 1e-4, seed }, epochs: 2, seconds: 1 })
@@ -41,10 +58,17 @@ describe('fusion of ViT members', () => {
     const logs: string[] = []
     const before = tf.memory().numTensors
     const report = await runFusion({
-      members, datasetDir: join(root, 'ds'), metric: 'acc', methods: ['best', 'uniform', 'greedy'],
-      bootstrap: { resamples: 50, seed: 1 }, bnBatches: 1,
+      members,
+      datasetDir: join(root, 'ds'),
+      metric: 'acc',
+      methods: ['best', 'uniform', 'greedy'],
+      bootstrap: { resamples: 50, seed: 1 },
+      bnBatches: 1,
       log: (m) => logs.push(m),
-      saveSoup: async (r, ckpt) => { saved.set(r.method, ckpt); return `soup_${r.method}` }
+      saveSoup: async (r, ckpt) => {
+        saved.set(r.method, ckpt)
+        return `soup_${r.method}`
+      }
     })
     expect(tf.memory().numTensors).toBe(before)
     expect(report.methods.map((m) => m.method)).toEqual(['best', 'uniform', 'greedy'])
@@ -53,7 +77,14 @@ describe('fusion of ViT members', () => {
     expect(soup.meta).toMatchObject({ arch: 'vit', archOptions: { vit: VIT } })
     const [a, b] = memberWeights
     expect(soup.weights.map((w) => w.name)).toEqual(a.map((w) => w.name))
-    for (const name of ['class_token/class_token', 'pos_embed/pos_embedding', 'block0_ln1/gamma', 'block1_qkv/kernel', 'encoder_ln/beta', 'head/kernel']) {
+    for (const name of [
+      'class_token/class_token',
+      'pos_embed/pos_embedding',
+      'block0_ln1/gamma',
+      'block1_qkv/kernel',
+      'encoder_ln/beta',
+      'head/kernel'
+    ]) {
       expect(soup.weights.some((w) => w.name === name)).toBe(true)
     }
     soup.weights.forEach((w, i) => {
@@ -61,7 +92,9 @@ describe('fusion of ViT members', () => {
       // (a + b) / 2 by hand, in float32.
       const expected = Float32Array.from(a[i].data, (v, j) => (v + b[i].data[j]) / 2)
       let worst = 0
-      w.data.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - expected[j])) })
+      w.data.forEach((v, j) => {
+        worst = Math.max(worst, Math.abs(v - expected[j]))
+      })
       expect(worst, w.name).toBeLessThanOrEqual(1e-7)
     })
     // The greedy soup's checkpoint is a usable model of the same architecture.
@@ -73,7 +106,10 @@ describe('fusion of ViT members', () => {
   it('BatchNorm re-estimation leaves a ViT untouched and reads no batch', async () => {
     const model = getArch('vit').build({ inputShape: [SIZE, SIZE, 3], numClasses: 3, seed: 1, vit: VIT })
     let pulled = 0
-    const batches = (function* () { pulled++; yield tf.zeros([2, SIZE, SIZE, 3]) as tf.Tensor4D })()
+    const batches = (function* () {
+      pulled++
+      yield tf.zeros([2, SIZE, SIZE, 3]) as tf.Tensor4D
+    })()
     const w0 = weightsOf(model)
     expect(await reestimateBatchNorm(model, batches)).toEqual({ layers: 0, images: 0 })
     expect(pulled).toBe(0)

@@ -5,7 +5,14 @@ import { MIN_NATIVE_MACS } from '../../../../src/main/engine/compute/kernels/mat
 import { rng } from '../export/helpers'
 
 /** Float64 reference of a (batched, broadcast) product, as plain loops. */
-function reference(a: Float32Array, as: number[], b: Float32Array, bs: number[], ta: boolean, tb: boolean): Float64Array {
+function reference(
+  a: Float32Array,
+  as: number[],
+  b: Float32Array,
+  bs: number[],
+  ta: boolean,
+  tb: boolean
+): Float64Array {
   const [ra, rb] = [as.length, bs.length]
   const m = ta ? as[ra - 1] : as[ra - 2]
   const k = ta ? as[ra - 2] : as[ra - 1]
@@ -53,18 +60,30 @@ describe('BatchMatMul / _FusedMatMul through the native addon on wasm (ViT Dense
   ]
   for (const [name, as, bs, ta, tb] of cases) {
     it(name, () => {
-      const a = values(as.reduce((x, y) => x * y, 1), 1)
-      const b = values(bs.reduce((x, y) => x * y, 1), 2)
+      const a = values(
+        as.reduce((x, y) => x * y, 1),
+        1
+      )
+      const b = values(
+        bs.reduce((x, y) => x * y, 1),
+        2
+      )
       const before = tf.memory().numTensors
       const out = tf.tidy(() => tf.matMul(tf.tensor(a, as), tf.tensor(b, bs), ta, tb))
       const ref = reference(a, as, b, bs, ta, tb)
       const got = out.dataSync()
       expect(got.length).toBe(ref.length)
       let worst = 0
-      got.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - ref[i])) })
+      got.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(v - ref[i]))
+      })
       expect(worst).toBeLessThanOrEqual(1e-4)
       const lead = (as.length >= bs.length ? as : bs).slice(0, -2)
-      expect(out.shape).toEqual([...lead, ta ? as[as.length - 1] : as[as.length - 2], tb ? bs[bs.length - 2] : bs[bs.length - 1]])
+      expect(out.shape).toEqual([
+        ...lead,
+        ta ? as[as.length - 1] : as[as.length - 2],
+        tb ? bs[bs.length - 2] : bs[bs.length - 1]
+      ])
       out.dispose()
       expect(tf.memory().numTensors).toBe(before)
     })
@@ -76,10 +95,16 @@ describe('BatchMatMul / _FusedMatMul through the native addon on wasm (ViT Dense
     const a = values(m * k, 3)
     const b = values(k * n, 4)
     const bias = values(n, 5)
-    const got = tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]), bias: tf.tensor1d(bias), activation: 'relu' }).dataSync())
+    const got = tf.tidy(() =>
+      tf.fused
+        .matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]), bias: tf.tensor1d(bias), activation: 'relu' })
+        .dataSync()
+    )
     const ref = reference(a, [m, k], b, [k, n], false, false)
     let worst = 0
-    got.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - Math.max(0, ref[i] + bias[i % n]))) })
+    got.forEach((v, i) => {
+      worst = Math.max(worst, Math.abs(v - Math.max(0, ref[i] + bias[i % n])))
+    })
     expect(worst).toBeLessThanOrEqual(1e-4)
   })
 })

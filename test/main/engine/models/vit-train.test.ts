@@ -15,12 +15,27 @@ let valSrc: BatchSource
 function setup(over: Partial<TrainOptions> = {}): TrainOptions & { model: tf.LayersModel } {
   const model = getArch('vit').build({ inputShape: [12, 12, 3], numClasses: 3, seed: 1, vit: VIT })
   return {
-    model, meta: { arch: 'vit', archOptions: { vit: VIT }, inputShape: [12, 12, 3], classes: ['c0', 'c1', 'c2'], task: 'single', output: 'logits' },
-    train: trainSrc, val: valSrc, epochs: 4, batchSize: 8, schedule: { kind: 'cosine', lr: 3e-3, tMax: 4 }, seed: 0, dir: tempDir(), ...over
+    model,
+    meta: {
+      arch: 'vit',
+      archOptions: { vit: VIT },
+      inputShape: [12, 12, 3],
+      classes: ['c0', 'c1', 'c2'],
+      task: 'single',
+      output: 'logits'
+    },
+    train: trainSrc,
+    val: valSrc,
+    epochs: 4,
+    batchSize: 8,
+    schedule: { kind: 'cosine', lr: 3e-3, tMax: 4 },
+    seed: 0,
+    dir: tempDir(),
+    ...over
   }
 }
 
-describe('training a ViT with the engine\'s trainer (AdamW, wasm)', () => {
+describe("training a ViT with the engine's trainer (AdamW, wasm)", () => {
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', threads: 1 })
     expect(tf.getBackend()).toBe('wasm')
@@ -40,7 +55,10 @@ describe('training a ViT with the engine\'s trainer (AdamW, wasm)', () => {
     expect(hasCheckpoint(`${o.dir}/best`)).toBe(true)
     const back = await loadModel(`${o.dir}/state`)
     const x = tf.randomUniform([2, 12, 12, 3], -1, 1, 'float32', 3)
-    const [a, b] = tf.tidy(() => [(o.model.predict(x) as tf.Tensor).dataSync(), (back.predict(x) as tf.Tensor).dataSync()])
+    const [a, b] = tf.tidy(() => [
+      (o.model.predict(x) as tf.Tensor).dataSync(),
+      (back.predict(x) as tf.Tensor).dataSync()
+    ])
     expect(Array.from(b)).toEqual(Array.from(a))
     x.dispose()
     back.dispose()
@@ -58,13 +76,24 @@ describe('training a ViT with the engine\'s trainer (AdamW, wasm)', () => {
   })
 
   it('has the published parameter counts at 224 px with 1000 classes (DeiT-S 22,050,664; DeiT-Ti 5,717,416)', () => {
-    for (const [arch, count] of [['deit_s16', 22050664], ['vit', 5717416]] as const) {
+    for (const [arch, count] of [
+      ['deit_s16', 22050664],
+      ['vit', 5717416]
+    ] as const) {
       const m = getArch(arch).build({ inputShape: [224, 224, 3], numClasses: 1000, seed: 0 })
-      expect(m.trainableWeights.reduce((s, w) => s + w.shape.reduce((p: number, d) => p * (d as number), 1), 0)).toBe(count)
+      expect(m.trainableWeights.reduce((s, w) => s + w.shape.reduce((p: number, d) => p * (d as number), 1), 0)).toBe(
+        count
+      )
       m.dispose()
     }
-    expect(() => getArch('deit_s16').build({ inputShape: [224, 224, 3], numClasses: 2, seed: 0, vit: { hidden: 192 } })).toThrow(/fixed dimensions; use "vit" to change hidden/)
-    expect(() => getArch('vit').build({ inputShape: [224, 224, 3], numClasses: 2, seed: 0, vit: { hidden: 100, heads: 3 } })).toThrow(/hidden width 100 is not a multiple of its 3 heads/)
-    expect(() => getArch('vit').build({ inputShape: [8, 8, 3], numClasses: 2, seed: 0 })).toThrow(/smaller than one 16 px patch/)
+    expect(() =>
+      getArch('deit_s16').build({ inputShape: [224, 224, 3], numClasses: 2, seed: 0, vit: { hidden: 192 } })
+    ).toThrow(/fixed dimensions; use "vit" to change hidden/)
+    expect(() =>
+      getArch('vit').build({ inputShape: [224, 224, 3], numClasses: 2, seed: 0, vit: { hidden: 100, heads: 3 } })
+    ).toThrow(/hidden width 100 is not a multiple of its 3 heads/)
+    expect(() => getArch('vit').build({ inputShape: [8, 8, 3], numClasses: 2, seed: 0 })).toThrow(
+      /smaller than one 16 px patch/
+    )
   })
 })

@@ -35,7 +35,11 @@ export function adamwKernelConfig(addon: NativeAddon): KernelConfig {
     kernelFunc: (({ inputs, attrs, backend }) => {
       const { p, g, m, v } = inputs as Record<'p' | 'g' | 'm' | 'v', TensorInfo>
       const be = backend as BackendWasm
-      const outs = [be.makeOutput(p.shape, 'float32'), be.makeOutput(p.shape, 'float32'), be.makeOutput(p.shape, 'float32')]
+      const outs = [
+        be.makeOutput(p.shape, 'float32'),
+        be.makeOutput(p.shape, 'float32'),
+        be.makeOutput(p.shape, 'float32')
+      ]
       const h = Float32Array.from((attrs as unknown as { h: number[] }).h)
       const [p1, m1, v1] = outs.map((t) => heapF32(be, t))
       addon.adamw(heapF32(be, p), heapF32(be, g), heapF32(be, m), heapF32(be, v), p1, m1, v1, h)
@@ -49,7 +53,13 @@ export function adamwKernelConfig(addon: NativeAddon): KernelConfig {
  * new values to `variable`, `m` and `v` and returns true; false (nothing done) when
  * the backend has no fused kernel, so the caller runs the tfjs ops.
  */
-export function fusedAdamW(variable: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, step: AdamWStep): boolean {
+export function fusedAdamW(
+  variable: tf.Variable,
+  g: tf.Tensor,
+  m: tf.Variable,
+  v: tf.Variable,
+  step: AdamWStep
+): boolean {
   if (tf.getKernel(FF_ADAMW, tf.getBackend()) == null) return false
   if (variable.dtype !== 'float32' || g.dtype !== 'float32') return false
   const outs = tf.engine().runKernel(FF_ADAMW, { p: variable, g, m, v }, { h: adamwConstants(step) }) as tf.Tensor[]

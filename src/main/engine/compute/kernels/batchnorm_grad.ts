@@ -3,7 +3,22 @@
 // products before reducing them; on the wasm backend that Tile alone took ~40% of a
 // training step of the BatchNorm CNN. Here every per-channel factor broadcasts, and
 // only two full-size reductions remain: Σ dy and Σ dy·(x − mean).
-import { add, backend_util, engine, FusedBatchNorm, getBackend, getKernel, mul, neg, reshape, rsqrt, sub, sum, type GradConfig, type Tensor } from '@tensorflow/tfjs'
+import {
+  add,
+  backend_util,
+  engine,
+  FusedBatchNorm,
+  getBackend,
+  getKernel,
+  mul,
+  neg,
+  reshape,
+  rsqrt,
+  sub,
+  sum,
+  type GradConfig,
+  type Tensor
+} from '@tensorflow/tfjs'
 
 /** Kernel name of the fused reduction [Σ dy, Σ dy·(x − mean)] per channel (native on wasm). */
 export const FF_BN_REDUCE = 'FFBatchNormReduce'

@@ -1,9 +1,4 @@
-import {
-  backend_util,
-  Conv2DBackpropFilter,
-  type Conv2DBackpropFilterAttrs,
-  type TensorInfo
-} from '@tensorflow/tfjs'
+import { backend_util, Conv2DBackpropFilter, type Conv2DBackpropFilterAttrs, type TensorInfo } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 import { assertNHWC, heapF32, release, runConv2D, runWasmKernel, wasmKernel, type Shape4 } from './wasm_util'
 
@@ -34,7 +29,9 @@ export function conv2dBackpropFilterImpl(
   const info = backpropFilterInfo(x.shape, attrs)
   const [kh, kw, ci] = attrs.filterShape
   const patchFloats = kh * kw * ci * info.batchSize * info.outHeight * info.outWidth
-  return patchFloats <= conv2dBackpropFilterLimits.maxPatchFloats ? viaMatMul(backend, x, dy, info) : viaConv(backend, x, dy, info)
+  return patchFloats <= conv2dBackpropFilterLimits.maxPatchFloats
+    ? viaMatMul(backend, x, dy, info)
+    : viaConv(backend, x, dy, info)
 }
 
 function viaMatMul(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
@@ -112,4 +109,7 @@ function viaConv(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: back
 }
 
 /** Registration glue for {@link conv2dBackpropFilterImpl}. */
-export const conv2dBackpropFilterConfig = wasmKernel<Conv2DBackpropFilterAttrs>(Conv2DBackpropFilter, ({ x, dy }, attrs, backend) => conv2dBackpropFilterImpl(backend, x, dy, attrs))
+export const conv2dBackpropFilterConfig = wasmKernel<Conv2DBackpropFilterAttrs>(
+  Conv2DBackpropFilter,
+  ({ x, dy }, attrs, backend) => conv2dBackpropFilterImpl(backend, x, dy, attrs)
+)

@@ -1,9 +1,4 @@
-import {
-  backend_util,
-  Conv2DBackpropInput,
-  type Conv2DBackpropInputAttrs,
-  type TensorInfo
-} from '@tensorflow/tfjs'
+import { backend_util, Conv2DBackpropInput, type Conv2DBackpropInputAttrs, type TensorInfo } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 import { assertNHWC, heapF32, release, runConv2D, wasmKernel } from './wasm_util'
 
@@ -79,4 +74,7 @@ export function conv2dBackpropInputImpl(
 }
 
 /** Registration glue for {@link conv2dBackpropInputImpl}. */
-export const conv2dBackpropInputConfig = wasmKernel<Conv2DBackpropInputAttrs>(Conv2DBackpropInput, ({ dy, filter }, attrs, backend) => conv2dBackpropInputImpl(backend, dy, filter, attrs))
+export const conv2dBackpropInputConfig = wasmKernel<Conv2DBackpropInputAttrs>(
+  Conv2DBackpropInput,
+  ({ dy, filter }, attrs, backend) => conv2dBackpropInputImpl(backend, dy, filter, attrs)
+)

@@ -64,7 +64,13 @@ function sumOverTaps(
   info: backend_util.Conv2DInfo,
   outShape: number[],
   inputs: [TensorInfo, TensorInfo],
-  tap: (p: Float32Array, q: Float32Array, out: Float32Array, c: number, m: number) => (xo: number, fo: number, go: number) => void
+  tap: (
+    p: Float32Array,
+    q: Float32Array,
+    out: Float32Array,
+    c: number,
+    m: number
+  ) => (xo: number, fo: number, go: number) => void
 ): TensorInfo {
   const out = backend.makeOutput(outShape, 'float32')
   const view = heapF32(backend, out)
@@ -78,23 +84,35 @@ function sumOverTaps(
 export const depthwiseBackpropFilterConfig = wasmKernel<DepthwiseConv2dNativeBackpropFilterAttrs>(
   DepthwiseConv2dNativeBackpropFilter,
   ({ x, dy }, attrs, backend) =>
-    sumOverTaps(backend, depthwiseInfo(x.shape, attrs.filterShape, attrs), attrs.filterShape, [x, dy], (xs, g, dw, c, m) => (xo, fo, go) => {
-      for (let k = 0; k < c; k++) {
-        const v = xs[xo + k]
-        for (let t = 0; t < m; t++) dw[fo + k * m + t] += v * g[go + k * m + t]
+    sumOverTaps(
+      backend,
+      depthwiseInfo(x.shape, attrs.filterShape, attrs),
+      attrs.filterShape,
+      [x, dy],
+      (xs, g, dw, c, m) => (xo, fo, go) => {
+        for (let k = 0; k < c; k++) {
+          const v = xs[xo + k]
+          for (let t = 0; t < m; t++) dw[fo + k * m + t] += v * g[go + k * m + t]
+        }
       }
-    })
+    )
 )
 
 /** dX of a depthwise convolution: dx[b,i,j,c] = Σ dy[b,r,q,c·M+m] · W[a,e,c,m]. */
 export const depthwiseBackpropInputConfig = wasmKernel<DepthwiseConv2dNativeBackpropInputAttrs>(
   DepthwiseConv2dNativeBackpropInput,
   ({ dy, filter }, attrs, backend) =>
-    sumOverTaps(backend, depthwiseInfo(attrs.inputShape, filter.shape, attrs), attrs.inputShape, [filter, dy], (f, g, dx, c, m) => (xo, fo, go) => {
-      for (let k = 0; k < c; k++) {
-        let s = 0
-        for (let t = 0; t < m; t++) s += g[go + k * m + t] * f[fo + k * m + t]
-        dx[xo + k] += s
+    sumOverTaps(
+      backend,
+      depthwiseInfo(attrs.inputShape, filter.shape, attrs),
+      attrs.inputShape,
+      [filter, dy],
+      (f, g, dx, c, m) => (xo, fo, go) => {
+        for (let k = 0; k < c; k++) {
+          let s = 0
+          for (let t = 0; t < m; t++) s += g[go + k * m + t] * f[fo + k * m + t]
+          dx[xo + k] += s
+        }
       }
-    })
+    )
 )

@@ -1,6 +1,14 @@
 // The project's wasm kernels: ONE explicit list per kernel set, registered by
 // registerWasmKernels() (nothing registers itself on import).
-import { getKernel, registerGradient, registerKernel, unregisterKernel, type GradConfig, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs'
+import {
+  getKernel,
+  registerGradient,
+  registerKernel,
+  unregisterKernel,
+  type GradConfig,
+  type KernelConfig,
+  type KernelFunc
+} from '@tensorflow/tfjs'
 import type { NativeAddon } from '../native'
 import { batchNormGradConfig } from './batchnorm_grad'
 import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter'
@@ -43,8 +51,15 @@ function own(name: string): KernelFunc {
  */
 export function nativeKernelSet(addon: NativeAddon): KernelConfig[] {
   // FF_NATIVE_SKIP=Name,Name (diagnosis): those kernels stay the backend's own.
-  const skip = new Set((process.env.FF_NATIVE_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean))
-  const natives = [...nativeKernelConfigs(addon, own), ...nativeMatMulConfigs(addon, own)].filter((k) => !skip.has(k.kernelName))
+  const skip = new Set(
+    (process.env.FF_NATIVE_SKIP ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+  )
+  const natives = [...nativeKernelConfigs(addon, own), ...nativeMatMulConfigs(addon, own)].filter(
+    (k) => !skip.has(k.kernelName)
+  )
   const names = new Set(natives.map((k) => k.kernelName))
   return [...natives, ...wasmKernelConfigs.filter((k) => !names.has(k.kernelName))]
 }
@@ -75,7 +90,14 @@ export function registerWasmKernels(opts: { native?: NativeAddon } = {}): string
  * training step on wasm); Mean's without a ones tensor, Relu's and Relu6's as one pass
  * (native on wasm).
  */
-export const gradientConfigs: readonly GradConfig[] = [batchNormGradConfig, meanGradConfig, reluGradConfig, relu6GradConfig, squareGradConfig, clipByValueGradConfig]
+export const gradientConfigs: readonly GradConfig[] = [
+  batchNormGradConfig,
+  meanGradConfig,
+  reluGradConfig,
+  relu6GradConfig,
+  squareGradConfig,
+  clipByValueGradConfig
+]
 
 /** Registers {@link gradientConfigs} (replacing tfjs-core's); returns their kernel names. */
 export function registerGradients(): string[] {

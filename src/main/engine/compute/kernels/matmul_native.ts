@@ -9,7 +9,16 @@
 // so each batch of the product is one such call. Both-transposed products,
 // other dtypes, unsupported fused activations and small products (where a call
 // costs more than it saves) go to the backend's own kernel.
-import { BatchMatMul, _FusedMatMul, util, type BatchMatMulAttrs, type KernelConfig, type KernelFunc, type TensorInfo, type _FusedMatMulAttrs } from '@tensorflow/tfjs'
+import {
+  BatchMatMul,
+  _FusedMatMul,
+  util,
+  type BatchMatMulAttrs,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+  type _FusedMatMulAttrs
+} from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 import type { NativeAddon } from '../native'
 import { heapF32 } from './wasm_util'
@@ -57,7 +66,15 @@ function plan(a: TensorInfo, b: TensorInfo, ta: boolean, tb: boolean): Plan | nu
   const k = ta ? a.shape[ra - 2] : a.shape[ra - 1]
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1]
   if ((tb ? b.shape[rb - 1] : b.shape[rb - 2]) !== k || m * n * k < MIN_NATIVE_MACS) return null
-  return { outShape: [...outer, m, n], batch: Math.max(batchA, batchB), m, k, n, aOnce: batchA === 1, bOnce: batchB === 1 }
+  return {
+    outShape: [...outer, m, n],
+    batch: Math.max(batchA, batchB),
+    m,
+    k,
+    n,
+    aOnce: batchA === 1,
+    bOnce: batchB === 1
+  }
 }
 
 /**
@@ -65,7 +82,16 @@ function plan(a: TensorInfo, b: TensorInfo, ta: boolean, tb: boolean): Plan | nu
  * `own(name)` is the backend's kernel for the cases not covered.
  */
 export function nativeMatMulConfigs(addon: NativeAddon, own: (name: string) => KernelFunc): KernelConfig[] {
-  const run = (be: BackendWasm, a: TensorInfo, b: TensorInfo, ta: boolean, tb: boolean, p: Plan, bias: TensorInfo | null, act: number): TensorInfo => {
+  const run = (
+    be: BackendWasm,
+    a: TensorInfo,
+    b: TensorInfo,
+    ta: boolean,
+    tb: boolean,
+    p: Plan,
+    bias: TensorInfo | null,
+    act: number
+  ): TensorInfo => {
     const { batch, m, k, n } = p
     const out = be.makeOutput(p.outShape, 'float32')
     // Heap views only after the last allocation.
@@ -105,8 +131,11 @@ export function nativeMatMulConfigs(addon: NativeAddon, own: (name: string) => K
         const { transposeA, transposeB, activation } = args.attrs as unknown as _FusedMatMulAttrs
         const act = ACTIVATIONS[activation ?? 'linear']
         const p = plan(a!, b!, transposeA, transposeB)
-        const biasOk = bias == null || (bias.dtype === 'float32' && p !== null && util.sizeFromShape(bias.shape) === p.n && bias.shape.length === 1)
-        if (p === null || transposeA || transposeB || act === undefined || preluActivationWeights != null || !biasOk) return own(_FusedMatMul)(args)
+        const biasOk =
+          bias == null ||
+          (bias.dtype === 'float32' && p !== null && util.sizeFromShape(bias.shape) === p.n && bias.shape.length === 1)
+        if (p === null || transposeA || transposeB || act === undefined || preluActivationWeights != null || !biasOk)
+          return own(_FusedMatMul)(args)
         return run(args.backend as BackendWasm, a!, b!, false, false, p, bias ?? null, act)
       }) as KernelFunc
     }

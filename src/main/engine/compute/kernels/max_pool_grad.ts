@@ -1,9 +1,4 @@
-import {
-  backend_util,
-  MaxPoolGrad,
-  type MaxPoolGradAttrs,
-  type TensorInfo
-} from '@tensorflow/tfjs'
+import { backend_util, MaxPoolGrad, type MaxPoolGradAttrs, type TensorInfo } from '@tensorflow/tfjs'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 import { heapF32, wasmKernel, type Shape4 } from './wasm_util'
 
@@ -65,4 +60,6 @@ export function maxPoolGradImpl(
 }
 
 /** Registration glue for {@link maxPoolGradImpl}. */
-export const maxPoolGradConfig = wasmKernel<MaxPoolGradAttrs>(MaxPoolGrad, ({ dy, input }, attrs, backend) => maxPoolGradImpl(backend, dy, input, attrs))
+export const maxPoolGradConfig = wasmKernel<MaxPoolGradAttrs>(MaxPoolGrad, ({ dy, input }, attrs, backend) =>
+  maxPoolGradImpl(backend, dy, input, attrs)
+)

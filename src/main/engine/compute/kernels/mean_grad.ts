@@ -5,7 +5,19 @@
 // case) it is one kernel that writes dy / count into every row ('FFFillRows', native on
 // wasm); everywhere else dy / count on the reduced shape times a ones tensor from the
 // backend's Fill kernel (not core's ones array filled in JS at every step).
-import { div, engine, fill, getBackend, getKernel, Mean, mul, reshape, util, type GradConfig, type Tensor } from '@tensorflow/tfjs'
+import {
+  div,
+  engine,
+  fill,
+  getBackend,
+  getKernel,
+  Mean,
+  mul,
+  reshape,
+  util,
+  type GradConfig,
+  type Tensor
+} from '@tensorflow/tfjs'
 
 /** Kernel name of the row fill: out[r, c] = v[c] / divisor. */
 export const FF_FILL_ROWS = 'FFFillRows'

@@ -52,9 +52,21 @@ type Info = backend_util.Conv2DInfo | ReturnType<typeof backend_util.computePool
 /** The addon's geometry vector of a conv or pool info (see native/ff_native.c `Geom`). */
 export function nativeGeom(i: Info): Int32Array {
   return Int32Array.from([
-    i.batchSize, i.inHeight, i.inWidth, i.inChannels, i.outHeight, i.outWidth, i.outChannels,
-    i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth, i.dilationHeight, i.dilationWidth,
-    i.padInfo.top, i.padInfo.left
+    i.batchSize,
+    i.inHeight,
+    i.inWidth,
+    i.inChannels,
+    i.outHeight,
+    i.outWidth,
+    i.outChannels,
+    i.filterHeight,
+    i.filterWidth,
+    i.strideHeight,
+    i.strideWidth,
+    i.dilationHeight,
+    i.dilationWidth,
+    i.padInfo.top,
+    i.padInfo.left
   ])
 }
 
@@ -82,10 +94,25 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
   // Conv2DBackpropInput's transposed filters, by the filter tensor's data id (collected with it).
   // (null: seen once, nothing kept yet.)
   const prepared = new WeakMap<object, Map<string, Float32Array | null>>()
-  const conv = (x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, a: Conv2DAttrs, act: number, be: BackendWasm) => {
+  const conv = (
+    x: TensorInfo,
+    filter: TensorInfo,
+    bias: TensorInfo | undefined,
+    a: Conv2DAttrs,
+    act: number,
+    be: BackendWasm
+  ) => {
     const info = convInfo(x, filter.shape, a)
     return floatOutput(be, info.outShape, (out) =>
-      addon.conv2d(heapF32(be, x), heapF32(be, filter), bias === undefined ? null : heapF32(be, bias), out, nativeGeom(info), act))
+      addon.conv2d(
+        heapF32(be, x),
+        heapF32(be, filter),
+        bias === undefined ? null : heapF32(be, bias),
+        out,
+        nativeGeom(info),
+        act
+      )
+    )
   }
   const isNHWC = (f: string | undefined): boolean => f == null || f === 'NHWC' || f === 'channelsLast'
   // b is a per-channel vector of a: shape [C] or [1, …, 1, C] with C = a's last dimension.
@@ -107,10 +134,15 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
   // a op b over two float32 tensors: of one shape, the addon's element-wise `op` (wasm's own binary ops are
   // ~5× slower at these sizes); a tensor and a per-channel vector, `vector` (the vector first or second);
   // anything else, the backend's own kernel.
-  const elementwise = (name: string, op: number, vector: (big: Float32Array, v: Float32Array, out: Float32Array, vectorFirst: boolean) => void) =>
+  const elementwise = (
+    name: string,
+    op: number,
+    vector: (big: Float32Array, v: Float32Array, out: Float32Array, vectorFirst: boolean) => void
+  ) =>
     wasmKernel(name, ({ a, b }, _attrs, be, args) => {
       if (a.dtype !== 'float32' || b.dtype !== 'float32') return own(name)(args)
-      if (util.arraysEqual(a.shape, b.shape)) return floatOutput(be, a.shape, (out) => addon.binary(heapF32(be, a), heapF32(be, b), out, op))
+      if (util.arraysEqual(a.shape, b.shape))
+        return floatOutput(be, a.shape, (out) => addon.binary(heapF32(be, a), heapF32(be, b), out, op))
       const [big, v, vectorFirst] = isBiasOf(a, b) ? [a, b, false] : isBiasOf(b, a) ? [b, a, true] : []
       if (big === undefined || v === undefined || vectorFirst === undefined) return own(name)(args)
       return floatOutput(be, big.shape, (out) => vector(heapF32(be, big), heapF32(be, v), out, vectorFirst))
@@ -119,45 +151,89 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     // x − a per-channel vector (BatchNorm's moments), or the vector minus x.
     elementwise(Sub, 1, (big, v, out, vectorFirst) => addon.biasOp(big, v, out, vectorFirst ? 3 : 1)),
     wasmKernel<{ op: string }>(FF_RELU_GRAD, ({ dy, x }, { op }, be) =>
-      floatOutput(be, x.shape, (out) => addon.binary(heapF32(be, dy), heapF32(be, x), out, ({ relu: 3, relu6: 4, square: 5 } as Record<string, number>)[op]))),
+      floatOutput(be, x.shape, (out) =>
+        addon.binary(
+          heapF32(be, dy),
+          heapF32(be, x),
+          out,
+          ({ relu: 3, relu6: 4, square: 5 } as Record<string, number>)[op]
+        )
+      )
+    ),
     // Per-channel statistics (BatchNorm in training and inference): one pass x · k + c.
     wasmKernel<{ varianceEpsilon: number }>(FusedBatchNorm, (inputs, { varianceEpsilon }, be, args) => {
       const { x, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>
       const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
         t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
-      if (x!.dtype !== 'float32' || !perChannel(mean, true) || !perChannel(variance, true) || !perChannel(offset, false) || !perChannel(scale, false)) {
+      if (
+        x!.dtype !== 'float32' ||
+        !perChannel(mean, true) ||
+        !perChannel(variance, true) ||
+        !perChannel(offset, false) ||
+        !perChannel(scale, false)
+      ) {
         return own(FusedBatchNorm)(args)
       }
       const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
-      return floatOutput(be, x!.shape, (out) => addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), out, varianceEpsilon))
+      return floatOutput(be, x!.shape, (out) =>
+        addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), out, varianceEpsilon)
+      )
     }),
     // BatchNorm + ReLU in inference (models/layers.ts): one pass instead of two.
     wasmKernel<{ varianceEpsilon: number }>(FF_BN_RELU, (inputs, { varianceEpsilon }, be, args) => {
       const { x, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>
       const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
         t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
-      if (x!.dtype !== 'float32' || !perChannel(mean, true) || !perChannel(variance, true) || !perChannel(offset, false) || !perChannel(scale, false)) {
+      if (
+        x!.dtype !== 'float32' ||
+        !perChannel(mean, true) ||
+        !perChannel(variance, true) ||
+        !perChannel(offset, false) ||
+        !perChannel(scale, false)
+      ) {
         const y = own(FusedBatchNorm)(args) as TensorInfo
         const out = own(Relu)({ inputs: { x: y }, attrs: {}, backend: be }) as TensorInfo
         be.disposeData(y.dataId)
         return out
       }
       const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
-      return floatOutput(be, x!.shape, (out) => addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), out, varianceEpsilon, true))
+      return floatOutput(be, x!.shape, (out) =>
+        addon.batchNorm(
+          heapF32(be, x!),
+          view(mean)!,
+          view(variance)!,
+          view(offset),
+          view(scale),
+          out,
+          varianceEpsilon,
+          true
+        )
+      )
     }),
     wasmKernel<{ min: number; max: number }>(FF_CLIP_GRAD, ({ dy, x }, { min, max }, be) =>
-      floatOutput(be, x.shape, (out) => addon.clipGrad(heapF32(be, dy), heapF32(be, x), out, min, max))),
+      floatOutput(be, x.shape, (out) => addon.clipGrad(heapF32(be, dy), heapF32(be, x), out, min, max))
+    ),
     // Depthwise gradients with channel multiplier 1 (MobileNetV2); others run the JS kernels.
-    wasmKernel<DepthwiseConv2dNativeBackpropInputAttrs>(DepthwiseConv2dNativeBackpropInput, ({ dy, filter }, a, be, args) => {
-      if (filter.shape[3] !== 1 || dy.dtype !== 'float32') return depthwiseBackpropInputConfig.kernelFunc(args)
-      const info = depthwiseInfo(a.inputShape, filter.shape, a)
-      return floatOutput(be, a.inputShape, (out) => addon.depthwiseBackprop(0, heapF32(be, dy), heapF32(be, filter), out, nativeGeom(info)))
-    }),
-    wasmKernel<DepthwiseConv2dNativeBackpropFilterAttrs>(DepthwiseConv2dNativeBackpropFilter, ({ x, dy }, a, be, args) => {
-      if (a.filterShape[3] !== 1 || x.dtype !== 'float32') return depthwiseBackpropFilterConfig.kernelFunc(args)
-      const info = depthwiseInfo(x.shape, a.filterShape, a)
-      return floatOutput(be, a.filterShape, (out) => addon.depthwiseBackprop(1, heapF32(be, x), heapF32(be, dy), out, nativeGeom(info)))
-    }),
+    wasmKernel<DepthwiseConv2dNativeBackpropInputAttrs>(
+      DepthwiseConv2dNativeBackpropInput,
+      ({ dy, filter }, a, be, args) => {
+        if (filter.shape[3] !== 1 || dy.dtype !== 'float32') return depthwiseBackpropInputConfig.kernelFunc(args)
+        const info = depthwiseInfo(a.inputShape, filter.shape, a)
+        return floatOutput(be, a.inputShape, (out) =>
+          addon.depthwiseBackprop(0, heapF32(be, dy), heapF32(be, filter), out, nativeGeom(info))
+        )
+      }
+    ),
+    wasmKernel<DepthwiseConv2dNativeBackpropFilterAttrs>(
+      DepthwiseConv2dNativeBackpropFilter,
+      ({ x, dy }, a, be, args) => {
+        if (a.filterShape[3] !== 1 || x.dtype !== 'float32') return depthwiseBackpropFilterConfig.kernelFunc(args)
+        const info = depthwiseInfo(x.shape, a.filterShape, a)
+        return floatOutput(be, a.filterShape, (out) =>
+          addon.depthwiseBackprop(1, heapF32(be, x), heapF32(be, dy), out, nativeGeom(info))
+        )
+      }
+    ),
     wasmKernel(FF_BN_REDUCE, ({ dy, x, mean }, _attrs, be) => {
       const outs = [be.makeOutput(mean.shape, 'float32'), be.makeOutput(mean.shape, 'float32')]
       const [s1, s2] = outs.map((t) => heapF32(be, t))
@@ -170,7 +246,8 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     // A tensor times a per-channel vector (BatchNorm's scale and its gradient); wasm's own broadcasting Multiply is ~10× slower.
     elementwise(Multiply, 2, (big, v, out) => addon.biasOp(big, v, out, 2)),
     wasmKernel<{ shape: number[]; divisor: number }>(FF_FILL_ROWS, ({ v }, { shape, divisor }, be) =>
-      floatOutput(be, shape, (out) => addon.fillRows(heapF32(be, v), out, divisor))),
+      floatOutput(be, shape, (out) => addon.fillRows(heapF32(be, v), out, divisor))
+    ),
     wasmKernel<Conv2DAttrs>(Conv2D, ({ x, filter }, a, be, args) => {
       if (!isNHWC(a.dataFormat) || x.dtype !== 'float32') return own(Conv2D)(args)
       return conv(x, filter, undefined, a, 0, be)
@@ -180,7 +257,13 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
       const act = ACTIVATIONS[a.activation ?? 'linear']
       const co = filter!.shape[3]
       const biasOk = bias == null || util.sizeFromShape(bias.shape) === co
-      if (!isNHWC(a.dataFormat) || act === undefined || preluActivationWeights != null || !biasOk || x!.dtype !== 'float32') {
+      if (
+        !isNHWC(a.dataFormat) ||
+        act === undefined ||
+        preluActivationWeights != null ||
+        !biasOk ||
+        x!.dtype !== 'float32'
+      ) {
         return own(FusedConv2D)(args)
       }
       return conv(x!, filter!, bias ?? undefined, a, act, be)
@@ -188,7 +271,9 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
     wasmKernel<Conv2DBackpropFilterAttrs>(Conv2DBackpropFilter, ({ x, dy }, a, be) => {
       assertNHWC(Conv2DBackpropFilter, a.dataFormat)
       const info = backpropFilterInfo(x.shape, a)
-      return floatOutput(be, a.filterShape, (out) => addon.conv2dBackpropFilter(heapF32(be, x), heapF32(be, dy), out, nativeGeom(info)))
+      return floatOutput(be, a.filterShape, (out) =>
+        addon.conv2dBackpropFilter(heapF32(be, x), heapF32(be, dy), out, nativeGeom(info))
+      )
     }),
     wasmKernel<Conv2DBackpropInputAttrs>(Conv2DBackpropInput, ({ dy, filter }, a, be) => {
       assertNHWC(Conv2DBackpropInput, a.dataFormat)
@@ -204,11 +289,14 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
       if (buf === undefined) byGeom.set(key, null)
       else if (buf === null) byGeom.set(key, (buf = new Float32Array(util.sizeFromShape(filter.shape))))
       return floatOutput(be, a.inputShape, (out) =>
-        addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), out, nativeGeom(info), buf ?? null, fill))
+        addon.conv2dBackpropInput(heapF32(be, dy), heapF32(be, filter), out, nativeGeom(info), buf ?? null, fill)
+      )
     }),
     wasmKernel<MaxPoolGradAttrs>(MaxPoolGrad, ({ dy, input }, a, be) => {
       const info = maxPoolInfo(input.shape, a)
-      return floatOutput(be, input.shape, (out) => addon.maxPoolGrad(heapF32(be, dy), heapF32(be, input), out, nativeGeom(info)))
+      return floatOutput(be, input.shape, (out) =>
+        addon.maxPoolGrad(heapF32(be, dy), heapF32(be, input), out, nativeGeom(info))
+      )
     }),
     // A float32 slice (the gradient of the zero padding before every strided convolution): the
     // backend's own copies element by element across the padded axes.
@@ -220,7 +308,9 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
       while (k > 0 && begin[k] === 0 && size[k] === x.shape[k]) k--
       const tail = util.sizeFromShape(x.shape.slice(k + 1))
       const merged = (v: number[], whole: number) => Int32Array.from([...v.slice(0, k), v[k] * whole])
-      return floatOutput(be, size, (out) => addon.slice(heapF32(be, x), out, merged(x.shape, tail), merged(begin, tail), merged(size, tail)))
+      return floatOutput(be, size, (out) =>
+        addon.slice(heapF32(be, x), out, merged(x.shape, tail), merged(begin, tail), merged(size, tail))
+      )
     }),
     { kernelName: Sum, backendName: 'wasm', kernelFunc: leadingReduction(addon, own, Sum, false) },
     // BatchNorm's batch moments in training are Means over (N, H, W).
@@ -233,7 +323,12 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
  * Sum (or Mean) over leading axes natively (a bias gradient, BatchNorm's batch moments: all axes
  * but the channels); any other reduction goes to the backend's own kernel.
  */
-function leadingReduction(addon: NativeAddon, own: (name: string) => KernelFunc, name: string, mean: boolean): KernelFunc {
+function leadingReduction(
+  addon: NativeAddon,
+  own: (name: string) => KernelFunc,
+  name: string,
+  mean: boolean
+): KernelFunc {
   return ((args) => {
     const a = args.attrs as unknown as SumAttrs
     const x = args.inputs.x as TensorInfo

@@ -1,7 +1,25 @@
 // The gradients of Relu, Relu6 and Square as one pass: core's are dy · cast(step(x)) (two
 // full-size passes; Relu6 three) and dy · (x · 2) (two). 'FFReluGrad' is native on wasm;
 // other backends run core's formula; the values are the same (step(NaN) = NaN).
-import { cast, ClipByValue, engine, getBackend, getKernel, greaterEqual, lessEqual, logicalAnd, mul, Relu, Relu6, Square, step, where, zerosLike, type GradConfig, type Tensor } from '@tensorflow/tfjs'
+import {
+  cast,
+  ClipByValue,
+  engine,
+  getBackend,
+  getKernel,
+  greaterEqual,
+  lessEqual,
+  logicalAnd,
+  mul,
+  Relu,
+  Relu6,
+  Square,
+  step,
+  where,
+  zerosLike,
+  type GradConfig,
+  type Tensor
+} from '@tensorflow/tfjs'
 
 /** Kernel name of the fused gradients; attrs { op: 'relu' | 'relu6' | 'square' }. */
 export const FF_RELU_GRAD = 'FFReluGrad'
@@ -25,7 +43,9 @@ export const relu6GradConfig: GradConfig = {
   inputsToSave: ['x'],
   gradFunc: (dy, saved) => {
     const [x] = saved as [Tensor]
-    return { x: () => fused(dy as Tensor, x, 'relu6') ?? mul(dy as Tensor, cast(mul(lessEqual(x, 6), step(x)), 'float32')) }
+    return {
+      x: () => fused(dy as Tensor, x, 'relu6') ?? mul(dy as Tensor, cast(mul(lessEqual(x, 6), step(x)), 'float32'))
+    }
   }
 }
 

@@ -29,7 +29,15 @@ export function runConv2D(
   dilations: number | [number, number],
   pad: 'valid' | [number, number, number, number]
 ): TensorInfo {
-  const padding = pad === 'valid' ? pad : [[0, 0], [pad[0], pad[1]], [pad[2], pad[3]], [0, 0]]
+  const padding =
+    pad === 'valid'
+      ? pad
+      : [
+          [0, 0],
+          [pad[0], pad[1]],
+          [pad[2], pad[3]],
+          [0, 0]
+        ]
   return runWasmKernel(backend, 'Conv2D', { x, filter }, { strides: 1, dilations, pad: padding, dataFormat: 'NHWC' })
 }
 
@@ -62,13 +70,23 @@ export type WasmKernelArgs = Parameters<KernelFunc>[0]
  */
 export function wasmKernel<A = unknown>(
   kernelName: string,
-  f: (inputs: Record<string, TensorInfo>, attrs: A, backend: BackendWasm, args: WasmKernelArgs) => TensorInfo | TensorInfo[]
+  f: (
+    inputs: Record<string, TensorInfo>,
+    attrs: A,
+    backend: BackendWasm,
+    args: WasmKernelArgs
+  ) => TensorInfo | TensorInfo[]
 ): KernelConfig {
   return {
     kernelName,
     backendName: 'wasm',
     kernelFunc: ((args: WasmKernelArgs) =>
-      f(args.inputs as Record<string, TensorInfo>, args.attrs as unknown as A, args.backend as BackendWasm, args)) as KernelFunc
+      f(
+        args.inputs as Record<string, TensorInfo>,
+        args.attrs as unknown as A,
+        args.backend as BackendWasm,
+        args
+      )) as KernelFunc
   }
 }
 

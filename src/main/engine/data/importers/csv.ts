@@ -31,7 +31,8 @@ export class FileIndex {
 
   /** The relative file a manifest cell names, or an issue reason. */
   resolve(cell: string): { file: string } | { reason: string } {
-    if (isAbsolute(cell) || /^[A-Za-z]:[\\/]/.test(cell)) return { reason: 'absolute path in the manifest; paths must be relative to the chosen folder' }
+    if (isAbsolute(cell) || /^[A-Za-z]:[\\/]/.test(cell))
+      return { reason: 'absolute path in the manifest; paths must be relative to the chosen folder' }
     const norm = posix.normalize(cell.replace(/^\.\//, ''))
     if (norm === '..' || norm.startsWith('../')) return { reason: 'path escapes the chosen folder' }
     const candidates = [norm]
@@ -63,7 +64,8 @@ export const csvImporter: Importer = {
   async scan(opts): Promise<ImportSource> {
     const inputIsFile = (await stat(opts.input)).isFile()
     const manifestPath = opts.csv ?? (inputIsFile ? opts.input : await soleManifest(opts.input))
-    if (!manifestPath) throw new Error('no CSV manifest: name one with --csv, or put exactly one .csv file in the chosen folder')
+    if (!manifestPath)
+      throw new Error('no CSV manifest: name one with --csv, or put exactly one .csv file in the chosen folder')
     const root = inputIsFile ? dirname(opts.input) : opts.input
     const table = parseCsv(await readFile(manifestPath, 'utf8'))
     const roles = detectRoles(table, opts.columns)
@@ -76,8 +78,17 @@ export const csvImporter: Importer = {
       if ('reason' in r) issues.push({ file: e.key, reason: r.reason })
       else items.push({ file: r.file, label: e.label, split: e.split, group: e.group, ref: join(root, r.file) })
     }
-    const manifestName = relative(root, manifestPath).startsWith('..') ? basename(manifestPath) : relative(root, manifestPath)
+    const manifestName = relative(root, manifestPath).startsWith('..')
+      ? basename(manifestPath)
+      : relative(root, manifestPath)
     for (const i of issues) if (i.file.startsWith('row ')) i.file = `${manifestName} ${i.file}`
-    return { format: 'csv', task: manifest.task, classes: manifest.classes, items, issues, load: (item) => loadFile(item.ref as string) }
+    return {
+      format: 'csv',
+      task: manifest.task,
+      classes: manifest.classes,
+      items,
+      issues,
+      load: (item) => loadFile(item.ref as string)
+    }
   }
 }

@@ -10,11 +10,20 @@ import type { SplitName } from '../types'
 import { loadFile, sniffFile, walk } from './files'
 import type { FormatName, Importer, ImportIssue, ImportSource, SourceItem } from './types'
 
-const SPLIT_DIRS: Record<string, SplitName> = { train: 'train', training: 'train', val: 'val', valid: 'val', validation: 'val', test: 'test', testing: 'test' }
+const SPLIT_DIRS: Record<string, SplitName> = {
+  train: 'train',
+  training: 'train',
+  val: 'val',
+  valid: 'val',
+  validation: 'val',
+  test: 'test',
+  testing: 'test'
+}
 
 /** Scans a class-folder tree (shared by the folder and DICOM importers). */
 export async function scanFolder(root: string, format: FormatName): Promise<ImportSource> {
-  if (!(await stat(root)).isDirectory()) throw new Error('the folder importer needs a folder with one sub-folder per class')
+  if (!(await stat(root)).isDirectory())
+    throw new Error('the folder importer needs a folder with one sub-folder per class')
   const files = await walk(root)
   const tops = new Set(files.filter((f) => f.includes('/')).map((f) => f.split('/')[0].toLowerCase()))
   const splitLayout = tops.size > 0 && [...tops].every((t) => t in SPLIT_DIRS)
@@ -24,7 +33,10 @@ export async function scanFolder(root: string, format: FormatName): Promise<Impo
     const parts = file.split('/')
     const depth = splitLayout ? 2 : 1
     if (parts.length <= depth) {
-      issues.push({ file, reason: splitLayout ? 'not inside a class folder under its split folder' : 'not inside a class folder' })
+      issues.push({
+        file,
+        reason: splitLayout ? 'not inside a class folder under its split folder' : 'not inside a class folder'
+      })
       continue
     }
     found.push({ file, cls: parts[depth - 1], split: splitLayout ? SPLIT_DIRS[parts[0].toLowerCase()] : undefined })
@@ -32,7 +44,12 @@ export async function scanFolder(root: string, format: FormatName): Promise<Impo
   const classes = [...new Set(found.map((f) => f.cls))].sort()
   if (classes.length === 0) throw new Error('no class sub-folders with files found')
   const index = new Map(classes.map((c, i) => [c, i]))
-  const items: SourceItem[] = found.map((f) => ({ file: f.file, label: index.get(f.cls)!, split: f.split, ref: join(root, f.file) }))
+  const items: SourceItem[] = found.map((f) => ({
+    file: f.file,
+    label: index.get(f.cls)!,
+    split: f.split,
+    ref: join(root, f.file)
+  }))
   return { format, task: 'single', classes, items, issues, load: (item) => loadFile(item.ref as string) }
 }
 
@@ -46,7 +63,10 @@ export async function dicomShare(root: string): Promise<number> {
 }
 
 async function isDir(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isDirectory(), () => false)
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false
+  )
 }
 
 export const folderImporter: Importer = {

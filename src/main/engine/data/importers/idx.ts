@@ -12,13 +12,25 @@ import type { Importer, ImportIssue, ImportSource, SourceItem } from './types'
 import { errorText } from '../../../../shared/errors'
 
 const IMAGES = /^(.*?)[-.]?images[-.]idx3[-.]ubyte(\.gz)?$/
-const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
+const FASHION = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot'
+]
 
 async function readIdx(file: string, magic: number): Promise<{ dims: number[]; data: Uint8Array }> {
   let b = new Uint8Array(await readFile(file))
   if (b[0] === 0x1f && b[1] === 0x8b) b = new Uint8Array(gunzipSync(b))
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
-  if (b.length < 8 || dv.getUint32(0, false) !== magic) throw new Error(`${basename(file)}: not an idx file with magic 0x${magic.toString(16).padStart(8, '0')}`)
+  if (b.length < 8 || dv.getUint32(0, false) !== magic)
+    throw new Error(`${basename(file)}: not an idx file with magic 0x${magic.toString(16).padStart(8, '0')}`)
   const nd = magic & 0xff
   const dims = Array.from({ length: nd }, (_, i) => dv.getUint32(4 + 4 * i, false))
   const data = b.subarray(4 + 4 * nd)
@@ -30,7 +42,10 @@ async function readIdx(file: string, magic: number): Promise<{ dims: number[]; d
 async function imageFiles(input: string): Promise<string[]> {
   const s = await stat(input)
   if (s.isFile()) return IMAGES.test(basename(input)) ? [input] : []
-  return (await readdir(input)).filter((f) => IMAGES.test(f)).sort().map((f) => join(input, f))
+  return (await readdir(input))
+    .filter((f) => IMAGES.test(f))
+    .sort()
+    .map((f) => join(input, f))
 }
 
 export const idxImporter: Importer = {
@@ -68,15 +83,24 @@ export const idxImporter: Importer = {
       try {
         lb = await readIdx(labelsFile, 0x801)
       } catch (e) {
-        issues.push({ file: name, reason: `file skipped: its labels file ${basename(labelsFile)} is missing or unreadable (${errorText(e)})` })
+        issues.push({
+          file: name,
+          reason: `file skipped: its labels file ${basename(labelsFile)} is missing or unreadable (${errorText(e)})`
+        })
         continue
       }
       if (lb.dims[0] !== im.dims[0]) {
-        issues.push({ file: name, reason: `file skipped: ${im.dims[0]} images but ${lb.dims[0]} labels in ${basename(labelsFile)}` })
+        issues.push({
+          file: name,
+          reason: `file skipped: ${im.dims[0]} images but ${lb.dims[0]} labels in ${basename(labelsFile)}`
+        })
         continue
       }
       if (arrays.length > 0 && (im.dims[1] !== arrays[0].dims[1] || im.dims[2] !== arrays[0].dims[2])) {
-        issues.push({ file: name, reason: `file skipped: its images are ${im.dims[1]}×${im.dims[2]}, unlike the first file's ${arrays[0].dims[1]}×${arrays[0].dims[2]}` })
+        issues.push({
+          file: name,
+          reason: `file skipped: its images are ${im.dims[1]}×${im.dims[2]}, unlike the first file's ${arrays[0].dims[1]}×${arrays[0].dims[2]}`
+        })
         continue
       }
       const prefix = IMAGES.exec(name)![1].toLowerCase()
@@ -88,7 +112,8 @@ export const idxImporter: Importer = {
         items.push({ file: `${name}[${i}]`, label: lb.data[i], split, ref: ref * 2 ** 32 + i })
       }
     }
-    if (arrays.length === 0) throw new Error(`no usable idx images file: ${issues.map((i) => `${i.file}: ${i.reason}`).join('; ')}`)
+    if (arrays.length === 0)
+      throw new Error(`no usable idx images file: ${issues.map((i) => `${i.file}: ${i.reason}`).join('; ')}`)
     const fashion = /fashion/i.test(root) && maxLabel === 9
     return {
       format: 'idx',

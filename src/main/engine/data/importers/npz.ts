@@ -30,7 +30,13 @@ export const npzImporter: Importer = {
     try {
       const b = await head(input, 64)
       // A zip whose first member is a .npy array.
-      return b[0] === 0x50 && b[1] === 0x4b && b[2] === 3 && b[3] === 4 && new TextDecoder().decode(b.subarray(30, 30 + (b[26] | (b[27] << 8)))).endsWith('.npy')
+      return (
+        b[0] === 0x50 &&
+        b[1] === 0x4b &&
+        b[2] === 3 &&
+        b[3] === 4 &&
+        new TextDecoder().decode(b.subarray(30, 30 + (b[26] | (b[27] << 8)))).endsWith('.npy')
+      )
     } catch {
       return false
     }
@@ -51,7 +57,10 @@ export const npzImporter: Importer = {
     for (const [k, v] of Object.entries(members)) {
       const key = k.replace(/\.npy$/, '')
       if (!wanted.has(key)) {
-        issues.push({ file: `${name}/${k}`, reason: `array skipped: only ${SPLITS.map((s) => `${s}_images/${s}_labels`).join(', ')} are imported` })
+        issues.push({
+          file: `${name}/${k}`,
+          reason: `array skipped: only ${SPLITS.map((s) => `${s}_images/${s}_labels`).join(', ')} are imported`
+        })
         continue
       }
       try {
@@ -63,26 +72,45 @@ export const npzImporter: Importer = {
     const items: SourceItem[] = []
     const images: NpyArray[] = []
     const present = SPLITS.filter((s) => arrays.has(`${s}_images`))
-    if (present.length === 0) throw new Error(`${name}: no readable train_images / val_images / test_images array (found ${Object.keys(members).join(', ') || 'no arrays'}${issues.length ? `; ${issues.map((i) => `${i.file}: ${i.reason}`).join('; ')}` : ''})`)
+    if (present.length === 0)
+      throw new Error(
+        `${name}: no readable train_images / val_images / test_images array (found ${Object.keys(members).join(', ') || 'no arrays'}${issues.length ? `; ${issues.map((i) => `${i.file}: ${i.reason}`).join('; ')}` : ''})`
+      )
     let multiLabels = 0
     let maxLabel = 0
     let side = 0
     let channels: 1 | 3 = 1
-    const skipSplit = (s: SplitName, reason: string): void => void issues.push({ file: `${name}/${s}_images.npy`, reason: `split ${s} skipped: ${reason}` })
+    const skipSplit = (s: SplitName, reason: string): void =>
+      void issues.push({ file: `${name}/${s}_images.npy`, reason: `split ${s} skipped: ${reason}` })
     for (const s of present) {
       const im = arrays.get(`${s}_images`)!
       const lb = arrays.get(`${s}_labels`)
-      if (!lb) { skipSplit(s, `it has no readable ${s}_labels array`); continue }
-      if (im.dtype !== '|u1') { skipSplit(s, `${s}_images has dtype ${im.dtype}, expected uint8 (|u1)`); continue }
+      if (!lb) {
+        skipSplit(s, `it has no readable ${s}_labels array`)
+        continue
+      }
+      if (im.dtype !== '|u1') {
+        skipSplit(s, `${s}_images has dtype ${im.dtype}, expected uint8 (|u1)`)
+        continue
+      }
       if (im.shape.length !== 3 && !(im.shape.length === 4 && (im.shape[3] === 3 || im.shape[3] === 1))) {
         skipSplit(s, `${s}_images has shape (${im.shape.join(', ')}), expected (N, H, W) or (N, H, W, 3)`)
         continue
       }
       const n = im.shape[0]
-      if (lb.shape[0] !== n) { skipSplit(s, `${s}_labels has ${lb.shape[0]} rows for ${n} images`); continue }
+      if (lb.shape[0] !== n) {
+        skipSplit(s, `${s}_labels has ${lb.shape[0]} rows for ${n} images`)
+        continue
+      }
       const width = lb.shape.length === 1 ? 1 : lb.shape[1]
-      if (images.length > 0 && (im.shape[1] !== side || (im.shape.length === 4 && im.shape[3] === 3 ? 3 : 1) !== channels)) {
-        skipSplit(s, `${s}_images are ${im.shape[1]} px with ${im.shape.length === 4 ? im.shape[3] : 1} channel(s), unlike the earlier splits (${side} px, ${channels})`)
+      if (
+        images.length > 0 &&
+        (im.shape[1] !== side || (im.shape.length === 4 && im.shape[3] === 3 ? 3 : 1) !== channels)
+      ) {
+        skipSplit(
+          s,
+          `${s}_images are ${im.shape[1]} px with ${im.shape.length === 4 ? im.shape[3] : 1} channel(s), unlike the earlier splits (${side} px, ${channels})`
+        )
         continue
       }
       if (width > 1) multiLabels = width
@@ -95,7 +123,10 @@ export const npzImporter: Importer = {
         if (width === 1) {
           label = Number(lb.data[i])
           if (!Number.isInteger(label) || label < 0) {
-            issues.push({ file: `${s}_images[${i}]`, reason: `its label ${s}_labels[${i}] = ${label} is not a class index (an integer ≥ 0)` })
+            issues.push({
+              file: `${s}_images[${i}]`,
+              reason: `its label ${s}_labels[${i}] = ${label} is not a class index (an integer ≥ 0)`
+            })
             continue
           }
           maxLabel = Math.max(maxLabel, label)
@@ -103,7 +134,8 @@ export const npzImporter: Importer = {
         items.push({ file: `${s}_images[${i}]`, label, split: s, ref: ref * 2 ** 32 + i })
       }
     }
-    if (images.length === 0) throw new Error(`${name}: no split could be used: ${issues.map((i) => `${i.file}: ${i.reason}`).join('; ')}`)
+    if (images.length === 0)
+      throw new Error(`${name}: no split could be used: ${issues.map((i) => `${i.file}: ${i.reason}`).join('; ')}`)
     const count = multiLabels || maxLabel + 1
     return {
       format: 'npz',
@@ -120,7 +152,14 @@ export const npzImporter: Importer = {
         const [, h, w] = im.shape
         const c = im.shape.length === 4 ? im.shape[3] : 1
         const px = h * w * c
-        return [{ data: (im.data as Uint8Array).subarray(i * px, (i + 1) * px), width: w, height: h, channels: c === 3 ? 3 : 1 }]
+        return [
+          {
+            data: (im.data as Uint8Array).subarray(i * px, (i + 1) * px),
+            width: w,
+            height: h,
+            channels: c === 3 ? 3 : 1
+          }
+        ]
       }
     }
   }

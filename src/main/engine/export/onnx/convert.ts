@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs'
 import { GraphBuilder, type NodeObject, type TensorObject } from './graph'
-import { activation, layerConverters as cnnConverters, type LayerContext, type LayerConverter, type Value } from './layers'
+import {
+  activation,
+  layerConverters as cnnConverters,
+  type LayerContext,
+  type LayerConverter,
+  type Value
+} from './layers'
 import { toOnnxLayout, type WeightLayout } from './layout'
 import { vitLayerConverters } from './vit'
 
@@ -61,7 +67,9 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   const inputName = options.inputName ?? 'image'
   const outputName = options.outputName ?? 'probabilities'
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new ExportError(`model "${model.name}" has ${model.inputs.length} inputs and ${model.outputs.length} outputs; one of each is exported`)
+    throw new ExportError(
+      `model "${model.name}" has ${model.inputs.length} inputs and ${model.outputs.length} outputs; one of each is exported`
+    )
   }
   const inShape = model.inputs[0].shape.slice(1)
   if (inShape.length !== 3 || inShape.some((d) => d === null)) {
@@ -75,9 +83,11 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
 
   const convertLayer = (layer: Layer, inputs: Value[]): string => {
     const className = layer.getClassName()
-    const fail = (reason: string) => new ExportError(`layer "${layer.name}" (${className}) cannot be exported to ONNX: ${reason}`)
+    const fail = (reason: string) =>
+      new ExportError(`layer "${layer.name}" (${className}) cannot be exported to ONNX: ${reason}`)
     const converter = layerConverters[className]
-    if (converter === undefined) throw fail(`no converter for this layer class (supported: ${Object.keys(layerConverters).join(', ')})`)
+    if (converter === undefined)
+      throw fail(`no converter for this layer class (supported: ${Object.keys(layerConverters).join(', ')})`)
     const find = (short: string) => layer.weights.findIndex((v) => shortName(v) === short)
     const ctx: LayerContext = {
       g,
@@ -121,7 +131,8 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
       layer.inputs.forEach((x, i) => inner.set(x.id, inputs[i]))
       value = resolve(layer.outputs[t.tensorIndex], inner)
     } else {
-      if (node.outputTensors.length !== 1) throw new ExportError(`layer "${layer.name}" (${layer.getClassName()}) has several outputs; not exported`)
+      if (node.outputTensors.length !== 1)
+        throw new ExportError(`layer "${layer.name}" (${layer.getClassName()}) has several outputs; not exported`)
       const shape = t.shape.slice(1) as number[]
       value = { name: convertLayer(layer, inputs), shape }
     }
@@ -134,7 +145,8 @@ export function convertLayersModel(model: tf.LayersModel, options: ConvertOption
   const result = resolve(model.outputs[0], memo)
   let out = result.name
   if (result.shape.length === 3) out = g.node('Transpose', [out], 'output_nhwc', { perm: { ints: [0, 2, 3, 1] } })
-  else if (result.shape.length !== 1) throw new ExportError(`model output shape [${result.shape}] is neither [classes] nor an image`)
+  else if (result.shape.length !== 1)
+    throw new ExportError(`model output shape [${result.shape}] is neither [classes] nor an image`)
   const act = options.outputActivation ?? 'none'
   if (act !== 'none') {
     if (result.shape.length !== 1) throw new ExportError(`outputActivation "${act}" needs a [classes] output`)

@@ -1,12 +1,7 @@
 import { AttributeType, DataType } from './schema'
 
 /** An ONNX attribute value; the tag picks the wire type (ONNX tells INT from FLOAT). */
-export type Attr =
-  | { int: number }
-  | { ints: number[] }
-  | { float: number }
-  | { floats: number[] }
-  | { string: string }
+export type Attr = { int: number } | { ints: number[] } | { float: number } | { floats: number[] } | { string: string }
 
 /** A node in protobufjs plain-object form (`onnx.NodeProto`). */
 export interface NodeObject {

@@ -38,7 +38,8 @@ function pair(ctx: LayerContext, key: string, fallback?: number | number[]): [nu
 
 function channelsLast(ctx: LayerContext): void {
   const f = ctx.config.dataFormat
-  if (f !== undefined && f !== 'channelsLast') throw ctx.fail(`dataFormat "${String(f)}" (only channelsLast is exported)`)
+  if (f !== undefined && f !== 'channelsLast')
+    throw ctx.fail(`dataFormat "${String(f)}" (only channelsLast is exported)`)
 }
 
 function image(ctx: LayerContext, i = 0): Value {
@@ -48,7 +49,13 @@ function image(ctx: LayerContext, i = 0): Value {
 }
 
 /** ONNX pads [top, left, bottom, right] for Keras 'same' / 'valid' padding. */
-function pads(ctx: LayerContext, x: Value, kernel: [number, number], strides: [number, number], dilations: [number, number]): number[] {
+function pads(
+  ctx: LayerContext,
+  x: Value,
+  kernel: [number, number],
+  strides: [number, number],
+  dilations: [number, number]
+): number[] {
   const padding = ctx.config.padding
   if (padding === 'valid') return [0, 0, 0, 0]
   if (padding !== 'same') throw ctx.fail(`padding "${String(padding)}" (only 'same' and 'valid' are exported)`)
@@ -60,21 +67,49 @@ function pads(ctx: LayerContext, x: Value, kernel: [number, number], strides: [n
 /** Applies a Keras activation by name to `x` (rank 4 NCHW or rank 2: the channel axis is 1 either way). */
 export function activation(g: GraphBuilder, x: string, fn: unknown, base: string, fail: (r: string) => Error): string {
   switch (fn ?? 'linear') {
-    case 'linear': return x
-    case 'relu': return g.node('Relu', [x], `${base}_relu`)
-    case 'relu6': return g.node('Clip', [x, g.scalar(0), g.scalar(6)], `${base}_relu6`)
-    case 'sigmoid': return g.node('Sigmoid', [x], `${base}_sigmoid`)
-    case 'softmax': return g.node('Softmax', [x], `${base}_softmax`, { axis: { int: 1 } })
-    case 'tanh': return g.node('Tanh', [x], `${base}_tanh`)
-    case 'elu': return g.node('Elu', [x], `${base}_elu`, { alpha: { float: 1 } })
-    case 'selu': return g.node('Selu', [x], `${base}_selu`)
-    case 'softplus': return g.node('Softplus', [x], `${base}_softplus`)
-    case 'softsign': return g.node('Softsign', [x], `${base}_softsign`)
-    case 'swish': return g.node('Mul', [x, g.node('Sigmoid', [x], `${base}_swish_gate`)], `${base}_swish`)
-    case 'hardSigmoid': return g.node('HardSigmoid', [x], `${base}_hard_sigmoid`, { alpha: { float: 0.2 }, beta: { float: 0.5 } })
+    case 'linear':
+      return x
+    case 'relu':
+      return g.node('Relu', [x], `${base}_relu`)
+    case 'relu6':
+      return g.node('Clip', [x, g.scalar(0), g.scalar(6)], `${base}_relu6`)
+    case 'sigmoid':
+      return g.node('Sigmoid', [x], `${base}_sigmoid`)
+    case 'softmax':
+      return g.node('Softmax', [x], `${base}_softmax`, { axis: { int: 1 } })
+    case 'tanh':
+      return g.node('Tanh', [x], `${base}_tanh`)
+    case 'elu':
+      return g.node('Elu', [x], `${base}_elu`, { alpha: { float: 1 } })
+    case 'selu':
+      return g.node('Selu', [x], `${base}_selu`)
+    case 'softplus':
+      return g.node('Softplus', [x], `${base}_softplus`)
+    case 'softsign':
+      return g.node('Softsign', [x], `${base}_softsign`)
+    case 'swish':
+      return g.node('Mul', [x, g.node('Sigmoid', [x], `${base}_swish_gate`)], `${base}_swish`)
+    case 'hardSigmoid':
+      return g.node('HardSigmoid', [x], `${base}_hard_sigmoid`, { alpha: { float: 0.2 }, beta: { float: 0.5 } })
     // Exact GELU (tfjs-layers 'gelu', PyTorch's default): x · ½ · (1 + erf(x / √2)).
-    case 'gelu': return g.node('Mul', [g.node('Mul', [x, g.scalar(0.5)], `${base}_gelu_half`), g.node('Add', [g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)], `${base}_gelu_scaled`)], `${base}_gelu_erf`), g.scalar(1)], `${base}_gelu_cdf`)], `${base}_gelu`)
-    default: throw fail(`activation "${String(fn)}" has no ONNX conversion`)
+    case 'gelu':
+      return g.node(
+        'Mul',
+        [
+          g.node('Mul', [x, g.scalar(0.5)], `${base}_gelu_half`),
+          g.node(
+            'Add',
+            [
+              g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)], `${base}_gelu_scaled`)], `${base}_gelu_erf`),
+              g.scalar(1)
+            ],
+            `${base}_gelu_cdf`
+          )
+        ],
+        `${base}_gelu`
+      )
+    default:
+      throw fail(`activation "${String(fn)}" has no ONNX conversion`)
   }
 }
 
@@ -82,10 +117,20 @@ function activate(ctx: LayerContext, x: string): string {
   return activation(ctx.g, x, ctx.config.activation, ctx.name, (r) => ctx.fail(r))
 }
 
-function conv(ctx: LayerContext, x: string, w: string, b: string | null, kernel: [number, number], group: number, xv: Value, base: string): string {
+function conv(
+  ctx: LayerContext,
+  x: string,
+  w: string,
+  b: string | null,
+  kernel: [number, number],
+  group: number,
+  xv: Value,
+  base: string
+): string {
   const strides = pair(ctx, 'strides', 1)
   const dilations = pair(ctx, 'dilationRate', 1)
-  if ((strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1)) throw ctx.fail('strides and dilation both > 1')
+  if ((strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1))
+    throw ctx.fail('strides and dilation both > 1')
   return ctx.g.node('Conv', b === null ? [x, w] : [x, w, b], base, {
     kernel_shape: { ints: kernel },
     strides: { ints: strides },
@@ -109,7 +154,16 @@ const conv2d: LayerConverter = (ctx) => {
 const depthwiseConv2d: LayerConverter = (ctx) => {
   channelsLast(ctx)
   const x = image(ctx)
-  const out = conv(ctx, x.name, ctx.weight('depthwise_kernel', 'depthwise'), bias(ctx), pair(ctx, 'kernelSize'), x.shape[2], x, ctx.name)
+  const out = conv(
+    ctx,
+    x.name,
+    ctx.weight('depthwise_kernel', 'depthwise'),
+    bias(ctx),
+    pair(ctx, 'kernelSize'),
+    x.shape[2],
+    x,
+    ctx.name
+  )
   return activate(ctx, out)
 }
 
@@ -117,10 +171,21 @@ const separableConv2d: LayerConverter = (ctx) => {
   channelsLast(ctx)
   const x = image(ctx)
   const kernel = pair(ctx, 'kernelSize')
-  const dw = conv(ctx, x.name, ctx.weight('depthwise_kernel', 'depthwise'), null, kernel, x.shape[2], x, `${ctx.name}_depthwise`)
+  const dw = conv(
+    ctx,
+    x.name,
+    ctx.weight('depthwise_kernel', 'depthwise'),
+    null,
+    kernel,
+    x.shape[2],
+    x,
+    `${ctx.name}_depthwise`
+  )
   const pointwise = ctx.weight('pointwise_kernel', 'conv')
   const b = bias(ctx)
-  const pw = ctx.g.node('Conv', b === null ? [dw, pointwise] : [dw, pointwise, b], ctx.name, { kernel_shape: { ints: [1, 1] } })
+  const pw = ctx.g.node('Conv', b === null ? [dw, pointwise] : [dw, pointwise, b], ctx.name, {
+    kernel_shape: { ints: [1, 1] }
+  })
   return activate(ctx, pw)
 }
 
@@ -129,27 +194,47 @@ const separableConv2d: LayerConverter = (ctx) => {
 const batchNormalization: LayerConverter = (ctx) => {
   const x = ctx.inputs[0]
   const axis = ctx.config.axis
-  if (axis !== -1 && axis !== x.shape.length) throw ctx.fail(`normalises axis ${String(axis)}, only the channel axis (-1) is exported`)
+  if (axis !== -1 && axis !== x.shape.length)
+    throw ctx.fail(`normalises axis ${String(axis)}, only the channel axis (-1) is exported`)
   const channels = x.shape[x.shape.length - 1]
-  const gamma = ctx.config.scale === false ? ctx.g.float(`${ctx.name}/ones`, new Float32Array(channels).fill(1), [channels]) : ctx.weight('gamma', 'same')
-  const beta = ctx.config.center === false ? ctx.g.float(`${ctx.name}/zeros`, new Float32Array(channels), [channels]) : ctx.weight('beta', 'same')
-  return ctx.g.node('BatchNormalization', [x.name, gamma, beta, ctx.weight('moving_mean', 'same'), ctx.weight('moving_variance', 'same')], ctx.name, {
-    epsilon: { float: Number(ctx.config.epsilon ?? 1e-3) }
-  })
+  const gamma =
+    ctx.config.scale === false
+      ? ctx.g.float(`${ctx.name}/ones`, new Float32Array(channels).fill(1), [channels])
+      : ctx.weight('gamma', 'same')
+  const beta =
+    ctx.config.center === false
+      ? ctx.g.float(`${ctx.name}/zeros`, new Float32Array(channels), [channels])
+      : ctx.weight('beta', 'same')
+  return ctx.g.node(
+    'BatchNormalization',
+    [x.name, gamma, beta, ctx.weight('moving_mean', 'same'), ctx.weight('moving_variance', 'same')],
+    ctx.name,
+    {
+      epsilon: { float: Number(ctx.config.epsilon ?? 1e-3) }
+    }
+  )
 }
 
 const dense: LayerConverter = (ctx) => {
   const x = ctx.inputs[0]
   if (x.shape.length === 2) {
     // Token sequences (N, T, features), e.g. a ViT's: MatMul over the last axis, then the bias.
-    const product = ctx.g.node('MatMul', [x.name, ctx.weight('kernel', 'same')], ctx.config.useBias === false ? ctx.name : `${ctx.name}_matmul`)
+    const product = ctx.g.node(
+      'MatMul',
+      [x.name, ctx.weight('kernel', 'same')],
+      ctx.config.useBias === false ? ctx.name : `${ctx.name}_matmul`
+    )
     const b = bias(ctx)
     return activate(ctx, b === null ? product : ctx.g.node('Add', [product, b], ctx.name))
   }
-  if (x.shape.length !== 1) throw ctx.fail(`input has shape [${x.shape}]; Dense is exported on flat [features] or [tokens, features] inputs only (add Flatten or global pooling)`)
+  if (x.shape.length !== 1)
+    throw ctx.fail(
+      `input has shape [${x.shape}]; Dense is exported on flat [features] or [tokens, features] inputs only (add Flatten or global pooling)`
+    )
   const kernel = ctx.weight('kernel', 'same')
   const b = bias(ctx)
-  const out = b === null ? ctx.g.node('MatMul', [x.name, kernel], ctx.name) : ctx.g.node('Gemm', [x.name, kernel, b], ctx.name)
+  const out =
+    b === null ? ctx.g.node('MatMul', [x.name, kernel], ctx.name) : ctx.g.node('Gemm', [x.name, kernel, b], ctx.name)
   return activate(ctx, out)
 }
 
@@ -193,14 +278,21 @@ const zeroPadding2d: LayerConverter = (ctx) => {
   const p = ctx.config.padding as [[number, number], [number, number]]
   const x = image(ctx)
   const [[t, b], [l, r]] = p
-  return ctx.g.node('Pad', [x.name, ctx.g.int64(`${ctx.name}/pads`, [0, 0, t, l, 0, 0, b, r])], ctx.name, { mode: { string: 'constant' } })
+  return ctx.g.node('Pad', [x.name, ctx.g.int64(`${ctx.name}/pads`, [0, 0, t, l, 0, 0, b, r])], ctx.name, {
+    mode: { string: 'constant' }
+  })
 }
 
 function merge(op: 'Sum' | 'Mul' | 'Max' | 'Min'): LayerConverter {
   return (ctx) => {
     const shapes = ctx.inputs.map((v) => JSON.stringify(v.shape))
-    if (new Set(shapes).size !== 1) throw ctx.fail(`inputs of different shapes ${shapes.join(', ')} (broadcasting is not exported)`)
-    return ctx.g.node(op, ctx.inputs.map((v) => v.name), ctx.name)
+    if (new Set(shapes).size !== 1)
+      throw ctx.fail(`inputs of different shapes ${shapes.join(', ')} (broadcasting is not exported)`)
+    return ctx.g.node(
+      op,
+      ctx.inputs.map((v) => v.name),
+      ctx.name
+    )
   }
 }
 
@@ -210,7 +302,12 @@ const concatenate: LayerConverter = (ctx) => {
   const kerasAxis = axis < 0 ? rank + 1 + axis : axis
   // Keras axes count the batch; in the graph images are NCHW, so channels (3) is 1, h (1) is 2, w (2) is 3.
   const onnxAxis = rank === 3 ? [0, 2, 3, 1][kerasAxis] : kerasAxis
-  return ctx.g.node('Concat', ctx.inputs.map((v) => v.name), ctx.name, { axis: { int: onnxAxis } })
+  return ctx.g.node(
+    'Concat',
+    ctx.inputs.map((v) => v.name),
+    ctx.name,
+    { axis: { int: onnxAxis } }
+  )
 }
 
 const identity: LayerConverter = (ctx) => ctx.inputs[0].name
@@ -219,9 +316,17 @@ const identity: LayerConverter = (ctx) => ctx.inputs[0].name
 const reshape: LayerConverter = (ctx) => {
   const x = ctx.inputs[0]
   const target = ctx.config.targetShape as number[]
-  if (!Array.isArray(target) || target.some((d) => !Number.isInteger(d) || d < 1)) throw ctx.fail(`targetShape ${JSON.stringify(target)} (only fixed sizes are exported)`)
-  const src = x.shape.length === 3 ? ctx.g.node('Transpose', [x.name], `${ctx.name}_nhwc`, { perm: { ints: [0, 2, 3, 1] } }) : x.name
-  const out = ctx.g.node('Reshape', [src, ctx.g.int64(`${ctx.name}/shape`, [0, ...target])], target.length === 3 ? `${ctx.name}_nhwc_out` : ctx.name)
+  if (!Array.isArray(target) || target.some((d) => !Number.isInteger(d) || d < 1))
+    throw ctx.fail(`targetShape ${JSON.stringify(target)} (only fixed sizes are exported)`)
+  const src =
+    x.shape.length === 3
+      ? ctx.g.node('Transpose', [x.name], `${ctx.name}_nhwc`, { perm: { ints: [0, 2, 3, 1] } })
+      : x.name
+  const out = ctx.g.node(
+    'Reshape',
+    [src, ctx.g.int64(`${ctx.name}/shape`, [0, ...target])],
+    target.length === 3 ? `${ctx.name}_nhwc_out` : ctx.name
+  )
   return target.length === 3 ? ctx.g.node('Transpose', [out], ctx.name, { perm: { ints: [0, 3, 1, 2] } }) : out
 }
 
@@ -235,7 +340,8 @@ const reLU: LayerConverter = (ctx) => {
 const softmax: LayerConverter = (ctx) => {
   const rank = ctx.inputs[0].shape.length
   const axis = Number(ctx.config.axis ?? -1)
-  if (axis !== -1 && axis !== rank) throw ctx.fail(`softmax over axis ${axis}; only the last (channel / class) axis is exported`)
+  if (axis !== -1 && axis !== rank)
+    throw ctx.fail(`softmax over axis ${axis}; only the last (channel / class) axis is exported`)
   return ctx.g.node('Softmax', [ctx.inputs[0].name], ctx.name, { axis: { int: 1 } })
 }
 
@@ -256,7 +362,8 @@ export const layerConverters: Readonly<Record<string, LayerConverter>> = {
   Dense: dense,
   Activation: (ctx) => activate(ctx, ctx.inputs[0].name),
   ReLU: reLU,
-  LeakyReLU: (ctx) => ctx.g.node('LeakyRelu', [ctx.inputs[0].name], ctx.name, { alpha: { float: Number(ctx.config.alpha ?? 0.3) } }),
+  LeakyReLU: (ctx) =>
+    ctx.g.node('LeakyRelu', [ctx.inputs[0].name], ctx.name, { alpha: { float: Number(ctx.config.alpha ?? 0.3) } }),
   ELU: (ctx) => ctx.g.node('Elu', [ctx.inputs[0].name], ctx.name, { alpha: { float: Number(ctx.config.alpha ?? 1) } }),
   Softmax: softmax,
   MaxPooling2D: pool('MaxPool'),

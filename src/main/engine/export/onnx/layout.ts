@@ -19,7 +19,10 @@ export function permute(data: ArrayLike<number>, shape: number[], perm: number[]
   const rank = shape.length
   const outShape = perm.map((p) => shape[p])
   const inStrides = new Array<number>(rank)
-  for (let i = rank - 1, s = 1; i >= 0; i--) { inStrides[i] = s; s *= shape[i] }
+  for (let i = rank - 1, s = 1; i >= 0; i--) {
+    inStrides[i] = s
+    s *= shape[i]
+  }
   // Stride in the input of each output axis, walked with an odometer over the output.
   const strides = perm.map((p) => inStrides[p])
   const out = new Float32Array(data.length)
@@ -40,12 +43,18 @@ export function permute(data: ArrayLike<number>, shape: number[], perm: number[]
 
 function inverse(perm: number[]): number[] {
   const inv = new Array<number>(perm.length)
-  perm.forEach((p, i) => { inv[p] = i })
+  perm.forEach((p, i) => {
+    inv[p] = i
+  })
   return inv
 }
 
 /** A TF.js weight in ONNX layout: values and ONNX dims. */
-export function toOnnxLayout(layout: WeightLayout, data: ArrayLike<number>, tfShape: number[]): { values: Float32Array; dims: number[] } {
+export function toOnnxLayout(
+  layout: WeightLayout,
+  data: ArrayLike<number>,
+  tfShape: number[]
+): { values: Float32Array; dims: number[] } {
   if (layout === 'same') return { values: Float32Array.from(data), dims: [...tfShape] }
   const values = permute(data, tfShape, PERM[layout])
   if (layout === 'conv') return { values, dims: PERM.conv.map((p) => tfShape[p]) }
@@ -57,7 +66,11 @@ export function toOnnxLayout(layout: WeightLayout, data: ArrayLike<number>, tfSh
 export function fromOnnxLayout(layout: WeightLayout, data: ArrayLike<number>, tfShape: number[]): Float32Array {
   if (layout === 'same') return Float32Array.from(data)
   const perm = PERM[layout]
-  return permute(data, perm.map((p) => tfShape[p]), inverse(perm))
+  return permute(
+    data,
+    perm.map((p) => tfShape[p]),
+    inverse(perm)
+  )
 }
 
 /**

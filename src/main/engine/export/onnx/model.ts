@@ -29,7 +29,12 @@ function valueInfo(name: string, dims: (number | string)[]) {
  * Serialises a converted graph as an ONNX ModelProto. The batch axis is symbolic ("N");
  * `metadata` becomes `metadata_props`.
  */
-export function encodeModel(graph: ConvertedGraph, metadata: Record<string, string>, producer: Producer, docString = ''): Uint8Array {
+export function encodeModel(
+  graph: ConvertedGraph,
+  metadata: Record<string, string>,
+  producer: Producer,
+  docString = ''
+): Uint8Array {
   const model = {
     ir_version: IR_VERSION,
     opset_import: [{ domain: '', version: OPSET_VERSION }],
@@ -64,7 +69,13 @@ export interface DecodedModel {
   outputs: string[]
 }
 
-interface RawTensor { name?: string; dims?: number[]; data_type?: number; raw_data?: Uint8Array; float_data?: number[] }
+interface RawTensor {
+  name?: string
+  dims?: number[]
+  data_type?: number
+  raw_data?: Uint8Array
+  float_data?: number[]
+}
 
 /** Parses an ONNX file (any producer) into the parts the app needs. */
 export function decodeModel(bytes: Uint8Array): DecodedModel {
@@ -74,12 +85,18 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
     producer_name?: string
     producer_version?: string
     metadata_props?: { key?: string; value?: string }[]
-    graph?: { node?: NodeObject[]; initializer?: RawTensor[]; input?: { name?: string }[]; output?: { name?: string }[] }
+    graph?: {
+      node?: NodeObject[]
+      initializer?: RawTensor[]
+      input?: { name?: string }[]
+      output?: { name?: string }[]
+    }
   }
   const initializers = new Map<string, { dims: number[]; values: Float32Array }>()
   for (const t of obj.graph?.initializer ?? []) {
     if (t.data_type !== DataType.FLOAT || !t.name) continue
-    const values = t.raw_data && t.raw_data.length > 0 ? float32FromBytes(t.raw_data) : Float32Array.from(t.float_data ?? [])
+    const values =
+      t.raw_data && t.raw_data.length > 0 ? float32FromBytes(t.raw_data) : Float32Array.from(t.float_data ?? [])
     initializers.set(t.name, { dims: t.dims ?? [], values })
   }
   return {

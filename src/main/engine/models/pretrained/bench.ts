@@ -39,9 +39,14 @@ export interface PretrainedBenchResult {
   leakedTensors: number
 }
 
-const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../test/fixtures/pretrained/make_nets.py')
+const SCRIPT = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../../../test/fixtures/pretrained/make_nets.py'
+)
 
-export async function benchPretrained(o: { size?: number; images?: number; nets?: string[]; formats?: string[]; log?: (l: string) => void } = {}): Promise<PretrainedBenchResult> {
+export async function benchPretrained(
+  o: { size?: number; images?: number; nets?: string[]; formats?: string[]; log?: (l: string) => void } = {}
+): Promise<PretrainedBenchResult> {
   const size = o.size ?? 224
   const n = o.images ?? 32
   const nets = o.nets ?? ['resnet18', 'resnet50', 'densenet121', 'mobilenet_v2', 'vit_s16']
@@ -50,9 +55,13 @@ export async function benchPretrained(o: { size?: number; images?: number; nets?
   try {
     const t0 = Date.now()
     o.log?.(`building ${nets.join(', ')} in PyTorch and writing them (${size} px, ${n} images)...`)
-    await promisify(execFile)('/usr/bin/python3', [SCRIPT, dir, String(size), String(n), nets.join(',')], { env: { ...process.env, OMP_NUM_THREADS: '1' }, maxBuffer: 16 << 20 })
+    await promisify(execFile)('/usr/bin/python3', [SCRIPT, dir, String(size), String(n), nets.join(',')], {
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+      maxBuffer: 16 << 20
+    })
     const pythonSeconds = (Date.now() - t0) / 1000
-    const images = parseNpy(unzipSync(new Uint8Array(readFileSync(path.join(dir, 'images.npz'))))['images.npy']).data as Uint8Array
+    const images = parseNpy(unzipSync(new Uint8Array(readFileSync(path.join(dir, 'images.npz'))))['images.npy'])
+      .data as Uint8Array
     const before = tf.memory().numTensors
     const rows: PretrainedBenchRow[] = []
     for (const net of nets) {
@@ -63,17 +72,37 @@ export async function benchPretrained(o: { size?: number; images?: number; nets?
         const model = modelOf(imp)
         const importSeconds = (Date.now() - t1) / 1000
         const t2 = Date.now()
-        const got = await predictImages(model, images, n, [size, size, 3], { normalization: imp.preprocessing, task: 'single', logits: true, batchSize: 16 })
+        const got = await predictImages(model, images, n, [size, size, 3], {
+          normalization: imp.preprocessing,
+          task: 'single',
+          logits: true,
+          batchSize: 16
+        })
         const ms = (Date.now() - t2) / n
         model.dispose()
         let scale = 0
         let diff = 0
-        for (let i = 0; i < ref.length; i++) { scale = Math.max(scale, Math.abs(ref[i])); diff = Math.max(diff, Math.abs(got[i] - ref[i])) }
-        const row = {
-          net, format, arch: imp.arch, relDiff: diff / scale, maxAbsLogit: scale, importSeconds, msPerImage: ms,
-          tensors: { matched: imp.report.matched.length, reshaped: imp.report.reshaped.length, skipped: imp.report.skipped.length }
+        for (let i = 0; i < ref.length; i++) {
+          scale = Math.max(scale, Math.abs(ref[i]))
+          diff = Math.max(diff, Math.abs(got[i] - ref[i]))
         }
-        o.log?.(`${net} ${format}: max diff ${row.relDiff.toExponential(2)} of scale ${scale.toFixed(3)}, import ${importSeconds.toFixed(1)} s, ${ms.toFixed(0)} ms/image`)
+        const row = {
+          net,
+          format,
+          arch: imp.arch,
+          relDiff: diff / scale,
+          maxAbsLogit: scale,
+          importSeconds,
+          msPerImage: ms,
+          tensors: {
+            matched: imp.report.matched.length,
+            reshaped: imp.report.reshaped.length,
+            skipped: imp.report.skipped.length
+          }
+        }
+        o.log?.(
+          `${net} ${format}: max diff ${row.relDiff.toExponential(2)} of scale ${scale.toFixed(3)}, import ${importSeconds.toFixed(1)} s, ${ms.toFixed(0)} ms/image`
+        )
         rows.push(row)
       }
     }

@@ -14,9 +14,13 @@ import type { ModuleSpec } from './onnx'
 const P = 'features.'
 
 export const densenetFromTorch: FromTorch = (t) => {
-  if (!t.has(`${P}conv0.weight`) || !t.has(`${P}denseblock1.denselayer1.conv1.weight`) || !t.has('classifier.weight')) return null
+  if (!t.has(`${P}conv0.weight`) || !t.has(`${P}denseblock1.denselayer1.conv1.weight`) || !t.has('classifier.weight'))
+    return null
   const depths = [1, 2, 3, 4].map((b) => countModules(t, (i) => `${P}denseblock${b}.denselayer${i}.conv1.weight`, 1))
-  if (depths.join() !== DENSENET121_BLOCKS.join()) throw new Error(`a DenseNet with blocks ${depths.join('-')} is not an engine architecture (densenet121: ${DENSENET121_BLOCKS.join('-')})`)
+  if (depths.join() !== DENSENET121_BLOCKS.join())
+    throw new Error(
+      `a DenseNet with blocks ${depths.join('-')} is not an engine architecture (densenet121: ${DENSENET121_BLOCKS.join('-')})`
+    )
   const m = new Mapper(t, 'densenet121')
   m.conv(`${P}conv0.weight`, 'stem_conv')
   m.bn(`${P}norm0`, 'stem_bn')
@@ -41,13 +45,25 @@ export const densenetFromTorch: FromTorch = (t) => {
 
 /** Parameter modules in forward order (for ONNX graphs whose names were lost). */
 export function densenetModules(): ModuleSpec[][] {
-  const out: ModuleSpec[] = [{ kind: 'conv', name: `${P}conv0` }, { kind: 'bn', name: `${P}norm0` }]
+  const out: ModuleSpec[] = [
+    { kind: 'conv', name: `${P}conv0` },
+    { kind: 'bn', name: `${P}norm0` }
+  ]
   DENSENET121_BLOCKS.forEach((n, b) => {
     for (let i = 1; i <= n; i++) {
       const s = `${P}denseblock${b + 1}.denselayer${i}`
-      out.push({ kind: 'bn', name: `${s}.norm1` }, { kind: 'conv', name: `${s}.conv1` }, { kind: 'bn', name: `${s}.norm2` }, { kind: 'conv', name: `${s}.conv2` })
+      out.push(
+        { kind: 'bn', name: `${s}.norm1` },
+        { kind: 'conv', name: `${s}.conv1` },
+        { kind: 'bn', name: `${s}.norm2` },
+        { kind: 'conv', name: `${s}.conv2` }
+      )
     }
-    if (b < DENSENET121_BLOCKS.length - 1) out.push({ kind: 'bn', name: `${P}transition${b + 1}.norm` }, { kind: 'conv', name: `${P}transition${b + 1}.conv` })
+    if (b < DENSENET121_BLOCKS.length - 1)
+      out.push(
+        { kind: 'bn', name: `${P}transition${b + 1}.norm` },
+        { kind: 'conv', name: `${P}transition${b + 1}.conv` }
+      )
   })
   out.push({ kind: 'bn', name: `${P}norm5` }, { kind: 'linear', name: 'classifier' })
   return [out]

@@ -42,11 +42,21 @@ export const PRETRAINED_FAMILIES: PretrainedFamily[] = [
   { archs: ['densenet121'], fromTorch: densenetFromTorch, modules: densenetModules },
   { archs: ['mobilenetv2'], fromTorch: mobilenetv2FromTorch, modules: mobilenetv2Modules },
   // torchvision VisionTransformer and timm deit/vit names; ONNX names recovered from the graph (MatMul weights folded and transposed by the export).
-  { archs: VIT_ARCHITECTURE_IDS, fromTorch: (t, o) => vitFromTorch(t, o), fromOnnx: (bytes) => torchTensorsFromOnnx(decodeModel(bytes)) }
+  {
+    archs: VIT_ARCHITECTURE_IDS,
+    fromTorch: (t, o) => vitFromTorch(t, o),
+    fromOnnx: (bytes) => torchTensorsFromOnnx(decodeModel(bytes))
+  }
 ]
 
 /** ImageNet's preprocessing, the torchvision and timm convention. */
-export const IMAGENET_PREPROCESSING: Preprocessing = { size: [224, 224], channels: 3, channelOrder: 'RGB', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }
+export const IMAGENET_PREPROCESSING: Preprocessing = {
+  size: [224, 224],
+  channels: 3,
+  channelOrder: 'RGB',
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225]
+}
 
 /** Options of {@link readPretrained}. */
 export interface PretrainedOptions {
@@ -75,12 +85,17 @@ export interface PretrainedImport {
 function perChannel(v: number[] | undefined, fallback: number[], what: string): number[] {
   if (!v) return fallback
   if (v.length === 1) return [v[0], v[0], v[0]]
-  if (v.length !== 3 || v.some((x) => !Number.isFinite(x))) throw new Error(`--${what}: give 1 or 3 numbers (R,G,B), got ${v.join(',')}`)
+  if (v.length !== 3 || v.some((x) => !Number.isFinite(x)))
+    throw new Error(`--${what}: give 1 or 3 numbers (R,G,B), got ${v.join(',')}`)
   if (what === 'std' && v.some((x) => !(x > 0))) throw new Error('--std: every value must be > 0')
   return v
 }
 
-function fromTensors(tensors: ReadonlyMap<string, TorchTensor>, o: PretrainedOptions, onnx?: Uint8Array): FromTorchResult | null {
+function fromTensors(
+  tensors: ReadonlyMap<string, TorchTensor>,
+  o: PretrainedOptions,
+  onnx?: Uint8Array
+): FromTorchResult | null {
   for (const f of PRETRAINED_FAMILIES) {
     if (o.arch && !f.archs.includes(o.arch)) continue
     const r = f.fromTorch(onnx && f.fromOnnx ? f.fromOnnx(onnx) : tensors, { heads: o.heads })
@@ -98,7 +113,8 @@ function fromGraph(g: OnnxWeights, arch: string | undefined): FromTorchResult | 
       if (!tensors) continue
       const r = f.fromTorch(tensors)
       if (!r) continue
-      const note = 'BatchNorm folded into the conv by the ONNX export: restored as the folded conv + identity BatchNorm (γ 1, β = conv bias, μ 0, σ² 1−ε)'
+      const note =
+        'BatchNorm folded into the conv by the ONNX export: restored as the folded conv + identity BatchNorm (γ 1, β = conv bias, μ 0, σ² 1−ε)'
       const isFolded = (entry: string) => folded.has(entry.split(' → ')[0])
       r.report.reshaped.push(...r.report.matched.filter(isFolded).map((e) => `${e} (${note})`))
       r.report.matched = r.report.matched.filter((e) => !isFolded(e))
@@ -118,12 +134,22 @@ export async function readPretrained(path: string, o: PretrainedOptions = {}): P
   const buf = await fsp.readFile(path)
   if (o.arch) getArch(o.arch)
   const ext = extname(file).toLowerCase()
-  const format: 'onnx' | 'safetensors' | null = ext === '.onnx' ? 'onnx' : ext === '.safetensors' ? 'safetensors' : looksLikeSafetensors(buf) ? 'safetensors' : looksLikeOnnx(buf) ? 'onnx' : null
+  const format: 'onnx' | 'safetensors' | null =
+    ext === '.onnx'
+      ? 'onnx'
+      : ext === '.safetensors'
+        ? 'safetensors'
+        : looksLikeSafetensors(buf)
+          ? 'safetensors'
+          : looksLikeOnnx(buf)
+            ? 'onnx'
+            : null
   if (!format) throw new Error(`${file}: neither an ONNX nor a safetensors file`)
   let result: FromTorchResult | null
   let names: string[]
   if (format === 'safetensors') {
-    if (!looksLikeSafetensors(buf) && buf.byteLength >= 9 && buf[8] !== 0x7b) throw new Error(`${file}: not a safetensors file (no JSON header)`)
+    if (!looksLikeSafetensors(buf) && buf.byteLength >= 9 && buf[8] !== 0x7b)
+      throw new Error(`${file}: not a safetensors file (no JSON header)`)
     const st = readSafetensors(buf, file)
     names = [...st.tensors.keys()]
     result = wrap(file, () => fromTensors(st.tensors, o))
@@ -134,13 +160,18 @@ export async function readPretrained(path: string, o: PretrainedOptions = {}): P
     result = wrap(file, () => fromTensors(g.initializers, o, buf) ?? fromGraph(g, o.arch))
   }
   if (!result) {
-    throw new Error(`${file}: no known architecture in its ${names.length} tensors (e.g. ${names.slice(0, 3).join(', ') || 'none'}${o.arch ? `; --arch ${o.arch}` : ''}); known: ${PRETRAINED_FAMILIES.flatMap((f) => f.archs).join(', ')}`)
+    throw new Error(
+      `${file}: no known architecture in its ${names.length} tensors (e.g. ${names.slice(0, 3).join(', ') || 'none'}${o.arch ? `; --arch ${o.arch}` : ''}); known: ${PRETRAINED_FAMILIES.flatMap((f) => f.archs).join(', ')}`
+    )
   }
-  if (o.arch && result.arch !== o.arch) throw new Error(`${file}: the tensors are a ${result.arch}, not --arch ${o.arch}`)
+  if (o.arch && result.arch !== o.arch)
+    throw new Error(`${file}: the tensors are a ${result.arch}, not --arch ${o.arch}`)
   const side = o.size ?? IMAGENET_PREPROCESSING.size[0]
   const preprocessing: Preprocessing = {
-    ...IMAGENET_PREPROCESSING, size: [side, side],
-    mean: perChannel(o.mean, IMAGENET_PREPROCESSING.mean, 'mean'), std: perChannel(o.std, IMAGENET_PREPROCESSING.std, 'std')
+    ...IMAGENET_PREPROCESSING,
+    size: [side, side],
+    mean: perChannel(o.mean, IMAGENET_PREPROCESSING.mean, 'mean'),
+    std: perChannel(o.std, IMAGENET_PREPROCESSING.std, 'std')
   }
   const build: ArchBuildOptions = { seed: 0, numClasses: 1, ...result.build, inputShape: [side, side, 3] }
   const arch = getArch(result.arch)
@@ -149,7 +180,11 @@ export async function readPretrained(path: string, o: PretrainedOptions = {}): P
   const fitted = { ...result, weights: fitToSize(result, build) }
   const weights = checkShapes(file, fitted, build)
   return {
-    arch: result.arch, build, weights, report: result.report, preprocessing,
+    arch: result.arch,
+    build,
+    weights,
+    report: result.report,
+    preprocessing,
     origin: { file, format, sha256: createHash('sha256').update(buf).digest('hex'), bytes: buf.byteLength }
   }
 }
@@ -177,14 +212,20 @@ function checkShapes(file: string, r: FromTorchResult, build: ArchBuildOptions):
   const model = getArch(r.arch).build(build)
   try {
     const byName = new Map(r.weights.map((w) => [w.name, w]))
-    const sourceOf = (name: string) => r.report.matched.concat(r.report.reshaped).find((e) => e.split(' → ')[1]?.split(' ')[0] === name)?.split(' → ')[0] ?? name
+    const sourceOf = (name: string) =>
+      r.report.matched
+        .concat(r.report.reshaped)
+        .find((e) => e.split(' → ')[1]?.split(' ')[0] === name)
+        ?.split(' → ')[0] ?? name
     const out: NamedWeight[] = []
     for (const layer of model.layers) {
       for (const v of layer.weights) {
         const w = byName.get(v.originalName)
         if (!w) throw new Error(`${file}: ${r.arch} weight ${v.originalName} has no tensor in the file`)
         if (w.shape.length !== v.shape.length || w.shape.some((d, i) => d !== v.shape[i])) {
-          throw new Error(`${file}: tensor ${sourceOf(w.name)} does not match ${r.arch}: shape [${w.shape}] in the engine's layout where [${v.shape}] is expected`)
+          throw new Error(
+            `${file}: tensor ${sourceOf(w.name)} does not match ${r.arch}: shape [${w.shape}] in the engine's layout where [${v.shape}] is expected`
+          )
         }
         out.push(w)
         byName.delete(v.originalName)
@@ -223,13 +264,24 @@ export interface PretrainedInfo {
 export function checkpointOf(imp: PretrainedImport, name: string, now = new Date()): CheckpointInput {
   const { inputShape, numClasses, seed: _s, ...archOptions } = imp.build
   const info: PretrainedInfo = {
-    name, origin: imp.origin, preprocessing: imp.preprocessing, importedAt: now.toISOString(),
-    tensors: { matched: imp.report.matched.length, reshaped: imp.report.reshaped.length, skipped: imp.report.skipped.length }
+    name,
+    origin: imp.origin,
+    preprocessing: imp.preprocessing,
+    importedAt: now.toISOString(),
+    tensors: {
+      matched: imp.report.matched.length,
+      reshaped: imp.report.reshaped.length,
+      skipped: imp.report.skipped.length
+    }
   }
   return {
     meta: {
-      arch: imp.arch, archOptions: archOptions as CheckpointInput['meta']['archOptions'], inputShape,
-      classes: Array.from({ length: numClasses }, (_, i) => String(i)), task: 'single', output: 'logits',
+      arch: imp.arch,
+      archOptions: archOptions as CheckpointInput['meta']['archOptions'],
+      inputShape,
+      classes: Array.from({ length: numClasses }, (_, i) => String(i)),
+      task: 'single',
+      output: 'logits',
       normalization: { mean: imp.preprocessing.mean, std: imp.preprocessing.std },
       info: { pretrained: info } as unknown as Record<string, unknown>
     },

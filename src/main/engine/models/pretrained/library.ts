@@ -11,7 +11,13 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeCheckpoint } from '../checkpoint'
 import { listPretrainedSync } from './list'
-import { checkpointOf, readPretrained, type PretrainedImport, type PretrainedInfo, type PretrainedOptions } from './index'
+import {
+  checkpointOf,
+  readPretrained,
+  type PretrainedImport,
+  type PretrainedInfo,
+  type PretrainedOptions
+} from './index'
 
 /** Folder of imported networks inside a workspace. */
 export const PRETRAINED_FOLDER = 'pretrained'
@@ -41,9 +47,16 @@ export interface ImportedNetwork {
 }
 
 /** Reads, maps and stores a weights file; the id depends on the file's content and the options (re-importing replaces). */
-export async function importPretrained(workspaceDir: string, path: string, o: PretrainedOptions & { name?: string }): Promise<ImportedNetwork> {
+export async function importPretrained(
+  workspaceDir: string,
+  path: string,
+  o: PretrainedOptions & { name?: string }
+): Promise<ImportedNetwork> {
   const imp = await readPretrained(path, o)
-  const id = `pt-${createHash('sha256').update(JSON.stringify([imp.origin.sha256, imp.arch, imp.preprocessing])).digest('hex').slice(0, 10)}`
+  const id = `pt-${createHash('sha256')
+    .update(JSON.stringify([imp.origin.sha256, imp.arch, imp.preprocessing]))
+    .digest('hex')
+    .slice(0, 10)}`
   const name = o.name ?? imp.origin.file.replace(/\.(onnx|safetensors)$/i, '')
   const input = checkpointOf(imp, name)
   await writeCheckpoint(pretrainedDir(workspaceDir, id), input)

@@ -15,7 +15,11 @@ export function listPretrainedSync(workspaceDir: string): PretrainedNetwork[] {
   for (const id of readdirSync(root)) {
     if (!/^pt-[0-9a-f]{10}$/.test(id)) continue
     try {
-      const meta = JSON.parse(readFileSync(join(root, id, 'model.json'), 'utf8')) as { arch: string; classes: string[]; info?: { pretrained?: Omit<PretrainedNetwork, 'id' | 'arch' | 'numClasses'> } }
+      const meta = JSON.parse(readFileSync(join(root, id, 'model.json'), 'utf8')) as {
+        arch: string
+        classes: string[]
+        info?: { pretrained?: Omit<PretrainedNetwork, 'id' | 'arch' | 'numClasses'> }
+      }
       const info = meta.info?.pretrained
       if (info) out.push({ id, arch: meta.arch, numClasses: meta.classes.length, ...info })
     } catch {

@@ -18,7 +18,9 @@ const REPEATS = [1, 2, 3, 4, 3, 3, 1]
 /** Engine block name of each torchvision `features.J` (J = 1 … 17). */
 function blockNames(): string[] {
   const out: string[] = []
-  REPEATS.forEach((n, s) => { for (let i = 0; i < n; i++) out.push(`block${s + 1}_${i}`) })
+  REPEATS.forEach((n, s) => {
+    for (let i = 0; i < n; i++) out.push(`block${s + 1}_${i}`)
+  })
   return out
 }
 
@@ -28,7 +30,10 @@ function convs(): [string, string, string, boolean][] {
   blockNames().forEach((b, k) => {
     const j = k + 1
     if (j === 1) {
-      out.push([`features.1.conv.0.0`, `features.1.conv.0.1`, `${b}_dw`, true], [`features.1.conv.1`, `features.1.conv.2`, `${b}_project`, false])
+      out.push(
+        [`features.1.conv.0.0`, `features.1.conv.0.1`, `${b}_dw`, true],
+        [`features.1.conv.1`, `features.1.conv.2`, `${b}_project`, false]
+      )
     } else {
       out.push(
         [`features.${j}.conv.0.0`, `features.${j}.conv.0.1`, `${b}_expand`, false],
@@ -42,17 +47,26 @@ function convs(): [string, string, string, boolean][] {
 }
 
 export const mobilenetv2FromTorch: FromTorch = (t) => {
-  if (!t.has('features.0.0.weight') || !t.has('features.1.conv.0.0.weight') || !t.has('classifier.1.weight')) return null
+  if (!t.has('features.0.0.weight') || !t.has('features.1.conv.0.0.weight') || !t.has('classifier.1.weight'))
+    return null
   const stem = t.get('features.0.0.weight')!.shape
-  if (stem[0] !== 32) throw new Error(`tensor features.0.0.weight: shape [${stem}]: only width multiplier 1 (32 stem channels) is supported for MobileNetV2`)
-  if (!t.has('features.18.0.weight') || t.has('features.19.0.weight')) throw new Error('tensor features.18.0.weight: the file\'s MobileNetV2 does not have torchvision\'s 19 feature stages')
+  if (stem[0] !== 32)
+    throw new Error(
+      `tensor features.0.0.weight: shape [${stem}]: only width multiplier 1 (32 stem channels) is supported for MobileNetV2`
+    )
+  if (!t.has('features.18.0.weight') || t.has('features.19.0.weight'))
+    throw new Error("tensor features.18.0.weight: the file's MobileNetV2 does not have torchvision's 19 feature stages")
   const m = new Mapper(t, 'mobilenetv2')
   for (const [conv, bn, layer, dw] of convs()) {
     m.conv(`${conv}.weight`, `${layer}_conv`, dw)
     m.bn(bn, `${layer}_bn`)
   }
   m.linear('classifier.1', 'head')
-  return m.finish('mobilenetv2', { widthMultiplier: 1, stem: 'imagenet', numClasses: t.get('classifier.1.weight')!.shape[0] })
+  return m.finish('mobilenetv2', {
+    widthMultiplier: 1,
+    stem: 'imagenet',
+    numClasses: t.get('classifier.1.weight')!.shape[0]
+  })
 }
 
 /** Parameter modules in forward order (for ONNX graphs whose names were lost). */

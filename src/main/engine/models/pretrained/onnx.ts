@@ -38,7 +38,13 @@ export function looksLikeOnnx(buf: Uint8Array): boolean {
   return buf.byteLength > 2 && buf[0] === 0x08
 }
 
-interface Attr { name?: string; i?: number; f?: number; ints?: number[]; t?: { dims?: number[]; data_type?: number; raw_data?: Uint8Array; float_data?: number[] } }
+interface Attr {
+  name?: string
+  i?: number
+  f?: number
+  ints?: number[]
+  t?: { dims?: number[]; data_type?: number; raw_data?: Uint8Array; float_data?: number[] }
+}
 
 /** Parses an ONNX file; errors name `file` (truncated, not ONNX, external data). */
 export function readOnnx(buf: Uint8Array, file: string): OnnxWeights {
@@ -48,16 +54,19 @@ export function readOnnx(buf: Uint8Array, file: string): OnnxWeights {
   } catch (e) {
     throw new Error(`${file}: not a readable ONNX file (truncated or another format): ${(e as Error).message}`)
   }
-  if (m.nodes.length === 0) throw new Error(`${file}: not a readable ONNX file: it has no graph nodes (truncated, or not a model)`)
+  if (m.nodes.length === 0)
+    throw new Error(`${file}: not a readable ONNX file: it has no graph nodes (truncated, or not a model)`)
   const initializers = new Map<string, TorchTensor>()
   for (const [name, t] of m.initializers) {
     const count = t.dims.reduce((a, b) => a * b, 1)
     if (t.values.length !== count) {
-      throw new Error(`${file}: initializer ${name} has ${t.values.length} values for shape [${t.dims}] (external data files are not supported; re-export without external data)`)
+      throw new Error(
+        `${file}: initializer ${name} has ${t.values.length} values for shape [${t.dims}] (external data files are not supported; re-export without external data)`
+      )
     }
     initializers.set(name, { shape: t.dims, data: t.values })
   }
-  const value = (n: string | undefined): TorchTensor | null => (n ? initializers.get(n) ?? null : null)
+  const value = (n: string | undefined): TorchTensor | null => (n ? (initializers.get(n) ?? null) : null)
   const ops: GraphOp[] = []
   for (let k = 0; k < m.nodes.length; k++) {
     const node = m.nodes[k]
@@ -68,7 +77,10 @@ export function readOnnx(buf: Uint8Array, file: string): OnnxWeights {
       case 'Constant': {
         const t = attr('value')?.t
         if (t && t.data_type === 1 && node.output[0]) {
-          const values = t.raw_data && t.raw_data.length > 0 ? new Float32Array(new Uint8Array(t.raw_data).buffer.slice(0)) : Float32Array.from(t.float_data ?? [])
+          const values =
+            t.raw_data && t.raw_data.length > 0
+              ? new Float32Array(new Uint8Array(t.raw_data).buffer.slice(0))
+              : Float32Array.from(t.float_data ?? [])
           initializers.set(node.output[0], { shape: t.dims ?? [], data: values })
         }
         break
@@ -99,7 +111,10 @@ export function readOnnx(buf: Uint8Array, file: string): OnnxWeights {
         const w = value(node.input[1])
         if (!w || w.shape.length !== 2) break
         const next = m.nodes[k + 1]
-        const bias = next && next.op_type === 'Add' && next.input.includes(node.output[0]) ? value(next.input.find((i) => i !== node.output[0])) : null
+        const bias =
+          next && next.op_type === 'Add' && next.input.includes(node.output[0])
+            ? value(next.input.find((i) => i !== node.output[0]))
+            : null
         ops.push({ kind: 'linear', node: label, weight: transpose2d(w), bias })
         break
       }
@@ -114,9 +129,14 @@ export function readOnnx(buf: Uint8Array, file: string): OnnxWeights {
  * throws naming the first op that does not fit. `folded` receives the names of BatchNorm
  * tensors restored from a folded conv.
  */
-export function tensorsFromGraph(w: OnnxWeights, modules: ModuleSpec[], folded: Set<string>): Map<string, TorchTensor> | null {
+export function tensorsFromGraph(
+  w: OnnxWeights,
+  modules: ModuleSpec[],
+  folded: Set<string>
+): Map<string, TorchTensor> | null {
   const count = (ops: { kind: string }[], kind: string) => ops.filter((o) => o.kind === kind).length
-  if (count(w.ops, 'conv') !== count(modules, 'conv') || count(w.ops, 'linear') !== count(modules, 'linear')) return null
+  if (count(w.ops, 'conv') !== count(modules, 'conv') || count(w.ops, 'linear') !== count(modules, 'linear'))
+    return null
   const out = new Map<string, TorchTensor>()
   let j = 0
   let pendingBias: { conv: string; bias: TorchTensor } | null = null
@@ -125,7 +145,10 @@ export function tensorsFromGraph(w: OnnxWeights, modules: ModuleSpec[], folded: 
     const op = w.ops[j]
     // A conv with a bias where PyTorch's has none is a folded conv: its BatchNorm is gone from the graph.
     if (mod.kind === 'bn' && (pendingBias || op?.kind !== 'bn')) {
-      if (!pendingBias) throw new Error(`ONNX graph: ${mod.name} (BatchNorm) has neither a BatchNormalization node nor a folded conv bias before ${op?.node ?? 'the end'}`)
+      if (!pendingBias)
+        throw new Error(
+          `ONNX graph: ${mod.name} (BatchNorm) has neither a BatchNormalization node nor a folded conv bias before ${op?.node ?? 'the end'}`
+        )
       const c = pendingBias.bias.shape[0]
       const put = (p: string, v: number | Float32Array) => {
         out.set(`${mod.name}.${p}`, { shape: [c], data: typeof v === 'number' ? new Float32Array(c).fill(v) : v })
@@ -139,7 +162,8 @@ export function tensorsFromGraph(w: OnnxWeights, modules: ModuleSpec[], folded: 
       continue
     }
     if (!op) throw new Error(`ONNX graph: ${mod.name} (${mod.kind}) has no matching node: the graph ends early`)
-    if (op.kind !== mod.kind) throw new Error(`ONNX graph: node ${op.node} is a ${op.kind} where ${mod.name} (${mod.kind}) was expected`)
+    if (op.kind !== mod.kind)
+      throw new Error(`ONNX graph: node ${op.node} is a ${op.kind} where ${mod.name} (${mod.kind}) was expected`)
     if (pendingBias) throw new Error(`ONNX graph: ${pendingBias.conv} has a bias that no BatchNorm absorbs`)
     j++
     if (op.kind === 'conv') {
@@ -157,6 +181,7 @@ export function tensorsFromGraph(w: OnnxWeights, modules: ModuleSpec[], folded: 
     }
   }
   if (pendingBias) throw new Error(`ONNX graph: ${pendingBias.conv} has a bias that no BatchNorm absorbs`)
-  if (j !== w.ops.length) throw new Error(`ONNX graph: node ${w.ops[j].node} is left over after every module of the architecture was matched`)
+  if (j !== w.ops.length)
+    throw new Error(`ONNX graph: node ${w.ops[j].node} is left over after every module of the architecture was matched`)
   return out
 }

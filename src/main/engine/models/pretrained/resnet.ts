@@ -18,7 +18,10 @@ function depthsOf(t: TorchTensors): number[] {
   return [1, 2, 3, 4].map((s) => countModules(t, (i) => `layer${s}.${i}.conv1.weight`))
 }
 
-function blocks(v: (typeof VARIANTS)[number], each: (s: number, i: number, convs: number, down: boolean) => void): void {
+function blocks(
+  v: (typeof VARIANTS)[number],
+  each: (s: number, i: number, convs: number, down: boolean) => void
+): void {
   v.depths.forEach((n, stage) => {
     for (let i = 0; i < n; i++) each(stage + 1, i, v.bottleneck ? 3 : 2, i === 0 && (stage > 0 || v.bottleneck))
   })
@@ -29,7 +32,10 @@ export const resnetFromTorch: FromTorch = (t) => {
   const bottleneck = t.has('layer1.0.conv3.weight')
   const depths = depthsOf(t)
   const v = VARIANTS.find((x) => x.bottleneck === bottleneck && x.depths.join() === depths.join())
-  if (!v) throw new Error(`a ResNet with ${bottleneck ? 'bottleneck' : 'basic'} blocks ${depths.join('-')} is not an engine architecture (resnet18: basic 2-2-2-2, resnet50: bottleneck 3-4-6-3)`)
+  if (!v)
+    throw new Error(
+      `a ResNet with ${bottleneck ? 'bottleneck' : 'basic'} blocks ${depths.join('-')} is not an engine architecture (resnet18: basic 2-2-2-2, resnet50: bottleneck 3-4-6-3)`
+    )
   const m = new Mapper(t, v.arch)
   m.conv('conv1.weight', 'stem_conv')
   m.bn('bn1', 'stem_bn')
@@ -53,10 +59,18 @@ export const resnetFromTorch: FromTorch = (t) => {
 /** The parameter modules of each variant in forward order (for ONNX graphs whose names were lost). */
 export function resnetModules(): ModuleSpec[][] {
   return VARIANTS.map((v) => {
-    const out: ModuleSpec[] = [{ kind: 'conv', name: 'conv1' }, { kind: 'bn', name: 'bn1' }]
+    const out: ModuleSpec[] = [
+      { kind: 'conv', name: 'conv1' },
+      { kind: 'bn', name: 'bn1' }
+    ]
     blocks(v, (s, i, convs, down) => {
-      for (let k = 1; k <= convs; k++) out.push({ kind: 'conv', name: `layer${s}.${i}.conv${k}` }, { kind: 'bn', name: `layer${s}.${i}.bn${k}` })
-      if (down) out.push({ kind: 'conv', name: `layer${s}.${i}.downsample.0` }, { kind: 'bn', name: `layer${s}.${i}.downsample.1` })
+      for (let k = 1; k <= convs; k++)
+        out.push({ kind: 'conv', name: `layer${s}.${i}.conv${k}` }, { kind: 'bn', name: `layer${s}.${i}.bn${k}` })
+      if (down)
+        out.push(
+          { kind: 'conv', name: `layer${s}.${i}.downsample.0` },
+          { kind: 'bn', name: `layer${s}.${i}.downsample.1` }
+        )
     })
     out.push({ kind: 'linear', name: 'fc' })
     return out

@@ -38,35 +38,58 @@ export function looksLikeSafetensors(buf: Uint8Array): boolean {
  * (truncated, header not JSON, a tensor's bytes outside the file or not matching its shape).
  */
 export function readSafetensors(buf: Uint8Array, file: string): SafetensorsFile {
-  if (buf.byteLength < 8) throw new Error(`${file}: ${buf.byteLength} bytes: too short for a safetensors file (truncated?)`)
+  if (buf.byteLength < 8)
+    throw new Error(`${file}: ${buf.byteLength} bytes: too short for a safetensors file (truncated?)`)
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   const n = Number(view.getBigUint64(0, true))
-  if (n > buf.byteLength - 8) throw new Error(`${file}: header of ${n} bytes but the file has only ${buf.byteLength - 8} after the length field (truncated, or not a safetensors file)`)
+  if (n > buf.byteLength - 8)
+    throw new Error(
+      `${file}: header of ${n} bytes but the file has only ${buf.byteLength - 8} after the length field (truncated, or not a safetensors file)`
+    )
   let header: Record<string, unknown>
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n))) as Record<string, unknown>
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n))) as Record<
+      string,
+      unknown
+    >
   } catch (e) {
     throw new Error(`${file}: the safetensors header is not valid JSON (${(e as Error).message})`)
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error(`${file}: the safetensors header is not a JSON object`)
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new Error(`${file}: the safetensors header is not a JSON object`)
   const dataStart = 8 + n
   const dataLength = buf.byteLength - dataStart
   const out: SafetensorsFile = { tensors: new Map(), other: [], metadata: {} }
   for (const [name, raw] of Object.entries(header)) {
-    if (name === '__metadata__') { out.metadata = (raw ?? {}) as Record<string, string>; continue }
+    if (name === '__metadata__') {
+      out.metadata = (raw ?? {}) as Record<string, string>
+      continue
+    }
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown }
-    if (typeof info?.dtype !== 'string' || !Array.isArray(info.shape) || !Array.isArray(info.data_offsets) || info.data_offsets.length !== 2) {
+    if (
+      typeof info?.dtype !== 'string' ||
+      !Array.isArray(info.shape) ||
+      !Array.isArray(info.data_offsets) ||
+      info.data_offsets.length !== 2
+    ) {
       throw new Error(`${file}: tensor ${name}: header entry lacks dtype, shape or data_offsets`)
     }
     const shape = info.shape.map(Number)
     const [begin, end] = info.data_offsets.map(Number)
     const size = BYTES[info.dtype]
     if (size === undefined) throw new Error(`${file}: tensor ${name}: unknown dtype ${info.dtype}`)
-    if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`${file}: tensor ${name}: bad shape [${shape}]`)
+    if (shape.some((d) => !Number.isInteger(d) || d < 0))
+      throw new Error(`${file}: tensor ${name}: bad shape [${shape}]`)
     if (!(begin >= 0 && end >= begin)) throw new Error(`${file}: tensor ${name}: bad data_offsets [${begin}, ${end}]`)
-    if (end > dataLength) throw new Error(`${file}: tensor ${name} needs bytes ${begin}..${end} of the data but the file holds ${dataLength} (truncated)`)
+    if (end > dataLength)
+      throw new Error(
+        `${file}: tensor ${name} needs bytes ${begin}..${end} of the data but the file holds ${dataLength} (truncated)`
+      )
     const count = shape.reduce((a, b) => a * b, 1)
-    if (count * size !== end - begin) throw new Error(`${file}: tensor ${name}: ${end - begin} bytes for shape [${shape}] of ${info.dtype} (${count * size} expected)`)
+    if (count * size !== end - begin)
+      throw new Error(
+        `${file}: tensor ${name}: ${end - begin} bytes for shape [${shape}] of ${info.dtype} (${count * size} expected)`
+      )
     const at = dataStart + begin
     const data = new Float32Array(count)
     if (info.dtype === 'F32') {
@@ -75,7 +98,10 @@ export function readSafetensors(buf: Uint8Array, file: string): SafetensorsFile 
       for (let i = 0; i < count; i++) data[i] = halfToFloat(view.getUint16(at + 2 * i, true))
     } else if (info.dtype === 'BF16') {
       const tmp = new DataView(new ArrayBuffer(4))
-      for (let i = 0; i < count; i++) { tmp.setUint32(0, view.getUint16(at + 2 * i, true) << 16); data[i] = tmp.getFloat32(0) }
+      for (let i = 0; i < count; i++) {
+        tmp.setUint32(0, view.getUint16(at + 2 * i, true) << 16)
+        data[i] = tmp.getFloat32(0)
+      }
     } else if (info.dtype === 'F64') {
       for (let i = 0; i < count; i++) data[i] = view.getFloat64(at + 8 * i, true)
     } else {

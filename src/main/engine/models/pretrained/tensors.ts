@@ -64,7 +64,10 @@ export function permute(t: TorchTensor, perm: number[]): TorchTensor {
   if (rank !== perm.length) throw new Error(`internal: permute of a rank-${rank} tensor with ${perm.length} axes`)
   const shape = perm.map((p) => t.shape[p])
   const inStrides = new Array<number>(rank)
-  for (let i = rank - 1, s = 1; i >= 0; i--) { inStrides[i] = s; s *= t.shape[i] }
+  for (let i = rank - 1, s = 1; i >= 0; i--) {
+    inStrides[i] = s
+    s *= t.shape[i]
+  }
   const strides = perm.map((p) => inStrides[p])
   const out = new Float32Array(t.data.length)
   const idx = new Array<number>(rank).fill(0)
@@ -94,7 +97,10 @@ export class Mapper {
   /** Engine weight name → PyTorch name (for messages about shape mismatches). */
   readonly sourceOf = new Map<string, string>()
 
-  constructor(readonly tensors: TorchTensors, readonly family: string) {}
+  constructor(
+    readonly tensors: TorchTensors,
+    readonly family: string
+  ) {}
 
   has(name: string): boolean {
     return this.tensors.has(name)
@@ -117,9 +123,15 @@ export class Mapper {
   /** conv weight (OIHW, or depthwise C×1×kh×kw) → `<layer>/kernel` or `<layer>/depthwise_kernel`. */
   conv(torch: string, layer: string, depthwise = false): void {
     const t = this.get(torch)
-    if (t.shape.length !== 4) throw new Error(`tensor ${torch}: shape [${t.shape}] is not a conv weight (4 dimensions expected, ${this.family})`)
+    if (t.shape.length !== 4)
+      throw new Error(
+        `tensor ${torch}: shape [${t.shape}] is not a conv weight (4 dimensions expected, ${this.family})`
+      )
     if (depthwise) {
-      if (t.shape[1] !== 1) throw new Error(`tensor ${torch}: shape [${t.shape}] is not a depthwise conv weight (C, 1, kh, kw) (${this.family})`)
+      if (t.shape[1] !== 1)
+        throw new Error(
+          `tensor ${torch}: shape [${t.shape}] is not a depthwise conv weight (C, 1, kh, kw) (${this.family})`
+        )
       this.put(torch, `${layer}/depthwise_kernel`, depthwiseToHwc1(t), 'trainable', 'depthwise C,1,kh,kw → kh,kw,C,1')
     } else {
       this.put(torch, `${layer}/kernel`, oihwToHwio(t), 'trainable', 'OIHW → HWIO')
@@ -128,10 +140,16 @@ export class Mapper {
 
   /** BatchNorm `<torch>.weight/bias/running_mean/running_var` → `<layer>/gamma/beta/moving_mean/moving_variance`. */
   bn(torch: string, layer: string): void {
-    const parts: [string, string, NamedWeight['kind']][] = [['weight', 'gamma', 'trainable'], ['bias', 'beta', 'trainable'], ['running_mean', 'moving_mean', 'bn-stat'], ['running_var', 'moving_variance', 'bn-stat']]
+    const parts: [string, string, NamedWeight['kind']][] = [
+      ['weight', 'gamma', 'trainable'],
+      ['bias', 'beta', 'trainable'],
+      ['running_mean', 'moving_mean', 'bn-stat'],
+      ['running_var', 'moving_variance', 'bn-stat']
+    ]
     for (const [p, e, kind] of parts) {
       const t = this.get(`${torch}.${p}`)
-      if (t.shape.length !== 1) throw new Error(`tensor ${torch}.${p}: shape [${t.shape}] is not a BatchNorm vector (${this.family})`)
+      if (t.shape.length !== 1)
+        throw new Error(`tensor ${torch}.${p}: shape [${t.shape}] is not a BatchNorm vector (${this.family})`)
       this.put(`${torch}.${p}`, `${layer}/${e}`, t, kind, null)
     }
     if (this.tensors.has(`${torch}.num_batches_tracked`)) this.used.delete(`${torch}.num_batches_tracked`)
@@ -140,7 +158,8 @@ export class Mapper {
   /** Linear `<torch>.weight` (out, in) and `.bias` → `<layer>/kernel` (in, out) and `<layer>/bias`. */
   linear(torch: string, layer: string): void {
     const w = this.get(`${torch}.weight`)
-    if (w.shape.length !== 2) throw new Error(`tensor ${torch}.weight: shape [${w.shape}] is not a linear weight (${this.family})`)
+    if (w.shape.length !== 2)
+      throw new Error(`tensor ${torch}.weight: shape [${w.shape}] is not a linear weight (${this.family})`)
     this.put(`${torch}.weight`, `${layer}/kernel`, transpose2d(w), 'trainable', 'linear out,in → in,out')
     this.put(`${torch}.bias`, `${layer}/bias`, this.get(`${torch}.bias`), 'trainable', null)
   }
