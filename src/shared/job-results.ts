@@ -153,6 +153,24 @@ export type FuseMethodRow = {
   steps: Json
 }
 
+/**
+ * Where a fusion's time went, seconds (engine/fusion/run.ts): `load` reading and averaging
+ * weights, `bn` BatchNorm re-estimation, `val` the selection's validation passes (members and
+ * trial soups), `test` and `ood` the test and out-of-distribution passes, `suite` making the
+ * corrupted images (once per fusion run when they fit in memory), `corruptions` predicting
+ * them, `bootstrap` the CIs and paired tests.
+ */
+export type FuseSeconds = {
+  load: number
+  bn: number
+  val: number
+  test: number
+  ood: number
+  suite: number
+  corruptions: number
+  bootstrap: number
+}
+
 /** Result of a 'fuse' job. */
 export type FuseResult = {
   runId: string
@@ -161,18 +179,7 @@ export type FuseResult = {
   groupBy: string
   backend: string
   /** Where the fusion's time went (engine/fusion/run.ts FuseSeconds), storing the per-image predictions, and the total. */
-  seconds: {
-    load: number
-    bn: number
-    val: number
-    test: number
-    ood: number
-    suite: number
-    corruptions: number
-    bootstrap: number
-    predictions: number
-    total: number
-  }
+  seconds: FuseSeconds & { predictions: number; total: number }
   /** What the corruption suite ran on: test images corrupted of the split's, its seed, whether the ensemble was run on it (null: not run). */
   corruptionSuite?: { images: number; of: number; seed: number; ensemble: boolean } | null
   members: { id: string; val: number | null }[]

@@ -9,8 +9,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { AdamW, type NamedVariable } from '../fission/adamw'
-import { batchLoss } from '../fission/losses'
-import { trainStep, type StepContext } from '../fission/trainer'
+import { bareStep, trainStep, type StepContext } from '../fission/trainer'
 import { ARCHITECTURES, getArch } from '../models'
 import { stemOf } from '../models/resnet'
 import { torchScriptPath } from './bench'
@@ -342,18 +341,7 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
         // The trainer's own step: micro-batches whose gradients add up to the batch's.
         trainStep(stepCtx, { x, y, n: o.batch }, 1e-4)
       } else {
-        const { value, grads } = tf.variableGrads(
-          () => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels),
-          params.map((p) => p.variable)
-        )
-        value.dataSync()
-        value.dispose()
-        opt.apply(
-          params,
-          params.map((p) => grads[p.variable.name]),
-          1e-4
-        )
-        tf.dispose(grads)
+        bareStep(model, params, opt, x, labels, 1e-4)
       }
       const ms = performance.now() - t0
       cpu?.push(cpuMs(c0))
@@ -367,24 +355,26 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
       cpu?.push(cpuMs(c0))
       return ms
     }
-    const train: number[] = []
-    const inference: number[] = []
-    try {
-      for (let i = 0; i < warmup; i++) step()
-      profiling = trainTable
-      for (let i = 0; i < steps; i++) train.push(step(cpuTrain))
-      profiling = null
-    } catch (e) {
-      throw describeFailure(e, o, 'training')
+    // Untimed warm-up, then the timed passes (their kernels profiled into `table` when asked).
+    const timed = (
+      pass: (cpu?: number[]) => number,
+      cpu: number[],
+      table: typeof profiling,
+      what: 'training' | 'inference'
+    ): number[] => {
+      const ms: number[] = []
+      try {
+        for (let i = 0; i < warmup; i++) pass()
+        profiling = table
+        for (let i = 0; i < steps; i++) ms.push(pass(cpu))
+        profiling = null
+      } catch (e) {
+        throw describeFailure(e, o, what)
+      }
+      return ms
     }
-    try {
-      for (let i = 0; i < warmup; i++) infer()
-      profiling = inferTable
-      for (let i = 0; i < steps; i++) inference.push(infer(cpuInfer))
-      profiling = null
-    } catch (e) {
-      throw describeFailure(e, o, 'inference')
-    }
+    const train = timed(step, cpuTrain, trainTable, 'training')
+    const inference = timed(infer, cpuInfer, inferTable, 'inference')
     const result: BenchArchResult = {
       arch: o.arch,
       size: o.size,

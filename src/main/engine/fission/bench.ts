@@ -22,11 +22,11 @@ import type { MethodId } from '../fusion/methods'
 import type { EpochRecord } from '../models/checkpoint'
 import { getArch } from '../models/index'
 import { AdamW } from './adamw'
-import { batchLoss, labelTensors } from './losses'
+import { labelTensors } from './losses'
 import { buildPlan, PLAN_DEFAULTS, PRETRAIN_DEFAULTS } from './plans'
 import { processUnitRunner } from './pool'
 import { runPlan, type PlanOutcome, type RunSetup, type UnitRunner } from './run'
-import type { TimingParts, TrainTiming } from './trainer'
+import { bareStep, zeroTiming, type TimingParts, type TrainTiming } from './trainer'
 import { DEFAULT_FUSE_METHOD_IDS } from '../../../shared/vocabulary'
 
 /** Settings of the benchmark; defaults are the recipe. */
@@ -167,18 +167,7 @@ export function bareStepRate(o: {
     for (let i = 0; i < (o.warmup ?? 2) + steps; i++) {
       const t0 = performance.now()
       const c0 = process.cpuUsage()
-      const { value, grads } = tf.variableGrads(
-        () => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels),
-        params.map((p) => p.variable)
-      )
-      value.dataSync()
-      value.dispose()
-      opt.apply(
-        params,
-        params.map((p) => grads[p.variable.name]),
-        1e-4
-      )
-      tf.dispose(grads)
+      bareStep(model, params, opt, x, labels, 1e-4)
       const c = process.cpuUsage(c0)
       if (i >= (o.warmup ?? 2)) {
         times.push((performance.now() - t0) / 1000)
@@ -247,16 +236,7 @@ async function fuseMembers(
 /** Sums the trainer timings of a plan's units (see {@link TrainingProfile}). */
 function profileOf(plan: PlanOutcome, bare: TrainingProfile['bare'], unitWall: number): TrainingProfile {
   const sum = (units: PlanOutcome['units']): Required<TrainTiming> => {
-    const t: Required<TrainTiming> = {
-      train: 0,
-      augment: 0,
-      data: 0,
-      eval: 0,
-      checkpoint: 0,
-      images: 0,
-      cpu: 0,
-      cpuParts: { train: 0, augment: 0, data: 0, eval: 0, checkpoint: 0 }
-    }
+    const t = zeroTiming()
     for (const u of units) {
       for (const k of ['train', 'augment', 'data', 'eval', 'checkpoint', 'images', 'cpu'] as const)
         t[k] += u.result.timing?.[k] ?? 0

@@ -32,7 +32,7 @@ import {
 import { splitBatch } from '../models/memory'
 import { HEAD_LAYER } from '../models/types'
 import { AdamW, type AdamWConfig, type NamedVariable } from './adamw'
-import { batchLoss, labelTensors, probabilities, type UncertainPolicy } from './losses'
+import { batchLoss, labelTensors, probabilities, type LabelTensors, type UncertainPolicy } from './losses'
 import { lrAt, type ScheduleSpec } from './schedules'
 import type { BatchSource } from './source'
 
@@ -134,7 +134,8 @@ const zeroParts = (): TimingParts => ({ train: 0, augment: 0, data: 0, eval: 0, 
 /** The trainer's state as stored in state/ (TrainerState plus the timing, a JSON extension). */
 type State = TrainerState & { timing?: TrainTiming }
 
-const zeroTiming = (): TrainTiming => ({
+/** A timing with nothing counted yet. */
+export const zeroTiming = (): Required<TrainTiming> => ({
   train: 0,
   augment: 0,
   data: 0,
@@ -388,6 +389,32 @@ export function accumulatedGradients(
     o += p.length
   }
   return { loss, grads: acc ?? [], probs: out }
+}
+
+/**
+ * One plain training step on a whole single-label batch: loss, every gradient, the AdamW update
+ * (the benches' bare step, which the plans are measured against: no micro-batches, nothing kept).
+ */
+export function bareStep(
+  model: tf.LayersModel,
+  params: NamedVariable[],
+  opt: AdamW,
+  x: tf.Tensor4D,
+  labels: LabelTensors,
+  lr: number
+): void {
+  const { value, grads } = tf.variableGrads(
+    () => batchLoss('single', model.apply(x, { training: true }) as tf.Tensor2D, labels),
+    params.map((p) => p.variable)
+  )
+  value.dataSync()
+  value.dispose()
+  opt.apply(
+    params,
+    params.map((p) => grads[p.variable.name]),
+    lr
+  )
+  tf.dispose(grads)
 }
 
 /**

@@ -5,6 +5,7 @@
  * Plain Node + tfjs; the caller has chosen the backend and records the results.
  */
 import type * as tf from '@tensorflow/tfjs'
+import type { FuseSeconds } from '../../../shared/job-results'
 import { DatasetReader } from '../data/reader'
 import { permutation } from '../data/rng'
 import type { DatasetMeta, SplitName } from '../data/types'
@@ -174,23 +175,8 @@ export interface CorruptionSuiteInfo {
   ensemble: boolean
 }
 
-/**
- * Seconds of a fusion run by where they went: `load` reading and averaging member weights into
- * the model, `bn` BatchNorm re-estimation passes, `val` validation passes of the selection
- * (members and trial soups), `test` and `ood` the test and out-of-distribution passes,
- * `suite` making the corrupted images (once per fusion run when they fit in memory),
- * `corruptions` predicting them, `bootstrap` the CIs and paired tests.
- */
-export interface FuseSeconds {
-  load: number
-  bn: number
-  val: number
-  test: number
-  ood: number
-  suite: number
-  corruptions: number
-  bootstrap: number
-}
+/** Seconds of a fusion run by where they went (the contract's type: src/shared/job-results.ts). */
+export type { FuseSeconds }
 
 /** A split to predict: its truth, and its images in batches (held in memory, or read from disk at each pass). */
 interface SplitSource {

@@ -147,51 +147,17 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
       if (big === undefined || v === undefined || vectorFirst === undefined) return own(name)(args)
       return floatOutput(be, big.shape, (out) => vector(heapF32(be, big), heapF32(be, v), out, vectorFirst))
     })
-  return [
-    // x − a per-channel vector (BatchNorm's moments), or the vector minus x.
-    elementwise(Sub, 1, (big, v, out, vectorFirst) => addon.biasOp(big, v, out, vectorFirst ? 3 : 1)),
-    wasmKernel<{ op: string }>(FF_RELU_GRAD, ({ dy, x }, { op }, be) =>
-      floatOutput(be, x.shape, (out) =>
-        addon.binary(
-          heapF32(be, dy),
-          heapF32(be, x),
-          out,
-          ({ relu: 3, relu6: 4, square: 5 } as Record<string, number>)[op]
-        )
-      )
-    ),
-    // Per-channel statistics (BatchNorm in training and inference): one pass x · k + c.
-    wasmKernel<{ varianceEpsilon: number }>(FusedBatchNorm, (inputs, { varianceEpsilon }, be, args) => {
+  // BatchNorm in one native pass (then ReLU when `relu`) over float32 x with per-channel statistics;
+  // anything else, the backend's own BatchNorm (then its ReLU).
+  const batchNorm = (name: string, relu: boolean): KernelConfig =>
+    wasmKernel<{ varianceEpsilon: number }>(name, (inputs, { varianceEpsilon }, be, args) => {
       const { x, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>
       const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
         t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
-      if (
-        x!.dtype !== 'float32' ||
-        !perChannel(mean, true) ||
-        !perChannel(variance, true) ||
-        !perChannel(offset, false) ||
-        !perChannel(scale, false)
-      ) {
-        return own(FusedBatchNorm)(args)
-      }
-      const view = (t: TensorInfo | undefined): Float32Array | null => (t == null ? null : heapF32(be, t))
-      return floatOutput(be, x!.shape, (out) =>
-        addon.batchNorm(heapF32(be, x!), view(mean)!, view(variance)!, view(offset), view(scale), out, varianceEpsilon)
-      )
-    }),
-    // BatchNorm + ReLU in inference (models/layers.ts): one pass instead of two.
-    wasmKernel<{ varianceEpsilon: number }>(FF_BN_RELU, (inputs, { varianceEpsilon }, be, args) => {
-      const { x, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>
-      const perChannel = (t: TensorInfo | undefined, required: boolean): boolean =>
-        t == null ? !required : t.dtype === 'float32' && isBiasOf(x!, t)
-      if (
-        x!.dtype !== 'float32' ||
-        !perChannel(mean, true) ||
-        !perChannel(variance, true) ||
-        !perChannel(offset, false) ||
-        !perChannel(scale, false)
-      ) {
+      const native = x!.dtype === 'float32' && perChannel(mean, true) && perChannel(variance, true)
+      if (!native || !perChannel(offset, false) || !perChannel(scale, false)) {
         const y = own(FusedBatchNorm)(args) as TensorInfo
+        if (!relu) return y
         const out = own(Relu)({ inputs: { x: y }, attrs: {}, backend: be }) as TensorInfo
         be.disposeData(y.dataId)
         return out
@@ -206,10 +172,27 @@ export function nativeKernelConfigs(addon: NativeAddon, own: (name: string) => K
           view(scale),
           out,
           varianceEpsilon,
-          true
+          relu
         )
       )
-    }),
+    })
+  return [
+    // x − a per-channel vector (BatchNorm's moments), or the vector minus x.
+    elementwise(Sub, 1, (big, v, out, vectorFirst) => addon.biasOp(big, v, out, vectorFirst ? 3 : 1)),
+    wasmKernel<{ op: string }>(FF_RELU_GRAD, ({ dy, x }, { op }, be) =>
+      floatOutput(be, x.shape, (out) =>
+        addon.binary(
+          heapF32(be, dy),
+          heapF32(be, x),
+          out,
+          ({ relu: 3, relu6: 4, square: 5 } as Record<string, number>)[op]
+        )
+      )
+    ),
+    // Per-channel statistics (BatchNorm in training and inference): one pass x · k + c.
+    batchNorm(FusedBatchNorm, false),
+    // BatchNorm + ReLU in inference (models/layers.ts): one pass instead of two.
+    batchNorm(FF_BN_RELU, true),
     wasmKernel<{ min: number; max: number }>(FF_CLIP_GRAD, ({ dy, x }, { min, max }, be) =>
       floatOutput(be, x.shape, (out) => addon.clipGrad(heapF32(be, dy), heapF32(be, x), out, min, max))
     ),
