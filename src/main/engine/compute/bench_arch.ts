@@ -375,18 +375,13 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
     }
     const train = timed(step, cpuTrain, trainTable, 'training')
     const inference = timed(infer, cpuInfer, inferTable, 'inference')
+    // The network and schedule both sides run.
+    const shape = { arch: o.arch, size: o.size, channels: o.channels, batch: o.batch, classes, stem, steps, warmup }
     const result: BenchArchResult = {
-      arch: o.arch,
-      size: o.size,
-      channels: o.channels,
-      batch: o.batch,
-      classes,
-      stem,
+      ...shape,
       params: params.reduce((a, p) => a + p.variable.size, 0),
       backend: info.backend,
       compute: info.compute,
-      steps,
-      warmup,
       ours: figures(train, inference, o.batch, info.threads, [cpuTrain, cpuInfer]),
       microBatch: Math.min(microBatch, o.batch),
       microBatches: Math.ceil(o.batch / Math.min(microBatch, o.batch)),
@@ -398,16 +393,7 @@ export async function benchArch(o: BenchArchOptions): Promise<BenchArchResult> {
     }
     if (o.compareTorch) {
       try {
-        result.torch = runTorchArch({
-          arch: o.arch,
-          size: o.size,
-          channels: o.channels,
-          batch: o.batch,
-          classes,
-          stem,
-          steps,
-          warmup
-        })
+        result.torch = runTorchArch(shape)
         result.ratio = {
           train: result.ours.train_ms_per_image / result.torch.train_ms_per_image,
           infer: result.ours.infer_ms_per_image / result.torch.infer_ms_per_image,
