@@ -189,6 +189,8 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       pretrainEpochs: _pretrainEpochs,
       methods: _methods,
       corruptions: _corruptions,
+      corruptionImages: _corruptionImages,
+      corruptionEnsemble: _corruptionEnsemble,
       resamples: _resamples,
       seed: _seed,
       ...plan
