@@ -112,14 +112,14 @@ export interface FuseOptions {
 }
 
 /** Metrics of a model on one dataset, each with its bootstrap CI. */
-export interface SplitReport {
+export type SplitReport = {
   /** Images evaluated. */
   n: number
   metrics: Record<MetricId, ConfidenceInterval>
 }
 
 /** One row of the fuse table. */
-export interface FuseMethodReport {
+export type FuseMethodReport = {
   method: MethodId
   label: string
   kind: 'soup' | 'ensemble'
