@@ -149,8 +149,20 @@ export type FuseMethodRow = {
   accounting: Json
   ingredients: { memberId: string; weight: number }[]
   /** The soup tree as the engine made it. */
-  tree: Json
+  tree: SoupTreeNode
   steps: Json
+}
+
+/** A node of a soup tree, global → group → member (engine/fusion/methods.ts SoupNode, as JSON: NaN becomes null). */
+export type SoupTreeNode = {
+  level: 'global' | 'group' | 'member'
+  id: string
+  val: number | null
+  kept: boolean
+  weight: number
+  method?: string
+  detail?: string
+  children?: SoupTreeNode[]
 }
 
 /**

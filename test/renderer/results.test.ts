@@ -18,7 +18,7 @@ const gogRow: FuseMethodRow = {
   seconds: 12.5,
   accounting: { inferencesPerImage: 1 },
   ingredients: [],
-  tree: { level: 'global', id: 'gog' },
+  tree: { level: 'global', id: 'gog', val: 0.91, kept: true, weight: 1 },
   steps: null
 }
 

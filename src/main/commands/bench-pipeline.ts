@@ -5,9 +5,8 @@
  * -w / FF_WORKSPACE only (it trains and keeps every member there); rerunning the same command
  * reprints the finished job's numbers without redoing anything.
  */
-import type { Json } from '../../shared/records'
-import type { PipelineResult } from '../../shared/job-results'
-import { pipelineCommand } from './pipeline'
+import { resultOf } from '../../shared/job-results'
+import { pipelineCommand, type PipelineRun } from './pipeline'
 import { positive, table, type CliCommand } from './types'
 
 /** One run's row: its training, its fusion and their ratio. */
@@ -36,10 +35,7 @@ export interface BenchPipelineResult {
 }
 
 /** The per-run figures of a pipeline result (stage seconds; the fuse parts when the result has them). */
-export function pipelineFigures(
-  r: PipelineResult & { jobId: string; workspace: string },
-  limit: number
-): BenchPipelineResult {
+export function pipelineFigures(r: PipelineRun, limit: number): BenchPipelineResult {
   const runs: BenchPipelineRun[] = ['grid', 'fgg'].map((plan) => {
     const trainingSeconds = r.stages[plan] ?? 0
     const fuseSeconds = r.stages[`fuse-${plan}`] ?? 0
@@ -65,7 +61,7 @@ export function pipelineFigures(
   }
 }
 
-export const benchPipelineCommand: CliCommand = {
+export const benchPipelineCommand = {
   command: 'bench pipeline',
   description:
     'Run the pipeline (or read a finished one, --job) and print per run its training seconds, its fusion seconds by part and fusion / training.',
@@ -85,24 +81,22 @@ export const benchPipelineCommand: CliCommand = {
         'bench pipeline trains and keeps every member in its workspace: give one (-w DIR or FF_WORKSPACE), not your default workspace'
       )
     }
-    let result: Record<string, Json>
+    let result: PipelineRun
     if (o.job) {
       const job = ctx.app().store.jobs.get(String(o.job))
       if (!job || job.kind !== 'pipeline')
         throw new Error(`--job ${String(o.job)}: no pipeline job with this id in ${ctx.workspaceDir()}`)
       if (job.status !== 'completed')
         throw new Error(`--job ${job.id}: the pipeline job is ${job.status}, not completed`)
-      result = { jobId: job.id, workspace: ctx.workspaceDir(), ...(job.result as Record<string, Json>) }
+      const r = resultOf(job, 'pipeline')
+      if (!r) throw new Error(`--job ${job.id}: the pipeline job has no result`)
+      result = { jobId: job.id, workspace: ctx.workspaceDir(), ...r }
     } else {
-      result = (await pipelineCommand.run(ctx, args, o)) as Record<string, Json>
+      result = await pipelineCommand.run(ctx, args, o)
     }
-    return pipelineFigures(
-      result as unknown as PipelineResult & { jobId: string; workspace: string },
-      limit
-    ) as unknown as Json
+    return pipelineFigures(result, limit)
   },
-  print(result, out) {
-    const r = result as unknown as BenchPipelineResult
+  print(r: BenchPipelineResult, out: (line: string) => void) {
     out(`pipeline job ${r.jobId} in ${r.workspace} (${r.backend})`)
     out(
       `stages: ${Object.entries(r.stages)
@@ -135,4 +129,4 @@ export const benchPipelineCommand: CliCommand = {
         : `each fusion stage ≤ ${(100 * r.limit).toFixed(0)}% of its run's training: does NOT hold`
     )
   }
-}
+} satisfies CliCommand

@@ -7,9 +7,9 @@
  */
 import { existsSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
-import type { Json, JobRecord } from '../../shared/records'
+import type { JobRecord } from '../../shared/records'
 import { pipelineParams } from '../host/jobs/pipeline'
-import type { PipelineResult } from '../../shared/job-results'
+import { resultOf, type PipelineResult } from '../../shared/job-results'
 import { DEFAULT_PRESET } from '../engine/demo/presets'
 import { ARCHITECTURE_IDS, AUGMENT_PRESET_IDS, GRID_AUGMENT_IDS, METRIC_IDS } from '../../shared/vocabulary'
 import { slurmCliOptions, slurmParamsOf } from './slurm'
@@ -42,7 +42,7 @@ function canonical(v: unknown): string {
  * Runs the pipeline job for `params` in the workspace: resumes the latest job with the same
  * settings when it failed or was cancelled, returns its result when it completed, else starts one.
  */
-export async function runPipeline(ctx: CliContext, params: Record<string, unknown>): Promise<Json> {
+export async function runPipeline(ctx: CliContext, params: Record<string, unknown>): Promise<PipelineRun> {
   const parsed = pipelineParams.parse(params)
   const key = canonical(parsed)
   const store = ctx.app().store
@@ -71,8 +71,13 @@ export async function runPipeline(ctx: CliContext, params: Record<string, unknow
       `pipeline job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}${job.resumable ? ' (run the same command again to resume)' : ''}`
     )
   }
-  return { jobId: job.id, workspace: ctx.workspaceDir(), ...(job.result as Record<string, Json>) }
+  const result = resultOf(job, 'pipeline')
+  if (!result) throw new Error(`pipeline job ${job.id} completed without a result`)
+  return { jobId: job.id, workspace: ctx.workspaceDir(), ...result }
 }
+
+/** What the pipeline commands answer: the pipeline job's result, with the job and its workspace. */
+export type PipelineRun = PipelineResult & { jobId: string; workspace: string }
 
 /** What `pipeline` / `demo` print: the job's result, with the job and workspace. */
 type Report = PipelineResult & { jobId: string; workspace: string }
@@ -239,7 +244,7 @@ export function planParams(o: Record<string, unknown>): Record<string, unknown> 
   )
 }
 
-export const pipelineCommand: CliCommand = {
+export const pipelineCommand = {
   command: 'pipeline',
   description:
     'The whole method on your data: import, shared start, grid + FGG, every soup, OOD + corruptions, ONNX export (rerun to resume).',
@@ -298,4 +303,4 @@ export const pipelineCommand: CliCommand = {
     })
   },
   print: printPipeline
-}
+} satisfies CliCommand

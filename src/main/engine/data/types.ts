@@ -19,7 +19,7 @@ export type SplitName = 'train' | 'val' | 'test'
 export type TaskKind = 'single' | 'multilabel'
 
 /** Everything known about a cached dataset; stored as meta.json and mirrored in the store. */
-export interface DatasetMeta {
+export type DatasetMeta = {
   /** Format version of this cache layout. */
   cacheVersion: 1
   /** User-facing name. */

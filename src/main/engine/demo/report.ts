@@ -3,6 +3,7 @@
  * methods table and draws a soup's tree as text.
  */
 import { PAPER_METHOD_IDS } from '../../../shared/vocabulary'
+import type { SoupTreeNode } from '../../../shared/job-results'
 
 /** A metric with its bootstrap 95% confidence interval. */
 export interface MetricCi {
@@ -29,14 +30,7 @@ export interface FuseRow {
 }
 
 /** A node of a soup tree (engine/fusion/methods.ts SoupNode, as JSON: NaN becomes null). */
-export interface SoupTreeNode {
-  level: 'global' | 'group' | 'member'
-  id: string
-  val: number | null
-  kept: boolean
-  weight: number
-  children?: SoupTreeNode[]
-}
+export type { SoupTreeNode }
 
 /** A fuse job's result (the part used here). */
 export interface FuseResult {

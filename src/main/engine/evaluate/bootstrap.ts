@@ -17,7 +17,7 @@ export interface BootstrapOptions {
 }
 
 /** A point estimate with its bootstrap percentile interval. */
-export interface ConfidenceInterval {
+export type ConfidenceInterval = {
   /** The metric on the full set (NaN if undefined). */
   value: number
   /** Percentile interval [low, high]; NaN bounds when no resample was defined. */
@@ -29,7 +29,7 @@ export interface ConfidenceInterval {
 }
 
 /** Result of a paired bootstrap test of metric(a) − metric(b). */
-export interface PairedTest {
+export type PairedTest = {
   /** metric(a) − metric(b) on the full set. */
   difference: number
   /** Percentile interval of the difference. */

@@ -20,7 +20,7 @@ export interface Candidate {
 }
 
 /** One step of a greedy loop. */
-export interface GreedyStep {
+export type GreedyStep = {
   /** Where the loop ran: a group label, or 'global' / 'all'. */
   scope: string
   /** Candidate tried (the first step is the starting candidate, always kept). */

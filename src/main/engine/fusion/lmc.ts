@@ -19,7 +19,7 @@ import { reestimateBatchNorm } from './batchnorm'
 import type { MetricId } from '../../../shared/vocabulary'
 
 /** Loss and metrics of one weight set on the split. */
-export interface PointScore {
+export type PointScore = {
   loss: number
   metrics: Record<MetricId, number>
 }
@@ -127,7 +127,7 @@ export function interpolateWeights(
 }
 
 /** One point of the path. */
-export interface LmcPoint extends PointScore {
+export type LmcPoint = PointScore & {
   lambda: number
 }
 

@@ -32,7 +32,7 @@ export interface FusionMember {
 export type MethodId = SharedMethodId
 
 /** A node of a soup's tree: global → group → member. */
-export interface SoupNode {
+export type SoupNode = {
   level: 'global' | 'group' | 'member'
   /** Method id (global), group label such as `lr=0.0001` (group) or member id (member). */
   id: string
@@ -50,7 +50,7 @@ export interface SoupNode {
 }
 
 /** Compute accounting of one method. */
-export interface FusionAccounting {
+export type FusionAccounting = {
   /** Members that had to be trained to offer the candidates. */
   members: number
   /** Training epochs of those members. */

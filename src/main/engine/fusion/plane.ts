@@ -14,7 +14,7 @@ import type { SplitName } from '../data/types'
 import { checkSameLayout, WeightEvaluator, type PointScore } from './lmc'
 
 /** One scored point of the plane. */
-export interface PlanePoint extends PointScore {
+export type PlanePoint = PointScore & {
   x: number
   y: number
 }

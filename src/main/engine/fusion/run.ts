@@ -112,14 +112,14 @@ export interface FuseOptions {
 }
 
 /** Metrics of a model on one dataset, each with its bootstrap CI. */
-export interface SplitReport {
+export type SplitReport = {
   /** Images evaluated. */
   n: number
   metrics: Record<MetricId, ConfidenceInterval>
 }
 
 /** One row of the fuse table. */
-export interface FuseMethodReport {
+export type FuseMethodReport = {
   method: MethodId
   label: string
   kind: 'soup' | 'ensemble'
@@ -714,9 +714,8 @@ export async function runFusion(o: FuseOptions): Promise<FuseReport> {
     o.progress?.('done', o.methods.length, o.methods.length)
     const members: { id: string; val: number }[] = []
     for (const m of o.members) members.push({ id: m.id, val: (await scorer.score({ [m.id]: 1 })).value })
-    const round = Object.fromEntries(
-      Object.entries(seconds).map(([key, v]) => [key, +v.toFixed(2)])
-    ) as unknown as FuseSeconds
+    const round: FuseSeconds = { ...seconds }
+    for (const key of Object.keys(round) as (keyof FuseSeconds)[]) round[key] = +round[key].toFixed(2)
     return {
       metric: o.metric,
       groupBy: ctx.groupBy,

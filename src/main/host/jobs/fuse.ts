@@ -24,8 +24,8 @@ export { fuseParams }
 
 interface FuseState {
   [key: string]: Json
-  /** Reports of the methods finished so far. */
-  done: Json[]
+  /** Reports of the methods finished so far (as JSON: an undefined value, NaN, is stored as null). */
+  done: FuseMethodReport[]
 }
 
 /** The chain of parents of a member, up to its root (FGG lineage = the root's id). */
@@ -343,7 +343,7 @@ export const fuseJob = defineJob<'fuse', FuseState>({
           })
         },
         saveSoup,
-        done: state.done as unknown as FuseMethodReport[],
+        done: state.done,
         onMethod: (r) => {
           // evaluations of saved models: soups by soup id, the best individual by member id
           const owner =
@@ -375,7 +375,7 @@ export const fuseJob = defineJob<'fuse', FuseState>({
               )
             )
           }
-          state.done.push(JSON.parse(JSON.stringify(r)) as Json)
+          state.done.push(JSON.parse(JSON.stringify(r)) as FuseMethodReport)
           ctx.state.set(state)
         }
       })

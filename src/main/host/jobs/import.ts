@@ -5,7 +5,6 @@
  * they never stop the import. Resumable: a rerun re-imports into the same dataset id (the
  * cache only appears once complete, so a crash never leaves a half cache marked ready).
  */
-import type { Json } from '../../../shared/records'
 import { importParams } from '../../../shared/jobs'
 import type { ImportResult } from '../../../shared/job-results'
 import { defineJob } from './types'
@@ -67,7 +66,7 @@ export const importJob = defineJob<'import', State>({
         status: 'ready',
         classes: m.classes,
         counts: m.counts,
-        meta: m as unknown as Json,
+        meta: m,
         error: null
       })
       if (r.failed > 0)

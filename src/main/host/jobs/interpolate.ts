@@ -14,7 +14,8 @@ export { interpolateParams }
 
 interface InterpolateState {
   [key: string]: Json
-  points: Json[]
+  /** Points scored so far (as JSON: an undefined loss or metric, NaN, is stored as null). */
+  points: LmcPoint[]
 }
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
@@ -46,10 +47,10 @@ export const interpolateJob = defineJob<'interpolate', InterpolateState>({
       split: p.split,
       bnBatches: p.bnBatches,
       signal: ctx.signal,
-      done: state.points as unknown as LmcPoint[],
+      done: state.points,
       onPoint: (pt, done, total) => {
-        if (!state.points.some((q) => (q as { lambda: number }).lambda === pt.lambda)) {
-          state.points.push(JSON.parse(JSON.stringify(pt)) as Json)
+        if (!state.points.some((q) => q.lambda === pt.lambda)) {
+          state.points.push(JSON.parse(JSON.stringify(pt)) as LmcPoint)
           ctx.state.set(state)
         }
         ctx.progress({

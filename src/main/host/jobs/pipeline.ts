@@ -15,17 +15,22 @@ import { exportJob, exportParams } from './export'
 import { fissionJob, fissionParams } from './fission'
 import { fuseJob, fuseParams } from './fuse'
 import { importJob, importParams } from './import'
-import type { JobContext, JobKind } from './types'
+import type { JobContext, TypedJobKind } from './types'
 import { pipelineParams } from '../../../shared/jobs'
-import type { PipelineResult } from '../../../shared/job-results'
+import type { ExportResult, FissionResult, FuseResult, ImportResult, PipelineResult } from '../../../shared/job-results'
 import { defineJob } from './types'
 
 export { pipelineParams }
 
 type PipelineParams = z.output<typeof pipelineParams>
 
-/** The stage kinds through the registry's view (results as JSON; each stage's state is a JSON slice of this job's). */
-const stages: Record<'import' | 'fission' | 'fuse' | 'export', JobKind> = {
+/** The stage kinds, params and results typed (each stage's state is a JSON slice of this job's). */
+const stages: {
+  import: TypedJobKind<'import'>
+  fission: TypedJobKind<'fission'>
+  fuse: TypedJobKind<'fuse'>
+  export: TypedJobKind<'export'>
+} = {
   import: importJob,
   fission: fissionJob,
   fuse: fuseJob,
@@ -46,7 +51,14 @@ interface PipelineState {
   stages: Record<string, StageRecord>
 }
 
-type R = Record<string, Json>
+/** The datasets stage's result: the source dataset's id and the OOD datasets' ids. */
+type DataIds = { source: string; ood: string[] }
+
+/**
+ * A value this job saved in its state (the JSON of a T: a stage's result or a stage job's state),
+ * read back as that T. The one place the pipeline trusts its stored JSON's type.
+ */
+const stored = <T extends Json>(value: Json): T => value as T
 
 /** Stages in order with their share of the progress bar. */
 const SPANS: Record<string, [number, number]> = {
@@ -72,20 +84,23 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     const t0 = Date.now()
 
     /** Runs a stage unless its result is saved; the stage's state lives in this job's state. */
-    const stage = async (name: string, fn: (sub: JobContext) => Promise<Json>): Promise<R> => {
+    const stage = async <T extends Json, S extends Json = Json>(
+      name: string,
+      fn: (sub: JobContext<S>) => Promise<T>
+    ): Promise<T> => {
       const saved = state.stages[name]
-      if (saved?.result !== null && saved?.result !== undefined) return saved.result as R
+      if (saved?.result !== null && saved?.result !== undefined) return stored<T>(saved.result)
       ctx.signal.throwIfAborted()
       const [lo, hi] = SPANS[name]
       const rec: StageRecord = saved ?? { state: null, result: null, seconds: 0 }
       state.stages[name] = rec
-      const sub: JobContext = {
+      const sub: JobContext<S> = {
         ...ctx,
         progress: (pr) =>
           ctx.progress({ ...pr, fraction: lo + (hi - lo) * pr.fraction, phase: `${name}: ${pr.phase}` }),
         log: (level, message) => ctx.log(level, `${name}: ${message}`),
         state: {
-          get: () => rec.state,
+          get: () => (rec.state === null ? null : stored<S>(rec.state)),
           set: (s) => {
             rec.state = s
             ctx.state.set(state)
@@ -94,7 +109,7 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       }
       sub.progress({ fraction: 0, phase: 'start', etaSeconds: null })
       const started = Date.now()
-      let result: Json
+      let result: T
       try {
         result = await fn(sub)
         ctx.signal.throwIfAborted()
@@ -107,15 +122,15 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       rec.result = result
       rec.seconds += (Date.now() - started) / 1000
       ctx.state.set(state)
-      return result as R
+      return result
     }
 
     // 1. Datasets.
-    const data = await stage('data', async (sub) => {
+    const data = await stage<DataIds, Record<string, Json>>('data', async (sub) => {
       if (p.data.kind === 'import') {
         const importOne = async (spec: z.output<typeof importParams>, key: string): Promise<string> => {
-          const slice = (sub.state.get() ?? {}) as R
-          const r = (await stages.import.run(
+          const slice = sub.state.get() ?? {}
+          const r: ImportResult = await stages.import.run(
             {
               ...sub,
               state: {
@@ -127,8 +142,8 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
               }
             },
             importParams.parse(spec)
-          )) as R
-          return (r.dataset as R).id as string
+          )
+          return r.dataset.id
         }
         const source = await importOne(p.data.source, 'source')
         const ood: string[] = []
@@ -137,12 +152,14 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       }
       const { writeSyntheticDataset } = await import('../../engine/demo/dataset')
       const d = p.data
-      const ids = (sub.state.get() ?? {}) as Record<string, string>
+      const ids = sub.state.get() ?? {}
       const make = async (variant: 'source' | 'shifted'): Promise<string> => {
         const name = variant === 'source' ? 'synthetic chest (demo)' : 'synthetic chest, other scanner (demo OOD)'
+        const known = ids[variant]
         const id =
-          ids[variant] ??
-          ctx.store.datasets.create({ name, format: 'synthetic', task: 'single', status: 'importing' }).id
+          typeof known === 'string'
+            ? known
+            : ctx.store.datasets.create({ name, format: 'synthetic', task: 'single', status: 'importing' }).id
         ids[variant] = id
         sub.state.set(ids)
         const meta = await writeSyntheticDataset(ctx.workspace.datasetDir(id), name, {
@@ -155,15 +172,15 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
           status: 'ready',
           classes: meta.classes,
           counts: meta.counts,
-          meta: meta as unknown as Json,
+          meta,
           error: null
         })
         return id
       }
       return { source: await make('source'), ood: [await make('shifted')] }
     })
-    const sourceId = data.source as string
-    const oodIds = data.ood as string[]
+    const sourceId = data.source
+    const oodIds = data.ood
 
     // 2. The shared starting point, then 3. the grid and FGG plans from it.
     // The fission settings: every param but the pipeline's own.
@@ -172,16 +189,18 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       pretrainEpochs: _pretrainEpochs,
       methods: _methods,
       corruptions: _corruptions,
+      corruptionImages: _corruptionImages,
+      corruptionEnsemble: _corruptionEnsemble,
       resamples: _resamples,
       seed: _seed,
       ...plan
     } = p
-    const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<Json> => {
-      const r = (await stages.fission.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))) as R
-      const run = r.run as R
+    const fission = async (sub: JobContext, params: Record<string, unknown>): Promise<FissionResult> => {
+      const r = await stages.fission.run(sub, fissionParams.parse(JSON.parse(JSON.stringify(params))))
+      const run = r.run
       if (run.status !== 'done')
         throw new Error(
-          `${String(params.plan)} run ${String(run.id)} ended ${String(run.status)}: ${(run.units as R[])
+          `${String(params.plan)} run ${run.id} ended ${run.status}: ${run.units
             .filter((u) => u.reason)
             .map((u) => `${String(u.id)}: ${String(u.reason)}`)
             .join('; ')}`
@@ -189,6 +208,7 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       return r
     }
     let from = 'random'
+    let pretrainRunId: string | null = null
     if (p.pretrainEpochs > 0) {
       const pre = await stage('pretrain', (sub) =>
         fission(sub, {
@@ -205,7 +225,8 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
           memoryLimitMiB: p.memoryLimitMiB
         })
       )
-      from = (pre.members as R[])[0].id as string
+      from = pre.members[0].id
+      pretrainRunId = pre.run.id
     }
     const grid = await stage('grid', (sub) =>
       fission(sub, { ...plan, datasetId: sourceId, plan: 'grid', from, name: 'grid search' })
@@ -215,12 +236,12 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
     // The grid's fusion shares the cores with FGG's training: one thread; FGG's runs alone: every core
     // (or every core for both when the training runs on Slurm).
     const cores = (await import('node:os')).availableParallelism()
-    const fuse = async (sub: JobContext, run: R, threads: number): Promise<Json> =>
-      (await stages.fuse.run(
+    const fuse = async (sub: JobContext, run: FissionResult, threads: number): Promise<FuseResult> =>
+      stages.fuse.run(
         sub,
         fuseParams.parse({
           threads,
-          runId: (run.run as R).id,
+          runId: run.run.id,
           methods: p.methods,
           metric: p.metric,
           ood: oodIds,
@@ -230,7 +251,7 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
           corruptionEnsemble: p.corruptionEnsemble,
           ...(p.corruptionImages > 0 ? { corruptionImages: p.corruptionImages } : {})
         })
-      )) as Json
+      )
     let gridFused = false
     const [fgg, fusedGrid] = await Promise.all([
       stage('fgg', (sub) => fission(sub, { ...plan, datasetId: sourceId, plan: 'fgg', from, name: 'FGG' })).then(
@@ -253,21 +274,16 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
 
     // 5. The best soup by validation (a single model: neither the best member nor the ensemble).
     const { methodsTable, pickBestSoup, SOUP_METHOD_IDS, treeText } = await import('../../engine/demo/report')
-    const best = pickBestSoup(fused as unknown as Parameters<typeof pickBestSoup>[0])
+    const best = pickBestSoup(fused)
     if (!best) throw new Error(`no soup to export: give at least one soup method (${SOUP_METHOD_IDS.join(', ')})`)
-    const exported = await stage(
-      'export',
-      async (sub) =>
-        (await stages.export.run(
-          sub,
-          exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true })
-        )) as Json
+    const exported: ExportResult = await stage('export', (sub) =>
+      stages.export.run(sub, exportParams.parse({ modelId: best.modelId, format: 'onnx', markdown: true }))
     )
 
     const runIds = {
-      pretrain: state.stages.pretrain ? (((state.stages.pretrain.result as R).run as R).id as string) : null,
-      grid: (grid.run as R).id as string,
-      fgg: (fgg.run as R).id as string
+      pretrain: pretrainRunId,
+      grid: grid.run.id,
+      fgg: fgg.run.id
     }
     // Members in a stable order (group, lineage epoch, name), not in the order a parallel pool finished them,
     // so a resumed run prints the same table as an uninterrupted one.
@@ -293,8 +309,7 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
       }))
     )
     const epochsOf = (plan: string) => members.filter((m) => m.plan === plan).reduce((s, m) => s + m.epochs, 0)
-    const metric = (fused.grid as R).metric as string
-    const fusedResults = fused as unknown as Parameters<typeof methodsTable>[0]
+    const metric = fused.grid.metric
     return JSON.parse(
       JSON.stringify({
         backend: info.backend,
@@ -310,7 +325,7 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
         // per run: its training (the fission stage) and its fusion (the fuse stage, with the fuse job's parts), and what the corruption suite ran on
         fusion: Object.fromEntries(
           (['grid', 'fgg'] as const).map((plan) => {
-            const f = fused[plan] as R
+            const f = fused[plan]
             const training = state.stages[plan]?.seconds ?? 0
             const fuseSeconds = state.stages[`fuse-${plan}`]?.seconds ?? 0
             return [
@@ -332,7 +347,7 @@ export const pipelineJob = defineJob<'pipeline', PipelineState>({
           fggToGrid: epochsOf('fgg') / Math.max(1, epochsOf('grid'))
         },
         members,
-        methods: methodsTable(fusedResults, metric),
+        methods: methodsTable(fused, metric),
         best: { plan: best.plan, method: best.method, modelId: best.modelId, val: best.val },
         tree: best.tree,
         treeText: treeText(best.tree),

@@ -14,8 +14,8 @@ export { planeParams }
 
 interface PlaneState {
   [key: string]: Json
-  /** Grid index → scored point. */
-  done: Record<string, Json>
+  /** Grid index → scored point (as JSON: an undefined loss or metric, NaN, is stored as null). */
+  done: Record<string, PlanePoint>
 }
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
@@ -58,10 +58,10 @@ export const planeJob = defineJob<'plane', PlaneState>({
       bnBatches: p.bnBatches,
       soups,
       signal: ctx.signal,
-      done: state.done as unknown as Record<string, PlanePoint>,
+      done: state.done,
       onPoint: (index, pt, done, total) => {
         if (!(String(index) in state.done)) {
-          state.done[String(index)] = JSON.parse(JSON.stringify(pt)) as Json
+          state.done[String(index)] = JSON.parse(JSON.stringify(pt)) as PlanePoint
           scoredNow++
           if (scoredNow % 5 === 0 || done === total) ctx.state.set(state)
         }

@@ -283,7 +283,7 @@ export function checkpointOf(imp: PretrainedImport, name: string, now = new Date
       task: 'single',
       output: 'logits',
       normalization: { mean: imp.preprocessing.mean, std: imp.preprocessing.std },
-      info: { pretrained: info } as unknown as Record<string, unknown>
+      info: { pretrained: info }
     },
     weights: imp.weights
   }
