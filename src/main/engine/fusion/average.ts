@@ -95,9 +95,17 @@ export class WeightAccumulator {
 }
 
 /**
- * sum / total as float32, element by element (the same values as `Float32Array.from(sum, (v) => v / total)`,
- * which V8 runs ~50× slower: 4.4 s for ResNet-18's 11 M weights).
+ * A float32 array of n values f(0) … f(n − 1), in a plain loop: the same values as
+ * `Float32Array.from({ length: n }, (_, j) => f(j))`, which V8 runs ~50× slower (4.4 s for
+ * ResNet-18's 11 M weights).
  */
+export function float32Of(n: number, f: (j: number) => number): Float32Array {
+  const out = new Float32Array(n)
+  for (let j = 0; j < n; j++) out[j] = f(j)
+  return out
+}
+
+/** sum / total as float32, element by element. */
 function quotient(sum: Float64Array, total: number): Float32Array {
   const out = new Float32Array(sum.length)
   for (let j = 0; j < sum.length; j++) out[j] = sum[j] / total

@@ -17,6 +17,7 @@ import { evaluateSource } from '../fission/trainer'
 import { loadModel, readCheckpoint, setWeights, type Checkpoint, type NamedWeight } from '../models/checkpoint'
 import { reestimateBatchNorm } from './batchnorm'
 import type { MetricId } from '../../../shared/vocabulary'
+import { float32Of } from './average'
 
 /** Loss and metrics of one weight set on the split. */
 export type PointScore = {
@@ -122,7 +123,9 @@ export function interpolateWeights(
   lambda: number
 ): NamedWeight[] {
   return a.map((e, i) =>
-    e.kind === 'int' ? e : { ...e, data: Float32Array.from(e.data, (v, j) => (1 - lambda) * v + lambda * b[i].data[j]) }
+    e.kind === 'int'
+      ? e
+      : { ...e, data: float32Of(e.data.length, (j) => (1 - lambda) * e.data[j] + lambda * b[i].data[j]) }
   )
 }
 

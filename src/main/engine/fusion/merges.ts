@@ -14,7 +14,7 @@
  * task-vector arithmetic on it; re-estimate them with the fuse job's `bnBatches`); `int`
  * buffers are the first input's, as in {@link WeightAccumulator}.
  */
-import { WeightAccumulator, normaliseWeights } from './average'
+import { float32Of, WeightAccumulator, normaliseWeights } from './average'
 import { readCheckpoint, type Checkpoint, type NamedWeight } from '../models/checkpoint'
 import type { Scored } from './recipe'
 import { Rng } from '../data/rng'
@@ -246,7 +246,7 @@ async function build(s: MergeSpec, env: MergeEnv, ctx: Ctx): Promise<Checkpoint>
         if (e.kind !== 'trainable') return e
         const ratio = modelStockRatio(k, zero[t] ? null : unit[t])
         const w0 = start[t].data
-        return { ...e, data: Float32Array.from(e.data, (v, j) => ratio * v + (1 - ratio) * w0[j]) }
+        return { ...e, data: float32Of(e.data.length, (j) => ratio * e.data[j] + (1 - ratio) * w0[j]) }
       })
     }
   }
@@ -353,7 +353,7 @@ function fromDelta(start: readonly NamedWeight[], rest: NamedWeight[], delta: (g
     const w0 = start[t].data
     const base = at
     at += w0.length
-    return { ...e, data: Float32Array.from(w0, (v, j) => v + delta(base + j)) }
+    return { ...e, data: float32Of(w0.length, (j) => w0[j] + delta(base + j)) }
   })
 }
 

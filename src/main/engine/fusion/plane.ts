@@ -12,6 +12,7 @@
 import { readCheckpoint, type Checkpoint, type NamedWeight } from '../models/checkpoint'
 import type { SplitName } from '../data/types'
 import { checkSameLayout, WeightEvaluator, type PointScore } from './lmc'
+import { float32Of } from './average'
 
 /** One scored point of the plane. */
 export type PlanePoint = PointScore & {
@@ -125,7 +126,7 @@ export function pointWeights(template: readonly NamedWeight[], basis: PlaneBasis
     const base = at
     at += w.data.length
     const { origin, u, v } = basis
-    return { ...w, data: Float32Array.from(w.data, (_, j) => origin[base + j] + x * u[base + j] + y * v[base + j]) }
+    return { ...w, data: float32Of(w.data.length, (j) => origin[base + j] + x * u[base + j] + y * v[base + j]) }
   })
 }
 
