@@ -25,6 +25,41 @@ export interface ConvBnOptions {
   activation?: 'relu' | 'relu6' | 'none'
 }
 
+type LayerArgs<F> = F extends (args: infer A) => tf.layers.Layer ? A : never
+
+/**
+ * A layer factory for a variant of the tfjs-layers layer `factory` makes: a subclass of its class
+ * (found from a probe instance, built once: tfjs does not export its layer classes) whose call is
+ * `call`, given the layer, its first input and tfjs-layers' own call to fall back on. It keeps the
+ * class name, weights and config, so serialisation and export see tfjs-layers' own layer.
+ */
+function layerVariant<F extends (args: never) => tf.layers.Layer>(
+  factory: F,
+  probe: LayerArgs<F>,
+  className: string,
+  call: (
+    layer: tf.layers.Layer,
+    x: tf.Tensor,
+    kwargs: Record<string, unknown>,
+    own: () => tf.Tensor | tf.Tensor[]
+  ) => tf.Tensor | tf.Tensor[]
+): (args: LayerArgs<F>) => tf.layers.Layer {
+  type Variant = new (args: LayerArgs<F>) => tf.layers.Layer
+  let variant: Variant | undefined
+  return (args) => {
+    if (variant === undefined) {
+      const Base = Object.getPrototypeOf(factory(probe as never)).constructor as Variant
+      variant = class extends Base {
+        static className = className
+        override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+          return call(this, Array.isArray(inputs) ? inputs[0] : inputs, kwargs, () => super.call(inputs, kwargs))
+        }
+      }
+    }
+    return new variant(args)
+  }
+}
+
 /** The fields of tfjs-layers' Conv2D that {@link plainConv2d} reads. */
 interface Conv2DFields {
   kernel: tf.LayerVariable
@@ -36,40 +71,30 @@ interface Conv2DFields {
   activation: { getClassName(): string }
 }
 
-type LayerClass = new (args: Parameters<typeof tf.layers.conv2d>[0]) => tf.layers.Layer
-let plainConv2dClass: LayerClass | undefined
-
 /**
  * tf.layers.conv2d whose call, without a bias or an activation (every convBn convolution), is
  * the plain tf.conv2d. tfjs-layers runs tf.fused.conv2d, whose gradient computes the input's
  * gradient eagerly even where nothing uses it: the stem's, whose input is the image (ResNet-50
  * at 224 px: ~40 ms of every 4-image pass). tf.conv2d's gradient computes only what the tape
- * needs. Same function, weights, config and class name ('Conv2D': export and serialisation
- * see tfjs-layers' own layer).
+ * needs. Same function, weights, config and class name ('Conv2D').
  */
-export function plainConv2d(args: Parameters<typeof tf.layers.conv2d>[0]): tf.layers.Layer {
-  if (plainConv2dClass === undefined) {
-    const Base = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'plain_conv2d_probe' }))
-      .constructor as LayerClass
-    plainConv2dClass = class PlainConv2D extends Base {
-      static className = 'Conv2D'
-      override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
-        const f = this as unknown as Conv2DFields
-        const x = Array.isArray(inputs) ? inputs[0] : inputs
-        const plain =
-          f.bias == null &&
-          f.activation.getClassName().toLowerCase() === 'linear' &&
-          f.dataFormat === 'channelsLast' &&
-          x.rank === 4
-        if (!plain) return super.call(inputs, kwargs)
-        return tf.tidy(() =>
-          tf.conv2d(x as tf.Tensor4D, f.kernel.read() as tf.Tensor4D, f.strides, f.padding, 'NHWC', f.dilationRate)
-        )
-      }
-    }
+export const plainConv2d = layerVariant(
+  tf.layers.conv2d,
+  { filters: 1, kernelSize: 1, name: 'plain_conv2d_probe' },
+  'Conv2D',
+  (layer, x, _kwargs, own) => {
+    const f = layer as unknown as Conv2DFields
+    const plain =
+      f.bias == null &&
+      f.activation.getClassName().toLowerCase() === 'linear' &&
+      f.dataFormat === 'channelsLast' &&
+      x.rank === 4
+    if (!plain) return own()
+    return tf.tidy(() =>
+      tf.conv2d(x as tf.Tensor4D, f.kernel.read() as tf.Tensor4D, f.strides, f.padding, 'NHWC', f.dilationRate)
+    )
   }
-  return new plainConv2dClass(args)
-}
+)
 
 /** The fields of tfjs-layers' BatchNormalization that {@link reluBatchNorm} reads. */
 interface BatchNormFields {
@@ -83,10 +108,6 @@ interface BatchNormFields {
 
 // Outputs of reluBatchNorm layers that are already rectified (their ReLU layer passes them on).
 const rectified = new WeakSet<tf.Tensor>()
-type BatchNormClass = new (args: Parameters<typeof tf.layers.batchNormalization>[0]) => tf.layers.Layer
-type ReLUClass = new (args: Parameters<typeof tf.layers.reLU>[0]) => tf.layers.Layer
-let reluBatchNormClass: BatchNormClass | undefined
-let passReluClass: ReLUClass | undefined
 
 /**
  * A BatchNormalization layer for a BatchNorm that a ReLU follows ({@link passReLU}): in inference,
@@ -97,50 +118,33 @@ let passReluClass: ReLUClass | undefined
  * weights, config and class name ('BatchNormalization'). Only for a BatchNorm whose sole
  * consumer is that ReLU (convBn).
  */
-function reluBatchNorm(args: Parameters<typeof tf.layers.batchNormalization>[0]): tf.layers.Layer {
-  if (reluBatchNormClass === undefined) {
-    const Base = Object.getPrototypeOf(tf.layers.batchNormalization({ name: 'relu_bn_probe' }))
-      .constructor as BatchNormClass
-    reluBatchNormClass = class ReluBatchNormalization extends Base {
-      static className = 'BatchNormalization'
-      override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
-        const f = this as unknown as BatchNormFields
-        const x = Array.isArray(inputs) ? inputs[0] : inputs
-        const fused =
-          kwargs.training !== true &&
-          x.rank === 4 &&
-          x.dtype === 'float32' &&
-          (f.axis === -1 || f.axis === 3) &&
-          tf.engine().state.gradientDepth === 0 &&
-          tf.getKernel(FF_BN_RELU, tf.getBackend()) != null
-        if (!fused) return super.call(inputs, kwargs)
-        const ins: Record<string, tf.Tensor> = { x, mean: f.movingMean.read(), variance: f.movingVariance.read() }
-        if (f.beta) ins.offset = f.beta.read()
-        if (f.gamma) ins.scale = f.gamma.read()
-        const y = tf.engine().runKernel(FF_BN_RELU, ins, { varianceEpsilon: f.epsilon }) as tf.Tensor
-        rectified.add(y)
-        return y
-      }
-    }
+const reluBatchNorm = layerVariant(
+  tf.layers.batchNormalization,
+  { name: 'relu_bn_probe' },
+  'BatchNormalization',
+  (layer, x, kwargs, own) => {
+    const f = layer as unknown as BatchNormFields
+    const fused =
+      kwargs.training !== true &&
+      x.rank === 4 &&
+      x.dtype === 'float32' &&
+      (f.axis === -1 || f.axis === 3) &&
+      tf.engine().state.gradientDepth === 0 &&
+      tf.getKernel(FF_BN_RELU, tf.getBackend()) != null
+    if (!fused) return own()
+    const ins: Record<string, tf.Tensor> = { x, mean: f.movingMean.read(), variance: f.movingVariance.read() }
+    if (f.beta) ins.offset = f.beta.read()
+    if (f.gamma) ins.scale = f.gamma.read()
+    const y = tf.engine().runKernel(FF_BN_RELU, ins, { varianceEpsilon: f.epsilon }) as tf.Tensor
+    rectified.add(y)
+    return y
   }
-  return new reluBatchNormClass(args)
-}
+)
 
 /** tf.layers.reLU that passes on (without a pass over it) an input {@link reluBatchNorm} already rectified. */
-function passReLU(args: Parameters<typeof tf.layers.reLU>[0]): tf.layers.Layer {
-  if (passReluClass === undefined) {
-    const Base = Object.getPrototypeOf(tf.layers.reLU({ name: 'pass_relu_probe' })).constructor as ReLUClass
-    passReluClass = class PassReLU extends Base {
-      static className = 'ReLU'
-      override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
-        const x = Array.isArray(inputs) ? inputs[0] : inputs
-        if (rectified.has(x) && (this as unknown as { maxValue?: number | null }).maxValue == null) return tf.clone(x)
-        return super.call(inputs, kwargs)
-      }
-    }
-  }
-  return new passReluClass(args)
-}
+const passReLU = layerVariant(tf.layers.reLU, { name: 'pass_relu_probe' }, 'ReLU', (layer, x, _kwargs, own) =>
+  rectified.has(x) && (layer as unknown as { maxValue?: number | null }).maxValue == null ? tf.clone(x) : own()
+)
 
 /** conv (no bias) → BatchNorm → activation, with layers named `<name>_conv`, `<name>_bn`, `<name>_act`. */
 export function convBn(x: tf.SymbolicTensor, name: string, seed: number, o: ConvBnOptions): tf.SymbolicTensor {
